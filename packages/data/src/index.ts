@@ -1,1 +1,10 @@
-export {};
+export * from './rng.js';
+export * from './rounding.js';
+export * from './dataset-yaml.js';
+export * from './image-files.js';
+export * from './labels.js';
+export * from './verify.js';
+export * from './label-cache.js';
+export * from './weights.js';
+export * from './dataset.js';
+export * from './image.js';

@@ -1,0 +1,79 @@
+/** RGB images as plain bytes (HWC, 3 channels), decoded and resampled by sharp (libvips). */
+import sharp from 'sharp';
+import type { Sharp, SharpOptions, Metadata } from 'sharp';
+
+// The loader runs its own worker threads; one libvips thread per operation keeps
+// `workers` meaning what it says (and is what YOLOv5's per-worker cv2 does).
+sharp.concurrency(1);
+sharp.cache(false);
+
+export interface RgbImage {
+  /** HWC RGB bytes, length height*width*3. */
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export const PAD_VALUE = 114;
+
+export function newImage(width: number, height: number, fill = PAD_VALUE): RgbImage {
+  const data = new Uint8Array(width * height * 3);
+  if (fill !== 0) data.fill(fill);
+  return { data, width, height };
+}
+
+function rawInput(img: RgbImage): SharpOptions {
+  return { raw: { width: img.width, height: img.height, channels: 3 } };
+}
+
+async function toRgb(s: Sharp): Promise<RgbImage> {
+  const { data, info } = await s.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  if (info.channels !== 3) throw new Error(`expected 3 channels after decoding, got ${info.channels}`);
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+}
+
+/** Decodes an image file (EXIF orientation applied) to RGB at full size. */
+export async function decodeImage(input: string | Uint8Array): Promise<RgbImage> {
+  return toRgb(sharp(input, { failOn: 'truncated' }).autoOrient());
+}
+
+/**
+ * Decodes and resizes in one libvips pipeline (JPEG shrink-on-load makes this much faster
+ * than decode-then-resize for big reductions). Size is the target (width, height).
+ */
+export async function decodeResized(input: string | Uint8Array, width: number, height: number): Promise<RgbImage> {
+  return toRgb(
+    sharp(input, { failOn: 'truncated' })
+      .autoOrient()
+      .resize(width, height, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: true }),
+  );
+}
+
+/** Bilinear resize of raw RGB (cv2.INTER_LINEAR's role). */
+export async function resizeImage(img: RgbImage, width: number, height: number): Promise<RgbImage> {
+  if (width === img.width && height === img.height) return img;
+  return toRgb(sharp(img.data, rawInput(img)).resize(width, height, { fit: 'fill', kernel: 'linear' }));
+}
+
+/** Size (width, height) after EXIF orientation, from the header only. */
+export async function probeImage(input: string | Uint8Array): Promise<{ width: number; height: number; format: string; orientation: number }> {
+  const m = await sharp(input).metadata();
+  if (!m.width || !m.height || !m.format) throw new Error('cannot identify image file');
+  return { width: m.width, height: m.height, format: m.format, orientation: m.orientation ?? 1 };
+}
+
+/** Encodes RGB to JPEG (used for plots and the synthetic dataset). */
+export async function encodeJpeg(img: RgbImage, quality = 90): Promise<Buffer> {
+  return sharp(img.data, rawInput(img)).jpeg({ quality }).toBuffer();
+}
+
+/** Copies src into dst at (x, y) for the rectangle src[sy:sy+h, sx:sx+w]. */
+export function blit(dst: RgbImage, dx: number, dy: number, src: RgbImage, sx: number, sy: number, w: number, h: number): void {
+  if (w <= 0 || h <= 0) return;
+  const rowBytes = w * 3;
+  for (let r = 0; r < h; r++) {
+    const so = ((sy + r) * src.width + sx) * 3;
+    const dof = ((dy + r) * dst.width + dx) * 3;
+    dst.data.set(src.data.subarray(so, so + rowBytes), dof);
+  }
+}

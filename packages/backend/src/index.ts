@@ -1,20 +1,21 @@
-// Skeleton: the backend issue (#4) replaces this with real selection and our own kernels.
+// @yolo-launch/backend: every package takes tfjs from here, so one tfjs-core instance holds
+// one set of kernels (ours included) and one active backend.
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-wasm';
-import '@tensorflow/tfjs-backend-cpu';
+// tfjs-core's node bundle registers no gradients and no chained ops (x.add(y)); the
+// @tensorflow/tfjs union bundle registers both with the (global) registry of this same
+// tfjs-core. Without it, tf.grad fails with "gradient function not found".
+import '@tensorflow/tfjs';
+import { registerWasmKernels } from './kernels/register.js';
+
+registerWasmKernels();
 
 export { tf };
 export type Tf = typeof tf;
-export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-
-export interface InitBackendOptions {
-  backend?: BackendName;
-}
-
-export async function initBackend(options: InitBackendOptions = {}): Promise<Tf> {
-  const wanted = options.backend ?? (process.env.YOLO_BACKEND as BackendName | undefined) ?? 'auto';
-  const name = wanted === 'cpu' ? 'cpu' : 'wasm';
-  await tf.setBackend(name);
-  await tf.ready();
-  return tf;
-}
+export {
+  initBackend, backendChoice, resolveRequested, BACKEND_NAMES, TFJS_NODE, TFJS_NODE_GPU,
+  type BackendName, type ActiveBackend, type BackendChoice, type InitBackendOptions, type PassedOver,
+} from './select.js';
+export type { BackendLogger } from './log.js';
+export type { ModuleLoader } from './loader.js';
+export { explainCpuFallback } from './cuda_check.js';
+export { registerWasmKernels, nativeWasmKernels, cpuBridgedKernels } from './kernels/register.js';

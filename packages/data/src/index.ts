@@ -8,3 +8,4 @@ export * from './label-cache.js';
 export * from './weights.js';
 export * from './dataset.js';
 export * from './image.js';
+export * from './synthetic.js';

@@ -1,1 +1,17 @@
-export {};
+export { DistributedDataParallel, type DistributedDataParallelOptions, type ReduceTimings } from './ddp.js';
+export { GRADIENT_REDUCE_OP, ddpLossScale } from './convention.js';
+export {
+  planBuckets,
+  DEFAULT_BUCKET_CAP_MB,
+  DEFAULT_FIRST_BUCKET_CAP_MB,
+  type Bucket,
+  type BucketEntry,
+  type BucketOptions,
+  type BucketParam,
+} from './buckets.js';
+export { DistributedSampler, permute, splitmix32, type DistributedSamplerOptions } from './sampler.js';
+export { rankZeroFirst, localRankFromEnv, type RankZeroFirstOptions } from './rank-zero-first.js';
+export { syncBatchNormMoments, localMoments, combineMoments, type MomentsFn, type Moments } from './sync-batch-norm.js';
+export { syncBuffers, type BufferSyncPolicy } from './buffers.js';
+export { broadcastVariables, verifyReplicas, ReplicaMismatchError } from './replicas.js';
+export { fingerprint } from './checksum.js';

@@ -1,0 +1,64 @@
+/**
+ * Gradient buckets, planned once at construction as torch DDP's Reducer does: parameters are
+ * taken from the LAST to the first (the order backward produces them), packed into buckets of
+ * about `capBytes`, the first bucket capped at `firstCapBytes` so that communication starts
+ * early. A parameter larger than the cap gets a bucket of its own. The plan only depends on
+ * the parameters' shapes and order, so every rank builds the same plan.
+ */
+
+export interface BucketEntry {
+  /** Index of the parameter in the list given to DDP (registration order). */
+  readonly index: number;
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly size: number;
+  /** Offset (in elements) inside the bucket's flat buffer. */
+  readonly offset: number;
+}
+
+export interface Bucket {
+  readonly entries: readonly BucketEntry[];
+  /** Total elements. */
+  readonly size: number;
+}
+
+export interface BucketParam {
+  readonly name: string;
+  readonly shape: readonly number[];
+}
+
+export interface BucketOptions {
+  capBytes: number;
+  firstCapBytes: number;
+  bytesPerElement?: number;
+}
+
+/** 25 MiB and 1 MiB: torch DDP's bucket_cap_mb default and dist._DEFAULT_FIRST_BUCKET_BYTES. */
+export const DEFAULT_BUCKET_CAP_MB = 25;
+export const DEFAULT_FIRST_BUCKET_CAP_MB = 1;
+
+export function planBuckets(params: readonly BucketParam[], options: BucketOptions): Bucket[] {
+  const bpe = options.bytesPerElement ?? 4;
+  if (!(options.capBytes > 0) || !(options.firstCapBytes > 0)) {
+    throw new Error(`bucket caps must be positive (got cap ${options.capBytes} B, first ${options.firstCapBytes} B)`);
+  }
+  const buckets: Bucket[] = [];
+  let entries: BucketEntry[] = [];
+  let size = 0;
+  const cap = () => (buckets.length === 0 ? options.firstCapBytes : options.capBytes);
+  const close = () => {
+    if (entries.length > 0) buckets.push({ entries, size });
+    entries = [];
+    size = 0;
+  };
+  for (let index = params.length - 1; index >= 0; index--) {
+    const p = params[index]!;
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    if (entries.length > 0 && (size + n) * bpe > cap()) close();
+    entries.push({ index, name: p.name, shape: [...p.shape], size: n, offset: size });
+    size += n;
+    if (size * bpe >= cap()) close();
+  }
+  close();
+  return buckets;
+}

@@ -1,0 +1,294 @@
+/**
+ * DistributedDataParallel for tfjs variables: identical replicas at construction, bucketed
+ * gradient all-reduce after each backward, noSync() for accumulation micro-steps and an
+ * optional bit-identity check after every optimizer step.
+ *
+ * The gradient convention (mean over ranks, loss scaled by WORLD_SIZE as train.py does) is
+ * documented in ./convention.ts.
+ */
+import type { ProcessGroup } from '@yolo-launch/comm';
+import { tf } from '@yolo-launch/backend';
+import { DEFAULT_BUCKET_CAP_MB, DEFAULT_FIRST_BUCKET_CAP_MB, planBuckets, type Bucket } from './buckets.js';
+import { GRADIENT_REDUCE_OP, ddpLossScale } from './convention.js';
+import { broadcastVariables, verifyReplicas } from './replicas.js';
+import { syncBuffers, type BufferSyncPolicy } from './buffers.js';
+
+export interface DistributedDataParallelOptions {
+  /** Non-trainable state kept identical across ranks (e.g. BN running mean/var). */
+  buffers?: readonly tf.Variable[];
+  /** Bucket size in MiB (torch's bucket_cap_mb); default 25. */
+  bucketCapMb?: number;
+  /** Size of the first bucket (the last layers) in MiB; default 1, as torch DDP. */
+  firstBucketCapMb?: number;
+  /** Debug: after every optimizer step, check that all ranks hold bit-identical params. */
+  checkReplicasEveryStep?: boolean;
+  /** Rank whose parameters every rank starts from; default 0. */
+  broadcastFrom?: number;
+  /**
+   * How gradients are moved between device and host. 'host': read each gradient and copy it
+   * into the bucket (cheapest on cpu/wasm, whose tensors live in host memory); 'device': concat
+   * the bucket on the device and download it once (one transfer per bucket on a GPU). Default:
+   * 'host' on cpu/wasm, 'device' otherwise.
+   */
+  transfer?: 'host' | 'device';
+}
+
+/** Timing of the last synchronised reduceGradients call, in ms. */
+export interface ReduceTimings {
+  total: number;
+  /** Time spent waiting for all-reduces that had nothing else to overlap with. */
+  allReduceWait: number;
+  buckets: number;
+  bytes: number;
+}
+
+export class DistributedDataParallel {
+  readonly pg: ProcessGroup;
+  readonly params: readonly tf.Variable[];
+  readonly buffers: readonly tf.Variable[];
+  readonly buckets: readonly Bucket[];
+  readonly checkReplicasEveryStep: boolean;
+  lastTimings: ReduceTimings | null = null;
+  private syncEnabled = true;
+  private accumulated: Map<string, tf.Tensor> | null = null;
+  private readonly transfer: 'host' | 'device';
+  private readonly paramNames: ReadonlySet<string>;
+
+  private constructor(pg: ProcessGroup, params: readonly tf.Variable[], options: DistributedDataParallelOptions) {
+    this.pg = pg;
+    this.params = params;
+    this.buffers = options.buffers ?? [];
+    this.checkReplicasEveryStep = options.checkReplicasEveryStep ?? false;
+    const names = new Set<string>();
+    for (const p of params) {
+      if (p.dtype !== 'float32') throw new Error(`parameter '${p.name}' is ${p.dtype}; DDP reduces float32 parameters only`);
+      if (names.has(p.name)) throw new Error(`parameter '${p.name}' was given twice to DistributedDataParallel`);
+      names.add(p.name);
+    }
+    this.paramNames = names;
+    const mib = 1024 * 1024;
+    this.buckets = planBuckets(params, {
+      capBytes: (options.bucketCapMb ?? DEFAULT_BUCKET_CAP_MB) * mib,
+      firstCapBytes: (options.firstBucketCapMb ?? DEFAULT_FIRST_BUCKET_CAP_MB) * mib,
+    });
+    const backend = tf.getBackend();
+    this.transfer = options.transfer ?? (backend === 'cpu' || backend === 'wasm' ? 'host' : 'device');
+  }
+
+  /**
+   * Wrap `params` (the trainable variables, in registration order: first layer first). Every
+   * rank must call this with the same model; parameters and buffers are broadcast from rank 0
+   * (`broadcastFrom`) and then checked bit-identical on all ranks.
+   */
+  static async create(
+    pg: ProcessGroup,
+    params: readonly tf.Variable[],
+    options: DistributedDataParallelOptions = {},
+  ): Promise<DistributedDataParallel> {
+    const ddp = new DistributedDataParallel(pg, params, options);
+    const all = [...ddp.params, ...ddp.buffers];
+    if (pg.worldSize > 1) {
+      await broadcastVariables(pg, all, options.broadcastFrom ?? 0);
+      await verifyReplicas(pg, all, 'parameters and buffers after the initial broadcast');
+    }
+    return ddp;
+  }
+
+  get rank(): number {
+    return this.pg.rank;
+  }
+
+  get worldSize(): number {
+    return this.pg.worldSize;
+  }
+
+  /** Multiply the per-rank loss by this (== WORLD_SIZE); see convention.ts. */
+  get lossScale(): number {
+    return ddpLossScale(this.pg.worldSize);
+  }
+
+  /** True while inside noSync(): reduceGradients only accumulates. */
+  get isSyncDisabled(): boolean {
+    return !this.syncEnabled;
+  }
+
+  /**
+   * Run `fn` (one or more accumulation micro-steps) with communication off: reduceGradients
+   * adds the gradients to a local accumulator and returns null. The next reduceGradients
+   * outside noSync all-reduces the sum of everything accumulated, as torch's no_sync().
+   */
+  async noSync<T>(fn: () => T | Promise<T>): Promise<T> {
+    const before = this.syncEnabled;
+    this.syncEnabled = false;
+    try {
+      return await fn();
+    } finally {
+      this.syncEnabled = before;
+    }
+  }
+
+  /**
+   * Hand over the gradients of one backward (a map from variable name to gradient, as
+   * tf.variableGrads returns). Inside noSync(): accumulated locally, returns null. Otherwise:
+   * the accumulated gradients plus these are averaged over all ranks (bucketed, last layer
+   * first) and returned as new tensors the caller owns, one per DDP parameter (zeros for a
+   * parameter no rank had a gradient for). The input tensors are not disposed.
+   */
+  async reduceGradients(grads: tf.NamedTensorMap): Promise<tf.NamedTensorMap | null> {
+    for (const name of Object.keys(grads)) {
+      if (!this.paramNames.has(name)) {
+        throw new Error(`gradient for '${name}', which is not a parameter of this DistributedDataParallel`);
+      }
+    }
+    if (!this.syncEnabled) {
+      this.accumulate(grads);
+      return null;
+    }
+    let local: tf.NamedTensorMap = grads;
+    const acc = this.accumulated;
+    if (acc !== null) {
+      this.accumulate(grads);
+      local = Object.fromEntries(acc);
+    }
+    try {
+      return await this.allReduceBuckets(local);
+    } finally {
+      if (acc !== null) {
+        tf.dispose([...acc.values()]);
+        this.accumulated = null;
+      }
+    }
+  }
+
+  /** Discard gradients accumulated under noSync (e.g. after a skipped step). */
+  clearAccumulated(): void {
+    if (this.accumulated) tf.dispose([...this.accumulated.values()]);
+    this.accumulated = null;
+  }
+
+  /**
+   * Convenience for the common loop: reduce, apply with `optimizer`, dispose the reduced
+   * gradients, run the debug replica check. Returns false inside noSync (nothing applied).
+   */
+  async step(optimizer: tf.Optimizer, grads: tf.NamedTensorMap): Promise<boolean> {
+    const reduced = await this.reduceGradients(grads);
+    if (reduced === null) return false;
+    try {
+      optimizer.applyGradients(reduced);
+    } finally {
+      tf.dispose(Object.values(reduced));
+    }
+    await this.afterStep();
+    return true;
+  }
+
+  /** Call after optimizer.applyGradients when not using step(): runs the debug check if on. */
+  async afterStep(): Promise<void> {
+    if (this.checkReplicasEveryStep && this.pg.worldSize > 1) {
+      await verifyReplicas(this.pg, this.params, 'parameters after the optimizer step');
+    }
+  }
+
+  /** Throw ReplicaMismatchError unless all ranks hold bit-identical params (and buffers). */
+  async verifyReplicas(includeBuffers = true): Promise<void> {
+    const vars = includeBuffers ? [...this.params, ...this.buffers] : [...this.params];
+    await verifyReplicas(this.pg, vars, includeBuffers ? 'parameters and buffers' : 'parameters');
+  }
+
+  /** Make buffers (BN running statistics) identical before validation or a checkpoint. */
+  async syncBuffers(policy: BufferSyncPolicy = 'broadcast'): Promise<void> {
+    await syncBuffers(this.pg, this.buffers, policy);
+  }
+
+  dispose(): void {
+    this.clearAccumulated();
+  }
+
+  private accumulate(grads: tf.NamedTensorMap): void {
+    const acc = this.accumulated ?? new Map<string, tf.Tensor>();
+    for (const [name, g] of Object.entries(grads)) {
+      const prev = acc.get(name);
+      acc.set(name, tf.keep(prev ? tf.add(prev, g) : g.clone()));
+      prev?.dispose();
+    }
+    this.accumulated = acc;
+  }
+
+  /**
+   * The pipeline, per bucket i: the all-reduce of bucket i runs while bucket i+1 is read to
+   * the host, and the upload of bucket i's result runs while bucket i+1 is being reduced.
+   * One all-reduce is in flight at a time, issued in the same bucket order on every rank.
+   */
+  private async allReduceBuckets(grads: tf.NamedTensorMap): Promise<tf.NamedTensorMap> {
+    const t0 = performance.now();
+    let wait = 0;
+    let bytes = 0;
+    const out: tf.NamedTensorMap = {};
+    const n = this.buckets.length;
+    if (n === 0) return out;
+    let reducing: Promise<Float32Array> = this.pg.allReduce(await this.download(this.buckets[0]!, grads), {
+      op: GRADIENT_REDUCE_OP,
+    });
+    try {
+      for (let i = 0; i < n; i++) {
+        const next = i + 1 < n ? await this.download(this.buckets[i + 1]!, grads) : null;
+        const w0 = performance.now();
+        const reduced = await reducing;
+        wait += performance.now() - w0;
+        bytes += reduced.byteLength;
+        if (next !== null) reducing = this.pg.allReduce(next, { op: GRADIENT_REDUCE_OP });
+        this.upload(this.buckets[i]!, reduced, out);
+      }
+    } catch (err) {
+      reducing.catch(() => undefined); // an abandoned in-flight all-reduce must not crash the process
+      tf.dispose(Object.values(out));
+      throw err;
+    }
+    this.lastTimings = { total: performance.now() - t0, allReduceWait: wait, buckets: n, bytes };
+    return out;
+  }
+
+  /** Flatten one bucket's gradients into a fresh host Float32Array (missing ones as zeros). */
+  private async download(bucket: Bucket, grads: tf.NamedTensorMap): Promise<Float32Array> {
+    if (this.transfer === 'device') {
+      const flat = tf.tidy(() =>
+        tf.concat(bucket.entries.map((e) => (grads[e.name] ? tf.reshape(grads[e.name]!, [-1]) : tf.zeros([e.size])))),
+      );
+      try {
+        const values = (await flat.data()) as Float32Array;
+        // cpu-like backends may hand out their own storage: copy only when it is shared.
+        return values.length === bucket.size ? values.slice() : Float32Array.from(values);
+      } finally {
+        flat.dispose();
+      }
+    }
+    const flat = new Float32Array(bucket.size);
+    for (const e of bucket.entries) {
+      const g = grads[e.name];
+      if (!g) continue;
+      if (g.size !== e.size) {
+        throw new Error(`gradient for '${e.name}' has ${g.size} elements, the parameter ${e.size}`);
+      }
+      flat.set(g.dataSync() as Float32Array, e.offset);
+    }
+    return flat;
+  }
+
+  private upload(bucket: Bucket, reduced: Float32Array, out: tf.NamedTensorMap): void {
+    if (this.transfer === 'device') {
+      const flat = tf.tensor1d(reduced);
+      try {
+        for (const e of bucket.entries) {
+          out[e.name] = tf.keep(tf.tidy(() => tf.reshape(tf.slice(flat, [e.offset], [e.size]), e.shape as number[])));
+        }
+      } finally {
+        flat.dispose();
+      }
+      return;
+    }
+    for (const e of bucket.entries) {
+      // subarray, not a copy: the bucket buffer is fresh per step and never reused after this.
+      out[e.name] = tf.keep(tf.tensor(reduced.subarray(e.offset, e.offset + e.size), e.shape as number[], 'float32'));
+    }
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * rankZeroFirst: the process with LOCAL_RANK 0 on each node runs `fn` first (e.g. builds the
+ * label cache), the other processes of the node run it after (and read what it wrote), as
+ * YOLOv5's torch_distributed_zero_first. One global barrier per call: non-zero local ranks
+ * wait at it before `fn`, local rank 0 enters it after `fn`, so every node's local rank 0 has
+ * finished before anyone else starts.
+ *
+ * If fn throws on local rank 0 the barrier is still entered (nobody hangs) and the error is
+ * rethrown there; the other ranks then run fn themselves and most likely report the same error.
+ */
+import type { ProcessGroup } from '@yolo-launch/comm';
+
+export interface RankZeroFirstOptions {
+  /** Defaults to the LOCAL_RANK environment variable, else pg.rank (single node). */
+  localRank?: number;
+}
+
+export function localRankFromEnv(fallback: number): number {
+  const v = process.env.LOCAL_RANK;
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`LOCAL_RANK must be a non-negative integer, got '${v}'`);
+  return n;
+}
+
+export async function rankZeroFirst<T>(
+  pg: ProcessGroup | null,
+  fn: () => T | Promise<T>,
+  options: RankZeroFirstOptions = {},
+): Promise<T> {
+  if (pg === null || pg.worldSize <= 1) return await fn();
+  const localRank = options.localRank ?? localRankFromEnv(pg.rank);
+  if (localRank !== 0) {
+    await pg.barrier();
+    return await fn();
+  }
+  let result: T;
+  try {
+    result = await fn();
+  } catch (err) {
+    await pg.barrier();
+    throw err;
+  }
+  await pg.barrier();
+  return result;
+}

@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { planBuckets } from '../src/index.js';
+
+const MiB = 1024 * 1024;
+
+test('buckets run from the last parameter to the first, first bucket small', () => {
+  // 6 params of 0.5 MiB each (131072 floats)
+  const params = Array.from({ length: 6 }, (_, i) => ({ name: `p${i}`, shape: [131072] }));
+  const buckets = planBuckets(params, { capBytes: 1.5 * MiB, firstCapBytes: 0.5 * MiB });
+  assert.deepEqual(
+    buckets.map((b) => b.entries.map((e) => e.name)),
+    [['p5'], ['p4', 'p3', 'p2'], ['p1', 'p0']],
+  );
+  for (const b of buckets) {
+    let off = 0;
+    for (const e of b.entries) {
+      assert.equal(e.offset, off);
+      off += e.size;
+    }
+    assert.equal(b.size, off);
+  }
+});
+
+test('a parameter larger than the cap gets a bucket of its own; every parameter appears once', () => {
+  const params = [
+    { name: 'a', shape: [10] },
+    { name: 'big', shape: [1000, 1000] },
+    { name: 'b', shape: [3, 3] },
+    { name: 'c', shape: [] },
+  ];
+  const buckets = planBuckets(params, { capBytes: 1000, firstCapBytes: 20 });
+  const names = buckets.flatMap((b) => b.entries.map((e) => e.name));
+  assert.deepEqual([...names].sort(), ['a', 'b', 'big', 'c']);
+  assert.deepEqual(names, ['c', 'b', 'big', 'a']);
+  const big = buckets.find((b) => b.entries.some((e) => e.name === 'big'))!;
+  assert.equal(big.entries.length, 1);
+  assert.equal(planBuckets([], { capBytes: 10, firstCapBytes: 1 }).length, 0);
+  assert.throws(() => planBuckets(params, { capBytes: 0, firstCapBytes: 1 }), /positive/);
+});
+
+test('YOLOv5s-sized gradient (29 MB) makes a 1 MiB first bucket and ~25 MiB buckets', () => {
+  const params = Array.from({ length: 29 }, (_, i) => ({ name: `p${i}`, shape: [256 * 1024] })); // 1 MiB each
+  const buckets = planBuckets(params, { capBytes: 25 * MiB, firstCapBytes: 1 * MiB });
+  assert.deepEqual(
+    buckets.map((b) => (b.size * 4) / MiB),
+    [1, 25, 3],
+  );
+});

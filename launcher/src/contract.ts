@@ -1,0 +1,147 @@
+/**
+ * The worker contract: everything a worker process is promised by the launcher, in one place.
+ *
+ * Every worker, however it was started (local spawn, a node launcher reached over ssh, Slurm,
+ * Open MPI, a Kubernetes Indexed Job), gets its environment from `workerEnv()` below.
+ * launcher/README.md ("Multi-GPU and multi-node") documents the same table; keep them in sync.
+ *
+ * | variable                  | meaning                                                        |
+ * |---------------------------|----------------------------------------------------------------|
+ * | RANK                      | global rank, 0 .. WORLD_SIZE-1                                 |
+ * | LOCAL_RANK                | rank on this node, 0 .. LOCAL_WORLD_SIZE-1                      |
+ * | WORLD_SIZE                | number of workers in the job                                   |
+ * | LOCAL_WORLD_SIZE          | number of workers on this node                                 |
+ * | NODE_RANK, GROUP_RANK     | index of this node (torchrun's GROUP_RANK is the same number)  |
+ * | MASTER_ADDR, MASTER_PORT  | where rank 0 runs the rendezvous                               |
+ * | YOLO_LAUNCH_RUN_ID        | id of the job, identical on every node and every restart       |
+ * | RESTART_COUNT             | 0 on the first attempt, +1 for each --max-restarts restart      |
+ * | YOLO_LAUNCH_TOKEN         | per-job secret for the rendezvous; never printed or logged     |
+ * | CUDA_VISIBLE_DEVICES      | this worker's own GPU (from the user's list when set)          |
+ * | TF_FORCE_GPU_ALLOW_GROWTH | `true` unless the user set it                                  |
+ * | YOLO_LAUNCH_THREADS       | CPU thread budget: max(1, floor(cores / LOCAL_WORLD_SIZE))     |
+ * | OMP_NUM_THREADS           | the same budget unless the user set it                         |
+ * | TF_NUM_INTRAOP_THREADS    | the same budget unless the user set it (tfjs-node reads it)    |
+ */
+import os from 'node:os';
+import { UsageError } from './errors.js';
+
+/** Where one worker sits in the job. */
+export interface WorkerPlacement {
+  rank: number;
+  localRank: number;
+  worldSize: number;
+  localWorldSize: number;
+  nodeRank: number;
+}
+
+/** What every worker of one attempt of the job shares. */
+export interface JobIdentity {
+  masterAddr: string;
+  masterPort: number;
+  runId: string;
+  /** The per-job secret. Only ever placed in the worker's environment. */
+  token: string;
+  restartCount: number;
+}
+
+/** Names of the variables the launcher sets; the tests and the README list them from here. */
+export const CONTRACT_VARIABLES = [
+  'RANK',
+  'LOCAL_RANK',
+  'WORLD_SIZE',
+  'LOCAL_WORLD_SIZE',
+  'NODE_RANK',
+  'GROUP_RANK',
+  'MASTER_ADDR',
+  'MASTER_PORT',
+  'YOLO_LAUNCH_RUN_ID',
+  'RESTART_COUNT',
+  'YOLO_LAUNCH_TOKEN',
+  'CUDA_VISIBLE_DEVICES',
+  'TF_FORCE_GPU_ALLOW_GROWTH',
+  'YOLO_LAUNCH_THREADS',
+  'OMP_NUM_THREADS',
+  'TF_NUM_INTRAOP_THREADS',
+] as const;
+
+/** Variables that must never reach a console, a log file or a process listing. */
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set(['YOLO_LAUNCH_TOKEN']);
+
+/**
+ * CPU threads each worker may use for compute and data loading. The wasm backend computes on
+ * one thread per process, so with one rank per core the budget is 1 and nothing oversubscribes.
+ */
+export function threadBudget(localWorldSize: number, cores: number = os.availableParallelism()): number {
+  return Math.max(1, Math.floor(cores / Math.max(1, localWorldSize)));
+}
+
+/**
+ * The CUDA_VISIBLE_DEVICES value of each local rank, or `undefined` to leave the variable as
+ * the user set it.
+ *
+ * - The user's list (CUDA_VISIBLE_DEVICES before launch) is split among the ranks in order:
+ *   `2,3` with two ranks gives rank 0 device `2` and rank 1 device `3`. It must have at least
+ *   one entry per rank.
+ * - An empty list or `-1` means "hide every GPU" (a CPU run): it is passed through unchanged.
+ * - Without a user list, local rank i gets the i-th GPU nvidia-smi reported, or `i` when
+ *   nvidia-smi reported none (containers often lack nvidia-smi; CPU runs ignore the variable).
+ *
+ * It is set before the worker starts because tfjs-node-gpu claims every visible GPU at load.
+ */
+export function assignDevices(
+  localWorldSize: number,
+  userList: string | undefined,
+  detectedGpus: readonly number[] = [],
+): (string | undefined)[] {
+  if (userList !== undefined) {
+    const trimmed = userList.trim();
+    if (trimmed === '' || trimmed === '-1') return new Array<undefined>(localWorldSize).fill(undefined);
+    const devices = trimmed.split(',').map((d) => d.trim()).filter((d) => d !== '');
+    if (devices.length < localWorldSize) {
+      throw new UsageError(
+        `CUDA_VISIBLE_DEVICES=${userList} lists ${devices.length} device(s) but ${localWorldSize} local workers were asked for; lower --nproc or list more devices`,
+      );
+    }
+    return devices.slice(0, localWorldSize);
+  }
+  return Array.from({ length: localWorldSize }, (_, i) =>
+    String(detectedGpus.length > 0 ? detectedGpus[i % detectedGpus.length] : i),
+  );
+}
+
+/**
+ * The complete environment of one worker: the launcher's own environment (minus its
+ * YOLO_LAUNCH_* option defaults, which are the launcher's business) plus the contract.
+ */
+export function workerEnv(
+  base: NodeJS.ProcessEnv,
+  placement: WorkerPlacement,
+  job: JobIdentity,
+  device: string | undefined,
+  threads: number,
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(base)) {
+    if (value === undefined) continue;
+    if (key.startsWith('YOLO_LAUNCH_')) continue; // launcher option defaults, not for workers
+    if (key === 'NODE_CHANNEL_FD' || key === 'NODE_CHANNEL_SERIALIZATION_MODE') continue;
+    env[key] = value;
+  }
+  env.RANK = String(placement.rank);
+  env.LOCAL_RANK = String(placement.localRank);
+  env.WORLD_SIZE = String(placement.worldSize);
+  env.LOCAL_WORLD_SIZE = String(placement.localWorldSize);
+  env.NODE_RANK = String(placement.nodeRank);
+  env.GROUP_RANK = String(placement.nodeRank);
+  env.MASTER_ADDR = job.masterAddr;
+  env.MASTER_PORT = String(job.masterPort);
+  env.YOLO_LAUNCH_RUN_ID = job.runId;
+  env.RESTART_COUNT = String(job.restartCount);
+  env.YOLO_LAUNCH_TOKEN = job.token;
+  if (device !== undefined) env.CUDA_VISIBLE_DEVICES = device;
+  env.TF_FORCE_GPU_ALLOW_GROWTH ??= 'true';
+  env.YOLO_LAUNCH_THREADS = String(threads);
+  env.OMP_NUM_THREADS ??= String(threads);
+  env.TF_NUM_INTRAOP_THREADS ??= String(threads);
+  return env;
+}

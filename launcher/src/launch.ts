@@ -1,0 +1,298 @@
+/**
+ * `launch(options)`: the programmatic form of the CLI, which only parses flags and calls it.
+ * It decides where this process sits (single node, one node of many, a task of a scheduler,
+ * the controller of a hostfile job), then hands over to an Agent (workers on this node) or a
+ * MultiNodeController (node launchers over ssh).
+ */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import type { Writable } from 'node:stream';
+import { Agent, type AgentResult } from './agent.js';
+import { assignDevices, threadBudget, type WorkerPlacement } from './contract.js';
+import { UsageError } from './errors.js';
+import { detectGpus, parseNproc, resolveNproc, type NprocSpec } from './gpus.js';
+import { readHostfile, selectHosts } from './hostfile.js';
+import { MultiNodeController } from './multinode.js';
+import type { TeeStreams } from './output.js';
+import { assertPortFree, isLocalAddress } from './ports.js';
+import { derivedToken, detectScheduler } from './schedulers.js';
+import { splitCommand } from './shell.js';
+import { resolveTrainCli } from './train-entry.js';
+import type { WorkerFailure } from './worker-group.js';
+
+export const DEFAULT_MASTER_PORT = 29500;
+
+export interface LaunchOptions {
+  /** Arguments of the trainer (`yolo-launch ... train <trainArgs>`); or use `command`. */
+  trainArgs?: readonly string[];
+  /** Any command run once per rank: [file, ...args]. */
+  command?: readonly string[];
+  /** Workers per node: a number, 'gpu' or 'auto'. Default 1 (hostfile: the host's slots). */
+  nproc?: NprocSpec | string;
+  nnodes?: number;
+  nodeRank?: number;
+  masterAddr?: string;
+  masterPort?: number;
+  standalone?: boolean;
+  hostfile?: string;
+  include?: string;
+  exclude?: string;
+  /** The command that reaches a host, e.g. "ssh -p 2222". Default "ssh". */
+  ssh?: string;
+  maxRestarts?: number;
+  /** Seconds between liveness checks (keepers watching the launcher). Default 0.5. */
+  monitorInterval?: number;
+  logDir?: string;
+  /** Which worker streams reach the console: 0 none, 1 stdout, 2 stderr, 3 both (default). */
+  tee?: number;
+  /** Only these ranks reach the console (all by default); log files stay complete. */
+  localRanksFilter?: string | readonly number[];
+  runId?: string;
+  /** Seconds between SIGTERM and SIGKILL when stopping workers. Default 10. */
+  termTimeout?: number;
+  /** CPU thread budget per worker; default cores / local world size. */
+  threads?: number;
+  /** Multi-node preflight (reachability of the master port). Default true. */
+  preflight?: boolean;
+  cwd?: string;
+  /** The launcher's environment (default process.env): option defaults, scheduler variables. */
+  env?: NodeJS.ProcessEnv;
+  stdout?: Writable;
+  stderr?: Writable;
+  /** Install SIGINT/SIGTERM/SIGHUP handlers that stop the workers (the CLI does). */
+  handleSignals?: boolean;
+  /** Aborting stops the workers like SIGTERM. */
+  signal?: AbortSignal;
+  /** Node launchers started by a multi-node controller. */
+  rankOffset?: number;
+  worldSize?: number;
+  restartCount?: number;
+  token?: string;
+}
+
+export interface LaunchResult {
+  exitCode: number;
+  restarts: number;
+  failure?: WorkerFailure;
+}
+
+function positiveInt(name: string, value: number | undefined, min = 0): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < min) throw new UsageError(`${name} must be an integer >= ${min}, got ${value}`);
+  return value;
+}
+
+function parseTee(tee: number | undefined): TeeStreams {
+  if (tee === undefined) return 3;
+  if (tee === 0 || tee === 1 || tee === 2 || tee === 3) return tee;
+  throw new UsageError(`--tee must be 0 (none), 1 (stdout), 2 (stderr) or 3 (both), got ${tee}`);
+}
+
+function parseRanksFilter(filter: string | readonly number[] | undefined): Set<number> | undefined {
+  if (filter === undefined || filter === '') return undefined;
+  const items = typeof filter === 'string' ? filter.split(',').map((s) => s.trim()) : filter.map(String);
+  if (items.some((s) => !/^\d+$/.test(s))) throw new UsageError(`--local-ranks-filter takes comma-separated ranks, got "${String(filter)}"`);
+  return new Set(items.map(Number));
+}
+
+function newRunId(): string {
+  return `yl-${randomBytes(4).toString('hex')}`;
+}
+
+/** Runs the job described by `options`; resolves with the exit code the CLI should use. */
+export async function launch(options: LaunchOptions): Promise<LaunchResult> {
+  const env = options.env ?? process.env;
+  const stdout = options.stdout ?? process.stdout;
+  const stderr = options.stderr ?? process.stderr;
+  const cwd = options.cwd ?? process.cwd();
+  const log = (line: string) => stderr.write(`yolo-launch: ${line}\n`);
+
+  if ((options.trainArgs === undefined) === (options.command === undefined)) {
+    throw new UsageError('give either `train [train options]` or `-- <command> [args...]`');
+  }
+  if (options.command !== undefined && options.command.length === 0) throw new UsageError('-- needs a command to run');
+  const command = options.trainArgs !== undefined ? [process.execPath, resolveTrainCli(), ...options.trainArgs] : [...options.command!];
+  const workerArgs = options.trainArgs !== undefined ? ['train', ...options.trainArgs] : ['--', ...options.command!];
+
+  const maxRestarts = positiveInt('--max-restarts', options.maxRestarts) ?? 0;
+  const monitorInterval = options.monitorInterval ?? 0.5;
+  if (!(monitorInterval > 0)) throw new UsageError(`--monitor-interval must be > 0 seconds, got ${monitorInterval}`);
+  const termTimeout = options.termTimeout ?? 10;
+  if (!(termTimeout >= 0)) throw new UsageError(`--term-timeout must be >= 0 seconds, got ${termTimeout}`);
+  const tee = parseTee(options.tee);
+  const consoleRanks = parseRanksFilter(options.localRanksFilter);
+  const threadsOverride = positiveInt('--threads', options.threads, 1);
+  let nnodes = positiveInt('--nnodes', options.nnodes, 1);
+  let nodeRank = positiveInt('--node-rank', options.nodeRank);
+  const port = options.masterPort ?? DEFAULT_MASTER_PORT;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--master-port must be 1..65535, got ${port}`);
+  const nprocSpec = options.nproc === undefined ? undefined : parseNproc(options.nproc);
+
+  const controllers: { stop(signal?: NodeJS.Signals): void }[] = [];
+  const stopAll = (signal: NodeJS.Signals) => controllers.forEach((c) => c.stop(signal));
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`received ${signal}, stopping the workers`);
+    stopAll(signal);
+  };
+  const run = async <T>(controller: { stop(signal?: NodeJS.Signals): void; run(): Promise<T> }): Promise<T> => {
+    controllers.push(controller);
+    const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, () => onSignal(s)] as const);
+    if (options.handleSignals) for (const [s, h] of handlers) process.on(s, h);
+    const onAbort = () => stopAll('SIGTERM');
+    options.signal?.addEventListener('abort', onAbort);
+    if (options.signal?.aborted) onAbort();
+    try {
+      return await controller.run();
+    } finally {
+      for (const [s, h] of handlers) process.off(s, h);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  };
+
+  // ---- a hostfile job: this process is the controller --------------------------------------
+  if (options.hostfile) {
+    if (options.standalone) throw new UsageError('--standalone and --hostfile cannot be combined');
+    if (options.nodeRank !== undefined) throw new UsageError('--node-rank is decided by the hostfile; do not pass it with --hostfile');
+    const hosts = selectHosts(readHostfile(options.hostfile), options.include, options.exclude);
+    if (nnodes !== undefined && nnodes !== hosts.length) {
+      throw new UsageError(`--nnodes ${nnodes} does not match the ${hosts.length} host(s) selected from ${options.hostfile}`);
+    }
+    const nprocs = hosts.map((h) => {
+      if (nprocSpec === undefined || nprocSpec === 'gpu' || nprocSpec === 'auto') return h.slots.length;
+      if (nprocSpec > h.slots.length) {
+        throw new UsageError(`--nproc ${nprocSpec} is larger than the ${h.slots.length} slot(s) of host ${h.host}`);
+      }
+      return nprocSpec;
+    });
+    const ssh = splitCommand(options.ssh ?? 'ssh');
+    if (ssh.length === 0) throw new UsageError('--ssh is empty');
+    const nodeFlags = [
+      '--monitor-interval', String(monitorInterval),
+      '--term-timeout', String(termTimeout),
+      '--tee', String(tee),
+      ...(options.logDir ? ['--log-dir', options.logDir] : []),
+      ...(consoleRanks ? ['--local-ranks-filter', [...consoleRanks].join(',')] : []),
+      ...(threadsOverride ? ['--threads', String(threadsOverride)] : []),
+    ];
+    const runId = options.runId ?? newRunId();
+    const masterAddr = options.masterAddr ?? hosts[0]!.host;
+    const world = nprocs.reduce((a, b) => a + b, 0);
+    log(`run ${runId}: ${world} workers on ${hosts.length} node(s) (${hosts.map((h, i) => `${h.host}×${nprocs[i]}`).join(', ')}), master ${masterAddr}:${port}`);
+    const controller = new MultiNodeController({
+      hosts,
+      nprocs,
+      masterAddr,
+      masterPort: port,
+      runId,
+      token: options.token ?? env.YOLO_LAUNCH_TOKEN ?? randomBytes(24).toString('hex'),
+      ssh,
+      cwd,
+      nodeFlags,
+      workerArgs,
+      env,
+      maxRestarts,
+      graceMs: termTimeout * 1000,
+      preflight: options.preflight ?? true,
+      stdout,
+      stderr,
+    });
+    return run(controller);
+  }
+
+  // ---- workers on this node -----------------------------------------------------------------
+  const scheduler = options.rankOffset === undefined ? detectScheduler(env, nprocSpec !== undefined, nnodes) : null;
+  let placements: WorkerPlacement[];
+  let masterAddr = options.masterAddr;
+  let localWorldSize: number;
+  let checkPort: boolean;
+  if (scheduler?.kind === 'task') {
+    if (options.standalone) throw new UsageError(`--standalone cannot be used inside a ${scheduler.scheduler} job`);
+    const s = scheduler;
+    placements = [{ rank: s.rank, localRank: s.localRank, worldSize: s.worldSize, localWorldSize: s.localWorldSize, nodeRank: s.nodeRank }];
+    localWorldSize = s.localWorldSize;
+    nnodes = s.nnodes;
+    nodeRank = s.nodeRank;
+    masterAddr ??= s.masterAddr;
+    if (masterAddr === undefined) {
+      throw new UsageError(`${scheduler.scheduler} spans ${s.nnodes} nodes: give --master-addr (the host of rank 0)`);
+    }
+    checkPort = s.rank === 0;
+  } else {
+    if (scheduler?.kind === 'node') {
+      nodeRank ??= scheduler.nodeRank;
+      nnodes ??= scheduler.nnodes;
+      masterAddr ??= scheduler.masterAddr;
+    }
+    nnodes ??= 1;
+    nodeRank ??= 0;
+    if (nodeRank >= nnodes) throw new UsageError(`--node-rank ${nodeRank} must be below --nnodes ${nnodes}`);
+    if (options.standalone && nnodes > 1) throw new UsageError('--standalone is for a single node; drop it or --nnodes');
+    if (nnodes > 1 && masterAddr === undefined) {
+      throw new UsageError(`--nnodes ${nnodes} needs --master-addr (the address of node 0, reachable from every node)`);
+    }
+    masterAddr ??= '127.0.0.1';
+    localWorldSize = resolveNproc(nprocSpec ?? 1, env);
+    const offset = options.rankOffset ?? nodeRank * localWorldSize;
+    const worldSize = options.worldSize ?? nnodes * localWorldSize;
+    if (offset + localWorldSize > worldSize) {
+      throw new UsageError(`ranks ${offset}..${offset + localWorldSize - 1} do not fit a world of ${worldSize}`);
+    }
+    placements = Array.from({ length: localWorldSize }, (_, i) => ({
+      rank: offset + i,
+      localRank: i,
+      worldSize,
+      localWorldSize,
+      nodeRank: nodeRank!,
+    }));
+    checkPort = nodeRank === 0 && !options.standalone;
+  }
+
+  // The secret: shared by every node. One launcher for the whole job makes its own; separately
+  // started launchers (several nodes by hand, scheduler tasks) must agree on one.
+  const separate = nnodes > 1 || scheduler?.kind === 'task';
+  let token = options.token ?? env.YOLO_LAUNCH_TOKEN;
+  if (token === undefined && separate) {
+    const key = scheduler?.jobKey ?? (options.runId ? `run:${options.runId}` : undefined);
+    if (key === undefined) {
+      throw new UsageError('launchers started separately must share a secret: export the same YOLO_LAUNCH_TOKEN (or give the same --run-id) on every node');
+    }
+    token = derivedToken(key);
+  }
+  token ??= randomBytes(24).toString('hex');
+  const runId = options.runId ?? (scheduler?.jobKey ? scheduler.jobKey.replace(/[^A-Za-z0-9_.-]/g, '-') : newRunId());
+
+  if (checkPort && (await isLocalAddress(masterAddr))) await assertPortFree(port);
+
+  const gpus = env.CUDA_VISIBLE_DEVICES === undefined ? detectGpus() : [];
+  // Validate the device split now, so a bad list is a usage error and not a crash per attempt.
+  assignDevices(localWorldSize, env.CUDA_VISIBLE_DEVICES, gpus);
+
+  const where = scheduler ? ` (${scheduler.scheduler} ${scheduler.kind})` : '';
+  const first = placements[0]!;
+  log(
+    `run ${runId}: ${placements.length === 1 ? `rank ${first.rank}` : `ranks ${first.rank}..${first.rank + placements.length - 1}`} of ${first.worldSize} on node ${nodeRank}/${nnodes}${where}, master ${masterAddr}:${options.standalone ? '(free port)' : port}`,
+  );
+  const agent = new Agent({
+    command,
+    cwd,
+    baseEnv: env,
+    placements,
+    masterAddr,
+    masterPort: options.standalone ? 'standalone' : port,
+    runId,
+    token,
+    maxRestarts,
+    firstRestartCount: options.restartCount ?? 0,
+    graceMs: termTimeout * 1000,
+    monitorIntervalMs: monitorInterval * 1000,
+    logDir: options.logDir,
+    tee,
+    consoleRanks,
+    threads: threadsOverride ?? threadBudget(localWorldSize, os.availableParallelism()),
+    detectedGpus: gpus,
+    stdout,
+    stderr,
+  });
+  const result: AgentResult = await run(agent);
+  return { exitCode: result.exitCode, restarts: result.restarts, failure: result.failure };
+}

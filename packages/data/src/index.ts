@@ -8,4 +8,7 @@ export * from './label-cache.js';
 export * from './weights.js';
 export * from './dataset.js';
 export * from './image.js';
+export * from './hyp.js';
+export * from './boxes.js';
+export * from './letterbox.js';
 export * from './synthetic.js';

@@ -1,0 +1,74 @@
+/**
+ * letterbox(): resize keeping the aspect ratio and pad to the target shape (YOLOv5
+ * utils.augmentations.letterbox). Geometry follows Python exactly (half-to-even round,
+ * float modulo); pixels come from sharp's bilinear resize plus a 114 border.
+ */
+import { roundHalfEven, pyMod } from './rounding.js';
+import { newImage, resizeImage, blit, PAD_VALUE, type RgbImage } from './image.js';
+
+export interface LetterboxOptions {
+  /** Pad only to a multiple of stride (minimum rectangle). */
+  auto?: boolean;
+  /** Stretch to new_shape without padding. */
+  scaleFill?: boolean;
+  /** Allow enlarging (false for validation: better mAP). */
+  scaleup?: boolean;
+  stride?: number;
+  color?: number;
+}
+
+export interface LetterboxGeometry {
+  /** (width ratio, height ratio) as YOLOv5 returns it: (r, r) unless scaleFill. */
+  ratio: [number, number];
+  /** Half padding (dw, dh) in pixels (may be .5). */
+  pad: [number, number];
+  /** Resized size before padding (width, height). */
+  newUnpad: [number, number];
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+  /** Output (height, width). */
+  outShape: [number, number];
+}
+
+/** The geometry of letterbox for an image of (h, w) to newShape (int n = (n, n), or (h, w)). */
+export function letterboxGeometry(shape: [number, number], newShape: number | [number, number], opts: LetterboxOptions = {}): LetterboxGeometry {
+  const { auto = true, scaleFill = false, scaleup = true, stride = 32 } = opts;
+  const ns: [number, number] = typeof newShape === 'number' ? [newShape, newShape] : newShape;
+  let r = Math.min(ns[0] / shape[0], ns[1] / shape[1]);
+  if (!scaleup) r = Math.min(r, 1.0);
+  let ratio: [number, number] = [r, r];
+  let newUnpad: [number, number] = [Math.trunc(roundHalfEven(shape[1] * r)), Math.trunc(roundHalfEven(shape[0] * r))];
+  let dw = ns[1] - newUnpad[0];
+  let dh = ns[0] - newUnpad[1];
+  if (auto) {
+    dw = pyMod(dw, stride);
+    dh = pyMod(dh, stride);
+  } else if (scaleFill) {
+    dw = 0;
+    dh = 0;
+    newUnpad = [ns[1], ns[0]];
+    ratio = [ns[1] / shape[1], ns[0] / shape[0]];
+  }
+  dw /= 2;
+  dh /= 2;
+  const top = Math.trunc(roundHalfEven(dh - 0.1));
+  const bottom = Math.trunc(roundHalfEven(dh + 0.1));
+  const left = Math.trunc(roundHalfEven(dw - 0.1));
+  const right = Math.trunc(roundHalfEven(dw + 0.1));
+  return { ratio, pad: [dw, dh], newUnpad, top, bottom, left, right, outShape: [newUnpad[1] + top + bottom, newUnpad[0] + left + right] };
+}
+
+export interface LetterboxResult extends LetterboxGeometry {
+  image: RgbImage;
+}
+
+export async function letterbox(img: RgbImage, newShape: number | [number, number] = 640, opts: LetterboxOptions = {}): Promise<LetterboxResult> {
+  const g = letterboxGeometry([img.height, img.width], newShape, opts);
+  const resized = img.width !== g.newUnpad[0] || img.height !== g.newUnpad[1] ? await resizeImage(img, g.newUnpad[0], g.newUnpad[1]) : img;
+  if (g.top === 0 && g.bottom === 0 && g.left === 0 && g.right === 0) return { ...g, image: resized };
+  const out = newImage(g.outShape[1], g.outShape[0], opts.color ?? PAD_VALUE);
+  blit(out, g.left, g.top, resized, 0, 0, resized.width, resized.height);
+  return { ...g, image: out };
+}

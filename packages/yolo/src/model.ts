@@ -1,0 +1,353 @@
+/**
+ * models.yolo.Model (DetectionModel): the YAML graph built from nn/ blocks, with YOLOv5
+ * state_dict names, strides from a dry forward, anchors in grid units, anchor order check
+ * and Detect bias initialisation. Activations are NHWC ([bs, H, W, C]) throughout.
+ */
+import { tf } from '@yolo-launch/backend';
+import { localMoments, type ForwardContext, type MomentsFn } from './nn/batchnorm.js';
+import { Bottleneck, C3, Concat, ConvBlock, Focus, SPP, SPPF, Sequential, Upsample, type Block } from './nn/blocks.js';
+import { Detect } from './nn/detect.js';
+import { StateRegistry, type EntryRole, type StateEntry } from './nn/state.js';
+import { planModel, readModelYaml, type LayerPlan, type ModelOverrides, type ModelYaml, type ModuleSpec } from './model-yaml.js';
+import { Rng } from './util/rng.js';
+
+export interface CreateModelOptions extends ModelOverrides {
+  /** Seed of the (PyTorch-style uniform) weight init; every rank gets the same weights. Default 0. */
+  seed?: number;
+  /** BatchNorm batch-statistics function (default: local tf.moments); ddp injects SyncBatchNorm here. */
+  moments?: MomentsFn;
+  /** Side of the zero image used for the stride dry-run (any multiple of the largest stride). Default 64. */
+  strideProbe?: number;
+}
+
+/** A trainable tensor with its YOLOv5 state_dict name. Conv weights are HWIO (see README). */
+export interface NamedParameter {
+  readonly name: string;
+  readonly role: EntryRole;
+  readonly variable: tf.Variable;
+}
+
+/** A non-trainable tensor (BatchNorm running_mean / running_var). */
+export interface NamedBuffer {
+  readonly name: string;
+  readonly role: EntryRole;
+  readonly variable: tf.Variable;
+}
+
+/** Plain-data tensor in PyTorch layout (conv weights OIHW), row-major. */
+export interface StateTensor {
+  shape: number[];
+  data: Float32Array;
+}
+/** The model's state_dict: every YOLOv5 entry, in PyTorch order (object insertion order). */
+export type StateDict = Record<string, StateTensor>;
+
+/**
+ * train.py's optimizer groups (smart_optimizer): group 0 = all biases (no decay),
+ * group 1 = conv weights (with decay), group 2 = BatchNorm weights (no decay).
+ */
+export interface ParamGroup {
+  readonly kind: 'bias' | 'weight' | 'bn_weight';
+  readonly weightDecay: number;
+  readonly params: NamedParameter[];
+}
+
+export interface LayerInfo {
+  i: number;
+  from: number | number[];
+  n: number;
+  params: number;
+  module: string;
+  args: string;
+}
+
+export class YoloModel {
+  readonly yaml: ModelYaml;
+  readonly nc: number;
+  readonly ch: number;
+  readonly detect: Detect;
+  readonly plan: LayerPlan[];
+  private readonly blocks: Block[] = [];
+  private readonly froms: number[][] = [];
+  private readonly save = new Set<number>();
+  private readonly entries: StateEntry[];
+  private moments: MomentsFn;
+
+  constructor(cfg: string | ModelYaml, opts: CreateModelOptions = {}) {
+    this.yaml = readModelYaml(cfg);
+    const { plan, nc, anchors, ch } = planModel(this.yaml, opts);
+    this.plan = plan;
+    this.nc = nc;
+    this.ch = ch;
+    this.moments = opts.moments ?? localMoments;
+    const reg = new StateRegistry(new Rng(opts.seed ?? 0));
+    let detect: Detect | null = null;
+    for (const layer of plan) {
+      const prefix = `model.${layer.i}`;
+      const froms = (Array.isArray(layer.from) ? layer.from : [layer.from]).map((f) => (f === -1 ? -1 : f < 0 ? layer.i + f : f));
+      this.froms.push(froms);
+      froms.filter((f) => f !== -1).forEach((f) => this.save.add(f));
+      if (layer.spec.type === 'Detect') {
+        detect = new Detect(reg, prefix, layer.spec.nc, anchors, layer.spec.ch);
+        continue;
+      }
+      const spec = layer.spec;
+      if (layer.repeats > 1) {
+        const inner: Block[] = [];
+        for (let j = 0; j < layer.repeats; j++) inner.push(makeBlock(reg, `${prefix}.${j}`, spec));
+        this.blocks.push(new Sequential(inner));
+      } else this.blocks.push(makeBlock(reg, prefix, spec));
+    }
+    if (!detect) throw new Error('model has no Detect layer');
+    this.detect = detect;
+    this.entries = reg.entries;
+    this.initStrides(opts.strideProbe ?? 64);
+  }
+
+  get nl(): number {
+    return this.detect.nl;
+  }
+  get na(): number {
+    return this.detect.na;
+  }
+  /** 5 + nc: outputs per anchor. */
+  get no(): number {
+    return this.detect.no;
+  }
+  get stride(): number[] {
+    return [...this.detect.stride];
+  }
+  /** model.24.anchors: [nl, na, 2] flat, grid units. */
+  get anchors(): Float32Array {
+    return Float32Array.from(this.detect.anchors);
+  }
+  /** Anchors in pixels (anchors * stride), [nl, na, 2] flat. */
+  get anchorsPixels(): Float32Array {
+    const a = this.anchors;
+    const per = this.na * 2;
+    return a.map((v, k) => v * this.detect.stride[Math.floor(k / per)]!);
+  }
+
+  /** Strides by a dry forward (s / ny), then check_anchor_order, anchors /= stride, _initialize_biases. */
+  private initStrides(s: number): void {
+    const shapes = tf.tidy(() => {
+      const ctx: ForwardContext = { training: false, updateStats: false, moments: this.moments };
+      const raw = this.detect.forwardRaw(this.runBody(tf.zeros([1, s, s, this.ch]) as tf.Tensor4D, ctx));
+      return raw.map((r) => r.shape[2]);
+    });
+    this.detect.stride = shapes.map((ny) => s / ny);
+    this.detect.anchors = checkAnchorOrder(this.detect.anchors, this.detect.stride, this.na);
+    this.detect.anchors = this.detect.anchors.map((v, k) => v / this.detect.stride[Math.floor(k / (this.na * 2))]!);
+    this.detect.clearCache();
+    this.detect.initializeBiases();
+  }
+
+  /**
+   * Replace the anchors (pixels, [nl*na*2]) as AutoAnchor does: order check against the
+   * strides, then store in grid units.
+   */
+  setAnchorsPixels(pixels: ArrayLike<number>): void {
+    if (pixels.length !== this.nl * this.na * 2) throw new Error(`setAnchorsPixels: expected ${this.nl * this.na * 2} values, got ${pixels.length}`);
+    const a = checkAnchorOrder(Float32Array.from(pixels), this.detect.stride, this.na);
+    this.detect.anchors = a.map((v, k) => v / this.detect.stride[Math.floor(k / (this.na * 2))]!);
+    this.detect.clearCache();
+  }
+
+  /** Use another BatchNorm moments function (e.g. ddp's SyncBatchNorm). */
+  setMomentsFn(fn: MomentsFn): void {
+    this.moments = fn;
+  }
+
+  private runBody(x: tf.Tensor4D, ctx: ForwardContext, onLayer?: (i: number, y: tf.Tensor4D) => void): tf.Tensor4D[] {
+    const outputs: (tf.Tensor4D | null)[] = [];
+    let y = x;
+    for (let i = 0; i < this.blocks.length; i++) {
+      const ins = this.froms[i]!.map((f) => (f === -1 ? y : outputs[f]!));
+      y = this.blocks[i]!.forward(ins, ctx);
+      outputs.push(this.save.has(i) ? y : null);
+      onLayer?.(i, y);
+    }
+    const last = this.froms[this.blocks.length]!;
+    return last.map((f) => (f === -1 ? y : outputs[f]!));
+  }
+
+  /**
+   * Training-mode forward: BatchNorm uses batch statistics (via the moments function) and
+   * updates running stats; returns raw Detect outputs per layer, [bs, na, ny, nx, 5+nc].
+   * @param x images NHWC [bs, H, W, ch], float 0..1, H and W multiples of the max stride.
+   */
+  forwardTrain(x: tf.Tensor4D, opts: { updateStats?: boolean } = {}): tf.Tensor5D[] {
+    const ctx: ForwardContext = { training: true, updateStats: opts.updateStats ?? true, moments: this.moments };
+    return this.detect.forwardRaw(this.runBody(x, ctx));
+  }
+
+  /**
+   * Eval-mode forward (BN running stats, folded into the convs): decoded predictions
+   * [bs, sum(na*ny*nx), 5+nc] (xywh pixels, obj and class probabilities) and the raw layers.
+   * `onLayer` sees every model.model[i] output (NHWC) except Detect's, for debugging.
+   */
+  forwardEval(x: tf.Tensor4D, onLayer?: (i: number, y: tf.Tensor4D) => void): { pred: tf.Tensor3D; raw: tf.Tensor5D[] } {
+    const ctx: ForwardContext = { training: false, updateStats: false, moments: this.moments };
+    const raw = this.detect.forwardRaw(this.runBody(x, ctx, onLayer));
+    return { pred: this.detect.decode(raw), raw };
+  }
+
+  /** Decoded eval predictions only (what NMS takes). */
+  predict(x: tf.Tensor4D): tf.Tensor3D {
+    return tf.tidy(() => this.forwardEval(x).pred);
+  }
+
+  /** All state_dict entries (params, BN buffers, num_batches_tracked, anchors) in PyTorch order. */
+  stateEntries(): readonly StateEntry[] {
+    return this.entries;
+  }
+
+  /** Trainable tensors in state_dict order (conv weights, BN weight/bias, Detect biases). */
+  parameters(): NamedParameter[] {
+    return this.entries
+      .filter((e) => e.role === 'conv.weight' || e.role === 'conv.bias' || e.role === 'bn.weight' || e.role === 'bn.bias')
+      .map((e) => ({ name: e.name, role: e.role, variable: e.variable! }));
+  }
+
+  /** Parameters that currently get gradients (not frozen). */
+  trainableParameters(): NamedParameter[] {
+    return this.parameters().filter((p) => p.variable.trainable);
+  }
+
+  /** BatchNorm running_mean / running_var variables in state_dict order. */
+  buffers(): NamedBuffer[] {
+    return this.entries
+      .filter((e) => e.role === 'bn.running_mean' || e.role === 'bn.running_var')
+      .map((e) => ({ name: e.name, role: e.role, variable: e.variable! }));
+  }
+
+  /** Sum of numel over parameters() (what YOLOv5 prints as "parameters"). */
+  numParameters(): number {
+    return this.parameters().reduce((n, p) => n + p.variable.size, 0);
+  }
+
+  /** The per-layer table YOLOv5 prints (from, n, params, module, args). */
+  layers(): LayerInfo[] {
+    const params = this.parameters();
+    return this.plan.map((l) => ({
+      i: l.i,
+      from: l.from,
+      n: l.n,
+      params: params.filter((p) => p.name.startsWith(`model.${l.i}.`)).reduce((s, p) => s + p.variable.size, 0),
+      module: l.module,
+      args: l.args,
+    }));
+  }
+
+  /** train.py's three optimizer groups (see ParamGroup). Frozen parameters stay in their group, like upstream. */
+  paramGroups(weightDecay = 5e-4): [ParamGroup, ParamGroup, ParamGroup] {
+    const ps = this.parameters();
+    return [
+      { kind: 'bias', weightDecay: 0, params: ps.filter((p) => p.role === 'bn.bias' || p.role === 'conv.bias') },
+      { kind: 'weight', weightDecay, params: ps.filter((p) => p.role === 'conv.weight') },
+      { kind: 'bn_weight', weightDecay: 0, params: ps.filter((p) => p.role === 'bn.weight') },
+    ];
+  }
+
+  /**
+   * train.py --freeze: a single number N freezes layers 0..N-1, a list freezes those layers
+   * (matching 'model.{i}.' prefixes). Frozen parameters get trainable = false.
+   */
+  freeze(layers: number | number[]): string[] {
+    const idx = Array.isArray(layers) && layers.length > 1 ? layers : Array.from({ length: Array.isArray(layers) ? layers[0] ?? 0 : layers }, (_, i) => i);
+    return this.freezePrefixes(idx.map((i) => `model.${i}.`));
+  }
+
+  /** Freeze every parameter whose name contains one of the prefixes; returns the frozen names. */
+  freezePrefixes(prefixes: string[]): string[] {
+    const frozen: string[] = [];
+    for (const p of this.parameters()) {
+      const f = prefixes.some((x) => p.name.includes(x));
+      p.variable.trainable = !f;
+      if (f) frozen.push(p.name);
+    }
+    return frozen;
+  }
+
+  /** Export the state dict (PyTorch names, order and layouts; conv weights transposed back to OIHW). */
+  stateDict(): StateDict {
+    const sd: StateDict = {};
+    for (const e of this.entries) sd[e.name] = { shape: [...e.shape], data: e.read() };
+    return sd;
+  }
+
+  /**
+   * Load a state dict in PyTorch layout (as stateDict() exports, or converted from a YOLOv5 .pt):
+   * conv weights [out, in, kh, kw] are transposed to HWIO. strict: every key must match both ways.
+   */
+  loadStateDict(sd: Record<string, StateTensor>, opts: { strict?: boolean } = {}): void {
+    const strict = opts.strict ?? true;
+    const names = new Set(this.entries.map((e) => e.name));
+    const missing = this.entries.filter((e) => !(e.name in sd)).map((e) => e.name);
+    const unexpected = Object.keys(sd).filter((k) => !names.has(k));
+    if (strict && (missing.length || unexpected.length))
+      throw new Error(`loadStateDict: missing keys [${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}], unexpected keys [${unexpected.slice(0, 10).join(', ')}${unexpected.length > 10 ? ', ...' : ''}]`);
+    for (const e of this.entries) {
+      const t = sd[e.name];
+      if (!t) continue;
+      const want = e.shape.reduce((a, b) => a * b, 1);
+      if (t.shape.length !== e.shape.length || t.shape.some((d, k) => d !== e.shape[k]) || t.data.length !== want)
+        throw new Error(`loadStateDict: ${e.name} has shape [${t.shape}] (${t.data.length} values), the model needs [${e.shape}]`);
+      e.write(t.data);
+    }
+  }
+
+  dispose(): void {
+    for (const e of this.entries) e.variable?.dispose();
+    this.detect.clearCache();
+  }
+}
+
+function makeBlock(reg: StateRegistry, prefix: string, spec: ModuleSpec): Block {
+  switch (spec.type) {
+    case 'Conv':
+      return new ConvBlock(reg, prefix, spec.c1, spec.c2, spec.k, spec.s, spec.p, spec.act);
+    case 'Focus':
+      return new Focus(reg, prefix, spec.c1, spec.c2, spec.k, spec.s, spec.p, spec.act);
+    case 'Bottleneck':
+      return new Bottleneck(reg, prefix, spec.c1, spec.c2, spec.shortcut, spec.e);
+    case 'C3':
+      return new C3(reg, prefix, spec.c1, spec.c2, spec.n, spec.shortcut, spec.e);
+    case 'SPPF':
+      return new SPPF(reg, prefix, spec.c1, spec.c2, spec.k);
+    case 'SPP':
+      return new SPP(reg, prefix, spec.c1, spec.c2, spec.k);
+    case 'Concat':
+      return new Concat();
+    case 'Upsample':
+      return new Upsample(spec.scale);
+    case 'Detect':
+      throw new Error('Detect is built by the model');
+  }
+}
+
+/**
+ * utils.autoanchor.check_anchor_order: if the mean anchor area does not grow in the same
+ * direction as the strides, reverse the layer order of the anchors.
+ */
+export function checkAnchorOrder(anchors: Float32Array, stride: number[], na: number): Float32Array {
+  const nl = stride.length;
+  const area = (l: number): number => {
+    let s = 0;
+    for (let a = 0; a < na; a++) s += Math.fround(anchors[(l * na + a) * 2]! * anchors[(l * na + a) * 2 + 1]!);
+    return s / na;
+  };
+  const da = area(nl - 1) - area(0);
+  const ds = stride[nl - 1]! - stride[0]!;
+  if (da !== 0 && Math.sign(da) !== Math.sign(ds)) {
+    const out = new Float32Array(anchors.length);
+    for (let l = 0; l < nl; l++) out.set(anchors.subarray((nl - 1 - l) * na * 2, (nl - l) * na * 2), l * na * 2);
+    return out;
+  }
+  return anchors;
+}
+
+/** Build a model from a YOLOv5 YAML path or object. */
+export function createModel(cfg: string | ModelYaml, opts: CreateModelOptions = {}): YoloModel {
+  return new YoloModel(cfg, opts);
+}

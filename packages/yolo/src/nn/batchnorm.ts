@@ -1,0 +1,93 @@
+import { tf } from '@yolo-launch/backend';
+import type { StateRegistry } from './state.js';
+
+/**
+ * Batch statistics of one BatchNorm input, per channel. `variance` is the biased variance
+ * over N, H, W (what normalises the batch); `count` is the number of elements per channel
+ * that went into it over ALL ranks, so the running variance can be updated with the
+ * unbiased estimate variance * count / (count - 1) exactly like PyTorch (and SyncBatchNorm).
+ */
+export interface BatchMoments {
+  mean: tf.Tensor1D;
+  variance: tf.Tensor1D;
+  count: number;
+}
+
+/**
+ * Computes BatchMoments for an NHWC input. The default is the local batch (tf.moments);
+ * the ddp package injects a synchronised version (SyncBatchNorm) without yolo depending on it.
+ * Gradients must flow through the returned mean and variance.
+ */
+export type MomentsFn = (x: tf.Tensor4D) => BatchMoments;
+
+export const localMoments: MomentsFn = (x) => {
+  const { mean, variance } = tf.moments(x, [0, 1, 2]);
+  return { mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D, count: x.shape[0] * x.shape[1] * x.shape[2] };
+};
+
+/** How a forward pass runs; shared by every module of one call. */
+export interface ForwardContext {
+  /** Batch statistics (true) or running statistics (false) in BatchNorm. */
+  training: boolean;
+  /** Update BN running stats in training mode (PyTorch always does; off for dry runs). */
+  updateStats: boolean;
+  moments: MomentsFn;
+}
+
+/** nn.BatchNorm2d with YOLOv5's eps=1e-3 and momentum=0.03 (set by initialize_weights). */
+export class BatchNorm2d {
+  static readonly EPS = 1e-3;
+  static readonly MOMENTUM = 0.03;
+  readonly weight: tf.Variable<tf.Rank.R1>;
+  readonly bias: tf.Variable<tf.Rank.R1>;
+  readonly runningMean: tf.Variable<tf.Rank.R1>;
+  readonly runningVar: tf.Variable<tf.Rank.R1>;
+  numBatchesTracked = 0;
+
+  constructor(reg: StateRegistry, prefix: string, readonly channels: number) {
+    this.weight = reg.vector(`${prefix}.weight`, 'bn.weight', new Float32Array(channels).fill(1), true);
+    this.bias = reg.vector(`${prefix}.bias`, 'bn.bias', new Float32Array(channels), true);
+    this.runningMean = reg.vector(`${prefix}.running_mean`, 'bn.running_mean', new Float32Array(channels), false);
+    this.runningVar = reg.vector(`${prefix}.running_var`, 'bn.running_var', new Float32Array(channels).fill(1), false);
+    reg.host(
+      `${prefix}.num_batches_tracked`,
+      'bn.num_batches_tracked',
+      [],
+      () => Float32Array.of(this.numBatchesTracked),
+      (d) => {
+        this.numBatchesTracked = Number(d[0] ?? 0);
+      },
+    );
+  }
+
+  /** Per-channel scale and shift of the eval-mode affine map y = x*scale + shift. */
+  evalScaleShift(): { scale: tf.Tensor1D; shift: tf.Tensor1D } {
+    const scale = tf.mul(this.weight, tf.rsqrt(tf.add(this.runningVar, BatchNorm2d.EPS))) as tf.Tensor1D;
+    const shift = tf.sub(this.bias, tf.mul(this.runningMean, scale)) as tf.Tensor1D;
+    return { scale, shift };
+  }
+
+  forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+    if (!ctx.training) {
+      const { scale, shift } = this.evalScaleShift();
+      return tf.add(tf.mul(x, scale), shift);
+    }
+    const { mean, variance, count } = ctx.moments(x);
+    if (ctx.updateStats) this.updateRunningStats(mean, variance, count);
+    // y = (x - mean) * gamma / sqrt(var + eps) + beta, written as x*scale + shift: two
+    // full-size ops instead of three; the gradient still reaches mean and variance.
+    const scale = tf.mul(this.weight, tf.rsqrt(tf.add(variance, BatchNorm2d.EPS)));
+    const shift = tf.sub(this.bias, tf.mul(mean, scale));
+    return tf.add(tf.mul(x, scale), shift);
+  }
+
+  private updateRunningStats(mean: tf.Tensor1D, variance: tf.Tensor1D, count: number): void {
+    const m = BatchNorm2d.MOMENTUM;
+    const unbiased = count > 1 ? count / (count - 1) : 1;
+    tf.tidy(() => {
+      this.runningMean.assign(tf.add(tf.mul(this.runningMean, 1 - m), tf.mul(mean, m)));
+      this.runningVar.assign(tf.add(tf.mul(this.runningVar, 1 - m), tf.mul(variance, m * unbiased)));
+    });
+    this.numBatchesTracked += 1;
+  }
+}

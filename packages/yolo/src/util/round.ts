@@ -1,0 +1,16 @@
+/**
+ * Python/NumPy rounding helpers. Python's round() and np.round() round half to even
+ * (round(2.5) === 2), which Math.round does not; YOLOv5 depends on it in parse_model
+ * (depth scaling) and in ap_per_class (tp/fp counts).
+ */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  // Math.round rounds .5 up; step back when that lands on an odd integer at an exact half.
+  if (Math.abs(x % 1) === 0.5 && r % 2 !== 0) return r - 1;
+  return r;
+}
+
+/** YOLOv5's make_divisible: the smallest multiple of divisor that is >= x. */
+export function makeDivisible(x: number, divisor: number): number {
+  return Math.ceil(x / divisor) * divisor;
+}

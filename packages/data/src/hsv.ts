@@ -1,0 +1,114 @@
+/**
+ * augment_hsv: random gains on hue, saturation and value through lookup tables, with
+ * OpenCV's 8-bit HSV (H in 0..179, S and V in 0..255). Works on RGB (YOLOv5's BGR order
+ * does not matter for the result: the same colour gets the same HSV).
+ */
+import type { Rng } from './rng.js';
+import type { RgbImage } from './image.js';
+
+export function augmentHsv(img: RgbImage, hgain: number, sgain: number, vgain: number, rng: Rng): void {
+  if (!hgain && !sgain && !vgain) return;
+  const r0 = rng.uniform(-1, 1) * hgain + 1;
+  const r1 = rng.uniform(-1, 1) * sgain + 1;
+  const r2 = rng.uniform(-1, 1) * vgain + 1;
+  const lutH = new Uint8Array(256);
+  const lutS = new Uint8Array(256);
+  const lutV = new Uint8Array(256);
+  for (let x = 0; x < 256; x++) {
+    lutH[x] = Math.trunc((x * r0) % 180);
+    lutS[x] = Math.trunc(Math.min(255, Math.max(0, x * r1)));
+    lutV[x] = Math.trunc(Math.min(255, Math.max(0, x * r2)));
+  }
+  const d = img.data;
+  for (let o = 0; o < d.length; o += 3) {
+    const r = d[o]!;
+    const g = d[o + 1]!;
+    const b = d[o + 2]!;
+    // RGB -> HSV (OpenCV 8-bit)
+    const v = r > g ? (r > b ? r : b) : g > b ? g : b;
+    const mn = r < g ? (r < b ? r : b) : g < b ? g : b;
+    const diff = v - mn;
+    const s = v === 0 ? 0 : Math.round((255 * diff) / v);
+    let h = 0;
+    if (diff !== 0) {
+      if (v === r) h = (60 * (g - b)) / diff;
+      else if (v === g) h = 120 + (60 * (b - r)) / diff;
+      else h = 240 + (60 * (r - g)) / diff;
+      if (h < 0) h += 360;
+    }
+    let h8 = Math.round(h / 2);
+    if (h8 >= 180) h8 -= 180;
+    // LUTs
+    const H = lutH[h8]! * 2; // degrees
+    const S = lutS[s]! / 255;
+    const V = lutV[v]!;
+    // HSV -> RGB
+    if (S === 0) {
+      d[o] = V;
+      d[o + 1] = V;
+      d[o + 2] = V;
+      continue;
+    }
+    const hh = H / 60;
+    const sector = Math.floor(hh) % 6;
+    const f = hh - Math.floor(hh);
+    const p = V * (1 - S);
+    const q = V * (1 - S * f);
+    const t = V * (1 - S * (1 - f));
+    let rr: number;
+    let gg: number;
+    let bb: number;
+    switch (sector) {
+      case 0: rr = V; gg = t; bb = p; break;
+      case 1: rr = q; gg = V; bb = p; break;
+      case 2: rr = p; gg = V; bb = t; break;
+      case 3: rr = p; gg = q; bb = V; break;
+      case 4: rr = t; gg = p; bb = V; break;
+      default: rr = V; gg = p; bb = q; break;
+    }
+    d[o] = rr + 0.5;
+    d[o + 1] = gg + 0.5;
+    d[o + 2] = bb + 0.5;
+  }
+}
+
+/** Horizontal flip in place. */
+export function flipLr(img: RgbImage): void {
+  const { data, width, height } = img;
+  for (let y = 0; y < height; y++) {
+    let a = y * width * 3;
+    let b = a + (width - 1) * 3;
+    while (a < b) {
+      for (let c = 0; c < 3; c++) {
+        const t = data[a + c]!;
+        data[a + c] = data[b + c]!;
+        data[b + c] = t;
+      }
+      a += 3;
+      b -= 3;
+    }
+  }
+}
+
+/** Vertical flip in place. */
+export function flipUd(img: RgbImage): void {
+  const { data, width, height } = img;
+  const row = width * 3;
+  const tmp = new Uint8Array(row);
+  for (let y = 0; y < height >> 1; y++) {
+    const a = y * row;
+    const b = (height - 1 - y) * row;
+    tmp.set(data.subarray(a, a + row));
+    data.copyWithin(a, b, b + row);
+    data.set(tmp, b);
+  }
+}
+
+/** mixup: im = im*r + im2*(1-r), r ~ Beta(32, 32), truncated to uint8 like numpy's astype. */
+export function mixupInPlace(img: RgbImage, img2: RgbImage, rng: Rng): void {
+  if (img.width !== img2.width || img.height !== img2.height) throw new Error('mixup needs two images of the same size');
+  const r = rng.beta(32, 32);
+  const a = img.data;
+  const b = img2.data;
+  for (let i = 0; i < a.length; i++) a[i] = a[i]! * r + b[i]! * (1 - r);
+}

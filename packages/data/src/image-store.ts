@@ -1,0 +1,144 @@
+/**
+ * load_image: an image resized so that its long side is imgsz (ratio r = imgsz/max(h0, w0),
+ * size ceil(w0*r) x ceil(h0*r)), from RAM cache, disk cache (.rgb.npy beside the image) or
+ * by decoding the file with sharp (decode and resize in one libvips pipeline).
+ */
+import fs from 'node:fs';
+import { decodeResized, decodeImage, resizeImage, type RgbImage } from './image.js';
+import { encodeNpyU8, decodeNpyU8 } from './npy.js';
+import { writeFileAtomic } from './atomic.js';
+import type { YoloDataset } from './dataset.js';
+
+export interface LoadedImage {
+  /** Resized image (long side imgsz). */
+  image: RgbImage;
+  /** Original size. */
+  h0: number;
+  w0: number;
+}
+
+/** A RAM-cached image in memory that worker threads share (SharedArrayBuffer). */
+export interface SharedImage {
+  buffer: SharedArrayBuffer;
+  width: number;
+  height: number;
+  h0: number;
+  w0: number;
+}
+
+/** Disk cache file for an image: same folder and stem, suffix .rgb.npy (RGB, full size, EXIF applied). */
+export function diskCachePath(imFile: string): string {
+  const dot = imFile.lastIndexOf('.');
+  return (dot > imFile.lastIndexOf('/') ? imFile.slice(0, dot) : imFile) + '.rgb.npy';
+}
+
+export function resizedSize(w0: number, h0: number, imgsz: number): [number, number] {
+  const r = imgsz / Math.max(h0, w0);
+  return r === 1 ? [w0, h0] : [Math.ceil(w0 * r), Math.ceil(h0 * r)];
+}
+
+export class ImageStore {
+  private readonly ram = new Map<number, LoadedImage>();
+
+  constructor(
+    readonly dataset: YoloDataset,
+    readonly imgsz: number,
+    readonly useDiskCache = false,
+  ) {}
+
+  /** Adds RAM-cached images shared by another thread. */
+  adoptShared(entries: ReadonlyArray<[number, SharedImage]>): void {
+    for (const [i, s] of entries) this.ram.set(i, { image: { data: new Uint8Array(s.buffer), width: s.width, height: s.height }, h0: s.h0, w0: s.w0 });
+  }
+
+  get ramCount(): number {
+    return this.ram.size;
+  }
+
+  async load(index: number): Promise<LoadedImage> {
+    const hit = this.ram.get(index);
+    if (hit) return hit;
+    const file = this.dataset.imFiles[index];
+    if (file === undefined) throw new Error(`image index ${index} out of range (dataset has ${this.dataset.imFiles.length})`);
+    const [w0, h0] = this.dataset.shapes[index]!;
+    const [w, h] = resizedSize(w0, h0, this.imgsz);
+    if (this.useDiskCache) {
+      const npy = diskCachePath(file);
+      if (fs.existsSync(npy)) {
+        const { data, shape } = decodeNpyU8(fs.readFileSync(npy));
+        const full: RgbImage = { data, width: shape[1]!, height: shape[0]! };
+        return { image: await resizeImage(full, w, h), h0, w0 };
+      }
+    }
+    const image = w === w0 && h === h0 ? await decodeImage(file) : await decodeResized(file, w, h);
+    if (image.width !== w || image.height !== h) {
+      throw new Error(`${file}: decoded ${image.width}x${image.height}, expected ${w}x${h} (the label cache is stale: delete it)`);
+    }
+    return { image, h0, w0 };
+  }
+
+  /** Loads images into shared memory for --cache ram and keeps them; returns what to share with workers. */
+  async cacheRam(indices: Iterable<number>, concurrency = 4): Promise<Array<[number, SharedImage]>> {
+    const todo = [...new Set(indices)].filter((i) => !this.ram.has(i));
+    const out: Array<[number, SharedImage]> = [];
+    let next = 0;
+    const run = async (): Promise<void> => {
+      while (next < todo.length) {
+        const i = todo[next++]!;
+        const li = await this.load(i);
+        const buffer = new SharedArrayBuffer(li.image.data.length);
+        new Uint8Array(buffer).set(li.image.data);
+        const s: SharedImage = { buffer, width: li.image.width, height: li.image.height, h0: li.h0, w0: li.w0 };
+        this.adoptShared([[i, s]]);
+        out.push([i, s]);
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, run));
+    return out;
+  }
+
+  /** All RAM-cached entries (to hand to new workers). */
+  sharedEntries(): Array<[number, SharedImage]> {
+    const out: Array<[number, SharedImage]> = [];
+    for (const [i, li] of this.ram) {
+      const buf = li.image.data.buffer;
+      if (buf instanceof SharedArrayBuffer) out.push([i, { buffer: buf, width: li.image.width, height: li.image.height, h0: li.h0, w0: li.w0 }]);
+    }
+    return out;
+  }
+}
+
+/**
+ * --cache disk: writes each image's decoded pixels to <stem>.rgb.npy beside it, skipping
+ * files already there. Call it on local rank 0 inside rankZeroFirst (once per node); the
+ * writes are atomic, so a reader never sees half a file.
+ */
+export async function cacheImagesToDisk(dataset: YoloDataset, opts: { concurrency?: number; log?: (s: string) => void } = {}): Promise<{ written: number; existing: number; bytes: number }> {
+  let written = 0;
+  let existing = 0;
+  let bytes = 0;
+  let next = 0;
+  const run = async (): Promise<void> => {
+    while (next < dataset.imFiles.length) {
+      const file = dataset.imFiles[next++]!;
+      const npy = diskCachePath(file);
+      if (fs.existsSync(npy)) {
+        existing++;
+        bytes += fs.statSync(npy).size;
+        continue;
+      }
+      const img = await decodeImage(file);
+      const buf = encodeNpyU8(img.data, [img.height, img.width, 3]);
+      try {
+        writeFileAtomic(npy, buf);
+      } catch (e) {
+        throw new Error(`--cache disk: cannot write ${npy} (${(e as Error).message}); use --cache ram or make the image folder writeable`);
+      }
+      written++;
+      bytes += buf.length;
+    }
+  };
+  await Promise.all(Array.from({ length: opts.concurrency ?? 4 }, run));
+  opts.log?.(`Caching images to disk: ${written} written, ${existing} already cached, ${(bytes / 1e9).toFixed(2)} GB`);
+  return { written, existing, bytes };
+}

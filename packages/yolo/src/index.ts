@@ -7,3 +7,11 @@ export type { BatchMoments, MomentsFn, ForwardContext } from './nn/batchnorm.js'
 export type { StateEntry, EntryRole } from './nn/state.js';
 export { oihwToHwio, hwioToOihw, nchwToNhwc, nhwcToNchw } from './nn/layout.js';
 export { modelYamlPath, MODEL_NAMES } from './models.js';
+export { ComputeLoss, smoothBce } from './loss/compute-loss.js';
+export type { LossHyp, ComputeLossOptions, LossOutput } from './loss/compute-loss.js';
+export { buildTargets } from './loss/build-targets.js';
+export type { LayerTargets } from './loss/build-targets.js';
+export { bboxIouXywh } from './loss/iou-tensor.js';
+export type { IouKind } from './loss/iou-tensor.js';
+export { bceWithLogits, focalLoss } from './loss/bce.js';
+export { gatherRows, detach, silu } from './nn/ops.js';

@@ -70,3 +70,50 @@ export function tol(fx: Fixture, key: string): Tolerance {
   if (typeof t !== 'object' || t === null) throw new Error(`${fx.file}: no tolerance '${key}'`);
   return t as Tolerance;
 }
+
+/** The README's summary form of a large tensor. */
+export interface TensorSummary {
+  shape: number[];
+  sum: number;
+  abs_sum: number;
+  mean: number;
+  min: number;
+  max: number;
+  sample_indices: number[];
+  sample_values: number[];
+}
+
+export function isSummary(t: unknown): t is TensorSummary {
+  return typeof t === 'object' && t !== null && 'sample_indices' in t;
+}
+
+/**
+ * Compare against a full tensor or a summary. For a summary: the sampled values, min and max
+ * with the element tolerance; abs_sum with it relative to abs_sum; the signed sum with the same
+ * error allowed on the magnitude that produced it (abs + rel * abs_sum).
+ */
+export function assertMatches(got: ArrayLike<number>, exp: FixtureTensor | TensorSummary, t: Tolerance, what: string): void {
+  if (!isSummary(exp)) return assertClose(got, Float32Array.from(exp.data), t, what);
+  const n = exp.shape.reduce((a, b) => a * b, 1);
+  assert.equal(got.length, n, `${what}: size`);
+  assertClose(
+    exp.sample_indices.map((i) => got[i]!),
+    exp.sample_values,
+    t,
+    `${what} (sampled values)`,
+  );
+  let s = 0;
+  let a = 0;
+  let mn = Infinity;
+  let mx = -Infinity;
+  for (let i = 0; i < got.length; i++) {
+    const v = got[i]!;
+    s += v;
+    a += Math.abs(v);
+    if (v < mn) mn = v;
+    if (v > mx) mx = v;
+  }
+  assertClose([mn, mx], [exp.min, exp.max], t, `${what} (min, max)`);
+  assertClose([a], [exp.abs_sum], { abs: t.abs ?? 0, rel: Math.max(t.rel ?? 0, 1e-5) }, `${what} (abs_sum)`);
+  assertClose([s], [exp.sum], { abs: (t.abs ?? 0) + Math.max(t.rel ?? 0, 1e-5) * exp.abs_sum }, `${what} (sum)`);
+}

@@ -1,0 +1,98 @@
+/**
+ * loss/ fixtures: build_targets per layer, the loss components and d(loss)/d(predictions).
+ * Runs on the wasm backend (the loss has no convolutions; gather's gradient is a ScatterNd).
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { initBackend, tf } from '@yolo-launch/backend';
+import { ComputeLoss, type LossHyp, type LayerTargets } from '../src/index.js';
+import { assertClose, assertMatches, f32, type TensorSummary, loadFixtures, tol, type Fixture, type FixtureTensor } from './helpers.js';
+
+before(async () => {
+  await initBackend({ backend: 'wasm' });
+});
+
+interface BuildTargetsExpected {
+  layer: number;
+  n: number;
+  tcls: FixtureTensor;
+  tbox: FixtureTensor;
+  b: FixtureTensor;
+  a: FixtureTensor;
+  gj: FixtureTensor;
+  gi: FixtureTensor;
+  anch: FixtureTensor;
+}
+
+/** Rows as strings (ints exact, floats to the tolerance grid) for an order-insensitive comparison. */
+function rowsOf(t: { tcls: ArrayLike<number>; b: ArrayLike<number>; a: ArrayLike<number>; gj: ArrayLike<number>; gi: ArrayLike<number>; tbox: ArrayLike<number>; anch: ArrayLike<number> }, n: number): string[] {
+  const rows: string[] = [];
+  for (let r = 0; r < n; r++)
+    rows.push([t.b[r], t.a[r], t.gj[r], t.gi[r], t.tcls[r], ...Array.from({ length: 4 }, (_, k) => t.tbox[r * 4 + k]!.toFixed(4)), t.anch[r * 2]!.toFixed(4), t.anch[r * 2 + 1]!.toFixed(4)].join(','));
+  return rows.sort();
+}
+
+function checkBuildTargets(fx: Fixture, got: LayerTargets[]): void {
+  const exp = fx.expected.build_targets as BuildTargetsExpected[];
+  const fa = Number((fx.tolerance.build_targets as { float_abs: number }).float_abs);
+  for (const e of exp) {
+    const g = got[e.layer]!;
+    assert.equal(g.n, e.n, `layer ${e.layer}: number of target rows`);
+    const ints = ['tcls', 'b', 'a', 'gj', 'gi'] as const;
+    const sameOrder = ints.every((k) => Array.from(g[k]).join() === e[k].data.join());
+    if (sameOrder) {
+      assertClose(g.tbox, f32(e.tbox), { abs: fa }, `layer ${e.layer} tbox`);
+      assertClose(g.anch, f32(e.anch), { abs: fa }, `layer ${e.layer} anch`);
+    } else {
+      // the README allows a different order: compare as multisets of rows
+      const er = { tcls: e.tcls.data, b: e.b.data, a: e.a.data, gj: e.gj.data, gi: e.gi.data, tbox: e.tbox.data, anch: e.anch.data };
+      assert.deepEqual(rowsOf(g, g.n), rowsOf(er, e.n), `layer ${e.layer}: build_targets rows (as a multiset)`);
+    }
+  }
+}
+
+for (const fx of loadFixtures('loss')) {
+  test(`loss fixture ${fx.file}`, () => {
+    assert.equal(fx.kind, 'loss');
+    const inp = fx.inputs;
+    const anchors = f32(inp.anchors_grid as FixtureTensor);
+    const preds = inp.predictions as FixtureTensor[];
+    const nl = preds.length;
+    const na = preds[0]!.shape[1]!;
+    const loss = new ComputeLoss({
+      nc: Number(inp.nc),
+      na,
+      nl,
+      anchors,
+      hyp: inp.hyp_used as LossHyp,
+      balance: inp.balance as number[] | undefined,
+      gr: inp.gr as number | undefined,
+    });
+    const targets = f32(inp.targets as FixtureTensor);
+    checkBuildTargets(
+      fx,
+      loss.buildTargets(
+        preds.map((p) => p.shape),
+        targets,
+      ),
+    );
+    const p = preds.map((t) => tf.tensor(f32(t), t.shape) as tf.Tensor5D);
+    let items: number[] = [];
+    let lossValue = 0;
+    const grads = tf.grads((...ps: tf.Tensor[]) => {
+      const out = loss.compute(ps as tf.Tensor5D[], targets);
+      items = Array.from(out.items.dataSync());
+      lossValue = out.loss.dataSync()[0]!;
+      return out.loss;
+    })(p);
+    const e = fx.expected as { lbox: number; lobj: number; lcls: number; loss: number; grad_p: (FixtureTensor | TensorSummary)[] };
+    const lt = tol(fx, 'losses');
+    assertClose(items, [e.lbox, e.lobj, e.lcls], lt, 'lbox, lobj, lcls');
+    assertClose([lossValue], [e.loss], lt, 'loss');
+    grads.forEach((g, i) => {
+      assert.deepEqual(g.shape, e.grad_p[i]!.shape);
+      assertMatches(g.dataSync(), e.grad_p[i]!, tol(fx, 'grad_p'), `grad_p layer ${i}`);
+    });
+    tf.dispose([...p, ...grads]);
+  });
+}

@@ -1,0 +1,105 @@
+// The worker contract: every variable for 1, 2 and 4 local workers, the GPU split with and
+// without a user list, the thread budget, and the token that never shows up in any output.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import test from 'node:test';
+import { assignDevices, threadBudget, workerEnv, CONTRACT_VARIABLES } from '../src/index.js';
+import { cleanEnv, envLines, runLauncher, worker } from './helpers.js';
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 16);
+
+for (const nproc of [1, 2, 4]) {
+  test(`environment contract with ${nproc} local worker(s)`, async () => {
+    const token = `secret-${nproc}-${Math.random().toString(36).slice(2)}`;
+    const run = await runLauncher(
+      ['--standalone', '--nproc', String(nproc), '--run-id', `contract-${nproc}`, '--', process.execPath, worker('print-env')],
+      cleanEnv({ YOLO_LAUNCH_TOKEN: token }),
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const envs = envLines(run.stdout);
+    assert.deepEqual([...envs.keys()].sort(), Array.from({ length: nproc }, (_, i) => i));
+    const ports = new Set<string>();
+    const budget = String(threadBudget(nproc, os.availableParallelism()));
+    for (const [rank, env] of envs) {
+      assert.equal(env.LOCAL_RANK, String(rank));
+      assert.equal(env.WORLD_SIZE, String(nproc));
+      assert.equal(env.LOCAL_WORLD_SIZE, String(nproc));
+      assert.equal(env.NODE_RANK, '0');
+      assert.equal(env.GROUP_RANK, '0');
+      assert.equal(env.MASTER_ADDR, '127.0.0.1');
+      assert.match(String(env.MASTER_PORT), /^\d+$/);
+      ports.add(String(env.MASTER_PORT));
+      assert.equal(env.YOLO_LAUNCH_RUN_ID, `contract-${nproc}`);
+      assert.equal(env.RESTART_COUNT, '0');
+      assert.equal(env.CUDA_VISIBLE_DEVICES, String(rank)); // no GPU here, no user list: own index
+      assert.equal(env.TF_FORCE_GPU_ALLOW_GROWTH, 'true');
+      assert.equal(env.YOLO_LAUNCH_THREADS, budget);
+      assert.equal(env.OMP_NUM_THREADS, budget);
+      assert.equal(env.tokenSha, sha(token));
+      // every line on the console carries its rank
+    }
+    assert.equal(ports.size, 1, 'every rank gets the same master port');
+    for (const line of run.stdout.trim().split('\n')) assert.match(line, /^\[rank\d+\]: /);
+    assert.ok(!run.stdout.includes(token) && !run.stderr.includes(token), 'the token is never printed');
+  });
+}
+
+test('each job gets its own random token when none is exported, never printed', async () => {
+  const a = await runLauncher(['--standalone', '--nproc', '2', '--', process.execPath, worker('print-env')]);
+  const b = await runLauncher(['--standalone', '--nproc', '1', '--', process.execPath, worker('print-env')]);
+  assert.equal(a.code, 0, a.stderr);
+  const ea = envLines(a.stdout);
+  assert.equal(ea.get(0)!.tokenSha, ea.get(1)!.tokenSha);
+  assert.ok(Number(ea.get(0)!.tokenLength) >= 32);
+  assert.notEqual(envLines(b.stdout).get(0)!.tokenSha, ea.get(0)!.tokenSha);
+});
+
+test('CUDA_VISIBLE_DEVICES: the user list is split among the ranks', async () => {
+  const run = await runLauncher(
+    ['--standalone', '--nproc', '2', '--', process.execPath, worker('print-env')],
+    cleanEnv({ CUDA_VISIBLE_DEVICES: '5,7,9', TF_FORCE_GPU_ALLOW_GROWTH: 'false', OMP_NUM_THREADS: '3' }),
+  );
+  assert.equal(run.code, 0, run.stderr);
+  const envs = envLines(run.stdout);
+  assert.equal(envs.get(0)!.CUDA_VISIBLE_DEVICES, '5');
+  assert.equal(envs.get(1)!.CUDA_VISIBLE_DEVICES, '7');
+  assert.equal(envs.get(0)!.TF_FORCE_GPU_ALLOW_GROWTH, 'false', 'a user setting is kept');
+  assert.equal(envs.get(1)!.OMP_NUM_THREADS, '3', 'a user setting is kept');
+});
+
+test('CUDA_VISIBLE_DEVICES: a list shorter than --nproc is a usage error (exit 2, one line)', async () => {
+  const run = await runLauncher(
+    ['--standalone', '--nproc', '3', '--', process.execPath, worker('print-env')],
+    cleanEnv({ CUDA_VISIBLE_DEVICES: '0,1' }),
+  );
+  assert.equal(run.code, 2);
+  assert.match(run.stderr, /^yolo-launch: error: CUDA_VISIBLE_DEVICES=0,1 lists 2 device\(s\) but 3 local workers/);
+  assert.equal(run.stderr.trim().split('\n').length, 1);
+  assert.equal(run.stdout, '');
+});
+
+test('assignDevices and workerEnv units', () => {
+  assert.deepEqual(assignDevices(2, undefined, []), ['0', '1']);
+  assert.deepEqual(assignDevices(2, undefined, [3, 4]), ['3', '4']);
+  assert.deepEqual(assignDevices(2, ' 2, 6 ', []), ['2', '6']);
+  assert.deepEqual(assignDevices(2, '', []), [undefined, undefined], 'an empty list hides the GPUs for every rank');
+  assert.deepEqual(assignDevices(1, '-1', [0]), [undefined]);
+  assert.throws(() => assignDevices(3, '0,1'), /lists 2 device/);
+  assert.equal(threadBudget(4, 8), 2);
+  assert.equal(threadBudget(4, 2), 1);
+  const env = workerEnv(
+    { PATH: '/bin', YOLO_LAUNCH_NPROC: '4', CUDA_VISIBLE_DEVICES: '2,3' },
+    { rank: 5, localRank: 1, worldSize: 8, localWorldSize: 4, nodeRank: 1 },
+    { masterAddr: 'h0', masterPort: 1234, runId: 'r', token: 't', restartCount: 2 },
+    '3',
+    2,
+  );
+  assert.equal(env.YOLO_LAUNCH_NPROC, undefined, 'launcher option defaults do not leak into workers');
+  for (const name of CONTRACT_VARIABLES) assert.notEqual(env[name], undefined, name);
+  assert.equal(env.PATH, '/bin');
+  assert.equal(env.RANK, '5');
+  assert.equal(env.GROUP_RANK, '1');
+  assert.equal(env.RESTART_COUNT, '2');
+  assert.equal(env.CUDA_VISIBLE_DEVICES, '3');
+});

@@ -1,0 +1,142 @@
+// The Kubernetes recipe (an Indexed Job plus a headless Service), checked for what the launcher
+// needs from it: a node rank from the completion index, the world size passed in and equal to
+// the Job's size, a master address that the Service's DNS actually resolves, GPUs requested,
+// shared memory, and the token from a Secret.
+import yaml from 'js-yaml';
+import type { Problem } from './problem.js';
+
+type Obj = { [key: string]: unknown };
+
+function obj(v: unknown): Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Obj) : {};
+}
+function list(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+function get(v: unknown, ...path: string[]): unknown {
+  return path.reduce<unknown>((o, k) => obj(o)[k], v);
+}
+
+export interface K8sRules {
+  /** Mount points the image declares as VOLUME. */
+  imageVolumes: readonly string[];
+  /** Launcher flags every node needs, each set from an env var of the container. */
+  launcherFlags?: readonly string[];
+  minGraceSeconds?: number;
+}
+
+const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_KEY|CREDENTIALS?)$/i;
+const COMPLETION_INDEX_ANNOTATION = "metadata.annotations['batch.kubernetes.io/job-completion-index']";
+
+export function loadManifests(texts: readonly string[]): Obj[] {
+  return texts.flatMap((t) => yaml.loadAll(t)).filter((d) => d !== null && d !== undefined).map(obj);
+}
+
+/** `$(VAR)` references Kubernetes expands in command/args (`$$(VAR)` is an escape). */
+export function k8sVarRefs(text: string): string[] {
+  return [...text.matchAll(/(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)].map((m) => m[1]!);
+}
+
+export function checkIndexedJob(docs: readonly Obj[], file: string, rules: K8sRules): Problem[] {
+  const problems: Problem[] = [];
+  const fail = (rule: string, message: string): void => {
+    problems.push({ file, rule, message });
+  };
+  const job = docs.find((d) => d['kind'] === 'Job');
+  const services = docs.filter((d) => d['kind'] === 'Service');
+  if (!job) return [{ file, rule: 'job', message: 'no Job manifest' }];
+
+  const jobName = String(get(job, 'metadata', 'name') ?? '');
+  const spec = obj(job['spec']);
+  const pod = obj(get(spec, 'template', 'spec'));
+  const podLabels = obj(get(spec, 'template', 'metadata', 'labels'));
+  if (spec['completionMode'] !== 'Indexed') fail('job', 'spec.completionMode must be Indexed (the completion index is the node rank)');
+  if (pod['restartPolicy'] !== 'Never') fail('job', 'restartPolicy: Never (a restarted pod would rejoin a group that has moved on; use --max-restarts)');
+
+  const containers = list(pod['containers']).map(obj);
+  const main = containers[0];
+  if (!main) return [...problems, { file, rule: 'job', message: 'the pod has no container' }];
+  const env = new Map<string, Obj>(list(main['env']).map(obj).map((e) => [String(e['name']), e]));
+  const literal = (name: string): string | undefined => {
+    const v = env.get(name)?.['value'];
+    return v === undefined ? undefined : String(v);
+  };
+
+  // The world size passed in, equal to the Job's size.
+  const nnodes = Number(literal('NNODES'));
+  if (!Number.isInteger(nnodes) || nnodes < 1) fail('world-size', 'env NNODES (the number of nodes) must be a literal positive integer');
+  else {
+    if (spec['completions'] !== nnodes) fail('world-size', `spec.completions (${String(spec['completions'])}) must equal NNODES (${nnodes})`);
+    if (spec['parallelism'] !== nnodes) fail('world-size', `spec.parallelism (${String(spec['parallelism'])}) must equal NNODES (${nnodes}): all nodes run at once`);
+  }
+
+  // The node rank from the completion index.
+  const args = list(main['args']).concat(list(main['command'])).map(String);
+  const flag = (name: string): string | undefined => {
+    const i = args.indexOf(name);
+    return i >= 0 ? args[i + 1] : args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+  };
+  const rankArg = flag('--node-rank');
+  const rankVar = rankArg ? k8sVarRefs(rankArg)[0] : undefined;
+  const rankFrom = rankVar ? String(get(env.get(rankVar), 'valueFrom', 'fieldRef', 'fieldPath') ?? '') : '';
+  if (rankVar !== 'JOB_COMPLETION_INDEX' && rankFrom !== COMPLETION_INDEX_ANNOTATION) {
+    fail('node-rank', `--node-rank must be the completion index: $(JOB_COMPLETION_INDEX) or an env from ${COMPLETION_INDEX_ANNOTATION}`);
+  }
+
+  for (const f of rules.launcherFlags ?? ['--nnodes', '--node-rank', '--master-addr', '--master-port', '--run-id']) {
+    if (flag(f) === undefined) fail('args', `args must pass ${f}`);
+  }
+  if (flag('--nproc') === undefined || !args.includes('train')) fail('args', 'args must run `--nproc gpu ... train ...`');
+  for (const ref of args.flatMap(k8sVarRefs)) {
+    if (ref !== 'JOB_COMPLETION_INDEX' && !env.has(ref)) fail('args', `$(${ref}) is not defined in env: Kubernetes would pass it verbatim`);
+  }
+
+  // The master address resolves through the headless Service.
+  const service = services.find((s) => get(s, 'metadata', 'name') === pod['subdomain']);
+  if (!service) fail('service', `no Service named like the pod subdomain "${String(pod['subdomain'])}"`);
+  else {
+    const serviceName = String(get(service, 'metadata', 'name'));
+    const sspec = obj(service['spec']);
+    if (sspec['clusterIP'] !== 'None') fail('service', 'the Service must be headless (clusterIP: None) for per-pod DNS names');
+    if (sspec['publishNotReadyAddresses'] !== true) fail('service', 'publishNotReadyAddresses: true, so names resolve before pods are ready');
+    for (const [k, v] of Object.entries(obj(sspec['selector']))) {
+      if (podLabels[k] !== v) fail('service', `Service selector ${k}=${String(v)} does not match the pod labels`);
+    }
+    const expected = `${jobName}-0.${serviceName}`;
+    const master = literal('MASTER_ADDR');
+    if (master !== expected && !master?.startsWith(`${expected}.`)) fail('master', `MASTER_ADDR must be pod 0's name ${expected}, got ${String(master)}`);
+    const port = Number(literal('MASTER_PORT'));
+    if (!list(sspec['ports']).map(obj).some((p) => p['port'] === port)) fail('master', `the Service must list MASTER_PORT ${port}`);
+  }
+
+  // GPUs, shared memory, volumes, stop grace.
+  const gpus = Number(get(main, 'resources', 'limits', 'nvidia.com/gpu'));
+  if (!Number.isInteger(gpus) || gpus < 1) fail('gpu', 'resources.limits["nvidia.com/gpu"] must be a positive integer');
+  const mounts = list(main['volumeMounts']).map(obj);
+  const volumes = new Map<string, Obj>(list(pod['volumes']).map(obj).map((v) => [String(v['name']), v]));
+  const shm = mounts.find((m) => m['mountPath'] === '/dev/shm');
+  if (!shm || get(volumes.get(String(shm['name'])), 'emptyDir', 'medium') !== 'Memory') {
+    fail('shm', 'mount an emptyDir with medium: Memory on /dev/shm (the container default is 64 MB)');
+  }
+  for (const v of rules.imageVolumes) {
+    if (!mounts.some((m) => m['mountPath'] === v)) fail('volumes', `mount ${v} (a VOLUME of the image)`);
+  }
+  const grace = Number(pod['terminationGracePeriodSeconds'] ?? 30);
+  if (grace < (rules.minGraceSeconds ?? 30)) fail('stop', 'terminationGracePeriodSeconds too short for the launcher to stop its workers');
+
+  // The token: from a Secret, never literal.
+  for (const [name, e] of env) {
+    if (SECRET_NAME.test(name) && e['value'] !== undefined) fail('secret', `env ${name} holds a literal secret: use a Secret`);
+  }
+  const tokenFile = literal('YOLO_LAUNCH_TOKEN_FILE');
+  const tokenFromEnv = get(env.get('YOLO_LAUNCH_TOKEN'), 'valueFrom', 'secretKeyRef');
+  if (tokenFile) {
+    const mount = mounts.find((m) => tokenFile.startsWith(`${String(m['mountPath'])}/`));
+    if (!mount || !get(volumes.get(String(mount['name'])), 'secret', 'secretName')) {
+      fail('secret', `YOLO_LAUNCH_TOKEN_FILE=${tokenFile} must be inside a mounted Secret volume`);
+    }
+  } else if (!tokenFromEnv) {
+    fail('secret', 'the token must come from a Secret: YOLO_LAUNCH_TOKEN_FILE in a secret volume, or YOLO_LAUNCH_TOKEN from secretKeyRef');
+  }
+  return problems;
+}

@@ -21,3 +21,5 @@ export * from './mosaic.js';
 export * from './rect.js';
 export * from './sample.js';
 export * from './collate.js';
+export * from './batch-job.js';
+export * from './loader.js';

@@ -1,0 +1,47 @@
+/**
+ * One batch of work, the same in the main thread (workers: 0) and in a loader worker: build
+ * each sample with its own RNG, collate (or quad-collate), done. The result depends only on
+ * the job, never on which thread ran it, so batches are identical for any worker count.
+ */
+import { Rng } from './rng.js';
+import { getSample, sampleRng, type Sample } from './sample.js';
+import { collate, collateQuad, type Batch } from './collate.js';
+import type { ImageStore } from './image-store.js';
+import type { AugmentHyp } from './hyp.js';
+
+export interface BatchJob {
+  id: number;
+  epoch: number;
+  /** Position of this batch in the rank's epoch. */
+  batchNo: number;
+  /** Dataset indices and how often each index already appeared earlier in this epoch's order. */
+  items: Array<[index: number, occurrence: number]>;
+  /** Letterbox target (h, w) for rect batches; null for square imgsz. */
+  shape: [number, number] | null;
+}
+
+export interface PipelineConfig {
+  augment: boolean;
+  hyp: AugmentHyp;
+  mosaic: boolean;
+  quad: boolean;
+  seed: number;
+  rank: number;
+}
+
+export interface LoadedBatch extends Batch {
+  /** Dataset indices of the batch's samples (before quad collation). */
+  indices: number[];
+  epoch: number;
+  batchNo: number;
+}
+
+export async function runBatchJob(store: ImageStore, cfg: PipelineConfig, job: BatchJob): Promise<LoadedBatch> {
+  const samples: Sample[] = [];
+  for (const [index, occ] of job.items) {
+    const rng = sampleRng(cfg.seed, job.epoch, index, occ);
+    samples.push(await getSample(store, index, { augment: cfg.augment, hyp: cfg.hyp, mosaic: cfg.mosaic, ...(job.shape ? { shape: job.shape } : {}) }, rng));
+  }
+  const batch = cfg.quad ? await collateQuad(samples, Rng.from(cfg.seed, job.epoch, cfg.rank, job.batchNo, 0x9aad)) : collate(samples);
+  return { ...batch, indices: job.items.map(([i]) => i), epoch: job.epoch, batchNo: job.batchNo };
+}

@@ -1,0 +1,217 @@
+/**
+ * The DataLoader: a pool of worker threads building batches ahead of the trainer.
+ *
+ *   const loader = await createDataLoader({ dataset, batchSize: 16, imgsz: 640, augment: true, workers: 2, seed: 0, rank });
+ *   for await (const batch of loader.epoch(indices, epoch)) { ... }   // indices: this rank's sample order
+ *   await loader.close();
+ *
+ * Batch k of an epoch goes to worker k % workers; up to `prefetch` batches are in flight and
+ * they are handed out in order. Each sample's randomness comes from (seed, epoch, index,
+ * occurrence), so the batches do not depend on the worker count or on timing. Batch buffers
+ * are transferred from the worker, not copied.
+ */
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { YoloDataset } from './dataset.js';
+import { augmentHypFrom, type AugmentHyp } from './hyp.js';
+import { ImageStore } from './image-store.js';
+import { rectOrder, rectBatchShape } from './rect.js';
+import { runBatchJob, type BatchJob, type LoadedBatch, type PipelineConfig } from './batch-job.js';
+import type { WorkerInit, ToWorker, FromWorker } from './loader-worker.js';
+
+export type { LoadedBatch } from './batch-job.js';
+
+export interface DataLoaderOptions {
+  dataset: YoloDataset;
+  /** Samples per batch on this rank. */
+  batchSize: number;
+  imgsz: number;
+  /** Training augmentation (mosaic etc.); false for validation. */
+  augment: boolean;
+  /** hyp dict (YOLOv5 names); only the augmentation keys are read. */
+  hyp?: Partial<AugmentHyp> | Record<string, unknown>;
+  /** --rect: the dataset is ordered by aspect ratio and each batch gets its own shape. */
+  rect?: boolean;
+  /** rect padding in strides: default 0.0 when augmenting (train), 0.5 otherwise (val). */
+  pad?: number;
+  stride?: number;
+  /** --quad collate (batchSize a multiple of 4). */
+  quad?: boolean;
+  /** Worker threads (0 = build batches in the calling thread). */
+  workers?: number;
+  /** Batches in flight ahead of the consumer (default 2 per worker, at least 2). */
+  prefetch?: number;
+  seed?: number;
+  rank?: number;
+  /** --cache: 'ram' keeps resized images in shared memory, 'disk' reads <stem>.rgb.npy files written by cacheImagesToDisk. */
+  cache?: 'ram' | 'disk' | false;
+  /** For cache 'ram': the dataset indices this rank needs (default all). */
+  cacheIndices?: Iterable<number>;
+  log?: (line: string) => void;
+}
+
+export interface DataLoader {
+  /** The dataset in loader order (sorted by aspect ratio with rect). Indices refer to it. */
+  readonly dataset: YoloDataset;
+  readonly size: number;
+  readonly workers: number;
+  readonly batchSize: number;
+  /** Batches of this rank's sample order for one epoch, in order. */
+  epoch(indices: readonly number[], epoch: number): AsyncGenerator<LoadedBatch>;
+  /** Adds images to the RAM cache (shared with the workers). */
+  cacheRam(indices: Iterable<number>): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** YOLOv5's worker count: min(cpus / local world size, batch size (0 if 1), --workers). */
+export function effectiveWorkers(workers: number, opts: { batchSize: number; localWorldSize?: number; threadBudget?: number }): number {
+  const budget = opts.threadBudget ?? os.availableParallelism();
+  return Math.max(0, Math.min(Math.floor(budget / Math.max(1, opts.localWorldSize ?? 1)), opts.batchSize > 1 ? opts.batchSize : 0, workers));
+}
+
+function reorder(ds: YoloDataset, order: number[]): YoloDataset {
+  return { ...ds, imFiles: order.map((i) => ds.imFiles[i]!), labels: order.map((i) => ds.labels[i]!), shapes: order.map((i) => ds.shapes[i]!) };
+}
+
+interface Pending {
+  resolve: (b: LoadedBatch) => void;
+  reject: (e: Error) => void;
+}
+
+class WorkerPool {
+  private readonly workers: Worker[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private failed: Error | null = null;
+  private closing = false;
+
+  constructor(n: number, init: WorkerInit) {
+    for (let k = 0; k < n; k++) {
+      const w = new Worker(new URL('./loader-worker.js', import.meta.url), { workerData: init });
+      w.on('message', (m: FromWorker) => {
+        const p = this.pending.get(m.id);
+        if (!p) return; // a consumer that stopped early: drop the batch
+        this.pending.delete(m.id);
+        if (m.type === 'batch') p.resolve(m.batch);
+        else p.reject(new Error(`data loader worker ${k}: ${m.message}`));
+      });
+      w.on('error', (e) => this.fail(new Error(`data loader worker ${k} crashed: ${e.message}`)));
+      w.on('exit', (code) => {
+        if (!this.closing) this.fail(new Error(`data loader worker ${k} exited with code ${code}`));
+      });
+      this.workers.push(w);
+    }
+  }
+
+  private fail(e: Error): void {
+    this.failed ??= e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  run(job: BatchJob): Promise<LoadedBatch> {
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise((resolve, reject) => {
+      this.pending.set(job.id, { resolve, reject });
+      this.workers[job.batchNo % this.workers.length]!.postMessage({ type: 'job', job } satisfies ToWorker);
+    });
+  }
+
+  broadcast(msg: ToWorker): void {
+    for (const w of this.workers) w.postMessage(msg);
+  }
+
+  forget(id: number): void {
+    this.pending.delete(id);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.fail(new Error('data loader closed'));
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoader> {
+  if (!(opts.batchSize >= 1)) throw new Error(`batchSize must be >= 1, got ${opts.batchSize}`);
+  if (opts.quad && opts.batchSize % 4 !== 0) throw new Error(`--quad needs a batch size that is a multiple of 4, got ${opts.batchSize}`);
+  const rect = opts.rect ?? false;
+  const dataset = rect ? reorder(opts.dataset, rectOrder(opts.dataset.shapes)) : opts.dataset;
+  const hyp = augmentHypFrom(opts.hyp as Record<string, unknown> | undefined);
+  const stride = opts.stride ?? 32;
+  const pad = opts.pad ?? (opts.augment ? 0.0 : 0.5);
+  const config: PipelineConfig = {
+    augment: opts.augment,
+    hyp,
+    mosaic: opts.augment && !rect,
+    quad: opts.quad ?? false,
+    seed: opts.seed ?? 0,
+    rank: opts.rank ?? 0,
+  };
+  const nWorkers = Math.max(0, Math.floor(opts.workers ?? 0));
+  const store = new ImageStore(dataset, opts.imgsz, opts.cache === 'disk');
+  if (opts.cache === 'ram') {
+    const t0 = Date.now();
+    const entries = await store.cacheRam(opts.cacheIndices ?? dataset.imFiles.keys());
+    const bytes = entries.reduce((s, [, e]) => s + e.buffer.byteLength, 0);
+    opts.log?.(`Caching images (${(bytes / 1e9).toFixed(2)}GB ram): ${entries.length} images in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  }
+  const pool = nWorkers > 0 ? new WorkerPool(nWorkers, { dataset, imgsz: opts.imgsz, diskCache: opts.cache === 'disk', config, shared: store.sharedEntries() }) : null;
+  const prefetch = Math.max(1, opts.prefetch ?? Math.max(2, 2 * nWorkers));
+  let nextId = 0;
+
+  async function* epoch(indices: readonly number[], epochNo: number): AsyncGenerator<LoadedBatch> {
+    const seen = new Map<number, number>();
+    const jobs: BatchJob[] = [];
+    for (let b = 0; b * opts.batchSize < indices.length; b++) {
+      const items: Array<[number, number]> = indices.slice(b * opts.batchSize, (b + 1) * opts.batchSize).map((i) => {
+        if (!Number.isInteger(i) || i < 0 || i >= dataset.imFiles.length) throw new Error(`sample index ${i} out of range 0..${dataset.imFiles.length - 1}`);
+        const occ = seen.get(i) ?? 0;
+        seen.set(i, occ + 1);
+        return [i, occ];
+      });
+      const shape = rect ? rectBatchShape(items.map(([i]) => dataset.shapes[i]!), opts.imgsz, stride, pad) : null;
+      jobs.push({ id: nextId++, epoch: epochNo, batchNo: b, items, shape });
+    }
+    const run = (job: BatchJob): Promise<LoadedBatch> => (pool ? pool.run(job) : runBatchJob(store, config, job));
+    const inflight: Array<Promise<LoadedBatch>> = [];
+    let dispatched = 0;
+    const fill = (): void => {
+      while (dispatched < jobs.length && inflight.length < prefetch) {
+        const p = run(jobs[dispatched++]!);
+        p.catch(() => {}); // observed when awaited; avoid unhandled rejections of abandoned batches
+        inflight.push(p);
+      }
+    };
+    try {
+      fill();
+      while (inflight.length) {
+        const batch = await inflight.shift()!;
+        fill();
+        yield batch;
+      }
+    } finally {
+      // consumer stopped early: results of batches still in flight are dropped
+      if (pool) for (let k = dispatched - inflight.length; k < dispatched; k++) pool.forget(jobs[k]!.id);
+    }
+  }
+
+  return {
+    dataset,
+    size: dataset.imFiles.length,
+    workers: nWorkers,
+    batchSize: opts.batchSize,
+    epoch,
+    async cacheRam(indices: Iterable<number>): Promise<number> {
+      const entries = await store.cacheRam(indices);
+      pool?.broadcast({ type: 'share', entries });
+      return entries.length;
+    },
+    async close(): Promise<void> {
+      await pool?.close();
+    },
+  };
+}

@@ -1,0 +1,124 @@
+/** The worker-thread DataLoader: same batches for any worker count, rect shapes, caches, early stop. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { tmpDir } from './helpers.js';
+import { ensureSyntheticDataset, loadSplit, createDataLoader, cacheImagesToDisk, diskCachePath, effectiveWorkers, type LoadedBatch, type YoloDataset } from '../src/index.js';
+
+let root = '';
+let dataset: YoloDataset;
+
+test.before(async () => {
+  root = tmpDir('loader');
+  const y = await ensureSyntheticDataset(path.join(root, 'syn'), { seed: 5, nTrain: 20, nVal: 10, imgSize: 96 });
+  dataset = (await loadSplit(y, 'train')).dataset;
+});
+test.after(() => {
+  if (root) fs.rmSync(root, { recursive: true, force: true });
+});
+
+async function collect(it: AsyncGenerator<LoadedBatch>): Promise<LoadedBatch[]> {
+  const out: LoadedBatch[] = [];
+  for await (const b of it) out.push(b);
+  return out;
+}
+
+const order = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 0];
+
+test('0, 1 and 2 workers give identical batches; targets and shapes well formed', async () => {
+  const results: LoadedBatch[][] = [];
+  for (const workers of [0, 1, 2]) {
+    const loader = await createDataLoader({ dataset, batchSize: 4, imgsz: 96, augment: true, hyp: { mixup: 0.3, degrees: 5 }, workers, seed: 11, rank: 0 });
+    try {
+      results.push(await collect(loader.epoch(order, 2)));
+    } finally {
+      await loader.close();
+    }
+  }
+  const [a, b, c] = results as [LoadedBatch[], LoadedBatch[], LoadedBatch[]];
+  assert.equal(a.length, 5);
+  assert.deepEqual(a.map((x) => x.shape), [[4, 96, 96, 3], [4, 96, 96, 3], [4, 96, 96, 3], [4, 96, 96, 3], [2, 96, 96, 3]]);
+  for (let k = 0; k < a.length; k++) {
+    assert.deepEqual(b[k]!.images, a[k]!.images, `batch ${k}: 1 worker vs in-thread`);
+    assert.deepEqual(c[k]!.images, a[k]!.images, `batch ${k}: 2 workers vs in-thread`);
+    assert.deepEqual(c[k]!.targets, a[k]!.targets);
+    assert.deepEqual(a[k]!.indices, order.slice(k * 4, k * 4 + 4));
+    const t = a[k]!.targets;
+    assert.equal(t.length % 6, 0);
+    for (let r = 0; r < t.length; r += 6) {
+      assert.ok(t[r]! >= 0 && t[r]! < a[k]!.shape[0] && Number.isInteger(t[r]));
+      assert.ok(t[r + 1]! >= 0 && t[r + 1]! < 3);
+      for (let j = 2; j < 6; j++) assert.ok(t[r + j]! >= 0 && t[r + j]! <= 1);
+    }
+  }
+  // index 1 appears twice in the order: the two occurrences are augmented differently
+  assert.notDeepEqual(a[0]!.images.subarray(96 * 96 * 3, 2 * 96 * 96 * 3), a[0]!.images.subarray(3 * 96 * 96 * 3, 4 * 96 * 96 * 3));
+  assert.ok(effectiveWorkers(8, { batchSize: 16, localWorldSize: 2, threadBudget: 2 }) === 1);
+  assert.ok(effectiveWorkers(8, { batchSize: 1 }) === 0);
+});
+
+test('validation loader with rect: batches sorted by aspect ratio, 32-multiple shapes, shape info', async () => {
+  const loader = await createDataLoader({ dataset, batchSize: 5, imgsz: 96, augment: false, rect: true, workers: 1 });
+  try {
+    const batches = await collect(loader.epoch([...Array(loader.size).keys()], 0));
+    const ars = loader.dataset.shapes.map(([w, h]) => h / w);
+    assert.deepEqual(ars, [...ars].sort((x, y) => x - y));
+    for (const b of batches) {
+      assert.equal(b.shape[1] % 32, 0);
+      assert.equal(b.shape[2] % 32, 0);
+      assert.ok(b.shapes.every((s) => s !== null && s.shape0[0] > 0));
+    }
+    assert.ok(new Set(batches.map((b) => `${b.shape[1]}x${b.shape[2]}`)).size > 1, 'different batch shapes for different aspect ratios');
+  } finally {
+    await loader.close();
+  }
+});
+
+test('--cache ram gives the same batches; --cache disk writes .rgb.npy once and loads from it', async () => {
+  const base = { dataset, batchSize: 4, imgsz: 96, augment: true, workers: 2, seed: 1 };
+  const plain = await createDataLoader(base);
+  const ram = await createDataLoader({ ...base, cache: 'ram', cacheIndices: order });
+  try {
+    const a = await collect(plain.epoch(order, 0));
+    const b = await collect(ram.epoch(order, 0));
+    a.forEach((x, k) => assert.deepEqual(b[k]!.images, x.images));
+  } finally {
+    await plain.close();
+    await ram.close();
+  }
+  const first = await cacheImagesToDisk(dataset);
+  assert.equal(first.written, dataset.imFiles.length);
+  assert.ok(fs.existsSync(diskCachePath(dataset.imFiles[0]!)));
+  assert.equal((await cacheImagesToDisk(dataset)).written, 0, 'second call reuses the files');
+  const disk = await createDataLoader({ ...base, augment: false, cache: 'disk' });
+  const ref = await createDataLoader({ ...base, augment: false });
+  try {
+    const a = await collect(ref.epoch(order, 0));
+    const b = await collect(disk.epoch(order, 0));
+    a.forEach((x, k) => {
+      assert.deepEqual(b[k]!.targets, x.targets);
+      let diff = 0;
+      for (let i = 0; i < x.images.length; i++) diff += Math.abs(x.images[i]! - b[k]!.images[i]!);
+      assert.ok(diff / x.images.length < 4, `disk-cached pixels close to decoded ones (mean abs diff ${diff / x.images.length})`);
+    });
+  } finally {
+    await disk.close();
+    await ref.close();
+  }
+});
+
+test('stopping an epoch early and closing leaves nothing running; quad halves the batch', async () => {
+  const loader = await createDataLoader({ dataset, batchSize: 4, imgsz: 64, augment: true, workers: 2, quad: true, prefetch: 4 });
+  try {
+    for await (const b of loader.epoch(order, 0)) {
+      assert.deepEqual(b.shape, [1, 128, 128, 3]);
+      break;
+    }
+    const again = await collect(loader.epoch(order.slice(0, 8), 1));
+    assert.equal(again.length, 2);
+  } finally {
+    await loader.close();
+  }
+  await assert.rejects(createDataLoader({ dataset, batchSize: 6, imgsz: 64, augment: true, quad: true }), /multiple of 4/);
+});

@@ -53,6 +53,9 @@ export class DistributedDataParallel {
   private accumulated: Map<string, tf.Tensor> | null = null;
   private readonly transfer: 'host' | 'device';
   private readonly paramNames: ReadonlySet<string>;
+  /** One shared-memory host buffer per bucket, reused every step. */
+  private readonly hostBuffers: Float32Array[];
+  private readonly backendKeepsArrays: boolean;
 
   private constructor(pg: ProcessGroup, params: readonly tf.Variable[], options: DistributedDataParallelOptions) {
     this.pg = pg;
@@ -73,6 +76,8 @@ export class DistributedDataParallel {
     });
     const backend = tf.getBackend();
     this.transfer = options.transfer ?? (backend === 'cpu' || backend === 'wasm' ? 'host' : 'device');
+    this.backendKeepsArrays = backend !== 'wasm';
+    this.hostBuffers = this.buckets.map((b) => new Float32Array(new SharedArrayBuffer(b.size * 4)));
   }
 
   /**
@@ -226,12 +231,12 @@ export class DistributedDataParallel {
     const out: tf.NamedTensorMap = {};
     const n = this.buckets.length;
     if (n === 0) return out;
-    let reducing: Promise<Float32Array> = this.pg.allReduce(await this.download(this.buckets[0]!, grads), {
+    let reducing: Promise<Float32Array> = this.pg.allReduce(await this.download(0, grads), {
       op: GRADIENT_REDUCE_OP,
     });
     try {
       for (let i = 0; i < n; i++) {
-        const next = i + 1 < n ? await this.download(this.buckets[i + 1]!, grads) : null;
+        const next = i + 1 < n ? await this.download(i + 1, grads) : null;
         const w0 = performance.now();
         const reduced = await reducing;
         wait += performance.now() - w0;
@@ -248,24 +253,31 @@ export class DistributedDataParallel {
     return out;
   }
 
-  /** Flatten one bucket's gradients into a fresh host Float32Array (missing ones as zeros). */
-  private async download(bucket: Bucket, grads: tf.NamedTensorMap): Promise<Float32Array> {
+  /**
+   * Flatten one bucket's gradients into its persistent host buffer (missing ones as zeros).
+   * The buffers live in shared memory, so comm's engine thread reduces them in place with no
+   * staging copy.
+   */
+  private async download(i: number, grads: tf.NamedTensorMap): Promise<Float32Array> {
+    const bucket = this.buckets[i]!;
+    const flat = this.hostBuffers[i]!;
     if (this.transfer === 'device') {
-      const flat = tf.tidy(() =>
+      const dev = tf.tidy(() =>
         tf.concat(bucket.entries.map((e) => (grads[e.name] ? tf.reshape(grads[e.name]!, [-1]) : tf.zeros([e.size])))),
       );
       try {
-        const values = (await flat.data()) as Float32Array;
-        // cpu-like backends may hand out their own storage: copy only when it is shared.
-        return values.length === bucket.size ? values.slice() : Float32Array.from(values);
+        flat.set((await dev.data()) as Float32Array);
       } finally {
-        flat.dispose();
+        dev.dispose();
       }
+      return flat;
     }
-    const flat = new Float32Array(bucket.size);
     for (const e of bucket.entries) {
       const g = grads[e.name];
-      if (!g) continue;
+      if (!g) {
+        flat.fill(0, e.offset, e.offset + e.size);
+        continue;
+      }
       if (g.size !== e.size) {
         throw new Error(`gradient for '${e.name}' has ${g.size} elements, the parameter ${e.size}`);
       }
@@ -286,9 +298,12 @@ export class DistributedDataParallel {
       }
       return;
     }
+    // The bucket buffer is reused next step: the cpu backend keeps the array it is given, so
+    // it gets a copy; wasm copies into its heap by itself.
+    const copy = this.backendKeepsArrays;
     for (const e of bucket.entries) {
-      // subarray, not a copy: the bucket buffer is fresh per step and never reused after this.
-      out[e.name] = tf.keep(tf.tensor(reduced.subarray(e.offset, e.offset + e.size), e.shape as number[], 'float32'));
+      const view = reduced.subarray(e.offset, e.offset + e.size);
+      out[e.name] = tf.keep(tf.tensor(copy ? view.slice() : view, e.shape as number[], 'float32'));
     }
   }
 }

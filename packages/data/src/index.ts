@@ -23,3 +23,4 @@ export * from './sample.js';
 export * from './collate.js';
 export * from './batch-job.js';
 export * from './loader.js';
+export * from './plots.js';

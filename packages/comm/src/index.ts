@@ -1,1 +1,7 @@
 export * from './types.js';
+export { initProcessGroup, ZmqProcessGroup } from './process-group.js';
+export { CommError, type CommErrorCode } from './errors.js';
+export { sharedFloat32Array, isShared } from './staging.js';
+export { isPortFree, getFreePort, canConnect, chooseAdvertiseAddress } from './net.js';
+export { resolveOptions, type ResolvedOptions } from './options.js';
+export { PROTOCOL_VERSION } from './wire.js';

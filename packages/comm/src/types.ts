@@ -9,6 +9,9 @@ export interface AllReduceOptions {
 
 export type BroadcastBuffer = Float32Array | Int32Array | Uint8Array;
 
+/** How ranks on the same host reach each other: `auto` picks ipc:// when both ends share a host and filesystem. */
+export type TransportChoice = 'auto' | 'tcp' | 'ipc';
+
 export interface ProcessGroupOptions {
   rank?: number; // else RANK
   worldSize?: number; // else WORLD_SIZE
@@ -19,8 +22,33 @@ export interface ProcessGroupOptions {
   configDigest?: string;
   /** Hard per-call timeout in ms; off (undefined) by default: liveness comes from heartbeats. */
   timeoutMs?: number;
-  /** How long to wait for every rank to join, in ms. */
+  /** How long to wait for every rank to join, in ms. Else YOLO_COMM_TIMEOUT_MS, else 300 000. */
   rendezvousTimeoutMs?: number;
+  /** Network interface to bind and advertise. Else YOLO_SOCKET_IFNAME, else the route to MASTER_ADDR. */
+  socketIfname?: string;
+  /** Else YOLO_COMM_TRANSPORT, else 'auto'. */
+  transport?: TransportChoice;
+  /** Heartbeat period (engine thread), ms. Default 500. */
+  heartbeatIntervalMs?: number;
+  /** A peer silent for this long is declared dead, ms. Else YOLO_COMM_HEARTBEAT_TIMEOUT_MS, default 4000. */
+  heartbeatTimeoutMs?: number;
+  /** Ring segment size in bytes (pipelining unit). Else YOLO_COMM_SEGMENT_BYTES, default 512 KiB. */
+  segmentBytes?: number;
+  /** ZeroMQ send/receive high-water mark of the ring sockets, in messages. Else YOLO_COMM_HWM, default 16. */
+  highWaterMark?: number;
+  /** Where the one start-up line and warnings go; `false` silences them. Default: stderr. */
+  log?: ((line: string) => void) | false;
+}
+
+/** A small key-value store served by rank 0 (like torch's TCPStore). */
+export interface Store {
+  set(key: string, value: Uint8Array | string): Promise<void>;
+  /** Waits until the key exists, then returns its value. */
+  get(key: string): Promise<Uint8Array>;
+  /** Atomically adds `delta` to an integer key (missing = 0) and returns the new value. */
+  add(key: string, delta: number): Promise<number>;
+  /** Resolves once every key exists. */
+  wait(keys: string[], timeoutMs?: number): Promise<void>;
 }
 
 export interface ProcessGroup {

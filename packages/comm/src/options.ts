@@ -1,0 +1,72 @@
+// Turns ProcessGroupOptions + the environment (the launcher's contract) into one plain,
+// fully-resolved record that can be posted to the engine thread.
+import type { ProcessGroupOptions, TransportChoice } from './types.js';
+import { CommError } from './errors.js';
+
+export interface ResolvedOptions {
+  rank: number;
+  worldSize: number;
+  masterAddr: string;
+  masterPort: number;
+  token: string;
+  configDigest: string;
+  timeoutMs: number | undefined;
+  rendezvousTimeoutMs: number;
+  socketIfname: string | undefined;
+  transport: TransportChoice;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  segmentBytes: number;
+  highWaterMark: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function intFrom(name: string, value: number | undefined, env: Env, envName: string, fallback?: number): number {
+  if (value !== undefined) {
+    if (!Number.isInteger(value)) throw new CommError('INVALID', `${name} must be an integer, got ${value}`);
+    return value;
+  }
+  const raw = env[envName];
+  if (raw === undefined || raw === '') {
+    if (fallback === undefined) throw new CommError('INVALID', `${envName} is not set and no ${name} option was given`);
+    return fallback;
+  }
+  const n = Number(raw);
+  if (!Number.isInteger(n)) throw new CommError('INVALID', `${envName}=${JSON.stringify(raw)} is not an integer`);
+  return n;
+}
+
+export function resolveOptions(o: ProcessGroupOptions = {}, env: Env = process.env): ResolvedOptions {
+  // A bare script with neither RANK nor WORLD_SIZE runs as a world of one (like torch's single-process use).
+  const standalone = o.rank === undefined && o.worldSize === undefined && !env.RANK && !env.WORLD_SIZE;
+  const worldSize = intFrom('worldSize', o.worldSize, env, 'WORLD_SIZE', standalone ? 1 : undefined);
+  const rank = intFrom('rank', o.rank, env, 'RANK', standalone ? 0 : undefined);
+  if (worldSize < 1) throw new CommError('INVALID', `WORLD_SIZE must be >= 1, got ${worldSize}`);
+  if (rank < 0 || rank >= worldSize) throw new CommError('INVALID', `RANK ${rank} is outside 0..${worldSize - 1} (WORLD_SIZE=${worldSize})`);
+  const masterPort = intFrom('masterPort', o.masterPort, env, 'MASTER_PORT', standalone ? 0 : 29500);
+  if (masterPort < 0 || masterPort > 65535) throw new CommError('INVALID', `MASTER_PORT ${masterPort} is not a TCP port`);
+  if (masterPort === 0 && worldSize > 1) throw new CommError('INVALID', 'MASTER_PORT 0 only works for WORLD_SIZE=1: every rank must know the port');
+  const transportRaw = o.transport ?? (env.YOLO_COMM_TRANSPORT as TransportChoice | undefined) ?? 'auto';
+  if (!['auto', 'tcp', 'ipc'].includes(transportRaw)) throw new CommError('INVALID', `YOLO_COMM_TRANSPORT must be auto, tcp or ipc, got ${transportRaw}`);
+  const timeoutRaw = o.timeoutMs ?? (env.YOLO_COMM_OP_TIMEOUT_MS ? Number(env.YOLO_COMM_OP_TIMEOUT_MS) : undefined);
+  const r: ResolvedOptions = {
+    rank,
+    worldSize,
+    masterAddr: o.masterAddr ?? env.MASTER_ADDR ?? '127.0.0.1',
+    masterPort,
+    token: o.token ?? env.YOLO_LAUNCH_TOKEN ?? '',
+    configDigest: o.configDigest ?? '',
+    timeoutMs: timeoutRaw !== undefined && timeoutRaw > 0 ? timeoutRaw : undefined,
+    rendezvousTimeoutMs: intFrom('rendezvousTimeoutMs', o.rendezvousTimeoutMs, env, 'YOLO_COMM_TIMEOUT_MS', 300_000),
+    socketIfname: o.socketIfname ?? (env.YOLO_SOCKET_IFNAME || undefined),
+    transport: transportRaw,
+    heartbeatIntervalMs: o.heartbeatIntervalMs ?? 500,
+    heartbeatTimeoutMs: intFrom('heartbeatTimeoutMs', o.heartbeatTimeoutMs, env, 'YOLO_COMM_HEARTBEAT_TIMEOUT_MS', 4000),
+    segmentBytes: intFrom('segmentBytes', o.segmentBytes, env, 'YOLO_COMM_SEGMENT_BYTES', 512 * 1024),
+    highWaterMark: intFrom('highWaterMark', o.highWaterMark, env, 'YOLO_COMM_HWM', 16),
+  };
+  if (r.segmentBytes < 64 || r.segmentBytes % 4 !== 0) throw new CommError('INVALID', `segmentBytes must be a multiple of 4 and >= 64, got ${r.segmentBytes}`);
+  if (r.heartbeatTimeoutMs <= r.heartbeatIntervalMs * 2) throw new CommError('INVALID', `heartbeatTimeoutMs (${r.heartbeatTimeoutMs}) must exceed twice heartbeatIntervalMs (${r.heartbeatIntervalMs})`);
+  return r;
+}

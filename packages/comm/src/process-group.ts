@@ -1,0 +1,264 @@
+// The caller's side of the process group. Every operation becomes a Command for the engine
+// thread (engine.ts); the async forms wait for a posted reply, allReduceSync blocks on
+// Atomics.wait until the engine flips a word in shared memory.
+import { Worker } from 'node:worker_threads';
+import { Packr } from 'msgpackr';
+import { CommError, deserializeError, type SerializedError } from './errors.js';
+import { resolveOptions, type ResolvedOptions } from './options.js';
+import { SYNC_BYTES, SYNC_LEN, SYNC_MSG_OFFSET, SYNC_STATE, SYNC_STATUS, type Command, type CommandBody, type CommandResult, type EngineEvent, type Region, type StartInfo } from './protocol.js';
+import { StagingPool, isShared, regionOf } from './staging.js';
+import type { AllReduceOptions, BroadcastBuffer, ProcessGroup, ProcessGroupOptions, Store } from './types.js';
+
+const objects = new Packr({ moreTypes: true, structuredClone: true });
+
+interface Pending {
+  resolve: (r: CommandResult) => void;
+  reject: (e: Error) => void;
+}
+
+function checkRoot(root: number, worldSize: number): void {
+  if (!Number.isInteger(root) || root < 0 || root >= worldSize) throw new CommError('INVALID', `root ${root} is not a rank of this group (0..${worldSize - 1})`);
+}
+
+export class ZmqProcessGroup implements ProcessGroup {
+  readonly rank: number;
+  readonly worldSize: number;
+  /** How this rank reaches the next one in the ring, and which interface it advertised. */
+  readonly info: StartInfo;
+  readonly store: Store;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly pool = new StagingPool();
+  private readonly syncSab = new SharedArrayBuffer(SYNC_BYTES);
+  private failure: CommError | null = null;
+  private destroyed: Promise<void> | null = null;
+
+  /** @internal use initProcessGroup() */
+  constructor(
+    private readonly worker: Worker,
+    info: StartInfo,
+    private readonly log: (line: string) => void,
+  ) {
+    this.info = info;
+    this.rank = info.rank;
+    this.worldSize = info.worldSize;
+    worker.on('message', (e: EngineEvent) => this.onEvent(e));
+    worker.on('error', (e) => this.onWorkerGone(new CommError('PEER_DEAD', `the comm engine thread of rank ${this.rank} crashed: ${e.message}`, this.rank)));
+    worker.on('exit', () => this.onWorkerGone(new CommError('DESTROYED', 'the process group was destroyed')));
+    worker.unref(); // an idle group does not keep the process alive
+    this.store = {
+      set: async (key, value) => {
+        await this.call({ op: 'store', req: { op: 'set', key, value: typeof value === 'string' ? Buffer.from(value) : value } });
+      },
+      get: async (key) => ((await this.call({ op: 'store', req: { op: 'get', key } })) as { value: Uint8Array }).value,
+      add: async (key, delta) => ((await this.call({ op: 'store', req: { op: 'add', key, delta } })) as { num: number }).num,
+      wait: async (keys, timeoutMs) => {
+        const p = this.call({ op: 'store', req: { op: 'wait', keys } });
+        if (timeoutMs === undefined) return void (await p);
+        let t: NodeJS.Timeout | undefined;
+        const timeout = new Promise<never>((_, rej) => (t = setTimeout(() => rej(new CommError('TIMEOUT', `store keys ${keys.join(', ')} did not appear within ${timeoutMs} ms`)), timeoutMs)));
+        try {
+          await Promise.race([p, timeout]);
+        } finally {
+          clearTimeout(t);
+        }
+      },
+    };
+  }
+
+  /** The error that made this group unusable (a dead peer, a timeout), if any. */
+  get error(): CommError | null {
+    return this.failure;
+  }
+
+  private onEvent(e: EngineEvent): void {
+    switch (e.t) {
+      case 'done': {
+        const p = this.pending.get(e.id);
+        if (!p) return;
+        this.pending.delete(e.id);
+        if (this.pending.size === 0 && !this.destroyed) this.worker.unref();
+        if (e.error) p.reject(deserializeError(e.error));
+        else p.resolve(e.result);
+        return;
+      }
+      case 'failed':
+        this.failure ??= deserializeError(e.error);
+        return;
+      case 'log':
+        this.log(e.line);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onWorkerGone(err: CommError): void {
+    this.failure ??= err;
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  private call(body: CommandBody): Promise<CommandResult> {
+    if (this.destroyed && body.op !== 'destroy') return Promise.reject(new CommError('DESTROYED', 'the process group was destroyed'));
+    const id = this.nextId++;
+    return new Promise<CommandResult>((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...body, id } satisfies Command);
+    });
+  }
+
+  /** Runs `body` synchronously: posts it and sleeps on the sync word until the engine is done. */
+  private callSync(body: CommandBody): void {
+    if (this.destroyed) throw new CommError('DESTROYED', 'the process group was destroyed');
+    const ctrl = new Int32Array(this.syncSab, 0, 4);
+    Atomics.store(ctrl, SYNC_STATE, 0);
+    this.worker.postMessage({ ...body, id: this.nextId++, sync: this.syncSab } satisfies Command);
+    while (Atomics.load(ctrl, SYNC_STATE) === 0) Atomics.wait(ctrl, SYNC_STATE, 0, 1000);
+    if (Atomics.load(ctrl, SYNC_STATUS) !== 0) {
+      const len = Atomics.load(ctrl, SYNC_LEN);
+      const json = Buffer.from(new Uint8Array(this.syncSab, SYNC_MSG_OFFSET, len)).toString('utf8');
+      throw deserializeError(JSON.parse(json) as SerializedError);
+    }
+  }
+
+  private stage(buf: ArrayBufferView, copyIn: boolean): Region {
+    if (isShared(buf)) return regionOf(buf);
+    const r = this.pool.acquire(buf.byteLength);
+    if (copyIn) new Uint8Array(r.sab, 0, buf.byteLength).set(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+    return r;
+  }
+
+  private unstage(buf: ArrayBufferView, r: Region, copyOut: boolean): void {
+    if (r.sab === buf.buffer) return;
+    if (copyOut) new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength).set(new Uint8Array(r.sab, 0, buf.byteLength));
+    this.pool.release(r);
+  }
+
+  async allReduce(buf: Float32Array, options: AllReduceOptions = {}): Promise<Float32Array> {
+    if (!(buf instanceof Float32Array)) throw new CommError('INVALID', 'allReduce takes a Float32Array');
+    const region = this.stage(buf, true);
+    let ok = false;
+    try {
+      await this.call({ op: 'allReduce', region, mean: options.op === 'mean' });
+      ok = true;
+    } finally {
+      this.unstage(buf, region, ok);
+    }
+    return buf;
+  }
+
+  allReduceSync(buf: Float32Array, options: AllReduceOptions = {}): Float32Array {
+    if (!(buf instanceof Float32Array)) throw new CommError('INVALID', 'allReduceSync takes a Float32Array');
+    const region = this.stage(buf, true);
+    let ok = false;
+    try {
+      this.callSync({ op: 'allReduce', region, mean: options.op === 'mean' });
+      ok = true;
+    } finally {
+      this.unstage(buf, region, ok);
+    }
+    return buf;
+  }
+
+  async broadcast<T extends BroadcastBuffer>(buf: T, root: number): Promise<T> {
+    checkRoot(root, this.worldSize);
+    const isRoot = root === this.rank;
+    const region = this.stage(buf, isRoot);
+    let ok = false;
+    try {
+      await this.call({ op: 'broadcast', region, root });
+      ok = true;
+    } finally {
+      this.unstage(buf, region, ok && !isRoot);
+    }
+    return buf;
+  }
+
+  async allGather(buf: Float32Array): Promise<Float32Array> {
+    if (!(buf instanceof Float32Array)) throw new CommError('INVALID', 'allGather takes a Float32Array');
+    const out = new Float32Array(buf.length * this.worldSize);
+    const input = this.stage(buf, true);
+    const output = this.pool.acquire(out.byteLength);
+    let ok = false;
+    try {
+      await this.call({ op: 'allGather', input, output });
+      ok = true;
+    } finally {
+      this.unstage(buf, input, false);
+      if (ok) new Uint8Array(out.buffer).set(new Uint8Array(output.sab, 0, out.byteLength));
+      this.pool.release(output);
+    }
+    return out;
+  }
+
+  async barrier(): Promise<void> {
+    await this.call({ op: 'barrier' });
+  }
+
+  async broadcastObject<T>(value: T, root: number): Promise<T> {
+    checkRoot(root, this.worldSize);
+    const bytes = root === this.rank ? new Uint8Array(objects.pack(value)) : null;
+    const got = (await this.call({ op: 'broadcastBytes', root, bytes })) as Uint8Array;
+    return root === this.rank ? value : (objects.unpack(got) as T);
+  }
+
+  async allGatherObject<T>(value: T): Promise<T[]> {
+    const bytes = new Uint8Array(objects.pack(value));
+    const got = (await this.call({ op: 'allGatherBytes', bytes })) as Uint8Array[];
+    return got.map((b, r) => (r === this.rank ? value : (objects.unpack(b) as T)));
+  }
+
+  destroy(): Promise<void> {
+    this.destroyed ??= (async () => {
+      const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+      const gave = this.call({ op: 'destroy' }).catch(() => undefined);
+      this.worker.ref(); // until the thread is gone
+      let timer: NodeJS.Timeout | undefined;
+      const limit = (ms: number) => new Promise<void>((r) => (timer = setTimeout(r, ms)));
+      await Promise.race([gave, limit(10_000)]);
+      clearTimeout(timer);
+      // With every socket and timer closed the engine thread ends by itself; make sure.
+      await Promise.race([exited, limit(1000)]);
+      clearTimeout(timer);
+      await this.worker.terminate();
+      this.pool.clear();
+    })();
+    return this.destroyed;
+  }
+}
+
+function defaultLog(line: string): void {
+  process.stderr.write(line + '\n');
+}
+
+/** Joins the process group described by `options` and the environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, YOLO_LAUNCH_TOKEN, ...). */
+export async function initProcessGroup(options: ProcessGroupOptions = {}): Promise<ZmqProcessGroup> {
+  const resolved: ResolvedOptions = resolveOptions(options);
+  const log = options.log === false ? () => undefined : (options.log ?? defaultLog);
+  const worker = new Worker(new URL('./engine-worker.js', import.meta.url), { workerData: { options: resolved } });
+  return new Promise<ZmqProcessGroup>((resolve, reject) => {
+    const onMessage = (e: EngineEvent): void => {
+      if (e.t === 'log') log(e.line);
+      else if (e.t === 'ready') {
+        cleanup();
+        resolve(new ZmqProcessGroup(worker, e.info, log));
+      } else if (e.t === 'init-failed') {
+        cleanup();
+        void worker.terminate();
+        reject(deserializeError(e.error));
+      }
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(new CommError('RENDEZVOUS', `the comm engine thread failed to start: ${err.message}`));
+    };
+    const cleanup = (): void => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+  });
+}

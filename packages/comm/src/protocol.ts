@@ -1,0 +1,52 @@
+// Messages between the caller's thread (ProcessGroup) and the engine thread.
+import type { SerializedError } from './errors.js';
+import type { StoreRequest } from './wire.js';
+
+/** A byte range of shared memory both threads can see. */
+export interface Region {
+  sab: SharedArrayBuffer;
+  byteOffset: number;
+  byteLength: number;
+}
+
+export type CommandBody =
+  | { op: 'allReduce'; region: Region; mean: boolean }
+  | { op: 'broadcast'; region: Region; root: number }
+  | { op: 'broadcastBytes'; root: number; bytes: Uint8Array | null }
+  | { op: 'allGather'; input: Region; output: Region }
+  | { op: 'allGatherBytes'; bytes: Uint8Array }
+  | { op: 'barrier' }
+  | { op: 'store'; req: StoreRequest }
+  | { op: 'destroy' };
+
+export type Command = CommandBody & {
+  id: number;
+  /** Set for the blocking form: the engine reports completion here instead of posting. */
+  sync?: SharedArrayBuffer;
+};
+
+export type CommandResult = Uint8Array | Uint8Array[] | { value?: Uint8Array; num?: number } | undefined;
+
+export interface StartInfo {
+  rank: number;
+  worldSize: number;
+  address: string;
+  ifname: string;
+  /** How this rank sends to the next one: 'tcp', 'ipc', or 'none' (world of one). */
+  transport: 'tcp' | 'ipc' | 'none';
+}
+
+export type EngineEvent =
+  | { t: 'ready'; info: StartInfo }
+  | { t: 'init-failed'; error: SerializedError }
+  | { t: 'done'; id: number; result?: CommandResult; error?: SerializedError }
+  | { t: 'failed'; error: SerializedError }
+  | { t: 'log'; line: string };
+
+// Layout of the sync channel: Int32 [0]=state (0 pending, 1 done), [1]=status (0 ok, 1 error),
+// [2]=length of the JSON error that follows at byte 16.
+export const SYNC_BYTES = 16 + 8192;
+export const SYNC_STATE = 0;
+export const SYNC_STATUS = 1;
+export const SYNC_LEN = 2;
+export const SYNC_MSG_OFFSET = 16;

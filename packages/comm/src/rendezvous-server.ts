@@ -1,0 +1,194 @@
+// Rank 0's half of the rendezvous: a ROUTER at MASTER_ADDR:MASTER_PORT that admits ranks,
+// checks that they belong to this job and agree on the configuration, hands out the peer
+// table, serves the store, and watches heartbeats for the whole job.
+//
+// Admission rules: a message from a connection that has not registered with the right token
+// is dropped (or answered with a refusal) and changes nothing. A rank with the right token
+// but a different protocol version, world size or config digest, or a second claimant of a
+// rank, aborts the whole job: every rank gets the same message naming the rank and the field.
+import crypto from 'node:crypto';
+import type { Router } from 'zeromq';
+import { KeyValueStore } from './store.js';
+import { PROTOCOL, PROTOCOL_VERSION, decodeControl, encodeControl, type ClientMessage, type PeerInfo, type Registration, type ServerMessage } from './wire.js';
+
+export interface ServerExpectations {
+  token: string;
+  worldSize: number;
+  digest: string;
+  heartbeatTimeoutMs: number;
+}
+
+interface Member {
+  id: Buffer; // ZeroMQ routing id
+  reg: Registration;
+  lastSeen: number;
+  ready: boolean;
+  gone: boolean; // dead or left
+}
+
+const sha = (s: string): Buffer => crypto.createHash('sha256').update(s).digest();
+const who = (r: Registration): string => `rank ${r.rank} (pid ${r.pid} on ${r.host})`;
+
+export class RendezvousServer {
+  private readonly members = new Map<number, Member>();
+  private readonly byId = new Map<string, number>();
+  private readonly store = new KeyValueStore();
+  private phase: 'collecting' | 'connecting' | 'running' | 'aborted' = 'collecting';
+  private abortReason: string | undefined;
+  private closed = false;
+  private sendChain: Promise<unknown> = Promise.resolve();
+  private readonly session = crypto.randomBytes(4).readUInt32LE(0);
+  private readonly tokenHash: Buffer;
+  private readonly watchdog: NodeJS.Timeout;
+  private warnedGarbage = false;
+
+  constructor(
+    private readonly router: Router,
+    private readonly expect: ServerExpectations,
+    private readonly log: (line: string) => void,
+  ) {
+    this.tokenHash = sha(expect.token);
+    this.watchdog = setInterval(() => this.checkHeartbeats(), Math.max(100, expect.heartbeatTimeoutMs / 8));
+    void this.receiveLoop();
+  }
+
+  close(): void {
+    this.closed = true;
+    clearInterval(this.watchdog);
+  }
+
+  /** Tell everyone rank 0 leaves; called by rank 0's own destroy(). */
+  announceLeaving(): Promise<unknown> {
+    for (const m of this.members.values()) if (m.reg.rank !== 0 && !m.gone) this.send(m.id, { t: 'left', rank: 0 });
+    return this.sendChain;
+  }
+
+  private async receiveLoop(): Promise<void> {
+    while (!this.closed) {
+      let frames: Buffer[];
+      try {
+        frames = await this.router.receive();
+      } catch {
+        return; // socket closed
+      }
+      if (frames.length !== 2) continue;
+      const [id, body] = frames as [Buffer, Buffer];
+      const msg = decodeControl(body);
+      if (typeof msg !== 'object' || msg === null || typeof (msg as { t?: unknown }).t !== 'string') {
+        if (!this.warnedGarbage) this.log('rendezvous: ignored an undecodable message from an unknown connection');
+        this.warnedGarbage = true;
+        continue;
+      }
+      try {
+        this.dispatch(id, msg as ClientMessage);
+      } catch (e) {
+        this.log(`rendezvous: ignored a malformed message: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private send(id: Buffer, m: ServerMessage): void {
+    if (this.closed) return;
+    // zeromq allows one send at a time per socket: chain them.
+    this.sendChain = this.sendChain.then(() => this.router.send([id, encodeControl(m)]).catch(() => undefined));
+  }
+
+  private broadcastAll(m: ServerMessage, except?: number): void {
+    for (const mem of this.members.values()) if (mem.reg.rank !== except && !mem.gone) this.send(mem.id, m);
+  }
+
+  private dispatch(id: Buffer, msg: ClientMessage): void {
+    const key = id.toString('hex');
+    if (msg.t === 'register') return this.register(id, msg.reg);
+    const rank = this.byId.get(key);
+    if (rank === undefined) return; // not admitted: ignore
+    const mem = this.members.get(rank)!;
+    mem.lastSeen = Date.now();
+    switch (msg.t) {
+      case 'hb':
+        this.send(id, { t: 'hb' });
+        return;
+      case 'ready':
+        mem.ready = true;
+        if (this.phase === 'connecting' && [...this.members.values()].every((m) => m.ready)) {
+          this.phase = 'running';
+          this.broadcastAll({ t: 'go' });
+        }
+        return;
+      case 'lost':
+        // A ring connection closed. If that rank said goodbye first it left cleanly (destroy()
+        // waits for our bye-ack before closing anything); otherwise it died.
+        this.declareDead(msg.rank, `${msg.reason} (reported by rank ${rank})`);
+        return;
+      case 'bye':
+        if (!mem.gone) this.broadcastAll({ t: 'left', rank }, rank);
+        mem.gone = true;
+        this.send(id, { t: 'bye-ack' });
+        return;
+      case 'store':
+        this.store.handle(msg.req, (a) => this.send(id, { t: 'store', id: msg.id, ...a }));
+        return;
+    }
+  }
+
+  private refuse(id: Buffer, reason: string): void {
+    this.send(id, { t: 'refused', reason });
+  }
+
+  private abort(reason: string, offender: Buffer, rank: number): void {
+    this.log(`rendezvous aborted: ${reason}`);
+    this.phase = 'aborted';
+    this.abortReason = reason;
+    this.broadcastAll({ t: 'abort', reason, rank });
+    this.send(offender, { t: 'abort', reason, rank });
+  }
+
+  private register(id: Buffer, reg: Registration): void {
+    if (typeof reg !== 'object' || reg === null || reg.proto !== PROTOCOL) return; // not one of ours
+    const token = typeof reg.token === 'string' ? reg.token : '';
+    if (!crypto.timingSafeEqual(sha(token), this.tokenHash)) {
+      this.log(`rendezvous: refused a registration claiming rank ${reg.rank} from pid ${reg.pid} on ${reg.host}: wrong job token`);
+      return this.refuse(id, `rank 0 refused rank ${reg.rank} (pid ${reg.pid} on ${reg.host}): wrong job token (YOLO_LAUNCH_TOKEN differs from rank 0's)`);
+    }
+    if (this.phase === 'aborted') return this.send(id, { t: 'abort', reason: this.abortReason ?? 'aborted' });
+    const key = id.toString('hex');
+    if (this.byId.has(key)) return; // a repeat from the same connection
+    if (reg.version !== PROTOCOL_VERSION)
+      return this.abort(`${who(reg)} speaks comm protocol version ${reg.version} but rank 0 speaks ${PROTOCOL_VERSION}: run the same yolo-launch version on every node`, id, reg.rank);
+    if (reg.worldSize !== this.expect.worldSize)
+      return this.abort(`${who(reg)} has WORLD_SIZE=${reg.worldSize} but rank 0 has WORLD_SIZE=${this.expect.worldSize}`, id, reg.rank);
+    if (!Number.isInteger(reg.rank) || reg.rank < 0 || reg.rank >= this.expect.worldSize)
+      return this.abort(`a process registered RANK=${reg.rank}, outside 0..${this.expect.worldSize - 1} (pid ${reg.pid} on ${reg.host})`, id, reg.rank);
+    if (reg.digest !== this.expect.digest)
+      return this.abort(`${who(reg)} has config digest ${JSON.stringify(reg.digest)} but rank 0 has ${JSON.stringify(this.expect.digest)}: the ranks were started with different configurations`, id, reg.rank);
+    const existing = this.members.get(reg.rank);
+    if (existing)
+      return this.abort(`duplicate rank ${reg.rank}: registered by pid ${existing.reg.pid} on ${existing.reg.host} and again by pid ${reg.pid} on ${reg.host}; check the RANK each process was given`, id, reg.rank);
+    if (this.phase !== 'collecting') return this.refuse(id, `rank 0 refused ${who(reg)}: the job already has all ${this.expect.worldSize} ranks`);
+    this.members.set(reg.rank, { id, reg, lastSeen: Date.now(), ready: false, gone: false });
+    this.byId.set(key, reg.rank);
+    if (this.members.size === this.expect.worldSize) {
+      this.phase = 'connecting';
+      const peers: PeerInfo[] = [...this.members.values()]
+        .map((m) => ({ rank: m.reg.rank, host: m.reg.host, hostId: m.reg.hostId, pid: m.reg.pid, tcp: m.reg.tcp, ipc: m.reg.ipc }))
+        .sort((a, b) => a.rank - b.rank);
+      this.broadcastAll({ t: 'peers', session: this.session, peers });
+    }
+  }
+
+  private declareDead(rank: number, reason: string): void {
+    const mem = this.members.get(rank);
+    if (!mem || mem.gone) return;
+    mem.gone = true;
+    this.broadcastAll({ t: 'dead', rank, reason }, rank);
+  }
+
+  private checkHeartbeats(): void {
+    const now = Date.now();
+    for (const m of this.members.values()) {
+      if (!m.gone && now - m.lastSeen > this.expect.heartbeatTimeoutMs) {
+        this.declareDead(m.reg.rank, `rank ${m.reg.rank} (pid ${m.reg.pid} on ${m.reg.host}) sent no heartbeat for ${now - m.lastSeen} ms`);
+      }
+    }
+  }
+}

@@ -1,0 +1,319 @@
+// The data plane: rank r PUSHes to rank r+1 and PULLs from rank r-1. Every collective is a
+// ring algorithm over these two sockets, cut into segments so that sending, receiving and
+// adding overlap. Collectives run one at a time, in the same order on every rank; messages
+// of the next collective that arrive early wait in the inbox (the sockets are FIFO).
+//
+// Zero-copy rule: zeromq reads a sent Buffer when its I/O thread transmits it, possibly after
+// the collective has returned. So we only ever hand zeromq memory that nobody writes again:
+// freshly allocated buffers, received buffers being forwarded, and (first reduce-scatter
+// step) the caller's own chunk, which provably reaches the next rank before this rank's
+// collective can complete (the reduced result of that chunk depends on it).
+import type { Pull, Push } from 'zeromq';
+import { CommError } from './errors.js';
+import { addDivInto, addInto } from './reduce.js';
+import { HEADER_BYTES, KIND_NAMES, Kind, readHeader, writeHeader, type Header } from './wire.js';
+
+interface Incoming {
+  h: Header;
+  payload: Buffer;
+}
+
+function f32(buf: Buffer): Float32Array {
+  if (buf.byteOffset % 4 === 0) return new Float32Array(buf.buffer, buf.byteOffset, buf.length >> 2);
+  const copy = new Float32Array(buf.length >> 2);
+  new Uint8Array(copy.buffer).set(buf);
+  return copy;
+}
+
+const view = (a: Float32Array, from: number, to: number): Buffer => Buffer.from(a.buffer, a.byteOffset + from * 4, (to - from) * 4);
+
+export interface RingStats {
+  messagesSent: number;
+  messagesReceived: number;
+  dropped: number;
+}
+
+export class Ring {
+  private inbox: (Incoming | undefined)[] = [];
+  private inboxHead = 0;
+  private waiter: { resolve: (m: Incoming) => void; reject: (e: Error) => void } | null = null;
+  private failure: CommError | null = null;
+  private seq = 0;
+  private current = 'idle';
+  private sendQ: (Buffer[] | undefined)[] = [];
+  private sendHead = 0;
+  private sending = false;
+  private drainWaiters: (() => void)[] = [];
+  private closed = false;
+  readonly stats: RingStats = { messagesSent: 0, messagesReceived: 0, dropped: 0 };
+  private readonly segBytes: number;
+
+  constructor(
+    readonly rank: number,
+    readonly size: number,
+    private readonly session: number,
+    segmentBytes: number,
+    private readonly pull: Pull,
+    private readonly push: Push,
+  ) {
+    this.segBytes = segmentBytes;
+    void this.receiveLoop();
+  }
+
+  fail(err: CommError): void {
+    if (this.failure) return;
+    this.failure = err;
+    const w = this.waiter;
+    this.waiter = null;
+    w?.reject(err);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.fail(new CommError('DESTROYED', 'the process group was destroyed'));
+  }
+
+  /** Resolves once every queued message has been handed to zeromq (or after `ms`). */
+  drain(ms: number): Promise<void> {
+    if (!this.sending) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.drainWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  // ---- transport ----
+
+  private async receiveLoop(): Promise<void> {
+    while (!this.closed) {
+      let frames: Buffer[];
+      try {
+        frames = await this.pull.receive();
+      } catch {
+        if (this.closed) return;
+        continue;
+      }
+      const head = frames[0];
+      // Anything that is not a well-formed frame of this job's session is dropped unseen.
+      if (frames.length !== 2 || !head || head.length !== HEADER_BYTES) {
+        this.stats.dropped++;
+        continue;
+      }
+      const h = readHeader(head);
+      if (h.session !== this.session) {
+        this.stats.dropped++;
+        continue;
+      }
+      this.stats.messagesReceived++;
+      const m: Incoming = { h, payload: frames[1]! };
+      const w = this.waiter;
+      if (w) {
+        this.waiter = null;
+        w.resolve(m);
+      } else this.inbox.push(m);
+    }
+  }
+
+  private next(): Promise<Incoming> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.inboxHead < this.inbox.length) {
+      const m = this.inbox[this.inboxHead]!;
+      this.inbox[this.inboxHead++] = undefined;
+      if (this.inboxHead === this.inbox.length) {
+        this.inbox = [];
+        this.inboxHead = 0;
+      }
+      return Promise.resolve(m);
+    }
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  private send(h: Header, payload: Buffer): void {
+    this.sendQ.push([writeHeader(h), payload]);
+    if (!this.sending) void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.sendHead < this.sendQ.length) {
+        const frames = this.sendQ[this.sendHead]!;
+        this.sendQ[this.sendHead++] = undefined;
+        await this.push.send(frames);
+        this.stats.messagesSent++;
+      }
+    } catch (e) {
+      if (!this.closed) this.fail(new CommError('PEER_DEAD', `sending to rank ${(this.rank + 1) % this.size} failed: ${(e as Error).message}`, (this.rank + 1) % this.size));
+    } finally {
+      this.sendQ = [];
+      this.sendHead = 0;
+      this.sending = false;
+      const ws = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of ws) w();
+    }
+  }
+
+  private begin(name: string): number {
+    if (this.failure) throw this.failure;
+    this.current = name;
+    return ++this.seq;
+  }
+
+  private expect(m: Incoming, seq: number, kind: Kind, step: number, index: number): void {
+    const h = m.h;
+    if (h.seq !== seq || h.kind !== kind || h.step !== step || h.index !== index) {
+      const from = (this.rank - 1 + this.size) % this.size;
+      const err = new CommError(
+        'MISMATCH',
+        `collective mismatch: rank ${from} sent ${KIND_NAMES[h.kind] ?? `kind ${h.kind}`} #${h.seq} (step ${h.step}, segment ${h.index}) while rank ${this.rank} is in ${this.current} #${seq} (step ${step}, segment ${index}); every rank must call the same collectives in the same order`,
+        from,
+      );
+      this.fail(err);
+      throw err;
+    }
+  }
+
+  private sizeMismatch(what: string, got: number, want: number): never {
+    const err = new CommError('MISMATCH', `${what}: received ${got} bytes where rank ${this.rank} expected ${want}; every rank must pass buffers of the same length`);
+    this.fail(err);
+    throw err;
+  }
+
+  // ---- collectives ----
+
+  /** In-place ring all-reduce: reduce-scatter then all-gather. */
+  async allReduce(data: Float32Array, mean: boolean): Promise<void> {
+    const seq = this.begin('allReduce');
+    const n = this.size;
+    const r = this.rank;
+    const L = data.length;
+    if (n === 1 || L === 0) return;
+    const segE = this.segBytes >> 2;
+    const lo = (c: number): number => Math.floor((c * L) / n);
+    const mod = (x: number): number => ((x % n) + n) % n;
+    const S = this.session;
+    const hdr = (kind: Kind, step: number, index: number, total: number, offset: number): Header => ({ session: S, seq, kind, step, index, origin: r, total, offset });
+
+    // Reduce-scatter step 0: our own chunk r goes out untouched.
+    {
+      const a = lo(r);
+      const b = lo(r + 1);
+      for (let k = 0, o = a; o < b; k++, o += segE) this.send(hdr(Kind.ReduceScatter, 0, k, (b - a) * 4, (o - a) * 4), view(data, o, Math.min(o + segE, b)));
+    }
+    for (let s = 0; s < n - 1; s++) {
+      const c = mod(r - s - 1);
+      const a = lo(c);
+      const b = lo(c + 1);
+      for (let k = 0, o = a; o < b; k++, o += segE) {
+        const e = Math.min(o + segE, b);
+        const m = await this.next();
+        this.expect(m, seq, Kind.ReduceScatter, s, k);
+        if (m.payload.length !== (e - o) * 4) this.sizeMismatch('allReduce', m.payload.length, (e - o) * 4);
+        const outBuf = Buffer.allocUnsafeSlow((e - o) * 4);
+        const out = new Float32Array(outBuf.buffer, outBuf.byteOffset, e - o);
+        const local = data.subarray(o, e);
+        if (s < n - 2) {
+          addInto(out, local, f32(m.payload));
+          this.send(hdr(Kind.ReduceScatter, s + 1, k, (b - a) * 4, (o - a) * 4), outBuf);
+        } else {
+          // This rank owns chunk c: its sum is final here, then travels the ring unchanged.
+          if (mean) addDivInto(out, local, f32(m.payload), n);
+          else addInto(out, local, f32(m.payload));
+          local.set(out);
+          this.send(hdr(Kind.AllGatherPhase, 0, k, (b - a) * 4, (o - a) * 4), outBuf);
+        }
+      }
+    }
+    for (let s = 0; s < n - 1; s++) {
+      const c = mod(r - s);
+      const a = lo(c);
+      const b = lo(c + 1);
+      for (let k = 0, o = a; o < b; k++, o += segE) {
+        const e = Math.min(o + segE, b);
+        const m = await this.next();
+        this.expect(m, seq, Kind.AllGatherPhase, s, k);
+        if (m.payload.length !== (e - o) * 4) this.sizeMismatch('allReduce', m.payload.length, (e - o) * 4);
+        if (s < n - 2) this.send(hdr(Kind.AllGatherPhase, s + 1, k, (b - a) * 4, (o - a) * 4), m.payload);
+        data.set(f32(m.payload), o);
+      }
+    }
+  }
+
+  /**
+   * Pipelined ring broadcast of bytes from `root`. Non-roots get the size from the first
+   * segment and ask `dest` for the buffer to fill.
+   */
+  async broadcast(root: number, src: Uint8Array | null, dest: (total: number) => Uint8Array): Promise<Uint8Array> {
+    const seq = this.begin('broadcast');
+    const n = this.size;
+    const r = this.rank;
+    if (r === root) {
+      if (!src) throw new CommError('INVALID', 'broadcast root has no data');
+      if (n === 1) return src;
+      this.sendBlob(seq, Kind.Broadcast, r, src);
+      return src;
+    }
+    const forward = (r + 1) % n !== root;
+    return this.receiveBlob(seq, Kind.Broadcast, root, 0, forward, dest);
+  }
+
+  /** Ring all-gather of per-rank byte blobs (any sizes); an all-gather of empty blobs is a barrier. */
+  async allGather(mine: Uint8Array, dest: (origin: number, total: number) => Uint8Array): Promise<Uint8Array[]> {
+    const seq = this.begin('allGather');
+    const n = this.size;
+    const r = this.rank;
+    const out: Uint8Array[] = new Array<Uint8Array>(n);
+    out[r] = mine;
+    if (n === 1) return out;
+    this.sendBlob(seq, Kind.Gather, r, mine);
+    for (let s = 0; s < n - 1; s++) {
+      const origin = (r - s - 1 + n) % n;
+      out[origin] = await this.receiveBlob(seq, Kind.Gather, origin, 0, s < n - 2, (total) => dest(origin, total));
+    }
+    return out;
+  }
+
+  private sendBlob(seq: number, kind: Kind, origin: number, src: Uint8Array): void {
+    const total = src.length;
+    const segs = Math.max(1, Math.ceil(total / this.segBytes));
+    for (let k = 0; k < segs; k++) {
+      const o = k * this.segBytes;
+      const e = Math.min(total, o + this.segBytes);
+      // A copy: the caller may reuse `src` as soon as this collective returns.
+      const payload = Buffer.allocUnsafeSlow(e - o);
+      payload.set(src.subarray(o, e));
+      this.send({ session: this.session, seq, kind, step: 0, index: k, origin, total, offset: o }, payload);
+    }
+  }
+
+  private async receiveBlob(seq: number, kind: Kind, origin: number, step: number, forward: boolean, dest: (total: number) => Uint8Array): Promise<Uint8Array> {
+    let out: Uint8Array | undefined;
+    let got = 0;
+    let k = 0;
+    do {
+      const m = await this.next();
+      this.expect(m, seq, kind, step, k);
+      if (m.h.origin !== origin || m.h.offset !== got) {
+        const err = new CommError('MISMATCH', `${this.current}: expected data of rank ${origin} at offset ${got}, got rank ${m.h.origin} at ${m.h.offset}; every rank must call the same collectives with the same root`);
+        this.fail(err);
+        throw err;
+      }
+      if (!out) {
+        out = dest(m.h.total);
+        if (out.length !== m.h.total) this.sizeMismatch(this.current, m.h.total, out.length);
+      }
+      if (got + m.payload.length > out.length) this.sizeMismatch(this.current, got + m.payload.length, out.length);
+      if (forward) this.send(m.h, m.payload);
+      out.set(m.payload, got);
+      got += m.payload.length;
+      k++;
+    } while (got < out.length);
+    return out;
+  }
+}

@@ -1,0 +1,115 @@
+// What travels on the sockets.
+//
+// Control plane (DEALER on every rank <-> ROUTER on rank 0): one msgpack frame per message.
+// Data plane (ring PUSH rank r -> PULL rank r+1): two frames, a fixed 32-byte header and the
+// raw payload bytes (float32 little-endian for all-reduce), never re-encoded.
+import { Packr } from 'msgpackr';
+
+export const PROTOCOL = 'yolo-comm';
+export const PROTOCOL_VERSION = 1;
+
+const packr = new Packr({ moreTypes: true, useRecords: false });
+export const encodeControl = (m: ClientMessage | ServerMessage): Buffer => packr.pack(m);
+export function decodeControl(buf: Buffer): unknown {
+  try {
+    return packr.unpack(buf);
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a rank tells rank 0 at rendezvous. */
+export interface Registration {
+  proto: string;
+  version: number;
+  token: string;
+  rank: number;
+  worldSize: number;
+  digest: string;
+  host: string;
+  hostId: string;
+  pid: number;
+  tcp: string; // tcp://ip:port of the ring PULL
+  ipc: string | null; // ipc://path of the same PULL
+}
+
+export interface PeerInfo {
+  rank: number;
+  host: string;
+  hostId: string;
+  pid: number;
+  tcp: string;
+  ipc: string | null;
+}
+
+export type StoreRequest =
+  | { op: 'set'; key: string; value: Uint8Array }
+  | { op: 'get'; key: string }
+  | { op: 'add'; key: string; delta: number }
+  | { op: 'wait'; keys: string[] };
+
+export type ClientMessage =
+  | { t: 'register'; reg: Registration }
+  | { t: 'ready' }
+  | { t: 'hb' }
+  | { t: 'lost'; rank: number; reason: string }
+  | { t: 'bye' }
+  | { t: 'store'; id: number; req: StoreRequest };
+
+export type ServerMessage =
+  | { t: 'refused'; reason: string }
+  | { t: 'abort'; reason: string; rank?: number }
+  | { t: 'peers'; session: number; peers: PeerInfo[] }
+  | { t: 'go' }
+  | { t: 'hb' }
+  | { t: 'dead'; rank: number; reason: string }
+  | { t: 'left'; rank: number }
+  | { t: 'bye-ack' }
+  | { t: 'store'; id: number; value?: Uint8Array; num?: number; error?: string };
+
+// ---- data plane header ----
+export const HEADER_BYTES = 32;
+export const enum Kind {
+  ReduceScatter = 1,
+  AllGatherPhase = 2, // second half of all-reduce
+  Broadcast = 3,
+  Gather = 4, // allGather of blobs (also barrier)
+}
+export const KIND_NAMES: Record<number, string> = { 1: 'allReduce', 2: 'allReduce', 3: 'broadcast', 4: 'allGather/barrier' };
+
+export interface Header {
+  session: number;
+  seq: number;
+  kind: number;
+  step: number;
+  index: number; // segment index within the chunk / blob
+  origin: number; // rank whose blob this is (gather/broadcast)
+  total: number; // total bytes of the blob (gather/broadcast) or of the chunk (all-reduce)
+  offset: number; // byte offset of this segment in its blob/chunk
+}
+
+export function writeHeader(h: Header): Buffer {
+  const b = Buffer.allocUnsafe(HEADER_BYTES);
+  b.writeUInt32LE(h.session >>> 0, 0);
+  b.writeUInt32LE(h.seq >>> 0, 4);
+  b.writeUInt32LE(h.kind, 8);
+  b.writeUInt32LE(h.step, 12);
+  b.writeUInt32LE(h.index, 16);
+  b.writeUInt32LE(h.origin, 20);
+  b.writeUInt32LE(h.total, 24);
+  b.writeUInt32LE(h.offset, 28);
+  return b;
+}
+
+export function readHeader(b: Buffer): Header {
+  return {
+    session: b.readUInt32LE(0),
+    seq: b.readUInt32LE(4),
+    kind: b.readUInt32LE(8),
+    step: b.readUInt32LE(12),
+    index: b.readUInt32LE(16),
+    origin: b.readUInt32LE(20),
+    total: b.readUInt32LE(24),
+    offset: b.readUInt32LE(28),
+  };
+}

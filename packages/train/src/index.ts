@@ -1,1 +1,12 @@
-export {};
+export { runTrainCli, train, type TrainResult } from './run.js';
+export { parseTrainArgs, defaultOptions, validateStatic, helpText, UsageError, OPTION_SPECS, DEFAULT_DATA, type TrainOptions } from './options.js';
+export { Schedule, lrLambda, linearLf, oneCycleLf, emaDecay, roundHalfEven, interp, initialAccumulate, scaledWeightDecay, warmupIterations, NBS } from './schedule.js';
+export { YoloOptimizer, clipGradNorm, groupOf, type OptimizerName, type ParamSlot, type OptimizerState } from './optimizer.js';
+export { ModelEMA } from './ema.js';
+export {
+  saveCheckpoint, loadCheckpoint, encodeCheckpoint, decodeCheckpoint, stripOptimizer, writeFileAtomic, CheckpointError,
+  type Checkpoint, type CheckpointMeta, type NamedTensor,
+} from './checkpoint.js';
+export { RESULT_KEYS, formatG, resultsHeader, resultsRow, appendResults, readResults } from './results.js';
+export { incrementPath, checkFile, checkYaml, latestRun, HYP_DIR } from './paths.js';
+export { distEnv, LocalProcessGroup, type DistEnv } from './dist.js';

@@ -122,7 +122,7 @@ export const OPTION_SPECS: readonly Spec[] = [
   { flags: ['--artifact_alias', '--artifact-alias'], dest: 'artifact_alias', kind: 'str', default: 'latest', help: 'Version of dataset artifact to use (W&B; not supported)' },
   { flags: ['--ndjson-console'], dest: 'ndjson_console', kind: 'flag', default: false, help: 'Log ndjson to console' },
   { flags: ['--ndjson-file'], dest: 'ndjson_file', kind: 'flag', default: false, help: 'Log ndjson to file' },
-  { flags: ['--backend'], dest: 'backend', kind: 'str', default: 'auto', choices: ['auto', 'wasm', 'cpu', 'tensorflow', 'webgl', 'webgpu'], help: 'tfjs backend (yolo-launch; auto = tfjs-node-gpu/tfjs-node when installed, else wasm)' },
+  { flags: ['--backend'], dest: 'backend', kind: 'str', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], help: 'tfjs backend (yolo-launch; auto = tfjs-node-gpu/tfjs-node when installed, else wasm)' },
 ];
 
 export function defaultOptions(): TrainOptions {

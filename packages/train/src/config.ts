@@ -1,0 +1,87 @@
+// Everything the run needs, resolved and checked before anything is written: the dataset
+// YAML, the model YAML, the hyp file and the weights (YOLOv5's check_file / check_yaml:
+// a path, else a file shipped with the project).
+
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yaml from 'js-yaml';
+import { DEFAULT_DATA, UsageError, type TrainOptions } from './options.js';
+import { HYP_DIR, checkFile, checkYaml } from './paths.js';
+
+/** The root of an installed workspace package (from its resolved entry dist/src/index.js). */
+function packageRoot(name: string): string | null {
+  try {
+    const entry = fileURLToPath(import.meta.resolve(name));
+    return path.resolve(path.dirname(entry), '..', '..');
+  } catch {
+    return null;
+  }
+}
+
+/** Folders of shipped model YAMLs (@yolo-launch/yolo's models/). */
+export function modelDirs(): string[] {
+  const root = packageRoot('@yolo-launch/yolo');
+  return root ? [path.join(root, 'models')] : [];
+}
+
+/** Folders of shipped dataset YAMLs (@yolo-launch/data's data/, if any). */
+export function datasetDirs(): string[] {
+  const root = packageRoot('@yolo-launch/data');
+  return root ? [path.join(root, 'data'), path.join(root, 'datasets')] : [];
+}
+
+export type Hyp = Record<string, number>;
+
+export const REQUIRED_HYP_KEYS = [
+  'lr0', 'lrf', 'momentum', 'weight_decay', 'warmup_epochs', 'warmup_momentum', 'warmup_bias_lr', 'box', 'cls', 'cls_pw', 'obj', 'obj_pw',
+  'iou_t', 'anchor_t', 'fl_gamma', 'hsv_h', 'hsv_s', 'hsv_v', 'degrees', 'translate', 'scale', 'shear', 'perspective', 'flipud', 'fliplr', 'mosaic', 'mixup',
+] as const;
+
+export function loadHyp(file: string): Hyp {
+  let obj: unknown;
+  try {
+    obj = yaml.load(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--hyp ${file}: invalid YAML: ${(e as Error).message}`);
+  }
+  return checkHyp(obj, file);
+}
+
+export function checkHyp(obj: unknown, where: string): Hyp {
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new UsageError(`--hyp ${where}: expected a mapping of hyperparameters`);
+  const hyp: Hyp = {};
+  for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new UsageError(`--hyp ${where}: '${k}' must be a number, got ${JSON.stringify(v)}`);
+    hyp[k] = v;
+  }
+  const missing = REQUIRED_HYP_KEYS.filter((k) => !(k in hyp));
+  if (missing.length) throw new UsageError(`--hyp ${where}: missing ${missing.join(', ')} (start from hyp.scratch-low.yaml)`);
+  hyp.copy_paste ??= 0;
+  hyp.label_smoothing ??= 0;
+  return hyp;
+}
+
+export interface ResolvedInputs {
+  /** Absolute dataset YAML, or 'default' for the embedded synthetic dataset (created on first use). */
+  data: string | 'default';
+  cfg: string;
+  hyp: Hyp;
+  hypFile: string;
+  weights: string;
+}
+
+/** Resolve --data/--cfg/--hyp/--weights; throws UsageError (exit 2) before anything is written. */
+export function resolveInputs(o: TrainOptions): ResolvedInputs {
+  let data: string;
+  if (o.data === DEFAULT_DATA && !fs.existsSync(path.resolve(o.data))) data = 'default';
+  else data = checkYaml(o.data, '--data', datasetDirs());
+  const cfg = o.cfg ? checkYaml(o.cfg, '--cfg', modelDirs()) : '';
+  const hypFile = checkYaml(o.hyp, '--hyp', [HYP_DIR]);
+  const hyp = loadHyp(hypFile);
+  let weights = '';
+  if (o.weights) {
+    weights = checkFile(o.weights, '--weights', []);
+  }
+  return { data, cfg, hyp, hypFile, weights };
+}

@@ -125,6 +125,8 @@ async function tryBuiltin(name: 'wasm' | 'cpu'): Promise<Attempt> {
     return { ok: false, reason: `${name} backend failed to initialise: ${errorMessage(error)}` };
   }
   if (!ok) return { ok: false, reason: `${name} backend failed to initialise` };
+  // Chosen deliberately: silence MathBackendCPU's first-use "install tfjs-node" banner.
+  if (name === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   return { ok: true, choice: { backend: name, package: `@tensorflow/tfjs-backend-${name}`, gpu: false, warnings: [] } };
 }
 

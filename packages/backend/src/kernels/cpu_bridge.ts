@@ -7,6 +7,8 @@ import type { WasmBackend } from './wasm_calls.js';
 function cpuBackend(): KernelBackend {
   const cpu = findBackend('cpu');
   if (cpu == null) throw new Error("the cpu backend is not registered; import '@tensorflow/tfjs-backend-cpu' (the backend package does this)");
+  // MathBackendCPU prints a "install tfjs-node" banner on first write; we use it on purpose.
+  (cpu as unknown as { firstUse?: boolean }).firstUse = false;
   return cpu;
 }
 

@@ -1,11 +1,18 @@
-// Registers our wasm kernels with tfjs-core's (global) kernel registry. Idempotent.
-import { getKernel, getKernelsForBackend, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
+// Registers our wasm kernels and gradient overrides with tfjs-core's (global) registries.
+// Idempotent.
+import { getKernel, getKernelsForBackend, registerGradient, registerKernel, unregisterKernel, type GradConfig, type KernelConfig } from '@tensorflow/tfjs-core';
+// tfjs-core's node bundle registers NO gradients and no chained ops (x.add(y)); the
+// @tensorflow/tfjs union bundle registers both with the (global) registry of this same
+// tfjs-core. Without it tf.grad fails with "gradient function not found". It must load
+// before our gradient overrides below.
+import '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-cpu';
 import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.js';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.js';
 import { unsortedSegmentSumConfig } from './UnsortedSegmentSum.js';
 import { cpuBridgeConfig } from './cpu_bridge.js';
+import { fusedBatchNormGradConfig } from '../gradients/FusedBatchNorm_grad.js';
 
 /** Kernels with a native (fast) wasm implementation of ours. */
 export const nativeWasmKernels: readonly KernelConfig[] = [
@@ -21,18 +28,32 @@ export const cpuBridgedKernels: readonly string[] = [
   'Einsum',
 ];
 
+/** Gradients we replace for every backend (faster formulations of tfjs-core's). */
+export const gradientOverrides: readonly GradConfig[] = [fusedBatchNormGradConfig];
+
 let registered = false;
+const replaced = new Map<string, KernelConfig>();
+
+/** wasm's own kernel that ours replaced (for benchmarks and comparisons), if any. */
+export function replacedWasmKernel(kernelName: string): KernelConfig | undefined {
+  return replaced.get(kernelName);
+}
 
 export function registerWasmKernels(): void {
   if (registered) return;
   for (const config of nativeWasmKernels) {
     // Replaces wasm's own version where it has one (Conv2DBackpropInput).
-    if (getKernel(config.kernelName, 'wasm') != null) unregisterKernel(config.kernelName, 'wasm');
+    const original = getKernel(config.kernelName, 'wasm');
+    if (original != null) {
+      replaced.set(config.kernelName, original);
+      unregisterKernel(config.kernelName, 'wasm');
+    }
     registerKernel(config);
   }
   const have = new Set(getKernelsForBackend('wasm').map((k) => k.kernelName));
   for (const name of cpuBridgedKernels) {
     if (!have.has(name) && getKernel(name, 'cpu') != null) registerKernel(cpuBridgeConfig(name));
   }
+  for (const config of gradientOverrides) registerGradient(config);
   registered = true;
 }

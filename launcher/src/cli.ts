@@ -225,5 +225,8 @@ export async function main(argv: readonly string[] = hideBin(process.argv)): Pro
 
 const invokedAs = process.argv[1];
 if (invokedAs && import.meta.url === (await import('node:url')).pathToFileURL(invokedAs).href) {
-  process.exitCode = await main();
+  const code = await main();
+  // A node launcher still holds its stdin open; nothing else is pending (stdio pipes are
+  // synchronous on Linux), so leave now.
+  process.exit(code);
 }

@@ -15,8 +15,10 @@ export interface ServiceRules {
 }
 
 export const MIN_SHM_BYTES = 1024 ** 3;
-/** The launcher's own SIGTERM→SIGKILL grace plus time for rank 0 to write a checkpoint. */
-export const MIN_STOP_GRACE_SECONDS = 30;
+/** The launcher's SIGTERM → SIGKILL wait for its workers when --term-timeout is not given. */
+export const DEFAULT_TERM_TIMEOUT_SECONDS = 10;
+/** What the container's stop grace must add to --term-timeout: the launcher's own exit. */
+export const STOP_MARGIN_SECONDS = 10;
 
 const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_KEY|CREDENTIALS?)$/i;
 /** A literal that looks like key material: long hex or base64 without any interpolation. */
@@ -107,9 +109,14 @@ export function checkTrainingService(name: string, service: ComposeMap, doc: Com
   if (service['init'] !== true) fail('init', 'set init: true so that PID 1 reaps processes and forwards the stop signal');
   const signal = service['stop_signal'];
   if (signal !== 'SIGTERM' && signal !== 'SIGINT') fail('stop', 'stop_signal must be SIGTERM or SIGINT: the launcher forwards those to its workers');
+  // Docker SIGKILLs the whole container when the grace runs out: it must outlast the launcher's
+  // own SIGTERM → SIGKILL wait for its workers (--term-timeout).
+  const command = commandOf(service);
+  const termTimeout = Number((command && flagValue(command, '--term-timeout')) ?? DEFAULT_TERM_TIMEOUT_SECONDS);
   const grace = service['stop_grace_period'];
-  if (typeof grace !== 'string' || parseDurationSeconds(grace) < MIN_STOP_GRACE_SECONDS) {
-    fail('stop', `stop_grace_period must be at least ${MIN_STOP_GRACE_SECONDS}s: Docker's 10 s default SIGKILLs workers mid-checkpoint`);
+  const graceSeconds = typeof grace === 'string' ? parseDurationSeconds(grace) : 10;
+  if (graceSeconds < termTimeout + STOP_MARGIN_SECONDS) {
+    fail('stop', `stop_grace_period (${String(grace ?? '10s default')}) must exceed --term-timeout (${termTimeout}s) by ${STOP_MARGIN_SECONDS}s, or Docker SIGKILLs workers mid-checkpoint`);
   }
 
   const targets = mountTargets(service);
@@ -117,7 +124,6 @@ export function checkTrainingService(name: string, service: ComposeMap, doc: Com
     if (!targets.includes(v)) fail('volumes', `mount ${v} (a VOLUME of the image): otherwise its data lives in an anonymous volume`);
   }
 
-  const command = commandOf(service);
   if (!command) fail('command', 'command must be a list (no shell parsing of arguments)');
   else {
     const args = command[0] === 'yolo-launch' ? command.slice(1) : command;

@@ -3,6 +3,7 @@
 // the Job's size, a master address that the Service's DNS actually resolves, GPUs requested,
 // shared memory, and the token from a Secret.
 import yaml from 'js-yaml';
+import { DEFAULT_TERM_TIMEOUT_SECONDS, STOP_MARGIN_SECONDS } from './compose-checks.js';
 import type { Problem } from './problem.js';
 
 type Obj = { [key: string]: unknown };
@@ -22,7 +23,6 @@ export interface K8sRules {
   imageVolumes: readonly string[];
   /** Launcher flags every node needs, each set from an env var of the container. */
   launcherFlags?: readonly string[];
-  minGraceSeconds?: number;
 }
 
 const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_KEY|CREDENTIALS?)$/i;
@@ -70,20 +70,28 @@ export function checkIndexedJob(docs: readonly Obj[], file: string, rules: K8sRu
     if (spec['parallelism'] !== nnodes) fail('world-size', `spec.parallelism (${String(spec['parallelism'])}) must equal NNODES (${nnodes}): all nodes run at once`);
   }
 
-  // The node rank from the completion index.
+  // The node rank from the completion index: either left to the launcher (it reads
+  // JOB_COMPLETION_INDEX, which Kubernetes sets in Indexed Jobs, when --nnodes is given) or
+  // passed explicitly from the completion-index annotation.
   const args = list(main['args']).concat(list(main['command'])).map(String);
   const flag = (name: string): string | undefined => {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1] : args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
   };
   const rankArg = flag('--node-rank');
-  const rankVar = rankArg ? k8sVarRefs(rankArg)[0] : undefined;
-  const rankFrom = rankVar ? String(get(env.get(rankVar), 'valueFrom', 'fieldRef', 'fieldPath') ?? '') : '';
-  if (rankVar !== 'JOB_COMPLETION_INDEX' && rankFrom !== COMPLETION_INDEX_ANNOTATION) {
-    fail('node-rank', `--node-rank must be the completion index: $(JOB_COMPLETION_INDEX) or an env from ${COMPLETION_INDEX_ANNOTATION}`);
+  if (rankArg !== undefined) {
+    const rankVar = k8sVarRefs(rankArg)[0];
+    const rankFrom = rankVar ? String(get(env.get(rankVar), 'valueFrom', 'fieldRef', 'fieldPath') ?? '') : '';
+    if (rankVar !== 'JOB_COMPLETION_INDEX' && rankFrom !== COMPLETION_INDEX_ANNOTATION) {
+      fail('node-rank', `--node-rank must be the completion index: $(JOB_COMPLETION_INDEX) or an env from ${COMPLETION_INDEX_ANNOTATION}`);
+    }
+  }
+  const nnodesArg = flag('--nnodes');
+  if (nnodesArg === undefined || (nnodesArg !== String(nnodes) && !k8sVarRefs(nnodesArg).includes('NNODES'))) {
+    fail('world-size', 'pass --nnodes $(NNODES): the launcher needs the number of pods to use JOB_COMPLETION_INDEX');
   }
 
-  for (const f of rules.launcherFlags ?? ['--nnodes', '--node-rank', '--master-addr', '--master-port', '--run-id']) {
+  for (const f of rules.launcherFlags ?? ['--nnodes', '--master-addr', '--master-port', '--run-id']) {
     if (flag(f) === undefined) fail('args', `args must pass ${f}`);
   }
   if (flag('--nproc') === undefined || !args.includes('train')) fail('args', 'args must run `--nproc gpu ... train ...`');
@@ -122,7 +130,10 @@ export function checkIndexedJob(docs: readonly Obj[], file: string, rules: K8sRu
     if (!mounts.some((m) => m['mountPath'] === v)) fail('volumes', `mount ${v} (a VOLUME of the image)`);
   }
   const grace = Number(pod['terminationGracePeriodSeconds'] ?? 30);
-  if (grace < (rules.minGraceSeconds ?? 30)) fail('stop', 'terminationGracePeriodSeconds too short for the launcher to stop its workers');
+  const termTimeout = Number(flag('--term-timeout') ?? DEFAULT_TERM_TIMEOUT_SECONDS);
+  if (grace < termTimeout + STOP_MARGIN_SECONDS) {
+    fail('stop', `terminationGracePeriodSeconds (${grace}) must exceed the launcher's --term-timeout (${termTimeout}) by ${STOP_MARGIN_SECONDS}s, or pods are killed mid-shutdown`);
+  }
 
   // The token: from a Secret, never literal.
   for (const [name, e] of env) {

@@ -1,0 +1,63 @@
+// deploy/k8s: parsed with js-yaml and checked for what the launcher reads in a Kubernetes
+// Indexed Job: JOB_COMPLETION_INDEX as the node rank with --nnodes (the world size) passed in,
+// a master address the headless Service resolves, GPU limits, /dev/shm, the token from a Secret.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { checkIndexedJob, deployPath, formatProblems, loadManifests } from '../src/index.js';
+import { OPTIONS } from 'yolo-launch';
+import { imageVolumes } from './recipes.js';
+
+const FILES = ['k8s/service.yaml', 'k8s/indexed-job.yaml'];
+const texts = FILES.map((f) => readFileSync(deployPath(f), 'utf8'));
+const rules = { imageVolumes: imageVolumes('gpu') };
+
+type Obj = Record<string, any>; // test-local: manifests are mutated freely below
+
+function fresh(): Obj[] {
+  return loadManifests(texts) as Obj[];
+}
+function container(docs: Obj[]): Obj {
+  return docs.find((d) => d['kind'] === 'Job')!['spec']['template']['spec']['containers'][0];
+}
+
+describe('Kubernetes Indexed Job', () => {
+  it('both manifests parse, with the expected kinds', () => {
+    assert.deepEqual(fresh().map((d) => `${d['apiVersion']}/${d['kind']}`), ['v1/Service', 'batch/v1/Job']);
+  });
+
+  it('passes the launcher-facing checks', () => {
+    const problems = checkIndexedJob(fresh(), 'deploy/k8s', rules);
+    assert.deepEqual(problems, [], formatProblems(problems));
+  });
+
+  it('passes only flags the launcher has', () => {
+    const args: string[] = container(fresh())['args'];
+    const launcherArgs = args.slice(args[0] === 'yolo-launch' ? 1 : 0, args.indexOf('train'));
+    for (const a of launcherArgs.filter((x) => x.startsWith('--'))) {
+      assert.ok(a.slice(2) in OPTIONS, `${a} is a yolo-launch option`);
+    }
+  });
+
+  it('catches a world size that disagrees with the Job, a missing GPU limit, a literal token and an undefined $(VAR)', () => {
+    const docs = fresh();
+    const job = docs.find((d) => d['kind'] === 'Job')!;
+    job['spec']['completions'] = 3;
+    const c = container(docs);
+    delete c['resources']['limits']['nvidia.com/gpu'];
+    c['env'].push({ name: 'YOLO_LAUNCH_TOKEN', value: 'hunter2' });
+    c['args'].push('--log-dir', '$(LOG_DIR)');
+    const found = checkIndexedJob(docs, 'k', rules).map((p) => p.rule);
+    for (const rule of ['world-size', 'gpu', 'secret', 'args']) assert.ok(found.includes(rule), `${rule} in ${found.join(', ')}`);
+  });
+
+  it('catches a master address the Service does not resolve and a Service that is not headless', () => {
+    const docs = fresh();
+    const c = container(docs);
+    c['env'].find((e: Obj) => e['name'] === 'MASTER_ADDR')['value'] = 'yolo-train';
+    delete docs.find((d) => d['kind'] === 'Service')!['spec']['clusterIP'];
+    const found = checkIndexedJob(docs, 'k', rules).map((p) => p.message).join('\n');
+    assert.match(found, /MASTER_ADDR must be pod 0's name yolo-train-0\.yolo-train/);
+    assert.match(found, /headless/);
+  });
+});

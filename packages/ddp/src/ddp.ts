@@ -12,6 +12,7 @@ import { DEFAULT_BUCKET_CAP_MB, DEFAULT_FIRST_BUCKET_CAP_MB, planBuckets, type B
 import { GRADIENT_REDUCE_OP, ddpLossScale } from './convention.js';
 import { broadcastVariables, verifyReplicas } from './replicas.js';
 import { syncBuffers, type BufferSyncPolicy } from './buffers.js';
+import { copyTensorInto } from './host-view.js';
 
 export interface DistributedDataParallelOptions {
   /** Non-trainable state kept identical across ranks (e.g. BN running mean/var). */
@@ -281,7 +282,7 @@ export class DistributedDataParallel {
       if (g.size !== e.size) {
         throw new Error(`gradient for '${e.name}' has ${g.size} elements, the parameter ${e.size}`);
       }
-      flat.set(g.dataSync() as Float32Array, e.offset);
+      copyTensorInto(g, flat, e.offset);
     }
     return flat;
   }

@@ -6,6 +6,12 @@
 import type { Rng } from './rng.js';
 import type { RgbImage } from './image.js';
 
+const SHIFT = 12;
+const HALF = 1 << (SHIFT - 1);
+/** OpenCV's sdiv_table / hdiv_table for hrange 180. */
+const SDIV = Int32Array.from({ length: 256 }, (_, i) => (i === 0 ? 0 : Math.round((255 << SHIFT) / i)));
+const HDIV = Int32Array.from({ length: 256 }, (_, i) => (i === 0 ? 0 : Math.round((180 << SHIFT) / (6 * i))));
+
 export function augmentHsv(img: RgbImage, hgain: number, sgain: number, vgain: number, rng: Rng): void {
   if (!hgain && !sgain && !vgain) return;
   const r0 = rng.uniform(-1, 1) * hgain + 1;
@@ -24,37 +30,30 @@ export function augmentHsv(img: RgbImage, hgain: number, sgain: number, vgain: n
     const r = d[o]!;
     const g = d[o + 1]!;
     const b = d[o + 2]!;
-    // RGB -> HSV (OpenCV 8-bit)
+    // RGB -> HSV exactly as OpenCV's 8-bit RGB2HSV (fixed-point division tables)
     const v = r > g ? (r > b ? r : b) : g > b ? g : b;
     const mn = r < g ? (r < b ? r : b) : g < b ? g : b;
     const diff = v - mn;
-    const s = v === 0 ? 0 : Math.round((255 * diff) / v);
-    let h = 0;
-    if (diff !== 0) {
-      if (v === r) h = (60 * (g - b)) / diff;
-      else if (v === g) h = 120 + (60 * (b - r)) / diff;
-      else h = 240 + (60 * (r - g)) / diff;
-      if (h < 0) h += 360;
-    }
-    let h8 = Math.round(h / 2);
-    if (h8 >= 180) h8 -= 180;
-    // LUTs
-    const H = lutH[h8]! * 2; // degrees
-    const S = lutS[s]! / 255;
+    const s = (diff * SDIV[v]! + HALF) >> SHIFT;
+    let h = v === r ? g - b : v === g ? b - r + 2 * diff : r - g + 4 * diff;
+    h = (h * HDIV[diff]! + HALF) >> SHIFT;
+    if (h < 0) h += 180;
+    // LUTs, then HSV -> RGB (OpenCV converts 8-bit HSV through float)
+    const S = lutS[s]!;
     const V = lutV[v]!;
-    // HSV -> RGB
     if (S === 0) {
       d[o] = V;
       d[o + 1] = V;
       d[o + 2] = V;
       continue;
     }
-    const hh = H / 60;
-    const sector = Math.floor(hh) % 6;
-    const f = hh - Math.floor(hh);
-    const p = V * (1 - S);
-    const q = V * (1 - S * f);
-    const t = V * (1 - S * (1 - f));
+    const hh = lutH[h]! / 30; // 2*H degrees / 60
+    const sector = hh | 0;
+    const f = hh - sector;
+    const sf = S / 255;
+    const p = V * (1 - sf);
+    const q = V * (1 - sf * f);
+    const t = V * (1 - sf * (1 - f));
     let rr: number;
     let gg: number;
     let bb: number;

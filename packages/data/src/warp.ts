@@ -29,56 +29,65 @@ export function matInv(m: Mat3): Mat3 {
   return [A * s, -(b * i - c * h) * s, (b * f - c * e) * s, B * s, (a * i - c * g) * s, -(a * f - c * d) * s, C * s, -(a * h - b * g) * s, (a * e - b * d) * s];
 }
 
-/** dst(x, y) = src(M^-1 (x, y)); pixel centres at integer coordinates like OpenCV. */
+const BITS = 5; // OpenCV's INTER_BITS: sub-pixel positions in 1/32 px
+const ONE = 1 << BITS;
+
+/**
+ * dst(x, y) = src(M^-1 (x, y)); pixel centres at integer coordinates like OpenCV, bilinear
+ * weights in 1/32 px fixed point (as cv2's INTER_LINEAR), border pixels = `border`.
+ */
 export function warpImage(src: RgbImage, M: Mat3, outW: number, outH: number, border = PAD_VALUE): RgbImage {
   const inv = matInv(M);
+  const [i0, i1, i2, i3, i4, i5, i6, i7, i8] = inv;
   const dst = newImage(outW, outH, border);
   const sd = src.data;
   const dd = dst.data;
   const sw = src.width;
   const sh = src.height;
-  const perspective = inv[6] !== 0 || inv[7] !== 0 || inv[8] !== 1;
+  const stride = sw * 3;
+  const perspective = i6 !== 0 || i7 !== 0 || i8 !== 1;
   for (let y = 0; y < outH; y++) {
-    for (let x = 0; x < outW; x++) {
-      let sx = inv[0] * x + inv[1] * y + inv[2];
-      let sy = inv[3] * x + inv[4] * y + inv[5];
+    let o = y * outW * 3;
+    for (let x = 0; x < outW; x++, o += 3) {
+      let sx = i0 * x + i1 * y + i2;
+      let sy = i3 * x + i4 * y + i5;
       if (perspective) {
-        const w = inv[6] * x + inv[7] * y + inv[8];
+        const w = i6 * x + i7 * y + i8;
         if (w === 0) continue;
         sx /= w;
         sy /= w;
       }
-      if (sx <= -1 || sy <= -1 || sx >= sw || sy >= sh) continue; // all four neighbours are border
-      const x0 = Math.floor(sx);
-      const y0 = Math.floor(sy);
-      const fx = sx - x0;
-      const fy = sy - y0;
-      const o = (y * outW + x) * 3;
+      if (!(sx > -1 && sy > -1 && sx < sw && sy < sh)) continue; // all four neighbours are border
+      // +1 keeps the value positive so that truncation is floor
+      const xs = ((sx + 1) * ONE + 0.5) | 0;
+      const ys = ((sy + 1) * ONE + 0.5) | 0;
+      const x0 = (xs >> BITS) - 1;
+      const y0 = (ys >> BITS) - 1;
+      const fx = xs & (ONE - 1);
+      const fy = ys & (ONE - 1);
+      const w00 = (ONE - fx) * (ONE - fy);
+      const w10 = fx * (ONE - fy);
+      const w01 = (ONE - fx) * fy;
+      const w11 = fx * fy;
       if (x0 >= 0 && y0 >= 0 && x0 + 1 < sw && y0 + 1 < sh) {
-        const p00 = (y0 * sw + x0) * 3;
-        const p10 = p00 + 3;
-        const p01 = p00 + sw * 3;
-        const p11 = p01 + 3;
-        const w00 = (1 - fx) * (1 - fy);
-        const w10 = fx * (1 - fy);
-        const w01 = (1 - fx) * fy;
-        const w11 = fx * fy;
-        dd[o] = w00 * sd[p00]! + w10 * sd[p10]! + w01 * sd[p01]! + w11 * sd[p11]! + 0.5;
-        dd[o + 1] = w00 * sd[p00 + 1]! + w10 * sd[p10 + 1]! + w01 * sd[p01 + 1]! + w11 * sd[p11 + 1]! + 0.5;
-        dd[o + 2] = w00 * sd[p00 + 2]! + w10 * sd[p10 + 2]! + w01 * sd[p01 + 2]! + w11 * sd[p11 + 2]! + 0.5;
+        const p00 = y0 * stride + x0 * 3;
+        const p01 = p00 + stride;
+        dd[o] = (w00 * sd[p00]! + w10 * sd[p00 + 3]! + w01 * sd[p01]! + w11 * sd[p01 + 3]! + 512) >> 10;
+        dd[o + 1] = (w00 * sd[p00 + 1]! + w10 * sd[p00 + 4]! + w01 * sd[p01 + 1]! + w11 * sd[p01 + 4]! + 512) >> 10;
+        dd[o + 2] = (w00 * sd[p00 + 2]! + w10 * sd[p00 + 5]! + w01 * sd[p01 + 2]! + w11 * sd[p01 + 5]! + 512) >> 10;
       } else {
         // at the edge: out-of-range neighbours take the border value
+        const in00 = x0 >= 0 && y0 >= 0 && x0 < sw && y0 < sh;
+        const in10 = x0 + 1 < sw && y0 >= 0 && x0 + 1 >= 0 && y0 < sh;
+        const in01 = x0 >= 0 && y0 + 1 < sh && x0 < sw && y0 + 1 >= 0;
+        const in11 = x0 + 1 < sw && y0 + 1 < sh && x0 + 1 >= 0 && y0 + 1 >= 0;
+        const p00 = y0 * stride + x0 * 3;
         for (let c = 0; c < 3; c++) {
-          let acc = 0;
-          for (let dy = 0; dy < 2; dy++)
-            for (let dx = 0; dx < 2; dx++) {
-              const xx = x0 + dx;
-              const yy = y0 + dy;
-              const wgt = (dx ? fx : 1 - fx) * (dy ? fy : 1 - fy);
-              const v = xx >= 0 && yy >= 0 && xx < sw && yy < sh ? sd[(yy * sw + xx) * 3 + c]! : border;
-              acc += wgt * v;
-            }
-          dd[o + c] = acc + 0.5;
+          const v00 = in00 ? sd[p00 + c]! : border;
+          const v10 = in10 ? sd[p00 + 3 + c]! : border;
+          const v01 = in01 ? sd[p00 + stride + c]! : border;
+          const v11 = in11 ? sd[p00 + stride + 3 + c]! : border;
+          dd[o + c] = (w00 * v00 + w10 * v10 + w01 * v01 + w11 * v11 + 512) >> 10;
         }
       }
     }

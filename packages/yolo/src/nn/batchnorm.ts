@@ -1,4 +1,4 @@
-import { tf } from '@yolo-launch/backend';
+import { batchNormTrain, tf } from '@yolo-launch/backend';
 import type { StateRegistry } from './state.js';
 
 /**
@@ -72,6 +72,14 @@ export class BatchNorm2d {
       const { scale, shift } = this.evalScaleShift();
       return tf.add(tf.mul(x, scale), shift);
     }
+    if (ctx.moments === localMoments) {
+      // Local statistics: the backend's single op with the closed-form backward (same maths
+      // as differentiating through tf.moments, a fraction of the taped ops).
+      const r = batchNormTrain(x, this.weight, this.bias, BatchNorm2d.EPS);
+      if (ctx.updateStats) this.updateRunningStats(r.mean, r.variance, x.shape[0] * x.shape[1] * x.shape[2]);
+      return r.y;
+    }
+    // Injected statistics (SyncBatchNorm): differentiate through whatever the moments function did.
     const { mean, variance, count } = ctx.moments(x);
     if (ctx.updateStats) this.updateRunningStats(mean, variance, count);
     // y = (x - mean) * gamma / sqrt(var + eps) + beta, written as x*scale + shift: two

@@ -128,17 +128,32 @@ export class Concat implements Block {
 }
 
 /**
- * nn.Upsample(scale_factor=s, mode='nearest'): out[i] = in[floor(i / s)], built from
- * reshape + broadcast so that its gradient (a sum) exists on every backend.
+ * nn.Upsample(scale_factor=s, mode='nearest'): out[i] = in[floor(i / s)]. The forward is tfjs'
+ * resizeNearestNeighbor (no align_corners / half-pixel centres = the same source index). The
+ * backward is our own sum over each s x s block: tfjs-backend-cpu's ResizeNearestNeighborGrad
+ * returns wrong values for inputs with more than one pixel per block pattern (found by the
+ * finite-difference test in test/train-mode.test.ts), and a reshape + sum runs everywhere.
  */
+export function upsampleNearest(x: tf.Tensor4D, s: number): tf.Tensor4D {
+  const f = tf.customGrad((xx) => {
+    const t = xx as tf.Tensor4D;
+    const [b, h, w, c] = t.shape;
+    return {
+      value: tf.image.resizeNearestNeighbor(t, [h * s, w * s], false, false),
+      gradFunc: (dy) => {
+        // dy [b, h*s, w*s, c]: sum the s rows of each block, then the s columns
+        const rows = tf.sum(tf.reshape(dy, [b * h, s, w * s * c]), 1);
+        return tf.reshape(tf.sum(tf.reshape(rows, [b * h * w, s, c]), 1), [b, h, w, c]);
+      },
+    };
+  });
+  return f(x) as tf.Tensor4D;
+}
+
 export class Upsample implements Block {
   constructor(readonly scale: number) {}
   forward(inputs: tf.Tensor4D[]): tf.Tensor4D {
-    const x = one(inputs);
-    const [b, h, w, c] = x.shape;
-    const s = this.scale;
-    const e = tf.broadcastTo(tf.reshape(x, [b, h, 1, w, 1, c]), [b, h, s, w, s, c]);
-    return tf.reshape(e, [b, h * s, w * s, c]);
+    return upsampleNearest(one(inputs), this.scale);
   }
 }
 

@@ -12,6 +12,11 @@ import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.js';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.js';
 import { unsortedSegmentSumConfig } from './UnsortedSegmentSum.js';
 import { cpuBridgeConfig } from './cpu_bridge.js';
+import { rememberReplaced } from './replaced.js';
+import { identityConfig } from './Identity.js';
+import { castConfig } from './Cast.js';
+import { sumConfig, meanConfig } from './Sum.js';
+import { splitVConfig } from './SplitV.js';
 import { fusedBatchNormGradConfig } from '../gradients/FusedBatchNorm_grad.js';
 
 /** Kernels with a native (fast) wasm implementation of ours. */
@@ -19,6 +24,11 @@ export const nativeWasmKernels: readonly KernelConfig[] = [
   conv2DBackpropFilterConfig,
   conv2DBackpropInputConfig,
   unsortedSegmentSumConfig,
+  identityConfig,
+  castConfig,
+  sumConfig,
+  meanConfig,
+  splitVConfig,
 ];
 
 /** Kernels wasm lacks that a training step may hit rarely: run on the cpu backend. */
@@ -32,12 +42,6 @@ export const cpuBridgedKernels: readonly string[] = [
 export const gradientOverrides: readonly GradConfig[] = [fusedBatchNormGradConfig];
 
 let registered = false;
-const replaced = new Map<string, KernelConfig>();
-
-/** wasm's own kernel that ours replaced (for benchmarks and comparisons), if any. */
-export function replacedWasmKernel(kernelName: string): KernelConfig | undefined {
-  return replaced.get(kernelName);
-}
 
 export function registerWasmKernels(): void {
   if (registered) return;
@@ -45,7 +49,7 @@ export function registerWasmKernels(): void {
     // Replaces wasm's own version where it has one (Conv2DBackpropInput).
     const original = getKernel(config.kernelName, 'wasm');
     if (original != null) {
-      replaced.set(config.kernelName, original);
+      rememberReplaced(original);
       unregisterKernel(config.kernelName, 'wasm');
     }
     registerKernel(config);

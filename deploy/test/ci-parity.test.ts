@@ -46,6 +46,29 @@ describe('the image builds what CI builds', () => {
     assert.ok(install >= 0 && install < order.indexOf('sources') && order.indexOf('sources') < order.indexOf('npm run build'));
   });
 
+  it('package-lock.json lists every optional dependency, so that npm ci (CI and the image) accepts it', () => {
+    // A registry mirror without some platform builds makes `npm install` drop their entries;
+    // `npm ci` then refuses the whole lock ("Missing: @turbo/darwin-64@ from lock file").
+    // npm ci checks this for the direct dependencies of the root and the workspaces (a missing
+    // optional dependency deeper down, under an optional parent, is tolerated).
+    type Entry = { optionalDependencies?: Record<string, string>; dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+    const lock = readJson<{ packages: Record<string, Entry> }>('package-lock.json');
+    const keys = Object.keys(lock.packages);
+    const direct = new Set<string>();
+    for (const where of ['', ...(root.workspaces ?? [])]) {
+      const e = lock.packages[where] ?? {};
+      for (const deps of [e.dependencies, e.devDependencies, e.optionalDependencies]) for (const n of Object.keys(deps ?? {})) direct.add(n);
+    }
+    const missing: string[] = [];
+    for (const name of direct) {
+      const entry = lock.packages[`node_modules/${name}`];
+      for (const opt of Object.keys(entry?.optionalDependencies ?? {})) {
+        if (!keys.some((k) => k === `node_modules/${opt}` || k.endsWith(`/node_modules/${opt}`))) missing.push(`${opt} (of ${name})`);
+      }
+    }
+    assert.deepEqual(missing, [], 'add lock entries for these (optional, with their os/cpu) or npm ci fails');
+  });
+
   it('copies every workspace manifest (and any root .npmrc) before npm ci', () => {
     const install = build.instructions.findIndex((i) => i.keyword === 'RUN' && runCommands(i).some((c) => c.startsWith('npm ci')));
     const copied = build.instructions

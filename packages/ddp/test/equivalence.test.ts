@@ -110,8 +110,11 @@ test('equivalence: an uneven dataset (13 samples) gives every rank the same batc
   }
 });
 
-test('equivalence: a rank killed mid-step makes the others fail with comm\'s error naming it, nothing hangs', async () => {
-  const outcomes = await runWorld<WorkerResult>(SCRIPT, 3, { DDP_TEST_SCENARIOS: 'kill', DDP_TEST_KILL_AT_STEP: '2', DDP_TEST_BATCH: '6' }, 45_000);
+for (const [scenario, where] of [
+  ['kill', 'in the gradient all-reduce'],
+  ['killsync', "in SyncBatchNorm's blocking all-reduce"],
+] as const) test(`equivalence: a rank killed mid-step makes the others fail with comm's error naming it (${where}), nothing hangs`, async () => {
+  const outcomes = await runWorld<WorkerResult>(SCRIPT, 3, { DDP_TEST_SCENARIOS: scenario, DDP_TEST_KILL_AT_STEP: '2', DDP_TEST_BATCH: '6' }, 45_000);
   assert.equal(outcomes[1]!.signal, 'SIGKILL');
   for (const rank of [0, 2]) {
     const o = outcomes[rank]!;

@@ -1,7 +1,7 @@
 /**
  * One rank of the equivalence tests, run as a real process over the real comm:
  *   RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, YOLO_LAUNCH_TOKEN  (comm's environment)
- *   DDP_TEST_SCENARIOS  comma list of: plain, syncbn, bn, accum, big, uneven, kill
+ *   DDP_TEST_SCENARIOS  comma list of: plain, syncbn, bn, accum, big, uneven, kill, killsync
  *   DDP_TEST_OUT        where to write this rank's JSON result
  *   DDP_TEST_BATCH      global batch per step (default 8)
  * Every scenario trains the tiny net for a few SGD-momentum steps with DDP and records the
@@ -88,6 +88,13 @@ async function main(): Promise<void> {
       case 'plain':
       case 'kill': {
         const net = makeTinyNet(null, seed, name);
+        await train(pg, net, shard, STEPS);
+        out[name] = { weights: flatValues(net.params) };
+        break;
+      }
+      case 'killsync': {
+        // rank 1 dies before a forward: the others are blocked in SyncBN's allReduceSync
+        const net = makeTinyNet(syncBatchNormMoments(pg), seed, name);
         await train(pg, net, shard, STEPS);
         out[name] = { weights: flatValues(net.params) };
         break;

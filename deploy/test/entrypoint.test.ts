@@ -4,11 +4,11 @@
 // missing, a token in a secret file, a wrong interface name.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { repoPath } from '../src/index.js';
+import { repoPath, repoRoot } from '../src/index.js';
 
 const ENTRYPOINT = repoPath('deploy/docker/entrypoint.sh');
 const WRAPPER = repoPath('deploy/docker/yolo-launch.sh');
@@ -149,6 +149,27 @@ describe('startup script (deploy/docker/entrypoint.sh)', () => {
     const r = run(['echo', 'hello'], {});
     assert.equal(r.stdout, 'hello\n');
     assert.equal(r.stderr, '');
+  });
+});
+
+describe('the real chain: startup script → yolo-launch wrapper → launcher → workers', () => {
+  it('starts two ranks on the wasm image layout and hands them the token from the secret file', () => {
+    // The wrapper stands in /usr/local/bin/yolo-launch; the app directory is this checkout.
+    const bin = path.join(dir, 'real-bin');
+    mkdirSync(bin, { recursive: true });
+    symlinkSync(WRAPPER, path.join(bin, 'yolo-launch'));
+    const tokenFile = path.join(dir, 'chain-token');
+    writeFileSync(tokenFile, 'chain-test-token\n');
+    const worker = "console.log('rank', process.env.RANK, 'of', process.env.WORLD_SIZE, process.env.YOLO_LAUNCH_TOKEN === 'chain-test-token' ? 'token-ok' : 'token-wrong')";
+    const r = spawnSync('/bin/sh', [ENTRYPOINT, 'yolo-launch', '--nproc', '2', '--standalone', '--', process.execPath, '-e', worker], {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { PATH: `${bin}:${path.dirname(process.execPath)}:/usr/bin:/bin`, YOLO_APP_DIR: repoRoot, YOLO_BACKEND: 'wasm', YOLO_LAUNCH_TOKEN_FILE: tokenFile },
+    });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stderr, /backend: YOLO_BACKEND=wasm/);
+    for (const rank of [0, 1]) assert.match(r.stdout, new RegExp(`rank ${rank} of 2 token-ok`));
+    assert.doesNotMatch(r.stdout + r.stderr, /chain-test-token/);
   });
 });
 

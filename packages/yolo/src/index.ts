@@ -3,7 +3,7 @@ export type { CreateModelOptions, NamedParameter, NamedBuffer, StateTensor, Stat
 export { readModelYaml, planModel, ModelConfigError } from './model-yaml.js';
 export type { ModelYaml, YamlRow, LayerPlan, ModelOverrides, ModuleSpec } from './model-yaml.js';
 export { localMoments, BatchNorm2d } from './nn/batchnorm.js';
-export { upsampleNearest } from './nn/blocks.js';
+export { upsampleNearest, spaceToDepth } from './nn/blocks.js';
 export type { BatchMoments, MomentsFn, ForwardContext } from './nn/batchnorm.js';
 export { StateRegistry } from './nn/state.js';
 export type { StateEntry, EntryRole } from './nn/state.js';

@@ -101,22 +101,26 @@ export class SPP implements Block {
 }
 
 /**
- * models.common.Focus: space-to-depth then Conv. PyTorch concatenates
- * x[..., ::2, ::2], x[..., 1::2, ::2], x[..., ::2, 1::2], x[..., 1::2, 1::2] along channels,
- * i.e. block index = 2*dw + dh; done with reshape/transpose so it is differentiable everywhere.
+ * Focus' space-to-depth: PyTorch concatenates x[..., ::2, ::2], x[..., 1::2, ::2],
+ * x[..., ::2, 1::2], x[..., 1::2, 1::2] along channels, i.e. block index = 2*dw + dh.
+ * Done with reshape/transpose so that it is differentiable on every backend.
  */
+export function spaceToDepth(x: tf.Tensor4D): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  if (h % 2 || w % 2) throw new Error(`Focus needs even height and width, got ${h}x${w}`);
+  // [b, h/2, dh, w/2, dw, c] -> [b, h/2, w/2, dw, dh, c]: channel = (2*dw + dh)*c + ch
+  const blocks = tf.transpose(tf.reshape(x, [b, h / 2, 2, w / 2, 2, c]), [0, 1, 3, 4, 2, 5]);
+  return tf.reshape(blocks, [b, h / 2, w / 2, 4 * c]);
+}
+
+/** models.common.Focus: space-to-depth, then Conv (c1*4 -> c2). */
 export class Focus implements Block {
   readonly conv: Conv;
   constructor(reg: StateRegistry, prefix: string, c1: number, c2: number, k: number, s: number, p: number | null, act: boolean) {
     this.conv = new Conv(reg, `${prefix}.conv`, c1 * 4, c2, k, s, p, act);
   }
   forward(inputs: tf.Tensor4D[], ctx: ForwardContext): tf.Tensor4D {
-    const x = one(inputs);
-    const [b, h, w, c] = x.shape;
-    if (h % 2 || w % 2) throw new Error(`Focus needs even height and width, got ${h}x${w}`);
-    // [b, h/2, dh, w/2, dw, c] -> [b, h/2, w/2, dw, dh, c]: channel = (2*dw + dh)*c + ch
-    const blocks = tf.transpose(tf.reshape(x, [b, h / 2, 2, w / 2, 2, c]), [0, 1, 3, 4, 2, 5]);
-    return this.conv.forward(tf.reshape(blocks, [b, h / 2, w / 2, 4 * c]), ctx);
+    return this.conv.forward(spaceToDepth(one(inputs)), ctx);
   }
 }
 

@@ -10,11 +10,9 @@ import {
   syncBuffers,
 } from '../src/index.js';
 import { createFakeWorld } from './fake-group.js';
-import { ensureGradients } from './tfjs-gradients.js';
 
 before(async () => {
   await initBackend({ backend: 'cpu' });
-  await ensureGradients();
 });
 
 let uid = 0;

@@ -3,11 +3,9 @@ import assert from 'node:assert/strict';
 import { tf, initBackend } from '@yolo-launch/backend';
 import { combineMoments, localMoments, syncBatchNormMoments, fingerprint } from '../src/index.js';
 import { createFakeWorld } from './fake-group.js';
-import { ensureGradients } from './tfjs-gradients.js';
 
 before(async () => {
   await initBackend({ backend: 'cpu' });
-  await ensureGradients();
 });
 
 test('combineMoments merges per-rank slots exactly like the moments of the union', () => {

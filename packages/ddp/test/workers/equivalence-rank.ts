@@ -18,7 +18,6 @@ import {
   syncBatchNormMoments,
   fingerprint,
 } from '../../src/index.js';
-import { ensureGradients } from '../tfjs-gradients.js';
 import { batch, flatValues, makeTinyNet, range, type TinyNet } from './tiny-net.js';
 
 const STEPS = 5;
@@ -70,7 +69,6 @@ let group: ProcessGroup | null = null;
 
 async function main(): Promise<void> {
   await initBackend({ backend: 'cpu' });
-  await ensureGradients();
   const pg = await initProcessGroup();
   group = pg;
   const { rank, worldSize: world } = pg;

@@ -10,3 +10,5 @@ export {
 export { RESULT_KEYS, formatG, resultsHeader, resultsRow, appendResults, readResults } from './results.js';
 export { incrementPath, checkFile, checkYaml, latestRun, HYP_DIR } from './paths.js';
 export { distEnv, LocalProcessGroup, type DistEnv } from './dist.js';
+/** Re-exported for tests and scripts that make small synthetic datasets. */
+export { ensureSyntheticDataset, loadDatasetYaml } from '@yolo-launch/data';

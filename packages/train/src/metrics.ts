@@ -109,12 +109,16 @@ export function processBatch(detections: Float32Array, labels: Float32Array, iou
     if (matches.length === 0) continue;
     let m = matches;
     if (m.length > 1) {
-      // argsort by IoU descending (stable like numpy's argsort()[::-1] on ties is not; ties are rare)
+      // numpy: matches[argsort(iou)[::-1]]; then np.unique(det, return_index) keeps the
+      // highest-IoU pair per detection AND reorders by detection index; then
+      // np.unique(label, return_index) keeps the first pair per label in that order.
       m = [...m].sort((a, b) => b[2] - a[2]);
-      const seenD = new Set<number>();
-      m = m.filter((x) => (seenD.has(x[1]) ? false : (seenD.add(x[1]), true)));
-      const seenL = new Set<number>();
-      m = m.filter((x) => (seenL.has(x[0]) ? false : (seenL.add(x[0]), true)));
+      const byDet = new Map<number, [number, number, number]>();
+      for (const x of m) if (!byDet.has(x[1])) byDet.set(x[1], x);
+      m = [...byDet.values()].sort((a, b) => a[1] - b[1]);
+      const byLabel = new Map<number, [number, number, number]>();
+      for (const x of m) if (!byLabel.has(x[0])) byLabel.set(x[0], x);
+      m = [...byLabel.values()];
     }
     for (const [, dI] of m) correct[dI * T + t] = 1;
   }

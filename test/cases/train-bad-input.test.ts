@@ -1,0 +1,62 @@
+// Bad input to `train` (alone and under yolo-launch): one clear error line, exit code 2,
+// and nothing written (no run folder).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TINY_YAML, runLaunch, runTrain, tmpDir } from '../helpers/run.js';
+
+function assertNothingWritten(dir: string): void {
+  const project = path.join(dir, 'runs');
+  assert.ok(!fs.existsSync(project), `nothing may be written, but ${project} exists: ${fs.existsSync(project) ? fs.readdirSync(project).join(', ') : ''}`);
+}
+
+const cases: { name: string; args: (dir: string) => string[]; env?: NodeJS.ProcessEnv; message: RegExp }[] = [
+  {
+    name: 'batch size not divisible by the world size',
+    args: () => ['--cfg', TINY_YAML, '--batch-size', '15'],
+    env: { RANK: '0', LOCAL_RANK: '0', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: '1' },
+    message: /--batch-size 15 must be a multiple of WORLD_SIZE=2/,
+  },
+  { name: 'missing --data file', args: () => ['--cfg', TINY_YAML, '--data', 'no/such/data.yaml'], message: /--data 'no\/such\/data.yaml' not found/ },
+  {
+    name: '--cfg with a bad row',
+    args: (dir) => {
+      const bad = path.join(dir, 'bad.yaml');
+      fs.writeFileSync(bad, fs.readFileSync(TINY_YAML, 'utf8').replace('[-1, 1, SPPF, [1024, 5]]', '[-1, 1, NoSuchModule, [1024, 5]]'));
+      return ['--cfg', bad];
+    },
+    message: /--cfg .*bad\.yaml.*(NoSuchModule|row|layer)/i,
+  },
+  { name: '--resume with nothing to resume', args: () => ['--resume'], message: /--resume: nothing to resume/ },
+  { name: '--resume with a missing file', args: () => ['--resume', 'runs/train/exp9/weights/last.pt'], message: /--resume 'runs\/train\/exp9\/weights\/last.pt' not found/ },
+  { name: 'an unknown option', args: () => ['--cfg', TINY_YAML, '--epoch-count', '3'], message: /unrecognized argument: --epoch-count/ },
+  { name: 'W&B options are refused', args: () => ['--cfg', TINY_YAML, '--entity', 'me'], message: /W&B options .* not supported/ },
+];
+
+for (const c of cases) {
+  test(`train refuses ${c.name}: exit 2, one line, nothing written`, async () => {
+    const dir = tmpDir('badin');
+    try {
+      const r = await runTrain([...c.args(dir), '--project', path.join(dir, 'runs'), '--backend', 'cpu'], { cwd: dir, env: c.env ?? {}, timeoutMs: 60_000 });
+      assert.equal(r.code, 2, `exit code (stderr: ${r.stderr})`);
+      assert.match(r.stderr, c.message);
+      assert.equal(r.stderr.trim().split('\n').filter((l) => l.startsWith('train: error:')).length, 1, r.stderr);
+      assertNothingWritten(dir);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test('yolo-launch --nproc 2 train with an indivisible batch fails cleanly and writes nothing', async () => {
+  const dir = tmpDir('badin-launch');
+  try {
+    const r = await runLaunch(['--nproc', '2', '--standalone'], ['--cfg', TINY_YAML, '--batch-size', '15', '--project', path.join(dir, 'runs'), '--backend', 'cpu'], { cwd: dir, timeoutMs: 60_000 });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stdout + r.stderr, /--batch-size 15 must be a multiple of WORLD_SIZE=2/);
+    assertNothingWritten(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -55,7 +55,7 @@ describe('Dockerfile images', () => {
 
   it('Node 20 and the npm CI uses (packageManager) in every stage', () => {
     const root = readJson<PackageJson>('package.json');
-    const node = findStage(dockerfile, 'node');
+    const node = findStage(dockerfile, 'nodejs');
     assert.match(node.base, /^node:20\.\d+\.\d+-/, 'a pinned Node 20 image');
     const nodeVersion = node.base.slice('node:'.length).split('-')[0]!;
     const minimum = /(\d+)\.(\d+)/.exec(root.engines?.['node'] ?? '')!;
@@ -65,8 +65,11 @@ describe('Dockerfile images', () => {
     assert.equal(`npm@${npm}`, root.packageManager, 'the image installs the npm of packageManager');
     // The CUDA stages take node and npm from that stage.
     const cudaNode = findStage(dockerfile, 'cuda-node');
-    const copies = cudaNode.instructions.filter((i) => i.keyword === 'COPY' && i.flags['from'] === 'node').map((i) => i.args);
+    const copies = cudaNode.instructions.filter((i) => i.keyword === 'COPY' && i.flags['from'] === 'nodejs').map((i) => i.args);
     assert.ok(copies.some((a) => a.startsWith('/usr/local/bin/node ')) && copies.some((a) => a.includes('node_modules/npm')));
+    // ... and drops the NVIDIA apt sources before any stage on it runs apt-get update.
+    const first = cudaNode.instructions.find((i) => i.keyword === 'RUN');
+    assert.ok(first && runCommands(first)[0] === 'rm -f /etc/apt/sources.list.d/cuda*.list /etc/apt/sources.list.d/nvidia-ml*.list');
   });
 
   it('installs the optional tfjs-node-gpu at the tfjs version in use, approves its install script and runs it', () => {

@@ -9,6 +9,8 @@ import { collate, collateQuad, type Batch } from './collate.js';
 import type { ImageStore } from './image-store.js';
 import type { AugmentHyp } from './hyp.js';
 
+const SAMPLES_IN_FLIGHT = 2;
+
 export interface BatchJob {
   id: number;
   epoch: number;
@@ -37,11 +39,19 @@ export interface LoadedBatch extends Batch {
 }
 
 export async function runBatchJob(store: ImageStore, cfg: PipelineConfig, job: BatchJob): Promise<LoadedBatch> {
-  const samples: Sample[] = [];
-  for (const [index, occ] of job.items) {
-    const rng = sampleRng(cfg.seed, job.epoch, index, occ);
-    samples.push(await getSample(store, index, { augment: cfg.augment, hyp: cfg.hyp, mosaic: cfg.mosaic, ...(job.shape ? { shape: job.shape } : {}) }, rng));
-  }
+  // two samples in flight: one decodes on libuv's pool while the other is augmented in JS;
+  // each sample has its own RNG, so the order of completion does not matter
+  const samples = new Array<Sample>(job.items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < job.items.length) {
+      const k = next++;
+      const [index, occ] = job.items[k]!;
+      const rng = sampleRng(cfg.seed, job.epoch, index, occ);
+      samples[k] = await getSample(store, index, { augment: cfg.augment, hyp: cfg.hyp, mosaic: cfg.mosaic, ...(job.shape ? { shape: job.shape } : {}) }, rng);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(SAMPLES_IN_FLIGHT, job.items.length) }, lane));
   const batch = cfg.quad ? await collateQuad(samples, Rng.from(cfg.seed, job.epoch, cfg.rank, job.batchNo, 0x9aad)) : collate(samples);
   return { ...batch, indices: job.items.map(([i]) => i), epoch: job.epoch, batchNo: job.batchNo };
 }

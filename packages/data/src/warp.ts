@@ -46,50 +46,94 @@ export function warpImage(src: RgbImage, M: Mat3, outW: number, outH: number, bo
   const sh = src.height;
   const stride = sw * 3;
   const perspective = i6 !== 0 || i7 !== 0 || i8 !== 1;
-  for (let y = 0; y < outH; y++) {
-    let o = y * outW * 3;
-    for (let x = 0; x < outW; x++, o += 3) {
-      let sx = i0 * x + i1 * y + i2;
-      let sy = i3 * x + i4 * y + i5;
-      if (perspective) {
+  /** Bilinear sample at (sx, sy) into dd[o..o+2]; handles the border. */
+  const sample = (sx: number, sy: number, o: number): void => {
+    if (!(sx > -1 && sy > -1 && sx < sw && sy < sh)) return; // all four neighbours are border
+    // +1 keeps the value positive so that truncation is floor
+    const xs = ((sx + 1) * ONE + 0.5) | 0;
+    const ys = ((sy + 1) * ONE + 0.5) | 0;
+    const x0 = (xs >> BITS) - 1;
+    const y0 = (ys >> BITS) - 1;
+    const fx = xs & (ONE - 1);
+    const fy = ys & (ONE - 1);
+    const w00 = (ONE - fx) * (ONE - fy);
+    const w10 = fx * (ONE - fy);
+    const w01 = (ONE - fx) * fy;
+    const w11 = fx * fy;
+    const p00 = y0 * stride + x0 * 3;
+    if (x0 >= 0 && y0 >= 0 && x0 + 1 < sw && y0 + 1 < sh) {
+      const p01 = p00 + stride;
+      dd[o] = (w00 * sd[p00]! + w10 * sd[p00 + 3]! + w01 * sd[p01]! + w11 * sd[p01 + 3]! + 512) >> 10;
+      dd[o + 1] = (w00 * sd[p00 + 1]! + w10 * sd[p00 + 4]! + w01 * sd[p01 + 1]! + w11 * sd[p01 + 4]! + 512) >> 10;
+      dd[o + 2] = (w00 * sd[p00 + 2]! + w10 * sd[p00 + 5]! + w01 * sd[p01 + 2]! + w11 * sd[p01 + 5]! + 512) >> 10;
+      return;
+    }
+    // at the edge: out-of-range neighbours take the border value
+    const in00 = x0 >= 0 && y0 >= 0 && x0 < sw && y0 < sh;
+    const in10 = x0 + 1 < sw && y0 >= 0 && x0 + 1 >= 0 && y0 < sh;
+    const in01 = x0 >= 0 && y0 + 1 < sh && x0 < sw && y0 + 1 >= 0;
+    const in11 = x0 + 1 < sw && y0 + 1 < sh && x0 + 1 >= 0 && y0 + 1 >= 0;
+    for (let c = 0; c < 3; c++) {
+      const v00 = in00 ? sd[p00 + c]! : border;
+      const v10 = in10 ? sd[p00 + 3 + c]! : border;
+      const v01 = in01 ? sd[p00 + stride + c]! : border;
+      const v11 = in11 ? sd[p00 + stride + 3 + c]! : border;
+      dd[o + c] = (w00 * v00 + w10 * v10 + w01 * v01 + w11 * v11 + 512) >> 10;
+    }
+  };
+  if (perspective) {
+    for (let y = 0; y < outH; y++) {
+      for (let x = 0, o = y * outW * 3; x < outW; x++, o += 3) {
         const w = i6 * x + i7 * y + i8;
-        if (w === 0) continue;
-        sx /= w;
-        sy /= w;
+        if (w !== 0) sample((i0 * x + i1 * y + i2) / w, (i3 * x + i4 * y + i5) / w, o);
       }
-      if (!(sx > -1 && sy > -1 && sx < sw && sy < sh)) continue; // all four neighbours are border
-      // +1 keeps the value positive so that truncation is floor
-      const xs = ((sx + 1) * ONE + 0.5) | 0;
-      const ys = ((sy + 1) * ONE + 0.5) | 0;
-      const x0 = (xs >> BITS) - 1;
-      const y0 = (ys >> BITS) - 1;
-      const fx = xs & (ONE - 1);
-      const fy = ys & (ONE - 1);
-      const w00 = (ONE - fx) * (ONE - fy);
-      const w10 = fx * (ONE - fy);
-      const w01 = (ONE - fx) * fy;
-      const w11 = fx * fy;
-      if (x0 >= 0 && y0 >= 0 && x0 + 1 < sw && y0 + 1 < sh) {
-        const p00 = y0 * stride + x0 * 3;
+    }
+    return dst;
+  }
+  // affine: sx, sy are linear in x along a row, so the run of x whose four neighbours are all
+  // inside the source is an interval; it gets a loop without bounds checks
+  const EPS = 1e-6;
+  for (let y = 0; y < outH; y++) {
+    const bx = i1 * y + i2;
+    const by = i4 * y + i5;
+    let lo = 0;
+    let hi = outW - 1;
+    // need 0 <= s(x) and s(x) < n - 1 (with a margin for the 1/32 rounding) for s = sx, sy
+    const limit = (a: number, b: number, n: number): void => {
+      const minV = EPS;
+      const maxV = n - 1 - 1 / ONE - EPS;
+      if (Math.abs(a) < 1e-12) {
+        if (b < minV || b > maxV) hi = -1;
+        return;
+      }
+      let x1 = (minV - b) / a;
+      let x2 = (maxV - b) / a;
+      if (x1 > x2) [x1, x2] = [x2, x1];
+      lo = Math.max(lo, Math.ceil(x1));
+      hi = Math.min(hi, Math.floor(x2));
+    };
+    limit(i0, bx, sw);
+    limit(i3, by, sh);
+    const rowO = y * outW * 3;
+    const edgeEnd = hi >= lo ? lo : outW;
+    for (let x = 0; x < edgeEnd; x++) sample(i0 * x + bx, i3 * x + by, rowO + x * 3);
+    if (hi >= lo) {
+      for (let x = lo, o = rowO + lo * 3; x <= hi; x++, o += 3) {
+        const xs = ((i0 * x + bx) * ONE + 0.5) | 0;
+        const ys = ((i3 * x + by) * ONE + 0.5) | 0;
+        const fx = xs & (ONE - 1);
+        const fy = ys & (ONE - 1);
+        const p00 = (ys >> BITS) * stride + (xs >> BITS) * 3;
         const p01 = p00 + stride;
+        const w00 = (ONE - fx) * (ONE - fy);
+        const w10 = fx * (ONE - fy);
+        const w01 = (ONE - fx) * fy;
+        const w11 = fx * fy;
         dd[o] = (w00 * sd[p00]! + w10 * sd[p00 + 3]! + w01 * sd[p01]! + w11 * sd[p01 + 3]! + 512) >> 10;
         dd[o + 1] = (w00 * sd[p00 + 1]! + w10 * sd[p00 + 4]! + w01 * sd[p01 + 1]! + w11 * sd[p01 + 4]! + 512) >> 10;
         dd[o + 2] = (w00 * sd[p00 + 2]! + w10 * sd[p00 + 5]! + w01 * sd[p01 + 2]! + w11 * sd[p01 + 5]! + 512) >> 10;
-      } else {
-        // at the edge: out-of-range neighbours take the border value
-        const in00 = x0 >= 0 && y0 >= 0 && x0 < sw && y0 < sh;
-        const in10 = x0 + 1 < sw && y0 >= 0 && x0 + 1 >= 0 && y0 < sh;
-        const in01 = x0 >= 0 && y0 + 1 < sh && x0 < sw && y0 + 1 >= 0;
-        const in11 = x0 + 1 < sw && y0 + 1 < sh && x0 + 1 >= 0 && y0 + 1 >= 0;
-        const p00 = y0 * stride + x0 * 3;
-        for (let c = 0; c < 3; c++) {
-          const v00 = in00 ? sd[p00 + c]! : border;
-          const v10 = in10 ? sd[p00 + 3 + c]! : border;
-          const v01 = in01 ? sd[p00 + stride + c]! : border;
-          const v11 = in11 ? sd[p00 + stride + 3 + c]! : border;
-          dd[o + c] = (w00 * v00 + w10 * v10 + w01 * v01 + w11 * v11 + 512) >> 10;
-        }
       }
+      for (let x = hi + 1; x < outW; x++) sample(i0 * x + bx, i3 * x + by, rowO + x * 3);
     }
   }
   return dst;

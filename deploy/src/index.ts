@@ -34,3 +34,4 @@ export {
 export { checkComposeFile, checkTrainingService, environmentOf, commandOf, flagValue, MIN_SHM_BYTES, DEFAULT_TERM_TIMEOUT_SECONDS, STOP_MARGIN_SECONDS, type ServiceRules } from './compose-checks.js';
 export { parseDockerignore, isIgnored, type IgnoreRule } from './dockerignore.js';
 export { loadManifests, checkIndexedJob, k8sVarRefs, type K8sRules } from './k8s-checks.js';
+export { checkAll } from './check.js';

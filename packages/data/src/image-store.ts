@@ -70,7 +70,7 @@ export class ImageStore {
         return { image: await resizeImage(full, w, h), h0, w0 };
       }
     }
-    const image = w === w0 && h === h0 ? await decodeImage(file) : await decodeResized(file, w, h);
+    const image = w === w0 && h === h0 ? await decodeImage(file) : await decodeResized(file, w, h, [w0, h0]);
     if (image.width !== w || image.height !== h) {
       throw new Error(`${file}: decoded ${image.width}x${image.height}, expected ${w}x${h} (the label cache is stale: delete it)`);
     }

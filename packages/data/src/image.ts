@@ -41,12 +41,23 @@ export async function decodeImage(input: string | Uint8Array): Promise<RgbImage>
  * Decodes and resizes in one libvips pipeline (JPEG shrink-on-load makes this much faster
  * than decode-then-resize for big reductions). Size is the target (width, height).
  */
-export async function decodeResized(input: string | Uint8Array, width: number, height: number): Promise<RgbImage> {
-  return toRgb(
-    sharp(input, { failOn: 'truncated' })
-      .autoOrient()
-      .resize(width, height, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: true }),
-  );
+export async function decodeResized(input: string | Uint8Array, width: number, height: number, size0?: [number, number]): Promise<RgbImage> {
+  const run = (src: string | Uint8Array): Promise<RgbImage> =>
+    toRgb(sharp(src, { failOn: 'truncated' }).autoOrient().resize(width, height, { fit: 'fill', kernel: 'linear' }));
+  // JPEG DCT-domain downscaling (libjpeg scale 1/2, 1/4, 1/8) through libvips' filename
+  // options: the decoder skips most of the work when the target is at least 2x smaller
+  if (typeof input === 'string' && size0 && /\.jpe?g$/i.test(input) && !input.includes('[')) {
+    const f = Math.min(size0[0] / width, size0[1] / height);
+    const shrink = f >= 8 ? 8 : f >= 4 ? 4 : f >= 2 ? 2 : 1;
+    if (shrink > 1) {
+      try {
+        return await run(`${input}[shrink=${shrink}]`);
+      } catch {
+        // not really a JPEG (e.g. a PNG named .jpg): decode normally below
+      }
+    }
+  }
+  return run(input);
 }
 
 /** Bilinear resize of raw RGB (cv2.INTER_LINEAR's role). */

@@ -3,16 +3,20 @@
 // allReduceSync. Both call forms (async and sync) arrive here as the same Command.
 //
 // Sockets:
-//   control  DEALER -> rank 0's ROUTER (rendezvous, store, heartbeats, death notices)
-//   server   ROUTER on rank 0 only (RendezvousServer)
-//   pull     ring input, bound on an OS-chosen tcp port (and an ipc:// path)
-//   push     ring output, connected to rank+1 over ipc:// when it shares our host, else tcp
+//   control   ZeroMQ DEALER -> rank 0's ROUTER (rendezvous and store)
+//   server    ZeroMQ ROUTER at MASTER_ADDR:MASTER_PORT, rank 0 only (RendezvousServer)
+//   pull      ring input, bound on an OS-chosen tcp port (and an ipc:// path)
+//   push      ring output, connected to rank+1 over ipc:// when it shares our host, else tcp
+//   liveness  node:net link to rank 0 with heartbeats (liveness.ts)
+// No ZeroMQ socket monitors are used: their callbacks can fire while a worker thread is torn
+// down and abort the process; the liveness link covers what they would tell us.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Dealer, Pull, Push, Router } from 'zeromq';
 import { CommError, serializeError, type SerializedError } from './errors.js';
+import { LivenessClient, LivenessServer, type LivenessEvent } from './liveness.js';
 import { chooseAdvertiseAddress, hostIdentity, isLocalAddress, resolveIPv4 } from './net.js';
 import type { ResolvedOptions } from './options.js';
 import { SYNC_LEN, SYNC_MSG_OFFSET, SYNC_STATE, SYNC_STATUS, type Command, type CommandResult, type EngineEvent, type Region, type StartInfo } from './protocol.js';
@@ -46,20 +50,6 @@ function removeStaleSockets(): void {
   }
 }
 
-/**
- * Socket event listeners run inside a native callback: an exception there aborts the whole
- * process (std::terminate), so none may escape.
- */
-function guard(fn: () => void): () => void {
-  return () => {
-    try {
-      fn();
-    } catch (e) {
-      process.stderr.write(`[comm] internal error in a socket event handler: ${(e as Error).stack ?? String(e)}\n`);
-    }
-  };
-}
-
 class Deferred<T> {
   resolve!: (v: T) => void;
   reject!: (e: Error) => void;
@@ -69,10 +59,18 @@ class Deferred<T> {
   });
 }
 
+interface PeersAnswer {
+  session: number;
+  peers: PeerInfo[];
+  liveness: { host: string; port: number; key: string };
+}
+
 export class Engine {
   private dealer: Dealer | null = null;
   private router: Router | null = null;
   private server: RendezvousServer | null = null;
+  private livenessServer: LivenessServer | null = null;
+  private livenessClient: LivenessClient | null = null;
   private pull: Pull | null = null;
   private push: Push | null = null;
   private ring: Ring | null = null;
@@ -80,17 +78,14 @@ export class Engine {
   private destroyed = false;
   private running = false;
   private queue: Command[] = [];
-  private hbTimer: NodeJS.Timeout | null = null;
-  private lastHeard = 0; // 0: nothing heard from rank 0 yet
   private nextStoreId = 1;
   private readonly storeWaiters = new Map<number, Deferred<{ value?: Uint8Array; num?: number }>>();
-  private readonly peersD = new Deferred<{ session: number; peers: PeerInfo[] }>();
+  private readonly peersD = new Deferred<PeersAnswer>();
   private readonly goD = new Deferred<void>();
   private started = false;
   private ipcFile: string | null = null;
-  /** Ranks that called destroy(): collectives started from now on fail, pending ones finish. */
-  private readonly left = new Set<number>();
-  private byeAck: Deferred<void> | null = null;
+  /** Resolves once destroy() has closed everything. */
+  readonly whenDestroyed = new Deferred<void>();
 
   constructor(
     private readonly o: ResolvedOptions,
@@ -114,7 +109,7 @@ export class Engine {
       o.rendezvousTimeoutMs,
     );
     try {
-      return await this.rendezvous();
+      return await Promise.race([this.rendezvous(), this.goD.promise.then(() => new Promise<never>(() => undefined))]);
     } finally {
       clearTimeout(timer);
     }
@@ -146,16 +141,23 @@ export class Engine {
 
     let masterEndpoint = `tcp://${o.masterAddr}:${o.masterPort}`;
     if (o.rank === 0) {
-      this.router = new Router({ maxMessageSize: 16 * 1024 * 1024, linger: 500 });
       const masterIp = single ? '127.0.0.1' : await resolveIPv4(o.masterAddr);
       const bindHost = isLocalAddress(masterIp) ? masterIp : '*';
+      this.livenessServer = new LivenessServer(o.worldSize, o.heartbeatIntervalMs, o.heartbeatTimeoutMs, (e) => this.onLiveness(e));
+      const livePort = await this.livenessServer.listen(bindHost);
+      this.router = new Router({ maxMessageSize: 16 * 1024 * 1024, linger: 0 });
       try {
         await this.router.bind(`tcp://${bindHost}:${single ? '*' : o.masterPort}`);
       } catch (e) {
         throw new CommError('RENDEZVOUS', `rank 0 cannot listen on ${bindHost}:${o.masterPort} (MASTER_ADDR:MASTER_PORT): ${(e as Error).message}; pick a free MASTER_PORT`);
       }
       masterEndpoint = this.router.lastEndpoint!.replace('tcp://0.0.0.0:', 'tcp://127.0.0.1:');
-      this.server = new RendezvousServer(this.router, { token: o.token, worldSize: o.worldSize, digest: o.configDigest, heartbeatTimeoutMs: o.heartbeatTimeoutMs }, (l) => this.log(l));
+      const liveHost = bindHost === '*' ? masterIp : bindHost;
+      this.server = new RendezvousServer(
+        this.router,
+        { token: o.token, worldSize: o.worldSize, digest: o.configDigest, liveness: { host: liveHost, port: livePort, key: this.livenessServer.key } },
+        (l) => this.log(l),
+      );
     }
 
     this.log(
@@ -164,31 +166,30 @@ export class Engine {
         : `interface ${choice.ifname} ${choice.address} (${choice.why}); ring input ${tcp}${ipc ? ` and ${ipc}` : ''}; rendezvous at ${o.masterAddr}:${o.masterPort}`,
     );
 
-    this.dealer = new Dealer({ linger: 500, maxMessageSize: 16 * 1024 * 1024 });
-    this.dealer.events.on('disconnect', guard(() => {
-      if (this.lastHeard !== 0 && !this.destroyed && !this.left.has(0)) this.fail(new CommError('PEER_DEAD', `lost the connection to rank 0 at ${o.masterAddr}:${o.masterPort} (rank 0 exited or crashed)`, 0));
-    }));
+    this.dealer = new Dealer({ linger: 0, maxMessageSize: 16 * 1024 * 1024 });
     this.dealer.connect(masterEndpoint);
     void this.controlLoop();
     this.sendControl({
       t: 'register',
       reg: { proto: PROTOCOL, version: PROTOCOL_VERSION, token: o.token, rank: o.rank, worldSize: o.worldSize, digest: o.configDigest, host: os.hostname(), hostId: hostIdentity(), pid: process.pid, tcp, ipc },
     });
-    this.hbTimer = setInterval(() => this.heartbeat(), o.heartbeatIntervalMs);
 
-    const { session, peers } = await this.peersD.promise;
+    const { session, peers, liveness } = await this.peersD.promise;
     let transport: StartInfo['transport'] = 'none';
     if (!single) {
+      if (o.rank !== 0) {
+        this.livenessClient = new LivenessClient(o.rank, o.heartbeatIntervalMs, o.heartbeatTimeoutMs, (e) => this.onLiveness(e));
+        // Rank 0 advertises the address it bound; reach it the way we reach MASTER_ADDR.
+        const host = liveness.host === '0.0.0.0' ? o.masterAddr : liveness.host;
+        await this.livenessClient.connect(host, liveness.port, liveness.key);
+      }
       const next = peers[(o.rank + 1) % o.worldSize]!;
       const sameHost = next.hostId === hostIdentity() && next.ipc !== null;
       transport = o.transport === 'tcp' || !sameHost ? 'tcp' : 'ipc';
-      const endpoint = transport === 'ipc' ? next.ipc! : next.tcp;
       this.push = new Push({ sendHighWaterMark: o.highWaterMark, linger: 0 });
-      const connected = new Promise<void>((resolve) => this.push!.events.on('connect', guard(() => resolve())));
-      this.push.events.on('disconnect', guard(() => this.peerLost(next.rank, `rank ${next.rank} (pid ${next.pid} on ${next.host}) closed its ring connection: the process exited or crashed`)));
-      this.push.connect(endpoint);
-      await Promise.race([connected, this.goD.promise]);
+      this.push.connect(transport === 'ipc' ? next.ipc! : next.tcp);
       this.ring = new Ring(o.rank, o.worldSize, session, o.segmentBytes, this.pull!, this.push);
+      await this.ring.handshake();
     }
     this.sendControl({ t: 'ready' });
     await this.goD.promise;
@@ -199,17 +200,7 @@ export class Engine {
   private sendControl(m: ClientMessage): void {
     const d = this.dealer;
     if (!d || d.closed) return;
-    // Control messages are tiny and rare; a send that cannot be queued at once is dropped
-    // rather than blocking the engine (sendTimeout 0 would throw, we catch).
     d.send(encodeControl(m)).catch(() => undefined);
-  }
-
-  private heartbeat(): void {
-    this.sendControl({ t: 'hb' });
-    const silent = Date.now() - this.lastHeard;
-    if (this.lastHeard !== 0 && silent > this.o.heartbeatTimeoutMs && !this.destroyed && !this.left.has(0)) {
-      this.fail(new CommError('PEER_DEAD', `rank 0 sent no heartbeat for ${silent} ms (it hung, died, or the network to ${this.o.masterAddr} is down)`, 0));
-    }
   }
 
   private async controlLoop(): Promise<void> {
@@ -223,7 +214,6 @@ export class Engine {
       }
       const m = decodeControl(frames[0]!) as ServerMessage | undefined;
       if (!m || typeof m !== 'object') continue;
-      this.lastHeard = Date.now();
       switch (m.t) {
         case 'refused':
           this.fail(new CommError('RENDEZVOUS', m.reason, this.o.rank));
@@ -232,20 +222,10 @@ export class Engine {
           this.fail(new CommError('RENDEZVOUS', `rendezvous aborted by rank 0: ${m.reason}`, m.rank));
           break;
         case 'peers':
-          this.peersD.resolve({ session: m.session, peers: m.peers });
+          this.peersD.resolve({ session: m.session, peers: m.peers, liveness: m.liveness });
           break;
         case 'go':
           this.goD.resolve();
-          break;
-        case 'dead':
-          this.fail(new CommError('PEER_DEAD', `rank ${m.rank} is dead: ${m.reason}`, m.rank));
-          break;
-        case 'left':
-          this.left.add(m.rank);
-          if (m.rank === 0) this.byeAck?.resolve(); // no one is left to acknowledge a goodbye
-          break;
-        case 'bye-ack':
-          this.byeAck?.resolve();
           break;
         case 'store': {
           const w = this.storeWaiters.get(m.id);
@@ -254,20 +234,15 @@ export class Engine {
           else w?.resolve({ value: m.value, num: m.num });
           break;
         }
-        case 'hb':
-          break;
       }
     }
   }
 
-  /**
-   * Our ring connection to `rank` closed. Rank 0 knows whether that rank said goodbye; it
-   * answers with 'dead' (to everyone) if it did not. When rank 0 itself is the lost peer
-   * there is no one to ask: its control connection drops too and we fail from there.
-   */
-  private peerLost(rank: number, reason: string): void {
-    if (this.destroyed || this.failure || this.left.has(rank)) return;
-    this.sendControl({ t: 'lost', rank, reason });
+  private onLiveness(e: LivenessEvent): void {
+    if (this.destroyed) return;
+    if (e.t === 'dead') this.fail(new CommError('PEER_DEAD', `rank ${e.rank} is dead: ${e.reason}`, e.rank));
+    else if (this.ring) this.ring.peerLeft(e.rank, e.seq);
+    else this.fail(new CommError('PEER_DEAD', `rank ${e.rank} left the process group during start-up`, e.rank));
   }
 
   /** The group is unusable from now on: reject what is pending and everything after. */
@@ -315,7 +290,7 @@ export class Engine {
 
   private async withTimeout<T>(cmd: Command, fn: () => Promise<T>): Promise<T> {
     const ms = this.o.timeoutMs;
-    if (ms === undefined || cmd.op === 'destroy') return fn();
+    if (ms === undefined || cmd.op === 'destroy' || cmd.op === 'store') return fn();
     const t = setTimeout(() => this.fail(new CommError('TIMEOUT', `${cmd.op} did not complete within timeoutMs=${ms}; the process group is unusable now`)), ms);
     try {
       return await fn();
@@ -347,12 +322,7 @@ export class Engine {
     if (this.destroyed) return Promise.reject(new CommError('DESTROYED', 'the process group was destroyed'));
     if (cmd.op === 'store') return this.storeRequest(cmd.req);
     if (this.failure) return Promise.reject(this.failure);
-    if (this.left.size > 0) {
-      const k = Math.min(...this.left);
-      return Promise.reject(new CommError('PEER_DEAD', `rank ${k} has left the process group (it called destroy()); no collective can run without it`, k));
-    }
     const ring = this.ring;
-    const n = this.o.worldSize;
     switch (cmd.op) {
       case 'allReduce':
         if (!ring) return Promise.resolve(undefined); // world of one: sum and mean are the identity
@@ -374,7 +344,7 @@ export class Engine {
         return ring.allGather(input, (origin, total) => (total === B ? out.subarray(origin * B, (origin + 1) * B) : new Uint8Array(total))).then(() => undefined);
       }
       case 'allGatherBytes':
-        if (!ring || n === 1) return Promise.resolve([cmd.bytes]);
+        if (!ring) return Promise.resolve([cmd.bytes]);
         return ring.allGather(cmd.bytes, (_o, total) => new Uint8Array(total));
       case 'barrier':
         if (!ring) return Promise.resolve(undefined);
@@ -393,42 +363,29 @@ export class Engine {
   // ---------------- shutdown ----------------
 
   /** Closes every socket and timer; afterwards the thread has nothing left to run. */
-  /** Resolves once destroy() has closed everything. */
-  readonly whenDestroyed = new Deferred<void>();
-
   async destroy(): Promise<void> {
     if (this.destroyed) return this.whenDestroyed.promise;
-    const healthy = this.failure === null;
-    if (this.ring && healthy) await this.ring.drain(2000);
+    const healthy = this.failure === null && this.started;
+    // Our last ring messages must reach the next rank: hand them all to zeromq, and give the
+    // push socket a linger so zeromq transmits them after close.
+    if (this.ring && healthy) await this.ring.drain(5000);
     this.destroyed = true;
-    if (this.hbTimer) clearInterval(this.hbTimer);
-    this.hbTimer = null;
-    if (healthy && this.started) {
-      if (this.server) await this.server.announceLeaving();
-      else if (this.dealer && !this.dealer.closed && !this.left.has(0)) {
-        // Say goodbye and wait until rank 0 has it, so that our closing ring sockets are
-        // not mistaken for a crash by our neighbours.
-        this.byeAck = new Deferred<void>();
-        this.sendControl({ t: 'bye' });
-        let t: NodeJS.Timeout | undefined;
-        await Promise.race([this.byeAck.promise, new Promise((r) => (t = setTimeout(r, 1000)))]);
-        clearTimeout(t);
-      }
+    const seq = this.ring?.collectives ?? 0;
+    if (healthy) {
+      if (this.livenessServer) await this.livenessServer.leave(seq);
+      if (this.livenessClient) await this.livenessClient.leave(seq);
     }
+    this.livenessClient?.close();
+    this.livenessServer?.close();
     this.ring?.close();
     this.server?.close();
     for (const w of this.storeWaiters.values()) w.reject(new CommError('DESTROYED', 'the process group was destroyed'));
     this.storeWaiters.clear();
-    // Socket monitors first: a monitor event delivered while the thread is being torn down
-    // would run JS in a dead environment and abort the process.
-    for (const s of [this.push, this.dealer]) if (s && !s.closed) s.events.close();
-    for (const s of [this.push, this.pull, this.dealer, this.router]) {
-      if (!s || s.closed) continue;
-      // Unsent control messages to a rank 0 that is gone would hold the thread for `linger` ms.
-      if (!healthy || (s === this.dealer && this.left.has(0))) s.linger = 0;
-      s.close();
+    if (this.push && !this.push.closed) {
+      this.push.linger = healthy ? 10_000 : 0;
+      this.push.close();
     }
-    await new Promise((r) => setTimeout(r, 10));
+    for (const s of [this.pull, this.dealer, this.router]) if (s && !s.closed) s.close();
     if (this.ipcFile) fs.rmSync(this.ipcFile, { force: true });
     this.whenDestroyed.resolve();
   }

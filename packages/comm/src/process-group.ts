@@ -246,8 +246,12 @@ export async function initProcessGroup(options: ProcessGroupOptions = {}): Promi
         resolve(new ZmqProcessGroup(worker, e.info, log));
       } else if (e.t === 'init-failed') {
         cleanup();
-        void worker.terminate();
-        reject(deserializeError(e.error));
+        // The engine closes its sockets and its thread ends by itself; make sure it does.
+        const t = setTimeout(() => void worker.terminate(), 3000);
+        worker.once('exit', () => {
+          clearTimeout(t);
+          reject(deserializeError(e.error));
+        });
       }
     };
     const onError = (err: Error): void => {

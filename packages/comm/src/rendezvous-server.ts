@@ -1,6 +1,6 @@
 // Rank 0's half of the rendezvous: a ROUTER at MASTER_ADDR:MASTER_PORT that admits ranks,
 // checks that they belong to this job and agree on the configuration, hands out the peer
-// table, serves the store, and watches heartbeats for the whole job.
+// table (and the liveness port and key, see liveness.ts), and serves the store.
 //
 // Admission rules: a message from a connection that has not registered with the right token
 // is dropped (or answered with a refusal) and changes nothing. A rank with the right token
@@ -15,15 +15,14 @@ export interface ServerExpectations {
   token: string;
   worldSize: number;
   digest: string;
-  heartbeatTimeoutMs: number;
+  /** Where admitted ranks connect for liveness (see liveness.ts). */
+  liveness: { host: string; port: number; key: string };
 }
 
 interface Member {
   id: Buffer; // ZeroMQ routing id
   reg: Registration;
-  lastSeen: number;
   ready: boolean;
-  gone: boolean; // dead or left
 }
 
 const sha = (s: string): Buffer => crypto.createHash('sha256').update(s).digest();
@@ -39,7 +38,6 @@ export class RendezvousServer {
   private sendChain: Promise<unknown> = Promise.resolve();
   private readonly session = crypto.randomBytes(4).readUInt32LE(0);
   private readonly tokenHash: Buffer;
-  private readonly watchdog: NodeJS.Timeout;
   private warnedGarbage = false;
 
   constructor(
@@ -48,19 +46,11 @@ export class RendezvousServer {
     private readonly log: (line: string) => void,
   ) {
     this.tokenHash = sha(expect.token);
-    this.watchdog = setInterval(() => this.checkHeartbeats(), Math.max(100, expect.heartbeatTimeoutMs / 8));
     void this.receiveLoop();
   }
 
   close(): void {
     this.closed = true;
-    clearInterval(this.watchdog);
-  }
-
-  /** Tell everyone rank 0 leaves; called by rank 0's own destroy(). */
-  announceLeaving(): Promise<unknown> {
-    for (const m of this.members.values()) if (m.reg.rank !== 0 && !m.gone) this.send(m.id, { t: 'left', rank: 0 });
-    return this.sendChain;
   }
 
   private async receiveLoop(): Promise<void> {
@@ -94,7 +84,7 @@ export class RendezvousServer {
   }
 
   private broadcastAll(m: ServerMessage, except?: number): void {
-    for (const mem of this.members.values()) if (mem.reg.rank !== except && !mem.gone) this.send(mem.id, m);
+    for (const mem of this.members.values()) if (mem.reg.rank !== except) this.send(mem.id, m);
   }
 
   private dispatch(id: Buffer, msg: ClientMessage): void {
@@ -103,27 +93,13 @@ export class RendezvousServer {
     const rank = this.byId.get(key);
     if (rank === undefined) return; // not admitted: ignore
     const mem = this.members.get(rank)!;
-    mem.lastSeen = Date.now();
     switch (msg.t) {
-      case 'hb':
-        this.send(id, { t: 'hb' });
-        return;
       case 'ready':
         mem.ready = true;
         if (this.phase === 'connecting' && [...this.members.values()].every((m) => m.ready)) {
           this.phase = 'running';
           this.broadcastAll({ t: 'go' });
         }
-        return;
-      case 'lost':
-        // A ring connection closed. If that rank said goodbye first it left cleanly (destroy()
-        // waits for our bye-ack before closing anything); otherwise it died.
-        this.declareDead(msg.rank, `${msg.reason} (reported by rank ${rank})`);
-        return;
-      case 'bye':
-        if (!mem.gone) this.broadcastAll({ t: 'left', rank }, rank);
-        mem.gone = true;
-        this.send(id, { t: 'bye-ack' });
         return;
       case 'store':
         this.store.handle(msg.req, (a) => this.send(id, { t: 'store', id: msg.id, ...a }));
@@ -165,30 +141,14 @@ export class RendezvousServer {
     if (existing)
       return this.abort(`duplicate rank ${reg.rank}: registered by pid ${existing.reg.pid} on ${existing.reg.host} and again by pid ${reg.pid} on ${reg.host}; check the RANK each process was given`, id, reg.rank);
     if (this.phase !== 'collecting') return this.refuse(id, `rank 0 refused ${who(reg)}: the job already has all ${this.expect.worldSize} ranks`);
-    this.members.set(reg.rank, { id, reg, lastSeen: Date.now(), ready: false, gone: false });
+    this.members.set(reg.rank, { id, reg, ready: false });
     this.byId.set(key, reg.rank);
     if (this.members.size === this.expect.worldSize) {
       this.phase = 'connecting';
       const peers: PeerInfo[] = [...this.members.values()]
         .map((m) => ({ rank: m.reg.rank, host: m.reg.host, hostId: m.reg.hostId, pid: m.reg.pid, tcp: m.reg.tcp, ipc: m.reg.ipc }))
         .sort((a, b) => a.rank - b.rank);
-      this.broadcastAll({ t: 'peers', session: this.session, peers });
-    }
-  }
-
-  private declareDead(rank: number, reason: string): void {
-    const mem = this.members.get(rank);
-    if (!mem || mem.gone) return;
-    mem.gone = true;
-    this.broadcastAll({ t: 'dead', rank, reason }, rank);
-  }
-
-  private checkHeartbeats(): void {
-    const now = Date.now();
-    for (const m of this.members.values()) {
-      if (!m.gone && now - m.lastSeen > this.expect.heartbeatTimeoutMs) {
-        this.declareDead(m.reg.rank, `rank ${m.reg.rank} (pid ${m.reg.pid} on ${m.reg.host}) sent no heartbeat for ${now - m.lastSeen} ms`);
-      }
+      this.broadcastAll({ t: 'peers', session: this.session, peers, liveness: this.expect.liveness });
     }
   }
 }

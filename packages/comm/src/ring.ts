@@ -40,6 +40,9 @@ export class Ring {
   private failure: CommError | null = null;
   private seq = 0;
   private current = 'idle';
+  private active = false;
+  /** rank -> number of collectives it completed before it left (destroy()). */
+  private readonly leftAfter = new Map<number, number>();
   private sendQ: (Buffer[] | undefined)[] = [];
   private sendHead = 0;
   private sending = false;
@@ -159,10 +162,45 @@ export class Ring {
     }
   }
 
+  /** Number of collectives this rank has started (all finished once the queue is idle). */
+  get collectives(): number {
+    return this.seq;
+  }
+
+  private leftError(rank: number, after: number, seq: number): CommError {
+    return new CommError('PEER_DEAD', `rank ${rank} left the process group (destroy()) after ${after} collectives; this rank's collective #${seq} (${this.current}) needs it`, rank);
+  }
+
+  /**
+   * `rank` called destroy() after `after` collectives. The ones it finished can still finish
+   * here (their data is in flight); any later one cannot.
+   */
+  peerLeft(rank: number, after: number): void {
+    this.leftAfter.set(rank, after);
+    if (this.active && this.seq > after) this.fail(this.leftError(rank, after, this.seq));
+  }
+
   private begin(name: string): number {
     if (this.failure) throw this.failure;
+    for (const [rank, after] of this.leftAfter) if (this.seq + 1 > after) throw this.leftError(rank, after, this.seq + 1);
     this.current = name;
+    this.active = true;
     return ++this.seq;
+  }
+
+  private async tracked<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await p;
+    } finally {
+      this.active = false;
+    }
+  }
+
+  /** Start-up check that the ring is connected: a hello to the next rank, one from the previous. */
+  async handshake(): Promise<void> {
+    this.send({ session: this.session, seq: 0, kind: Kind.Hello, step: 0, index: 0, origin: this.rank, total: 0, offset: 0 }, Buffer.alloc(0));
+    const m = await this.next();
+    if (m.h.kind !== Kind.Hello) throw new CommError('RENDEZVOUS', `ring start-up: expected a hello from rank ${(this.rank - 1 + this.size) % this.size}, got kind ${m.h.kind}`);
   }
 
   private expect(m: Incoming, seq: number, kind: Kind, step: number, index: number): void {
@@ -188,8 +226,17 @@ export class Ring {
   // ---- collectives ----
 
   /** In-place ring all-reduce: reduce-scatter then all-gather. */
-  async allReduce(data: Float32Array, mean: boolean): Promise<void> {
-    const seq = this.begin('allReduce');
+  allReduce(data: Float32Array, mean: boolean): Promise<void> {
+    let seq: number;
+    try {
+      seq = this.begin('allReduce');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.tracked(this.allReduceBody(seq, data, mean));
+  }
+
+  private async allReduceBody(seq: number, data: Float32Array, mean: boolean): Promise<void> {
     const n = this.size;
     const r = this.rank;
     const L = data.length;
@@ -249,8 +296,17 @@ export class Ring {
    * Pipelined ring broadcast of bytes from `root`. Non-roots get the size from the first
    * segment and ask `dest` for the buffer to fill.
    */
-  async broadcast(root: number, src: Uint8Array | null, dest: (total: number) => Uint8Array): Promise<Uint8Array> {
-    const seq = this.begin('broadcast');
+  broadcast(root: number, src: Uint8Array | null, dest: (total: number) => Uint8Array): Promise<Uint8Array> {
+    let seq: number;
+    try {
+      seq = this.begin('broadcast');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.tracked(this.broadcastBody(seq, root, src, dest));
+  }
+
+  private async broadcastBody(seq: number, root: number, src: Uint8Array | null, dest: (total: number) => Uint8Array): Promise<Uint8Array> {
     const n = this.size;
     const r = this.rank;
     if (r === root) {
@@ -264,8 +320,17 @@ export class Ring {
   }
 
   /** Ring all-gather of per-rank byte blobs (any sizes); an all-gather of empty blobs is a barrier. */
-  async allGather(mine: Uint8Array, dest: (origin: number, total: number) => Uint8Array): Promise<Uint8Array[]> {
-    const seq = this.begin('allGather');
+  allGather(mine: Uint8Array, dest: (origin: number, total: number) => Uint8Array): Promise<Uint8Array[]> {
+    let seq: number;
+    try {
+      seq = this.begin('allGather');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.tracked(this.allGatherBody(seq, mine, dest));
+  }
+
+  private async allGatherBody(seq: number, mine: Uint8Array, dest: (origin: number, total: number) => Uint8Array): Promise<Uint8Array[]> {
     const n = this.size;
     const r = this.rank;
     const out: Uint8Array[] = new Array<Uint8Array>(n);

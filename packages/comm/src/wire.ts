@@ -51,25 +51,19 @@ export type StoreRequest =
 export type ClientMessage =
   | { t: 'register'; reg: Registration }
   | { t: 'ready' }
-  | { t: 'hb' }
-  | { t: 'lost'; rank: number; reason: string }
-  | { t: 'bye' }
   | { t: 'store'; id: number; req: StoreRequest };
 
 export type ServerMessage =
   | { t: 'refused'; reason: string }
   | { t: 'abort'; reason: string; rank?: number }
-  | { t: 'peers'; session: number; peers: PeerInfo[] }
+  | { t: 'peers'; session: number; peers: PeerInfo[]; liveness: { host: string; port: number; key: string } }
   | { t: 'go' }
-  | { t: 'hb' }
-  | { t: 'dead'; rank: number; reason: string }
-  | { t: 'left'; rank: number }
-  | { t: 'bye-ack' }
   | { t: 'store'; id: number; value?: Uint8Array; num?: number; error?: string };
 
 // ---- data plane header ----
 export const HEADER_BYTES = 32;
 export const enum Kind {
+  Hello = 0, // ring connectivity check at start-up
   ReduceScatter = 1,
   AllGatherPhase = 2, // second half of all-reduce
   Broadcast = 3,

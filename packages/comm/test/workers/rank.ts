@@ -127,7 +127,9 @@ async function main(): Promise<void> {
       }
       case 'sleeper': {
         const sleepMs = Number(arg ?? 20000);
-        const sleeper = pg.worldSize - 1;
+        // Rank 0 is both the broadcast root and the liveness hub: the hardest case (like
+        // rank 0 validating for 30 minutes while the others wait in the broadcast).
+        const sleeper = Number(process.env.TEST_SLEEPER ?? 0);
         const buf = pg.rank === 0 ? Float32Array.from([1, 2, 3]) : new Float32Array(3);
         if (pg.rank === sleeper) {
           // Busy the main thread (no event loop turns at all): the engine thread must keep heartbeating.

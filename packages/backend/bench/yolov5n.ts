@@ -3,7 +3,7 @@
 // SPPF, PANet head, 1x1 Detect convs). It exists so the backend can measure and test a real
 // training step before (and independently of) @yolo-launch/yolo. No anchors or loss logic:
 // the "loss" is a fixed quadratic + a gather (to exercise the gather gradient).
-import { batchNormTrain, type Tf } from '../src/index.js';
+import { batchNormTrain, silu, type Tf } from '../src/index.js';
 import type * as tfc from '@tensorflow/tfjs-core';
 
 type Tensor4D = tfc.Tensor4D;
@@ -14,7 +14,7 @@ export interface NetConfig {
   /** depth_multiple (n 0.33, s 0.33) */
   depth: number;
   classes: number;
-  /** BatchNorm as tf.moments + tf.batchNorm (what a port writes first) or our batchNormTrain */
+  /** BN + SiLU as plain ops (tf.moments + tf.batchNorm, x*sigmoid(x)) or our batchNormTrain + silu */
   bn: 'moments' | 'fused';
 }
 
@@ -68,7 +68,8 @@ export class YoloV5Shaped {
       const { mean, variance } = tf.moments(y, [0, 1, 2]);
       y = tf.batchNorm(y, mean, variance, layer.beta, layer.gamma, 1e-3) as Tensor4D;
     }
-    return act ? tf.mul(y, tf.sigmoid(y)) : y;
+    if (!act) return y;
+    return this.cfg.bn === 'fused' ? silu(y) : tf.mul(y, tf.sigmoid(y));
   }
 
   private bottleneck(x: Tensor4D, c: number, shortcut: boolean): Tensor4D {

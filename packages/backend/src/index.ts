@@ -17,3 +17,4 @@ export { explainCpuFallback } from './cuda_check.js';
 export { registerWasmKernels, nativeWasmKernels, cpuBridgedKernels, gradientOverrides } from './kernels/register.js';
 export { replacedWasmKernel } from './kernels/replaced.js';
 export { batchNormTrain, type BatchNormTrainResult } from './ops/batch_norm_train.js';
+export { silu } from './ops/silu.js';

@@ -54,7 +54,8 @@ export function conv2DBackpropFilterWasm(args: { inputs: { x: TensorInfo; dy: Te
  * plain GEMM. As a convolution: M becomes the channel axis, so XNNPACK runs it as one GEMM
  * with a contiguous reduction (the general path above reduces over pointers to rows of only
  * N channels, which is 3-10x slower for these layers). The operand with fewer channels is
- * transposed to [channels, M] and becomes the "image"; the other is used as the filter as is.
+ * transposed to [channels, M] and becomes the "image"; the other is the filter as is
+ * (measured: cheaper than the other way round, although XNNPACK repacks the filter).
  */
 function pointwiseFilterGrad(backend: WasmBackend, x: TensorInfo, dy: TensorInfo): TensorInfo {
   const c = x.shape[3], k = dy.shape[3];

@@ -43,6 +43,15 @@ export interface ReduceTimings {
   bytes: number;
 }
 
+/** Where reduced gradients go: tensors (reduceGradients) or host arrays (reduceGradientsToHost). */
+interface ReduceSink {
+  /** World size 1: the gradient itself (undefined when the caller gave none). */
+  identity(param: tf.Variable, grad: tf.Tensor | undefined): void;
+  /** A reduced bucket; `reduced` is reused by the next reduce call. */
+  bucket(bucket: Bucket, reduced: Float32Array): void;
+  abort(): void;
+}
+
 export class DistributedDataParallel {
   readonly pg: ProcessGroup;
   readonly params: readonly tf.Variable[];
@@ -141,6 +150,38 @@ export class DistributedDataParallel {
    * parameter no rank had a gradient for). The input tensors are not disposed.
    */
   async reduceGradients(grads: tf.NamedTensorMap): Promise<tf.NamedTensorMap | null> {
+    const out: tf.NamedTensorMap = {};
+    const done = await this.reduce(grads, {
+      identity: (p, g) => (out[p.name] = tf.keep(g ? tf.clone(g) : tf.zeros(p.shape))),
+      bucket: (b, reduced) => this.upload(b, reduced, out),
+      abort: () => tf.dispose(Object.values(out)),
+    });
+    return done ? out : null;
+  }
+
+  /**
+   * Like reduceGradients, but hands the averaged gradients over as host Float32Arrays, for a
+   * trainer whose optimizer runs on the host: saves the upload to tensors and the download
+   * back. The arrays are views into DDP's bucket buffers: valid (and writable, e.g. for
+   * gradient clipping) until the next reduce call on this object.
+   */
+  async reduceGradientsToHost(grads: tf.NamedTensorMap): Promise<Record<string, Float32Array> | null> {
+    const out: Record<string, Float32Array> = {};
+    const done = await this.reduce(grads, {
+      identity: (p, g) => {
+        const a = new Float32Array(p.size);
+        if (g) copyTensorInto(g, a, 0);
+        out[p.name] = a;
+      },
+      bucket: (b, reduced) => {
+        for (const e of b.entries) out[e.name] = reduced.subarray(e.offset, e.offset + e.size);
+      },
+      abort: () => undefined,
+    });
+    return done ? out : null;
+  }
+
+  private async reduce(grads: tf.NamedTensorMap, sink: ReduceSink): Promise<boolean> {
     for (const name of Object.keys(grads)) {
       if (!this.paramNames.has(name)) {
         throw new Error(`gradient for '${name}', which is not a parameter of this DistributedDataParallel`);
@@ -148,7 +189,7 @@ export class DistributedDataParallel {
     }
     if (!this.syncEnabled) {
       this.accumulate(grads);
-      return null;
+      return false;
     }
     let local: tf.NamedTensorMap = grads;
     const acc = this.accumulated;
@@ -157,7 +198,8 @@ export class DistributedDataParallel {
       local = Object.fromEntries(acc);
     }
     try {
-      return await this.allReduceBuckets(local);
+      await this.allReduceBuckets(local, sink);
+      return true;
     } finally {
       if (acc !== null) {
         tf.dispose([...acc.values()]);
@@ -225,19 +267,18 @@ export class DistributedDataParallel {
    * the host, and the upload of bucket i's result runs while bucket i+1 is being reduced.
    * One all-reduce is in flight at a time, issued in the same bucket order on every rank.
    */
-  private async allReduceBuckets(grads: tf.NamedTensorMap): Promise<tf.NamedTensorMap> {
+  private async allReduceBuckets(grads: tf.NamedTensorMap, sink: ReduceSink): Promise<void> {
     const t0 = performance.now();
     let wait = 0;
     let bytes = 0;
-    const out: tf.NamedTensorMap = {};
     const n = this.buckets.length;
-    if (n === 0) return out;
     if (this.pg.worldSize === 1) {
       // the mean over one rank is the identity: no host round trip for single-process runs
-      for (const p of this.params) out[p.name] = tf.keep(grads[p.name] ? tf.clone(grads[p.name]!) : tf.zeros(p.shape));
+      for (const p of this.params) sink.identity(p, grads[p.name]);
       this.lastTimings = { total: performance.now() - t0, allReduceWait: 0, buckets: 0, bytes: 0 };
-      return out;
+      return;
     }
+    if (n === 0) return;
     let reducing: Promise<Float32Array> = this.pg.allReduce(await this.download(0, grads), {
       op: GRADIENT_REDUCE_OP,
     });
@@ -249,15 +290,14 @@ export class DistributedDataParallel {
         wait += performance.now() - w0;
         bytes += reduced.byteLength;
         if (next !== null) reducing = this.pg.allReduce(next, { op: GRADIENT_REDUCE_OP });
-        this.upload(this.buckets[i]!, reduced, out);
+        sink.bucket(this.buckets[i]!, reduced);
       }
     } catch (err) {
       reducing.catch(() => undefined); // an abandoned in-flight all-reduce must not crash the process
-      tf.dispose(Object.values(out));
+      sink.abort();
       throw err;
     }
     this.lastTimings = { total: performance.now() - t0, allReduceWait: wait, buckets: n, bytes };
-    return out;
   }
 
   /**

@@ -199,3 +199,31 @@ test('rankZeroFirst: local rank 0 finishes before the others start, results retu
   assert.equal(settled[0]!.status, 'rejected');
   assert.deepEqual(settled[1], { status: 'fulfilled', value: 'ok' });
 });
+
+test('reduceGradientsToHost gives the same averages as host arrays (world 2 and world 1)', async () => {
+  const { groups } = createFakeWorld(2);
+  const vars = groups.map((pg) => makeVars(pg.rank));
+  const ddps = await onAllRanks(groups, (pg) =>
+    DistributedDataParallel.create(pg, vars[pg.rank]!, { bucketCapMb: 100 / 2 ** 20, firstBucketCapMb: 20 / 2 ** 20 }),
+  );
+  const outs = await onAllRanks(groups, async (pg) => {
+    const vs = vars[pg.rank]!;
+    const g = Object.fromEntries(vs.map((v, i) => [v.name, tf.fill(v.shape, (pg.rank + 1) * (i + 1))]));
+    const inside = await ddps[pg.rank]!.noSync(() => ddps[pg.rank]!.reduceGradientsToHost(g));
+    assert.equal(inside, null);
+    const host = (await ddps[pg.rank]!.reduceGradientsToHost(g))!;
+    tf.dispose(Object.values(g));
+    return vs.map((v) => {
+      assert.equal(host[v.name]!.length, v.size);
+      return [...new Set(host[v.name]!)];
+    });
+  });
+  // twice the gradient (once accumulated under noSync), mean over ranks: 2 * 1.5 (i + 1)
+  for (const o of outs) assert.deepEqual(o, [[3], [6], [9]]);
+  const solo = createFakeWorld(1).groups[0]!;
+  const v1 = makeVars(0);
+  const d1 = await DistributedDataParallel.create(solo, v1);
+  const h1 = (await d1.reduceGradientsToHost({ [v1[0]!.name]: tf.fill(v1[0]!.shape, 2) }))!;
+  assert.deepEqual([...new Set(h1[v1[0]!.name]!)], [2]);
+  assert.deepEqual([...new Set(h1[v1[1]!.name]!)], [0]);
+});

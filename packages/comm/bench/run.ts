@@ -1,0 +1,230 @@
+// `npm run bench -w packages/comm`: all-reduce time / algbw / busbw at world sizes 2 and 4,
+// 4 KB and barrier latency, what each engineering choice is worth (staging copies, tcp vs
+// ipc, segment size), the raw ZeroMQ PUSH/PULL ceiling, and gloo side by side when a python3
+// with torch is installed. Prints a table and writes <repo>/bench-results/comm.json.
+//
+// Options: --quick (fewer configurations), --only=<name,...>.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { getFreePort } from '../src/index.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const pkgRoot = path.resolve(here, '../..');
+const repoRoot = path.resolve(pkgRoot, '../..');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+
+const KB = 1024;
+const MB = 1024 * 1024;
+const SIZES = [4 * KB, 64 * KB, 1 * MB, 7_500_000, 16 * MB, 64 * MB, 256 * MB];
+const fmtBytes = (b: number): string => (b === 7_500_000 ? '7.5 MB' : b >= MB ? `${b / MB} MB` : `${b / KB} KB`);
+
+interface Row {
+  config: string;
+  impl: 'yolo-comm' | 'gloo';
+  world: number;
+  transport: string;
+  op: string;
+  bytes: number;
+  iters: number;
+  medianMs: number;
+  p90Ms: number;
+  algbwGBs: number;
+  busbwGBs: number;
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * (s.length - 1) + 0.5))]!;
+}
+
+function rowsFrom(config: string, impl: Row['impl'], world: number, transport: string, times: Record<string, number[]>): Row[] {
+  return Object.entries(times).map(([key, ts]) => {
+    const [op, b] = key.split(':');
+    const bytes = Number(b ?? 0);
+    const med = quantile(ts, 0.5);
+    const alg = bytes ? bytes / (med / 1e3) / 1e9 : 0;
+    return { config, impl, world, transport, op: op!, bytes, iters: ts.length, medianMs: med, p90Ms: quantile(ts, 0.9), algbwGBs: alg, busbwGBs: (alg * 2 * (world - 1)) / world };
+  });
+}
+
+function runRanks(cmd: string, argv: string[], world: number, env: Record<string, string>, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    void getFreePort().then((port) => {
+      const procs = Array.from({ length: world }, (_, r) =>
+        spawn(cmd, argv, { env: { ...process.env, RANK: String(r), WORLD_SIZE: String(world), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), ...env }, stdio: ['ignore', 'pipe', 'inherit'] }),
+      );
+      let out = '';
+      procs[0]!.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+      for (const p of procs.slice(1)) p.stdout!.resume();
+      const timer = setTimeout(() => {
+        for (const p of procs) p.kill('SIGKILL');
+        reject(new Error(`${path.basename(argv[0] ?? cmd)} world ${world} timed out`));
+      }, timeoutMs);
+      let left = world;
+      for (const p of procs)
+        p.on('exit', () => {
+          if (--left === 0) {
+            clearTimeout(timer);
+            resolve(out);
+          }
+        });
+    }, reject);
+  });
+}
+
+async function ours(config: string, world: number, sizes: number[], env: Record<string, string> = {}, shared = true, latencyIters = 200): Promise<Row[]> {
+  const plan = { sizes, shared, latencyIters };
+  const out = await runRanks(process.execPath, [path.join(here, 'bench-rank.js')], world, { BENCH_PLAN: JSON.stringify(plan), ...env }, 20 * 60_000);
+  const line = out.split('\n').find((l) => l.startsWith('BENCH '));
+  if (!line) throw new Error(`${config}: no result (output: ${out.slice(-500)})`);
+  const r = JSON.parse(line.slice(6)) as { transport: string; times: Record<string, number[]> };
+  return rowsFrom(config, 'yolo-comm', world, r.transport, r.times);
+}
+
+function hasTorch(): boolean {
+  const r = spawnSync('python3', ['-c', 'import torch, torch.distributed as d; print(d.is_gloo_available())'], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.trim() === 'True';
+}
+
+async function gloo(world: number, sizes: number[]): Promise<Row[]> {
+  const script = path.join(pkgRoot, 'bench', 'gloo.py');
+  const out = await runRanks('python3', [script], world, { BENCH_SIZES: sizes.join(','), OMP_NUM_THREADS: '1' }, 20 * 60_000);
+  const line = out.split('\n').find((l) => l.startsWith('BENCH '));
+  if (!line) throw new Error(`gloo world ${world}: no result`);
+  const r = JSON.parse(line.slice(6)) as { times: Record<string, number[]> };
+  return rowsFrom('gloo', 'gloo', world, 'tcp', r.times);
+}
+
+interface Ceiling {
+  transport: string;
+  bytes: number;
+  count: number;
+  gbps: number;
+}
+
+async function ceiling(transport: 'tcp' | 'ipc', bytes: number, count: number): Promise<Ceiling> {
+  const script = path.join(here, 'zmq-ceiling.js');
+  const endpoint = transport === 'tcp' ? 'tcp://127.0.0.1:*' : `ipc://${path.join(os.tmpdir(), `yolo-comm-bench-${process.pid}.sock`)}`;
+  const pull = spawn(process.execPath, [script, 'pull', endpoint, String(bytes), String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const bound = await new Promise<string>((resolve) =>
+    pull.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /BOUND (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    }),
+  );
+  const push = spawn(process.execPath, [script, 'push', bound, String(bytes), String(count)], { stdio: 'inherit' });
+  await new Promise((r) => pull.on('exit', r));
+  push.kill();
+  const m = /RATE (\{.*\})/.exec(out);
+  return { transport, bytes, count, gbps: m ? (JSON.parse(m[1]!) as { gbps: number }).gbps : NaN };
+}
+
+function table(rows: Row[]): string {
+  const head = ['config', 'impl', 'world', 'transport', 'op', 'size', 'median ms', 'p90 ms', 'algbw GB/s', 'busbw GB/s'];
+  const body = rows.map((r) => [r.config, r.impl, String(r.world), r.transport, r.op, r.bytes ? fmtBytes(r.bytes) : '-', r.medianMs.toFixed(3), r.p90Ms.toFixed(3), r.bytes ? r.algbwGBs.toFixed(2) : '-', r.bytes ? r.busbwGBs.toFixed(2) : '-']);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]): string => '| ' + cells.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |';
+  return [line(head), '|' + w.map((x) => '-'.repeat(x + 2)).join('|') + '|', ...body.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const want = (name: string): boolean => !only || only.includes(name);
+  const rows: Row[] = [];
+  const log = (s: string): void => void process.stderr.write(s + '\n');
+  const sizes = quick ? [4 * KB, 1 * MB, 7_500_000, 16 * MB, 64 * MB] : SIZES;
+  for (const world of [2, 4]) {
+    if (!want('main')) break;
+    log(`main: world ${world}`);
+    rows.push(...(await ours('main', world, sizes)));
+  }
+  if (want('plain')) {
+    log('plain Float32Array buffers (staging copies), world 2');
+    rows.push(...(await ours('plain-buffers', 2, [4 * KB, 1 * MB, 16 * MB, 64 * MB], {}, false, 100)));
+  }
+  if (want('tcp')) {
+    log('tcp instead of ipc, world 2');
+    rows.push(...(await ours('tcp', 2, [4 * KB, 1 * MB, 16 * MB, 64 * MB], { YOLO_COMM_TRANSPORT: 'tcp' }, true, 100)));
+  }
+  if (want('segments') && !quick) {
+    for (const seg of [64 * KB, 256 * KB, 1 * MB, 4 * MB]) {
+      log(`segment ${fmtBytes(seg)}, world 2`);
+      rows.push(...(await ours(`segment-${fmtBytes(seg).replace(' ', '')}`, 2, [7_500_000, 64 * MB], { YOLO_COMM_SEGMENT_BYTES: String(seg) }, true, 20)));
+    }
+  }
+  if (want('hwm') && !quick) {
+    for (const hwm of [2, 64]) {
+      log(`high-water mark ${hwm}, world 2`);
+      rows.push(...(await ours(`hwm-${hwm}`, 2, [64 * MB], { YOLO_COMM_HWM: String(hwm) }, true, 20)));
+    }
+  }
+  const ceilings: Ceiling[] = [];
+  if (want('ceiling')) {
+    log('raw zmq PUSH/PULL ceiling');
+    for (const t of ['tcp', 'ipc'] as const) {
+      ceilings.push(await ceiling(t, 1 * MB, 1000));
+      ceilings.push(await ceiling(t, 16 * MB, 60));
+      ceilings.push(await ceiling(t, 64 * MB, 15));
+    }
+  }
+  let glooRows: Row[] = [];
+  let glooNote = 'python3 with torch not installed (Debian python3-torch): gloo not run; the targets below use the reference figures from the issue';
+  if (want('gloo') && hasTorch()) {
+    log('gloo (torch.distributed), world 2 and 4');
+    try {
+      for (const world of [2, 4]) glooRows.push(...(await gloo(world, sizes)));
+      glooNote = 'gloo measured in this run';
+    } catch (e) {
+      glooNote = `gloo failed: ${(e as Error).message}`;
+      glooRows = [];
+    }
+  }
+  rows.push(...glooRows);
+
+  // Targets of the issue, beside what we measured.
+  const find = (impl: Row['impl'], world: number, op: string, bytes: number, config = impl === 'gloo' ? 'gloo' : 'main'): Row | undefined => rows.find((r) => r.impl === impl && r.config === config && r.world === world && r.op === op && r.bytes === bytes);
+  const ref = {
+    bus64w2: find('gloo', 2, 'allreduce', 64 * MB)?.busbwGBs ?? 2.72,
+    t75w2: find('gloo', 2, 'allreduce', 7_500_000)?.medianMs ?? 5.0,
+    bus16w2: find('gloo', 2, 'allreduce', 16 * MB)?.busbwGBs ?? 2.28,
+    bus64w4: find('gloo', 4, 'allreduce', 64 * MB)?.busbwGBs ?? 1.8,
+  };
+  const m = (w: number, op: string, b: number): Row | undefined => find('yolo-comm', w, op, b);
+  const targets = [
+    { figure: 'all-reduce busbw 64 MB, world 2 (GB/s)', ours: m(2, 'allreduce', 64 * MB)?.busbwGBs, gloo: ref.bus64w2, target: `>= ${ref.bus64w2.toFixed(2)}`, met: (m(2, 'allreduce', 64 * MB)?.busbwGBs ?? 0) >= ref.bus64w2 },
+    { figure: 'all-reduce 7.5 MB, world 2 (ms)', ours: m(2, 'allreduce', 7_500_000)?.medianMs, gloo: ref.t75w2, target: `<= ${ref.t75w2.toFixed(2)}`, met: (m(2, 'allreduce', 7_500_000)?.medianMs ?? Infinity) <= ref.t75w2 },
+    { figure: 'all-reduce busbw 16 MB, world 2 (GB/s)', ours: m(2, 'allreduce', 16 * MB)?.busbwGBs, gloo: ref.bus16w2, target: `>= ${ref.bus16w2.toFixed(2)}`, met: (m(2, 'allreduce', 16 * MB)?.busbwGBs ?? 0) >= ref.bus16w2 },
+    { figure: 'all-reduce busbw 64 MB, world 4 (GB/s)', ours: m(4, 'allreduce', 64 * MB)?.busbwGBs, gloo: ref.bus64w4, target: `>= ${ref.bus64w4.toFixed(2)}`, met: (m(4, 'allreduce', 64 * MB)?.busbwGBs ?? 0) >= ref.bus64w4 },
+    { figure: 'all-reduce 4 KB, world 2, median (ms)', ours: m(2, 'allreduce', 4 * KB)?.medianMs, gloo: find('gloo', 2, 'allreduce', 4 * KB)?.medianMs ?? 0.18, target: '<= 0.15', met: (m(2, 'allreduce', 4 * KB)?.medianMs ?? Infinity) <= 0.15 },
+    { figure: 'all-reduce 4 KB, world 2, p90 (ms)', ours: m(2, 'allreduce', 4 * KB)?.p90Ms, gloo: find('gloo', 2, 'allreduce', 4 * KB)?.p90Ms, target: '<= 0.5', met: (m(2, 'allreduce', 4 * KB)?.p90Ms ?? Infinity) <= 0.5 },
+    { figure: 'barrier, world 2, median (ms)', ours: m(2, 'barrier', 0)?.medianMs, gloo: find('gloo', 2, 'barrier', 0)?.medianMs ?? 0.041, target: '<= 0.1', met: (m(2, 'barrier', 0)?.medianMs ?? Infinity) <= 0.1 },
+  ];
+
+  const print = (s: string): void => void process.stdout.write(s + '\n');
+  print(table(rows));
+  print('');
+  if (ceilings.length) {
+    print('raw ZeroMQ PUSH/PULL (one direction, two processes):');
+    for (const c of ceilings) print(`  ${c.transport} ${fmtBytes(c.bytes)} messages: ${c.gbps.toFixed(2)} GB/s`);
+    print('');
+  }
+  print(`targets (${glooNote}):`);
+  for (const t of targets) print(`  ${t.met ? 'MET ' : 'MISS'} ${t.figure}: ours ${t.ours?.toFixed(3) ?? 'n/a'}, gloo ${t.gloo?.toFixed(3) ?? 'n/a'}${t.ours && t.gloo ? ` (ratio ${(t.ours / t.gloo).toFixed(2)})` : ''}, target ${t.target}`);
+
+  const result = { package: '@yolo-launch/comm', date: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg() }, quick, glooNote, rows, ceilings, targets };
+  fs.mkdirSync(path.join(repoRoot, 'bench-results'), { recursive: true });
+  const file = path.join(repoRoot, 'bench-results', 'comm.json');
+  fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');
+  print(`\nwrote ${path.relative(process.cwd(), file) || file}`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+  process.exitCode = 1;
+});

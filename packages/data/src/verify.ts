@@ -52,8 +52,10 @@ export async function verifyImageLabel(imFile: string, lbFile: string, opts: Ver
       throw new Error(`cannot identify image file '${imFile}'`);
     }
     if (!meta.width || !meta.height || !meta.format) throw new Error(`cannot identify image file '${imFile}'`);
-    // PIL's exif_size swaps only for orientations 6 and 8
-    const swap = meta.orientation === 6 || meta.orientation === 8;
+    // EXIF orientations 5-8 turn the image by 90 degrees: (w, h) as displayed. YOLOv5's
+    // exif_size swaps only for 6 and 8; the decoder (cv2 there, libvips here) applies all
+    // of them, so we swap for 5 and 7 as well to keep sizes and pixels consistent.
+    const swap = (meta.orientation ?? 1) >= 5 && (meta.orientation ?? 1) <= 8;
     const shape: [number, number] = swap ? [meta.height, meta.width] : [meta.width, meta.height];
     if (!(shape[0] > 9 && shape[1] > 9)) throw new Error(`image size (${shape[0]}, ${shape[1]}) <10 pixels`);
     const fmt = FORMAT_ALIASES[meta.format];

@@ -179,6 +179,31 @@ test('quad collate: 2x images, labels rescaled onto the same pixels', async () =
   }
 });
 
+test('EXIF orientation 6: verified size swapped, loaded pixels upright and on the label', async () => {
+  const root = tmpDir('exif');
+  try {
+    fs.mkdirSync(path.join(root, 'images'), { recursive: true });
+    fs.mkdirSync(path.join(root, 'labels'), { recursive: true });
+    // displayed image 120 wide x 80 high with a red rectangle at x 10..50, y 20..40
+    const [W, H] = [120, 80];
+    const px = Buffer.alloc(W * H * 3, 60);
+    for (let y = 20; y < 40; y++)
+      for (let x = 10; x < 50; x++) px.set([230, 30, 30], (y * W + x) * 3);
+    // stored rotated 90 degrees counter-clockwise; orientation 6 tells viewers to turn it back
+    const stored = await sharp(px, { raw: { width: W, height: H, channels: 3 } }).rotate(-90).png().toBuffer();
+    await sharp(stored).withMetadata({ orientation: 6 }).jpeg({ quality: 98 }).toFile(path.join(root, 'images', 'rot.jpg'));
+    fs.writeFileSync(path.join(root, 'labels', 'rot.txt'), `0 ${30 / W} ${30 / H} ${40 / W} ${20 / H}\n`);
+    fs.writeFileSync(path.join(root, 'd.yaml'), 'path: .\ntrain: images\nval: images\nnames: [red]\n');
+    const { dataset } = await loadSplit(path.join(root, 'd.yaml'), 'train');
+    assert.deepEqual(dataset.shapes[0], [W, H]);
+    const store = new ImageStore(dataset, 120);
+    const s = await getSample(store, 0, { augment: false, hyp: DEFAULT_HYP, mosaic: false, shape: [96, 128] }, sampleRng(0, 0, 0));
+    checkSample(s, 'exif-rotated');
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('warp matches an integer translation exactly; box_candidates thresholds; rect batch shapes', () => {
   const src = { data: new Uint8Array(8 * 6 * 3).map((_, i) => (i * 37) % 251), width: 8, height: 6 };
   const out = warpImage(src, [1, 0, 2, 0, 1, 1, 0, 0, 1], 8, 6);

@@ -20,7 +20,6 @@ import {
   type ComposeMap,
   type ServiceRules,
 } from '../src/index.js';
-import { OPTIONS } from 'yolo-launch';
 import { imageVolumes, stageNames } from './recipes.js';
 
 const FILES = [
@@ -53,14 +52,6 @@ for (const { file, multinode } of FILES) {
     it('passes our GPU-training checks', () => {
       const problems = checkComposeFile(doc, rules(file, multinode));
       assert.deepEqual(problems, [], formatProblems(problems));
-    });
-
-    it('passes only flags the launcher has', () => {
-      const command = commandOf(service(doc))!;
-      const launcherArgs = command.slice(command[0] === 'yolo-launch' ? 1 : 0, command.indexOf('train'));
-      for (const a of launcherArgs.filter((x) => x.startsWith('--'))) {
-        assert.ok(a.slice(2).split('=')[0]! in OPTIONS, `${a} is a yolo-launch option`);
-      }
     });
 
     it('uses only well-formed interpolation', () => {

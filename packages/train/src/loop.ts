@@ -108,6 +108,18 @@ export function weightedChoices(weights: ArrayLike<number>, k: number, rng: data
   return out;
 }
 
+/** FNV-1a of an index list (logged so that tests can check every rank sampled the same list). */
+export function hashIndices(indices: readonly number[]): string {
+  let h = 0x811c9dc5;
+  for (const v of indices) {
+    h ^= v & 0xffff;
+    h = Math.imul(h, 0x01000193);
+    h ^= v >>> 16;
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(16).padStart(8, '0');
+}
+
 /** [P, R, mAP@.5, mAP@.5-.95] · [0, 0, 0.1, 0.9]. */
 export function fitness(r: { p: number; r: number; map50: number; map: number }): number {
   return 0.1 * r.map50 + 0.9 * r.map;
@@ -220,11 +232,15 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
       control = { stop, indices };
     }
     control = await pg.broadcastObject(control, 0);
-    if (control!.stop) break;
+    if (control!.stop) {
+      log.record('early stop', { epoch_stopped_before: epoch });
+      break;
+    }
     if (control!.indices) {
       sampler.setIndices(control!.indices);
-      log.record('image weights', { epoch, indices_head: control!.indices.slice(0, 16), n: control!.indices.length });
+      log.record('image weights', { epoch, n: control!.indices.length, indices_hash: hashIndices(control!.indices), indices_head: control!.indices.slice(0, 16) });
     }
+    log.record('epoch start', { epoch, restart_count: d.restartCount, world_size: world });
     sampler.setEpoch(epoch);
     const myIndices = sampler.indices();
 
@@ -342,6 +358,7 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
     }
     lastEpoch = epoch;
     epochsRun++;
+    log.record('epoch end', { epoch });
     // A test hook: exit after an epoch as if killed (exact-resume tests), never set by users.
     if (process.env.YOLO_TRAIN_EXIT_AFTER_EPOCH !== undefined && Number(process.env.YOLO_TRAIN_EXIT_AFTER_EPOCH) === epoch) {
       await pg.barrier();

@@ -90,6 +90,48 @@ export function warpImage(src: RgbImage, M: Mat3, outW: number, outH: number, bo
     }
     return dst;
   }
+  if (i1 === 0 && i3 === 0 && i0 > 0 && i4 > 0) {
+    // scale + translation only (the default hyp: no rotation or shear): separable, so the
+    // source column and weight of every output column are computed once
+    const colOk = new Uint8Array(outW);
+    const colOff = new Int32Array(outW);
+    const colF = new Int32Array(outW);
+    for (let x = 0; x < outW; x++) {
+      const sx = i0 * x + i2;
+      const xs = ((sx + 1) * ONE + 0.5) | 0;
+      const x0 = (xs >> BITS) - 1;
+      colOk[x] = sx > -1 && sx < sw && x0 >= 0 && x0 + 1 < sw ? 1 : 0;
+      colOff[x] = x0 * 3;
+      colF[x] = xs & (ONE - 1);
+    }
+    for (let y = 0; y < outH; y++) {
+      const sy = i4 * y + i5;
+      if (!(sy > -1 && sy < sh)) continue;
+      const ys = ((sy + 1) * ONE + 0.5) | 0;
+      const y0 = (ys >> BITS) - 1;
+      const fy = ys & (ONE - 1);
+      const rowOk = y0 >= 0 && y0 + 1 < sh;
+      const rowO = y * outW * 3;
+      for (let x = 0; x < outW; x++) {
+        const o = rowO + x * 3;
+        if (!rowOk || !colOk[x]) {
+          sample(i0 * x + i2, sy, o);
+          continue;
+        }
+        const fx = colF[x]!;
+        const p00 = y0 * stride + colOff[x]!;
+        const p01 = p00 + stride;
+        const w00 = (ONE - fx) * (ONE - fy);
+        const w10 = fx * (ONE - fy);
+        const w01 = (ONE - fx) * fy;
+        const w11 = fx * fy;
+        dd[o] = (w00 * sd[p00]! + w10 * sd[p00 + 3]! + w01 * sd[p01]! + w11 * sd[p01 + 3]! + 512) >> 10;
+        dd[o + 1] = (w00 * sd[p00 + 1]! + w10 * sd[p00 + 4]! + w01 * sd[p01 + 1]! + w11 * sd[p01 + 4]! + 512) >> 10;
+        dd[o + 2] = (w00 * sd[p00 + 2]! + w10 * sd[p00 + 5]! + w01 * sd[p01 + 2]! + w11 * sd[p01 + 5]! + 512) >> 10;
+      }
+    }
+    return dst;
+  }
   // affine: sx, sy are linear in x along a row, so the run of x whose four neighbours are all
   // inside the source is an interval; it gets a loop without bounds checks
   const EPS = 1e-6;

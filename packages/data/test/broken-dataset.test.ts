@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { tmpDir } from './helpers.js';
-import { loadSplit, loadDatasetYaml, NoLabelsError, LABEL_CACHE_VERSION } from '../src/index.js';
+import { loadSplit, loadDatasetYaml, NoLabelsError, LABEL_CACHE_VERSION, listImageFiles, img2labelPath } from '../src/index.js';
 
 async function solid(w: number, h: number, fmt: 'jpeg' | 'png'): Promise<Buffer> {
   const s = sharp({ create: { width: w, height: h, channels: 3, background: { r: 200, g: 30, b: 30 } } });
@@ -123,6 +123,22 @@ test('dataset YAML: path relative to the YAML, txt lists, lists of folders, name
     assert.throws(() => loadDatasetYaml(path.join(root, 'bad.yaml')), /nc=3 but 2 names/);
     fs.writeFileSync(path.join(root, 'nonames.yaml'), 'train: a\nval: a\n');
     assert.throws(() => loadDatasetYaml(path.join(root, 'nonames.yaml')), /'names:' key missing/);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('image listing: folders recursively, .txt lists with ./ lines, image suffixes only, sorted; images -> labels rule', () => {
+  const root = tmpDir('list');
+  try {
+    fs.mkdirSync(path.join(root, 'images/a/sub'), { recursive: true });
+    for (const f of ['images/a/2.jpg', 'images/a/sub/1.PNG', 'images/a/notes.txt', 'images/a/.hidden.jpg', 'images/a/x.gif']) fs.writeFileSync(path.join(root, f), 'x');
+    assert.deepEqual(listImageFiles([path.join(root, 'images/a')]), [path.join(root, 'images/a/2.jpg'), path.join(root, 'images/a/sub/1.PNG')]);
+    fs.writeFileSync(path.join(root, 'list.txt'), `./images/a/2.jpg\n${path.join(root, 'images/a/sub/1.PNG')}\n\n`);
+    assert.deepEqual(listImageFiles([path.join(root, 'list.txt')]), [path.join(root, 'images/a/2.jpg'), path.join(root, 'images/a/sub/1.PNG')]);
+    assert.throws(() => listImageFiles([path.join(root, 'nope')]), /does not exist/);
+    assert.equal(img2labelPath('/d/images/x/images/y.jpg'), '/d/images/x/labels/y.txt');
+    assert.equal(img2labelPath('/d/images/train/a.b.jpeg'), '/d/labels/train/a.b.txt');
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }

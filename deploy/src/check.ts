@@ -8,6 +8,7 @@ import { loadCompose, validateComposeSchema } from './compose.js';
 import { lintDockerfile } from './dockerfile-lint.js';
 import { execForm, findStage, parseDockerfile } from './dockerfile.js';
 import { checkIndexedJob, loadManifests } from './k8s-checks.js';
+import { validateK8sSchema } from './k8s-schema.js';
 import { formatProblems, type Problem } from './problem.js';
 import { deployPath } from './repo.js';
 
@@ -40,7 +41,7 @@ export function checkAll(): { checked: string[]; problems: Problem[] } {
   const manifests = ['k8s/service.yaml', 'k8s/indexed-job.yaml'].filter((f) => existsSync(deployPath(f)));
   if (manifests.length > 0) {
     const docs = loadManifests(manifests.map((f) => readFileSync(deployPath(f), 'utf8')));
-    problems.push(...checkIndexedJob(docs, 'deploy/k8s', { imageVolumes }));
+    problems.push(...validateK8sSchema(docs, 'deploy/k8s'), ...checkIndexedJob(docs, 'deploy/k8s', { imageVolumes }));
     checked.push(...manifests.map((f) => `deploy/${f}`));
   }
   return { checked, problems };

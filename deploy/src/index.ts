@@ -35,3 +35,4 @@ export { checkComposeFile, checkTrainingService, environmentOf, commandOf, flagV
 export { parseDockerignore, isIgnored, type IgnoreRule } from './dockerignore.js';
 export { loadManifests, checkIndexedJob, k8sVarRefs, type K8sRules } from './k8s-checks.js';
 export { checkAll } from './check.js';
+export { validateK8sSchema } from './k8s-schema.js';

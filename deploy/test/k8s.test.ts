@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { checkIndexedJob, deployPath, formatProblems, loadManifests } from '../src/index.js';
+import { checkIndexedJob, deployPath, formatProblems, loadManifests, validateK8sSchema } from '../src/index.js';
 import { imageVolumes } from './recipes.js';
 
 const FILES = ['k8s/service.yaml', 'k8s/indexed-job.yaml'];
@@ -23,6 +23,23 @@ function container(docs: Obj[]): Obj {
 describe('Kubernetes Indexed Job', () => {
   it('both manifests parse, with the expected kinds', () => {
     assert.deepEqual(fresh().map((d) => `${d['apiVersion']}/${d['kind']}`), ['v1/Service', 'batch/v1/Job']);
+  });
+
+  it('both manifests are valid against the Kubernetes API schemas (kubernetes-models)', () => {
+    const problems = validateK8sSchema(fresh(), 'deploy/k8s');
+    assert.deepEqual(problems, [], formatProblems(problems));
+  });
+
+  it('the schema rejects a wrong enum, a non-integer count and a bad GPU quantity', () => {
+    const docs = fresh();
+    const job = docs.find((d) => d['kind'] === 'Job')!;
+    job['spec']['completionMode'] = 'Indexd';
+    job['spec']['parallelism'] = '2';
+    container(docs)['resources']['limits']['nvidia.com/gpu'] = 'eight';
+    const messages = validateK8sSchema(docs, 'k').map((p) => p.message).join('\n');
+    assert.match(messages, /spec\/completionMode must be equal to one of the allowed values/);
+    assert.match(messages, /spec\/parallelism must be integer/);
+    assert.match(messages, /nvidia\.com~1gpu must match format "quantity"/);
   });
 
   it('passes the launcher-facing checks', () => {

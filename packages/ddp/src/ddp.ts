@@ -39,6 +39,10 @@ export interface ReduceTimings {
   total: number;
   /** Time spent waiting for all-reduces that had nothing else to overlap with. */
   allReduceWait: number;
+  /** Time spent copying gradients to the host buckets (device to host). */
+  download: number;
+  /** Time spent handing reduced buckets back (host to device, or views for the host form). */
+  upload: number;
   buckets: number;
   bytes: number;
 }
@@ -275,29 +279,37 @@ export class DistributedDataParallel {
     if (this.pg.worldSize === 1) {
       // the mean over one rank is the identity: no host round trip for single-process runs
       for (const p of this.params) sink.identity(p, grads[p.name]);
-      this.lastTimings = { total: performance.now() - t0, allReduceWait: 0, buckets: 0, bytes: 0 };
+      this.lastTimings = { total: performance.now() - t0, allReduceWait: 0, download: 0, upload: 0, buckets: 0, bytes: 0 };
       return;
     }
     if (n === 0) return;
+    let download = 0;
+    let upload = 0;
+    let d0 = performance.now();
     let reducing: Promise<Float32Array> = this.pg.allReduce(await this.download(0, grads), {
       op: GRADIENT_REDUCE_OP,
     });
+    download += performance.now() - d0;
     try {
       for (let i = 0; i < n; i++) {
+        d0 = performance.now();
         const next = i + 1 < n ? await this.download(i + 1, grads) : null;
         const w0 = performance.now();
+        download += w0 - d0;
         const reduced = await reducing;
-        wait += performance.now() - w0;
+        const u0 = performance.now();
+        wait += u0 - w0;
         bytes += reduced.byteLength;
         if (next !== null) reducing = this.pg.allReduce(next, { op: GRADIENT_REDUCE_OP });
         sink.bucket(this.buckets[i]!, reduced);
+        upload += performance.now() - u0;
       }
     } catch (err) {
       reducing.catch(() => undefined); // an abandoned in-flight all-reduce must not crash the process
       sink.abort();
       throw err;
     }
-    this.lastTimings = { total: performance.now() - t0, allReduceWait: wait, buckets: n, bytes };
+    this.lastTimings = { total: performance.now() - t0, allReduceWait: wait, download, upload, buckets: n, bytes };
   }
 
   /**

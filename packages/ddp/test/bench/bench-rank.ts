@@ -15,7 +15,13 @@
 import { writeFileSync } from 'node:fs';
 import { tf, initBackend } from '@yolo-launch/backend';
 import { initProcessGroup, type ProcessGroup } from '@yolo-launch/comm';
-import { DistributedDataParallel, type DistributedDataParallelOptions } from '../../src/index.js';
+import {
+  DistributedDataParallel,
+  localMoments,
+  syncBatchNormMoments,
+  type DistributedDataParallelOptions,
+  type MomentsFn,
+} from '../../src/index.js';
 import { countParams, yolov5Shapes } from './yolov5-shapes.js';
 
 const ITERS = Number(process.env.BENCH_ITERS ?? 20);
@@ -40,6 +46,47 @@ function passThrough(pg: ProcessGroup): ProcessGroup {
     broadcastObject: async (v) => v,
     allGatherObject: async (v) => [v],
     destroy: async () => undefined,
+  };
+}
+
+/**
+ * SyncBatchNorm's communication cost per training step: every BN layer of YOLOv5n (57) runs
+ * its moments forward and backward on a tiny input (compute negligible), with the synchronised
+ * and with the local moments function; the difference is the 2 x 57 blocking all-reduces.
+ */
+async function benchSyncBn(pg: ProcessGroup): Promise<Record<string, unknown>> {
+  const channels = yolov5Shapes('n')
+    .filter((p) => p.name.endsWith('.bn.weight'))
+    .map((p) => p.shape[0]!);
+  const xs = channels.map((c, i) => tf.randomNormal([2, 4, 4, c], 0, 1, 'float32', i + 1) as tf.Tensor4D);
+  const runAll = (fn: MomentsFn) => {
+    for (const x of xs) {
+      const g = tf.grad((xx: tf.Tensor) => {
+        const m = fn(xx as tf.Tensor4D);
+        return tf.add(tf.sum(m.mean), tf.sum(m.variance));
+      })(x);
+      g.dispose();
+    }
+  };
+  const sync = syncBatchNormMoments(pg);
+  const times: number[][] = [[], []];
+  for (let it = 0; it < WARMUP + ITERS; it++) {
+    for (const [k, fn] of [localMoments, sync].entries()) {
+      await pg.barrier();
+      const t0 = performance.now();
+      runAll(fn);
+      if (it >= WARMUP) times[k]!.push(performance.now() - t0);
+    }
+  }
+  tf.dispose(xs);
+  const all = await pg.allGatherObject(times);
+  const worst = times.map((ts, k) => ts.map((_, i) => Math.max(...all.map((r) => r[k]![i]!))));
+  return {
+    layers: channels.length,
+    collectivesPerStep: 2 * channels.length,
+    localMs: median(worst[0]!),
+    syncMs: median(worst[1]!),
+    overheadMs: median(worst[1]!.map((x, i) => x - worst[0]![i]!)),
   };
 }
 
@@ -78,6 +125,8 @@ async function main(): Promise<void> {
     ];
     const times: number[][] = paths.map(() => []);
     const waits: number[][] = ddps.map(() => []);
+    const dls: number[][] = ddps.map(() => []);
+    const ups: number[][] = ddps.map(() => []);
     for (let it = 0; it < WARMUP + ITERS; it++) {
       for (let p = 0; p < paths.length; p++) {
         await pg.barrier();
@@ -86,7 +135,12 @@ async function main(): Promise<void> {
         const dt = performance.now() - t0;
         if (it >= WARMUP) {
           times[p]!.push(dt);
-          if (p > 0) waits[p - 1]!.push(ddps[p - 1]!.lastTimings!.allReduceWait);
+          if (p > 0) {
+            const lt = ddps[p - 1]!.lastTimings!;
+            waits[p - 1]!.push(lt.allReduceWait);
+            dls[p - 1]!.push(lt.download);
+            ups[p - 1]!.push(lt.upload);
+          }
         }
       }
     }
@@ -111,13 +165,16 @@ async function main(): Promise<void> {
           // paired: each iteration's DDP time minus the raw all-reduce of the same round
           overheadMs: median(t.map((x, i) => x - raw[i]!)),
           allReduceWaitMs: median(waits[k]!),
+          downloadMs: median(dls[k]!),
+          uploadMs: median(ups[k]!),
         };
       }),
     });
     ddps.forEach((d) => d.dispose());
     tf.dispose([...params, ...Object.values(grads)]);
   }
-  writeFileSync(process.env.DDP_TEST_OUT!, JSON.stringify({ rank: pg.rank, rows }));
+  const syncBn = await benchSyncBn(pg);
+  writeFileSync(process.env.DDP_TEST_OUT!, JSON.stringify({ rank: pg.rank, rows, syncBn }));
   await pg.destroy();
 }
 

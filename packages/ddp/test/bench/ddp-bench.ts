@@ -16,7 +16,23 @@ interface Row {
   world: number;
   backend: string;
   rawAllReduceMs: { median: number; p90: number };
-  ddp: Array<{ config: string; buckets: number; ms: { median: number; p90: number }; overheadMs: number; allReduceWaitMs: number }>;
+  ddp: Array<{
+    config: string;
+    buckets: number;
+    ms: { median: number; p90: number };
+    overheadMs: number;
+    allReduceWaitMs: number;
+    downloadMs: number;
+    uploadMs: number;
+  }>;
+}
+
+interface SyncBnRow {
+  layers: number;
+  collectivesPerStep: number;
+  localMs: number;
+  syncMs: number;
+  overheadMs: number;
 }
 
 // References measured on this machine (issue 5): gloo all-reduce of 7.5 MB at world 2, and
@@ -41,25 +57,26 @@ function ourStepMs(): number | null {
 
 async function main(): Promise<void> {
   const world = Number(process.env.BENCH_WORLD ?? 2);
-  const outcomes = await runWorld<{ rank: number; rows: Row[] }>('../bench/bench-rank.js', world, {}, 600_000);
+  const outcomes = await runWorld<{ rank: number; rows: Row[]; syncBn: SyncBnRow }>('../bench/bench-rank.js', world, {}, 600_000);
   for (const o of outcomes) {
     if (o.code !== 0 || !o.result) throw new Error(`bench rank ${o.rank} failed (${o.code ?? o.signal}): ${o.stderr.slice(-3000)}`);
   }
   const rows = outcomes[0]!.result!.rows;
   const ours = ourStepMs();
+  const syncBn = outcomes[0]!.result!.syncBn;
   const f = (x: number) => x.toFixed(2);
   console.log(`\nDDP gradient all-reduce, world ${world}, loopback, backend ${rows[0]?.backend} (median / p90 of ${process.env.BENCH_ITERS ?? 20}, max over ranks)\n`);
-  console.log('| model | MB | tensors | path | buckets | median ms | p90 ms | DDP overhead ms (paired median) | overhead / 322 ms step |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('| model | MB | tensors | path | buckets | median ms | p90 ms | DDP overhead ms (paired median) | overhead / 322 ms step | of which: wait / to host / back (ms) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.model} | ${r.megabytes} | ${r.tensors} | raw pg.allReduce (one flat buffer) | 1 | ${f(r.rawAllReduceMs.median)} | ${f(r.rawAllReduceMs.p90)} | | |`);
+    console.log(`| ${r.model} | ${r.megabytes} | ${r.tensors} | raw pg.allReduce (one flat buffer) | 1 | ${f(r.rawAllReduceMs.median)} | ${f(r.rawAllReduceMs.p90)} | | | |`);
     for (const d of r.ddp) {
       if (d.config.startsWith('copy only')) {
-        console.log(`| ${r.model} | ${r.megabytes} | ${r.tensors} | ${d.config} | ${d.buckets} | ${f(d.ms.median)} | ${f(d.ms.p90)} | (${f(d.ms.median)} with no overlap) | ${f((100 * d.ms.median) / TORCH_STEP_MS)}% |`);
+        console.log(`| ${r.model} | ${r.megabytes} | ${r.tensors} | ${d.config} | ${d.buckets} | ${f(d.ms.median)} | ${f(d.ms.p90)} | (${f(d.ms.median)} with no overlap) | ${f((100 * d.ms.median) / TORCH_STEP_MS)}% | ${f(d.allReduceWaitMs)} / ${f(d.downloadMs)} / ${f(d.uploadMs)} |`);
         continue;
       }
       console.log(
-        `| ${r.model} | ${r.megabytes} | ${r.tensors} | ${d.config} | ${d.buckets} | ${f(d.ms.median)} | ${f(d.ms.p90)} | ${f(d.overheadMs)} | ${f((100 * d.overheadMs) / TORCH_STEP_MS)}% |`,
+        `| ${r.model} | ${r.megabytes} | ${r.tensors} | ${d.config} | ${d.buckets} | ${f(d.ms.median)} | ${f(d.ms.p90)} | ${f(d.overheadMs)} | ${f((100 * d.overheadMs) / TORCH_STEP_MS)}% | ${f(d.allReduceWaitMs)} / ${f(d.downloadMs)} / ${f(d.uploadMs)} |`,
       );
     }
   }
@@ -74,13 +91,17 @@ async function main(): Promise<void> {
       );
     }
   }
+  console.log(
+    `\nSyncBatchNorm, YOLOv5n's ${syncBn.layers} BN layers forward + backward (${syncBn.collectivesPerStep} blocking all-reduces) on tiny inputs: ` +
+      `${f(syncBn.syncMs)} ms vs ${f(syncBn.localMs)} ms with local moments: +${f(syncBn.overheadMs)} ms per step`,
+  );
   const dir = path.join(repoRoot, 'bench-results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'ddp.json');
   writeFileSync(
     file,
     JSON.stringify(
-      { package: '@yolo-launch/ddp', date: new Date().toISOString(), world, references: { glooAllReduce7_5MBms: GLOO_7_5MB_MS, torchStepMs: TORCH_STEP_MS, ourYolov5nStepMs: ours }, rows },
+      { package: '@yolo-launch/ddp', date: new Date().toISOString(), world, references: { glooAllReduce7_5MBms: GLOO_7_5MB_MS, torchStepMs: TORCH_STEP_MS, ourYolov5nStepMs: ours }, rows, syncBn },
       null,
       2,
     ),

@@ -22,5 +22,5 @@ export { detectGpus, parseNproc, resolveNproc, type NprocSpec } from './gpus.js'
 export { freePort, findPortOwner, assertPortFree, type PortOwner } from './ports.js';
 export { resolveTrainCli } from './train-entry.js';
 export { UsageError, USAGE_EXIT_CODE } from './errors.js';
-export { parseCommandLine, OPTIONS } from './cli.js';
+export { parseCommandLine, main, OPTIONS } from './command-line.js';
 export type { WorkerFailure } from './worker-group.js';

@@ -1,12 +1,14 @@
 // The command line: torchrun's flag names in kebab and snake case, YOLO_LAUNCH_<NAME>
 // defaults, what runs (train / -- command / script.js), and one-line exit-2 usage errors.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import net from 'node:net';
 import os from 'node:os';
 import test from 'node:test';
 import { parseCommandLine, resolveTrainCli, UsageError, findPortOwner } from '../src/index.js';
-import { cleanEnv, envLines, runLauncher, worker } from './helpers.js';
+import { cleanEnv, envLines, PACKAGE_ROOT, runLauncher, worker } from './helpers.js';
 
 async function parse(argv: string[], env: NodeJS.ProcessEnv = {}) {
   const parsed = await parseCommandLine(argv, env);
@@ -114,4 +116,15 @@ test('the trainer is resolved from @yolo-launch/train/cli, or reported as not bu
   }
   assert.match(file, /train\/dist\/src\/cli\.js$/);
   assert.ok(existsSync(file));
+});
+
+test('the bin runs through its node_modules/.bin symlink', (t) => {
+  const bin = path.join(PACKAGE_ROOT, '..', 'node_modules', '.bin', 'yolo-launch');
+  if (!existsSync(bin)) {
+    t.skip(`no ${bin} (npm install has not linked the workspace bin)`);
+    return;
+  }
+  const run = spawnSync(process.execPath, [bin, '--standalone', '--', process.execPath, worker('print-env')], { env: cleanEnv(), encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(envLines(run.stdout).get(0)?.WORLD_SIZE, '1');
 });

@@ -132,6 +132,18 @@ test('the controller killed with SIGKILL: every node launcher and worker ends by
   await waitFor('every node launcher and worker gone', () => processesWith(marker).length === 0, 10_000);
 });
 
+test('SIGINT to the controller stops every node and worker', async (t) => {
+  const marker = newMarker();
+  t.after(() => killAll(marker));
+  const port = await freePort();
+  const run = startLauncher(['--hostfile', twoNodes, '--ssh', shim, '--master-addr', '127.0.0.1', '--master-port', String(port), '--term-timeout', '2', '--no-preflight', '--', node, worker('behave'), 'hang', `marker=${marker}`]);
+  await waitFor('three workers ready', () => (run.stdout().match(/ready rank=/g) ?? []).length === 3, 30_000);
+  run.child.kill('SIGINT');
+  const result = await run.done;
+  assert.equal(result.code, 130, result.stderr);
+  await waitFor('every node launcher and worker gone', () => processesWith(marker).length === 0, 10_000);
+});
+
 // ---- network namespaces -----------------------------------------------------------------------
 
 function ip(...args: string[]): { ok: boolean; out: string } {

@@ -109,6 +109,16 @@ export class DistributedDataParallel {
     if (pg.worldSize > 1) {
       await broadcastVariables(pg, all, options.broadcastFrom ?? 0);
       await verifyReplicas(pg, all, 'parameters and buffers after the initial broadcast');
+      // every rank must cut the same buckets, or the all-reduces would not pair up
+      const plan = ddp.buckets.map((b) => b.size).join(',');
+      const plans = await pg.allGatherObject(plan);
+      const odd = plans.findIndex((q) => q !== plans[0]);
+      if (odd >= 0) {
+        throw new Error(
+          `rank ${odd} planned different gradient buckets than rank 0 (${plans[odd]} vs ${plans[0]} elements): ` +
+            'pass the same bucketCapMb / firstBucketCapMb on every rank',
+        );
+      }
     }
     return ddp;
   }

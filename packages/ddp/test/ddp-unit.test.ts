@@ -49,6 +49,18 @@ test('construction refuses ranks with different models', async () => {
   }
 });
 
+test('construction refuses ranks with different bucket options', async () => {
+  const { groups } = createFakeWorld(2);
+  const vars = groups.map((pg) => makeVars(pg.rank));
+  const results = await Promise.allSettled(
+    groups.map((pg) => DistributedDataParallel.create(pg, vars[pg.rank]!, pg.rank === 0 ? {} : { bucketCapMb: 100 / 2 ** 20, firstBucketCapMb: 20 / 2 ** 20 })),
+  );
+  for (const r of results) {
+    assert.equal(r.status, 'rejected');
+    assert.match(String((r as PromiseRejectedResult).reason), /rank 1 planned different gradient buckets than rank 0/);
+  }
+});
+
 for (const transfer of ['host', 'device'] as const) {
   test(`reduceGradients averages over ranks in tiny buckets (${transfer} transfer), missing gradients count as zero`, async () => {
     const { groups } = createFakeWorld(2);

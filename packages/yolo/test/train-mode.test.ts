@@ -6,7 +6,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '@yolo-launch/backend';
-import { BatchNorm2d, ComputeLoss, createModel, localMoments, Rng, StateRegistry, upsampleNearest, type BatchMoments, type MomentsFn } from '../src/index.js';
+import { BatchNorm2d, ComputeLoss, createModel, localMoments, lossAndGradients, Rng, StateRegistry, upsampleNearest, type BatchMoments, type MomentsFn } from '../src/index.js';
 import { assertClose } from './helpers.js';
 import { tinyYaml } from './tiny.js';
 
@@ -168,5 +168,25 @@ test('forwardTrain updates running stats and num_batches_tracked; eval uses them
   const after = tf.tidy(() => model.forwardEval(x).pred.dataSync());
   assert.ok(after.some((v, i) => Math.abs(v - before[i]!) > 1e-6), 'eval output follows the new running stats');
   x.dispose();
+  model.dispose();
+});
+
+test('lossAndGradients: named gradients of the trainable parameters in state_dict order', () => {
+  const model = createModel(tinyYaml(2), { seed: 2 });
+  model.freeze([0, 1]);
+  const loss = ComputeLoss.forModel(model, HYP);
+  const x = tf.tidy(() => tf.sigmoid(randn([2, 32, 32, 3], 13))) as tf.Tensor4D;
+  const targets = Float32Array.of(0, 1, 0.4, 0.5, 0.2, 0.3, 1, 0, 0.6, 0.6, 0.4, 0.3);
+  const out = lossAndGradients(model, loss, x, targets);
+  assert.deepEqual(
+    out.grads.map((g) => g.name),
+    model.trainableParameters().map((p) => p.name),
+  );
+  assert.ok(out.grads.every((g) => !g.name.startsWith('model.0.') && !g.name.startsWith('model.1.')));
+  const ref = tf.tidy(() => loss.compute(model.forwardTrain(x, { updateStats: false }), targets).loss.dataSync()[0]!);
+  assert.ok(Math.abs(out.loss - ref) < 1e-5 * Math.max(1, ref), `loss ${out.loss} vs ${ref}`);
+  assert.ok(Math.abs(out.items[0] + out.items[1] + out.items[2] - out.loss / 2) < 1e-5);
+  out.grads.forEach((g) => assert.deepEqual(g.grad.shape, g.variable.shape));
+  tf.dispose([x, ...out.grads.map((g) => g.grad)]);
   model.dispose();
 });

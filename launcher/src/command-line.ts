@@ -93,11 +93,10 @@ export async function parseCommandLine(argv: readonly string[], env: NodeJS.Proc
     for (const n of [name, ...(spec.alias ?? [])]) if (n.includes('-')) aliases.push(snake(n));
     parser = parser.option(name, { type: spec.type, describe: spec.describe, alias: aliases, hidden: spec.hidden });
   }
-  let helped = false;
   parser = parser.showHelpOnFail(false);
   const parsed = (await parser.parseAsync()) as Record<string, unknown> & { _: (string | number)[]; '--'?: (string | number)[] };
-  if (parsed.help || argv.includes('--help') || argv.includes('-h')) helped = true;
-  if (helped) return null;
+  // Only a --help among the launcher's own options is ours (yargs printed it); `train --help` is the trainer's.
+  if (parsed.help) return null;
 
   const value = (name: string): unknown => {
     const v = parsed[camel(name)];

@@ -128,3 +128,14 @@ test('the bin runs through its node_modules/.bin symlink', (t) => {
   assert.equal(run.status, 0, run.stderr);
   assert.equal(envLines(run.stdout).get(0)?.WORLD_SIZE, '1');
 });
+
+test('--help before `train` is the launcher\'s; after it, the trainer\'s', async () => {
+  const trainHelp = await parseCommandLine(['--nproc', '2', 'train', '--help'], {});
+  assert.deepEqual(trainHelp?.options.trainArgs, ['--help']);
+  const cmdHelp = await parseCommandLine(['--', 'ls', '-h'], {});
+  assert.deepEqual(cmdHelp?.options.command, ['ls', '-h']);
+  const run = await runLauncher(['--help']);
+  assert.equal(run.code, 0);
+  assert.match(run.stdout, /yolo-launch \[launcher options\] train \[train options\]/);
+  assert.match(run.stdout, /--nproc, --nproc-per-node, --nproc_per_node/);
+});

@@ -42,16 +42,22 @@ export async function runBatchJob(store: ImageStore, cfg: PipelineConfig, job: B
   // two samples in flight: one decodes on libuv's pool while the other is augmented in JS;
   // each sample has its own RNG, so the order of completion does not matter
   const samples = new Array<Sample>(job.items.length);
+  // every sample of a non-quad batch has the same final size: build them in place in the
+  // batch buffer (no per-sample allocation, no copy in collate)
+  const [h, w] = job.shape ?? [store.imgsz, store.imgsz];
+  const per = h * w * 3;
+  const batchBuf = cfg.quad ? null : new Uint8Array(per * job.items.length);
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < job.items.length) {
       const k = next++;
       const [index, occ] = job.items[k]!;
       const rng = sampleRng(cfg.seed, job.epoch, index, occ);
-      samples[k] = await getSample(store, index, { augment: cfg.augment, hyp: cfg.hyp, mosaic: cfg.mosaic, ...(job.shape ? { shape: job.shape } : {}) }, rng);
+      const slot = batchBuf ? batchBuf.subarray(k * per, (k + 1) * per) : undefined;
+      samples[k] = await getSample(store, index, { augment: cfg.augment, hyp: cfg.hyp, mosaic: cfg.mosaic, ...(job.shape ? { shape: job.shape } : {}) }, rng, slot);
     }
   };
   await Promise.all(Array.from({ length: Math.min(SAMPLES_IN_FLIGHT, job.items.length) }, lane));
-  const batch = cfg.quad ? await collateQuad(samples, Rng.from(cfg.seed, job.epoch, cfg.rank, job.batchNo, 0x9aad)) : collate(samples);
+  const batch = cfg.quad ? await collateQuad(samples, Rng.from(cfg.seed, job.epoch, cfg.rank, job.batchNo, 0x9aad)) : collate(samples, batchBuf ?? undefined);
   return { ...batch, indices: job.items.map(([i]) => i), epoch: job.epoch, batchNo: job.batchNo };
 }

@@ -17,16 +17,23 @@ export interface Batch {
   shapes: Array<ShapeInfo | null>;
 }
 
-export function collate(samples: readonly Sample[]): Batch {
+/**
+ * Stacks samples into one NHWC buffer. With `images` given (the batch buffer the samples
+ * were built into), samples already in their slot are not copied again.
+ */
+export function collate(samples: readonly Sample[], images?: Uint8Array): Batch {
   if (samples.length === 0) throw new Error('collate: empty batch');
   const h = samples[0]!.image.height;
   const w = samples[0]!.image.width;
   const per = h * w * 3;
-  const images = new Uint8Array(per * samples.length);
+  if (!images || images.length !== per * samples.length) images = new Uint8Array(per * samples.length);
+  const out = images;
   let nt = 0;
   samples.forEach((s, i) => {
     if (s.image.height !== h || s.image.width !== w) throw new Error(`collate: image ${i} is ${s.image.width}x${s.image.height}, batch is ${w}x${h}`);
-    images.set(s.image.data, i * per);
+    const d = s.image.data;
+    const inPlace = d.buffer === out.buffer && d.byteOffset === out.byteOffset + i * per;
+    if (!inPlace) out.set(d, i * per);
     nt += s.labels.length / 5;
   });
   const targets = new Float32Array(nt * 6);
@@ -37,7 +44,7 @@ export function collate(samples: readonly Sample[]): Batch {
       for (let c = 0; c < 5; c++) targets[o++] = s.labels[k + c]!;
     }
   });
-  return { images, shape: [samples.length, h, w, 3], targets, paths: samples.map((s) => s.path), shapes: samples.map((s) => s.shape) };
+  return { images: out, shape: [samples.length, h, w, 3], targets, paths: samples.map((s) => s.path), shapes: samples.map((s) => s.shape) };
 }
 
 /**

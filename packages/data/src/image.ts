@@ -17,8 +17,17 @@ export interface RgbImage {
 
 export const PAD_VALUE = 114;
 
-export function newImage(width: number, height: number, fill = PAD_VALUE): RgbImage {
-  const data = new Uint8Array(width * height * 3);
+/**
+ * A width x height image filled with `fill`; written into `into` (e.g. a slot of the batch
+ * buffer) when given and of the right length, else freshly allocated.
+ */
+export function newImage(width: number, height: number, fill = PAD_VALUE, into?: Uint8Array): RgbImage {
+  const n = width * height * 3;
+  if (into && into.length === n) {
+    into.fill(fill);
+    return { data: into, width, height };
+  }
+  const data = new Uint8Array(n);
   if (fill !== 0) data.fill(fill);
   return { data, width, height };
 }

@@ -64,11 +64,12 @@ export interface LetterboxResult extends LetterboxGeometry {
   image: RgbImage;
 }
 
-export async function letterbox(img: RgbImage, newShape: number | [number, number] = 640, opts: LetterboxOptions = {}): Promise<LetterboxResult> {
+/** `into`: optional destination for the output pixels (used when its length fits). */
+export async function letterbox(img: RgbImage, newShape: number | [number, number] = 640, opts: LetterboxOptions = {}, into?: Uint8Array): Promise<LetterboxResult> {
   const g = letterboxGeometry([img.height, img.width], newShape, opts);
   const resized = img.width !== g.newUnpad[0] || img.height !== g.newUnpad[1] ? await resizeImage(img, g.newUnpad[0], g.newUnpad[1]) : img;
-  if (g.top === 0 && g.bottom === 0 && g.left === 0 && g.right === 0) return { ...g, image: resized };
-  const out = newImage(g.outShape[1], g.outShape[0], opts.color ?? PAD_VALUE);
+  if (g.top === 0 && g.bottom === 0 && g.left === 0 && g.right === 0 && !(into && into.length === resized.data.length)) return { ...g, image: resized };
+  const out = newImage(g.outShape[1], g.outShape[0], opts.color ?? PAD_VALUE, into);
   blit(out, g.left, g.top, resized, 0, 0, resized.width, resized.height);
   return { ...g, image: out };
 }

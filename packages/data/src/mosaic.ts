@@ -1,13 +1,20 @@
 /** load_mosaic: four images around a random centre on a 2s x 2s canvas, then random_perspective. */
 import type { Rng } from './rng.js';
-import { newImage, blit, type RgbImage } from './image.js';
+import { newImage, blit, PAD_VALUE, type RgbImage } from './image.js';
 import { xywhn2xyxy, concatRows, clipXyxyInPlace } from './boxes.js';
 import { randomPerspective } from './perspective.js';
 import type { AugmentHyp } from './hyp.js';
 import type { ImageStore } from './image-store.js';
 
 /** Returns the mosaic image (s x s) and its pixel xyxy labels [cls, x1, y1, x2, y2]. */
-export async function loadMosaic(store: ImageStore, index: number, hyp: AugmentHyp, rng: Rng): Promise<{ image: RgbImage; labels: Float32Array }> {
+/**
+ * The 2s x 2s canvas is reused: from its fill to the end of the warp nothing awaits, so
+ * concurrent samples of this thread never share it at the same time.
+ */
+let scratch: Uint8Array | null = null;
+
+/** `into`: optional destination of the s x s output (a slot of the batch buffer). */
+export async function loadMosaic(store: ImageStore, index: number, hyp: AugmentHyp, rng: Rng, into?: Uint8Array): Promise<{ image: RgbImage; labels: Float32Array }> {
   const s = store.imgsz;
   const border: [number, number] = [-Math.floor(s / 2), -Math.floor(s / 2)];
   const n = store.dataset.imFiles.length;
@@ -15,7 +22,8 @@ export async function loadMosaic(store: ImageStore, index: number, hyp: AugmentH
   const xc = Math.trunc(rng.uniform(-border[1], 2 * s + border[1]));
   const indices = rng.shuffle([index, rng.randint(0, n - 1), rng.randint(0, n - 1), rng.randint(0, n - 1)]);
   const loaded = await Promise.all(indices.map((i) => store.load(i)));
-  const img4 = newImage(2 * s, 2 * s);
+  if (!scratch || scratch.length !== 4 * s * s * 3) scratch = new Uint8Array(4 * s * s * 3);
+  const img4 = newImage(2 * s, 2 * s, PAD_VALUE, scratch);
   const parts: Float32Array[] = [];
   loaded.forEach(({ image }, i) => {
     const w = image.width;
@@ -40,6 +48,6 @@ export async function loadMosaic(store: ImageStore, index: number, hyp: AugmentH
   });
   const labels4 = concatRows(parts);
   clipXyxyInPlace(labels4, 0, 2 * s);
-  const out = randomPerspective(img4, labels4, hyp, rng, border);
+  const out = randomPerspective(img4, labels4, hyp, rng, border, into);
   return { image: out.image, labels: out.targets };
 }

@@ -42,12 +42,12 @@ export function randomPerspectiveMatrix(inW: number, inH: number, outW: number, 
  * of the transformed corners, clipped to the output and filtered by box_candidates.
  * border = mosaic_border (-s/2, -s/2) shrinks the 2s mosaic canvas back to s.
  */
-export function randomPerspective(img: RgbImage, targets: Float32Array, hyp: PerspectiveHyp, rng: Rng, border: [number, number] = [0, 0]): { image: RgbImage; targets: Float32Array } {
+export function randomPerspective(img: RgbImage, targets: Float32Array, hyp: PerspectiveHyp, rng: Rng, border: [number, number] = [0, 0], into?: Uint8Array): { image: RgbImage; targets: Float32Array } {
   const height = img.height + border[0] * 2;
   const width = img.width + border[1] * 2;
   const { M, s } = randomPerspectiveMatrix(img.width, img.height, width, height, hyp, rng);
   const changed = border[0] !== 0 || border[1] !== 0 || M.some((v, i) => v !== IDENTITY[i]);
-  const image = changed ? warpImage(img, hyp.perspective ? M : [M[0], M[1], M[2], M[3], M[4], M[5], 0, 0, 1], width, height) : img;
+  const image = changed ? warpImage(img, hyp.perspective ? M : [M[0], M[1], M[2], M[3], M[4], M[5], 0, 0, 1], width, height, undefined, into) : img;
   const n = targets.length / 5;
   if (!n) return { image, targets };
   const kept: number[] = [];

@@ -37,14 +37,17 @@ export interface SampleOptions {
   shape?: [number, number];
 }
 
-/** Builds dataset item `index`; all randomness comes from rng. */
-export async function getSample(store: ImageStore, index: number, opts: SampleOptions, rng: Rng): Promise<Sample> {
+/**
+ * Builds dataset item `index`; all randomness comes from rng. `into` (optional) receives the
+ * output pixels when its length fits (the loader passes the sample's slot of the batch).
+ */
+export async function getSample(store: ImageStore, index: number, opts: SampleOptions, rng: Rng, into?: Uint8Array): Promise<Sample> {
   const { hyp, augment } = opts;
   let image: RgbImage;
   let labels: Float32Array;
   let shape: ShapeInfo | null = null;
   if (opts.mosaic && rng.random() < hyp.mosaic) {
-    ({ image, labels } = await loadMosaic(store, index, hyp, rng));
+    ({ image, labels } = await loadMosaic(store, index, hyp, rng, into));
     if (rng.random() < hyp.mixup) {
       const other = await loadMosaic(store, rng.randint(0, store.dataset.imFiles.length - 1), hyp, rng);
       mixupInPlace(image, other.image, rng);
@@ -53,7 +56,8 @@ export async function getSample(store: ImageStore, index: number, opts: SampleOp
   } else {
     const { image: img, h0, w0 } = await store.load(index);
     const target = opts.shape ?? [store.imgsz, store.imgsz];
-    const lb = await letterbox(img, target, { auto: false, scaleup: augment });
+    // with augmentation the warp writes the final pixels; without, letterbox does
+    const lb = await letterbox(img, target, { auto: false, scaleup: augment }, augment ? undefined : into);
     // letterbox hands back the stored image when nothing changes: copy before any in-place step
     image = lb.image === img ? { ...img, data: Uint8Array.from(img.data) } : lb.image;
     const h = img.height;
@@ -61,7 +65,7 @@ export async function getSample(store: ImageStore, index: number, opts: SampleOp
     shape = { shape0: [h0, w0], ratioPad: [[(h / h0) * lb.ratio[1], (w / w0) * lb.ratio[0]], [lb.pad[0], lb.pad[1]]] };
     labels = store.dataset.labels[index]!;
     if (labels.length) labels = xywhn2xyxy(labels, lb.ratio[0] * w, lb.ratio[1] * h, lb.pad[0], lb.pad[1]);
-    if (augment) ({ image, targets: labels } = randomPerspective(image, labels, hyp, rng));
+    if (augment) ({ image, targets: labels } = randomPerspective(image, labels, hyp, rng, [0, 0], into));
   }
   // pixel xyxy -> normalized xywh (a copy: dataset labels are never modified)
   labels = labels === store.dataset.labels[index] ? Float32Array.from(labels) : labels;

@@ -36,10 +36,10 @@ const ONE = 1 << BITS;
  * dst(x, y) = src(M^-1 (x, y)); pixel centres at integer coordinates like OpenCV, bilinear
  * weights in 1/32 px fixed point (as cv2's INTER_LINEAR), border pixels = `border`.
  */
-export function warpImage(src: RgbImage, M: Mat3, outW: number, outH: number, border = PAD_VALUE): RgbImage {
+export function warpImage(src: RgbImage, M: Mat3, outW: number, outH: number, border = PAD_VALUE, into?: Uint8Array): RgbImage {
   const inv = matInv(M);
   const [i0, i1, i2, i3, i4, i5, i6, i7, i8] = inv;
-  const dst = newImage(outW, outH, border);
+  const dst = newImage(outW, outH, border, into);
   const sd = src.data;
   const dd = dst.data;
   const sw = src.width;

@@ -12,6 +12,7 @@ import { hideBin } from 'yargs/helpers';
 import { USAGE_EXIT_CODE, UsageError } from './errors.js';
 import { launch, type LaunchOptions } from './launch.js';
 import type { NodeLaunchConfig } from './multinode.js';
+import { optionVariable, type OptionName } from './option-names.js';
 import { probe } from './probe.js';
 
 type OptionType = 'string' | 'number' | 'boolean';
@@ -23,7 +24,7 @@ interface OptionSpec {
 }
 
 /** Launcher options; keys are the kebab-case names. */
-export const OPTIONS: Record<string, OptionSpec> = {
+export const OPTIONS: Record<OptionName, OptionSpec> = {
   nproc: { type: 'string', alias: ['nproc-per-node'], describe: 'workers per node: a number, "gpu" (one per GPU) or "auto" (GPUs, else one per CPU core) [default: 1; with --hostfile: the slots]' },
   nnodes: { type: 'number', describe: 'number of nodes [default: 1]' },
   'node-rank': { type: 'number', describe: 'rank of this node, 0 .. nnodes-1 [default: 0]' },
@@ -51,7 +52,7 @@ export const OPTIONS: Record<string, OptionSpec> = {
 
 const snake = (name: string) => name.replace(/-/g, '_');
 const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-const envName = (name: string) => `YOLO_LAUNCH_${snake(name).toUpperCase()}`;
+const envName = optionVariable;
 
 function envValue(name: string, type: OptionType, raw: string): string | number | boolean {
   if (type === 'number') {
@@ -98,11 +99,11 @@ export async function parseCommandLine(argv: readonly string[], env: NodeJS.Proc
   // Only a --help among the launcher's own options is ours (yargs printed it); `train --help` is the trainer's.
   if (parsed.help) return null;
 
-  const value = (name: string): unknown => {
+  const value = (name: OptionName): unknown => {
     const v = parsed[camel(name)];
     if (v !== undefined) return v;
     const raw = env[envName(name)];
-    return raw === undefined ? undefined : envValue(name, OPTIONS[name]!.type, raw);
+    return raw === undefined ? undefined : envValue(name, OPTIONS[name].type, raw);
   };
   for (const [name, spec] of Object.entries(OPTIONS)) {
     const v = parsed[camel(name)];

@@ -24,6 +24,7 @@
  */
 import os from 'node:os';
 import { UsageError } from './errors.js';
+import { OPTION_VARIABLES } from './option-names.js';
 
 /** Where one worker sits in the job. */
 export interface WorkerPlacement {
@@ -110,8 +111,8 @@ export function assignDevices(
 }
 
 /**
- * The complete environment of one worker: the launcher's own environment (minus its
- * YOLO_LAUNCH_* option defaults, which are the launcher's business) plus the contract.
+ * The complete environment of one worker: the launcher's own environment (minus the
+ * YOLO_LAUNCH_<OPTION> variables that configure the launcher itself) plus the contract.
  */
 export function workerEnv(
   base: NodeJS.ProcessEnv,
@@ -123,7 +124,7 @@ export function workerEnv(
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(base)) {
     if (value === undefined) continue;
-    if (key.startsWith('YOLO_LAUNCH_')) continue; // launcher option defaults, not for workers
+    if (OPTION_VARIABLES.has(key)) continue; // the launcher's configuration, not the workers'
     if (key === 'NODE_CHANNEL_FD' || key === 'NODE_CHANNEL_SERIALIZATION_MODE') continue;
     env[key] = value;
   }

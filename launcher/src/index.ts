@@ -24,3 +24,5 @@ export { resolveTrainCli } from './train-entry.js';
 export { UsageError, USAGE_EXIT_CODE } from './errors.js';
 export { parseCommandLine, main, OPTIONS } from './command-line.js';
 export type { WorkerFailure } from './worker-group.js';
+export { OPTION_NAMES, OPTION_VARIABLES, optionVariable } from './option-names.js';
+export { forwardedEnv, type NodeLaunchConfig } from './multinode.js';

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from './errors.js';
 import type { SelectedHost } from './hostfile.js';
 import { LineSplitter } from './output.js';
+import { OPTION_VARIABLES } from './option-names.js';
 import { isLocalAddress, listen, portTakenError } from './ports.js';
 import type { ProbeResult } from './probe.js';
 import { shellJoin } from './shell.js';
@@ -57,7 +58,8 @@ export interface MultiNodeConfig {
 export function forwardedEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
-    if (value === undefined || key.startsWith('YOLO_LAUNCH_')) continue;
+    // Options travel as flags, the token and run id in the stdin line itself.
+    if (value === undefined || OPTION_VARIABLES.has(key) || key === 'YOLO_LAUNCH_TOKEN') continue;
     if (/^(YOLO_|TF_|OMP_|NCCL_|UV_THREADPOOL_SIZE$)/.test(key)) out[key] = value;
   }
   return out;

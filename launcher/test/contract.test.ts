@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import test from 'node:test';
-import { assignDevices, threadBudget, workerEnv, CONTRACT_VARIABLES } from '../src/index.js';
+import { assignDevices, threadBudget, workerEnv, CONTRACT_VARIABLES, OPTIONS, OPTION_NAMES, forwardedEnv } from '../src/index.js';
 import { cleanEnv, envLines, runLauncher, worker } from './helpers.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 16);
@@ -89,17 +89,28 @@ test('assignDevices and workerEnv units', () => {
   assert.equal(threadBudget(4, 8), 2);
   assert.equal(threadBudget(4, 2), 1);
   const env = workerEnv(
-    { PATH: '/bin', YOLO_LAUNCH_NPROC: '4', CUDA_VISIBLE_DEVICES: '2,3' },
+    { PATH: '/bin', YOLO_LAUNCH_NPROC: '4', YOLO_LAUNCH_MASTER_PORT: '1', YOLO_LAUNCH_DATASETS: '/data', CUDA_VISIBLE_DEVICES: '2,3' },
     { rank: 5, localRank: 1, worldSize: 8, localWorldSize: 4, nodeRank: 1 },
     { masterAddr: 'h0', masterPort: 1234, runId: 'r', token: 't', restartCount: 2 },
     '3',
     2,
   );
   assert.equal(env.YOLO_LAUNCH_NPROC, undefined, 'launcher option defaults do not leak into workers');
+  assert.equal(env.YOLO_LAUNCH_MASTER_PORT, undefined);
+  assert.equal(env.YOLO_LAUNCH_DATASETS, '/data', 'other YOLO_LAUNCH_* variables belong to the packages');
+  assert.deepEqual(forwardedEnv({ YOLO_LAUNCH_DATASETS: '/d', YOLO_LAUNCH_NPROC: '2', YOLO_LAUNCH_TOKEN: 's', YOLO_SOCKET_IFNAME: 'eth1', TF_CPP_MIN_LOG_LEVEL: '2', HOME: '/root' }), {
+    YOLO_LAUNCH_DATASETS: '/d',
+    YOLO_SOCKET_IFNAME: 'eth1',
+    TF_CPP_MIN_LOG_LEVEL: '2',
+  }, 'what a hostfile job forwards to the other nodes (the token travels separately)');
   for (const name of CONTRACT_VARIABLES) assert.notEqual(env[name], undefined, name);
   assert.equal(env.PATH, '/bin');
   assert.equal(env.RANK, '5');
   assert.equal(env.GROUP_RANK, '1');
   assert.equal(env.RESTART_COUNT, '2');
   assert.equal(env.CUDA_VISIBLE_DEVICES, '3');
+});
+
+test('every CLI option has a YOLO_LAUNCH_<NAME> variable that the workers do not inherit', () => {
+  assert.deepEqual(Object.keys(OPTIONS).sort(), [...OPTION_NAMES].sort());
 });

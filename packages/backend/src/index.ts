@@ -14,7 +14,7 @@ export {
 export type { BackendLogger } from './log.js';
 export type { ModuleLoader } from './loader.js';
 export { explainCpuFallback } from './cuda_check.js';
-export { registerWasmKernels, nativeWasmKernels, cpuBridgedKernels, gradientOverrides } from './kernels/register.js';
+export { registerWasmKernels, nativeWasmKernels, cpuBridgedKernels, cpuKernelFixes, gradientOverrides } from './kernels/register.js';
 export { replacedWasmKernel } from './kernels/replaced.js';
 export { batchNormTrain, type BatchNormTrainResult } from './ops/batch_norm_train.js';
 export { silu } from './ops/silu.js';

@@ -17,6 +17,8 @@ import { identityConfig } from './Identity.js';
 import { castConfig } from './Cast.js';
 import { sumConfig, meanConfig } from './Sum.js';
 import { splitVConfig } from './SplitV.js';
+import { maxPoolGradConfig } from './MaxPoolGrad.js';
+import { resizeNearestNeighborGradCpuConfig } from './ResizeNearestNeighborGrad_cpu.js';
 import { fusedBatchNormGradConfig } from '../gradients/FusedBatchNorm_grad.js';
 
 /** Kernels with a native (fast) wasm implementation of ours. */
@@ -29,7 +31,11 @@ export const nativeWasmKernels: readonly KernelConfig[] = [
   sumConfig,
   meanConfig,
   splitVConfig,
+  maxPoolGradConfig,
 ];
+
+/** Fixes for tfjs-backend-cpu kernels that are wrong (the cpu backend is our test reference). */
+export const cpuKernelFixes: readonly KernelConfig[] = [resizeNearestNeighborGradCpuConfig];
 
 /** Kernels wasm lacks that a training step may hit rarely: run on the cpu backend. */
 export const cpuBridgedKernels: readonly string[] = [
@@ -45,12 +51,12 @@ let registered = false;
 
 export function registerWasmKernels(): void {
   if (registered) return;
-  for (const config of nativeWasmKernels) {
+  for (const config of [...nativeWasmKernels, ...cpuKernelFixes]) {
     // Replaces wasm's own version where it has one (Conv2DBackpropInput).
-    const original = getKernel(config.kernelName, 'wasm');
+    const original = getKernel(config.kernelName, config.backendName);
     if (original != null) {
-      rememberReplaced(original);
-      unregisterKernel(config.kernelName, 'wasm');
+      if (config.backendName === 'wasm') rememberReplaced(original);
+      unregisterKernel(config.kernelName, config.backendName);
     }
     registerKernel(config);
   }

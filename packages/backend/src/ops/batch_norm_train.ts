@@ -20,15 +20,17 @@ export interface BatchNormTrainResult {
 export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-5): BatchNormTrainResult {
   const axes = [0, 1, 2];
   const count = x.shape[0] * x.shape[1] * x.shape[2];
-  let mean!: tf.Tensor1D, variance!: tf.Tensor1D;
+  let meanKept!: tf.Tensor1D, varianceKept!: tf.Tensor1D;
   const op = tf.customGrad(((xIn: tf.Tensor, gIn: tf.Tensor, bIn: tf.Tensor, save: tf.GradSaveFunc) => {
     const m = tf.moments(xIn, axes);
-    mean = tf.keep(m.mean as tf.Tensor1D); // customGrad runs this in a tidy
-    variance = tf.keep(m.variance as tf.Tensor1D);
-    const rstd = tf.rsqrt(tf.add(variance, eps));
+    // customGrad runs this in a tidy; the statistics escape it kept, and are handed over to
+    // the caller's scope (as clones) and released right after the call below.
+    meanKept = tf.keep(m.mean as tf.Tensor1D);
+    varianceKept = tf.keep(m.variance as tf.Tensor1D);
+    const rstd = tf.rsqrt(tf.add(varianceKept, eps));
     const a = tf.mul(gIn, rstd);
-    const y = tf.add(tf.mul(xIn, a), tf.sub(bIn, tf.mul(mean, a)));
-    save([xIn, mean, rstd, gIn]);
+    const y = tf.add(tf.mul(xIn, a), tf.sub(bIn, tf.mul(meanKept, a)));
+    save([xIn, meanKept, rstd, gIn]);
     return {
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
@@ -44,5 +46,7 @@ export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tens
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   const y = op(x, gamma, beta) as tf.Tensor4D;
+  const mean = tf.clone(meanKept), variance = tf.clone(varianceKept);
+  tf.dispose([meanKept, varianceKept]);
   return { y, mean, variance };
 }

@@ -27,7 +27,9 @@ async function main(): Promise<void> {
     buf.fill(1 / pg.worldSize);
     const iters = itersFor(bytes);
     const times: number[] = [];
+    let cpu0 = process.cpuUsage();
     for (let i = 0; i < 3 + iters; i++) {
+      if (i === 3) cpu0 = process.cpuUsage();
       await pg.barrier();
       const t0 = process.hrtime.bigint();
       await pg.allReduce(buf);
@@ -35,6 +37,9 @@ async function main(): Promise<void> {
       if (i >= 3) times.push(dt);
     }
     out[`allreduce:${bytes}`] = times;
+    const cpu = process.cpuUsage(cpu0);
+    // CPU time of this whole process (all threads) per all-reduce: robust on a busy machine.
+    out[`cpu:${bytes}`] = [(cpu.user + cpu.system) / 1e3 / iters];
   }
   // barrier latency
   const bt: number[] = [];
@@ -56,6 +61,15 @@ async function main(): Promise<void> {
     if (i >= 3) st.push(dt);
   }
   out['allreduceSync:4096'] = st;
+  if (process.env.BENCH_THREADS) {
+    // Per-thread CPU (user, system ticks) of this process: where the time goes.
+    const fs = await import('node:fs');
+    const rows = fs.readdirSync('/proc/self/task').map((t) => {
+      const stat = fs.readFileSync(`/proc/self/task/${t}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return `${fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim()}:${t} user ${stat[11]} sys ${stat[12]}`;
+    });
+    process.stderr.write(`rank ${pg.rank} threads: ${rows.join(' | ')}\n`);
+  }
   const all = await pg.allGatherObject(out);
   if (pg.rank === 0) {
     const maxed: Record<string, number[]> = {};

@@ -35,6 +35,8 @@ interface Row {
   p90Ms: number;
   algbwGBs: number;
   busbwGBs: number;
+  /** CPU time (all threads) of the slowest rank per call: robust when the machine is busy. */
+  cpuMsPerCall?: number;
 }
 
 function quantile(xs: number[], q: number): number {
@@ -43,12 +45,13 @@ function quantile(xs: number[], q: number): number {
 }
 
 function rowsFrom(config: string, impl: Row['impl'], world: number, transport: string, times: Record<string, number[]>): Row[] {
-  return Object.entries(times).map(([key, ts]) => {
+  return Object.entries(times).filter(([key]) => !key.startsWith('cpu:')).map(([key, ts]) => {
     const [op, b] = key.split(':');
     const bytes = Number(b ?? 0);
     const med = quantile(ts, 0.5);
     const alg = bytes ? bytes / (med / 1e3) / 1e9 : 0;
-    return { config, impl, world, transport, op: op!, bytes, iters: ts.length, medianMs: med, p90Ms: quantile(ts, 0.9), algbwGBs: alg, busbwGBs: (alg * 2 * (world - 1)) / world };
+    const cpu = times[`cpu:${bytes}`]?.[0];
+    return { config, impl, world, transport, op: op!, bytes, iters: ts.length, medianMs: med, p90Ms: quantile(ts, 0.9), algbwGBs: alg, busbwGBs: (alg * 2 * (world - 1)) / world, ...(op === 'allreduce' && cpu !== undefined ? { cpuMsPerCall: cpu } : {}) };
   });
 }
 
@@ -127,8 +130,8 @@ async function ceiling(transport: 'tcp' | 'ipc', bytes: number, count: number): 
 }
 
 function table(rows: Row[]): string {
-  const head = ['config', 'impl', 'world', 'transport', 'op', 'size', 'median ms', 'p90 ms', 'algbw GB/s', 'busbw GB/s'];
-  const body = rows.map((r) => [r.config, r.impl, String(r.world), r.transport, r.op, r.bytes ? fmtBytes(r.bytes) : '-', r.medianMs.toFixed(3), r.p90Ms.toFixed(3), r.bytes ? r.algbwGBs.toFixed(2) : '-', r.bytes ? r.busbwGBs.toFixed(2) : '-']);
+  const head = ['config', 'impl', 'world', 'transport', 'op', 'size', 'median ms', 'p90 ms', 'algbw GB/s', 'busbw GB/s', 'cpu ms/call'];
+  const body = rows.map((r) => [r.config, r.impl, String(r.world), r.transport, r.op, r.bytes ? fmtBytes(r.bytes) : '-', r.medianMs.toFixed(3), r.p90Ms.toFixed(3), r.bytes ? r.algbwGBs.toFixed(2) : '-', r.bytes ? r.busbwGBs.toFixed(2) : '-', r.cpuMsPerCall?.toFixed(2) ?? '-']);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]): string => '| ' + cells.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |';
   return [line(head), '|' + w.map((x) => '-'.repeat(x + 2)).join('|') + '|', ...body.map(line)].join('\n');

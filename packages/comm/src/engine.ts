@@ -21,7 +21,8 @@ import { chooseAdvertiseAddress, hostIdentity, isLocalAddress, resolveIPv4 } fro
 import type { ResolvedOptions } from './options.js';
 import { SYNC_LEN, SYNC_MSG_OFFSET, SYNC_STATE, SYNC_STATUS, type Command, type CommandResult, type EngineEvent, type Region, type StartInfo } from './protocol.js';
 import { RendezvousServer } from './rendezvous-server.js';
-import { Ring } from './ring.js';
+import { Ring, type Reducer } from './ring.js';
+import { SimdReducer } from './simd.js';
 import { PROTOCOL, PROTOCOL_VERSION, decodeControl, encodeControl, type ClientMessage, type PeerInfo, type ServerMessage, type StoreRequest } from './wire.js';
 
 const MAX_MESSAGE = 256 * 1024 * 1024;
@@ -84,6 +85,8 @@ export class Engine {
   private readonly goD = new Deferred<void>();
   private started = false;
   private ipcFile: string | null = null;
+  /** SIMD reducers by memory id, most recently used last (a small LRU). */
+  private readonly reducers = new Map<number, SimdReducer>();
   /** Resolves once destroy() has closed everything. */
   readonly whenDestroyed = new Deferred<void>();
 
@@ -326,7 +329,7 @@ export class Engine {
     switch (cmd.op) {
       case 'allReduce':
         if (!ring) return Promise.resolve(undefined); // world of one: sum and mean are the identity
-        return ring.allReduce(f32(cmd.region), cmd.mean).then(() => undefined);
+        return ring.allReduce(f32(cmd.region), cmd.mean, this.reducerFor(cmd.region)).then(() => undefined);
       case 'broadcast': {
         const view = u8(cmd.region);
         if (!ring) return Promise.resolve(undefined);
@@ -350,6 +353,16 @@ export class Engine {
         if (!ring) return Promise.resolve(undefined);
         return ring.allGather(new Uint8Array(0), (_o, total) => new Uint8Array(total)).then(() => undefined);
     }
+  }
+
+  private reducerFor(r: Region): Reducer | undefined {
+    if (!r.memory || r.memoryId === undefined || r.memoryDataBytes === undefined) return undefined;
+    let red = this.reducers.get(r.memoryId);
+    if (red) this.reducers.delete(r.memoryId);
+    else red = new SimdReducer(r.memory, r.memoryDataBytes);
+    this.reducers.set(r.memoryId, red);
+    if (this.reducers.size > 16) this.reducers.delete(this.reducers.keys().next().value!);
+    return red;
   }
 
   private storeRequest(req: StoreRequest): Promise<{ value?: Uint8Array; num?: number }> {

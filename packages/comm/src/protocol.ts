@@ -1,5 +1,6 @@
 // Messages between the caller's thread (ProcessGroup) and the engine thread.
 import type { SerializedError } from './errors.js';
+import type { WasmMemory } from './simd.js';
 import type { StoreRequest } from './wire.js';
 
 /** A byte range of shared memory both threads can see. */
@@ -7,6 +8,10 @@ export interface Region {
   sab: SharedArrayBuffer;
   byteOffset: number;
   byteLength: number;
+  /** When `sab` is the buffer of a shared wasm memory: the memory, a stable id, its data size. */
+  memory?: WasmMemory;
+  memoryId?: number;
+  memoryDataBytes?: number;
 }
 
 export type CommandBody =

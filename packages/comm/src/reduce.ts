@@ -23,3 +23,23 @@ export function addDivInto(out: Float32Array, a: Float32Array, b: Float32Array, 
   const fr = Math.fround;
   for (let i = 0; i < n; i++) out[i] = fr(a[i]! + b[i]!) / d;
 }
+
+/** a[i] += b[i] */
+export function addInPlace(a: Float32Array, b: Float32Array): void {
+  const n = a.length;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    a[i] += b[i]!;
+    a[i + 1] += b[i + 1]!;
+    a[i + 2] += b[i + 2]!;
+    a[i + 3] += b[i + 3]!;
+  }
+  for (; i < n; i++) a[i] += b[i]!;
+}
+
+/** a[i] = fround(a[i] + b[i]) / d */
+export function addDivInPlace(a: Float32Array, b: Float32Array, d: number): void {
+  const n = a.length;
+  const fr = Math.fround;
+  for (let i = 0; i < n; i++) a[i] = fr(a[i]! + b[i]!) / d;
+}

@@ -10,7 +10,22 @@
 // collective can complete (the reduced result of that chunk depends on it).
 import type { Pull, Push } from 'zeromq';
 import { CommError } from './errors.js';
-import { addDivInto, addInto } from './reduce.js';
+import { addDivInPlace, addInPlace } from './reduce.js';
+
+/** How received segments are folded into local data (plain JS, or SIMD in wasm memory). */
+export interface Reducer {
+  /** Called once per all-reduce with the segment size; false: use plain JS this time. */
+  prepare(segmentBytes: number): boolean;
+  reduce(local: Float32Array, recv: Buffer, divisor: number): void;
+}
+
+const jsReducer: Reducer = {
+  prepare: () => true,
+  reduce(local, recv, divisor) {
+    if (divisor === 1) addInPlace(local, f32(recv));
+    else addDivInPlace(local, f32(recv), divisor);
+  },
+};
 import { HEADER_BYTES, KIND_NAMES, Kind, readHeader, writeHeader, type Header } from './wire.js';
 
 interface Incoming {
@@ -26,6 +41,14 @@ function f32(buf: Buffer): Float32Array {
 }
 
 const view = (a: Float32Array, from: number, to: number): Buffer => Buffer.from(a.buffer, a.byteOffset + from * 4, (to - from) * 4);
+function copyOf(a: Float32Array, from: number, to: number): Buffer {
+  const b = Buffer.allocUnsafe((to - from) * 4);
+  b.set(new Uint8Array(a.buffer, a.byteOffset + from * 4, (to - from) * 4));
+  return b;
+}
+const EMPTY = new Uint8Array(0);
+/** From this size on, all-reduce sends views of the caller's memory and ends with a fence. */
+export const ZERO_COPY_MIN_BYTES = 256 * 1024;
 
 export interface RingStats {
   messagesSent: number;
@@ -226,55 +249,56 @@ export class Ring {
   // ---- collectives ----
 
   /** In-place ring all-reduce: reduce-scatter then all-gather. */
-  allReduce(data: Float32Array, mean: boolean): Promise<void> {
+  allReduce(data: Float32Array, mean: boolean, reducer?: Reducer): Promise<void> {
     let seq: number;
     try {
       seq = this.begin('allReduce');
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.tracked(this.allReduceBody(seq, data, mean));
+    return this.tracked(this.allReduceBody(seq, data, mean, reducer));
   }
 
-  private async allReduceBody(seq: number, data: Float32Array, mean: boolean): Promise<void> {
+  private async allReduceBody(seq: number, data: Float32Array, mean: boolean, reducer: Reducer | undefined): Promise<void> {
     const n = this.size;
     const r = this.rank;
     const L = data.length;
     if (n === 1 || L === 0) return;
+    // Large buffers: add in place and hand zeromq views of `data` (no allocation, no copy),
+    // then a fence so that nobody returns before every send has been received. Small ones:
+    // send fresh copies and skip the fence (its latency would dominate).
+    const zeroCopy = L * 4 >= ZERO_COPY_MIN_BYTES;
+    const red = reducer && zeroCopy && reducer.prepare(this.segBytes) ? reducer : jsReducer;
     const segE = this.segBytes >> 2;
     const lo = (c: number): number => Math.floor((c * L) / n);
     const mod = (x: number): number => ((x % n) + n) % n;
     const S = this.session;
     const hdr = (kind: Kind, step: number, index: number, total: number, offset: number): Header => ({ session: S, seq, kind, step, index, origin: r, total, offset });
 
-    // Reduce-scatter step 0: our own chunk r goes out untouched.
+    // Reduce-scatter step 0: our own chunk r goes out untouched. It is overwritten only in the
+    // all-gather phase, by a result that cannot exist before rank r+1 has received it.
     {
       const a = lo(r);
       const b = lo(r + 1);
-      for (let k = 0, o = a; o < b; k++, o += segE) this.send(hdr(Kind.ReduceScatter, 0, k, (b - a) * 4, (o - a) * 4), view(data, o, Math.min(o + segE, b)));
+      for (let k = 0, o = a; o < b; k++, o += segE) {
+        const e = Math.min(o + segE, b);
+        this.send(hdr(Kind.ReduceScatter, 0, k, (b - a) * 4, (o - a) * 4), zeroCopy ? view(data, o, e) : copyOf(data, o, e));
+      }
     }
     for (let s = 0; s < n - 1; s++) {
       const c = mod(r - s - 1);
       const a = lo(c);
       const b = lo(c + 1);
+      const owner = s === n - 2; // after this step chunk c is complete here
       for (let k = 0, o = a; o < b; k++, o += segE) {
         const e = Math.min(o + segE, b);
         const m = await this.next();
         this.expect(m, seq, Kind.ReduceScatter, s, k);
         if (m.payload.length !== (e - o) * 4) this.sizeMismatch('allReduce', m.payload.length, (e - o) * 4);
-        const outBuf = Buffer.allocUnsafeSlow((e - o) * 4);
-        const out = new Float32Array(outBuf.buffer, outBuf.byteOffset, e - o);
         const local = data.subarray(o, e);
-        if (s < n - 2) {
-          addInto(out, local, f32(m.payload));
-          this.send(hdr(Kind.ReduceScatter, s + 1, k, (b - a) * 4, (o - a) * 4), outBuf);
-        } else {
-          // This rank owns chunk c: its sum is final here, then travels the ring unchanged.
-          if (mean) addDivInto(out, local, f32(m.payload), n);
-          else addInto(out, local, f32(m.payload));
-          local.set(out);
-          this.send(hdr(Kind.AllGatherPhase, 0, k, (b - a) * 4, (o - a) * 4), outBuf);
-        }
+        red.reduce(local, m.payload, owner && mean ? n : 1);
+        // A partial sum (or the final one, which then travels the ring unchanged).
+        this.send(hdr(owner ? Kind.AllGatherPhase : Kind.ReduceScatter, owner ? 0 : s + 1, k, (b - a) * 4, (o - a) * 4), zeroCopy ? view(data, o, e) : copyOf(data, o, e));
       }
     }
     for (let s = 0; s < n - 1; s++) {
@@ -290,6 +314,7 @@ export class Ring {
         data.set(f32(m.payload), o);
       }
     }
+    if (zeroCopy) await this.gatherBody(seq, Kind.Fence, EMPTY, (_o, total) => new Uint8Array(total));
   }
 
   /**
@@ -327,19 +352,19 @@ export class Ring {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.tracked(this.allGatherBody(seq, mine, dest));
+    return this.tracked(this.gatherBody(seq, Kind.Gather, mine, dest));
   }
 
-  private async allGatherBody(seq: number, mine: Uint8Array, dest: (origin: number, total: number) => Uint8Array): Promise<Uint8Array[]> {
+  private async gatherBody(seq: number, kind: Kind, mine: Uint8Array, dest: (origin: number, total: number) => Uint8Array): Promise<Uint8Array[]> {
     const n = this.size;
     const r = this.rank;
     const out: Uint8Array[] = new Array<Uint8Array>(n);
     out[r] = mine;
     if (n === 1) return out;
-    this.sendBlob(seq, Kind.Gather, r, mine);
+    this.sendBlob(seq, kind, r, mine);
     for (let s = 0; s < n - 1; s++) {
       const origin = (r - s - 1 + n) % n;
-      out[origin] = await this.receiveBlob(seq, Kind.Gather, origin, 0, s < n - 2, (total) => dest(origin, total));
+      out[origin] = await this.receiveBlob(seq, kind, origin, 0, s < n - 2, (total) => dest(origin, total));
     }
     return out;
   }

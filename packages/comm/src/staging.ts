@@ -1,23 +1,46 @@
 // Shared memory the engine thread can read and write. Callers' buffers normally live in
 // ordinary ArrayBuffers, which another thread cannot touch: those are copied into a pooled
-// SharedArrayBuffer and back. A Float32Array that already lives in a SharedArrayBuffer (see
-// `sharedFloat32Array`) is used in place, with no copy.
+// shared region and back. A Float32Array made by `sharedFloat32Array` is used in place, with
+// no copy. Both kinds live in a shared WasmMemory, so the engine can reduce into
+// them with SIMD (simd.ts); a caller's own SharedArrayBuffer works too, with plain JS adds.
 import type { Region } from './protocol.js';
+import { createSharedMemory, type WasmMemory } from './simd.js';
+
+interface Backing {
+  memory: WasmMemory;
+  id: number;
+  dataBytes: number;
+}
+
+const backings = new WeakMap<SharedArrayBuffer, Backing>();
+let nextMemoryId = 1;
+
+function sharedBytes(byteLength: number): SharedArrayBuffer {
+  const memory = createSharedMemory(byteLength);
+  const sab = memory.buffer as unknown as SharedArrayBuffer;
+  backings.set(sab, { memory, id: nextMemoryId++, dataBytes: sab.byteLength });
+  return sab;
+}
 
 export function isShared(a: ArrayBufferView): boolean {
   return typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer;
 }
 
-/** A Float32Array in shared memory: collectives on it skip the staging copies. */
+/**
+ * A Float32Array in shared memory: collectives on it skip the staging copies and reduce with
+ * SIMD. Use it for buffers that are all-reduced often (gradient buckets).
+ */
 export function sharedFloat32Array(length: number): Float32Array {
-  return new Float32Array(new SharedArrayBuffer(length * 4));
+  return new Float32Array(sharedBytes(length * 4), 0, length);
 }
 
 export function regionOf(a: ArrayBufferView): Region {
-  return { sab: a.buffer as SharedArrayBuffer, byteOffset: a.byteOffset, byteLength: a.byteLength };
+  const sab = a.buffer as SharedArrayBuffer;
+  const b = backings.get(sab);
+  return { sab, byteOffset: a.byteOffset, byteLength: a.byteLength, ...(b ? { memory: b.memory, memoryId: b.id, memoryDataBytes: b.dataBytes } : {}) };
 }
 
-const MIN_CLASS = 12; // 4 KiB
+const MIN_CLASS = 16; // 64 KiB, one wasm page
 
 /** Power-of-two size classes; a few idle buffers per class are kept for reuse. */
 export class StagingPool {
@@ -26,15 +49,14 @@ export class StagingPool {
 
   acquire(byteLength: number): Region {
     let cls = MIN_CLASS;
-    while (1 << cls < byteLength) cls++;
-    const list = this.free.get(cls);
-    const sab = list?.pop() ?? new SharedArrayBuffer(2 ** cls);
-    return { sab, byteOffset: 0, byteLength };
+    while (2 ** cls < byteLength) cls++;
+    const sab = this.free.get(cls)?.pop() ?? sharedBytes(2 ** cls);
+    return { ...regionOf(new Uint8Array(sab)), byteLength };
   }
 
   release(r: Region): void {
     const cls = Math.log2(r.sab.byteLength);
-    if (!Number.isInteger(cls)) return;
+    if (!Number.isInteger(cls) || !backings.has(r.sab)) return;
     let list = this.free.get(cls);
     if (!list) this.free.set(cls, (list = []));
     if (list.length < StagingPool.KEEP) list.push(r.sab);

@@ -68,8 +68,9 @@ export const enum Kind {
   AllGatherPhase = 2, // second half of all-reduce
   Broadcast = 3,
   Gather = 4, // allGather of blobs (also barrier)
+  Fence = 5, // end of a zero-copy all-reduce: every rank has received everything
 }
-export const KIND_NAMES: Record<number, string> = { 1: 'allReduce', 2: 'allReduce', 3: 'broadcast', 4: 'allGather/barrier' };
+export const KIND_NAMES: Record<number, string> = { 1: 'allReduce', 2: 'allReduce', 3: 'broadcast', 4: 'allGather/barrier', 5: 'allReduce (fence)' };
 
 export interface Header {
   session: number;

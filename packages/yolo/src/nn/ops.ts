@@ -1,8 +1,27 @@
 import { tf } from '@yolo-launch/backend';
 
-/** SiLU (x * sigmoid(x)), YOLOv5's default activation. */
+/**
+ * SiLU (x * sigmoid(x)), YOLOv5's default activation, as one differentiable op that keeps only
+ * x for the backward (dy * s * (1 + x * (1 - s)), s recomputed): the taped x * sigmoid(x)
+ * would hold sigmoid(x) too, one more full-size activation per conv until the step ends.
+ */
 export function silu<T extends tf.Tensor>(x: T): T {
-  return tf.mul(x, tf.sigmoid(x));
+  const f = tf.customGrad((xx, save) => {
+    const t = xx as tf.Tensor;
+    (save as unknown as (ts: tf.Tensor[]) => void)([t]);
+    const s = tf.sigmoid(t);
+    const y = tf.mul(t, s);
+    s.dispose();
+    return {
+      value: y,
+      gradFunc: (dy, saved) => {
+        const xs = saved[0]!;
+        const sg = tf.sigmoid(xs);
+        return tf.mul(dy, tf.mul(sg, tf.add(1, tf.mul(xs, tf.sub(1, sg)))));
+      },
+    };
+  });
+  return f(x) as T;
 }
 
 /**

@@ -43,6 +43,7 @@ export const OPTIONS: Record<OptionName, OptionSpec> = {
   'run-id': { type: 'string', describe: 'job id, passed to workers as YOLO_LAUNCH_RUN_ID [default: random]' },
   'term-timeout': { type: 'number', describe: 'seconds between SIGTERM and SIGKILL when stopping workers [default: 10]' },
   threads: { type: 'number', describe: 'CPU threads per worker [default: cores / workers on the node]' },
+  scheduler: { type: 'string', describe: 'take ranks from Slurm / Open MPI / a Kubernetes Indexed Job when their variables are set ("auto"), or never ("none") [default: auto]' },
   preflight: { type: 'boolean', describe: 'multi-node: check that every node reaches the master port first [default: true]' },
   // Used by the multi-node controller when it starts node launchers; not for people.
   'stdin-config': { type: 'boolean', hidden: true, describe: 'read the job secret and environment from the first stdin line; stop when stdin closes' },
@@ -135,6 +136,7 @@ export async function parseCommandLine(argv: readonly string[], env: NodeJS.Proc
     termTimeout: value('term-timeout') as number | undefined,
     threads: value('threads') as number | undefined,
     preflight: value('preflight') as boolean | undefined,
+    scheduler: value('scheduler') as string | undefined,
     rankOffset: parsed.rankOffset as number | undefined,
     worldSize: parsed.worldSize as number | undefined,
     env,

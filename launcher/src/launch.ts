@@ -52,6 +52,8 @@ export interface LaunchOptions {
   termTimeout?: number;
   /** CPU thread budget per worker; default cores / local world size. */
   threads?: number;
+  /** 'auto' (default): ranks from Slurm / Open MPI / Kubernetes variables when present; 'none': ignore them. */
+  scheduler?: 'auto' | 'none' | string;
   /** Multi-node preflight (reachability of the master port). Default true. */
   preflight?: boolean;
   cwd?: string;
@@ -200,7 +202,16 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   }
 
   // ---- workers on this node -----------------------------------------------------------------
-  const scheduler = options.rankOffset === undefined ? detectScheduler(env, nprocSpec !== undefined, nnodes) : null;
+  const schedulerMode = options.scheduler ?? 'auto';
+  if (schedulerMode !== 'auto' && schedulerMode !== 'none') {
+    throw new UsageError(`--scheduler must be "auto" or "none", got "${schedulerMode}"`);
+  }
+  const scheduler = options.rankOffset === undefined && schedulerMode === 'auto' ? detectScheduler(env, nprocSpec !== undefined, nnodes) : null;
+  if (scheduler?.kind === 'task' && nprocSpec !== undefined && nprocSpec !== 1) {
+    throw new UsageError(
+      `${scheduler.scheduler} already started ${scheduler.localWorldSize} task(s) on this node, one per rank, so --nproc ${nprocSpec} would multiply them: drop --nproc, or start one task per node (srun --ntasks-per-node=1) to use --nproc, or pass --scheduler none to ignore ${scheduler.scheduler}`,
+    );
+  }
   let placements: WorkerPlacement[];
   let masterAddr = options.masterAddr;
   let localWorldSize: number;

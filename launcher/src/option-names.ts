@@ -23,6 +23,7 @@ export const OPTION_NAMES = [
   'term-timeout',
   'threads',
   'preflight',
+  'scheduler',
   'stdin-config',
   'rank-offset',
   'world-size',

@@ -60,9 +60,13 @@ test('YOLO_LAUNCH_NPROC drives a real launch; --nproc auto is one rank per core 
   const fromEnv = await runLauncher(['--standalone', '--', process.execPath, worker('print-env')], cleanEnv({ YOLO_LAUNCH_NPROC: '2' }));
   assert.equal(fromEnv.code, 0, fromEnv.stderr);
   assert.equal(envLines(fromEnv.stdout).size, 2);
-  const auto = await runLauncher(['--standalone', '--nproc', 'auto', '--', process.execPath, worker('print-env')], cleanEnv({ CUDA_VISIBLE_DEVICES: '' }));
-  assert.equal(auto.code, 0, auto.stderr);
-  assert.equal(envLines(auto.stdout).size, os.availableParallelism());
+  if (os.availableParallelism() <= 16) {
+    const auto = await runLauncher(['--standalone', '--nproc', 'auto', '--', process.execPath, worker('print-env')], cleanEnv({ CUDA_VISIBLE_DEVICES: '' }));
+    assert.equal(auto.code, 0, auto.stderr);
+    assert.equal(envLines(auto.stdout).size, os.availableParallelism());
+  } else {
+    console.log(`# --nproc auto not launched: ${os.availableParallelism()} cores would start as many workers`);
+  }
   const gpu = await runLauncher(['--standalone', '--nproc', 'gpu', '--', 'true'], cleanEnv({ CUDA_VISIBLE_DEVICES: '' }));
   assert.equal(gpu.code, 2);
   assert.match(gpu.stderr, /--nproc gpu: no GPU found/);

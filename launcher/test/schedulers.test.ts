@@ -92,3 +92,15 @@ test('a Kubernetes Indexed Job pod is node JOB_COMPLETION_INDEX of --nnodes', as
   assert.equal(noToken.code, 2);
   assert.match(noToken.stderr, /export the same YOLO_LAUNCH_TOKEN/);
 });
+
+test('--nproc inside a per-rank scheduler job is refused; --scheduler none ignores the scheduler', async () => {
+  const conflict = await runLauncher(['--nproc', '4', '--', 'true'], cleanEnv(slurm(0, 0, 0)));
+  assert.equal(conflict.code, 2);
+  assert.match(conflict.stderr, /slurm already started 2 task\(s\) on this node, one per rank, so --nproc 4 would multiply them/);
+  const ignored = await runLauncher(['--standalone', '--nproc', '2', '--scheduler', 'none', '--', process.execPath, worker('print-env')], cleanEnv(slurm(3, 1, 1)));
+  assert.equal(ignored.code, 0, ignored.stderr);
+  assert.deepEqual([...envLines(ignored.stdout).keys()].sort(), [0, 1]);
+  const bad = await runLauncher(['--scheduler', 'pbs', '--', 'true']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--scheduler must be "auto" or "none", got "pbs"/);
+});

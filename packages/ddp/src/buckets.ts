@@ -18,7 +18,7 @@ export interface BucketEntry {
 
 export interface Bucket {
   readonly entries: readonly BucketEntry[];
-  /** Total elements. */
+  /** Total elements, alignment padding included. */
   readonly size: number;
 }
 
@@ -31,6 +31,14 @@ export interface BucketOptions {
   capBytes: number;
   firstCapBytes: number;
   bytesPerElement?: number;
+  /**
+   * Each entry starts at a multiple of this many elements (default 4: 16 bytes). V8 copies
+   * into or out of a SharedArrayBuffer word by word only when source and target have the same
+   * alignment modulo 8 and falls back to byte by byte otherwise (measured here: 10-15x slower
+   * for a 29 MB gradient); tfjs-wasm's heap allocations are 16-byte aligned, so aligned
+   * offsets keep every copy on the fast path. The padding is zeros and is reduced with the rest.
+   */
+  alignElements?: number;
 }
 
 /** 25 MiB and 1 MiB: torch DDP's bucket_cap_mb default and dist._DEFAULT_FIRST_BUCKET_BYTES. */
@@ -39,6 +47,8 @@ export const DEFAULT_FIRST_BUCKET_CAP_MB = 1;
 
 export function planBuckets(params: readonly BucketParam[], options: BucketOptions): Bucket[] {
   const bpe = options.bytesPerElement ?? 4;
+  const align = options.alignElements ?? 4;
+  const up = (n: number) => Math.ceil(n / align) * align;
   if (!(options.capBytes > 0) || !(options.firstCapBytes > 0)) {
     throw new Error(`bucket caps must be positive (got cap ${options.capBytes} B, first ${options.firstCapBytes} B)`);
   }
@@ -54,9 +64,10 @@ export function planBuckets(params: readonly BucketParam[], options: BucketOptio
   for (let index = params.length - 1; index >= 0; index--) {
     const p = params[index]!;
     const n = p.shape.reduce((a, b) => a * b, 1);
-    if (entries.length > 0 && (size + n) * bpe > cap()) close();
-    entries.push({ index, name: p.name, shape: [...p.shape], size: n, offset: size });
-    size += n;
+    if (entries.length > 0 && (up(size) + n) * bpe > cap()) close();
+    const offset = up(size);
+    entries.push({ index, name: p.name, shape: [...p.shape], size: n, offset });
+    size = offset + n;
     if (size * bpe >= cap()) close();
   }
   close();

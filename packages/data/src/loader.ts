@@ -91,6 +91,7 @@ class WorkerPool {
         const p = this.pending.get(m.id);
         if (!p) return; // a consumer that stopped early: drop the batch
         this.pending.delete(m.id);
+        this.updateRefs();
         if (m.type === 'batch') p.resolve(m.batch);
         else p.reject(new Error(`data loader worker ${k}: ${m.message}`));
       });
@@ -98,7 +99,20 @@ class WorkerPool {
       w.on('exit', (code) => {
         if (!this.closing) this.fail(new Error(`data loader worker ${k} exited with code ${code}`));
       });
+      w.unref();
       this.workers.push(w);
+    }
+  }
+
+  /**
+   * Idle workers do not keep the process alive (a trainer that forgets close() still
+   * exits); while batches are pending they do, or the process could exit mid-await.
+   */
+  private updateRefs(): void {
+    const busy = this.pending.size > 0;
+    for (const w of this.workers) {
+      if (busy) w.ref();
+      else w.unref();
     }
   }
 
@@ -106,6 +120,7 @@ class WorkerPool {
     this.failed ??= e;
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
+    this.updateRefs();
   }
 
   get size(): number {
@@ -116,6 +131,7 @@ class WorkerPool {
     if (this.failed) return Promise.reject(this.failed);
     return new Promise((resolve, reject) => {
       this.pending.set(job.id, { resolve, reject });
+      this.updateRefs();
       this.workers[job.batchNo % this.workers.length]!.postMessage({ type: 'job', job } satisfies ToWorker);
     });
   }
@@ -126,6 +142,7 @@ class WorkerPool {
 
   forget(id: number): void {
     this.pending.delete(id);
+    this.updateRefs();
   }
 
   async close(): Promise<void> {

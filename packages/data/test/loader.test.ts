@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { tmpDir } from './helpers.js';
 import { ensureSyntheticDataset, loadSplit, createDataLoader, cacheImagesToDisk, diskCachePath, effectiveWorkers, type LoadedBatch, type YoloDataset } from '../src/index.js';
 
@@ -121,4 +123,21 @@ test('stopping an epoch early and closing leaves nothing running; quad halves th
     await loader.close();
   }
   await assert.rejects(createDataLoader({ dataset, batchSize: 6, imgsz: 64, augment: true, quad: true }), /multiple of 4/);
+});
+
+test('a process that never calls close() still exits (idle workers are unref-ed)', async () => {
+  const script = fileURLToPath(new URL('./workers/no-close.js', import.meta.url));
+  const child = spawn(process.execPath, [script, path.join(root, 'syn', 'synthetic.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  try {
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    assert.equal(code, 0, out);
+    assert.match(out, /images 2[0-9]/);
+  } finally {
+    clearTimeout(timer);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
 });

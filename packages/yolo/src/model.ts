@@ -159,6 +159,9 @@ export class YoloModel {
   }
 
   private runBody(x: tf.Tensor4D, ctx: ForwardContext, onLayer?: (i: number, y: tf.Tensor4D) => void): tf.Tensor4D[] {
+    if (x.rank !== 4 || x.shape[3] !== this.ch) throw new Error(`model input must be NHWC [bs, H, W, ${this.ch}], got [${x.shape}]`);
+    const gs = this.detect.stride.length ? Math.max(...this.detect.stride) : 1;
+    if (x.shape[1] % gs || x.shape[2] % gs) throw new Error(`image size ${x.shape[1]}x${x.shape[2]} must be a multiple of the max stride ${gs} (letterbox or check_img_size first)`);
     const outputs: (tf.Tensor4D | null)[] = [];
     let y = x;
     for (let i = 0; i < this.blocks.length; i++) {

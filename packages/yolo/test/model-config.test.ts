@@ -158,3 +158,10 @@ test("Focus space-to-depth equals PyTorch's slicing order", () => {
           }
   x.dispose();
 });
+
+test('forward refuses inputs that are not NHWC with the right channels or not a multiple of the stride', () => {
+  const m = createModel(tinyYaml(2));
+  assert.throws(() => tf.tidy(() => m.forwardEval(tf.zeros([1, 3, 64, 64]) as tf.Tensor4D)), /NHWC \[bs, H, W, 3\]/);
+  assert.throws(() => tf.tidy(() => m.forwardTrain(tf.zeros([1, 70, 64, 3]) as tf.Tensor4D)), /multiple of the max stride 32/);
+  m.dispose();
+});

@@ -17,6 +17,11 @@ export function augmentHsv(img: RgbImage, hgain: number, sgain: number, vgain: n
   const r0 = rng.uniform(-1, 1) * hgain + 1;
   const r1 = rng.uniform(-1, 1) * sgain + 1;
   const r2 = rng.uniform(-1, 1) * vgain + 1;
+  applyHsvGains(img, r0, r1, r2);
+}
+
+/** Multiplies hue, saturation and value by r0, r1, r2 (in place), through OpenCV's 8-bit HSV. */
+export function applyHsvGains(img: RgbImage, r0: number, r1: number, r2: number): void {
   const lutH = new Uint8Array(256);
   const lutS = new Uint8Array(256);
   const lutV = new Uint8Array(256);

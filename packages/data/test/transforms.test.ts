@@ -18,6 +18,7 @@ import {
   warpImage,
   boxCandidate,
   letterboxGeometry,
+  applyHsvGains,
   type AugmentHyp,
   type Sample,
 } from '../src/index.js';
@@ -221,4 +222,25 @@ test('warp matches an integer translation exactly; box_candidates thresholds; re
   assert.deepEqual(rectBatchShape([[640, 480], [640, 427]], 640, 32, 0.5), [512, 672]);
   assert.deepEqual(rectBatchShape([[480, 640]], 640, 32, 0.0), [640, 480]);
   assert.deepEqual(letterboxGeometry([480, 640], [480, 640], { auto: false, scaleup: false }).outShape, [480, 640]);
+});
+
+test('HSV: unit gains give the image back (8-bit HSV round trip), zero saturation gives grey = max channel, hue rotates', () => {
+  const rng = new Rng(5);
+  const data = new Uint8Array(3 * 4096).map(() => rng.randint(0, 255));
+  const img = { data: Uint8Array.from(data), width: 64, height: 64 };
+  applyHsvGains(img, 1, 1, 1);
+  let worst = 0;
+  for (let i = 0; i < data.length; i++) worst = Math.max(worst, Math.abs(img.data[i]! - data[i]!));
+  // hue is stored in 2-degree steps (0..179): up to ~4.3 levels per degree at full saturation, as in OpenCV
+  assert.ok(worst <= 6, `round trip error ${worst}`);
+  const grey = { data: Uint8Array.from(data), width: 64, height: 64 };
+  applyHsvGains(grey, 1, 0, 1);
+  for (let o = 0; o < data.length; o += 3) {
+    const v = Math.max(data[o]!, data[o + 1]!, data[o + 2]!);
+    assert.deepEqual([...grey.data.subarray(o, o + 3)], [v, v, v]);
+  }
+  // pure red has hue 0 and stays red for any hue gain; pure green (H=60 in OpenCV units) times 2 -> H=120: blue
+  const px = { data: Uint8Array.from([255, 0, 0, 0, 255, 0]), width: 2, height: 1 };
+  applyHsvGains(px, 2, 1, 1);
+  assert.deepEqual([...px.data], [255, 0, 0, 0, 0, 255]);
 });

@@ -283,6 +283,7 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   log(
     `run ${runId}: ${placements.length === 1 ? `rank ${first.rank}` : `ranks ${first.rank}..${first.rank + placements.length - 1}`} of ${first.worldSize} on node ${nodeRank}/${nnodes}${where}, master ${masterAddr}:${options.standalone ? '(free port)' : port}`,
   );
+  if (options.logDir) log(`logs: ${options.logDir}/rank<R>.log (one complete file per rank)`);
   const agent = new Agent({
     command,
     cwd,

@@ -239,3 +239,27 @@ test('reduceGradientsToHost gives the same averages as host arrays (world 2 and 
   assert.deepEqual([...new Set(h1[v1[0]!.name]!)], [2]);
   assert.deepEqual([...new Set(h1[v1[1]!.name]!)], [0]);
 });
+
+test('no tensor leaks across reduce, noSync accumulation, step and the replica check', async () => {
+  const { groups } = createFakeWorld(2);
+  const vars = groups.map((pg) => makeVars(pg.rank));
+  const ddps = await onAllRanks(groups, (pg) =>
+    DistributedDataParallel.create(pg, vars[pg.rank]!, { checkReplicasEveryStep: true, transfer: pg.rank === 0 ? 'host' : 'device' }),
+  );
+  const opts = groups.map(() => tf.train.momentum(0.01, 0.9));
+  const round = () =>
+    onAllRanks(groups, async (pg) => {
+      const ddp = ddps[pg.rank]!;
+      for (let m = 0; m < 3; m++) {
+        const g = Object.fromEntries(vars[pg.rank]!.map((v) => [v.name, tf.onesLike(v)]));
+        if (m < 2) await ddp.noSync(() => ddp.reduceGradients(g));
+        else await ddp.step(opts[pg.rank]!, g);
+        tf.dispose(Object.values(g));
+      }
+    });
+  await round(); // the optimizer creates its slots on the first step
+  const before = tf.memory().numTensors;
+  await round();
+  await round();
+  assert.equal(tf.memory().numTensors, before);
+});

@@ -44,7 +44,7 @@ export async function runWorld<R = unknown>(
   script: string,
   world: number,
   env: Record<string, string>,
-  timeoutMs = 60_000,
+  timeoutMs = 120_000,
 ): Promise<RankOutcome<R>[]> {
   const port = await freePort();
   const token = randomBytes(12).toString('hex');

@@ -62,3 +62,17 @@ test('SyncBN moments at world size 1 equal local moments bit for bit, gradients 
   for (let i = 0; i < ga.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ga[i]! - gb[i]!));
   assert.ok(maxDiff < 1e-6, `max diff ${maxDiff}`);
 });
+
+test('SyncBN moments leak no tensors in forward and backward', () => {
+  const { groups } = createFakeWorld(1);
+  const sync = syncBatchNormMoments(groups[0]!);
+  const x = tf.randomNormal([2, 3, 3, 4], 0, 1, 'float32', 9) as tf.Tensor4D;
+  const f = (xx: tf.Tensor) => {
+    const m = sync(xx as tf.Tensor4D);
+    return tf.add(tf.sum(m.mean), tf.sum(tf.sqrt(tf.add(m.variance, 1))));
+  };
+  tf.grad(f)(x).dispose();
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) tf.grad(f)(x).dispose();
+  assert.equal(tf.memory().numTensors, before);
+});

@@ -157,8 +157,16 @@ function netnsUnavailable(): string | null {
   const probe = `ylp${process.pid}`;
   const add = ip('netns', 'add', probe);
   if (!add.ok) return `cannot create a network namespace: ${add.out}`;
-  ip('netns', 'del', probe);
-  return null;
+  try {
+    const exec = spawnSync('ip', ['netns', 'exec', probe, 'true'], { encoding: 'utf8' });
+    if (exec.status !== 0) return `cannot enter a network namespace: ${`${exec.stderr}`.trim()}`;
+    const veth = ip('link', 'add', `${probe}a`, 'type', 'veth', 'peer', 'name', `${probe}b`);
+    if (!veth.ok) return `cannot create a veth pair: ${veth.out}`;
+    ip('link', 'del', `${probe}a`);
+    return null;
+  } finally {
+    ip('netns', 'del', probe);
+  }
 }
 
 test('two nodes in two network namespaces joined by a veth pair: preflight and a real all-reduce over TCP', async (t) => {

@@ -89,14 +89,19 @@ async function ours(config: string, world: number, sizes: number[], env: Record<
   return rowsFrom(config, 'yolo-comm', world, r.transport, r.times);
 }
 
-function hasTorch(): boolean {
-  const r = spawnSync('python3', ['-c', 'import torch, torch.distributed as d; print(d.is_gloo_available())'], { encoding: 'utf8' });
-  return r.status === 0 && r.stdout.trim() === 'True';
+/** A python with torch and gloo: BENCH_PYTHON, else python3 on PATH, else Debian's /usr/bin/python3. */
+function torchPython(): string | null {
+  for (const py of [process.env.BENCH_PYTHON, 'python3', '/usr/bin/python3']) {
+    if (!py) continue;
+    const r = spawnSync(py, ['-c', 'import torch, torch.distributed as d; print(d.is_gloo_available())'], { encoding: 'utf8' });
+    if (r.status === 0 && r.stdout.trim() === 'True') return py;
+  }
+  return null;
 }
 
-async function gloo(world: number, sizes: number[]): Promise<Row[]> {
+async function gloo(python: string, world: number, sizes: number[]): Promise<Row[]> {
   const script = path.join(pkgRoot, 'bench', 'gloo.py');
-  const out = await runRanks('python3', [script], world, { BENCH_SIZES: sizes.join(','), OMP_NUM_THREADS: '1' }, 20 * 60_000);
+  const out = await runRanks(python, [script], world, { BENCH_SIZES: sizes.join(','), OMP_NUM_THREADS: '1' }, 20 * 60_000);
   const line = out.split('\n').find((l) => l.startsWith('BENCH '));
   if (!line) throw new Error(`gloo world ${world}: no result`);
   const r = JSON.parse(line.slice(6)) as { times: Record<string, number[]> };
@@ -178,10 +183,11 @@ async function main(): Promise<void> {
   }
   let glooRows: Row[] = [];
   let glooNote = 'python3 with torch not installed (Debian python3-torch): gloo not run; the targets below use the reference figures from the issue';
-  if (want('gloo') && hasTorch()) {
-    log('gloo (torch.distributed), world 2 and 4');
+  const python = want('gloo') ? torchPython() : null;
+  if (python) {
+    log(`gloo (torch.distributed via ${python}), world 2 and 4`);
     try {
-      for (const world of [2, 4]) glooRows.push(...(await gloo(world, sizes)));
+      for (const world of [2, 4]) glooRows.push(...(await gloo(python, world, sizes)));
       glooNote = 'gloo measured in this run';
     } catch (e) {
       glooNote = `gloo failed: ${(e as Error).message}`;

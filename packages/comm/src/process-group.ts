@@ -9,6 +9,9 @@ import { SYNC_BYTES, SYNC_LEN, SYNC_MSG_OFFSET, SYNC_STATE, SYNC_STATUS, type Co
 import { StagingPool, isShared, regionOf } from './staging.js';
 import type { AllReduceOptions, BroadcastBuffer, ProcessGroup, ProcessGroupOptions, Store } from './types.js';
 
+// Atomics.waitAsync is in Node 20 but not in the project's ES2023 lib.
+const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t?: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
+
 const objects = new Packr({ moreTypes: true, structuredClone: true });
 
 interface Pending {
@@ -31,6 +34,9 @@ export class ZmqProcessGroup implements ProcessGroup {
   private readonly pool = new StagingPool();
   private readonly syncSab = new SharedArrayBuffer(SYNC_BYTES);
   private failure: CommError | null = null;
+  private readonly slots: SharedArrayBuffer[] = [];
+  private fastPending = 0;
+  private workerGone = false;
   private destroyed: Promise<void> | null = null;
 
   /** @internal use initProcessGroup() */
@@ -77,7 +83,7 @@ export class ZmqProcessGroup implements ProcessGroup {
         const p = this.pending.get(e.id);
         if (!p) return;
         this.pending.delete(e.id);
-        if (this.pending.size === 0 && !this.destroyed) this.worker.unref();
+        if (this.pending.size === 0 && this.fastPending === 0 && !this.destroyed) this.worker.unref();
         if (e.error) p.reject(deserializeError(e.error));
         else p.resolve(e.result);
         return;
@@ -94,6 +100,7 @@ export class ZmqProcessGroup implements ProcessGroup {
   }
 
   private onWorkerGone(err: CommError): void {
+    this.workerGone = true;
     this.failure ??= err;
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
@@ -103,7 +110,7 @@ export class ZmqProcessGroup implements ProcessGroup {
     if (this.destroyed && body.op !== 'destroy') return Promise.reject(new CommError('DESTROYED', 'the process group was destroyed'));
     const id = this.nextId++;
     return new Promise<CommandResult>((resolve, reject) => {
-      if (this.pending.size === 0) this.worker.ref();
+      if (this.pending.size === 0 && this.fastPending === 0) this.worker.ref();
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage({ ...body, id } satisfies Command);
     });
@@ -115,10 +122,44 @@ export class ZmqProcessGroup implements ProcessGroup {
     const ctrl = new Int32Array(this.syncSab, 0, 4);
     Atomics.store(ctrl, SYNC_STATE, 0);
     this.worker.postMessage({ ...body, id: this.nextId++, sync: this.syncSab } satisfies Command);
+    // (A crashed engine thread cannot be noticed while this thread sleeps: its 'exit' event
+    // needs the event loop. The engine answers every command it received, failures included.)
     while (Atomics.load(ctrl, SYNC_STATE) === 0) Atomics.wait(ctrl, SYNC_STATE, 0, 1000);
+    this.checkSlot(this.syncSab);
+  }
+
+  /**
+   * Async form of a collective without a result: the engine reports through a shared word,
+   * as for the sync form, and we await it with Atomics.waitAsync. That wakes this thread
+   * directly, about twice as fast as a posted reply.
+   */
+  private async callFast(body: CommandBody): Promise<void> {
+    if (this.destroyed) throw new CommError('DESTROYED', 'the process group was destroyed');
+    const slot = this.slots.pop() ?? new SharedArrayBuffer(SYNC_BYTES);
+    const ctrl = new Int32Array(slot, 0, 4);
+    Atomics.store(ctrl, SYNC_STATE, 0);
+    this.fastPending++;
+    if (this.fastPending === 1 && this.pending.size === 0) this.worker.ref(); // waitAsync alone keeps no one alive
+    this.worker.postMessage({ ...body, id: this.nextId++, sync: slot } satisfies Command);
+    try {
+      while (Atomics.load(ctrl, SYNC_STATE) === 0) {
+        if (this.workerGone) throw this.failure!; // the engine thread is gone
+        const w = waitAsync(ctrl, SYNC_STATE, 0, 1000);
+        if (w.async) await w.value;
+      }
+      this.checkSlot(slot);
+    } finally {
+      this.fastPending--;
+      if (this.fastPending === 0 && this.pending.size === 0 && !this.destroyed) this.worker.unref();
+      if (this.slots.length < 8) this.slots.push(slot);
+    }
+  }
+
+  private checkSlot(slot: SharedArrayBuffer): void {
+    const ctrl = new Int32Array(slot, 0, 4);
     if (Atomics.load(ctrl, SYNC_STATUS) !== 0) {
       const len = Atomics.load(ctrl, SYNC_LEN);
-      const json = Buffer.from(new Uint8Array(this.syncSab, SYNC_MSG_OFFSET, len)).toString('utf8');
+      const json = Buffer.from(new Uint8Array(slot, SYNC_MSG_OFFSET, len)).toString('utf8');
       throw deserializeError(JSON.parse(json) as SerializedError);
     }
   }
@@ -141,7 +182,7 @@ export class ZmqProcessGroup implements ProcessGroup {
     const region = this.stage(buf, true);
     let ok = false;
     try {
-      await this.call({ op: 'allReduce', region, mean: options.op === 'mean' });
+      await this.callFast({ op: 'allReduce', region, mean: options.op === 'mean' });
       ok = true;
     } finally {
       this.unstage(buf, region, ok);
@@ -168,7 +209,7 @@ export class ZmqProcessGroup implements ProcessGroup {
     const region = this.stage(buf, isRoot);
     let ok = false;
     try {
-      await this.call({ op: 'broadcast', region, root });
+      await this.callFast({ op: 'broadcast', region, root });
       ok = true;
     } finally {
       this.unstage(buf, region, ok && !isRoot);
@@ -183,7 +224,7 @@ export class ZmqProcessGroup implements ProcessGroup {
     const output = this.pool.acquire(out.byteLength);
     let ok = false;
     try {
-      await this.call({ op: 'allGather', input, output });
+      await this.callFast({ op: 'allGather', input, output });
       ok = true;
     } finally {
       this.unstage(buf, input, false);
@@ -194,7 +235,7 @@ export class ZmqProcessGroup implements ProcessGroup {
   }
 
   async barrier(): Promise<void> {
-    await this.call({ op: 'barrier' });
+    await this.callFast({ op: 'barrier' });
   }
 
   async broadcastObject<T>(value: T, root: number): Promise<T> {

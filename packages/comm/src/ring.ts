@@ -49,6 +49,8 @@ function copyOf(a: Float32Array, from: number, to: number): Buffer {
 const EMPTY = new Uint8Array(0);
 /** From this size on, all-reduce sends views of the caller's memory and ends with a fence. */
 export const ZERO_COPY_MIN_BYTES = 256 * 1024;
+/** Up to this size all-reduce is a gather then a local sum in rank order (fewer hops). */
+export const SMALL_ALLREDUCE_BYTES = 64 * 1024;
 
 export interface RingStats {
   messagesSent: number;
@@ -267,6 +269,7 @@ export class Ring {
     // Large buffers: add in place and hand zeromq views of `data` (no allocation, no copy),
     // then a fence so that nobody returns before every send has been received. Small ones:
     // send fresh copies and skip the fence (its latency would dominate).
+    if (L * 4 <= SMALL_ALLREDUCE_BYTES) return this.smallAllReduce(seq, data, mean);
     const zeroCopy = L * 4 >= ZERO_COPY_MIN_BYTES;
     const red = reducer && zeroCopy && reducer.prepare(this.segBytes) ? reducer : jsReducer;
     const segE = this.segBytes >> 2;
@@ -315,6 +318,25 @@ export class Ring {
       }
     }
     if (zeroCopy) await this.gatherBody(seq, Kind.Fence, EMPTY, (_o, total) => new Uint8Array(total));
+  }
+
+  /**
+   * Small buffers: latency beats bandwidth. Gather every rank's buffer around the ring (n-1
+   * hops instead of the ring all-reduce's 2(n-1)) and let every rank add them up in rank
+   * order, so that every rank performs the very same additions: identical bits everywhere.
+   */
+  private async smallAllReduce(seq: number, data: Float32Array, mean: boolean): Promise<void> {
+    const n = this.size;
+    const mine = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const blobs = await this.gatherBody(seq, Kind.SmallReduce, mine, (_o, total) => {
+      if (total !== data.byteLength) this.sizeMismatch('allReduce', total, data.byteLength);
+      return new Uint8Array(new ArrayBuffer(total));
+    });
+    const acc = new Float32Array(data.length);
+    acc.set(f32(Buffer.from(blobs[0]!.buffer, blobs[0]!.byteOffset, blobs[0]!.byteLength)));
+    for (let r = 1; r < n; r++) addInPlace(acc, f32(Buffer.from(blobs[r]!.buffer, blobs[r]!.byteOffset, blobs[r]!.byteLength)));
+    if (mean) for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! / n;
+    data.set(acc);
   }
 
   /**

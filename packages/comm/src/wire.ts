@@ -69,8 +69,9 @@ export const enum Kind {
   Broadcast = 3,
   Gather = 4, // allGather of blobs (also barrier)
   Fence = 5, // end of a zero-copy all-reduce: every rank has received everything
+  SmallReduce = 6, // all-reduce of a small buffer by gather + local sum
 }
-export const KIND_NAMES: Record<number, string> = { 1: 'allReduce', 2: 'allReduce', 3: 'broadcast', 4: 'allGather/barrier', 5: 'allReduce (fence)' };
+export const KIND_NAMES: Record<number, string> = { 1: 'allReduce', 2: 'allReduce', 3: 'broadcast', 4: 'allGather/barrier', 5: 'allReduce (fence)', 6: 'allReduce (small)' };
 
 export interface Header {
   session: number;

@@ -15,10 +15,10 @@ for (const worldSize of [1, 2, 3, 4, 5, 6]) {
   });
 }
 
-test('world 3 over tcp (ipc disabled) gives the same bits as over ipc', async () => {
+test('world 3 over tcp on YOLO_SOCKET_IFNAME=lo with 4 KiB segments gives the same bits as over ipc', async () => {
   const [ipc, tcp] = [
     await runJob({ worldSize: 3, scenario: 'basic', args: ['1000,65537'] }),
-    await runJob({ worldSize: 3, scenario: 'basic', args: ['1000,65537'], env: { YOLO_COMM_TRANSPORT: 'tcp', YOLO_COMM_SEGMENT_BYTES: '4096' } }),
+    await runJob({ worldSize: 3, scenario: 'basic', args: ['1000,65537'], env: { YOLO_COMM_TRANSPORT: 'tcp', YOLO_COMM_SEGMENT_BYTES: '4096', YOLO_SOCKET_IFNAME: 'lo' } }),
   ];
   assert.equal(describeFailures(ipc) + describeFailures(tcp), '');
   assert.equal(ipc[0]!.result!.transport, 'ipc');

@@ -94,3 +94,10 @@ test('a WORLD_SIZE mismatch is refused naming the rank', async () => {
     job.kill();
   }
 });
+
+test('the optional per-call timeout fails a collective that a live peer never joins', async () => {
+  const outs = await runJob({ worldSize: 2, scenario: 'timeout', env: { YOLO_COMM_OP_TIMEOUT_MS: '1000' } });
+  assert.equal(describeFailures(outs), '');
+  assert.equal(outs[0]!.result!.outcome, 'TIMEOUT');
+  assert.match(String(outs[0]!.result!.error), /timeoutMs=1000/);
+});

@@ -165,6 +165,20 @@ async function main(): Promise<void> {
         out.grad = Array.from(grad.dataSync());
         break;
       }
+      case 'timeout': {
+        // Rank 0 calls a collective that rank 1 never joins; only the optional hard timeout
+        // (TEST_TIMEOUT_MS, passed as YOLO_COMM_OP_TIMEOUT_MS) can end it.
+        if (pg.rank === 0) {
+          try {
+            await pg.allReduce(new Float32Array(10));
+            out.outcome = 'completed';
+          } catch (e) {
+            out.outcome = (e as { code?: string }).code;
+            out.error = (e as Error).message;
+          }
+        } else await new Promise((r) => setTimeout(r, 3000));
+        break;
+      }
       case 'init-only': {
         await pg.barrier();
         break;

@@ -5,6 +5,7 @@
  * MultiNodeController (node launchers over ssh).
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Writable } from 'node:stream';
 import { Agent, type AgentResult } from './agent.js';
@@ -97,6 +98,21 @@ function parseRanksFilter(filter: string | readonly number[] | undefined): Set<n
   return new Set(items.map(Number));
 }
 
+/** The secret the user exported: YOLO_LAUNCH_TOKEN, or the file YOLO_LAUNCH_TOKEN_FILE names (a Docker/Kubernetes secret). */
+export function exportedToken(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.YOLO_LAUNCH_TOKEN) return env.YOLO_LAUNCH_TOKEN;
+  const file = env.YOLO_LAUNCH_TOKEN_FILE;
+  if (!file) return undefined;
+  let token: string;
+  try {
+    token = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new UsageError(`cannot read YOLO_LAUNCH_TOKEN_FILE=${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  if (token === '') throw new UsageError(`YOLO_LAUNCH_TOKEN_FILE=${file} is empty`);
+  return token;
+}
+
 function newRunId(): string {
   return `yl-${randomBytes(4).toString('hex')}`;
 }
@@ -151,6 +167,10 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
     }
   };
 
+  if (!options.hostfile && (options.include || options.exclude)) {
+    throw new UsageError(`${options.include ? '--include' : '--exclude'} selects hosts of a --hostfile; give --hostfile too`);
+  }
+
   // ---- a hostfile job: this process is the controller --------------------------------------
   if (options.hostfile) {
     if (options.standalone) throw new UsageError('--standalone and --hostfile cannot be combined');
@@ -186,7 +206,7 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
       masterAddr,
       masterPort: port,
       runId,
-      token: options.token ?? env.YOLO_LAUNCH_TOKEN ?? randomBytes(24).toString('hex'),
+      token: options.token ?? exportedToken(env) ?? randomBytes(24).toString('hex'),
       ssh,
       cwd,
       nodeFlags,
@@ -261,7 +281,7 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   // The secret: shared by every node. One launcher for the whole job makes its own; separately
   // started launchers (several nodes by hand, scheduler tasks) must agree on one.
   const separate = nnodes > 1 || scheduler?.kind === 'task';
-  let token = options.token ?? env.YOLO_LAUNCH_TOKEN;
+  let token = options.token ?? exportedToken(env);
   if (token === undefined && separate) {
     const key = scheduler?.jobKey ?? (options.runId ? `run:${options.runId}` : undefined);
     if (key === undefined) {

@@ -84,6 +84,7 @@ const usageErrors: [string, string[], RegExp][] = [
   ['several nodes without a master address', ['--nnodes', '2', '--node-rank', '1', '--', 'true'], /--nnodes 2 needs --master-addr/],
   ['--standalone with several nodes', ['--standalone', '--nnodes', '2', '--master-addr', 'h', '--', 'true'], /--standalone is for a single node/],
   ['a bad --tee', ['--standalone', '--tee', '7', '--', 'true'], /--tee must be 0/],
+  ['--include without a hostfile', ['--include', 'a', '--', 'true'], /--include selects hosts of a --hostfile; give --hostfile too/],
   ['a missing hostfile', ['--hostfile', '/nonexistent/hosts', '--', 'true'], /cannot read hostfile \/nonexistent\/hosts: ENOENT/],
 ];
 for (const [what, args, message] of usageErrors) {

@@ -2,7 +2,9 @@
 // without a user list, the thread budget, and the token that never shows up in any output.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import test from 'node:test';
 import { assignDevices, threadBudget, workerEnv, CONTRACT_VARIABLES, OPTIONS, OPTION_NAMES, forwardedEnv } from '../src/index.js';
 import { cleanEnv, envLines, runLauncher, worker } from './helpers.js';
@@ -113,4 +115,17 @@ test('assignDevices and workerEnv units', () => {
 
 test('every CLI option has a YOLO_LAUNCH_<NAME> variable that the workers do not inherit', () => {
   assert.deepEqual(Object.keys(OPTIONS).sort(), [...OPTION_NAMES].sort());
+});
+
+test('the secret can come from YOLO_LAUNCH_TOKEN_FILE (a Docker or Kubernetes secret)', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'yl-token-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'token');
+  writeFileSync(file, 'file-secret-123\n');
+  const run = await runLauncher(['--standalone', '--', process.execPath, worker('print-env')], cleanEnv({ YOLO_LAUNCH_TOKEN_FILE: file }));
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(envLines(run.stdout).get(0)!.tokenSha, sha('file-secret-123'));
+  const missing = await runLauncher(['--standalone', '--', 'true'], cleanEnv({ YOLO_LAUNCH_TOKEN_FILE: path.join(dir, 'nope') }));
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /cannot read YOLO_LAUNCH_TOKEN_FILE=.*nope: ENOENT/);
 });

@@ -75,6 +75,17 @@ test('equivalence: SyncBatchNorm at world 2 and 4 equals single-process BatchNor
   }
 });
 
+test('equivalence on the wasm backend (the one ranks train on here): world 2 equals world 1, without BN and with SyncBN', async () => {
+  const env = { DDP_TEST_SCENARIOS: 'plain,syncbn', DDP_TEST_BACKEND: 'wasm' };
+  const ref = ok(await runWorld<WorkerResult>(SCRIPT, 1, env))[0]!.scenarios;
+  for (const r of ok(await runWorld<WorkerResult>(SCRIPT, 2, env))) {
+    for (const name of ['plain', 'syncbn']) {
+      const d = maxAbsDiff(r.scenarios[name]!.weights, ref[name]!.weights);
+      assert.ok(d <= 1e-5, `wasm ${name} rank ${r.rank}: max abs diff ${d}`);
+    }
+  }
+});
+
 test('equivalence: plain BatchNorm keeps parameters bit-identical across ranks; buffers identical after syncBuffers', () => {
   for (const world of [2, 4]) {
     const ranks = ok(runs.get(world)!);

@@ -4,6 +4,7 @@
  *   DDP_TEST_SCENARIOS  comma list of: plain, syncbn, bn, accum, big, uneven, kill, killsync
  *   DDP_TEST_OUT        where to write this rank's JSON result
  *   DDP_TEST_BATCH      global batch per step (default 8)
+ *   DDP_TEST_BACKEND    cpu (default) or wasm
  * Every scenario trains the tiny net for a few SGD-momentum steps with DDP and records the
  * final weights; the test compares world sizes. On a collective error the rank writes the
  * error (code, peer rank, message) and exits 3.
@@ -68,7 +69,7 @@ async function train(
 let group: ProcessGroup | null = null;
 
 async function main(): Promise<void> {
-  await initBackend({ backend: 'cpu' });
+  await initBackend({ backend: process.env.DDP_TEST_BACKEND === 'wasm' ? 'wasm' : 'cpu' });
   const pg = await initProcessGroup();
   group = pg;
   const { rank, worldSize: world } = pg;

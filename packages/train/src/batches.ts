@@ -143,7 +143,71 @@ export class LetterboxLoader implements BatchSource {
   }
 }
 
-/** The data package's loader when it exists, else the LetterboxLoader. */
-export function createBatchSource(dataset: YoloDataset, opts: LoaderOptions): BatchSource {
-  return new LetterboxLoader(dataset, opts);
+/** The data package's DataLoader (worker threads, mosaic, YOLOv5 augmentation) as a BatchSource. */
+class PipelineSource implements BatchSource {
+  constructor(private readonly loader: data.DataLoader) {}
+
+  get dataset(): YoloDataset {
+    return this.loader.dataset;
+  }
+
+  async *epoch(indices: readonly number[], epoch: number, batchSize: number): AsyncIterable<Batch> {
+    if (batchSize !== this.loader.batchSize) throw new Error(`batch size ${batchSize} differs from the loader's ${this.loader.batchSize}`);
+    for await (const b of this.loader.epoch(indices, epoch)) {
+      const [n, height, width] = b.shape;
+      yield {
+        images: b.images,
+        n,
+        height,
+        width,
+        targets: b.targets,
+        indices: b.indices,
+        paths: b.paths,
+        shapes: b.shapes.map((s) =>
+          s
+            ? { orig: s.shape0, ratio: [s.ratioPad[0][1], s.ratioPad[0][0]] as [number, number], pad: s.ratioPad[1] }
+            : { orig: [height, width] as [number, number], ratio: [1, 1] as [number, number], pad: [0, 0] as [number, number] },
+        ),
+      };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.loader.close();
+  }
+}
+
+export interface SourceOptions extends LoaderOptions {
+  batchSize: number;
+  rect: boolean;
+  quad: boolean;
+  cacheMode: 'ram' | 'disk' | undefined;
+  localWorldSize: number;
+  threadBudget: number | undefined;
+  log?: (line: string) => void;
+}
+
+/**
+ * The batch source for a split: @yolo-launch/data's DataLoader; YOLO_TRAIN_SIMPLE_LOADER=1
+ * selects this file's LetterboxLoader instead (no mosaic; a debugging aid).
+ */
+export async function createBatchSource(dataset: YoloDataset, opts: SourceOptions): Promise<BatchSource & { dataset: YoloDataset }> {
+  if (process.env.YOLO_TRAIN_SIMPLE_LOADER === '1') return Object.assign(new LetterboxLoader(dataset, opts), { dataset });
+  const workers = data.effectiveWorkers(opts.workers, { batchSize: opts.batchSize, localWorldSize: opts.localWorldSize, ...(opts.threadBudget ? { threadBudget: opts.threadBudget } : {}) });
+  const loader = await data.createDataLoader({
+    dataset,
+    batchSize: opts.batchSize,
+    imgsz: opts.imgsz,
+    augment: opts.augment,
+    hyp: opts.hyp,
+    rect: opts.rect,
+    stride: opts.stride,
+    quad: opts.quad,
+    workers,
+    seed: opts.seed,
+    rank: opts.rank,
+    cache: opts.cacheMode ?? false,
+    ...(opts.log ? { log: opts.log } : {}),
+  });
+  return new PipelineSource(loader);
 }

@@ -23,7 +23,7 @@ export async function finalValidation(ctx: TrainContext, result: TrainResult): P
     try {
       const lossFn = yolo.ComputeLoss.forModel(ctx.model, ctx.hyp as unknown as yolo.LossHyp);
       const r = await validate(ctx, lossFn, { plots: !ctx.o.noplots, verbose: true });
-      final = { p: r.mp, r: r.mr, map50: r.map50, map: r.map };
+      final = { p: r.mp, r: r.mr, map50: r.map50, map: r.map, loss: r.loss };
       if (!ctx.o.noplots) await writePlots(ctx, r);
     } finally {
       ctx.state.assignFloatState(saved);

@@ -29,7 +29,11 @@ export class TrainLog {
   }
 
   /** Start the per-run log file; lines logged before are written to it first. */
+  private fileDir = '';
+
   openFile(saveDir: string): void {
+    if (this.file && this.fileDir === saveDir) return;
+    this.fileDir = saveDir;
     fs.mkdirSync(saveDir, { recursive: true });
     const dest = destination({ dest: path.join(saveDir, 'train.log'), sync: true, append: true, mkdir: true });
     this.file = pino({ base: { rank: this.rank, pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, dest);

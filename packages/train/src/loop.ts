@@ -217,7 +217,7 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
   let epochsRun = 0;
   let lastVal: ValResult | null = null;
   const tStart = Date.now();
-  const timings = { data: 0, compute: 0, allReduce: 0, validation: 0, epochs: 0, images: 0 };
+  const timings = { data: 0, compute: 0, allReduce: 0, optimizer: 0, validation: 0, epochs: 0, images: 0 };
 
   for (; epoch < epochs; epoch++) {
     // ---- the control message: stop? and the image-weight indices --------------------------
@@ -245,6 +245,8 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
     const myIndices = sampler.indices();
 
     const mloss = [0, 0, 0];
+    const before = { ...timings };
+    const tEpoch = performance.now();
     if (isMain) log.info('\n' + progressHeader());
     const t0 = Date.now();
     let i = 0;
@@ -290,10 +292,12 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
       if (!willStep) {
         await ddp.noSync(() => ddp.reduceGradients(grads));
         tf.dispose(Object.values(grads));
+        timings.allReduce += performance.now() - tComputed;
       } else {
         const reduced = (await ddp.reduceGradients(grads))!;
         tf.dispose(Object.values(grads));
-        timings.allReduce += ddp.lastTimings?.total ?? 0;
+        const tReduced = performance.now();
+        timings.allReduce += tReduced - tComputed;
         const host = state.params.map((p) => {
           const g = reduced[p.variable.name];
           return g ? Float32Array.from(g.dataSync() as Float32Array) : new Float32Array(p.data.length);
@@ -304,6 +308,7 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
         state.pushParams();
         if (ema) ema.update(state.floatStateView());
         lastOptStep = ni;
+        timings.optimizer += performance.now() - tReduced;
       }
       timings.compute += tComputed - tBatch;
       const items = itemsHost!;
@@ -318,6 +323,7 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
       log.record(progressLine(epoch, epochs, mloss, 0, ctx.imgsz, nb - 1, nb, (Date.now() - t0) / 1000), { epoch, box_loss: mloss[0], obj_loss: mloss[1], cls_loss: mloss[2] });
       if (!isTty) process.stdout.write(progressLine(epoch, epochs, mloss, 0, ctx.imgsz, nb - 1, nb, (Date.now() - t0) / 1000) + '\n');
     }
+    const trainMs = performance.now() - tEpoch;
     const lrLogged = [...sched.lr];
     sched.endEpoch(epoch);
     timings.epochs++;
@@ -358,7 +364,20 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
     }
     lastEpoch = epoch;
     epochsRun++;
-    log.record('epoch end', { epoch });
+    log.record('epoch end', {
+      epoch,
+      // Where the epoch's time went, in ms (this rank): the training iterations split into
+      // waiting for data, forward+backward, gradient all-reduce (incl. accumulation), optimizer+EMA.
+      timing: {
+        train: trainMs,
+        data: timings.data - before.data,
+        compute: timings.compute - before.compute,
+        all_reduce: timings.allReduce - before.allReduce,
+        optimizer: timings.optimizer - before.optimizer,
+        validation: timings.validation - before.validation,
+        images: timings.images - before.images,
+      },
+    });
     // A test hook: exit after an epoch as if killed (exact-resume tests), never set by users.
     if (process.env.YOLO_TRAIN_EXIT_AFTER_EPOCH !== undefined && Number(process.env.YOLO_TRAIN_EXIT_AFTER_EPOCH) === epoch) {
       await pg.barrier();

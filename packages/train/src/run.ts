@@ -27,6 +27,7 @@ import { createBatchSource } from './batches.js';
 import { trainLoop, type TrainContext } from './loop.js';
 import { finalValidation } from './final.js';
 import { registerTileGradient } from './tile-grad.js';
+import { mutateHyp, readEvolveCsv, recordGeneration } from './evolve.js';
 
 export interface TrainResult {
   saveDir: string;
@@ -36,7 +37,7 @@ export interface TrainResult {
   bestFitness: number;
   stoppedEarly: boolean;
   /** Final validation (P, R, mAP50, mAP50-95) on rank 0, when run. */
-  final?: { p: number; r: number; map50: number; map: number };
+  final?: { p: number; r: number; map50: number; map: number; loss: number[] };
 }
 
 const RUN_MARKER = '.yolo-launch-run.json';
@@ -199,7 +200,8 @@ export async function train(argv: readonly string[]): Promise<TrainResult | null
   const backend = tf.getBackend();
   const pg = await openProcessGroup(d);
   try {
-    return await runWithGroup({ o, d, pg, log, inputs, hyp, nc, names, modelYaml, resumeCkpt, weightsCkpt, plan, backend });
+    const prepared: Prepared = { o, d, pg, log, inputs, hyp, nc, names, modelYaml, resumeCkpt, weightsCkpt, plan, backend };
+    return o.evolve !== undefined ? await runEvolve(prepared, o.evolve) : await runWithGroup(prepared);
   } finally {
     log.flush();
     await pg.destroy();
@@ -220,6 +222,38 @@ interface Prepared {
   weightsCkpt: Checkpoint | null;
   plan: ResumePlan;
   backend: string;
+}
+
+/**
+ * --evolve n: n generations, each one training run (a DDP job under the launcher), into
+ * runs/evolve/exp<N>; rank 0 mutates and broadcasts the hyperparameters and records results.
+ */
+async function runEvolve(p: Prepared, generations: number): Promise<TrainResult> {
+  const { o, d, pg, log } = p;
+  const isMain = d.rank <= 0;
+  const project = o.project === 'runs/train' ? 'runs/evolve' : o.project;
+  const opts: TrainOptions = { ...o, noval: true, nosave: true, project };
+  let dir = '';
+  if (isMain) {
+    dir = incrementPath(path.resolve(project, o.name), o.exist_ok);
+    fs.mkdirSync(dir, { recursive: true });
+  }
+  dir = await pg.broadcastObject(dir, 0);
+  const csv = path.join(dir, 'evolve.csv');
+  let last: TrainResult | null = null;
+  for (let g = 0; g < generations; g++) {
+    let hyp: Hyp | null = null;
+    if (isMain) hyp = mutateHyp(p.hyp, csv, data.Rng.from(o.seed, readEvolveCsv(csv).rows.length, 0xe701e));
+    hyp = await pg.broadcastObject(hyp, 0);
+    last = await runWithGroup({ ...p, o: opts, hyp: hyp!, resumeCkpt: null, plan: { ckptFile: null, saveDir: dir, options: opts } });
+    if (isMain) {
+      const f = last.final ?? { p: 0, r: 0, map50: 0, map: 0, loss: [0, 0, 0] };
+      const r = recordGeneration(dir, [f.p, f.r, f.map50, f.map, ...f.loss], hyp!);
+      log.info(`evolve: generation ${g + 1}/${generations} fitness ${(0.1 * f.map50 + 0.9 * f.map).toFixed(5)}; best generation ${r.best}`);
+    }
+  }
+  if (isMain) log.info(`Hyperparameter evolution finished ${generations} generations\nResults saved to ${dir}\nUsage example: $ train --hyp ${path.join(dir, 'hyp_evolved.yaml')}`);
+  return last!;
 }
 
 function yamlDump(obj: unknown): string {
@@ -317,11 +351,16 @@ async function runWithGroup(p: Prepared): Promise<TrainResult> {
 
   // ---- batches ----------------------------------------------------------------------------
   const batchPerRank = o.batch_size / world;
-  const trainLoader = createBatchSource(trainSplit.dataset, {
-    imgsz, augment: true, hyp, seed, cache: true, stride: gs, workers: Math.min(o.workers, d.threads ?? o.workers), rank: Math.max(0, d.rank),
+  const common = { seed, stride: gs, hyp, localWorldSize: d.localWorldSize, threadBudget: d.threads, quad: false, log: (l: string) => log.info(l) };
+  const trainLoader = await createBatchSource(trainSplit.dataset, {
+    ...common, imgsz, augment: true, cache: true, cacheMode: o.cache, workers: o.workers, rank: Math.max(0, d.rank), batchSize: batchPerRank, rect: o.rect, quad: o.quad,
   });
-  const valLoader = valSplit ? createBatchSource(valSplit.dataset, { imgsz, augment: false, hyp, seed, cache: true, stride: gs, workers: 0, rank: 0 }) : null;
-  const sampler = new DistributedSampler({ datasetSize: trainSplit.dataset.imFiles.length, numReplicas: world, rank: Math.max(0, d.rank), shuffle: true, seed });
+  // val.py: rect batches with 0.5 stride padding, twice the per-rank batch, no augmentation.
+  const valLoader = valSplit
+    ? await createBatchSource(valSplit.dataset, { ...common, imgsz, augment: false, cache: true, cacheMode: o.cache, workers: o.workers, rank: 0, batchSize: batchPerRank * 2, rect: true })
+    : null;
+  // YOLOv5: --rect is incompatible with shuffling (batches are grouped by aspect ratio).
+  const sampler = new DistributedSampler({ datasetSize: trainSplit.dataset.imFiles.length, numReplicas: world, rank: Math.max(0, d.rank), shuffle: !o.rect, seed });
   const nb = sampler.numBatches(batchPerRank);
   // Every label class must exist in the model.
   let mlc = -1;
@@ -346,7 +385,7 @@ async function runWithGroup(p: Prepared): Promise<TrainResult> {
 
   const ctx: TrainContext = {
     o, d, pg, log, hyp, hypOriginal: p.hyp, nc, names, model, state, optimizer, ddp, sampler, trainLoader, valLoader,
-    trainDataset: trainSplit.dataset, valDataset: valSplit?.dataset ?? null, imgsz, gs, nb, batchPerRank, saveDir,
+    trainDataset: trainLoader.dataset, valDataset: valLoader?.dataset ?? null, imgsz, gs, nb, batchPerRank, saveDir,
     resume: p.resumeCkpt, modelYaml: p.modelYaml, classWeights, seed, weightsFile: path.join(saveDir, 'weights'),
   };
   try {

@@ -357,7 +357,9 @@ export class DistributedDataParallel {
 
   private upload(bucket: Bucket, reduced: Float32Array, out: tf.NamedTensorMap): void {
     if (this.transfer === 'device') {
-      const flat = tf.tensor1d(reduced);
+      // a non-shared copy: native backends (tfjs-node) are not guaranteed to accept typed
+      // arrays over a SharedArrayBuffer, and one host copy is cheap next to the upload
+      const flat = tf.tensor1d(isSharedArray(reduced) ? reduced.slice() : reduced);
       try {
         for (const e of bucket.entries) {
           out[e.name] = tf.keep(tf.tidy(() => tf.reshape(tf.slice(flat, [e.offset], [e.size]), e.shape as number[])));
@@ -375,4 +377,8 @@ export class DistributedDataParallel {
       out[e.name] = tf.keep(tf.tensor(copy ? view.slice() : view, e.shape as number[], 'float32'));
     }
   }
+}
+
+function isSharedArray(a: Float32Array): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && a.buffer instanceof SharedArrayBuffer;
 }

@@ -149,6 +149,10 @@ export class MultiNodeController {
         }
         const how = r.listening ? 'connected' : 'reachable, not listening yet';
         this.log(`preflight: node ${i} (${host}) → ${c.masterAddr}:${c.masterPort} ${how}, interface ${r.iface ?? '?'} (${r.localAddress ?? '?'})`);
+        const chosen = c.env.YOLO_SOCKET_IFNAME;
+        if (chosen && r.iface && chosen !== r.iface) {
+          this.log(`preflight: warning: node ${i} (${host}) reaches the master through ${r.iface}, but YOLO_SOCKET_IFNAME=${chosen}`);
+        }
       }
     } finally {
       await new Promise<void>((resolve) => (holder ? holder.close(() => resolve()) : resolve()));

@@ -63,8 +63,12 @@ test('SIGKILL to the launcher: the workers end by themselves', async (t) => {
 
 test('--max-restarts 1: a group failing once is restarted with RESTART_COUNT=1 and succeeds', async (t) => {
   const marker = newMarker();
-  t.after(() => killAll(marker));
-  const result = await runLauncher(['--standalone', '--nproc', '2', '--max-restarts', '1', '--term-timeout', '2', '--', node, worker('behave'), 'fail-rank=1', 'fail-code=7', 'fail-once', `marker=${marker}`]);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'yl-restart-logs-'));
+  t.after(() => {
+    killAll(marker);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const result = await runLauncher(['--standalone', '--nproc', '2', '--max-restarts', '1', '--term-timeout', '2', '--log-dir', dir, '--', node, worker('behave'), 'fail-rank=1', 'fail-code=7', 'fail-once', `marker=${marker}`]);
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stderr, /rank 1 .* exited with code 7/);
   assert.match(result.stderr, /restarting every worker \(restart 1/);
@@ -73,6 +77,11 @@ test('--max-restarts 1: a group failing once is restarted with RESTART_COUNT=1 a
   assert.match(result.stdout, /\[rank1\]: ready rank=1 pid=\d+ restart=1/);
   assert.match(result.stdout, /\[rank1\]: rank 1 done/);
   assert.equal(processesWith(marker).length, 0);
+  assert.match(
+    readFileSync(path.join(dir, 'rank1.log'), 'utf8'),
+    /^ready rank=1 pid=\d+ restart=0\nrank 1 is about to fail\nlast words of rank 1\n=== yolo-launch: restart 1 ===\nready rank=1 pid=\d+ restart=1\nrank 1 done\n$/,
+    'one file per rank holds every attempt',
+  );
 });
 
 test('--max-restarts exhausted: the launcher gives up with a failure', async (t) => {

@@ -1,6 +1,6 @@
 // Registers our wasm kernels and gradient overrides with tfjs-core's (global) registries.
 // Idempotent.
-import { getKernel, getKernelsForBackend, registerGradient, registerKernel, unregisterKernel, type GradConfig, type KernelConfig } from '@tensorflow/tfjs-core';
+import { findBackendFactory, getKernel, getKernelsForBackend, registerGradient, registerKernel, removeBackend, unregisterKernel, type GradConfig, type KernelConfig } from '@tensorflow/tfjs-core';
 // tfjs-core's node bundle registers NO gradients and no chained ops (x.add(y)); the
 // @tensorflow/tfjs union bundle registers both with the (global) registry of this same
 // tfjs-core. Without it tf.grad fails with "gradient function not found". It must load
@@ -51,6 +51,9 @@ let registered = false;
 
 export function registerWasmKernels(): void {
   if (registered) return;
+  // The union bundle also registers tfjs-backend-webgl, which cannot run in Node: drop it so
+  // that code touching tensors before initBackend() gets wasm/cpu, not a webgl failure.
+  if (findBackendFactory('webgl') != null) removeBackend('webgl');
   for (const config of [...nativeWasmKernels, ...cpuKernelFixes]) {
     // Replaces wasm's own version where it has one (Conv2DBackpropInput).
     const original = getKernel(config.kernelName, config.backendName);

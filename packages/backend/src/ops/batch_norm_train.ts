@@ -35,12 +35,15 @@ export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tens
       value: y,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, mu, r, g] = saved;
-        const xhat = tf.mul(tf.sub(xs, mu), r);
+        // Five full-size ops: sum(dy*xhat) = rstd*(sum(dy*x) - mu*sum(dy)), and
+        // dx = dy*k + xhat*B + C = dy*k + x*(B*rstd) + (C - mu*B*rstd), all per-channel
+        // constants, so xhat itself is never materialised.
         const sumDy = tf.sum(dy, axes);
-        const sumDyXhat = tf.sum(tf.mul(dy, xhat), axes);
+        const sumDyXhat = tf.mul(tf.sub(tf.sum(tf.mul(dy, xs), axes), tf.mul(mu, sumDy)), r);
         const k = tf.mul(g, r);
-        // dx = dy*k + xhat*(-k*sumDyXhat/M) + (-k*sumDy/M)
-        const dx = tf.add(tf.add(tf.mul(dy, k), tf.mul(xhat, tf.mul(k, tf.div(sumDyXhat, -count)))), tf.mul(k, tf.div(sumDy, -count)));
+        const bx = tf.mul(tf.mul(k, tf.div(sumDyXhat, -count)), r); // coefficient of x
+        const c0 = tf.sub(tf.mul(k, tf.div(sumDy, -count)), tf.mul(mu, bx));
+        const dx = tf.add(tf.add(tf.mul(dy, k), tf.mul(xs, bx)), c0);
         return [dx, sumDyXhat, sumDy];
       },
     };

@@ -245,6 +245,7 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
     const myIndices = sampler.indices();
 
     const mloss = [0, 0, 0];
+    const plots: Promise<unknown>[] = [];
     const before = { ...timings };
     const tEpoch = performance.now();
     if (isMain) log.info('\n' + progressHeader());
@@ -311,6 +312,14 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
         timings.optimizer += performance.now() - tReduced;
       }
       timings.compute += tComputed - tBatch;
+      if (isMain && ni < 3 && !o.noplots) {
+        // train_batch0..2.jpg, drawn while training continues (awaited at the end of the epoch)
+        plots.push(
+          data
+            .plotBatch({ images: batch.images, shape: [batch.n, batch.height, batch.width, 3], targets: batch.targets, paths: batch.paths }, ctx.names, path.join(ctx.saveDir, `train_batch${ni}.jpg`))
+            .catch((e: Error) => log.warn(`train_batch${ni}.jpg not written: ${e.message}`)),
+        );
+      }
       const items = itemsHost!;
       for (let k = 0; k < 3; k++) mloss[k] = (mloss[k]! * i + items[k]!) / (i + 1);
       timings.images += batch.n * world;
@@ -324,6 +333,7 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
       if (!isTty) process.stdout.write(progressLine(epoch, epochs, mloss, 0, ctx.imgsz, nb - 1, nb, (Date.now() - t0) / 1000) + '\n');
     }
     const trainMs = performance.now() - tEpoch;
+    await Promise.all(plots);
     const lrLogged = [...sched.lr];
     sched.endEpoch(epoch);
     timings.epochs++;

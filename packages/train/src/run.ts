@@ -359,6 +359,14 @@ async function runWithGroup(p: Prepared): Promise<TrainResult> {
   const valLoader = valSplit
     ? await createBatchSource(valSplit.dataset, { ...common, imgsz, augment: false, cache: true, cacheMode: o.cache, workers: o.workers, rank: 0, batchSize: batchPerRank * 2, rect: true })
     : null;
+  if (isMain && !p.resumeCkpt && !o.noplots) {
+    try {
+      await data.plotLabels(trainLoader.dataset, path.join(saveDir, 'labels.jpg'));
+      log.info(`Plotting labels to ${path.join(saveDir, 'labels.jpg')}... `);
+    } catch (e) {
+      log.warn(`labels.jpg not written: ${(e as Error).message}`);
+    }
+  }
   // YOLOv5: --rect is incompatible with shuffling (batches are grouped by aspect ratio).
   const sampler = new DistributedSampler({ datasetSize: trainSplit.dataset.imFiles.length, numReplicas: world, rank: Math.max(0, d.rank), shuffle: !o.rect, seed });
   const nb = sampler.numBatches(batchPerRank);

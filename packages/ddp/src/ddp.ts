@@ -6,7 +6,7 @@
  * The gradient convention (mean over ranks, loss scaled by WORLD_SIZE as train.py does) is
  * documented in ./convention.ts.
  */
-import type { ProcessGroup } from '@yolo-launch/comm';
+import { sharedFloat32Array, type ProcessGroup } from '@yolo-launch/comm';
 import { tf } from '@yolo-launch/backend';
 import { DEFAULT_BUCKET_CAP_MB, DEFAULT_FIRST_BUCKET_CAP_MB, planBuckets, type Bucket } from './buckets.js';
 import { GRADIENT_REDUCE_OP, ddpLossScale } from './convention.js';
@@ -91,7 +91,8 @@ export class DistributedDataParallel {
     const backend = tf.getBackend();
     this.transfer = options.transfer ?? (backend === 'cpu' || backend === 'wasm' ? 'host' : 'device');
     this.backendKeepsArrays = backend !== 'wasm';
-    this.hostBuffers = this.buckets.map((b) => new Float32Array(new SharedArrayBuffer(b.size * 4)));
+    // comm's shared memory: reduced in place, with SIMD, without staging copies
+    this.hostBuffers = this.buckets.map((b) => sharedFloat32Array(b.size));
   }
 
   /**

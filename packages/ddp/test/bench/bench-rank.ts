@@ -14,7 +14,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { tf, initBackend } from '@yolo-launch/backend';
-import { initProcessGroup, type ProcessGroup } from '@yolo-launch/comm';
+import { initProcessGroup, sharedFloat32Array, type ProcessGroup } from '@yolo-launch/comm';
 import {
   DistributedDataParallel,
   localMoments,
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
     const grads: tf.NamedTensorMap = Object.fromEntries(
       params.map((v, i) => [v.name, tf.randomUniform(v.shape, -1, 1, 'float32', 1 + i + 1000 * pg.rank)]),
     );
-    const flat = new Float32Array(new SharedArrayBuffer(n * 4)).fill(1);
+    const flat = sharedFloat32Array(n).fill(1);
     const configs: Array<[string, DistributedDataParallelOptions, ProcessGroup]> = [
       ['ddp (25 MiB buckets, first 1 MiB)', {}, pg],
       ['ddp, one bucket', { bucketCapMb: 1024, firstBucketCapMb: 1024 }, pg],

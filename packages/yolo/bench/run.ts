@@ -5,6 +5,7 @@
 // the steadier figure on a shared machine), the top kernels from tf.profile, and NMS on 25k
 // candidates. Prints a table and writes <repoRoot>/bench-results/yolo.json.
 // Options: --models yolov5n,yolov5s --sizes 320,640 --batch 8 --reps 1 --no-profile
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,9 @@ const { values: opts } = parseArgs({
     reps: { type: 'string', default: '1' },
     'no-profile': { type: 'boolean', default: false },
     backend: { type: 'string', default: 'wasm' },
+    // internal: run one (model, imgsz, mode) in this process and print its row as JSON
+    child: { type: 'string' },
+    'micro-batch': { type: 'string' },
   },
 });
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -96,53 +100,81 @@ interface Row {
   cpuMs: number;
   imagesPerSecWall: number;
   imagesPerSecCpu: number;
+  rssMB?: number;
+  microBatch?: number;
   topKernels?: KernelRow[];
   error?: string;
 }
 
-async function benchModel(name: string, imgsz: number): Promise<Row[]> {
+/**
+ * One (model, imgsz, mode) measurement, run in a child process: the wasm heap never shrinks
+ * and tfjs-backend-wasm fails with "memory access out of bounds" once it passes ~2-4 GB, so
+ * every configuration gets a fresh heap. `microBatch` < batch splits the training batch
+ * into micro-batches whose gradients are summed (gradient accumulation; same images per step).
+ */
+async function benchOne(name: string, imgsz: number, mode: 'eval' | 'train', microBatch: number): Promise<Row> {
   const model: YoloModel = createModel(modelYamlPath(name)!, { seed: 0 });
   const loss = ComputeLoss.forModel(model, HYP);
   const rng = new Rng(1);
-  const x = tf.randomUniform([batch, imgsz, imgsz, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
-  const targets = syntheticTargets(batch, rng);
+  const mb = Math.min(microBatch, batch);
+  const chunks = Math.ceil(batch / mb);
+  const xs = Array.from({ length: mode === 'eval' ? 1 : chunks }, (_, k) => tf.randomUniform([mode === 'eval' ? batch : Math.min(mb, batch - k * mb), imgsz, imgsz, 3], 0, 1, 'float32', 7 + k) as tf.Tensor4D);
+  const targets = xs.map((x) => syntheticTargets(x.shape[0], rng));
   const evalStep = (): void => {
-    tf.tidy(() => model.forwardEval(x).pred.dataSync());
+    tf.tidy(() => model.forwardEval(xs[0]!).pred.dataSync());
   };
   const trainStep = (): void => {
-    const { value, grads } = tf.variableGrads(() => loss.compute(model.forwardTrain(x), targets).loss);
+    let acc: tf.NamedTensorMap | null = null;
+    xs.forEach((x, k) => {
+      const { value, grads } = tf.variableGrads(() => loss.compute(model.forwardTrain(x), targets[k]!).loss);
+      value.dispose();
+      if (!acc) acc = grads;
+      else {
+        const prev: tf.NamedTensorMap = acc;
+        acc = Object.fromEntries(Object.entries(grads).map(([n, g]) => [n, tf.tidy(() => tf.add(prev[n]!, g))]));
+        tf.dispose([...Object.values(prev), ...Object.values(grads)]);
+      }
+    });
     // read one gradient so that asynchronous backends finish the step
-    Object.values(grads)[0]!.dataSync();
-    tf.dispose([value, ...Object.values(grads)]);
+    const done = acc as unknown as tf.NamedTensorMap;
+    Object.values(done)[0]!.dataSync();
+    tf.dispose(Object.values(done));
   };
-  const rows: Row[] = [];
-  for (const [mode, step] of [
-    ['eval', evalStep],
-    ['train', trainStep],
-  ] as const) {
-    try {
-      step(); // warm-up (XNNPACK operator creation, grid caches)
-      const t = best(Array.from({ length: reps }, () => time(step)));
-      const row: Row = {
-        model: name,
-        imgsz,
-        batch,
-        mode,
-        wallMs: +t.wallMs.toFixed(0),
-        cpuMs: +t.cpuMs.toFixed(0),
-        imagesPerSecWall: +((batch * 1000) / t.wallMs).toFixed(2),
-        imagesPerSecCpu: +((batch * 1000) / t.cpuMs).toFixed(2),
-      };
-      if (!opts['no-profile']) row.topKernels = await topKernels(step);
-      rows.push(row);
-    } catch (e) {
-      rows.push({ model: name, imgsz, batch, mode, wallMs: NaN, cpuMs: NaN, imagesPerSecWall: NaN, imagesPerSecCpu: NaN, error: (e as Error).message });
-    }
-    console.error(`  ${name} ${imgsz} ${mode}: done`);
-  }
-  x.dispose();
+  const step = mode === 'eval' ? evalStep : trainStep;
+  step(); // warm-up (XNNPACK operator creation, grid caches)
+  const t = best(Array.from({ length: reps }, () => time(step)));
+  const row: Row = {
+    model: name,
+    imgsz,
+    batch,
+    mode,
+    wallMs: +t.wallMs.toFixed(0),
+    cpuMs: +t.cpuMs.toFixed(0),
+    imagesPerSecWall: +((batch * 1000) / t.wallMs).toFixed(2),
+    imagesPerSecCpu: +((batch * 1000) / t.cpuMs).toFixed(2),
+    rssMB: Math.round(process.memoryUsage().rss / 2 ** 20),
+  };
+  if (mode === 'train' && chunks > 1) row.microBatch = mb;
+  if (!opts['no-profile']) row.topKernels = await topKernels(step);
+  tf.dispose(xs);
   model.dispose();
-  return rows;
+  return row;
+}
+
+/** Run benchOne in a child process; on a crash retry training with smaller micro-batches. */
+function benchInChild(name: string, imgsz: number, mode: 'eval' | 'train'): Row {
+  const script = fileURLToPath(import.meta.url);
+  let lastErr = '';
+  for (const mb of mode === 'eval' ? [batch] : [batch, Math.ceil(batch / 2), Math.ceil(batch / 4)]) {
+    const args = [script, '--child', `${name},${imgsz},${mode}`, '--micro-batch', String(mb), '--batch', String(batch), '--reps', String(reps), '--backend', opts.backend];
+    if (opts['no-profile']) args.push('--no-profile');
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const last = r.stdout.trim().split('\n').pop() ?? '';
+    if (r.status === 0 && last.startsWith('{')) return JSON.parse(last) as Row;
+    lastErr = (r.stderr.split('\n').find((l) => /Error|error/.test(l)) ?? `exit ${r.status}`).trim();
+    console.error(`  ${name} ${imgsz} ${mode} (micro-batch ${mb}) failed: ${lastErr}`);
+  }
+  return { model: name, imgsz, batch, mode, wallMs: NaN, cpuMs: NaN, imagesPerSecWall: NaN, imagesPerSecCpu: NaN, error: lastErr };
 }
 
 /** NMS on an imgsz-640 yolov5 output (25200 rows, 80 classes) with ~25k candidates passing conf. */
@@ -188,25 +220,34 @@ function benchNms(): { candidates: number; rows: number; mode: string; ms: numbe
 }
 
 async function main(): Promise<void> {
-  await initBackend({ backend: opts.backend as 'wasm' | 'cpu' });
+  if (opts.child) {
+    await initBackend({ backend: opts.backend as 'wasm' | 'cpu' });
+    const [name, size, mode] = opts.child.split(',');
+    const row = await benchOne(name!, Number(size), mode as 'eval' | 'train', Number(opts['micro-batch'] ?? batch));
+    console.log(JSON.stringify(row));
+    return;
+  }
   const rows: Row[] = [];
   for (const name of opts.models.split(','))
-    for (const size of opts.sizes.split(',').map(Number)) {
-      console.error(`benchmarking ${name} at ${size}, batch ${batch} ...`);
-      rows.push(...(await benchModel(name, size)));
-    }
+    for (const size of opts.sizes.split(',').map(Number))
+      for (const mode of ['eval', 'train'] as const) {
+        console.error(`benchmarking ${name} ${mode} at ${size}, batch ${batch} ...`);
+        rows.push(benchInChild(name, size, mode));
+      }
   const nms = benchNms();
-  console.log(`\n@yolo-launch/yolo on ${tf.getBackend()} (batch ${batch}, best of ${reps})\n`);
-  console.log('model     imgsz  mode   wall ms   img/s (wall)  cpu ms   img/s (cpu)  top kernels (share of kernel time)');
+  console.log(`\n@yolo-launch/yolo on ${opts.backend} (batch ${batch}, best of ${reps}; img/s by wall time and by process CPU time)\n`);
+  console.log('model     imgsz  mode   wall ms   img/s (wall)  cpu ms   img/s (cpu)  rss MB  top kernels (share of kernel time)');
   for (const r of rows) {
     const top = r.error ? `ERROR: ${r.error}` : (r.topKernels ?? []).slice(0, 4).map((k) => `${k.name} ${(k.share * 100).toFixed(0)}%`).join(', ');
+    const mode = r.microBatch ? `${r.mode}*` : r.mode;
     console.log(
-      `${r.model.padEnd(9)} ${String(r.imgsz).padStart(5)}  ${r.mode.padEnd(5)} ${String(r.wallMs).padStart(8)} ${String(r.imagesPerSecWall).padStart(13)} ${String(r.cpuMs).padStart(8)} ${String(r.imagesPerSecCpu).padStart(12)}  ${top}`,
+      `${r.model.padEnd(9)} ${String(r.imgsz).padStart(5)}  ${mode.padEnd(6)}${String(r.wallMs).padStart(8)} ${String(r.imagesPerSecWall).padStart(13)} ${String(r.cpuMs).padStart(8)} ${String(r.imagesPerSecCpu).padStart(12)} ${String(r.rssMB ?? '').padStart(7)}  ${top}`,
     );
   }
-  console.log('\nNMS (host, 25200 rows x 85)');
-  for (const n of nms) console.log(`  ${n.mode.padEnd(42)} candidates ${String(n.candidates).padStart(6)}  kept ${String(n.kept).padStart(4)}  ${n.ms} ms`);
-  const out = { package: '@yolo-launch/yolo', backend: tf.getBackend(), date: new Date().toISOString(), batch, reps, models: rows, nms };
+  if (rows.some((r) => r.microBatch)) console.log('  * training batch run as micro-batches with summed gradients (see microBatch in the JSON): the full batch did not fit the wasm heap');
+  console.log('\nNMS (host, 25200 rows x 85, min of 5 runs)');
+  for (const n of nms) console.log(`  ${n.mode.padEnd(42)} candidates ${String(n.candidates).padStart(7)}  kept ${String(n.kept).padStart(4)}  ${n.ms} ms`);
+  const out = { package: '@yolo-launch/yolo', backend: opts.backend, date: new Date().toISOString(), batch, reps, models: rows, nms };
   const dir = path.join(repoRoot, 'bench-results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'yolo.json'), JSON.stringify(out, null, 2));

@@ -6,7 +6,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '@yolo-launch/backend';
-import { BatchNorm2d, ComputeLoss, createModel, localMoments, lossAndGradients, Rng, StateRegistry, upsampleNearest, type BatchMoments, type MomentsFn } from '../src/index.js';
+import { BatchNorm2d, ComputeLoss, createModel, localMoments, lossAndGradients, Rng, silu, StateRegistry, upsampleNearest, type BatchMoments, type MomentsFn } from '../src/index.js';
 import { assertClose } from './helpers.js';
 import { tinyYaml } from './tiny.js';
 
@@ -217,4 +217,41 @@ test('wasm and cpu backends give the same loss and gradients on the small model'
     await initBackend({ backend: 'cpu' });
     model.dispose();
   }
+});
+
+test('fused training BN+SiLU equals BN then SiLU (values, gradients, running stats)', () => {
+  const mk = (): BatchNorm2d => {
+    const bn = new BatchNorm2d(new StateRegistry(new Rng(0)), 'bn', 4);
+    tf.tidy(() => {
+      bn.weight.assign(tf.tensor1d([1.5, 0.5, 2, -1]));
+      bn.bias.assign(tf.tensor1d([0.1, -0.2, 0.3, 0]));
+    });
+    return bn;
+  };
+  const a = mk();
+  const b = mk();
+  const x = tf.add(tf.mul(randn([2, 5, 3, 4], 21), 1.5), 0.4) as tf.Tensor4D;
+  const w = randn([2, 5, 3, 4], 22);
+  const generic: MomentsFn = (t) => localMoments(t);
+  const run = (bn: BatchNorm2d, fused: boolean): Float32Array[] =>
+    tf.tidy(() => {
+      const f = (): tf.Scalar => {
+        const ctx = { training: true, updateStats: true, moments: fused ? localMoments : generic };
+        const y = fused ? bn.forwardSiluLocal(x, ctx) : silu(bn.forward(x, ctx));
+        return tf.sum(tf.mul(y, w)) as tf.Scalar;
+      };
+      const dx = tf.grad((xx: tf.Tensor) => {
+        const ctx = { training: true, updateStats: false, moments: fused ? localMoments : generic };
+        const y = fused ? bn.forwardSiluLocal(xx as tf.Tensor4D, ctx) : silu(bn.forward(xx as tf.Tensor4D, ctx));
+        return tf.sum(tf.mul(y, w));
+      })(x);
+      const { value, grads } = tf.variableGrads(f, [bn.weight, bn.bias]);
+      return [value.dataSync() as Float32Array, dx.dataSync() as Float32Array, grads[bn.weight.name]!.dataSync() as Float32Array, grads[bn.bias.name]!.dataSync() as Float32Array];
+    });
+  const fa = run(a, true);
+  const fb = run(b, false);
+  fa.forEach((v, i) => assertClose(v, fb[i]!, { abs: 1e-4, rel: 1e-4 }, `fused vs separate ${['value', 'dx', 'dgamma', 'dbeta'][i]}`));
+  assertClose(a.runningMean.dataSync(), b.runningMean.dataSync(), { abs: 1e-6 }, 'running_mean');
+  assertClose(a.runningVar.dataSync(), b.runningVar.dataSync(), { abs: 1e-6 }, 'running_var');
+  tf.dispose([x, w]);
 });

@@ -67,6 +67,51 @@ export class BatchNorm2d {
     return { scale, shift };
   }
 
+  /**
+   * Training-mode BN followed by SiLU as one op (local statistics only). It keeps just its input
+   * for the backward and recomputes x-hat and the pre-activation there, so a Conv holds two
+   * full-size activations until the step's backward instead of four (conv out, x-hat, BN out,
+   * SiLU out): the difference between fitting the wasm heap or not at imgsz 640.
+   * Backward: dy = dout * s * (1 + y*(1 - s)), dgamma = sum(dy*xhat), dbeta = sum(dy),
+   * dx = gamma*rstd*(dy - mean(dy) - xhat*mean(dy*xhat)).
+   */
+  forwardSiluLocal(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
+    const axes = [0, 1, 2];
+    const count = x.shape[0] * x.shape[1] * x.shape[2];
+    const { mean, variance } = tf.tidy(() => tf.moments(x, axes)) as { mean: tf.Tensor1D; variance: tf.Tensor1D };
+    if (ctx.updateStats) this.updateRunningStats(mean, variance, count);
+    const rstd = tf.tidy(() => tf.rsqrt(tf.add(variance, BatchNorm2d.EPS))) as tf.Tensor1D;
+    const op = tf.customGrad((xIn, gIn, bIn, save) => {
+      const xx = xIn as tf.Tensor4D;
+      const g = gIn as tf.Tensor1D;
+      const b = bIn as tf.Tensor1D;
+      // mean and rstd go through save(): tensors made in the forward pass but not saved are
+      // disposed when the forward scope of tf.grads ends
+      (save as unknown as (ts: tf.Tensor[]) => void)([xx, g, b, mean, rstd]);
+      const out = tf.tidy(() => {
+        const scale = tf.mul(g, rstd);
+        const y = tf.add(tf.mul(xx, scale), tf.sub(b, tf.mul(mean, scale)));
+        return tf.mul(y, tf.sigmoid(y));
+      });
+      return {
+        value: out,
+        gradFunc: (dout, saved) => {
+          const [xs, gs, bs, mu, rs] = saved as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
+          const xhat = tf.mul(tf.sub(xs, mu), rs);
+          const y = tf.add(tf.mul(xhat, gs), bs);
+          const sg = tf.sigmoid(y);
+          const dy = tf.mul(dout, tf.mul(sg, tf.add(1, tf.mul(y, tf.sub(1, sg)))));
+          const sumDy = tf.sum(dy, axes);
+          const sumDyXhat = tf.sum(tf.mul(dy, xhat), axes);
+          const k = tf.mul(gs, rs);
+          const dx = tf.sub(tf.sub(tf.mul(dy, k), tf.mul(xhat, tf.mul(k, tf.div(sumDyXhat, count)))), tf.mul(k, tf.div(sumDy, count)));
+          return [dx, sumDyXhat, sumDy];
+        },
+      };
+    });
+    return op(x, this.weight, this.bias) as tf.Tensor4D;
+  }
+
   forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
     if (!ctx.training) {
       const { scale, shift } = this.evalScaleShift();

@@ -1,5 +1,5 @@
 import { tf } from '@yolo-launch/backend';
-import { BatchNorm2d, type ForwardContext } from './batchnorm.js';
+import { BatchNorm2d, localMoments, type ForwardContext } from './batchnorm.js';
 import { silu } from './ops.js';
 import type { StateRegistry } from './state.js';
 
@@ -36,7 +36,9 @@ export class Conv {
 
   forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
     let y: tf.Tensor4D;
-    if (ctx.training) {
+    if (ctx.training && this.act && ctx.moments === localMoments) {
+      return this.bn.forwardSiluLocal(tf.conv2d(x, this.weight, this.s, this.pad), ctx);
+    } else if (ctx.training) {
       y = this.bn.forward(tf.conv2d(x, this.weight, this.s, this.pad), ctx);
     } else {
       const { scale, shift } = this.bn.evalScaleShift();

@@ -18,6 +18,10 @@ for (const kernel of [1, 3, 6])
 // the YOLOv5 stem: 6x6 stride 2 pad 2, and a non-square kernel
 cases.push({ n: 2, h: 16, w: 16, c: 3, k: 4, kh: 6, kw: 6, stride: 2, pad: 2 });
 cases.push({ n: 1, h: 9, w: 10, c: 4, k: 3, kh: 3, kw: 2, stride: 2, pad: 'same' });
+// >= 32 input channels: strided input gradients take the per-phase path
+for (const pad of pads) cases.push({ n: 2, h: 9, w: 8, c: 32, k: 6, kh: 3, kw: 3, stride: 2, pad });
+cases.push({ n: 1, h: 7, w: 7, c: 40, k: 4, kh: 1, kw: 1, stride: 2, pad: 'valid' });
+cases.push({ n: 1, h: 11, w: 11, c: 33, k: 5, kh: 6, kw: 6, stride: 2, pad: 2 });
 
 function label(cs: ConvCase): string {
   return `n${cs.n} ${cs.h}x${cs.w}x${cs.c}->${cs.k} k${cs.kh}x${cs.kw} s${cs.stride} pad ${JSON.stringify(cs.pad)}`;

@@ -35,6 +35,9 @@ export interface PhasePlan {
   pad: Pad1D;
 }
 
+/** Strided layers with wasted taps: per-phase convolutions (default) or the combined one (A/B switch for benchmarks). */
+export const PHASE_SPLIT = { enabled: true };
+
 export function planPhases(inSize: number, outSize: number, kernel: number, stride: number, padBefore: number): PhasePlan {
   const oMin = Math.ceil((padBefore - kernel + 1) / stride);
   const oMax = Math.floor((stride - 1 + padBefore) / stride);
@@ -82,6 +85,84 @@ export function fillPolyphaseFilter(
   }
 }
 
+/** The taps of one phase along one dim: dy offsets [first, first+count) relative to the block. */
+interface PhaseTaps {
+  first: number;
+  count: number;
+}
+
+function phaseTaps(phase: number, kernel: number, stride: number, padBefore: number): PhaseTaps {
+  // tap i = phase + pad - o*stride must lie in [0, kernel)
+  const first = Math.ceil((phase + padBefore - kernel + 1) / stride);
+  const last = Math.floor((phase + padBefore) / stride);
+  return { first, count: Math.max(0, last - first + 1) };
+}
+
+/**
+ * Strided convolutions: one exact-size stride-1 convolution per phase (no zero taps: a
+ * 3x3 stride-2 layer's phases are 1x1, 1x2, 2x1 and 2x2, 9 taps in all, where the combined
+ * filter would hold 16), then one JS pass that interleaves the phases into dx.
+ */
+function stridedInputGrad(
+  backend: WasmBackend, dy: TensorInfo, filter: TensorInfo, info: ReturnType<typeof backend_util.computeConv2DInfo>,
+): TensorInfo {
+  const [kh, kw, c, k] = filter.shape as [number, number, number, number];
+  const { batchSize: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
+  const pt = info.padInfo.top, pl = info.padInfo.left;
+  const u = Math.ceil(h / sh), v = Math.ceil(w / sw);
+  const phases: (TensorInfo | null)[] = [];
+  for (let rh = 0; rh < sh; rh++) {
+    const th = phaseTaps(rh, kh, sh, pt);
+    for (let rw = 0; rw < sw; rw++) {
+      const tw = phaseTaps(rw, kw, sw, pl);
+      if (th.count === 0 || tw.count === 0) {
+        phases.push(null); // no tap of the kernel lands on these rows/cols: zero gradient
+        continue;
+      }
+      const sub = backend.makeOutput([th.count, tw.count, k, c], 'float32');
+      const wv = heapF32(backend, filter), fv = heapF32(backend, sub);
+      for (let t = 0; t < th.count; t++) {
+        const i = rh + pt - (th.first + t) * sh;
+        for (let q = 0; q < tw.count; q++) {
+          const j = rw + pl - (tw.first + q) * sw;
+          const src = (i * kw + j) * c * k, dst = (t * tw.count + q) * k * c;
+          for (let cc = 0; cc < c; cc++) for (let kk = 0; kk < k; kk++) fv[dst + kk * c + cc] = wv[src + cc * k + kk];
+        }
+      }
+      const padH: Pad1D = { before: -th.first, after: u + th.first + th.count - 1 - oh };
+      const padW: Pad1D = { before: -tw.first, after: v + tw.first + tw.count - 1 - ow };
+      const crop = cropNegativePadding(backend, dy, padH, padW);
+      phases.push(conv2d(backend, crop.x, sub, [1, 1], [1, 1], crop.padH, crop.padW)); // [N, U, V, C]
+      release(backend, sub);
+      if (crop.owned) release(backend, crop.x);
+    }
+  }
+  const dx = backend.makeOutput([n, h, w, c], 'float32');
+  const out = heapF32(backend, dx);
+  const views = phases.map((p) => (p == null ? null : heapF32(backend, p)));
+  for (let b = 0; b < n; b++) {
+    for (let by = 0, y = 0; by < u; by++) {
+      for (let rh = 0; rh < sh && y < h; rh++, y++) {
+        const rowOut = (b * h + y) * w * c;
+        const rowIn = (b * u + by) * v * c;
+        for (let rw = 0; rw < sw; rw++) {
+          const src = views[rh * sw + rw];
+          const step = sw * c;
+          if (src == null) {
+            for (let x = rw, d = rowOut + rw * c; x < w; x += sw, d += step) out.fill(0, d, d + c);
+            continue;
+          }
+          for (let x = rw, d = rowOut + rw * c, s0 = rowIn; x < w; x += sw, d += step, s0 += c) {
+            for (let cc = 0; cc < c; cc++) out[d + cc] = src[s0 + cc];
+          }
+        }
+      }
+    }
+  }
+  for (const p of phases) if (p != null) release(backend, p);
+  return dx;
+}
+
 export function conv2DBackpropInputWasm(args: { inputs: { dy: TensorInfo; filter: TensorInfo }; backend: WasmBackend; attrs: Attrs }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { dy, filter } = inputs;
@@ -95,6 +176,12 @@ export function conv2DBackpropInputWasm(args: { inputs: { dy: TensorInfo; filter
   const planH = planPhases(h, oh, kh, sh, info.padInfo.top);
   const planW = planPhases(w, ow, kw, sw, info.padInfo.left);
   const phases = sh * sw;
+  // The combined filter wastes zero taps unless the stride divides the kernel (the 6x6 s2
+  // stem wastes none). The per-phase path pays a JS interleave per dx element, which only
+  // pays off with enough channels per pixel (measured: 1.3-1.8x faster from 32 channels up,
+  // a wash or worse at 16 and below).
+  const combinedTaps = planH.taps * planW.taps * phases;
+  if (phases > 1 && combinedTaps > kh * kw && c >= 32 && PHASE_SPLIT.enabled) return stridedInputGrad(backend, dy, filter, info);
 
   const combined = backend.makeOutput([planH.taps, planW.taps, k, phases * c], 'float32');
   // Views are taken after makeOutput: allocation may grow (and detach) the wasm heap.

@@ -28,6 +28,15 @@ const cases: { name: string; args: (dir: string) => string[]; env?: NodeJS.Proce
     },
     message: /--cfg .*bad\.yaml.*(NoSuchModule|row|layer)/i,
   },
+  {
+    name: 'a dataset YAML whose images are missing (no download:)',
+    args: (dir) => {
+      const y = path.join(dir, 'gone.yaml');
+      fs.writeFileSync(y, `path: ${path.join(dir, 'gone')}\ntrain: images/train\nval: images/val\nnames: [a, b]\n`);
+      return ['--cfg', TINY_YAML, '--data', y];
+    },
+    message: /Dataset not found, missing paths: .*gone\/images\/train/,
+  },
   { name: '--resume with nothing to resume', args: () => ['--resume'], message: /--resume: nothing to resume/ },
   { name: '--resume with a missing file', args: () => ['--resume', 'runs/train/exp9/weights/last.pt'], message: /--resume 'runs\/train\/exp9\/weights\/last.pt' not found/ },
   { name: 'an unknown option', args: () => ['--cfg', TINY_YAML, '--epoch-count', '3'], message: /unrecognized argument: --epoch-count/ },

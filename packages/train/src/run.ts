@@ -28,6 +28,7 @@ import { trainLoop, type TrainContext } from './loop.js';
 import { finalValidation } from './final.js';
 import { registerTileGradient } from './tile-grad.js';
 import { mutateHyp, readEvolveCsv, recordGeneration } from './evolve.js';
+import { downloadDataset, missingPaths } from './download.js';
 
 export interface TrainResult {
   saveDir: string;
@@ -129,10 +130,16 @@ function datasetClasses(inputs: ResolvedInputs, singleCls: boolean): { nc: numbe
   let names: string[];
   if (inputs.data === 'default') names = [...data.SYNTHETIC_CLASSES];
   else {
+    let cfg: data.DatasetConfig;
     try {
-      names = data.loadDatasetYaml(inputs.data).names;
+      cfg = data.loadDatasetYaml(inputs.data);
     } catch (e) {
       throw new UsageError(`--data ${inputs.data}: ${(e as Error).message}`);
+    }
+    names = cfg.names;
+    const missing = missingPaths(cfg);
+    if (missing.length && !(typeof cfg.extra.download === 'string' && cfg.extra.download.trim())) {
+      throw new UsageError(`--data ${inputs.data}: Dataset not found, missing paths: ${missing.join(', ')} (and no 'download:' entry)`);
     }
   }
   return singleCls ? { nc: 1, names: ['item'] } : { nc: names.length, names };
@@ -295,6 +302,10 @@ async function runWithGroup(p: Prepared): Promise<TrainResult> {
     localRank: Math.max(0, d.localRank),
   });
   const dataConfig = data.loadDatasetYaml(dataYaml);
+  if (missingPaths(dataConfig).length) {
+    // check_dataset's download, once per node (local rank 0 first; the others find it done).
+    await rankZeroFirst(pg, async () => (missingPaths(dataConfig).length ? downloadDataset(dataConfig, (l) => log.info(l)) : undefined), { localRank: Math.max(0, d.localRank) });
+  }
   const trainSplit = await rankZeroFirst(
     pg,
     () => data.loadSplit(dataConfig, 'train', { prefix: 'train: ', requireLabels: true, singleCls: o.single_cls, log: (l) => log.info(l) }),

@@ -161,13 +161,13 @@ async function main(): Promise<void> {
     rows.push(...(await ours('tcp', 2, [4 * KB, 1 * MB, 16 * MB, 64 * MB], { YOLO_COMM_TRANSPORT: 'tcp' }, true, 100)));
   }
   if (want('segments') && !quick) {
-    for (const seg of [64 * KB, 256 * KB, 1 * MB, 4 * MB]) {
+    for (const seg of [256 * KB, 512 * KB, 1 * MB, 4 * MB]) {
       log(`segment ${fmtBytes(seg)}, world 2`);
       rows.push(...(await ours(`segment-${fmtBytes(seg).replace(' ', '')}`, 2, [7_500_000, 64 * MB], { YOLO_COMM_SEGMENT_BYTES: String(seg) }, true, 20)));
     }
   }
   if (want('hwm') && !quick) {
-    for (const hwm of [2, 64]) {
+    for (const hwm of [4, 128]) {
       log(`high-water mark ${hwm}, world 2`);
       rows.push(...(await ours(`hwm-${hwm}`, 2, [64 * MB], { YOLO_COMM_HWM: String(hwm) }, true, 20)));
     }

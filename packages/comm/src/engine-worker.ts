@@ -10,6 +10,9 @@ const post = (e: EngineEvent): void => port.postMessage(e);
 const engine = new Engine((workerData as { options: ResolvedOptions }).options, post);
 
 port.on('message', (cmd: Command) => engine.submit(cmd));
+// A bug in the engine must not leave a caller blocked in allReduceSync forever: fail the
+// group (every pending and later call gets the error) instead of dying silently.
+process.on('uncaughtException', (e) => engine.internalError(e));
 // Once destroyed, let the thread end by itself (the port is its last handle).
 void engine.whenDestroyed.promise.then(() => setImmediate(() => port.close()));
 engine.start().then(

@@ -248,6 +248,12 @@ export class Engine {
     else this.fail(new CommError('PEER_DEAD', `rank ${e.rank} left the process group during start-up`, e.rank));
   }
 
+  internalError(e: unknown): void {
+    const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    this.log(`internal error: ${msg}`);
+    this.fail(new CommError('INVALID', `internal error in the comm engine of rank ${this.o.rank}: ${msg}`, this.o.rank));
+  }
+
   /** The group is unusable from now on: reject what is pending and everything after. */
   private fail(err: CommError): void {
     if (this.failure || this.destroyed) return;

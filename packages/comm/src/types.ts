@@ -32,9 +32,9 @@ export interface ProcessGroupOptions {
   heartbeatIntervalMs?: number;
   /** A peer silent for this long is declared dead, ms. Else YOLO_COMM_HEARTBEAT_TIMEOUT_MS, default 4000. */
   heartbeatTimeoutMs?: number;
-  /** Ring segment size in bytes (pipelining unit). Else YOLO_COMM_SEGMENT_BYTES, default 512 KiB. */
+  /** Ring segment size in bytes (pipelining unit). Else YOLO_COMM_SEGMENT_BYTES, default 2 MiB. */
   segmentBytes?: number;
-  /** ZeroMQ send/receive high-water mark of the ring sockets, in messages. Else YOLO_COMM_HWM, default 16. */
+  /** ZeroMQ send/receive high-water mark of the ring sockets, in messages. Else YOLO_COMM_HWM, default 32. */
   highWaterMark?: number;
   /** Where the one start-up line and warnings go; `false` silences them. Default: stderr. */
   log?: ((line: string) => void) | false;

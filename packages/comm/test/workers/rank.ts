@@ -2,7 +2,7 @@
 // MASTER_PORT, YOLO_LAUNCH_TOKEN from the environment (as the launcher sets them).
 // Prints one JSON line `RESULT {...}` on success; exits 1 with `ERROR {...}` on failure.
 import crypto from 'node:crypto';
-import { initProcessGroup, type ZmqProcessGroup } from '../../src/index.js';
+import { initProcessGroup, sharedFloat32Array, type ZmqProcessGroup } from '../../src/index.js';
 
 const scenario = process.argv[2] ?? 'basic';
 const arg = process.argv[3];
@@ -69,6 +69,16 @@ async function main(): Promise<void> {
         pg.allReduceSync(sbuf);
         hashes[`sync:${L}`] = digest(sbuf);
         if (digest(sbuf) !== hashes[`sum:${L}`]) throw new Error('allReduceSync differs from allReduce');
+        // Shared-memory buffers (no staging copy, SIMD reduce in the caller's memory) give the
+        // same bits as ordinary ones; a caller's own SharedArrayBuffer too (plain JS adds).
+        for (const make of [(n: number) => sharedFloat32Array(n), (n: number) => new Float32Array(new SharedArrayBuffer(n * 4))]) {
+          const plain = inputOf(pg.rank, 300_001, 1);
+          const shared = make(300_001);
+          shared.set(plain);
+          await pg.allReduce(plain, { op: 'mean' });
+          await pg.allReduce(shared, { op: 'mean' });
+          if (digest(shared) !== digest(plain)) throw new Error('shared-memory all-reduce differs from the plain one');
+        }
         // broadcast from the last rank, three element types
         const root = pg.worldSize - 1;
         const f = pg.rank === root ? inputOf(99, 1234) : new Float32Array(1234);

@@ -246,6 +246,8 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
 
     const mloss = [0, 0, 0];
     const plots: Promise<unknown>[] = [];
+    let lastInstances = 0;
+    let lastSize = ctx.imgsz;
     const before = { ...timings };
     const tEpoch = performance.now();
     if (isMain) log.info('\n' + progressHeader());
@@ -322,6 +324,8 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
       }
       const items = itemsHost!;
       for (let k = 0; k < 3; k++) mloss[k] = (mloss[k]! * i + items[k]!) / (i + 1);
+      lastInstances = batch.targets.length / 6;
+      lastSize = batch.width;
       timings.images += batch.n * world;
       if (isMain && isTty) process.stdout.write('\r' + progressLine(epoch, epochs, mloss, batch.targets.length / 6, batch.width, i, nb, (Date.now() - t0) / 1000));
       i++;
@@ -329,8 +333,9 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
     }
     if (isMain) {
       if (isTty) process.stdout.write('\n');
-      log.record(progressLine(epoch, epochs, mloss, 0, ctx.imgsz, nb - 1, nb, (Date.now() - t0) / 1000), { epoch, box_loss: mloss[0], obj_loss: mloss[1], cls_loss: mloss[2] });
-      if (!isTty) process.stdout.write(progressLine(epoch, epochs, mloss, 0, ctx.imgsz, nb - 1, nb, (Date.now() - t0) / 1000) + '\n');
+      const line = progressLine(epoch, epochs, mloss, lastInstances, lastSize, nb - 1, nb, (Date.now() - t0) / 1000);
+      log.record(line, { epoch, box_loss: mloss[0], obj_loss: mloss[1], cls_loss: mloss[2] });
+      if (!isTty) process.stdout.write(line + '\n');
     }
     const trainMs = performance.now() - tEpoch;
     await Promise.all(plots);

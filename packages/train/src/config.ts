@@ -31,6 +31,8 @@ export function datasetDirs(): string[] {
   return root ? [path.join(root, 'data'), path.join(root, 'datasets')] : [];
 }
 
+export const DEFAULT_CFG = 'yolov5s.yaml';
+
 export type Hyp = Record<string, number>;
 
 export const REQUIRED_HYP_KEYS = [
@@ -76,7 +78,10 @@ export function resolveInputs(o: TrainOptions): ResolvedInputs {
   let data: string;
   if (o.data === DEFAULT_DATA && !fs.existsSync(path.resolve(o.data))) data = 'default';
   else data = checkYaml(o.data, '--data', datasetDirs());
-  const cfg = o.cfg ? checkYaml(o.cfg, '--cfg', modelDirs()) : '';
+  // YOLOv5's default is --weights yolov5s.pt (pretrained PyTorch weights, which we cannot
+  // read): with neither --cfg nor --weights we train its architecture from scratch.
+  const cfgName = o.cfg || (o.weights || o.resume !== false ? '' : DEFAULT_CFG);
+  const cfg = cfgName ? checkYaml(cfgName, '--cfg', modelDirs()) : '';
   const hypFile = checkYaml(o.hyp, '--hyp', [HYP_DIR]);
   const hyp = loadHyp(hypFile);
   let weights = '';

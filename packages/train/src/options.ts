@@ -81,7 +81,7 @@ export const DEFAULT_DATA = 'synthetic.yaml';
 
 export const OPTION_SPECS: readonly Spec[] = [
   { flags: ['--weights'], dest: 'weights', kind: 'str', default: '', help: "initial weights path (a yolo-launch checkpoint; '' = from scratch)" },
-  { flags: ['--cfg'], dest: 'cfg', kind: 'str', default: '', help: 'model.yaml path' },
+  { flags: ['--cfg'], dest: 'cfg', kind: 'str', default: '', help: "model.yaml path ('' with no --weights: yolov5s.yaml from scratch, the model YOLOv5's default yolov5s.pt holds)" },
   { flags: ['--data'], dest: 'data', kind: 'str', default: DEFAULT_DATA, help: 'dataset.yaml path (default: the embedded synthetic dataset)' },
   { flags: ['--hyp'], dest: 'hyp', kind: 'str', default: 'hyp.scratch-low.yaml', help: 'hyperparameters path' },
   { flags: ['--epochs'], dest: 'epochs', kind: 'int', default: 100, help: 'total training epochs' },
@@ -256,7 +256,6 @@ export function validateStatic(o: TrainOptions, worldSize: number): void {
   if (o.imgsz < 32) throw new UsageError(`--imgsz must be >= 32 (got ${o.imgsz})`);
   if (o.workers < 0) throw new UsageError(`--workers must be >= 0 (got ${o.workers})`);
   if (o.label_smoothing < 0 || o.label_smoothing >= 1) throw new UsageError(`--label-smoothing must be in [0, 1) (got ${o.label_smoothing})`);
-  if (!o.cfg && !o.weights && o.resume === false) throw new UsageError('either --cfg or --weights must be specified (e.g. --cfg yolov5n.yaml --weights \'\')');
   if (o.evolve !== undefined && o.resume !== false) throw new UsageError('--evolve and --resume cannot be combined');
   if (o.evolve !== undefined && o.evolve < 1) throw new UsageError(`--evolve needs a number of generations >= 1 (got ${o.evolve})`);
   if (o.sync_bn && worldSize <= 1) {

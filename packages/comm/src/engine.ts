@@ -22,16 +22,19 @@ import type { ResolvedOptions } from './options.js';
 import { SYNC_LEN, SYNC_MSG_OFFSET, SYNC_STATE, SYNC_STATUS, type Command, type CommandResult, type EngineEvent, type Region, type StartInfo } from './protocol.js';
 import { RendezvousServer } from './rendezvous-server.js';
 import { Ring, type Reducer } from './ring.js';
-import { SimdReducer } from './simd.js';
+import { SimdReducer, type WasmMemory } from './simd.js';
 import { PROTOCOL, PROTOCOL_VERSION, decodeControl, encodeControl, type ClientMessage, type PeerInfo, type ServerMessage, type StoreRequest } from './wire.js';
 
 const MAX_MESSAGE = 256 * 1024 * 1024;
+/** Kernel socket buffer size of the ring sockets (SO_SNDBUF/SO_RCVBUF); 0 keeps the OS default. */
+const SOCKBUF = Number(process.env.YOLO_COMM_SOCKBUF ?? 0);
 
-function f32(r: Region): Float32Array {
-  return new Float32Array(r.sab, r.byteOffset, r.byteLength >> 2);
-}
-function u8(r: Region): Uint8Array {
-  return new Uint8Array(r.sab, r.byteOffset, r.byteLength);
+/** A shared buffer of the caller, as the engine knows it (see Region). */
+interface KnownBuffer {
+  sab: SharedArrayBuffer;
+  memory?: WasmMemory;
+  memoryDataBytes?: number;
+  reducer?: SimdReducer;
 }
 
 /** ipc socket files of processes that no longer exist (killed ranks cannot clean up). */
@@ -85,8 +88,8 @@ export class Engine {
   private readonly goD = new Deferred<void>();
   private started = false;
   private ipcFile: string | null = null;
-  /** SIMD reducers by memory id, most recently used last (a small LRU). */
-  private readonly reducers = new Map<number, SimdReducer>();
+  /** The caller's shared buffers by region id (dropped on 'forget'). */
+  private readonly buffers = new Map<number, KnownBuffer>();
   /** Resolves once destroy() has closed everything. */
   readonly whenDestroyed = new Deferred<void>();
 
@@ -126,7 +129,7 @@ export class Engine {
     let tcp = '';
     let ipc: string | null = null;
     if (!single) {
-      this.pull = new Pull({ receiveHighWaterMark: o.highWaterMark, maxMessageSize: MAX_MESSAGE, linger: 0 });
+      this.pull = new Pull({ receiveHighWaterMark: o.highWaterMark, maxMessageSize: MAX_MESSAGE, linger: 0, ...(SOCKBUF ? { receiveBufferSize: SOCKBUF } : {}) });
       await this.pull.bind(`tcp://${choice.address}:*`);
       tcp = this.pull.lastEndpoint!;
       if (o.transport !== 'tcp') {
@@ -189,7 +192,7 @@ export class Engine {
       const next = peers[(o.rank + 1) % o.worldSize]!;
       const sameHost = next.hostId === hostIdentity() && next.ipc !== null;
       transport = o.transport === 'tcp' || !sameHost ? 'tcp' : 'ipc';
-      this.push = new Push({ sendHighWaterMark: o.highWaterMark, linger: 0 });
+      this.push = new Push({ sendHighWaterMark: o.highWaterMark, linger: 0, ...(SOCKBUF ? { sendBufferSize: SOCKBUF } : {}) });
       this.push.connect(transport === 'ipc' ? next.ipc! : next.tcp);
       this.ring = new Ring(o.rank, o.worldSize, session, o.segmentBytes, this.pull!, this.push);
       await this.ring.handshake();
@@ -272,6 +275,10 @@ export class Engine {
   // ---------------- commands ----------------
 
   submit(cmd: Command): void {
+    if (cmd.op === 'forget') {
+      this.buffers.delete(cmd.buffer);
+      return;
+    }
     if (cmd.op === 'store') {
       void this.execute(cmd); // the control plane does not wait behind collectives
       return;
@@ -335,9 +342,10 @@ export class Engine {
     switch (cmd.op) {
       case 'allReduce':
         if (!ring) return Promise.resolve(undefined); // world of one: sum and mean are the identity
-        return ring.allReduce(f32(cmd.region), cmd.mean, this.reducerFor(cmd.region)).then(() => undefined);
+        this.known(cmd.region);
+        return ring.allReduce(this.f32(cmd.region), cmd.mean, this.reducerFor(cmd.region)).then(() => undefined);
       case 'broadcast': {
-        const view = u8(cmd.region);
+        const view = this.u8(cmd.region);
         if (!ring) return Promise.resolve(undefined);
         return ring.broadcast(cmd.root, view, () => view).then(() => undefined);
       }
@@ -345,8 +353,8 @@ export class Engine {
         if (!ring) return Promise.resolve(cmd.bytes ?? new Uint8Array(0));
         return ring.broadcast(cmd.root, cmd.bytes, (total) => new Uint8Array(total));
       case 'allGather': {
-        const input = u8(cmd.input);
-        const out = u8(cmd.output);
+        const input = this.u8(cmd.input);
+        const out = this.u8(cmd.output);
         const B = input.length;
         out.set(input, this.o.rank * B);
         if (!ring) return Promise.resolve(undefined);
@@ -355,20 +363,37 @@ export class Engine {
       case 'allGatherBytes':
         if (!ring) return Promise.resolve([cmd.bytes]);
         return ring.allGather(cmd.bytes, (_o, total) => new Uint8Array(total));
+      case 'forget': // handled in submit()
+        return Promise.resolve(undefined);
       case 'barrier':
         if (!ring) return Promise.resolve(undefined);
         return ring.allGather(new Uint8Array(0), (_o, total) => new Uint8Array(total)).then(() => undefined);
     }
   }
 
+  private known(r: Region): KnownBuffer {
+    let k = this.buffers.get(r.id);
+    if (!k) {
+      if (!r.sab) throw new CommError('INVALID', `internal: region ${r.id} was never sent to the engine`);
+      k = { sab: r.sab, memory: r.memory, memoryDataBytes: r.memoryDataBytes };
+      this.buffers.set(r.id, k);
+    }
+    return k;
+  }
+
+  private f32(r: Region): Float32Array {
+    return new Float32Array(this.known(r).sab, r.byteOffset, r.byteLength >> 2);
+  }
+
+  private u8(r: Region): Uint8Array {
+    return new Uint8Array(this.known(r).sab, r.byteOffset, r.byteLength);
+  }
+
   private reducerFor(r: Region): Reducer | undefined {
-    if (!r.memory || r.memoryId === undefined || r.memoryDataBytes === undefined) return undefined;
-    let red = this.reducers.get(r.memoryId);
-    if (red) this.reducers.delete(r.memoryId);
-    else red = new SimdReducer(r.memory, r.memoryDataBytes);
-    this.reducers.set(r.memoryId, red);
-    if (this.reducers.size > 16) this.reducers.delete(this.reducers.keys().next().value!);
-    return red;
+    const k = this.known(r);
+    if (!k.memory || k.memoryDataBytes === undefined) return undefined;
+    k.reducer ??= new SimdReducer(k.memory, k.memoryDataBytes);
+    return k.reducer;
   }
 
   private storeRequest(req: StoreRequest): Promise<{ value?: Uint8Array; num?: number }> {

@@ -37,6 +37,11 @@ export class ZmqProcessGroup implements ProcessGroup {
   private readonly slots: SharedArrayBuffer[] = [];
   private fastPending = 0;
   private workerGone = false;
+  private readonly sentIds = new Set<number>();
+  private readonly finalizer = new FinalizationRegistry<number>((id) => {
+    this.sentIds.delete(id);
+    if (!this.destroyed && !this.workerGone) this.worker.postMessage({ op: 'forget', buffer: id, id: 0 } satisfies Command);
+  });
   private destroyed: Promise<void> | null = null;
 
   /** @internal use initProcessGroup() */
@@ -164,14 +169,25 @@ export class ZmqProcessGroup implements ProcessGroup {
     }
   }
 
-  private stage(buf: ArrayBufferView, copyIn: boolean): Region {
+  /**
+   * What to post for a region: the buffer itself the first time, its id afterwards. When the
+   * caller's buffer is collected, the engine is told to drop its reference.
+   */
+  private wire(r: Region & { sab: SharedArrayBuffer }): Region {
+    if (this.sentIds.has(r.id)) return { id: r.id, byteOffset: r.byteOffset, byteLength: r.byteLength };
+    this.sentIds.add(r.id);
+    this.finalizer.register(r.sab, r.id);
+    return r;
+  }
+
+  private stage(buf: ArrayBufferView, copyIn: boolean): Region & { sab: SharedArrayBuffer } {
     if (isShared(buf)) return regionOf(buf);
     const r = this.pool.acquire(buf.byteLength);
     if (copyIn) new Uint8Array(r.sab, 0, buf.byteLength).set(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
     return r;
   }
 
-  private unstage(buf: ArrayBufferView, r: Region, copyOut: boolean): void {
+  private unstage(buf: ArrayBufferView, r: Region & { sab: SharedArrayBuffer }, copyOut: boolean): void {
     if (r.sab === buf.buffer) return;
     if (copyOut) new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength).set(new Uint8Array(r.sab, 0, buf.byteLength));
     this.pool.release(r);
@@ -182,7 +198,7 @@ export class ZmqProcessGroup implements ProcessGroup {
     const region = this.stage(buf, true);
     let ok = false;
     try {
-      await this.callFast({ op: 'allReduce', region, mean: options.op === 'mean' });
+      await this.callFast({ op: 'allReduce', region: this.wire(region), mean: options.op === 'mean' });
       ok = true;
     } finally {
       this.unstage(buf, region, ok);
@@ -195,7 +211,7 @@ export class ZmqProcessGroup implements ProcessGroup {
     const region = this.stage(buf, true);
     let ok = false;
     try {
-      this.callSync({ op: 'allReduce', region, mean: options.op === 'mean' });
+      this.callSync({ op: 'allReduce', region: this.wire(region), mean: options.op === 'mean' });
       ok = true;
     } finally {
       this.unstage(buf, region, ok);
@@ -209,7 +225,7 @@ export class ZmqProcessGroup implements ProcessGroup {
     const region = this.stage(buf, isRoot);
     let ok = false;
     try {
-      await this.callFast({ op: 'broadcast', region, root });
+      await this.callFast({ op: 'broadcast', region: this.wire(region), root });
       ok = true;
     } finally {
       this.unstage(buf, region, ok && !isRoot);
@@ -224,7 +240,7 @@ export class ZmqProcessGroup implements ProcessGroup {
     const output = this.pool.acquire(out.byteLength);
     let ok = false;
     try {
-      await this.callFast({ op: 'allGather', input, output });
+      await this.callFast({ op: 'allGather', input: this.wire(input), output: this.wire(output) });
       ok = true;
     } finally {
       this.unstage(buf, input, false);

@@ -3,14 +3,19 @@ import type { SerializedError } from './errors.js';
 import type { WasmMemory } from './simd.js';
 import type { StoreRequest } from './wire.js';
 
-/** A byte range of shared memory both threads can see. */
+/**
+ * A byte range of shared memory both threads can see. Every shared buffer has an id; the
+ * buffer itself (and its wasm memory) crosses to the engine only the first time, after that
+ * the id is enough (deserialising a SharedArrayBuffer or WebAssembly.Memory per call made
+ * the engine's GC run constantly).
+ */
 export interface Region {
-  sab: SharedArrayBuffer;
+  id: number;
   byteOffset: number;
   byteLength: number;
-  /** When `sab` is the buffer of a shared wasm memory: the memory, a stable id, its data size. */
+  sab?: SharedArrayBuffer;
+  /** When `sab` is the buffer of a shared wasm memory: the memory and its data size. */
   memory?: WasmMemory;
-  memoryId?: number;
   memoryDataBytes?: number;
 }
 
@@ -22,6 +27,7 @@ export type CommandBody =
   | { op: 'allGatherBytes'; bytes: Uint8Array }
   | { op: 'barrier' }
   | { op: 'store'; req: StoreRequest }
+  | { op: 'forget'; buffer: number } // the caller's buffer with this region id was garbage-collected
   | { op: 'destroy' };
 
 export type Command = CommandBody & {

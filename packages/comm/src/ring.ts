@@ -48,9 +48,10 @@ function copyOf(a: Float32Array, from: number, to: number): Buffer {
 }
 const EMPTY = new Uint8Array(0);
 /** From this size on, all-reduce sends views of the caller's memory and ends with a fence. */
-export const ZERO_COPY_MIN_BYTES = 256 * 1024;
+export const ZERO_COPY_MIN_BYTES = Number(process.env.YOLO_COMM_ZERO_COPY_MIN ?? 256 * 1024);
+const MIN_SEGMENT_BYTES = 256 * 1024;
 /** Up to this size all-reduce is a gather then a local sum in rank order (fewer hops). */
-export const SMALL_ALLREDUCE_BYTES = 64 * 1024;
+export const SMALL_ALLREDUCE_BYTES = Number(process.env.YOLO_COMM_SMALL_MAX ?? 64 * 1024);
 
 export interface RingStats {
   messagesSent: number;
@@ -271,8 +272,11 @@ export class Ring {
     // send fresh copies and skip the fence (its latency would dominate).
     if (L * 4 <= SMALL_ALLREDUCE_BYTES) return this.smallAllReduce(seq, data, mean);
     const zeroCopy = L * 4 >= ZERO_COPY_MIN_BYTES;
-    const red = reducer && zeroCopy && reducer.prepare(this.segBytes) ? reducer : jsReducer;
-    const segE = this.segBytes >> 2;
+    // Aim for >= 8 segments per chunk so that the steps overlap, but never below 256 KiB
+    // (per-message costs) nor above the configured segment size (GC churn at large sizes).
+    const segBytes = Math.min(this.segBytes, Math.max(MIN_SEGMENT_BYTES, 2 ** Math.ceil(Math.log2((L * 4) / n / 8))));
+    const segE = segBytes >> 2;
+    const red = reducer && zeroCopy && reducer.prepare(segBytes) ? reducer : jsReducer;
     const lo = (c: number): number => Math.floor((c * L) / n);
     const mod = (x: number): number => ((x % n) + n) % n;
     const S = this.session;

@@ -7,18 +7,24 @@ import type { Region } from './protocol.js';
 import { createSharedMemory, type WasmMemory } from './simd.js';
 
 interface Backing {
-  memory: WasmMemory;
   id: number;
-  dataBytes: number;
+  memory?: WasmMemory;
+  dataBytes?: number;
 }
 
 const backings = new WeakMap<SharedArrayBuffer, Backing>();
-let nextMemoryId = 1;
+let nextId = 1;
+
+function backingOf(sab: SharedArrayBuffer): Backing {
+  let b = backings.get(sab);
+  if (!b) backings.set(sab, (b = { id: nextId++ }));
+  return b;
+}
 
 function sharedBytes(byteLength: number): SharedArrayBuffer {
   const memory = createSharedMemory(byteLength);
   const sab = memory.buffer as unknown as SharedArrayBuffer;
-  backings.set(sab, { memory, id: nextMemoryId++, dataBytes: sab.byteLength });
+  backings.set(sab, { id: nextId++, memory, dataBytes: sab.byteLength });
   return sab;
 }
 
@@ -34,10 +40,11 @@ export function sharedFloat32Array(length: number): Float32Array {
   return new Float32Array(sharedBytes(length * 4), 0, length);
 }
 
-export function regionOf(a: ArrayBufferView): Region {
+/** The region of a view on a SharedArrayBuffer, with everything the engine may need (see wire()). */
+export function regionOf(a: ArrayBufferView): Region & { sab: SharedArrayBuffer } {
   const sab = a.buffer as SharedArrayBuffer;
-  const b = backings.get(sab);
-  return { sab, byteOffset: a.byteOffset, byteLength: a.byteLength, ...(b ? { memory: b.memory, memoryId: b.id, memoryDataBytes: b.dataBytes } : {}) };
+  const b = backingOf(sab);
+  return { id: b.id, sab, byteOffset: a.byteOffset, byteLength: a.byteLength, ...(b.memory ? { memory: b.memory, memoryDataBytes: b.dataBytes } : {}) };
 }
 
 const MIN_CLASS = 16; // 64 KiB, one wasm page
@@ -47,16 +54,16 @@ export class StagingPool {
   private readonly free = new Map<number, SharedArrayBuffer[]>();
   private static readonly KEEP = 4;
 
-  acquire(byteLength: number): Region {
+  acquire(byteLength: number): Region & { sab: SharedArrayBuffer } {
     let cls = MIN_CLASS;
     while (2 ** cls < byteLength) cls++;
     const sab = this.free.get(cls)?.pop() ?? sharedBytes(2 ** cls);
     return { ...regionOf(new Uint8Array(sab)), byteLength };
   }
 
-  release(r: Region): void {
+  release(r: Region & { sab: SharedArrayBuffer }): void {
     const cls = Math.log2(r.sab.byteLength);
-    if (!Number.isInteger(cls) || !backings.has(r.sab)) return;
+    if (!Number.isInteger(cls) || !backings.get(r.sab)?.memory) return;
     let list = this.free.get(cls);
     if (!list) this.free.set(cls, (list = []));
     if (list.length < StagingPool.KEEP) list.push(r.sab);

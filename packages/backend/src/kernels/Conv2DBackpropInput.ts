@@ -1,4 +1,4 @@
-// Conv2DBackpropInput for wasm, as ONE forward convolution plus a pixel shuffle.
+// Conv2DBackpropInput for wasm, as forward convolutions of dy plus a pixel shuffle.
 //
 // Along one spatial dim (input size H, output size OH, kernel k, stride s, pad-before p),
 // write each dx row as h = u*s + r (block u, phase r). Row h was read by output rows
@@ -9,6 +9,9 @@
 // [Ah, Aw, K, sh*sw*C] filter; one wasm (XNNPACK) convolution of dy computes every phase, and
 // a reshape/transpose interleaves the phases back into rows and columns (depth-to-space).
 // For stride 1 this is the textbook "convolve dy with the flipped, transposed filter".
+// When the stride does not divide the kernel, the combined filter holds zero taps (16 for a
+// 3x3 stride-2 kernel's 9); then, with enough channels, each phase gets its own exact-size
+// convolution and one JS pass interleaves them (stridedInputGrad).
 // wasm's own Conv2DBackpropInput is a naive loop, ~10x slower than its forward conv.
 import { backend_util, Conv2DBackpropInput, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { conv2d, cropNegativePadding, heapF32, release, reshape, slice, transpose, type Pad1D, type WasmBackend } from './wasm_calls.js';

@@ -29,4 +29,4 @@ export { processBatch, ConfusionMatrix, iouVector } from './metrics/match.js';
 export { labelWh, anchorMetric, anchorFitness, kmeanAnchors, checkAnchors } from './autoanchor.js';
 export type { AnchorDataset, AnchorMetric, KmeanOptions, CheckAnchorsResult } from './autoanchor.js';
 export { lossAndGradients } from './train-step.js';
-export type { NamedGradient, LossAndGradients } from './train-step.js';
+export type { NamedGradient, LossAndGradients, LossAndGradientsOptions } from './train-step.js';

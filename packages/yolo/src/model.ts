@@ -195,6 +195,93 @@ export class YoloModel {
     return { pred: this.detect.decode(raw), raw };
   }
 
+  /**
+   * Training forward + backward with per-layer recomputation (gradient checkpointing).
+   * tfjs keeps every activation and every intermediate gradient of a tf.grads call alive
+   * until it returns, which for YOLOv5 at 640 exceeds the wasm heap. Here the forward keeps
+   * only each layer's output (no tape); the loss is differentiated w.r.t. the Detect inputs;
+   * then each layer, last to first, is re-run under tf.grads with its output gradient as dy,
+   * after which its output and that gradient are freed. Cost: one extra forward.
+   * BN running stats are updated once (first forward); the recomputation uses the same batch
+   * statistics (an injected MomentsFn is called again there).
+   * @returns the loss and gradients (keyed by YOLOv5 name) of every trainable parameter
+   */
+  forwardBackward(x: tf.Tensor4D, lossFn: (p: tf.Tensor5D[]) => tf.Scalar): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
+    const fwd: ForwardContext = { training: true, updateStats: true, moments: this.moments };
+    const re: ForwardContext = { training: true, updateStats: false, moments: this.moments };
+    const L = this.blocks.length;
+    const layerVars = this.layerTrainables();
+    // first layer whose parameters train: nothing below it needs a backward pass
+    let lowest = L + 1;
+    for (let i = 0; i <= L; i++)
+      if (layerVars[i]!.length) {
+        lowest = i;
+        break;
+      }
+    const srcOf = (i: number, f: number): number => (f === -1 ? i - 1 : f); // -1 on layer 0 = the image
+    const outs: (tf.Tensor4D | null)[] = new Array(L).fill(null);
+    const inputsOf = (i: number): tf.Tensor4D[] => this.froms[i]!.map((f) => (srcOf(i, f) < 0 ? x : outs[srcOf(i, f)]!));
+    for (let i = 0; i < L; i++) {
+      const ins = inputsOf(i);
+      outs[i] = tf.tidy(() => this.blocks[i]!.forward(ins, fwd));
+    }
+    const grads = new Map<string, tf.Tensor>();
+    const dOut: (tf.Tensor | null)[] = new Array(L).fill(null);
+    const addGrad = (j: number, g: tf.Tensor): void => {
+      const prev = dOut[j];
+      if (!prev) dOut[j] = g;
+      else {
+        dOut[j] = tf.add(prev, g);
+        prev.dispose();
+        g.dispose();
+      }
+    };
+    // Detect + loss
+    const detSrc = this.froms[L]!.map((f) => srcOf(L, f));
+    const detIn = detSrc.map((j) => outs[j]!);
+    const detVars = layerVars[L]!;
+    const head = tf.valueAndGrads((...args: tf.Tensor[]) => lossFn(this.detect.forwardRaw(args.slice(0, detIn.length) as tf.Tensor4D[])));
+    const { value: loss, grads: hg } = head([...detIn, ...detVars.map((v) => v.variable)]);
+    detVars.forEach((v, k) => grads.set(v.name, hg[detIn.length + k]!));
+    detSrc.forEach((j, k) => (j >= lowest ? addGrad(j, hg[k]!) : hg[k]!.dispose()));
+    // layers, last to first
+    for (let i = L - 1; i >= 0; i--) {
+      const dy = dOut[i];
+      dOut[i] = null;
+      if (dy && i >= lowest) {
+        const src = this.froms[i]!.map((f) => srcOf(i, f));
+        const tensorIdx = src.map((j, k) => (j >= 0 ? k : -1)).filter((k) => k >= 0);
+        const ins = inputsOf(i);
+        const vars = layerVars[i]!;
+        const wrt = [...tensorIdx.map((k) => ins[k]!), ...vars.map((v) => v.variable)];
+        if (wrt.length) {
+          const g = tf.grads((...args: tf.Tensor[]) => {
+            const call = ins.map((t, k) => {
+              const pos = tensorIdx.indexOf(k);
+              return pos >= 0 ? (args[pos] as tf.Tensor4D) : t;
+            });
+            return this.blocks[i]!.forward(call, re);
+          })(wrt, dy);
+          tensorIdx.forEach((k, n) => (src[k]! >= lowest ? addGrad(src[k]!, g[n]!) : g[n]!.dispose()));
+          vars.forEach((v, n) => grads.set(v.name, g[tensorIdx.length + n]!));
+        }
+      }
+      dy?.dispose();
+      outs[i]?.dispose();
+      outs[i] = null;
+    }
+    outs.forEach((t) => t?.dispose());
+    dOut.forEach((t) => t?.dispose());
+    return { loss, grads };
+  }
+
+  /** Trainable parameters per layer (index L = Detect), state_dict order inside a layer. */
+  private layerTrainables(): NamedParameter[][] {
+    const per: NamedParameter[][] = Array.from({ length: this.blocks.length + 1 }, () => []);
+    for (const p of this.trainableParameters()) per[Number(p.name.split('.')[1])]!.push(p);
+    return per;
+  }
+
   /** Decoded eval predictions only (what NMS takes). */
   predict(x: tf.Tensor4D): tf.Tensor3D {
     return tf.tidy(() => this.forwardEval(x).pred);

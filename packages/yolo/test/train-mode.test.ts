@@ -255,3 +255,37 @@ test('fused training BN+SiLU equals BN then SiLU (values, gradients, running sta
   assertClose(a.runningVar.dataSync(), b.runningVar.dataSync(), { abs: 1e-6 }, 'running_var');
   tf.dispose([x, w]);
 });
+
+test('recomputing backward (forwardBackward) equals one tf.variableGrads; BN stats updated once; freeze respected', () => {
+  const targets = Float32Array.of(0, 0, 0.5, 0.5, 0.3, 0.4, 0, 1, 0.2, 0.3, 0.1, 0.15, 1, 1, 0.7, 0.6, 0.5, 0.5);
+  const x = tf.tidy(() => tf.sigmoid(randn([2, 64, 64, 3], 31))) as tf.Tensor4D;
+  for (const freeze of [0, 3]) {
+    const a = createModel(tinyYaml(2), { seed: 4 });
+    const b = createModel(tinyYaml(2), { seed: 4 });
+    a.freeze(freeze);
+    b.freeze(freeze);
+    const la = ComputeLoss.forModel(a, HYP);
+    const lb = ComputeLoss.forModel(b, HYP);
+    const ra = lossAndGradients(a, la, x, targets, { recompute: true });
+    const rb = lossAndGradients(b, lb, x, targets, { recompute: false });
+    assertClose([ra.loss], [rb.loss], { rel: 1e-5, abs: 1e-6 }, 'loss');
+    assertClose(ra.items, rb.items, { rel: 1e-5, abs: 1e-6 }, 'loss items');
+    assert.deepEqual(
+      ra.grads.map((g) => g.name),
+      rb.grads.map((g) => g.name),
+    );
+    ra.grads.forEach((g, k) => {
+      const ref = rb.grads[k]!.grad.dataSync();
+      const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      assertClose(g.grad.dataSync(), ref, { abs: 1e-4 * scale + 1e-8 }, `gradient ${g.name} (freeze ${freeze})`);
+    });
+    const sa = a.stateDict();
+    const sb = b.stateDict();
+    for (const k of Object.keys(sa).filter((n) => /running_|num_batches/.test(n))) assertClose(sa[k]!.data, sb[k]!.data, { abs: 1e-6 }, k);
+    assert.equal(sa['model.0.bn.num_batches_tracked']!.data[0], 1);
+    tf.dispose([...ra.grads.map((g) => g.grad), ...rb.grads.map((g) => g.grad)]);
+    a.dispose();
+    b.dispose();
+  }
+  x.dispose();
+});

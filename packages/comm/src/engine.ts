@@ -279,6 +279,9 @@ export class Engine {
       this.buffers.delete(cmd.buffer);
       return;
     }
+    // Learn every buffer a command carries at once, whatever happens to the command: the
+    // caller sends each buffer only the first time.
+    for (const r of 'region' in cmd ? [cmd.region] : 'input' in cmd ? [cmd.input, cmd.output] : []) if (r.sab) this.known(r);
     if (cmd.op === 'store') {
       void this.execute(cmd); // the control plane does not wait behind collectives
       return;
@@ -342,7 +345,6 @@ export class Engine {
     switch (cmd.op) {
       case 'allReduce':
         if (!ring) return Promise.resolve(undefined); // world of one: sum and mean are the identity
-        this.known(cmd.region);
         return ring.allReduce(this.f32(cmd.region), cmd.mean, this.reducerFor(cmd.region)).then(() => undefined);
       case 'broadcast': {
         const view = this.u8(cmd.region);

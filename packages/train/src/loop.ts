@@ -379,8 +379,11 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
     }
     lastEpoch = epoch;
     epochsRun++;
+    const mem = tf.memory();
     log.record('epoch end', {
       epoch,
+      tensors: mem.numTensors,
+      tensor_bytes: mem.numBytes,
       // Where the epoch's time went, in ms (this rank): the training iterations split into
       // waiting for data, forward+backward, gradient all-reduce (incl. accumulation), optimizer+EMA.
       timing: {

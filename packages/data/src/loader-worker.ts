@@ -1,7 +1,7 @@
 /** A loader worker thread: receives batch jobs, answers with batches whose buffers it transfers. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ImageStore, type SharedImage } from './image-store.js';
-import { runBatchJob, type BatchJob, type PipelineConfig } from './batch-job.js';
+import { runBatchJob, type BatchJob, type LoadedBatch, type PipelineConfig } from './batch-job.js';
 import type { YoloDataset } from './dataset.js';
 
 export interface WorkerInit {
@@ -14,7 +14,7 @@ export interface WorkerInit {
 
 export type ToWorker = { type: 'job'; job: BatchJob } | { type: 'share'; entries: Array<[number, SharedImage]> };
 export type FromWorker =
-  | { type: 'batch'; id: number; batch: import('./batch-job.js').LoadedBatch }
+  | { type: 'batch'; id: number; batch: LoadedBatch }
   | { type: 'error'; id: number; message: string; stack?: string };
 
 const init = workerData as WorkerInit;

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { tmpDir } from './helpers.js';
-import { loadSplit, loadDatasetYaml, NoLabelsError, LABEL_CACHE_VERSION, listImageFiles, img2labelPath } from '../src/index.js';
+import { loadSplit, loadDatasetYaml, NoLabelsError, LABEL_CACHE_VERSION, listImageFiles, img2labelPath, createDataLoader } from '../src/index.js';
 
 async function solid(w: number, h: number, fmt: 'jpeg' | 'png'): Promise<Buffer> {
   const s = sharp({ create: { width: w, height: h, channels: 3, background: { r: 200, g: 30, b: 30 } } });
@@ -69,6 +69,15 @@ test('broken dataset: counts, messages, cache reuse and invalidation, corrupt pa
     assert.deepEqual(dataset.imFiles.map((f) => path.basename(f)), ['a-good.jpg', 'b-good.png', 'c-png-named-jpg.jpg', 'h-no-label.jpg', 'i-empty-label.jpg', 'j-dupes.jpg']);
     assert.equal(dataset.labels[5]!.length, 10);
     assert.deepEqual(dataset.shapes[1], [48, 64]);
+    // a training epoch over what is left runs through (mosaic, letterbox, the PNG named .jpg)
+    const loader = await createDataLoader({ dataset, batchSize: 3, imgsz: 64, augment: true, hyp: { mosaic: 0.5 }, workers: 1 });
+    try {
+      let images = 0;
+      for await (const b of loader.epoch([0, 1, 2, 3, 4, 5, 2, 1], 0)) images += b.shape[0];
+      assert.equal(images, 8);
+    } finally {
+      await loader.close();
+    }
 
     // the cache sits next to the labels, versioned, and is reused
     assert.ok(fs.existsSync(scan.cacheFile));

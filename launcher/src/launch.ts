@@ -5,7 +5,7 @@
  * MultiNodeController (node launchers over ssh).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Writable } from 'node:stream';
 import { Agent, type AgentResult } from './agent.js';
@@ -298,6 +298,14 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   // Validate the device split now, so a bad list is a usage error and not a crash per attempt.
   assignDevices(localWorldSize, env.CUDA_VISIBLE_DEVICES, gpus);
 
+  if (options.logDir) {
+    try {
+      mkdirSync(options.logDir, { recursive: true });
+      accessSync(options.logDir, constants.W_OK);
+    } catch (err) {
+      throw new UsageError(`--log-dir ${options.logDir} cannot be written: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  }
   const where = scheduler ? ` (${scheduler.scheduler} ${scheduler.kind})` : '';
   const first = placements[0]!;
   log(

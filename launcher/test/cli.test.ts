@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import os from 'node:os';
 import test from 'node:test';
@@ -85,6 +86,8 @@ const usageErrors: [string, string[], RegExp][] = [
   ['--standalone with several nodes', ['--standalone', '--nnodes', '2', '--master-addr', 'h', '--', 'true'], /--standalone is for a single node/],
   ['a bad --tee', ['--standalone', '--tee', '7', '--', 'true'], /--tee must be 0/],
   ['--include without a hostfile', ['--include', 'a', '--', 'true'], /--include selects hosts of a --hostfile; give --hostfile too/],
+  // a path below a regular file can never be created
+  ['an unwritable --log-dir', ['--standalone', '--log-dir', `${fileURLToPath(import.meta.url)}/logs`, '--', 'true'], /--log-dir .*cli\.test\.js\/logs cannot be written: ENOTDIR/],
   ['a missing hostfile', ['--hostfile', '/nonexistent/hosts', '--', 'true'], /cannot read hostfile \/nonexistent\/hosts: ENOENT/],
 ];
 for (const [what, args, message] of usageErrors) {

@@ -3,7 +3,7 @@
 // time: our kernels call wasm kernels directly, and those are charged to the inner one).
 import { parseArgs } from 'node:util';
 import { tf, initBackend } from '../src/index.js';
-import { YoloV5Shaped, YOLOV5N } from './yolov5n.js';
+import { YoloV5Shaped, YOLOV5N } from '../test/yolov5n_shaped.js';
 
 const { values: opts } = parseArgs({
   options: { imgsz: { type: 'string', default: '320' }, batch: { type: 'string', default: '8' }, bn: { type: 'string', default: 'fused' } },

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { tf, initBackend, backendChoice, replacedWasmKernel } from '../src/index.js';
-import { YoloV5Shaped, YOLOV5N, type ConvShape, type NetConfig } from './yolov5n.js';
+import { YoloV5Shaped, YOLOV5N, type ConvShape, type NetConfig } from '../test/yolov5n_shaped.js';
 
 const { values: opts } = parseArgs({
   options: {

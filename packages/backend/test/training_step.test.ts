@@ -1,10 +1,10 @@
-// A whole YOLOv5n-shaped training step (bench/yolov5n.ts: 6x6 stem, C3, SPPF, upsample,
+// A whole YOLOv5n-shaped training step (yolov5n_shaped.ts: 6x6 stem, C3, SPPF, upsample,
 // concat, BN, SiLU, gather) on wasm against the cpu backend, and no leaks over many steps:
 // neither tensors nor wasm heap buffers (our kernels allocate on the heap directly).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf, initBackend } from '../src/index.js';
-import { YoloV5Shaped, YOLOV5N, type NetConfig } from '../bench/yolov5n.js';
+import { YoloV5Shaped, YOLOV5N, type NetConfig } from './yolov5n_shaped.js';
 import { relError } from './reference.js';
 
 function gradsOn(backend: string, bn: NetConfig['bn']): { loss: number; grads: Float32Array[] } {

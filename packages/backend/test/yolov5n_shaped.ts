@@ -1,4 +1,4 @@
-// A YOLOv5-shaped network built from plain tfjs ops (conv, BatchNorm, SiLU, max-pool,
+// A YOLOv5-shaped network built from plain tfjs ops (used by the tests and by bench/) (conv, BatchNorm, SiLU, max-pool,
 // nearest upsample, concat), layer for layer as models/yolov5n.yaml (v6.0: 6x6 stem, C3,
 // SPPF, PANet head, 1x1 Detect convs). It exists so the backend can measure and test a real
 // training step before (and independently of) @yolo-launch/yolo. No anchors or loss logic:

@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   configs.push({ pipeline: 'mosaic', imgsz: 640, workers: 2, cache: 'ram' });
   for (const { pipeline, imgsz, workers, cache } of configs) {
     const augment = pipeline === 'mosaic';
-    const loader = await createDataLoader({ dataset, batchSize: augment ? 16 : 32, imgsz, augment, rect: !augment, workers, seed: 0, cache });
+    const loader = await createDataLoader({ dataset, batchSize: augment ? 16 : 32, imgsz, augment, rect: !augment, workers, threadBudget: workers, seed: 0, cache });
     try {
       const order = [...Array(n).keys()];
       // warm-up: worker start, sharp init, first decodes

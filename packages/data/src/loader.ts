@@ -37,8 +37,15 @@ export interface DataLoaderOptions {
   stride?: number;
   /** --quad collate (batchSize a multiple of 4). */
   quad?: boolean;
-  /** Worker threads (0 = build batches in the calling thread). */
+  /**
+   * --workers: worker threads per rank (0 = build batches in the calling thread), capped as
+   * YOLOv5 does by the CPUs per local rank and by the batch size (see effectiveWorkers).
+   */
   workers?: number;
+  /** Ranks on this node sharing the CPUs (default $LOCAL_WORLD_SIZE or 1). */
+  localWorldSize?: number;
+  /** CPUs to share (default os.availableParallelism()). */
+  threadBudget?: number;
   /** Batches in flight ahead of the consumer (default 2 per worker, at least 2). */
   prefetch?: number;
   seed?: number;
@@ -54,6 +61,7 @@ export interface DataLoader {
   /** The dataset in loader order (sorted by aspect ratio with rect). Indices refer to it. */
   readonly dataset: YoloDataset;
   readonly size: number;
+  /** Worker threads actually used (after the cap). */
   readonly workers: number;
   readonly batchSize: number;
   /** Batches of this rank's sample order for one epoch, in order. */
@@ -168,7 +176,11 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
     seed: opts.seed ?? 0,
     rank: opts.rank ?? 0,
   };
-  const nWorkers = Math.max(0, Math.floor(opts.workers ?? 0));
+  const nWorkers = effectiveWorkers(Math.max(0, Math.floor(opts.workers ?? 0)), {
+    batchSize: opts.batchSize,
+    localWorldSize: opts.localWorldSize ?? (Number(process.env.LOCAL_WORLD_SIZE) || 1),
+    ...(opts.threadBudget !== undefined ? { threadBudget: opts.threadBudget } : {}),
+  });
   const store = new ImageStore(dataset, opts.imgsz, opts.cache === 'disk');
   if (opts.cache === 'ram') {
     const t0 = Date.now();

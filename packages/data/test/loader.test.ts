@@ -31,8 +31,9 @@ const order = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 0];
 test('0, 1 and 2 workers give identical batches; targets and shapes well formed', async () => {
   const results: LoadedBatch[][] = [];
   for (const workers of [0, 1, 2]) {
-    const loader = await createDataLoader({ dataset, batchSize: 4, imgsz: 96, augment: true, hyp: { mixup: 0.3, degrees: 5 }, workers, seed: 11, rank: 0 });
+    const loader = await createDataLoader({ dataset, batchSize: 4, imgsz: 96, augment: true, hyp: { mixup: 0.3, degrees: 5 }, workers, seed: 11, rank: 0, threadBudget: 8 });
     try {
+      assert.equal(loader.workers, workers);
       results.push(await collect(loader.epoch(order, 2)));
     } finally {
       await loader.close();
@@ -58,6 +59,9 @@ test('0, 1 and 2 workers give identical batches; targets and shapes well formed'
   assert.notDeepEqual(a[0]!.images.subarray(96 * 96 * 3, 2 * 96 * 96 * 3), a[0]!.images.subarray(3 * 96 * 96 * 3, 4 * 96 * 96 * 3));
   assert.ok(effectiveWorkers(8, { batchSize: 16, localWorldSize: 2, threadBudget: 2 }) === 1);
   assert.ok(effectiveWorkers(8, { batchSize: 1 }) === 0);
+  const capped = await createDataLoader({ dataset, batchSize: 4, imgsz: 64, augment: false, workers: 8, threadBudget: 4, localWorldSize: 2 });
+  assert.equal(capped.workers, 2, '--workers 8 on 4 CPUs shared by 2 local ranks: 2 each');
+  await capped.close();
 });
 
 test('validation loader with rect: batches sorted by aspect ratio, 32-multiple shapes, shape info', async () => {

@@ -1,6 +1,6 @@
 // npm run bench -w packages/yolo
 // Forward (eval, BN folded) and forward+backward (train mode + ComputeLoss + gradients of every
-// parameter) for yolov5n and yolov5s at imgsz 320 and 640, batch 8, on the wasm backend;
+// parameter, via lossAndGradients with its recomputing backward) for yolov5n and yolov5s at imgsz 320 and 640, batch 8, on the wasm backend;
 // images/s by wall time and by process CPU time (wasm runs on this thread, so CPU time is
 // the steadier figure on a shared machine), the top kernels from tf.profile, and NMS on 25k
 // candidates. Prints a table and writes <repoRoot>/bench-results/yolo.json.
@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initBackend, tf } from '@yolo-launch/backend';
-import { ComputeLoss, createModel, modelYamlPath, nonMaxSuppression, Rng, type YoloModel } from '../src/index.js';
+import { ComputeLoss, createModel, lossAndGradients, modelYamlPath, nonMaxSuppression, Rng, type YoloModel } from '../src/index.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -124,21 +124,22 @@ async function benchOne(name: string, imgsz: number, mode: 'eval' | 'train', mic
     tf.tidy(() => model.forwardEval(xs[0]!).pred.dataSync());
   };
   const trainStep = (): void => {
-    let acc: tf.NamedTensorMap | null = null;
+    // what train.py does per batch minus the optimizer: lossAndGradients (recomputing backward);
+    // micro-batches sum their gradients (gradient accumulation)
+    let acc: tf.Tensor[] | null = null;
     xs.forEach((x, k) => {
-      const { value, grads } = tf.variableGrads(() => loss.compute(model.forwardTrain(x), targets[k]!).loss);
-      value.dispose();
-      if (!acc) acc = grads;
+      const out = lossAndGradients(model, loss, x, targets[k]!);
+      const gs = out.grads.map((g) => g.grad);
+      if (!acc) acc = gs;
       else {
-        const prev: tf.NamedTensorMap = acc;
-        acc = Object.fromEntries(Object.entries(grads).map(([n, g]) => [n, tf.tidy(() => tf.add(prev[n]!, g))]));
-        tf.dispose([...Object.values(prev), ...Object.values(grads)]);
+        const prev: tf.Tensor[] = acc;
+        acc = gs.map((g, n) => tf.tidy(() => tf.add(prev[n]!, g)));
+        tf.dispose([...prev, ...gs]);
       }
     });
-    // read one gradient so that asynchronous backends finish the step
-    const done = acc as unknown as tf.NamedTensorMap;
-    Object.values(done)[0]!.dataSync();
-    tf.dispose(Object.values(done));
+    const done = acc as unknown as tf.Tensor[];
+    done[0]!.dataSync(); // asynchronous backends: finish the step
+    tf.dispose(done);
   };
   const step = mode === 'eval' ? evalStep : trainStep;
   step(); // warm-up (XNNPACK operator creation, grid caches)

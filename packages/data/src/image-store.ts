@@ -70,7 +70,12 @@ export class ImageStore {
         return { image: await resizeImage(full, w, h), h0, w0 };
       }
     }
-    const image = w === w0 && h === h0 ? await decodeImage(file) : await decodeResized(file, w, h, [w0, h0]);
+    let image: RgbImage;
+    try {
+      image = w === w0 && h === h0 ? await decodeImage(file) : await decodeResized(file, w, h, [w0, h0]);
+    } catch (e) {
+      throw new Error(`${file}: cannot decode (${(e as Error).message.split('\n')[0]}); the file changed or is damaged after verification: fix or remove it and delete the label cache`);
+    }
     if (image.width !== w || image.height !== h) {
       throw new Error(`${file}: decoded ${image.width}x${image.height}, expected ${w}x${h} (the label cache is stale: delete it)`);
     }

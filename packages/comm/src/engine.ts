@@ -411,6 +411,7 @@ export class Engine {
   /** Closes every socket and timer; afterwards the thread has nothing left to run. */
   async destroy(): Promise<void> {
     if (this.destroyed) return this.whenDestroyed.promise;
+    if (this.server?.aborted) await this.server.lingerAfterAbort(5000);
     const healthy = this.failure === null && this.started;
     // Our last ring messages must reach the next rank: hand them all to zeromq, and give the
     // push socket a linger so zeromq transmits them after close.

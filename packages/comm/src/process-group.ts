@@ -303,8 +303,10 @@ export async function initProcessGroup(options: ProcessGroupOptions = {}): Promi
         resolve(new ZmqProcessGroup(worker, e.info, log));
       } else if (e.t === 'init-failed') {
         cleanup();
-        // The engine closes its sockets and its thread ends by itself; make sure it does.
-        const t = setTimeout(() => void worker.terminate(), 3000);
+        // The engine closes its sockets and its thread ends by itself (rank 0 first lingers up
+        // to 5 s to tell late ranks why the rendezvous was aborted). terminate() is only a last
+        // resort: stopping a thread that still has ZeroMQ sockets can abort the process.
+        const t = setTimeout(() => void worker.terminate(), 15_000);
         worker.once('exit', () => {
           clearTimeout(t);
           reject(deserializeError(e.error));

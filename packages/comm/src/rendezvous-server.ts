@@ -34,6 +34,9 @@ export class RendezvousServer {
   private readonly store = new KeyValueStore();
   private phase: 'collecting' | 'connecting' | 'running' | 'aborted' = 'collecting';
   private abortReason: string | undefined;
+  private abortRank: number | undefined;
+  /** Ranks that have been sent the abort (late registrants are told too, see lingerAfterAbort). */
+  private readonly told = new Set<number>();
   private closed = false;
   private sendChain: Promise<unknown> = Promise.resolve();
   private readonly session = crypto.randomBytes(4).readUInt32LE(0);
@@ -51,6 +54,20 @@ export class RendezvousServer {
 
   close(): void {
     this.closed = true;
+  }
+
+  get aborted(): boolean {
+    return this.phase === 'aborted';
+  }
+
+  /**
+   * After an abort, keep answering for a while so that ranks that register late learn why
+   * instead of waiting for their rendezvous timeout: until every rank was told, or `ms`.
+   */
+  async lingerAfterAbort(ms: number): Promise<void> {
+    const end = Date.now() + ms;
+    while (this.told.size < this.expect.worldSize && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    await this.sendChain;
   }
 
   private async receiveLoop(): Promise<void> {
@@ -115,8 +132,11 @@ export class RendezvousServer {
     this.log(`rendezvous aborted: ${reason}`);
     this.phase = 'aborted';
     this.abortReason = reason;
+    this.abortRank = rank;
     this.broadcastAll({ t: 'abort', reason, rank });
     this.send(offender, { t: 'abort', reason, rank });
+    for (const r of this.members.keys()) this.told.add(r);
+    this.told.add(rank);
   }
 
   private register(id: Buffer, reg: Registration): void {
@@ -126,7 +146,10 @@ export class RendezvousServer {
       this.log(`rendezvous: refused a registration claiming rank ${reg.rank} from pid ${reg.pid} on ${reg.host}: wrong job token`);
       return this.refuse(id, `rank 0 refused rank ${reg.rank} (pid ${reg.pid} on ${reg.host}): wrong job token (YOLO_LAUNCH_TOKEN differs from rank 0's)`);
     }
-    if (this.phase === 'aborted') return this.send(id, { t: 'abort', reason: this.abortReason ?? 'aborted' });
+    if (this.phase === 'aborted') {
+      this.told.add(reg.rank);
+      return this.send(id, { t: 'abort', reason: this.abortReason ?? 'aborted', rank: this.abortRank });
+    }
     const key = id.toString('hex');
     if (this.byId.has(key)) return; // a repeat from the same connection
     if (reg.version !== PROTOCOL_VERSION)

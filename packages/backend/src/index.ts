@@ -3,7 +3,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmKernels } from './kernels/register.js';
 
+import { setEagerBackprop } from './engine/eager_backprop.js';
+
 registerWasmKernels();
+// Free gradients and saved activations during backprop (see engine/eager_backprop.ts).
+setEagerBackprop(process.env.YOLO_EAGER_BACKPROP !== '0');
 
 export { tf };
 export type Tf = typeof tf;
@@ -18,3 +22,4 @@ export { registerWasmKernels, nativeWasmKernels, cpuBridgedKernels, cpuKernelFix
 export { replacedWasmKernel } from './kernels/replaced.js';
 export { batchNormTrain, type BatchNormTrainResult } from './ops/batch_norm_train.js';
 export { silu } from './ops/silu.js';
+export { setEagerBackprop, eagerBackpropEnabled } from './engine/eager_backprop.js';

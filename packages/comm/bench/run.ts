@@ -130,6 +130,7 @@ async function ceiling(transport: 'tcp' | 'ipc', bytes: number, count: number): 
   const push = spawn(process.execPath, [script, 'push', bound, String(bytes), String(count)], { stdio: 'inherit' });
   await new Promise((r) => pull.on('exit', r));
   push.kill();
+  if (transport === 'ipc') fs.rmSync(endpoint.slice('ipc://'.length), { force: true });
   const m = /RATE (\{.*\})/.exec(out);
   return { transport, bytes, count, gbps: m ? (JSON.parse(m[1]!) as { gbps: number }).gbps : NaN };
 }
@@ -144,13 +145,29 @@ function table(rows: Row[]): string {
 
 async function main(): Promise<void> {
   const want = (name: string): boolean => !only || only.includes(name);
+  const loadAtStart = os.loadavg();
   const rows: Row[] = [];
   const log = (s: string): void => void process.stderr.write(s + '\n');
   const sizes = quick ? [4 * KB, 1 * MB, 7_500_000, 16 * MB, 64 * MB] : SIZES;
+  // gloo runs right after ours at each world size, so both see the same machine.
+  const python = want('gloo') ? torchPython() : null;
+  let glooNote = python
+    ? 'gloo measured in this run, right after ours at each world size'
+    : 'python3 with torch not installed (Debian python3-torch): gloo not run; the targets below use the reference figures from the issue';
+  const glooRows: Row[] = [];
   for (const world of [2, 4]) {
-    if (!want('main')) break;
-    log(`main: world ${world}`);
-    rows.push(...(await ours('main', world, sizes)));
+    if (want('main')) {
+      log(`main: world ${world}`);
+      rows.push(...(await ours('main', world, sizes)));
+    }
+    if (python) {
+      log(`gloo (torch.distributed via ${python}), world ${world}`);
+      try {
+        glooRows.push(...(await gloo(python, world, sizes)));
+      } catch (e) {
+        glooNote = `gloo failed: ${(e as Error).message}`;
+      }
+    }
   }
   if (want('plain')) {
     log('plain Float32Array buffers (staging copies), world 2');
@@ -179,19 +196,6 @@ async function main(): Promise<void> {
       ceilings.push(await ceiling(t, 1 * MB, 1000));
       ceilings.push(await ceiling(t, 16 * MB, 60));
       ceilings.push(await ceiling(t, 64 * MB, 15));
-    }
-  }
-  let glooRows: Row[] = [];
-  let glooNote = 'python3 with torch not installed (Debian python3-torch): gloo not run; the targets below use the reference figures from the issue';
-  const python = want('gloo') ? torchPython() : null;
-  if (python) {
-    log(`gloo (torch.distributed via ${python}), world 2 and 4`);
-    try {
-      for (const world of [2, 4]) glooRows.push(...(await gloo(python, world, sizes)));
-      glooNote = 'gloo measured in this run';
-    } catch (e) {
-      glooNote = `gloo failed: ${(e as Error).message}`;
-      glooRows = [];
     }
   }
   rows.push(...glooRows);
@@ -223,6 +227,7 @@ async function main(): Promise<void> {
     for (const c of ceilings) print(`  ${c.transport} ${fmtBytes(c.bytes)} messages: ${c.gbps.toFixed(2)} GB/s`);
     print('');
   }
+  print(`load average at the start of this run: ${loadAtStart.map((x) => x.toFixed(1)).join(' ')} (on ${os.cpus().length} CPUs)`);
   print(`targets (${glooNote}):`);
   for (const t of targets) print(`  ${t.met ? 'MET ' : 'MISS'} ${t.figure}: ours ${t.ours?.toFixed(3) ?? 'n/a'}, gloo ${t.gloo?.toFixed(3) ?? 'n/a'}${t.ours && t.gloo ? ` (ratio ${(t.ours / t.gloo).toFixed(2)})` : ''}, target ${t.target}`);
 

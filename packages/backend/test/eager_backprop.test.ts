@@ -59,5 +59,13 @@ test('eager backprop: higher-order gradients, user dy, xs that are intermediates
     return tf.sum(tf.mul(h, h));
   }, [a]);
   assert.deepEqual(Array.from(grads[0].dataSync()), [8, 16, 24]);
-  tf.dispose([x, d2, a, dy, g, ...grads]);
+  // a custom gradient that returns its saved tensor as the gradient
+  const weird = tf.customGrad(((v: tf.Tensor, save: tf.GradSaveFunc) => {
+    const w = tf.tensor1d([5, 6, 7]);
+    save([w]);
+    return { value: tf.sum(tf.mul(v, w)), gradFunc: (_dy: tf.Tensor, saved: tf.Tensor[]) => [saved[0]] };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  const gw = tf.grad((v: tf.Tensor) => weird(v) as tf.Tensor)(a);
+  assert.deepEqual(Array.from(gw.dataSync()), [5, 6, 7]);
+  tf.dispose([x, d2, a, dy, g, gw, ...grads]);
 });

@@ -141,11 +141,13 @@ function makeEagerGradients(engine: EngineInternals): GradientsFn {
         }
         // This node's outputs were produced by it alone: their gradients are spent.
         for (const o of node.outputs) if (!wanted.has(o.id)) map.release(o.id, protect);
-        if (eagerSaved && node.saved != null) for (const t of node.saved) t.dispose();
+        // A gradient function may hand back one of its saved tensors as a gradient: keep those.
+        if (eagerSaved && node.saved != null) for (const t of node.saved) if (!map.isReferenced(t)) t.dispose();
       }
       const grads = xs.map((x) => map.get(x.id) as tf.Tensor);
       if (engine.state.gradientDepth === 0) {
-        for (const node of tape) for (const t of node.saved ?? []) t.dispose();
+        const results = new Set(grads);
+        for (const node of tape) for (const t of node.saved ?? []) if (!results.has(t)) t.dispose();
         engine.state.activeTape = null;
       }
       return { value: y, grads };

@@ -162,16 +162,29 @@ export class YoloModel {
     if (x.rank !== 4 || x.shape[3] !== this.ch) throw new Error(`model input must be NHWC [bs, H, W, ${this.ch}], got [${x.shape}]`);
     const gs = this.detect.stride.length ? Math.max(...this.detect.stride) : 1;
     if (x.shape[1] % gs || x.shape[2] % gs) throw new Error(`image size ${x.shape[1]}x${x.shape[2]} must be a multiple of the max stride ${gs} (letterbox or check_img_size first)`);
-    const outputs: (tf.Tensor4D | null)[] = [];
-    let y = x;
-    for (let i = 0; i < this.blocks.length; i++) {
-      const ins = this.froms[i]!.map((f) => (f === -1 ? y : outputs[f]!));
-      y = this.blocks[i]!.forward(ins, ctx);
-      outputs.push(this.save.has(i) ? y : null);
+    // Without a gradient tape (eval) every layer runs in its own tidy and each output is freed
+    // after its last consumer: the peak is a few activations instead of all of them.
+    const frugal = !ctx.training;
+    const L = this.blocks.length;
+    const outs: (tf.Tensor4D | null)[] = new Array(L).fill(null);
+    const src = (i: number, f: number): number => (f === -1 ? i - 1 : f);
+    const lastUse = new Array(L).fill(-1);
+    for (let i = 0; i <= L; i++) for (const f of this.froms[i]!) if (src(i, f) >= 0) lastUse[src(i, f)] = Math.max(lastUse[src(i, f)], i);
+    for (let i = 0; i < L; i++) {
+      const ins = this.froms[i]!.map((f) => (src(i, f) < 0 ? x : outs[src(i, f)]!));
+      const y = frugal ? tf.tidy(() => this.blocks[i]!.forward(ins, ctx)) : this.blocks[i]!.forward(ins, ctx);
+      outs[i] = y;
       onLayer?.(i, y);
+      if (frugal)
+        for (const f of this.froms[i]!) {
+          const j = src(i, f);
+          if (j >= 0 && lastUse[j] === i) {
+            outs[j]!.dispose();
+            outs[j] = null;
+          }
+        }
     }
-    const last = this.froms[this.blocks.length]!;
-    return last.map((f) => (f === -1 ? y : outputs[f]!));
+    return this.froms[L]!.map((f) => outs[src(L, f)]!);
   }
 
   /**

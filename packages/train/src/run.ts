@@ -46,8 +46,8 @@ const RUN_MARKER = '.yolo-launch-run.json';
 /** CLI wrapper: exit code 0 / 1 / 2 and one clear line for bad input. */
 export async function runTrainCli(argv: readonly string[]): Promise<number> {
   try {
-    const r = await train(argv);
-    return r === null ? 0 : 0;
+    await train(argv);
+    return 0;
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`train: error: ${err.message}\n`);
@@ -417,7 +417,6 @@ async function runWithGroup(p: Prepared): Promise<TrainResult> {
     await trainLoader.close();
     await valLoader?.close();
     model.dispose();
-    void tf;
   }
 }
 

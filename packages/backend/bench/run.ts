@@ -39,16 +39,24 @@ function cpuMs(): number {
   return (u.user + u.system) / 1e3;
 }
 
-/** Best-of-reps CPU time of a synchronous kernel run (wasm kernels are synchronous). */
-function timeKernel(run: () => tf.Tensor): number {
+/**
+ * Best-of-reps CPU time of a synchronous kernel run (wasm kernels are synchronous), each rep
+ * on FRESH copies of the inputs (copied outside the timing). tfjs-wasm caches XNNPACK
+ * operators, including their re-laid-out ("packed") filter, per filter tensor; in training
+ * every filter and activation is new each step, so re-running on the same tensors would
+ * skip the packing and flatter every kernel whose filter operand is big (the 1x1 filter
+ * gradient by up to 5x).
+ */
+function timeKernel(inputs: tf.Tensor[], run: (fresh: tf.Tensor[]) => tf.Tensor): number {
   const times: number[] = [];
   for (let i = 0; i <= reps; i++) {
+    const fresh = inputs.map((t) => tf.add(t, 0)); // a real copy: new buffer, new id
     const t0 = cpuMs();
-    const out = run();
+    const out = run(fresh);
     out.dataSync(); // wasm: no-op wait, but keeps the measurement honest on async backends
     const dt = cpuMs() - t0;
-    out.dispose();
-    if (i > 0) times.push(dt); // first run builds XNNPACK operators
+    tf.dispose([out, ...fresh]);
+    if (i > 0) times.push(dt); // first run: one-off set-up (heap growth, code paths)
   }
   return Math.min(...times);
 }
@@ -67,17 +75,17 @@ function benchLayer(cs: ConvShape, count: number): LayerRow {
   const dy = tf.randomNormal([batch, info.outHeight, info.outWidth, cs.cout]);
   const common = { strides: cs.s, pad: cs.p, dataFormat: 'NHWC', dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
   const e = tf.engine();
-  const fwdMs = timeKernel(() => e.runKernel('Conv2D', { x, filter: w }, { ...common, dilations: 1 }) as tf.Tensor);
-  const dxMs = timeKernel(() => e.runKernel('Conv2DBackpropInput', { dy, filter: w }, { ...common, inputShape: x.shape }) as tf.Tensor);
-  const dwMs = timeKernel(() => e.runKernel('Conv2DBackpropFilter', { x, dy }, { ...common, filterShape: w.shape }) as tf.Tensor);
+  const fwdMs = timeKernel([x, w], ([xx, ww]) => e.runKernel('Conv2D', { x: xx, filter: ww }, { ...common, dilations: 1 }) as tf.Tensor);
+  const dxMs = timeKernel([dy, w], ([dd, ww]) => e.runKernel('Conv2DBackpropInput', { dy: dd, filter: ww }, { ...common, inputShape: x.shape }) as tf.Tensor);
+  const dwMs = timeKernel([x, dy], ([xx, dd]) => e.runKernel('Conv2DBackpropFilter', { x: xx, dy: dd }, { ...common, filterShape: w.shape }) as tf.Tensor);
   let builtinDxMs: number | undefined;
   const builtin = replacedWasmKernel('Conv2DBackpropInput');
   if (opts['compare-builtin'] && builtin != null) {
     const backend = tf.backend();
     // It was unregistered before the backend initialised, so its setup never ran.
     builtin.setupFunc?.(backend);
-    builtinDxMs = timeKernel(() => {
-      const out = builtin.kernelFunc({ inputs: { dy, filter: w }, backend, attrs: { ...common, inputShape: x.shape } }) as tf.TensorInfo;
+    builtinDxMs = timeKernel([dy, w], ([dd, ww]) => {
+      const out = builtin.kernelFunc({ inputs: { dy: dd, filter: ww }, backend, attrs: { ...common, inputShape: x.shape } }) as tf.TensorInfo;
       return e.makeTensorFromTensorInfo(out);
     });
   }
@@ -156,7 +164,7 @@ async function main(): Promise<void> {
       else counts.set(key, { cs, count: 1 });
     }
     probe.dispose();
-    console.log(`YOLOv5n convolutions at imgsz ${imgsz}, batch ${batch}, wasm one thread: ${counts.size} distinct shapes (best-of-${reps} CPU ms)\n`);
+    console.log(`YOLOv5n convolutions at imgsz ${imgsz}, batch ${batch}, wasm one thread: ${counts.size} distinct shapes (best-of-${reps} CPU ms, fresh tensors each rep)\n`);
     const header = `${'shape (HxWxCin->Cout k s p)'.padEnd(34)} ${'n'.padStart(2)} ${'GFLOP'.padStart(6)} ${'fwd ms'.padStart(7)} ${'dx ms'.padStart(7)} ${'dw ms'.padStart(7)} ${'fwd GF/s'.padStart(8)} ${'dx GF/s'.padStart(8)} ${'dw GF/s'.padStart(8)} ${'dx/fwd'.padStart(6)} ${'dw/fwd'.padStart(6)}${opts['compare-builtin'] ? ' wasm-dx ms' : ''}`;
     console.log(header);
     for (const { cs, count } of counts.values()) {

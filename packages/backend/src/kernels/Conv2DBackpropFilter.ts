@@ -11,6 +11,10 @@ import { backend_util, Conv2DBackpropFilter, type KernelConfig, type KernelFunc,
 import { conv2d, cropNegativePadding, heapF32, release, transpose, type Pad1D, type WasmBackend } from './wasm_calls.js';
 import { runOnCpu } from './cpu_bridge.js';
 import { gemmATB } from './gemm_atb.js';
+import { filterGradGemm } from './gemm_filter_grad.js';
+
+/** k x k filter gradients as shifted GEMMs on our module (default) or as one XNNPACK conv (A/B switch). */
+export const SHIFTED_GEMM = { enabled: true };
 
 interface Attrs {
   strides: number | [number, number];
@@ -33,6 +37,13 @@ export function conv2DBackpropFilterWasm(args: { inputs: { x: TensorInfo; dy: Te
   const p = info.padInfo;
   if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && p.top + p.bottom + p.left + p.right === 0) {
     return pointwiseFilterGrad(backend, x, dy);
+  }
+  if (SHIFTED_GEMM.enabled) {
+    const dw = backend.makeOutput([kh, kw, x.shape[3], dy.shape[3]], 'float32');
+    filterGradGemm(heapF32(backend, x), heapF32(backend, dy), {
+      n: x.shape[0], h, w, c: x.shape[3], oh, ow, k: dy.shape[3], kh, kw, sh, sw, padTop: p.top, padLeft: p.left,
+    }, heapF32(backend, dw));
+    return dw;
   }
 
   // Padding that makes the transposed convolution produce exactly kh x kw outputs; a negative

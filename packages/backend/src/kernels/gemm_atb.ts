@@ -68,3 +68,16 @@ export function gemmATB(a: Float32Array, b: Float32Array, m: number, c: number, 
     for (let r = 0; r < c; r++) out.set(res.subarray(r * kp, r * kp + k), r * k);
   }
 }
+
+/** A float32 view of the GEMM module's memory, grown to at least `bytes`. */
+export function gemmMemory(bytes: number): Float32Array {
+  const g = module();
+  const have = g.mem.buffer.byteLength;
+  if (bytes > have) g.mem.grow(Math.ceil((bytes - have) / 65536));
+  return new Float32Array(g.mem.buffer);
+}
+
+/** Runs out[Cp x Kp] = A^T B on operands already in the module's memory (byte offsets, 16-aligned). */
+export function gemmRun(aOffBytes: number, bOffBytes: number, outOffBytes: number, m: number, cp: number, kp: number): void {
+  module().gemm_atb(aOffBytes, bOffBytes, outOffBytes, m, cp, kp);
+}

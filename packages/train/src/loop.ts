@@ -260,7 +260,8 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
       timings.data += tBatch - tData;
       const ni = i + nb * epoch;
       sched.beforeIteration(epoch, ni);
-      optimizer.setSchedule(sched.lr, sched.momentum);
+      // train.py warms up `momentum` only in groups that have it (SGD); Adam's beta1 stays hyp.momentum.
+      optimizer.setSchedule(sched.lr, optimizer.name === 'SGD' ? sched.momentum : ctx.hyp.momentum!);
 
       const willStep = ni - lastOptStep >= sched.accumulate;
       let itemsHost: Float32Array;

@@ -5,9 +5,13 @@ import net from 'node:net';
 import { test } from 'node:test';
 import { describeFailures, runJob, startJob } from './harness.js';
 
-for (const victim of [1, 0]) {
-  test(`SIGKILL of rank ${victim} during a 64 MB all-reduce: the others reject within 5 s naming rank ${victim}, then exit cleanly`, async () => {
-    const job = await startJob({ worldSize: 3, scenario: 'kill-mid' });
+for (const [victim, mode] of [
+  [1, 'async'],
+  [0, 'async'],
+  [2, 'sync'],
+] as const) {
+  test(`SIGKILL of rank ${victim} during a 64 MB all-reduce (${mode === 'sync' ? 'allReduceSync' : 'several async collectives in flight'}): the others reject within 5 s naming rank ${victim}, then exit cleanly`, async () => {
+    const job = await startJob({ worldSize: 3, scenario: 'kill-mid', args: [mode] });
     try {
       await Promise.all([0, 1, 2].map((i) => job.waitForLine(i, 'READY')));
       await new Promise((r) => setTimeout(r, 300)); // well inside the all-reduce loop

@@ -119,7 +119,10 @@ async function main(): Promise<void> {
         process.stdout.write('READY\n');
         const t0 = Date.now();
         try {
-          for (;;) await pg.allReduce(buf);
+          // 'sync': the blocking form, the caller's thread asleep in Atomics.wait when the peer dies.
+          if (arg === 'sync') for (;;) pg.allReduceSync(buf);
+          // default: several collectives in flight at once; all of them must reject.
+          for (;;) await Promise.all([pg.allReduce(buf), pg.allReduce(sharedFloat32Array(1000)), pg.barrier()]);
         } catch (e) {
           out.error = (e as Error).message;
           out.code = (e as { code?: string }).code;

@@ -360,7 +360,18 @@ export class Engine {
         const B = input.length;
         out.set(input, this.o.rank * B);
         if (!ring) return Promise.resolve(undefined);
-        return ring.allGather(input, (origin, total) => (total === B ? out.subarray(origin * B, (origin + 1) * B) : new Uint8Array(total))).then(() => undefined);
+        // A rank with another length is drained into scratch (the ring stays in step) and reported.
+        let odd: { origin: number; total: number } | undefined;
+        return ring
+          .allGather(input, (origin, total) => {
+            if (total === B) return out.subarray(origin * B, (origin + 1) * B);
+            odd ??= { origin, total };
+            return new Uint8Array(total);
+          })
+          .then(() => {
+            if (odd) throw new CommError('MISMATCH', `allGather: rank ${odd.origin} passed ${odd.total / 4} elements, rank ${this.o.rank} passed ${B / 4}; every rank must pass the same length`, odd.origin);
+            return undefined;
+          });
       }
       case 'allGatherBytes':
         if (!ring) return Promise.resolve([cmd.bytes]);

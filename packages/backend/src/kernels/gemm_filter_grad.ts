@@ -36,7 +36,16 @@ export function filterGradGemm(x: Float32Array, dy: Float32Array, g: FilterGradG
   mem.fill(0, 0, outOff);
 
   // x into its phase planes (channels padded to cp)
-  for (let b = 0; b < n; b++) {
+  if (sh === 1 && sw === 1 && cp === c) {
+    // one plane, rows stay contiguous: one copy per input row
+    for (let b = 0; b < n; b++) {
+      for (let y = 0; y < h; y++) {
+        const dst = ((b * hq + y + padTop) * wq + padLeft) * cp;
+        const src = (b * h + y) * w * c;
+        mem.set(x.subarray(src, src + w * c), dst);
+      }
+    }
+  } else for (let b = 0; b < n; b++) {
     for (let y = 0; y < h; y++) {
       const yp = y + padTop, ri = yp % sh, a = (yp - ri) / sh;
       for (let xx = 0; xx < w; xx++) {

@@ -2,7 +2,9 @@
 // set, NMS (conf 0.001, IoU 0.6, multi-label), the correct matrix at IoU 0.5:0.95, AP per
 // class, and YOLOv5's table (Class, Images, Instances, P, R, mAP50, mAP50-95).
 
+import * as path from 'node:path';
 import { tf } from '@yolo-launch/backend';
+import * as data from '@yolo-launch/data';
 import type * as yolo from '@yolo-launch/yolo';
 import type { TrainContext } from './loop.js';
 import { IOUV, apPerClass, nmsImage, processBatch } from './metrics.js';
@@ -77,7 +79,9 @@ export async function validate(
   const lossSum = [0, 0, 0];
   let batches = 0;
   let seen = 0;
+  const plots: Promise<unknown>[] = [];
   for await (const batch of loader.epoch(indices, 0, bs)) {
+    const predRows: number[] = [];
     const { predHost, items } = tf.tidy(() => {
       const x = tf.div(tf.cast(tf.tensor4d(batch.images, [batch.n, batch.height, batch.width, 3], 'int32'), 'float32'), 255) as tf.Tensor4D;
       const { pred, raw } = model.forwardEval(x);
@@ -96,6 +100,14 @@ export async function validate(
         agnostic: ctx.o.single_cls,
         maxDet: 300,
       });
+      if (opts.plots && batches <= 3) {
+        // val_batch*_pred.jpg: detections with conf > 0.25 as normalised boxes of the batch image
+        for (let r = 0; r < det.length; r += 6) {
+          if (det[r + 4]! <= 0.25) continue;
+          const [x1, y1, x2, y2] = [det[r]!, det[r + 1]!, det[r + 2]!, det[r + 3]!];
+          predRows.push(si, det[r + 5]!, (x1 + x2) / 2 / batch.width, (y1 + y2) / 2 / batch.height, (x2 - x1) / batch.width, (y2 - y1) / batch.height);
+        }
+      }
       const rows: number[] = [];
       for (let r = 0; r < batch.targets.length; r += 6) {
         if (batch.targets[r] !== si) continue;
@@ -122,7 +134,15 @@ export async function validate(
       }
       if (opts.plots) accumulateConfusion(confusion, det, labels, nc);
     }
+    if (opts.plots && batches <= 3) {
+      const k = batches - 1;
+      const base = { images: batch.images, shape: [batch.n, batch.height, batch.width, 3] as [number, number, number, number], paths: batch.paths };
+      const warn = (e: Error): void => ctx.log.warn(`val_batch${k} plot not written: ${e.message}`);
+      plots.push(data.plotBatch({ ...base, targets: batch.targets }, ctx.names, path.join(ctx.saveDir, `val_batch${k}_labels.jpg`)).catch(warn));
+      plots.push(data.plotBatch({ ...base, targets: Float32Array.from(predRows) }, ctx.names, path.join(ctx.saveDir, `val_batch${k}_pred.jpg`)).catch(warn));
+    }
   }
+  await Promise.all(plots);
   const tpAll = new Uint8Array(tps.reduce((s, t) => s + t.length, 0));
   let off = 0;
   for (const t of tps) {

@@ -76,7 +76,7 @@ for (const fx of loadFixtures('loss')) {
         targets,
       ),
     );
-    const p = preds.map((t) => tf.tensor(f32(t), t.shape) as tf.Tensor5D);
+    const p = preds.map((t) => tf.tensor5d(f32(t), t.shape as [number, number, number, number, number]));
     let items: number[] = [];
     let lossValue = 0;
     const grads = tf.grads((...ps: tf.Tensor[]) => {

@@ -275,7 +275,7 @@ test('recomputing backward (forwardBackward) equals one tf.variableGrads; BN sta
       rb.grads.map((g) => g.name),
     );
     ra.grads.forEach((g, k) => {
-      const ref = rb.grads[k]!.grad.dataSync();
+      const ref = Float32Array.from(rb.grads[k]!.grad.dataSync());
       const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
       assertClose(g.grad.dataSync(), ref, { abs: 1e-4 * scale + 1e-8 }, `gradient ${g.name} (freeze ${freeze})`);
     });

@@ -130,8 +130,8 @@ export function apPerClass(tp: ArrayLike<number | boolean>, nIou: number, conf: 
   const px = linspace(0, 1, 1000);
   const negPx = px.map((v) => -v);
   const ap = new Float64Array(nc * nIou);
-  const pCurve = unique.map(() => new Float64Array(1000));
-  const rCurve = unique.map(() => new Float64Array(1000));
+  const pCurve = unique.map((): Float64Array => new Float64Array(1000));
+  const rCurve = unique.map((): Float64Array => new Float64Array(1000));
   unique.forEach((c, ci) => {
     const idx = order.filter((i) => predCls[i] === c);
     const nl = counts.get(c)!;

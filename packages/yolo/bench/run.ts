@@ -122,7 +122,11 @@ async function benchOne(name: string, imgsz: number, mode: 'eval' | 'train', mic
   const xs = Array.from({ length: mode === 'eval' ? 1 : chunks }, (_, k) => tf.randomUniform([mode === 'eval' ? batch : Math.min(mb, batch - k * mb), imgsz, imgsz, 3], 0, 1, 'float32', 7 + k) as tf.Tensor4D);
   const targets = xs.map((x) => syntheticTargets(x.shape[0], rng));
   const evalStep = (): void => {
-    tf.tidy(() => model.forwardEval(xs[0]!).pred.dataSync());
+    // never return a typed array from tf.tidy: tidy walks returned containers element by
+    // element looking for tensors (seconds for a [8, 25200, 85] prediction)
+    const pred = model.predict(xs[0]!);
+    pred.dataSync();
+    pred.dispose();
   };
   const trainStep = (): void => {
     // what train.py does per batch minus the optimizer: lossAndGradients (recomputing backward);

@@ -88,6 +88,7 @@ export class Engine {
   private readonly goD = new Deferred<void>();
   private started = false;
   private ipcFile: string | null = null;
+  private closedNow = false;
   /** The caller's shared buffers by region id (dropped on 'forget'). */
   private readonly buffers = new Map<number, KnownBuffer>();
   /** Resolves once destroy() has closed everything. */
@@ -279,6 +280,11 @@ export class Engine {
       this.buffers.delete(cmd.buffer);
       return;
     }
+    if (cmd.op === 'close-now') {
+      this.closeNow();
+      this.reply(cmd, undefined);
+      return;
+    }
     // Learn every buffer a command carries at once, whatever happens to the command: the
     // caller sends each buffer only the first time.
     for (const r of 'region' in cmd ? [cmd.region] : 'input' in cmd ? [cmd.input, cmd.output] : []) if (r.sab) this.known(r);
@@ -377,6 +383,7 @@ export class Engine {
         if (!ring) return Promise.resolve([cmd.bytes]);
         return ring.allGather(cmd.bytes, (_o, total) => new Uint8Array(total));
       case 'forget': // handled in submit()
+      case 'close-now':
         return Promise.resolve(undefined);
       case 'barrier':
         if (!ring) return Promise.resolve(undefined);
@@ -419,6 +426,35 @@ export class Engine {
 
   // ---------------- shutdown ----------------
 
+  /**
+   * The caller's process is exiting without destroy() (or before it finished). Close every
+   * socket synchronously: a ZeroMQ socket still open when the thread is torn down makes its
+   * finaliser throw, which aborts the whole process. Peers are told we left (or see us die).
+   */
+  closeNow(): void {
+    if (this.closedNow) return;
+    this.closedNow = true;
+    const healthy = this.failure === null && this.started && !this.destroyed;
+    this.destroyed = true;
+    const seq = this.ring?.collectives ?? 0;
+    if (healthy) {
+      void this.livenessServer?.leave(seq);
+      void this.livenessClient?.leave(seq);
+    }
+    this.ring?.close();
+    this.server?.close();
+    for (const w of this.storeWaiters.values()) w.reject(new CommError('DESTROYED', 'the process is exiting'));
+    this.storeWaiters.clear();
+    for (const s of [this.push, this.pull, this.dealer, this.router]) {
+      if (!s || s.closed) continue;
+      // A short linger lets the last ring segments out; the thread's teardown waits for it.
+      s.linger = healthy && s === this.push ? 1000 : 0;
+      s.close();
+    }
+    if (this.ipcFile) fs.rmSync(this.ipcFile, { force: true });
+    this.whenDestroyed.resolve();
+  }
+
   /** Closes every socket and timer; afterwards the thread has nothing left to run. */
   async destroy(): Promise<void> {
     if (this.destroyed) return this.whenDestroyed.promise;
@@ -445,6 +481,7 @@ export class Engine {
     }
     for (const s of [this.pull, this.dealer, this.router]) if (s && !s.closed) s.close();
     if (this.ipcFile) fs.rmSync(this.ipcFile, { force: true });
+    this.closedNow = true;
     this.whenDestroyed.resolve();
   }
 }

@@ -1,6 +1,7 @@
 // The caller's side of the process group. Every operation becomes a Command for the engine
-// thread (engine.ts); the async forms wait for a posted reply, allReduceSync blocks on
-// Atomics.wait until the engine flips a word in shared memory.
+// thread (engine.ts). Collectives learn of completion through a word in shared memory:
+// allReduceSync sleeps on it with Atomics.wait, the async forms await Atomics.waitAsync;
+// commands with a result (objects, store) get a posted reply.
 import { Worker } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
 import { CommError, deserializeError, type SerializedError } from './errors.js';
@@ -56,7 +57,8 @@ export class ZmqProcessGroup implements ProcessGroup {
     worker.on('message', (e: EngineEvent) => this.onEvent(e));
     worker.on('error', (e) => this.onWorkerGone(new CommError('PEER_DEAD', `the comm engine thread of rank ${this.rank} crashed: ${e.message}`, this.rank)));
     worker.on('exit', () => this.onWorkerGone(new CommError('DESTROYED', 'the process group was destroyed')));
-    worker.unref(); // an idle group does not keep the process alive
+    worker.unref(); // an idle group does not keep the process alive...
+    process.once('exit', this.onProcessExit); // ...but must close its sockets before it goes
     this.store = {
       set: async (key, value) => {
         await this.call({ op: 'store', req: { op: 'set', key, value: typeof value === 'string' ? Buffer.from(value) : value } });
@@ -76,6 +78,19 @@ export class ZmqProcessGroup implements ProcessGroup {
       },
     };
   }
+
+  /**
+   * The process is exiting and destroy() has not completed: have the engine close its sockets
+   * now, waiting synchronously (nothing else can run in an 'exit' handler). Without this, Node
+   * tears the engine thread down with live ZeroMQ sockets, whose finalisers abort the process.
+   */
+  private readonly onProcessExit = (): void => {
+    if (this.workerGone) return;
+    const slot = new SharedArrayBuffer(SYNC_BYTES);
+    const ctrl = new Int32Array(slot, 0, 4);
+    this.worker.postMessage({ op: 'close-now', id: this.nextId++, sync: slot } satisfies Command);
+    Atomics.wait(ctrl, SYNC_STATE, 0, 3000);
+  };
 
   /** The error that made this group unusable (a dead peer, a timeout), if any. */
   get error(): CommError | null {
@@ -280,6 +295,7 @@ export class ZmqProcessGroup implements ProcessGroup {
       await Promise.race([exited, limit(1000)]);
       clearTimeout(timer);
       await this.worker.terminate();
+      process.off('exit', this.onProcessExit);
       this.pool.clear();
     })();
     return this.destroyed;

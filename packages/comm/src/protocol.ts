@@ -28,7 +28,8 @@ export type CommandBody =
   | { op: 'barrier' }
   | { op: 'store'; req: StoreRequest }
   | { op: 'forget'; buffer: number } // the caller's buffer with this region id was garbage-collected
-  | { op: 'destroy' };
+  | { op: 'destroy' }
+  | { op: 'close-now' }; // the caller's process is exiting without destroy(): close everything at once
 
 export type Command = CommandBody & {
   id: number;

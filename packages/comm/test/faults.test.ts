@@ -105,3 +105,15 @@ test('the optional per-call timeout fails a collective that a live peer never jo
   assert.equal(outs[0]!.result!.outcome, 'TIMEOUT');
   assert.match(String(outs[0]!.result!.error), /timeoutMs=1000/);
 });
+
+test('a script that ends without destroy(), or dies of an uncaught error, still exits by itself with its own code', async () => {
+  const clean = await runJob({ worldSize: 2, scenario: 'no-destroy' });
+  assert.deepEqual(clean.map((o) => [o.code, o.signal, !!o.result]), [
+    [0, null, true],
+    [0, null, true],
+  ]);
+  const thrown = await runJob({ worldSize: 2, scenario: 'no-destroy', args: ['throw'] });
+  assert.equal(thrown[1]!.code, 1, `rank 1 should exit 1 from its uncaught error, not abort: ${thrown[1]!.stderr.slice(-500)}`);
+  assert.match(thrown[1]!.stderr, /deliberate uncaught error/);
+  assert.equal(thrown[0]!.signal, null);
+});

@@ -192,6 +192,17 @@ async function main(): Promise<void> {
         } else await new Promise((r) => setTimeout(r, 3000));
         break;
       }
+      case 'no-destroy': {
+        // The script ends (or dies of an uncaught error) without destroy(): the process must
+        // still exit by itself with its own exit code, not abort.
+        await pg.allReduce(new Float32Array(300_000).fill(1));
+        await pg.barrier();
+        process.stdout.write(`RESULT ${JSON.stringify(out)}\n`);
+        if (arg === 'throw' && pg.rank === 1) setImmediate(() => {
+          throw new Error('deliberate uncaught error');
+        });
+        return;
+      }
       case 'init-only': {
         await pg.barrier();
         break;
@@ -199,9 +210,11 @@ async function main(): Promise<void> {
       default:
         throw new Error(`unknown scenario ${scenario}`);
     }
-  } finally {
+  } catch (e) {
     await pg.destroy();
+    throw e;
   }
+  await pg.destroy();
   process.stdout.write(`RESULT ${JSON.stringify(out)}\n`);
 }
 

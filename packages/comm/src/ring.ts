@@ -49,7 +49,7 @@ function copyOf(a: Float32Array, from: number, to: number): Buffer {
 const EMPTY = new Uint8Array(0);
 /** From this size on, all-reduce sends views of the caller's memory and ends with a fence. */
 export const ZERO_COPY_MIN_BYTES = Number(process.env.YOLO_COMM_ZERO_COPY_MIN ?? 256 * 1024);
-const MIN_SEGMENT_BYTES = 256 * 1024;
+const MIN_SEGMENT_BYTES = Number(process.env.YOLO_COMM_MIN_SEGMENT ?? 256 * 1024);
 /** Up to this size all-reduce is a gather then a local sum in rank order (fewer hops). */
 export const SMALL_ALLREDUCE_BYTES = Number(process.env.YOLO_COMM_SMALL_MAX ?? 64 * 1024);
 

@@ -117,3 +117,11 @@ test('a script that ends without destroy(), or dies of an uncaught error, still 
   assert.match(thrown[1]!.stderr, /deliberate uncaught error/);
   assert.equal(thrown[0]!.signal, null);
 });
+
+test('ranks calling different collectives get a MISMATCH error naming both, not a hang', async () => {
+  const outs = await runJob({ worldSize: 2, scenario: 'mismatch' });
+  assert.equal(describeFailures(outs), '');
+  const r1 = outs[1]!.result!;
+  assert.equal(r1.outcome, 'MISMATCH', JSON.stringify(r1));
+  assert.match(String(r1.error), /rank 0 sent broadcast #1 .* while rank 1 is in allReduce #1/);
+});

@@ -203,6 +203,18 @@ async function main(): Promise<void> {
         });
         return;
       }
+      case 'mismatch': {
+        // Rank 0 broadcasts while the others all-reduce: a bug in the caller, named, not a hang.
+        try {
+          if (pg.rank === 0) await pg.broadcast(new Float32Array(1000).fill(1), 0);
+          await pg.allReduce(new Float32Array(1000));
+          out.outcome = 'completed';
+        } catch (e) {
+          out.outcome = (e as { code?: string }).code;
+          out.error = (e as Error).message;
+        }
+        break;
+      }
       case 'init-only': {
         await pg.barrier();
         break;

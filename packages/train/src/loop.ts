@@ -202,6 +202,9 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
   );
   const lossFn = yolo.ComputeLoss.forModel(model, ctx.hyp as unknown as yolo.LossHyp);
   const varList = state.params.map((p) => p.variable);
+  // Memory: on wasm (a 4 GB heap) recompute layer activations in the backward by default;
+  // YOLO_TRAIN_RECOMPUTE=0/1 forces either path.
+  const recompute = process.env.YOLO_TRAIN_RECOMPUTE !== undefined ? process.env.YOLO_TRAIN_RECOMPUTE === '1' : tf.getBackend() === 'wasm';
   const world = Math.max(1, d.worldSize);
 
   if (isMain) {
@@ -281,16 +284,34 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
         }
         return x;
       });
-      const { value, grads } = tf.variableGrads(() => {
-        const preds = model.forwardTrain(imgs);
-        const out = lossFn.compute(preds, batch.targets);
-        tf.keep(out.items);
-        itemsHost = out.items.dataSync() as Float32Array;
-        out.items.dispose();
-        // train.py: loss *= WORLD_SIZE under DDP; ddp averages (see @yolo-launch/ddp convention.ts)
-        return tf.mul(out.loss, ddp.lossScale) as tf.Scalar;
-      }, varList);
-      value.dispose();
+      let grads: tf.NamedTensorMap;
+      if (recompute) {
+        // yolo's forwardBackward: layer outputs only, each layer's forward recomputed during
+        // the backward (fits 640 training in the wasm heap; ~1/3 more compute).
+        const r = yolo.lossAndGradients(model, lossFn, imgs, batch.targets, { recompute: true });
+        itemsHost = Float32Array.from(r.items);
+        grads = {};
+        for (const g of r.grads) {
+          // train.py: loss *= WORLD_SIZE under DDP (ddp averages; see its convention.ts)
+          if (ddp.lossScale === 1) grads[g.variable.name] = g.grad;
+          else {
+            grads[g.variable.name] = tf.mul(g.grad, ddp.lossScale);
+            g.grad.dispose();
+          }
+        }
+      } else {
+        const vg = tf.variableGrads(() => {
+          const preds = model.forwardTrain(imgs);
+          const out = lossFn.compute(preds, batch.targets);
+          tf.keep(out.items);
+          itemsHost = out.items.dataSync() as Float32Array;
+          out.items.dispose();
+          // train.py: loss *= WORLD_SIZE under DDP; ddp averages (see @yolo-launch/ddp convention.ts)
+          return tf.mul(out.loss, ddp.lossScale) as tf.Scalar;
+        }, varList);
+        vg.value.dispose();
+        grads = vg.grads;
+      }
       imgs.dispose();
       const tComputed = performance.now();
       if (!willStep) {

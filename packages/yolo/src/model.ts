@@ -200,7 +200,8 @@ export class YoloModel {
   /**
    * Eval-mode forward (BN running stats, folded into the convs): decoded predictions
    * [bs, sum(na*ny*nx), 5+nc] (xywh pixels, obj and class probabilities) and the raw layers.
-   * `onLayer` sees every model.model[i] output (NHWC) except Detect's, for debugging.
+   * `onLayer` sees every model.model[i] output (NHWC) except Detect's, for debugging; a tensor
+   * handed to it is only valid during the call (eval frees activations after their last use).
    */
   forwardEval(x: tf.Tensor4D, onLayer?: (i: number, y: tf.Tensor4D) => void): { pred: tf.Tensor3D; raw: tf.Tensor5D[] } {
     const ctx: ForwardContext = { training: false, updateStats: false, moments: this.moments };

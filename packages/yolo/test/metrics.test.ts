@@ -2,7 +2,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '@yolo-launch/backend';
-import { apPerClass, apSummary, bboxIou, bboxIouXywh, boxIou, ConfusionMatrix, fitness, processBatch, type IouKind } from '../src/index.js';
+import { apPerClass, apSummary, bboxIou, bboxIouXywh, boxIou, ConfusionMatrix, DetectionStats, fitness, processBatch, type IouKind } from '../src/index.js';
 import { assertClose, f32, loadFixtures, tol, type Fixture, type FixtureTensor } from './helpers.js';
 
 before(async () => {
@@ -102,4 +102,27 @@ test('ConfusionMatrix counts matches, misses and background predictions like ups
   const { tp, fp } = cm.tpFp();
   assert.deepEqual(Array.from(tp), [1, 0]);
   assert.deepEqual(Array.from(fp), [1, 1]);
+});
+
+test('DetectionStats (val.py loop): perfect detections give YOLOv5\'s 0.995, misses and false positives lower it', () => {
+  const perfect = new DetectionStats(3);
+  const labels = [0, 10, 10, 50, 50, 2, 100, 100, 180, 160];
+  perfect.addImage([10, 10, 50, 50, 0.9, 0, 100, 100, 180, 160, 0.8, 2], labels);
+  perfect.addImage([], []);
+  const p = perfect.compute();
+  assert.equal(p.seen, 2);
+  // 101-point interpolation with the (recall 1, precision 0) sentinel: a perfect set scores 0.995 upstream too
+  assert.ok(Math.abs(p.map50 - 0.995) < 1e-9 && Math.abs(p.map - 0.995) < 1e-9, `map50 ${p.map50}, map ${p.map}`);
+  assert.deepEqual(Array.from(p.nt), [1, 0, 1]);
+  const worse = new DetectionStats(3);
+  worse.addImage([10, 10, 50, 50, 0.9, 0, 300, 300, 340, 340, 0.95, 2], labels); // class-2 box misplaced
+  worse.addImage([], [1, 0, 0, 20, 20]); // a missed class-1 label
+  const w = worse.compute();
+  assert.ok(w.map50 < 0.75 && w.map50 > 0, `map50 ${w.map50}`);
+  // the accumulated statistics equal one ap_per_class call over the concatenated arrays
+  const direct = apSummary(apPerClass([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 10, [0.9, 0.95], [0, 2], [0, 2, 1]));
+  assert.ok(Math.abs(direct.map - w.map) < 1e-12);
+  const none = new DetectionStats(2);
+  none.addImage([], [0, 1, 1, 5, 5]);
+  assert.equal(none.compute().map, 0);
 });

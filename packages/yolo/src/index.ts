@@ -17,7 +17,7 @@ export type { StateEntry, EntryRole } from './nn/state.js';
 export { oihwToHwio, hwioToOihw, nchwToNhwc, nhwcToNchw } from './nn/layout.js';
 
 // Loss and the training step
-export { ComputeLoss, smoothBce } from './loss/compute-loss.js';
+export { ComputeLoss, smoothBce, scaleLossHyp } from './loss/compute-loss.js';
 export type { LossHyp, ComputeLossOptions, LossOutput } from './loss/compute-loss.js';
 export { buildTargets } from './loss/build-targets.js';
 export type { LayerTargets } from './loss/build-targets.js';

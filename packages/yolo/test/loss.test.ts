@@ -5,7 +5,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '@yolo-launch/backend';
-import { ComputeLoss, type LossHyp, type LayerTargets } from '../src/index.js';
+import { ComputeLoss, scaleLossHyp, type LossHyp, type LayerTargets } from '../src/index.js';
 import { assertClose, assertMatches, f32, type TensorSummary, loadFixtures, tol, type Fixture, type FixtureTensor } from './helpers.js';
 
 before(async () => {
@@ -68,6 +68,12 @@ for (const fx of loadFixtures('loss')) {
       balance: inp.balance as number[] | undefined,
       gr: inp.gr as number | undefined,
     });
+    // train.py's hyp scaling reproduces the hyp the fixture used
+    if ('hyp_file_values' in inp) {
+      const used = inp.hyp_used as LossHyp;
+      const scaled = scaleLossHyp(inp.hyp_file_values as LossHyp, { nl, nc: Number(inp.nc), imgsz: Number(inp.imgsz), labelSmoothing: used.label_smoothing });
+      for (const k of ['box', 'obj', 'cls', 'label_smoothing'] as const) assertClose([scaled[k] ?? 0], [used[k] ?? 0], { rel: 1e-12, abs: 1e-15 }, `hyp ${k}`);
+    }
     const targets = f32(inp.targets as FixtureTensor);
     checkBuildTargets(
       fx,

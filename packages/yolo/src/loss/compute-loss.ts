@@ -42,6 +42,22 @@ export interface LossOutput {
   items: tf.Tensor1D;
 }
 
+/**
+ * train.py's scaling of the loss gains to the model and image size (before ComputeLoss):
+ * box *= 3/nl, cls *= nc/80 * 3/nl, obj *= (imgsz/640)^2 * 3/nl, label_smoothing set.
+ * Returns a new object; other keys are copied.
+ */
+export function scaleLossHyp<T extends LossHyp>(hyp: T, o: { nl: number; nc: number; imgsz: number; labelSmoothing?: number }): T {
+  const k = 3 / o.nl;
+  return {
+    ...hyp,
+    box: hyp.box * k,
+    cls: hyp.cls * ((o.nc / 80) * k),
+    obj: hyp.obj * ((o.imgsz / 640) ** 2 * k),
+    label_smoothing: o.labelSmoothing ?? hyp.label_smoothing ?? 0,
+  };
+}
+
 /** utils/loss.py smooth_BCE: positive and negative label smoothing targets. */
 export function smoothBce(eps = 0.1): { cp: number; cn: number } {
   return { cp: 1 - 0.5 * eps, cn: 0.5 * eps };

@@ -9,7 +9,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { initBackend, tf } from '@yolo-launch/backend';
-import { createModel, hwioToOihw, ModelConfigError, modelYamlPath, readModelYaml, spaceToDepth, type ModelYaml, type YamlRow } from '../src/index.js';
+import { checkImgSize, createModel, hwioToOihw, roundHalfEven, ModelConfigError, modelYamlPath, readModelYaml, spaceToDepth, type ModelYaml, type YamlRow } from '../src/index.js';
 import { assertClose } from './helpers.js';
 import { tinyYaml } from './tiny.js';
 
@@ -164,4 +164,11 @@ test('forward refuses inputs that are not NHWC with the right channels or not a 
   assert.throws(() => tf.tidy(() => m.forwardEval(tf.zeros([1, 3, 64, 64]) as tf.Tensor4D)), /NHWC \[bs, H, W, 3\]/);
   assert.throws(() => tf.tidy(() => m.forwardTrain(tf.zeros([1, 70, 64, 3]) as tf.Tensor4D)), /multiple of the max stride 32/);
   m.dispose();
+});
+
+test('check_img_size and Python rounding helpers', () => {
+  assert.equal(checkImgSize(640, 32), 640);
+  assert.equal(checkImgSize(650, 32), 672);
+  assert.equal(checkImgSize(100, 64, 128), 128);
+  assert.deepEqual([0.5, 1.5, 2.5, -0.5, -1.5, 2.4, 2.6].map(roundHalfEven), [0, 2, 2, -0, -2, 2, 3]);
 });

@@ -14,3 +14,11 @@ export function roundHalfEven(x: number): number {
 export function makeDivisible(x: number, divisor: number): number {
   return Math.ceil(x / divisor) * divisor;
 }
+
+/**
+ * general.py check_img_size: the image size rounded up to a multiple of the max stride
+ * (and at least `floor`), so that every detection layer gets a whole grid.
+ */
+export function checkImgSize(imgsz: number, stride = 32, floor = 0): number {
+  return Math.max(makeDivisible(imgsz, Math.trunc(stride)), floor);
+}

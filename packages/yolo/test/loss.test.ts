@@ -102,3 +102,12 @@ for (const fx of loadFixtures('loss')) {
     tf.dispose([...p, ...grads]);
   });
 }
+
+test('ComputeLoss refuses targets outside the batch or the class list', () => {
+  const loss = new ComputeLoss({ nc: 3, na: 3, nl: 3, anchors: Float32Array.of(1.25, 1.625, 2, 3.75, 4.125, 2.875, 1.875, 3.8125, 3.875, 2.8125, 3.6875, 7.4375, 3.625, 2.8125, 4.875, 6.1875, 11.65625, 10.1875), hyp: { box: 0.05, obj: 1, cls: 0.5, cls_pw: 1, obj_pw: 1, anchor_t: 4 } });
+  const p = [16, 8, 4].map((n) => tf.zeros([2, 3, n, n, 8]) as tf.Tensor5D);
+  assert.throws(() => loss.compute(p, Float32Array.of(0, 3, 0.5, 0.5, 0.1, 0.1)), /class 3, the model has nc=3/);
+  assert.throws(() => loss.compute(p, Float32Array.of(2, 0, 0.5, 0.5, 0.1, 0.1)), /image index 2, the batch has 2 images/);
+  assert.throws(() => loss.compute(p, Float32Array.of(0, 0, 0.5)), /rows of 6 values/);
+  tf.dispose(p);
+});

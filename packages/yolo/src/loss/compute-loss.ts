@@ -90,6 +90,18 @@ export class ComputeLoss {
     return new ComputeLoss({ nc: model.nc, na: model.na, nl: model.nl, anchors: model.anchors, hyp });
   }
 
+  /** Refuse target rows that would index outside the batch or the class list (torch raises there too). */
+  private checkTargets(targets: Float32Array, bs: number): void {
+    if (targets.length % 6 !== 0) throw new Error(`ComputeLoss: targets must be rows of 6 values [image, class, x, y, w, h], got ${targets.length} values`);
+    for (let r = 0; r < targets.length / 6; r++) {
+      const b = targets[r * 6]!;
+      const c = targets[r * 6 + 1]!;
+      if (!(Number.isInteger(b) && b >= 0 && b < bs)) throw new Error(`ComputeLoss: target row ${r} has image index ${b}, the batch has ${bs} images`);
+      if (!(Number.isInteger(c) && c >= 0 && c < this.nc)) throw new Error(`ComputeLoss: target row ${r} has class ${c}, the model has nc=${this.nc} (check the dataset YAML's nc/names)`);
+      for (let k = 2; k < 6; k++) if (!Number.isFinite(targets[r * 6 + k]!)) throw new Error(`ComputeLoss: target row ${r} has a non-finite box value`);
+    }
+  }
+
   buildTargets(shapes: number[][], targets: Float32Array): LayerTargets[] {
     return buildTargets(shapes, targets, this.anchors, this.na, this.hyp.anchor_t);
   }
@@ -105,6 +117,7 @@ export class ComputeLoss {
    */
   compute(p: tf.Tensor5D[], targets: Float32Array): LossOutput {
     if (p.length !== this.nl) throw new Error(`ComputeLoss: expected ${this.nl} layers of predictions, got ${p.length}`);
+    this.checkTargets(targets, p[0]!.shape[0]);
     const lt = this.buildTargets(
       p.map((t) => t.shape),
       targets,

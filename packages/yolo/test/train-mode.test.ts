@@ -289,3 +289,21 @@ test('recomputing backward (forwardBackward) equals one tf.variableGrads; BN sta
   }
   x.dispose();
 });
+
+test('a few SGD steps on one batch lower the loss (gradients point downhill)', () => {
+  const model = createModel(tinyYaml(2), { seed: 6 });
+  const loss = ComputeLoss.forModel(model, HYP);
+  const x = tf.tidy(() => tf.sigmoid(randn([2, 64, 64, 3], 41))) as tf.Tensor4D;
+  const targets = Float32Array.of(0, 0, 0.5, 0.5, 0.3, 0.4, 0, 1, 0.2, 0.3, 0.1, 0.15, 1, 1, 0.7, 0.6, 0.5, 0.5);
+  const losses: number[] = [];
+  for (let step = 0; step < 12; step++) {
+    const out = lossAndGradients(model, loss, x, targets);
+    losses.push(out.loss);
+    tf.tidy(() => out.grads.forEach((g) => g.variable.assign(tf.sub(g.variable, tf.mul(g.grad, 0.02)))));
+    tf.dispose(out.grads.map((g) => g.grad));
+  }
+  assert.ok(losses.every(Number.isFinite));
+  assert.ok(losses[losses.length - 1]! < 0.8 * losses[0]!, `loss went ${losses.map((l) => l.toFixed(3)).join(' -> ')}`);
+  x.dispose();
+  model.dispose();
+});

@@ -1,9 +1,7 @@
-// `npm run bench -w packages/train`: training throughput of yolov5n at imgsz 320, one rank
-// vs two ranks (yolo-launch --nproc 2) with 8 images per rank per iteration (the PyTorch DDP
-// reference's setting: batch 8 per rank; the total batch is 16 at two ranks), the per-epoch
+// `npm run bench -w packages/train`: training throughput of yolov5n at imgsz 320, batch 16
+// (total), one rank vs two ranks (yolo-launch --nproc 2, 8 images per rank), the per-epoch
 // time split (data / compute / all-reduce / optimizer / validation) and the 2-rank scaling
-// efficiency ips(2) / (2 * ips(1)). (One wasm process cannot hold batch 16 at 320: it aborts
-// out of wasm memory, so the single-rank run uses 8.)
+// efficiency ips(2) / (2 * ips(1)). BENCH_BATCH sets the total batch.
 // Writes a table to stdout and JSON to <repo>/bench-results/train.json.
 //
 // Dataset: ../shared/datasets/coco128.yaml when present (the reference numbers are on
@@ -24,7 +22,7 @@ const coco = path.resolve(REPO, '../shared/datasets/coco128.yaml');
 const data = process.env.BENCH_DATA ?? (fs.existsSync(coco) ? coco : 'synthetic.yaml');
 const epochs = Number(process.env.BENCH_EPOCHS ?? 2);
 const imgsz = process.env.BENCH_IMGSZ ?? '320';
-const perRank = Number(process.env.BENCH_BATCH_PER_RANK ?? 8);
+const batch = Number(process.env.BENCH_BATCH ?? 16);
 const cfg = process.env.BENCH_CFG ?? 'yolov5n.yaml';
 
 interface EpochTiming {
@@ -38,7 +36,7 @@ interface EpochTiming {
 }
 
 function run(world: number, dir: string): { epochs: EpochTiming[]; wall: number; mapLine: string } {
-  const args = ['--cfg', cfg, '--weights', '', '--data', data, '--imgsz', imgsz, '--batch-size', String(perRank * world), '--epochs', String(epochs), '--backend', 'wasm', '--noplots', '--project', dir, '--name', `w${world}`, '--workers', '1'];
+  const args = ['--cfg', cfg, '--weights', '', '--data', data, '--imgsz', imgsz, '--batch-size', String(batch), '--epochs', String(epochs), '--backend', 'wasm', '--noplots', '--project', dir, '--name', `w${world}`, '--workers', '1'];
   const cmd = world === 1 ? [TRAIN, ...args] : [LAUNCH, '--nproc', String(world), '--standalone', 'train', ...args];
   const t0 = Date.now();
   const r = spawnSync(process.execPath, cmd, { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, YOLO_LAUNCH_DATASETS: process.env.YOLO_LAUNCH_DATASETS ?? path.join(os.tmpdir(), 'yolo-launch-bench-datasets') } });
@@ -68,7 +66,7 @@ try {
   const row = (name: string, s: ReturnType<typeof summarise>, wall: number): string =>
     `| ${name} | ${s.ips.toFixed(2)} | ${(s.train / 1000).toFixed(1)} | ${(s.data / 1000).toFixed(1)} | ${(s.compute / 1000).toFixed(1)} | ${(s.all_reduce / 1000).toFixed(1)} | ${(s.optimizer / 1000).toFixed(1)} | ${(s.validation / 1000).toFixed(1)} | ${wall.toFixed(0)} |`;
   const table = [
-    `train throughput: ${cfg} imgsz ${imgsz} batch ${perRank} per rank on ${path.basename(data)}, wasm backend, ${os.availableParallelism()} cores, steady-state epochs (epoch 0 excluded when >1)`,
+    `train throughput: ${cfg} imgsz ${imgsz} batch ${batch} (total) on ${path.basename(data)}, wasm backend, ${os.availableParallelism()} cores, steady-state epochs (epoch 0 excluded when >1)`,
     '| ranks | images/s | epoch train s | data s | compute s | all-reduce s | optimizer+EMA s | validation s | run wall s |',
     '|---|---|---|---|---|---|---|---|---|',
     row('1 x 1 thread', s1, one.wall),
@@ -80,7 +78,7 @@ try {
   process.stdout.write(table + '\n');
   const out = path.join(REPO, 'bench-results', 'train.json');
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, JSON.stringify({ cfg, imgsz: Number(imgsz), batch_per_rank: perRank, data, epochs, cores: os.availableParallelism(), one_rank: { ...s1, wall_s: one.wall, per_epoch: one.epochs }, two_ranks: { ...s2, wall_s: two.wall, per_epoch: two.epochs }, scaling_efficiency: eff, date: new Date().toISOString() }, null, 2));
+  fs.writeFileSync(out, JSON.stringify({ cfg, imgsz: Number(imgsz), batch, data, epochs, cores: os.availableParallelism(), one_rank: { ...s1, wall_s: one.wall, per_epoch: one.epochs }, two_ranks: { ...s2, wall_s: two.wall, per_epoch: two.epochs }, scaling_efficiency: eff, date: new Date().toISOString() }, null, 2));
   process.stdout.write(`wrote ${out}\n`);
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });

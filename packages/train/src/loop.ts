@@ -120,9 +120,9 @@ export function hashIndices(indices: readonly number[]): string {
   return (h >>> 0).toString(16).padStart(8, '0');
 }
 
-/** [P, R, mAP@.5, mAP@.5-.95] · [0, 0, 0.1, 0.9]. */
+/** yolo's fitness ([P, R, mAP@.5, mAP@.5-.95] · [0, 0, 0.1, 0.9]) of a validation result. */
 export function fitness(r: { p: number; r: number; map50: number; map: number }): number {
-  return 0.1 * r.map50 + 0.9 * r.map;
+  return yolo.fitness([r.p, r.r, r.map50, r.map]);
 }
 
 function progressHeader(): string {

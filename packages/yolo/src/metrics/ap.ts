@@ -112,6 +112,8 @@ export interface ApPerClassResult {
   ap: Float64Array;
   nIou: number;
   uniqueClasses: Int32Array;
+  /** Per class (uniqueClasses order) P, R and F1 against confidence px = linspace(0, 1, 1000), at IoU 0.5 (the PR / F1 plots). */
+  curves: { px: Float64Array; p: Float64Array[]; r: Float64Array[]; f1: Float64Array[] };
 }
 
 /**
@@ -174,7 +176,7 @@ export function apPerClass(tp: ArrayLike<number | boolean>, nIou: number, conf: 
   const f1 = Float64Array.from(f1Curve, (c) => c[best]!);
   const tpOut = Float64Array.from(r, (v, ci) => roundHalfEven(v * counts.get(unique[ci]!)!));
   const fpOut = Float64Array.from(tpOut, (t, ci) => roundHalfEven(t / (p[ci]! + eps) - t));
-  return { tp: tpOut, fp: fpOut, p, r, f1, ap, nIou, uniqueClasses: Int32Array.from(unique) };
+  return { tp: tpOut, fp: fpOut, p, r, f1, ap, nIou, uniqueClasses: Int32Array.from(unique), curves: { px, p: pCurve, r: rCurve, f1: f1Curve } };
 }
 
 /** The summary val.py prints: mp, mr, map50, map (mean over classes of ap[:,0] and ap.mean(1)). */

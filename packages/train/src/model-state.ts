@@ -4,19 +4,9 @@
 // from the checkpoint's PyTorch-layout tensors.
 
 import { tf } from '@yolo-launch/backend';
-import type { YoloModel } from '@yolo-launch/yolo';
+import { hwioToOihw, oihwToHwio, type StateEntry, type YoloModel } from '@yolo-launch/yolo';
 import type { NamedTensor } from './checkpoint.js';
 import { groupOf, type GroupIndex, type ParamSlot } from './optimizer.js';
-import { hwioToOihw, oihwToHwio } from './layout.js';
-
-interface EntryLike {
-  readonly name: string;
-  readonly role: string;
-  readonly shape: readonly number[];
-  readonly variable: tf.Variable | null;
-  read(): Float32Array;
-  write(data: ArrayLike<number>): void;
-}
 
 export interface TrainParam extends ParamSlot {
   variable: tf.Variable;
@@ -24,14 +14,14 @@ export interface TrainParam extends ParamSlot {
 }
 
 export class ModelState {
-  readonly entries: readonly EntryLike[];
+  readonly entries: readonly StateEntry[];
   /** Trainable (not frozen) parameters, in state_dict order. */
   readonly params: TrainParam[];
   /** Float entries the EMA keeps: every parameter and BN running statistic (variable layout). */
-  readonly floatEntries: readonly EntryLike[];
+  readonly floatEntries: readonly StateEntry[];
 
   constructor(readonly model: YoloModel) {
-    this.entries = model.stateEntries() as readonly EntryLike[];
+    this.entries = model.stateEntries();
     this.params = this.entries
       .filter((e) => e.variable && e.variable.trainable && (e.role === 'conv.weight' || e.role === 'conv.bias' || e.role === 'bn.weight' || e.role === 'bn.bias'))
       .map((e) => ({
@@ -78,11 +68,11 @@ export class ModelState {
   }
 
   /** PyTorch-layout tensor of one entry from variable-layout data. */
-  static toTorch(e: EntryLike, data: Float32Array): Float32Array {
+  static toTorch(e: StateEntry, data: Float32Array): Float32Array {
     return e.role === 'conv.weight' ? hwioToOihw(data, e.shape) : data;
   }
 
-  static fromTorch(e: EntryLike, data: Float32Array): Float32Array {
+  static fromTorch(e: StateEntry, data: Float32Array): Float32Array {
     return e.role === 'conv.weight' ? oihwToHwio(data, e.shape) : data;
   }
 

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import yaml from 'js-yaml';
 import type { Rng } from '@yolo-launch/data';
-import { formatG, padLeft } from './results.js';
+import { RESULT_KEYS, formatG, padLeft } from './results.js';
 import type { Hyp } from './config.js';
 
 /** Mutation metadata: (gain, lower limit, upper limit), YOLOv5 v7 values. */
@@ -43,15 +43,8 @@ export const EVOLVE_META: Record<string, [number, number, number]> = {
   copy_paste: [1, 0.0, 1.0],
 };
 
-export const EVOLVE_RESULT_KEYS = [
-  'metrics/precision',
-  'metrics/recall',
-  'metrics/mAP_0.5',
-  'metrics/mAP_0.5:0.95',
-  'val/box_loss',
-  'val/obj_loss',
-  'val/cls_loss',
-] as const;
+/** The validation columns of results.csv (precision .. val/cls_loss), as evolve.csv starts. */
+export const EVOLVE_RESULT_KEYS = RESULT_KEYS.slice(3, 10);
 
 function roundTo(x: number, d: number): number {
   const f = 10 ** d;

@@ -33,6 +33,21 @@ const BITS = 5; // OpenCV's INTER_BITS: sub-pixel positions in 1/32 px
 const ONE = 1 << BITS;
 
 /**
+ * Fixed-point bilinear blend of the 2x2 RGB neighbourhood at p00 (row above) and p01 (row
+ * below) into dst[o..o+2]; fx, fy are the 1/32-px fractions. Weights sum to 32*32 = 1024,
+ * hence the +512 >> 10 rounding, as OpenCV's warpAffine.
+ */
+function blendRgb(src: Uint8Array, dst: Uint8Array, p00: number, p01: number, fx: number, fy: number, o: number): void {
+  const w00 = (ONE - fx) * (ONE - fy);
+  const w10 = fx * (ONE - fy);
+  const w01 = (ONE - fx) * fy;
+  const w11 = fx * fy;
+  dst[o] = (w00 * src[p00]! + w10 * src[p00 + 3]! + w01 * src[p01]! + w11 * src[p01 + 3]! + 512) >> 10;
+  dst[o + 1] = (w00 * src[p00 + 1]! + w10 * src[p00 + 4]! + w01 * src[p01 + 1]! + w11 * src[p01 + 4]! + 512) >> 10;
+  dst[o + 2] = (w00 * src[p00 + 2]! + w10 * src[p00 + 5]! + w01 * src[p01 + 2]! + w11 * src[p01 + 5]! + 512) >> 10;
+}
+
+/**
  * dst(x, y) = src(M^-1 (x, y)); pixel centres at integer coordinates like OpenCV, bilinear
  * weights in 1/32 px fixed point (as cv2's INTER_LINEAR), border pixels = `border`.
  */
@@ -121,13 +136,7 @@ export function warpImage(src: RgbImage, M: Mat3, outW: number, outH: number, bo
         const fx = colF[x]!;
         const p00 = y0 * stride + colOff[x]!;
         const p01 = p00 + stride;
-        const w00 = (ONE - fx) * (ONE - fy);
-        const w10 = fx * (ONE - fy);
-        const w01 = (ONE - fx) * fy;
-        const w11 = fx * fy;
-        dd[o] = (w00 * sd[p00]! + w10 * sd[p00 + 3]! + w01 * sd[p01]! + w11 * sd[p01 + 3]! + 512) >> 10;
-        dd[o + 1] = (w00 * sd[p00 + 1]! + w10 * sd[p00 + 4]! + w01 * sd[p01 + 1]! + w11 * sd[p01 + 4]! + 512) >> 10;
-        dd[o + 2] = (w00 * sd[p00 + 2]! + w10 * sd[p00 + 5]! + w01 * sd[p01 + 2]! + w11 * sd[p01 + 5]! + 512) >> 10;
+        blendRgb(sd, dd, p00, p01, fx, fy, o);
       }
     }
     return dst;
@@ -167,13 +176,7 @@ export function warpImage(src: RgbImage, M: Mat3, outW: number, outH: number, bo
         const fy = ys & (ONE - 1);
         const p00 = (ys >> BITS) * stride + (xs >> BITS) * 3;
         const p01 = p00 + stride;
-        const w00 = (ONE - fx) * (ONE - fy);
-        const w10 = fx * (ONE - fy);
-        const w01 = (ONE - fx) * fy;
-        const w11 = fx * fy;
-        dd[o] = (w00 * sd[p00]! + w10 * sd[p00 + 3]! + w01 * sd[p01]! + w11 * sd[p01 + 3]! + 512) >> 10;
-        dd[o + 1] = (w00 * sd[p00 + 1]! + w10 * sd[p00 + 4]! + w01 * sd[p01 + 1]! + w11 * sd[p01 + 4]! + 512) >> 10;
-        dd[o + 2] = (w00 * sd[p00 + 2]! + w10 * sd[p00 + 5]! + w01 * sd[p01 + 2]! + w11 * sd[p01 + 5]! + 512) >> 10;
+        blendRgb(sd, dd, p00, p01, fx, fy, o);
       }
       for (let x = hi + 1; x < outW; x++) sample(i0 * x + bx, i3 * x + by, rowO + x * 3);
     }

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import { writeTestHyp } from './run.js';
 
 function crc32(buf: Buffer): number {
   let c: number;
@@ -94,15 +95,5 @@ export function makeFixedSizeDataset(dir: string, n: number, size = 64, side = 2
 
 /** The fast test hyp with every augmentation off (pure determinism across world sizes). */
 export function writeNoAugHyp(dir: string): string {
-  const file = path.join(dir, 'hyp.noaug.yaml');
-  fs.writeFileSync(
-    file,
-    [
-      'lr0: 0.01', 'lrf: 0.1', 'momentum: 0.9', 'weight_decay: 0.0005', 'warmup_epochs: 1.0', 'warmup_momentum: 0.8', 'warmup_bias_lr: 0.1',
-      'box: 0.05', 'cls: 0.5', 'cls_pw: 1.0', 'obj: 1.0', 'obj_pw: 1.0', 'iou_t: 0.2', 'anchor_t: 4.0', 'fl_gamma: 0.0',
-      'hsv_h: 0.0', 'hsv_s: 0.0', 'hsv_v: 0.0', 'degrees: 0.0', 'translate: 0.0', 'scale: 0.0', 'shear: 0.0', 'perspective: 0.0',
-      'flipud: 0.0', 'fliplr: 0.0', 'mosaic: 0.0', 'mixup: 0.0', 'copy_paste: 0.0',
-    ].join('\n') + '\n',
-  );
-  return file;
+  return writeTestHyp(dir, 'hyp.noaug.yaml', { momentum: 0.9, warmup_epochs: 1.0 });
 }

@@ -18,19 +18,27 @@ export function tmpDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `yl-${prefix}-`));
 }
 
+/** hyp.scratch-low's keys with augmentation off; tests override what they need. */
+const TEST_HYP_BASE: Record<string, number> = {
+  lr0: 0.01, lrf: 0.1, momentum: 0.937, weight_decay: 0.0005, warmup_epochs: 0.5, warmup_momentum: 0.8, warmup_bias_lr: 0.1,
+  box: 0.05, cls: 0.5, cls_pw: 1.0, obj: 1.0, obj_pw: 1.0, iou_t: 0.2, anchor_t: 4.0, fl_gamma: 0.0,
+  hsv_h: 0.0, hsv_s: 0.0, hsv_v: 0.0, degrees: 0.0, translate: 0.0, scale: 0.0, shear: 0.0, perspective: 0.0,
+  flipud: 0.0, fliplr: 0.0, mosaic: 0.0, mixup: 0.0, copy_paste: 0.0,
+};
+
+/** Writes `<dir>/<name>`: the test hyp base with `overrides`, one `key: value` per line. */
+export function writeTestHyp(dir: string, name: string, overrides: Record<string, number>): string {
+  const file = path.join(dir, name);
+  const hyp = { ...TEST_HYP_BASE, ...overrides };
+  // Python-style floats (0.0, 1.0) as YAML users write them in hyp files
+  const fmt = (v: number): string => (Number.isInteger(v) && !String(v).includes('e') ? v.toFixed(1) : String(v));
+  fs.writeFileSync(file, Object.entries(hyp).map(([k, v]) => `${k}: ${fmt(v)}`).join('\n') + '\n');
+  return file;
+}
+
 /** A fast-learning recipe for tests (use with --optimizer Adam): short warmup, flips only. */
 export function writeFastHyp(dir: string): string {
-  const file = path.join(dir, 'hyp.test.yaml');
-  fs.writeFileSync(
-    file,
-    [
-      'lr0: 0.01', 'lrf: 0.1', 'momentum: 0.937', 'weight_decay: 0.0005', 'warmup_epochs: 0.5', 'warmup_momentum: 0.8', 'warmup_bias_lr: 0.1',
-      'box: 0.05', 'cls: 0.5', 'cls_pw: 1.0', 'obj: 1.0', 'obj_pw: 1.0', 'iou_t: 0.2', 'anchor_t: 4.0', 'fl_gamma: 0.0',
-      'hsv_h: 0.0', 'hsv_s: 0.0', 'hsv_v: 0.0', 'degrees: 0.0', 'translate: 0.0', 'scale: 0.0', 'shear: 0.0', 'perspective: 0.0',
-      'flipud: 0.0', 'fliplr: 0.5', 'mosaic: 0.0', 'mixup: 0.0', 'copy_paste: 0.0',
-    ].join('\n') + '\n',
-  );
-  return file;
+  return writeTestHyp(dir, 'hyp.test.yaml', { fliplr: 0.5 });
 }
 
 export interface RunResult {

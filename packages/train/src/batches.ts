@@ -33,6 +33,8 @@ export interface Batch {
 export interface BatchSource {
   /** This rank's batches of an epoch from its sample indices (in order). */
   epoch(indices: readonly number[], epoch: number, batchSize: number): AsyncIterable<Batch>;
+  /** Loader worker threads in use (0: batches are built in the calling thread). */
+  readonly workers: number;
   close(): Promise<void>;
 }
 
@@ -57,6 +59,8 @@ interface Prepared {
 
 export class LetterboxLoader implements BatchSource {
   private readonly cache = new Map<number, Prepared>();
+  /** Builds every batch in the calling thread. */
+  readonly workers = 0;
 
   constructor(
     private readonly dataset: YoloDataset,
@@ -149,6 +153,10 @@ class PipelineSource implements BatchSource {
 
   get dataset(): YoloDataset {
     return this.loader.dataset;
+  }
+
+  get workers(): number {
+    return this.loader.workers;
   }
 
   async *epoch(indices: readonly number[], epoch: number, batchSize: number): AsyncIterable<Batch> {

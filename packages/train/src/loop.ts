@@ -21,6 +21,7 @@ import { clipGradNorm } from './optimizer.js';
 import type { BatchSource } from './batches.js';
 import { Schedule } from './schedule.js';
 import { ModelEMA } from './ema.js';
+import { chooseRecompute } from './recompute.js';
 import { saveCheckpoint, type Checkpoint, type NamedTensor } from './checkpoint.js';
 import { appendResults, formatG, padLeft, truncateResults } from './results.js';
 import { validate, type ValResult } from './val.js';
@@ -202,14 +203,22 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
   );
   const lossFn = yolo.ComputeLoss.forModel(model, ctx.hyp as unknown as yolo.LossHyp);
   const varList = state.params.map((p) => p.variable);
-  // Memory: on wasm (a 4 GB heap) recompute layer activations in the backward by default;
-  // YOLO_TRAIN_RECOMPUTE=0/1 forces either path.
-  const recompute = process.env.YOLO_TRAIN_RECOMPUTE !== undefined ? process.env.YOLO_TRAIN_RECOMPUTE === '1' : tf.getBackend() === 'wasm';
+  // Memory: keep the whole backward tape when it fits, else recompute layers (recompute.ts).
+  const { recompute, reason: recomputeReason } = chooseRecompute({
+    backend: tf.getBackend(),
+    batch: ctx.batchPerRank,
+    maxSide: o.multi_scale ? Math.floor(ctx.imgsz * 1.5) + ctx.gs : ctx.imgsz,
+    widthMultiple: ctx.modelYaml.width_multiple,
+    depthMultiple: ctx.modelYaml.depth_multiple,
+    params: state.params.reduce((n, p) => n + p.data.length, 0),
+    env: process.env.YOLO_TRAIN_RECOMPUTE,
+  });
   const world = Math.max(1, d.worldSize);
 
   if (isMain) {
     log.info(`Image sizes ${ctx.imgsz} train, ${ctx.imgsz} val`);
-    log.info(`Using ${o.workers} dataloader workers`);
+    log.info(`Using ${ctx.trainLoader.workers} dataloader workers`);
+    log.info(`Backward: ${recompute ? 'recomputing each layer' : 'one tape'} (${recomputeReason})`);
     log.info(`Logging results to ${ctx.saveDir}`);
     log.info(`Starting training for ${epochs} epochs...`);
   }

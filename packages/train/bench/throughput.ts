@@ -2,6 +2,9 @@
 // (total), one rank vs two ranks (yolo-launch --nproc 2, 8 images per rank), the per-epoch
 // time split (data / compute / all-reduce / optimizer / validation) and the 2-rank scaling
 // efficiency ips(2) / (2 * ips(1)). BENCH_BATCH sets the total batch.
+// Each pair runs twice: with the trainer's default backward (src/recompute.ts: 8 images per
+// rank keep the whole tape, 16 in one rank recompute layers at 320 px) and with recompute
+// forced on both sides (YOLO_TRAIN_RECOMPUTE=1), which compares the same compute path.
 // Writes a table to stdout and JSON to <repo>/bench-results/train.json.
 //
 // Dataset: ../shared/datasets/coco128.yaml when present (the reference numbers are on
@@ -35,14 +38,14 @@ interface EpochTiming {
   images: number;
 }
 
-function run(world: number, dir: string): { epochs: EpochTiming[]; wall: number; mapLine: string } {
-  const args = ['--cfg', cfg, '--weights', '', '--data', data, '--imgsz', imgsz, '--batch-size', String(batch), '--epochs', String(epochs), '--backend', 'wasm', '--noplots', '--project', dir, '--name', `w${world}`, '--workers', '1'];
+function run(world: number, dir: string, recompute: 'auto' | '1'): { epochs: EpochTiming[]; wall: number; mapLine: string } {
+  const args = ['--cfg', cfg, '--weights', '', '--data', data, '--imgsz', imgsz, '--batch-size', String(batch), '--epochs', String(epochs), '--backend', 'wasm', '--noplots', '--project', dir, '--name', `w${world}-${recompute}`, '--workers', '1'];
   const cmd = world === 1 ? [TRAIN, ...args] : [LAUNCH, '--nproc', String(world), '--standalone', 'train', ...args];
   const t0 = Date.now();
-  const r = spawnSync(process.execPath, cmd, { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, YOLO_LAUNCH_DATASETS: process.env.YOLO_LAUNCH_DATASETS ?? path.join(os.tmpdir(), 'yolo-launch-bench-datasets') } });
+  const r = spawnSync(process.execPath, cmd, { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, ...(recompute === '1' ? { YOLO_TRAIN_RECOMPUTE: '1' } : {}), YOLO_LAUNCH_DATASETS: process.env.YOLO_LAUNCH_DATASETS ?? path.join(os.tmpdir(), 'yolo-launch-bench-datasets') } });
   const wall = (Date.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`world ${world} failed (${r.status}):\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
-  const log = fs.readFileSync(path.join(dir, `w${world}`, 'train.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { rank: number; msg: string; timing?: EpochTiming });
+  const log = fs.readFileSync(path.join(dir, `w${world}-${recompute}`, 'train.log'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { rank: number; msg: string; timing?: EpochTiming });
   const main = world === 1 ? -1 : 0;
   const ep = log.filter((x) => x.rank === main && x.msg === 'epoch end').map((x) => x.timing!);
   const mapLine = r.stdout.split('\n').filter((l) => /\ball\s+\d+/.test(l)).pop() ?? '';
@@ -58,27 +61,28 @@ function summarise(e: EpochTiming[]): EpochTiming & { ips: number } {
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'yl-bench-train-'));
 try {
-  const one = run(1, dir);
-  const two = run(2, dir);
-  const s1 = summarise(one.epochs);
-  const s2 = summarise(two.epochs);
-  const eff = s2.ips / (2 * s1.ips);
+  const pairs = (['auto', '1'] as const).map((recompute) => {
+    const one = run(1, dir, recompute);
+    const two = run(2, dir, recompute);
+    const s1 = summarise(one.epochs);
+    const s2 = summarise(two.epochs);
+    return { recompute, one, two, s1, s2, eff: s2.ips / (2 * s1.ips) };
+  });
   const row = (name: string, s: ReturnType<typeof summarise>, wall: number): string =>
     `| ${name} | ${s.ips.toFixed(2)} | ${(s.train / 1000).toFixed(1)} | ${(s.data / 1000).toFixed(1)} | ${(s.compute / 1000).toFixed(1)} | ${(s.all_reduce / 1000).toFixed(1)} | ${(s.optimizer / 1000).toFixed(1)} | ${(s.validation / 1000).toFixed(1)} | ${wall.toFixed(0)} |`;
+  const label = (r: 'auto' | '1'): string => (r === 'auto' ? 'default backward' : 'recompute forced');
   const table = [
-    `train throughput: ${cfg} imgsz ${imgsz} batch ${batch} (total) on ${path.basename(data)}, wasm backend, ${os.availableParallelism()} cores, steady-state epochs (epoch 0 excluded when >1)`,
+    `train throughput: ${cfg} imgsz ${imgsz} batch ${batch} (total) on ${path.basename(data)}, wasm backend (one compute thread per rank, one loader worker per rank), ${os.availableParallelism()} cores, steady-state epochs (epoch 0 excluded when >1)`,
     '| ranks | images/s | epoch train s | data s | compute s | all-reduce s | optimizer+EMA s | validation s | run wall s |',
     '|---|---|---|---|---|---|---|---|---|',
-    row('1 x 1 thread', s1, one.wall),
-    row('2 x 1 thread', s2, two.wall),
-    `scaling efficiency (2 ranks): ${eff.toFixed(3)}  (target >= 0.91; PyTorch DDP reference 0.91)`,
-    `final validation 1 rank: ${one.mapLine}`,
-    `final validation 2 ranks: ${two.mapLine}`,
+    ...pairs.flatMap((p) => [row(`1 rank, ${label(p.recompute)}`, p.s1, p.one.wall), row(`2 ranks, ${label(p.recompute)}`, p.s2, p.two.wall)]),
+    ...pairs.map((p) => `scaling efficiency ips(2) / (2 ips(1)), ${label(p.recompute)}: ${p.eff.toFixed(3)}  (target >= 0.91; PyTorch DDP reference 0.91)`),
+    ...pairs.flatMap((p) => [`final validation 1 rank, ${label(p.recompute)}: ${p.one.mapLine}`, `final validation 2 ranks, ${label(p.recompute)}: ${p.two.mapLine}`]),
   ].join('\n');
   process.stdout.write(table + '\n');
   const out = path.join(REPO, 'bench-results', 'train.json');
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, JSON.stringify({ cfg, imgsz: Number(imgsz), batch, data, epochs, cores: os.availableParallelism(), one_rank: { ...s1, wall_s: one.wall, per_epoch: one.epochs }, two_ranks: { ...s2, wall_s: two.wall, per_epoch: two.epochs }, scaling_efficiency: eff, date: new Date().toISOString() }, null, 2));
+  fs.writeFileSync(out, JSON.stringify({ cfg, imgsz: Number(imgsz), batch, data, epochs, cores: os.availableParallelism(), runs: pairs.map((p) => ({ backward: label(p.recompute), one_rank: { ...p.s1, wall_s: p.one.wall, per_epoch: p.one.epochs }, two_ranks: { ...p.s2, wall_s: p.two.wall, per_epoch: p.two.epochs }, scaling_efficiency: p.eff })), date: new Date().toISOString() }, null, 2));
   process.stdout.write(`wrote ${out}\n`);
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });

@@ -191,6 +191,8 @@ export interface SourceOptions extends LoaderOptions {
   quad: boolean;
   cacheMode: 'ram' | 'disk' | undefined;
   localWorldSize: number;
+  /** YOLO_LAUNCH_THREADS: this rank's share of the node's CPUs, already divided by the local
+   * world size (undefined when run alone: data divides the node's CPUs itself). */
   threadBudget: number | undefined;
   log?: (line: string) => void;
 }
@@ -201,7 +203,8 @@ export interface SourceOptions extends LoaderOptions {
  */
 export async function createBatchSource(dataset: YoloDataset, opts: SourceOptions): Promise<BatchSource & { dataset: YoloDataset }> {
   if (process.env.YOLO_TRAIN_SIMPLE_LOADER === '1') return Object.assign(new LetterboxLoader(dataset, opts), { dataset });
-  const workers = data.effectiveWorkers(opts.workers, { batchSize: opts.batchSize, localWorldSize: opts.localWorldSize, ...(opts.threadBudget ? { threadBudget: opts.threadBudget } : {}) });
+  // data caps --workers by threadBudget / localWorldSize; YOLO_LAUNCH_THREADS is already per rank.
+  const cpus = opts.threadBudget ? { threadBudget: opts.threadBudget, localWorldSize: 1 } : { localWorldSize: opts.localWorldSize };
   const loader = await data.createDataLoader({
     dataset,
     batchSize: opts.batchSize,
@@ -211,7 +214,8 @@ export async function createBatchSource(dataset: YoloDataset, opts: SourceOption
     rect: opts.rect,
     stride: opts.stride,
     quad: opts.quad,
-    workers,
+    workers: opts.workers,
+    ...cpus,
     seed: opts.seed,
     rank: opts.rank,
     cache: opts.cacheMode ?? false,

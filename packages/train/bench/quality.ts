@@ -5,7 +5,8 @@
 //
 // Validation runs every epoch (not --noval) so the mAP-per-epoch curve can be reported; it
 // does not change training. Writes bench-results/train-quality.json with the curve.
-// Env: BENCH_QUALITY_EPOCHS (150), BENCH_QUALITY_NPROC (2), BENCH_QUALITY_DATA.
+// Env: BENCH_QUALITY_EPOCHS (150), BENCH_QUALITY_NPROC (2), BENCH_QUALITY_DATA;
+// BENCH_QUALITY=0 skips it (it is part of `npm run bench` and takes ~35 min on 2 cores).
 
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -16,6 +17,10 @@ import { fileURLToPath } from 'node:url';
 const PKG = fileURLToPath(new URL('../../', import.meta.url));
 const REPO = path.resolve(PKG, '../..');
 const LAUNCH = path.join(REPO, 'launcher', 'dist', 'src', 'cli.js');
+if (process.env.BENCH_QUALITY === '0') {
+  process.stdout.write('shapes quality recipe skipped (BENCH_QUALITY=0)\n');
+  process.exit(0);
+}
 const data = process.env.BENCH_QUALITY_DATA ?? path.resolve(REPO, '../shared/datasets/shapes.yaml');
 const epochs = process.env.BENCH_QUALITY_EPOCHS ?? '150';
 const nproc = process.env.BENCH_QUALITY_NPROC ?? '2';

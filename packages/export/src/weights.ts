@@ -28,8 +28,14 @@ export function loadWeights(file: string): LoadedWeights {
     throw new WeightsError(`--weights ${file}: ${(err as Error).message}`);
   }
   const { meta } = checkpoint;
-  const model = createModel(meta.model_yaml as unknown as ModelYaml, { nc: meta.nc });
-  model.loadStateDict(toStateDict(checkpoint.ema ?? checkpoint.model));
+  let model: YoloModel | null = null;
+  try {
+    model = createModel(meta.model_yaml as unknown as ModelYaml, { nc: meta.nc });
+    model.loadStateDict(toStateDict(checkpoint.ema ?? checkpoint.model));
+  } catch (err) {
+    model?.dispose();
+    throw new WeightsError(`--weights ${file}: the model in it cannot be rebuilt: ${(err as Error).message}`);
+  }
   return { file, model, names: meta.names };
 }
 

@@ -214,7 +214,7 @@ export async function main(argv: readonly string[] = hideBin(process.argv)): Pro
       process.stdout.write(`${JSON.stringify(await probe(parsed.probe.addr, parsed.probe.port))}\n`);
       return 0;
     }
-    if (parsed.exportArgs) return await (await import('@yolo-launch/export')).runExportCli(parsed.exportArgs);
+    if (parsed.exportArgs) return await (await import('@yolo-launch/export/cli')).runExportCli(parsed.exportArgs);
     const options = parsed.options;
     if (parsed.stdinConfig) {
       const { config, closed } = await readStdinConfig();

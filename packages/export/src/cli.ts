@@ -4,9 +4,8 @@
  * --include, missing or unreadable --weights, ...: one line, nothing written); 1 anything else.
  */
 import { fileURLToPath } from 'node:url';
-import { runExport } from './export.js';
-import { parseExportArgs, UsageError } from './options.js';
-import { WeightsError } from './weights.js';
+import { UsageError, WeightsError } from './errors.js';
+import { parseExportArgs } from './options.js';
 
 export const USAGE_EXIT_CODE = 2;
 
@@ -14,6 +13,8 @@ export async function runExportCli(argv: readonly string[]): Promise<number> {
   try {
     const opts = await parseExportArgs(argv);
     if (!opts) return 0;
+    // the model, tfjs and the writers load only once the command line is known to be good
+    const { runExport } = await import('./export.js');
     await runExport(opts);
     return 0;
   } catch (err) {

@@ -53,7 +53,7 @@ export async function runExport(opts: ExportOptions, log: (line: string) => void
   if (imgsz[0] !== opts.imgsz[0] || imgsz[1] !== opts.imgsz[1]) log(`WARNING ⚠️ --img-size ${opts.imgsz.join(' ')} must be multiple of max stride ${gs}, updating to ${imgsz.join(' ')}`);
   const graph = buildExportGraph(model);
   const outputShape: [number, number, number] = [opts.batchSize, outputRows(graph, imgsz[0], imgsz[1]), graph.detect.no];
-  log(`\nPyTorch: starting from ${file} with output shape (${outputShape.join(', ')}) (${megabytes(statSync(file).size)} MB)`);
+  log(`\nWeights: starting from ${file} with output shape (${outputShape.join(', ')}) (${megabytes(statSync(file).size)} MB)`);
   const files: ExportedFile[] = [];
   for (const format of opts.include) {
     const t0 = performance.now();

@@ -4,16 +4,17 @@
  * what we support, never silently ignored.
  */
 import yargs from 'yargs';
-import { ONNX_OPSETS as ONNX_OPSET_RANGE } from './onnx/emit.js';
+import { existsSync } from 'node:fs';
+import { missingWeights, UsageError } from './errors.js';
 
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { UsageError };
 
 /** export.py's --include names, and the ones written here. */
 export const YOLOV5_FORMATS = ['torchscript', 'onnx', 'openvino', 'engine', 'coreml', 'saved_model', 'pb', 'tflite', 'edgetpu', 'tfjs', 'paddle'] as const;
 export const SUPPORTED_FORMATS = ['onnx', 'tfjs'] as const;
 export type ExportFormat = (typeof SUPPORTED_FORMATS)[number];
+/** ONNX opsets the writer produces (Slice with steps and Resize need 11; Resize changes again in 18). */
+export const ONNX_OPSETS = { min: 11, max: 17 };
 
 export interface ExportOptions {
   weights: string;
@@ -47,7 +48,7 @@ function parser(argv: readonly string[]) {
     .option('imgsz', { type: 'number', array: true, alias: ['img', 'img-size'], default: [640, 640], describe: 'image (h, w)' })
     .option('batch-size', { type: 'number', default: 1, describe: 'batch size' })
     .option('dynamic', { type: 'boolean', default: false, describe: 'ONNX: dynamic batch, height and width; TF.js: dynamic batch' })
-    .option('opset', { type: 'number', default: 12, describe: `ONNX opset (${ONNX_OPSET_RANGE.min}-${ONNX_OPSET_RANGE.max})` })
+    .option('opset', { type: 'number', default: 12, describe: `ONNX opset (${ONNX_OPSETS.min}-${ONNX_OPSETS.max})` })
     .option('simplify', { type: 'boolean', default: false, describe: 'ONNX: accepted; the graph is written with constants already folded' })
     .option('device', { type: 'string', default: 'cpu', describe: 'cpu (the only device export runs on)' })
     .option('data', { type: 'string', describe: 'accepted for compatibility (YOLOv5 uses it for TF INT8 calibration only)' })
@@ -87,8 +88,9 @@ export async function parseExportArgs(argv: readonly string[]): Promise<ExportOp
   const imgsz = args.imgsz.length === 1 ? [args.imgsz[0]!, args.imgsz[0]!] : args.imgsz;
   if (imgsz.length !== 2 || imgsz.some((v) => !Number.isInteger(v) || v <= 0)) throw new UsageError(`--imgsz ${args.imgsz.join(' ')}: give one size or (height width), positive integers`);
   if (!Number.isInteger(args['batch-size']) || args['batch-size'] < 1) throw new UsageError(`--batch-size ${args['batch-size']}: must be a positive integer`);
-  if (!Number.isInteger(args.opset) || args.opset < ONNX_OPSET_RANGE.min || args.opset > ONNX_OPSET_RANGE.max)
-    throw new UsageError(`--opset ${args.opset}: this export writes opsets ${ONNX_OPSET_RANGE.min} to ${ONNX_OPSET_RANGE.max} (YOLOv5's default is 12)`);
+  if (!Number.isInteger(args.opset) || args.opset < ONNX_OPSETS.min || args.opset > ONNX_OPSETS.max)
+    throw new UsageError(`--opset ${args.opset}: this export writes opsets ${ONNX_OPSETS.min} to ${ONNX_OPSETS.max} (YOLOv5's default is 12)`);
+  if (!existsSync(args.weights)) throw missingWeights(args.weights);
   return {
     weights: args.weights,
     include: [...new Set(include)] as ExportFormat[],

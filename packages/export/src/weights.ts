@@ -6,11 +6,8 @@
  */
 import { existsSync } from 'node:fs';
 import { loadCheckpoint, type NamedTensor } from '@yolo-launch/train';
+import { missingWeights, WeightsError } from './errors.js';
 import { createModel, type ModelYaml, type StateDict, type YoloModel } from '@yolo-launch/yolo';
-
-export class WeightsError extends Error {
-  override readonly name = 'WeightsError';
-}
 
 export interface LoadedWeights {
   file: string;
@@ -20,7 +17,7 @@ export interface LoadedWeights {
 }
 
 export function loadWeights(file: string): LoadedWeights {
-  if (!existsSync(file)) throw new WeightsError(`--weights ${file} does not exist (train first: yolo-launch train ... writes runs/train/exp/weights/best.pt)`);
+  if (!existsSync(file)) throw missingWeights(file);
   let checkpoint;
   try {
     checkpoint = loadCheckpoint(file);

@@ -3,6 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderSyntheticImage } from '@yolo-launch/data';
+import { saveCheckpoint } from '@yolo-launch/train';
 import { createModel, modelYamlPath, Rng, type YoloModel } from '@yolo-launch/yolo';
 import { letterboxInput, type ModelInput } from '../src/index.js';
 
@@ -65,4 +66,19 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): { max: n
     if (d > max || Number.isNaN(d)) [max, at] = [Number.isNaN(d) ? Infinity : d, i];
   }
   return { max, at, outside };
+}
+
+/** A final (stripped) checkpoint of `model` as train writes best.pt, without training. */
+export function saveTestCheckpoint(file: string, model: YoloModel, names: string[]): void {
+  const tensors = Object.entries(model.stateDict()).map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
+  saveCheckpoint(file, {
+    meta: {
+      epoch: -1, best_fitness: 0, updates: null, optimizer: null, opt: {}, hyp: {},
+      model_yaml: { ...model.yaml, nc: model.nc } as unknown as Record<string, unknown>,
+      names, nc: model.nc, best_epoch: 0, maps: [], date: new Date(0).toISOString(),
+    },
+    model: tensors,
+    ema: null,
+    optimizer: null,
+  });
 }

@@ -10,8 +10,6 @@ import { cellGrid, INPUT, outputRows } from '../graph.js';
 import { OnnxGraphBuilder } from './builder.js';
 
 export const ONNX_OUTPUT = 'output0';
-/** Opsets this writer produces (Slice with steps and Resize need 11; Resize changes again in 18). */
-export const ONNX_OPSETS = { min: 11, max: 17 };
 
 export interface OnnxExportOptions {
   height: number;
@@ -115,13 +113,33 @@ function detectLayer(b: OnnxGraphBuilder, graph: ExportGraph, layer: DetectLayer
   const slice = (from: number, to: number, tag: string): string =>
     b.node('Slice', [s, b.int64s(`${p}.${tag}.start`, [from]), b.int64s(`${p}.${tag}.end`, [to]), axis], `${p}.${tag}`);
   const two = b.floats(`${p}.two`, Float32Array.of(2), []);
-  const grid = opts.dynamic ? dynamicGrid(b, p, conv) : b.floats(`${p}.grid`, cellGrid(ny, nx), [1, 1, ny * nx, 2]);
+  // Static grids are expanded to the full [1, na, ny*nx, 2] as Detect._make_grid does:
+  // OpenCV's DNN importer cannot broadcast an Add over the anchor axis.
+  const grid = opts.dynamic ? dynamicGrid(b, p, conv) : b.floats(`${p}.grid`, repeat(cellGrid(ny, nx), na), [1, na, ny * nx, 2]);
   const xy2 = b.node('Add', [b.node('Mul', [slice(0, 2, 'xy'), two], `${p}.xy2`), grid], `${p}.xygrid`);
   const xy = b.node('Mul', [xy2, b.floats(`${p}.stride`, Float32Array.of(layer.stride), [])], `${p}.xyd`);
   const wh2 = b.node('Mul', [slice(2, 4, 'wh'), two], `${p}.wh2`);
-  const wh = b.node('Mul', [b.node('Mul', [wh2, wh2], `${p}.whsq`), b.floats(`${p}.anchor_grid`, layer.anchors, [1, na, 1, 2])], `${p}.whd`);
+  const anchorGrid = opts.dynamic ? b.floats(`${p}.anchor_grid`, layer.anchors, [1, na, 1, 2]) : b.floats(`${p}.anchor_grid`, expandAnchors(layer.anchors, na, ny * nx), [1, na, ny * nx, 2]);
+  const wh = b.node('Mul', [b.node('Mul', [wh2, wh2], `${p}.whsq`), anchorGrid], `${p}.whd`);
   const decoded = b.node('Concat', [xy, wh, slice(4, no, 'conf')], `${p}.decoded`, { axis: 3 });
   return b.node('Reshape', [decoded, b.int64s(`${p}.shape3`, [batch, opts.dynamic ? -1 : na * ny * nx, no])], `${p}.out`);
+}
+
+function repeat(values: Float32Array, times: number): Float32Array {
+  const out = new Float32Array(values.length * times);
+  for (let t = 0; t < times; t++) out.set(values, t * values.length);
+  return out;
+}
+
+/** anchor_grid [1, na, cells, 2]: anchor a's (w, h) in pixels in every cell. */
+function expandAnchors(anchors: Float32Array, na: number, cells: number): Float32Array {
+  const out = new Float32Array(na * cells * 2);
+  for (let a = 0; a < na; a++)
+    for (let c = 0; c < cells; c++) {
+      out[(a * cells + c) * 2] = anchors[a * 2]!;
+      out[(a * cells + c) * 2 + 1] = anchors[a * 2 + 1]!;
+    }
+  return out;
 }
 
 /** The same grid from the feature map's runtime shape (for --dynamic): Range, broadcast, stack. */

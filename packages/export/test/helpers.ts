@@ -82,3 +82,22 @@ export function saveTestCheckpoint(file: string, model: YoloModel, names: string
     optimizer: null,
   });
 }
+
+/**
+ * Makes a random-weights model behave a little like a trained one: Detect's conv weights times
+ * `gain` (logits that vary from cell to cell instead of sitting near their bias), plus offsets
+ * on the objectness and class logits so that some boxes pass conf_thres.
+ */
+export function boostLogits(model: YoloModel, objectness: number, classes: number, gain = 1): void {
+  const sd = model.stateDict();
+  const detect = `model.${model.plan[model.plan.length - 1]!.i}`;
+  for (let i = 0; i < model.nl; i++) {
+    const bias = sd[`${detect}.m.${i}.bias`];
+    const weight = sd[`${detect}.m.${i}.weight`];
+    if (!bias || !weight) throw new Error(`no Detect conv for layer ${i}`);
+    weight.data.forEach((v, k) => (weight.data[k] = v * gain));
+    for (let a = 0; a < model.na; a++)
+      for (let k = 4; k < model.no; k++) bias.data[a * model.no + k]! += k === 4 ? objectness : classes;
+  }
+  model.loadStateDict(sd);
+}

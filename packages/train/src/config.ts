@@ -81,19 +81,19 @@ export interface ResolvedInputs {
 }
 
 /** Resolve --data/--cfg/--hyp/--weights; throws UsageError (exit 2) before anything is written. */
-export function resolveInputs(o: TrainOptions): ResolvedInputs {
+export function resolveInputs(options: TrainOptions): ResolvedInputs {
   let data: string;
-  if (o.data === DEFAULT_DATA && !fs.existsSync(path.resolve(o.data))) data = 'default';
-  else data = checkYaml(o.data, '--data', datasetDirs());
+  if (options.data === DEFAULT_DATA && !fs.existsSync(path.resolve(options.data))) data = 'default';
+  else data = checkYaml(options.data, '--data', datasetDirs());
   // YOLOv5's default is --weights yolov5s.pt (pretrained PyTorch weights, which we cannot
   // read): with neither --cfg nor --weights we train its architecture from scratch.
-  const cfgName = o.cfg || (o.weights || o.resume !== false ? '' : DEFAULT_CFG);
+  const cfgName = options.cfg || (options.weights || options.resume !== false ? '' : DEFAULT_CFG);
   const cfg = cfgName ? checkYaml(cfgName, '--cfg', modelDirs()) : '';
-  const hypFile = checkYaml(o.hyp, '--hyp', [HYP_DIR]);
+  const hypFile = checkYaml(options.hyp, '--hyp', [HYP_DIR]);
   const hyp = loadHyp(hypFile);
   let weights = '';
-  if (o.weights) {
-    weights = checkFile(o.weights, '--weights', []);
+  if (options.weights) {
+    weights = checkFile(options.weights, '--weights', []);
   }
   return { data, cfg, hyp, hypFile, weights };
 }

@@ -10,7 +10,7 @@ export { UsageError, WeightsError } from './errors.js';
 export type { LoadedWeights } from './weights.js';
 export { toTfjsGraph, TFJS_INPUT, TFJS_OUTPUT } from './tfjs/emit.js';
 export type { TfjsExportOptions, TfjsGraphModel } from './tfjs/emit.js';
-export { graphModelFiles, fileSystemHandler, SHARD_BYTES } from './tfjs/files.js';
+export { graphModelFiles, fileSystemHandler, weightBytes, SHARD_BYTES } from './tfjs/files.js';
 export { writeDirAtomic, writeFileAtomic } from './atomic.js';
 export { runExport, outputPath, pythonNamesRepr, PRODUCER_VERSION } from './export.js';
 export type { ExportResult, ExportedFile } from './export.js';

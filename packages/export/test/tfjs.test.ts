@@ -10,29 +10,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { initBackend, tf } from '@yolo-launch/backend';
-import type { YoloModel } from '@yolo-launch/yolo';
 import { buildExportGraph, fileSystemHandler, graphModelFiles, toTfjsGraph, writeDirAtomic } from '../src/index.js';
-import { testImages, testModel, withinTolerance } from './helpers.js';
+import { testImages, testModel, toWebModelConvention, withinTolerance } from './helpers.js';
 
 const SIZE: [number, number] = [320, 320];
-
-/** Our forward's rows (a*ny*nx + cell, pixels) in the web model's order (cell*na + a, 0-1). */
-export function toWebModelConvention(model: YoloModel, pred: Float32Array, [height, width]: [number, number]): Float32Array {
-  const { na, no } = model;
-  const out = new Float32Array(pred.length);
-  let row0 = 0;
-  for (const s of model.stride) {
-    const cells = (height / s) * (width / s);
-    for (let a = 0; a < na; a++)
-      for (let c = 0; c < cells; c++) {
-        const from = (row0 + a * cells + c) * no;
-        const to = (row0 + c * na + a) * no;
-        for (let k = 0; k < no; k++) out[to + k] = k < 4 ? pred[from + k]! / (k % 2 === 0 ? width : height) : pred[from + k]!;
-      }
-    row0 += na * cells;
-  }
-  return out;
-}
 
 describe('TF.js graph model vs our forward', () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'yl-tfjs-'));

@@ -13,13 +13,8 @@ export const SHARD_BYTES = 4 * 1024 * 1024;
 
 /** File name -> content of the web model folder. */
 export function graphModelFiles(model: TfjsGraphModel): Map<string, Uint8Array | string> {
-  const total = model.weightData.reduce((n, d) => n + d.byteLength, 0);
-  const all = new Uint8Array(total);
-  let offset = 0;
-  for (const d of model.weightData) {
-    all.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), offset);
-    offset += d.byteLength;
-  }
+  const all = weightBytes(model);
+  const total = all.byteLength;
   const count = Math.max(1, Math.ceil(total / SHARD_BYTES));
   const files = new Map<string, Uint8Array | string>();
   const paths: string[] = [];
@@ -31,6 +26,17 @@ export function graphModelFiles(model: TfjsGraphModel): Map<string, Uint8Array |
   const json = { ...model.modelJson, weightsManifest: [{ paths, weights: model.weights }] };
   files.set('model.json', JSON.stringify(json));
   return files;
+}
+
+/** Every weight's bytes in manifest order (what the shards hold, end to end). */
+export function weightBytes(model: TfjsGraphModel): Uint8Array {
+  const all = new Uint8Array(model.weightData.reduce((n, d) => n + d.byteLength, 0));
+  let offset = 0;
+  for (const d of model.weightData) {
+    all.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), offset);
+    offset += d.byteLength;
+  }
+  return all;
 }
 
 /** tf.loadGraphModel(fileSystemHandler('runs/train/exp/weights/best_web_model')) in Node. */

@@ -202,7 +202,7 @@ export async function train(argv: readonly string[]): Promise<TrainResult | null
 
   // ---- 2. backend, process group, save_dir ----------------------------------------------
   const log = new TrainLog(d.rank);
-  await initBackend({ backend: o.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu' });
+  await initBackend({ backend: o.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu', device: o.device });
   registerTileGradient();
   const backend = tf.getBackend();
   const pg = await openProcessGroup(d);

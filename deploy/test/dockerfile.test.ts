@@ -86,7 +86,7 @@ describe('Dockerfile images', () => {
     const at = (re: RegExp): number => commands.findIndex((c) => re.test(c));
     const install = at(/^npm install --no-save --ignore-scripts .*"?@tensorflow\/tfjs-node-gpu@\$\{TFJS_VERSION\}"?$/);
     const approve = at(/^npm install-scripts approve @tensorflow\/tfjs-node-gpu$/);
-    const rebuild = at(/^npm rebuild @tensorflow\/tfjs-node-gpu$/);
+    const rebuild = at(/^npm rebuild --strict-allow-scripts @tensorflow\/tfjs-node-gpu$/);
     const verify = at(/^ls .*tfjs_binding\.node .*libtensorflow\.so\.2$/);
     assert.ok(install >= 0 && approve > install && rebuild > approve && verify > rebuild, `install → approve → rebuild → verify, got:\n${commands.join('\n')}`);
   });
@@ -137,7 +137,7 @@ describe('Dockerfile images', () => {
   it('the gpu build fails unless the binding loads through the selection a worker makes (doctor, on the CPU)', () => {
     const stage = findStage(dockerfile, 'gpu-build');
     const commands = stage.instructions.filter((i) => i.keyword === 'RUN').flatMap(runCommands);
-    const rebuild = commands.indexOf('npm rebuild @tensorflow/tfjs-node-gpu');
+    const rebuild = commands.indexOf('npm rebuild --strict-allow-scripts @tensorflow/tfjs-node-gpu');
     const doctor = commands.indexOf('node launcher/bin/yolo-launch.js doctor --backend tensorflow --device cpu --no-bench');
     assert.ok(rebuild >= 0 && doctor > rebuild, commands.join('\n'));
   });

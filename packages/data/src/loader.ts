@@ -16,7 +16,7 @@ import type { YoloDataset } from './dataset.js';
 import { augmentHypFrom, type AugmentHyp } from './hyp.js';
 import { ImageStore } from './image-store.js';
 import { rectOrder, rectBatchShape } from './rect.js';
-import { runBatchJob, type BatchJob, type LoadedBatch, type PipelineConfig } from './batch-job.js';
+import { runBatchJob, BufferPool, type BatchJob, type LoadedBatch, type PipelineConfig } from './batch-job.js';
 import type { WorkerInit, ToWorker, FromWorker } from './loader-worker.js';
 
 export type { LoadedBatch } from './batch-job.js';
@@ -66,6 +66,11 @@ export interface DataLoader {
   readonly batchSize: number;
   /** Batches of this rank's sample order for one epoch, in order. */
   epoch(indices: readonly number[], epoch: number): AsyncGenerator<LoadedBatch>;
+  /**
+   * Hands a batch's image buffer back for reuse by a later batch (optional; saves the page
+   * faults of a fresh buffer). The batch's `images` must not be read afterwards.
+   */
+  recycle(batch: LoadedBatch): void;
   /** Adds images to the RAM cache (shared with the workers). */
   cacheRam(indices: Iterable<number>): Promise<number>;
   close(): Promise<void>;
@@ -144,6 +149,13 @@ class WorkerPool {
     });
   }
 
+  /** Gives a finished batch's image buffer to the worker that will build batch batchNo + n. */
+  recycle(batch: LoadedBatch): void {
+    const buffer = batch.images.buffer;
+    if (buffer instanceof SharedArrayBuffer || batch.images.byteLength !== buffer.byteLength) return;
+    this.workers[batch.batchNo % this.workers.length]!.postMessage({ type: 'recycle', buffer } satisfies ToWorker, [buffer]);
+  }
+
   broadcast(msg: ToWorker): void {
     for (const w of this.workers) w.postMessage(msg);
   }
@@ -190,6 +202,7 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
   }
   const pool = nWorkers > 0 ? new WorkerPool(nWorkers, { dataset, imgsz: opts.imgsz, diskCache: opts.cache === 'disk', config, shared: store.sharedEntries() }) : null;
   const prefetch = Math.max(1, opts.prefetch ?? Math.max(2, 2 * nWorkers));
+  const localBuffers = new BufferPool(); // workers: 0
   let nextId = 0;
 
   async function* epoch(indices: readonly number[], epochNo: number): AsyncGenerator<LoadedBatch> {
@@ -205,7 +218,7 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
       const shape = rect ? rectBatchShape(items.map(([i]) => dataset.shapes[i]!), opts.imgsz, stride, pad) : null;
       jobs.push({ id: nextId++, epoch: epochNo, batchNo: b, items, shape });
     }
-    const run = (job: BatchJob): Promise<LoadedBatch> => (pool ? pool.run(job) : runBatchJob(store, config, job));
+    const run = (job: BatchJob): Promise<LoadedBatch> => (pool ? pool.run(job) : runBatchJob(store, config, job, localBuffers));
     const inflight: Array<Promise<LoadedBatch>> = [];
     let dispatched = 0;
     const fill = (): void => {
@@ -234,6 +247,10 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
     workers: nWorkers,
     batchSize: opts.batchSize,
     epoch,
+    recycle(batch: LoadedBatch): void {
+      if (pool) pool.recycle(batch);
+      else if (batch.images.byteLength === batch.images.buffer.byteLength && batch.images.buffer instanceof ArrayBuffer) localBuffers.give(batch.images.buffer);
+    },
     async cacheRam(indices: Iterable<number>): Promise<number> {
       const entries = await store.cacheRam(indices);
       pool?.broadcast({ type: 'share', entries });

@@ -8,6 +8,7 @@ import { decodeResized, decodeImage, resizeImage, type RgbImage } from './image.
 import { encodeNpyU8, decodeNpyU8 } from './npy.js';
 import { writeFileAtomic } from './atomic.js';
 import type { YoloDataset } from './dataset.js';
+import { NodeCacheReader } from './node-cache.js';
 
 export interface LoadedImage {
   /** Resized image (long side imgsz). */
@@ -15,6 +16,11 @@ export interface LoadedImage {
   /** Original size. */
   h0: number;
   w0: number;
+  /**
+   * The pixels live in a reused buffer (node cache ring): valid until ~20 more loads on this
+   * thread. Copy before handing them to asynchronous work.
+   */
+  transient?: boolean;
 }
 
 /** A RAM-cached image in memory that worker threads share (SharedArrayBuffer). */
@@ -39,6 +45,7 @@ export function resizedSize(w0: number, h0: number, imgsz: number): [number, num
 
 export class ImageStore {
   private readonly ram = new Map<number, LoadedImage>();
+  private nodeCache: NodeCacheReader | null = null;
 
   constructor(
     readonly dataset: YoloDataset,
@@ -51,6 +58,12 @@ export class ImageStore {
     for (const [i, s] of entries) this.ram.set(i, { image: { data: new Uint8Array(s.buffer), width: s.width, height: s.height }, h0: s.h0, w0: s.w0 });
   }
 
+  /** Reads RAM-cached images from the node's cache file through `fd` (the caller closes it). */
+  useNodeCache(file: string, fd: number): NodeCacheReader {
+    this.nodeCache = new NodeCacheReader(file, fd);
+    return this.nodeCache;
+  }
+
   get ramCount(): number {
     return this.ram.size;
   }
@@ -58,6 +71,8 @@ export class ImageStore {
   async load(index: number): Promise<LoadedImage> {
     const hit = this.ram.get(index);
     if (hit) return hit;
+    const shared = this.nodeCache?.load(index);
+    if (shared) return { ...shared, transient: true };
     const file = this.dataset.imFiles[index];
     if (file === undefined) throw new Error(`image index ${index} out of range (dataset has ${this.dataset.imFiles.length})`);
     const [w0, h0] = this.dataset.shapes[index]!;

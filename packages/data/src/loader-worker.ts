@@ -10,6 +10,8 @@ export interface WorkerInit {
   diskCache: boolean;
   config: PipelineConfig;
   shared: Array<[number, SharedImage]>;
+  /** The node's --cache ram file and the process-wide descriptor the loader opened for it. */
+  nodeCache: { file: string; fd: number } | null;
 }
 
 export type ToWorker =
@@ -23,6 +25,7 @@ export type FromWorker =
 const init = workerData as WorkerInit;
 const store = new ImageStore(init.dataset, init.imgsz, init.diskCache);
 store.adoptShared(init.shared);
+if (init.nodeCache) store.useNodeCache(init.nodeCache.file, init.nodeCache.fd);
 const port = parentPort!;
 const buffers = new BufferPool();
 

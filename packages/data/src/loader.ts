@@ -18,6 +18,7 @@ import { ImageStore } from './image-store.js';
 import { rectOrder, rectBatchShape } from './rect.js';
 import { runBatchJob, BufferPool, type BatchJob, type LoadedBatch, type PipelineConfig } from './batch-job.js';
 import type { WorkerInit, ToWorker, FromWorker } from './loader-worker.js';
+import { setUpRamCache, type NodeCacheOptions } from './ram-cache.js';
 
 export type { LoadedBatch } from './batch-job.js';
 
@@ -54,6 +55,8 @@ export interface DataLoaderOptions {
   cache?: 'ram' | 'disk' | false;
   /** For cache 'ram': the dataset indices this rank needs (default all). */
   cacheIndices?: Iterable<number>;
+  /** For cache 'ram' with several ranks on a node: one copy per node (see ram-cache.ts). */
+  nodeCache?: NodeCacheOptions;
   log?: (line: string) => void;
 }
 
@@ -64,6 +67,8 @@ export interface DataLoader {
   /** Worker threads actually used (after the cap). */
   readonly workers: number;
   readonly batchSize: number;
+  /** --cache ram: bytes cached, and the node cache file (null: this rank's own copy); null without --cache ram or when it did not fit. */
+  readonly ramCache: { bytes: number; nodeFile: string | null; builtHere: boolean } | null;
   /** Batches of this rank's sample order for one epoch, in order. */
   epoch(indices: readonly number[], epoch: number): AsyncGenerator<LoadedBatch>;
   /**
@@ -194,13 +199,9 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
     ...(opts.threadBudget !== undefined ? { threadBudget: opts.threadBudget } : {}),
   });
   const store = new ImageStore(dataset, opts.imgsz, opts.cache === 'disk');
-  if (opts.cache === 'ram') {
-    const t0 = Date.now();
-    const entries = await store.cacheRam(opts.cacheIndices ?? dataset.imFiles.keys());
-    const bytes = entries.reduce((s, [, e]) => s + e.buffer.byteLength, 0);
-    opts.log?.(`Caching images (${(bytes / 1e9).toFixed(2)}GB ram): ${entries.length} images in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
-  }
-  const pool = nWorkers > 0 ? new WorkerPool(nWorkers, { dataset, imgsz: opts.imgsz, diskCache: opts.cache === 'disk', config, shared: store.sharedEntries() }) : null;
+  const ramCache = opts.cache === 'ram' ? await setUpRamCache(store, opts.cacheIndices ?? dataset.imFiles.keys(), { ...opts.nodeCache, ...(opts.log ? { log: opts.log } : {}) }) : null;
+  const nodeCache = ramCache?.node ? { file: ramCache.node.file, fd: ramCache.node.fd } : null;
+  const pool = nWorkers > 0 ? new WorkerPool(nWorkers, { dataset, imgsz: opts.imgsz, diskCache: opts.cache === 'disk', config, shared: store.sharedEntries(), nodeCache }) : null;
   const prefetch = Math.max(1, opts.prefetch ?? Math.max(2, 2 * nWorkers));
   const localBuffers = new BufferPool(); // workers: 0
   let nextId = 0;
@@ -246,6 +247,7 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
     size: dataset.imFiles.length,
     workers: nWorkers,
     batchSize: opts.batchSize,
+    ramCache: ramCache ? { bytes: ramCache.bytes, nodeFile: ramCache.node?.file ?? null, builtHere: ramCache.node?.built ?? true } : null,
     epoch,
     recycle(batch: LoadedBatch): void {
       if (pool) pool.recycle(batch);
@@ -258,6 +260,7 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
     },
     async close(): Promise<void> {
       await pool?.close();
+      ramCache?.close(); // after the workers: they read through its descriptor
     },
   };
 }

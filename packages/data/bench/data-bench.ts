@@ -7,7 +7,7 @@
  * result is the median of the paired ratios.
  *
  *   YOLOV5_DIR=/path/to/yolov5-v7.0 npm run bench -w packages/data
- *   env: BENCH_DATA=<dataset.yaml> BENCH_EPOCHS=2 BENCH_REPEATS=3 (0: profile only)
+ *   env: BENCH_DATA=<dataset.yaml> BENCH_EPOCHS=1 BENCH_REPEATS=3 (0: profile only) BENCH_RECYCLE=1
  *        BENCH_WORKERS=2 YOLOV5_PYTHON=/usr/bin/python3 BENCH_PROFILE=1 (add the per-stage split)
  */
 import fs from 'node:fs';
@@ -21,10 +21,12 @@ import { profileOurs, type StageProfile } from './profile.js';
 const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
 const repoRoot = path.resolve(packageRoot, '../..');
 const dataYaml = process.env.BENCH_DATA ?? path.resolve(repoRoot, '../shared/datasets/coco128.yaml');
-const epochs = Number(process.env.BENCH_EPOCHS ?? 2);
+const epochs = Number(process.env.BENCH_EPOCHS ?? 1);
 const repeats = Number(process.env.BENCH_REPEATS ?? 3);
 const workers = Number(process.env.BENCH_WORKERS ?? Math.min(2, os.availableParallelism()));
 const profileImages = process.env.BENCH_PROFILE === '1' ? 64 : 0;
+// BENCH_RECYCLE=0 measures the loader without buffer reuse (as before loader.recycle existed)
+const recycle = process.env.BENCH_RECYCLE !== '0';
 const WARMUP_IMAGES = 32;
 
 interface Config extends ReferenceRun {
@@ -70,7 +72,7 @@ async function timeOurs(dataset: YoloDataset, c: Config): Promise<Timing> {
     for (let e = 0; e < epochs; e++) {
       for await (const b of loader.epoch(order, e)) {
         images += b.shape[0];
-        loader.recycle(b); // as the trainer does once the batch is a tensor
+        if (recycle) loader.recycle(b); // as the trainer does once the batch is a tensor
       }
     }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -109,7 +111,7 @@ function summarize(c: Config, ours: Timing[], yolov5: Timing[]): Row {
 
 function printTable(rows: Row[], anchor: string): void {
   const f = (x: number | null | undefined, d = 1): string => (x === null || x === undefined ? '–' : x.toFixed(d));
-  console.log(`\nSame run, ${workers} worker(s) each, medians of ${repeats}; anchor: ${anchor}`);
+  console.log(`\nSame run, ${workers} worker(s) each, ${epochs} epoch(s) per measurement, medians of ${repeats}${recycle ? '' : ', batch buffers NOT recycled'}; anchor: ${anchor}`);
   console.log('| pipeline | imgsz | cache | ours img/s | YOLOv5 img/s | speed ratio | ours CPU-ms/img | YOLOv5 CPU-ms/img | CPU ratio |');
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
@@ -173,7 +175,7 @@ async function main(): Promise<void> {
   const out = path.join(repoRoot, 'bench-results', 'data.json');
   fs.mkdirSync(path.dirname(out), { recursive: true });
   const machine = { cpus: os.availableParallelism(), model: os.cpus()[0]?.model ?? '', node: process.version, loadavg: os.loadavg() };
-  const json = { package: '@yolo-launch/data', dataset: dataYaml, images: dataset.imFiles.length, epochs, repeats, workers, anchor, machine, date: new Date().toISOString(), results: rows, profiles: { ours: ourProfiles, yolov5: theirProfiles } };
+  const json = { package: '@yolo-launch/data', dataset: dataYaml, images: dataset.imFiles.length, epochs, repeats, workers, recycle, anchor, machine, date: new Date().toISOString(), results: rows, profiles: { ours: ourProfiles, yolov5: theirProfiles } };
   fs.writeFileSync(out, JSON.stringify(json, null, 2) + '\n');
   console.log(`\nwritten ${out}`);
 }

@@ -9,6 +9,7 @@ import { stderrLogger, type BackendLogger } from './log.js';
 import { errorMessage, importLoader, isModuleNotFound, type ModuleLoader } from './loader.js';
 import { explainCpuFallback } from './cuda_check.js';
 import { registerWasmKernels } from './kernels/register.js';
+import { tensorflowLoadEnv } from './tensorflow_env.js';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 /** The tfjs backend that ends up active. */
@@ -79,6 +80,8 @@ interface NodeBackendFlags {
 }
 
 async function tryNative(pkg: string, loader: ModuleLoader, env: Record<string, string | undefined>): Promise<Attempt> {
+  // TensorFlow reads its thread settings from the process environment once, as it loads.
+  Object.assign(process.env, tensorflowLoadEnv(env));
   try {
     await loader(pkg);
   } catch (error) {

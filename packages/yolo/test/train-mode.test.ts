@@ -7,7 +7,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '@yolo-launch/backend';
 import { BatchNorm2d, ComputeLoss, createModel, localMoments, lossAndGradients, Rng, silu, StateRegistry, upsampleNearest, type BatchMoments, type MomentsFn } from '../src/index.js';
-import { assertClose } from './helpers.js';
+import { assertClose, testBackend } from './helpers.js';
 import { tinyYaml } from './tiny.js';
 
 before(async () => {
@@ -191,7 +191,7 @@ test('lossAndGradients: named gradients of the trainable parameters in state_dic
   model.dispose();
 });
 
-test('wasm and cpu backends give the same loss and gradients on the small model', async () => {
+test(`${testBackend} and cpu backends give the same loss and gradients on the small model`, async () => {
   const model = createModel(tinyYaml(2), { seed: 3 });
   const loss = ComputeLoss.forModel(model, HYP);
   const r = new Rng(5);
@@ -206,12 +206,12 @@ test('wasm and cpu backends give the same loss and gradients on the small model'
   };
   const onCpu = run();
   try {
-    await initBackend({ backend: 'wasm' });
-    const onWasm = run();
-    assertClose([onWasm.loss], [onCpu.loss], { rel: 1e-5, abs: 1e-6 }, 'loss');
+    await initBackend({ backend: testBackend });
+    const onTested = run();
+    assertClose([onTested.loss], [onCpu.loss], { rel: 1e-5, abs: 1e-6 }, 'loss');
     onCpu.grads.forEach((g, k) => {
       const scale = g.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      assertClose(onWasm.grads[k]!, g, { abs: 1e-3 * scale + 1e-7 }, `gradient ${model.trainableParameters()[k]!.name}`);
+      assertClose(onTested.grads[k]!, g, { abs: 1e-3 * scale + 1e-7 }, `gradient ${model.trainableParameters()[k]!.name}`);
     });
   } finally {
     await initBackend({ backend: 'cpu' });

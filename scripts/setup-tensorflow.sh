@@ -155,15 +155,24 @@ link_deps() {
   done
 }
 
+# The built addon is cached too (per TF, tfjs-node and Node ABI version): after `npm ci` wipes
+# node_modules, the next run copies it back instead of compiling again.
 build_addon() {
-  say "building tfjs_binding.node with node-gyp against $NODE_DIR/include/node (about a minute)"
   rm -f "$STAMP"
+  local cached="$CACHE/addon/tfjs-node-$TFJS_NODE_VERSION-tf-$TF_VERSION-abi-$(node -p process.versions.modules)/tfjs_binding.node"
+  if [[ -f "$cached" ]]; then
+    mkdir -p "$(dirname "$ADDON")" && cp "$cached" "$ADDON.partial" && mv "$ADDON.partial" "$ADDON"
+    check_binding >/dev/null && return 0
+    say "the cached addon does not load here; rebuilding"
+  fi
+  say "building tfjs_binding.node with node-gyp against $NODE_DIR/include/node (about a minute)"
   if ! (cd "$PKG" && node "$NODE_GYP" rebuild --nodedir="$NODE_DIR" --jobs=2 \
         --module_name=tfjs_binding --module_path="$(dirname "$ADDON")" \
         --napi_build_version="$NAPI_VERSION" >"$CACHE/node-gyp.log" 2>&1); then
     tail -n 5 "$CACHE/node-gyp.log" | sed 's/^/  node-gyp: /'
     skip "building the addon failed (full log in $CACHE/node-gyp.log)"
   fi
+  mkdir -p "$(dirname "$cached")" && cp "$ADDON" "$cached.partial" && mv "$cached.partial" "$cached"
 }
 
 main() {

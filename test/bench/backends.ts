@@ -85,12 +85,14 @@ const fmt = (v: number, d = 0): string => (Number.isFinite(v) ? v.toFixed(d) : '
 async function main(): Promise<void> {
   const backends = (await backendsUnderTest()).filter((b) => !b.skip).map((b) => b.backend);
   const steps: StepRow[] = [];
+  const progress = (row: object): void => console.log(`measured: ${JSON.stringify(row)}`);
   for (const model of models) {
     for (const backend of backends) steps.push(ourStep(backend, model));
     if (torchPresent()) for (const threads of [1, os.availableParallelism()]) steps.push(torchStep(model, threads));
+    steps.filter((s) => s.model === model).forEach(progress);
   }
   const epochs: EpochRow[] = [];
-  for (const backend of backends) for (const ranks of epochRanks) epochs.push(epoch(backend, ranks));
+  for (const backend of backends) for (const ranks of epochRanks) progress(epochs[epochs.push(epoch(backend, ranks)) - 1]!);
 
   console.log(`\ntraining step, imgsz ${imgsz}, batch 8, forward + loss + backward (median of ${reps}; ${os.availableParallelism()} cores; ratio = CPU ms / wasm's)`);
   console.log('| model | engine | wall ms | CPU ms | CPU vs wasm |\n|---|---|--:|--:|--:|');

@@ -9,6 +9,7 @@ import { stderrLogger, type BackendLogger } from './log.js';
 import { errorMessage, importLoader, isModuleNotFound, type ModuleLoader } from './loader.js';
 import { candidatesForDevice, parseDeviceRequest, prepareGpuGuard, type FactSources, type GpuGuard } from './gpu/index.js';
 import { registerWasmKernels } from './kernels/register.js';
+import { tensorflowLoadEnv } from './tensorflow_env.js';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 /** The tfjs backend that ends up active. */
@@ -76,7 +77,9 @@ function candidatesFor(requested: BackendName): string[] {
   }
 }
 
-async function tryNative(pkg: string, loader: ModuleLoader, guard: GpuGuard | null): Promise<Attempt> {
+async function tryNative(pkg: string, loader: ModuleLoader, guard: GpuGuard | null, env: Record<string, string | undefined>): Promise<Attempt> {
+  // TensorFlow reads its thread settings from the process environment once, as it loads.
+  Object.assign(process.env, tensorflowLoadEnv(env));
   try {
     await loader(pkg);
   } catch (error) {
@@ -144,7 +147,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<typ
   const passedOver: PassedOver[] = [];
   for (const candidate of candidatesForDevice(candidatesFor(requested), parseDeviceRequest(options.device), TFJS_NODE_GPU)) {
     const guard = candidate === TFJS_NODE_GPU ? prepareGpuGuard({ env, device: options.device, logger, sources: options.gpuSources }) : null;
-    const attempt = candidate === 'wasm' || candidate === 'cpu' ? await tryBuiltin(candidate) : await tryNative(candidate, loader, guard);
+    const attempt = candidate === 'wasm' || candidate === 'cpu' ? await tryBuiltin(candidate) : await tryNative(candidate, loader, guard, env);
     if (!attempt.ok) {
       passedOver.push({ candidate, reason: attempt.reason });
       continue;

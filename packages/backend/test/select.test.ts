@@ -2,7 +2,8 @@
 // through the injectable loader and a registered fake 'tensorflow' backend).
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, initBackend, backendChoice, resolveRequested, TFJS_NODE, TFJS_NODE_GPU, type BackendLogger, type ModuleLoader } from '../src/index.js';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { tf, initBackend, backendChoice, probeTensorflowBackend, resolveRequested, TFJS_NODE, TFJS_NODE_GPU, type BackendLogger, type ModuleLoader } from '../src/index.js';
 import { fakeTensorflow } from './fake_tensorflow.js';
 
 function recordingLogger(): BackendLogger & { infos: string[]; warns: string[] } {
@@ -110,10 +111,18 @@ test('YOLO_BACKEND picks the backend; bad values are refused with the valid list
   assert.deepEqual(loader.asked, [], 'an explicit choice does not probe the optional packages');
 });
 
-test('the real loader reports the optional packages as absent in this install', async () => {
+test('the real loader: auto takes tfjs-node where it loads (npm run setup:tensorflow), else wasm; absent packages are "not installed"', async () => {
+  const tensorflow = probeTensorflowBackend();
   const logger = recordingLogger();
   await initBackend({ backend: 'auto', logger, env: {} });
   const choice = backendChoice();
-  assert.equal(choice?.backend, 'wasm');
+  if (tensorflow.available) {
+    assert.equal(choice?.backend, 'tensorflow');
+    assert.equal(choice?.package, TFJS_NODE);
+    assert.equal(choice?.gpu, false);
+    assert.deepEqual(choice?.passedOver.map((p) => p.candidate), [TFJS_NODE_GPU]);
+  } else {
+    assert.equal(choice?.backend, 'wasm');
+  }
   for (const p of choice?.passedOver ?? []) assert.match(p.reason, /not installed/);
 });

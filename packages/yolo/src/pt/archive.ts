@@ -4,7 +4,8 @@ import { PtError } from './errors.js';
 import { makePersistentLoad } from './globals.js';
 import { tensorValues } from './tensor-data.js';
 import { UnpickleError, unpickle } from './unpickle.js';
-import { readZip } from './zip.js';
+import { readZip, writeZip, type ZipRecord } from './zip.js';
+import { pickle } from './pickle.js';
 import type { PyValue, TorchTensor } from './values.js';
 
 /** The pickled root object and a way to read any tensor's values. */
@@ -69,4 +70,13 @@ export function openPtArchive(bytes: Uint8Array, file: string): PtArchive {
       }
     },
   };
+}
+
+/** torch.save's archive: `<name>/data.pkl`, `<name>/data/<key>` (64-byte aligned), `<name>/version`. */
+export function writePtArchive(value: PyValue, archiveName: string): Buffer {
+  const { pickle: data, storages } = pickle(value);
+  const records: ZipRecord[] = [{ name: `${archiveName}/data.pkl`, data }];
+  for (const storage of storages) records.push({ name: `${archiveName}/data/${storage.key}`, data: storage.bytes });
+  records.push({ name: `${archiveName}/version`, data: Buffer.from('3\n') });
+  return writeZip(records);
 }

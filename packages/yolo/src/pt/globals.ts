@@ -7,6 +7,7 @@
 import {
   NumpyArray,
   NumpyDtype,
+  PyOrderedDict,
   PyTuple,
   StorageType,
   TorchStorage,
@@ -124,7 +125,7 @@ function rebuildParameter(args: readonly PyValue[]): PyValue {
 }
 
 function orderedDict(args: readonly PyValue[]): PyValue {
-  const map = new Map<PyValue, PyValue>();
+  const map = new PyOrderedDict();
   for (const pair of sequenceItems(args[0] ?? null) ?? []) {
     const kv = sequenceItems(pair);
     if (kv && kv.length === 2) map.set(kv[0]!, kv[1]!);

@@ -6,6 +6,9 @@ export class PyTuple {
   constructor(readonly items: PyValue[]) {}
 }
 
+/** A dict that is a collections.OrderedDict in Python (torch modules' `_parameters`, `_modules`, ...). */
+export class PyOrderedDict extends Map<PyValue, PyValue> {}
+
 /** A float that must stay a float when written (JS numbers that are integers become ints). */
 export class PyFloat {
   constructor(readonly value: number) {}
@@ -85,7 +88,22 @@ export class NumpyArray {
   values: number[] = [];
 }
 
-/** Everything the reader can produce. Dicts (and OrderedDicts) are Maps, sets are Sets. */
+/** Element types the writer stores. */
+export type OutDtype = 'float16' | 'float32' | 'int64' | 'int32';
+
+/** A tensor to write: contiguous values, stored in its own storage as `dtype`. */
+export class TensorOut {
+  constructor(
+    readonly dtype: OutDtype,
+    readonly shape: readonly number[],
+    readonly data: ArrayLike<number>,
+    /** torch.nn.Parameter (`_rebuild_parameter`) rather than a plain tensor. */
+    readonly parameter = false,
+    readonly requiresGrad = false,
+  ) {}
+}
+
+/** Everything the reader can produce (and TensorOut, which only the writer takes). Dicts (and OrderedDicts) are Maps, sets are Sets. */
 export type PyValue =
   | null
   | boolean
@@ -104,7 +122,8 @@ export type PyValue =
   | TorchStorage
   | TorchTensor
   | NumpyDtype
-  | NumpyArray;
+  | NumpyArray
+  | TensorOut;
 
 /** The elements of a list or tuple, else null. */
 export function sequenceItems(value: PyValue | undefined): PyValue[] | null {

@@ -10,12 +10,13 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { initBackend } from '@yolo-launch/backend';
-import { createModel, type StateDict } from '../src/index.js';
+import { createModel, planModel, type StateDict } from '../src/index.js';
 import {
   PtError,
   PyObject,
   PyTuple,
   detectionModelObject,
+  planStrides,
   readPtFile,
   TorchStorage,
   TorchTensor,
@@ -104,6 +105,9 @@ test('the DetectionModel tree has the attributes YOLOv5 reads', () => {
   const summary = [...layers.values()].map((layer) => [layer.className, layer.attrs.get('i'), layer.attrs.get('f'), layer.attrs.get('type')]);
   assert.deepEqual(summary[8], ['models.common.Concat', 8, [-1, 4], 'models.common.Concat']);
   assert.deepEqual(summary[10], ['models.yolo.Detect', 10, [3, 9, 6], 'models.yolo.Detect']);
+  const tiny = createModel(tinyYaml(2), { seed: 0 });
+  assert.deepEqual(planStrides(planModel(tiny.yaml).plan), tiny.stride, 'strides from the plan = the dry run');
+  tiny.dispose();
   const detect = layers.get('10')!.attrs;
   assert.deepEqual([detect.get('nc'), detect.get('no'), detect.get('nl'), detect.get('na')], [2, 7, 3, 3]);
   const conv = (layers.get('0')!.attrs.get('_modules') as Map<string, PyObject>).get('conv')!.attrs;

@@ -8,7 +8,7 @@ export { checkpointModel, checkpointYaml, modelFromCheckpoint, loadStrict, inter
 export type { Transfer, WeightsSource } from './to-model.js';
 export { encodeYolov5Checkpoint, float32Tensors } from './write-checkpoint.js';
 export type { Yolov5CheckpointInput } from './write-checkpoint.js';
-export { detectionModelObject, fromPlain } from './module-tree.js';
+export { detectionModelObject, fromPlain, planStrides } from './module-tree.js';
 export { openPtArchive, writePtArchive } from './archive.js';
 export type { PtArchive } from './archive.js';
 export { unpickle } from './unpickle.js';

@@ -173,6 +173,22 @@ const CLASS_PATH: Record<ModuleSpec['type'], string> = {
   Detect: 'models.yolo.Detect',
 };
 
+/**
+ * The Detect layer's strides from the plan alone (no dry run): each layer's output stride is its
+ * first input's, times a Conv's stride (Focus: times 2 more), divided by an Upsample's scale.
+ */
+export function planStrides(plan: readonly LayerPlan[]): number[] {
+  const strides: number[] = [];
+  for (const layer of plan) {
+    const froms = (Array.isArray(layer.from) ? layer.from : [layer.from]).map((f) => (f < 0 ? layer.i + f : f));
+    const input = froms[0]! < 0 ? 1 : strides[froms[0]!]!;
+    const spec = layer.spec;
+    if (spec.type === 'Detect') return froms.map((f) => strides[f]!);
+    strides.push(spec.type === 'Conv' ? input * spec.s : spec.type === 'Focus' ? input * 2 * spec.s : spec.type === 'Upsample' ? input / spec.scale : input);
+  }
+  throw new Error('model has no Detect layer');
+}
+
 /** JSON-like data (yaml, hyp, opt) as Python dicts/lists. */
 export function fromPlain(value: unknown): PyValue {
   if (value === null || value === undefined) return null;

@@ -4,7 +4,8 @@
 import type { StateDict } from '../model.js';
 import type { ModelYaml } from '../model-yaml.js';
 import { writePtArchive } from './archive.js';
-import { detectionModelObject, fromPlain } from './module-tree.js';
+import { detectionModelObject, fromPlain, planStrides } from './module-tree.js';
+import { planModel } from '../model-yaml.js';
 import { PyFloat, TensorOut, type PyValue } from './values.js';
 
 export interface Yolov5CheckpointInput {
@@ -13,7 +14,8 @@ export interface Yolov5CheckpointInput {
   /** DetectionModel.yaml_file, e.g. 'yolov5n.yaml'. */
   yamlFile?: string;
   names: readonly string[];
-  stride: readonly number[];
+  /** The model's strides; derived from the yaml when absent. */
+  stride?: readonly number[];
   /** PyTorch-layout weights (fp32; written as fp16 like YOLOv5). null writes None. */
   model: StateDict | null;
   ema: StateDict | null;
@@ -34,13 +36,14 @@ export interface Yolov5CheckpointInput {
 
 /** The whole .pt file as bytes (write it atomically: temp file, fsync, rename). */
 export function encodeYolov5Checkpoint(input: Yolov5CheckpointInput): Buffer {
+  const stride = input.stride ?? planStrides(planModel(input.yaml).plan);
   const modelObject = (stateDict: StateDict | null, training: boolean): PyValue =>
     stateDict
       ? detectionModelObject(input.yaml, stateDict, {
           training,
           requiresGrad: training,
           names: input.names,
-          stride: input.stride,
+          stride,
           ...(input.yamlFile !== undefined ? { yamlFile: input.yamlFile } : {}),
           ...(input.hyp ? { hyp: input.hyp } : {}),
         })

@@ -90,7 +90,7 @@ function buildModel(run: PreparedRun, nc: number): { model: yolo.YoloModel; stat
     // YOLOv5: csd = intersect_dicts(ckpt model, model, exclude=['anchor'] when cfg/hyp anchors given and not resuming)
     const exclude = (options.cfg || hyp.anchors) && !run.resumeCheckpoint ? ['anchor'] : [];
     const n = state.loadTensors(source.model, { strict: Boolean(run.resumeCheckpoint), exclude });
-    if (isMain) log.info(`Transferred ${n}/${model.stateEntries().length} items from ${run.resumeCheckpoint ? run.plan.checkpointFile : run.inputs.weights}`);
+    if (isMain) log.info(`Transferred ${n}/${model.stateEntries().length} items from ${run.resumeCheckpoint ? run.plan.checkpointFile : options.weights}`); // as given, like train.py
   }
   // --freeze: a single N freezes layers 0..N-1 (the default [0] freezes nothing).
   const freezeLayers = options.freeze.length > 1 ? options.freeze : Array.from({ length: options.freeze[0] ?? 0 }, (_, i) => i);

@@ -50,9 +50,12 @@ class TreeBuilder {
     return object;
   }
 
-  tensor(name: string, kind: 'parameter' | 'buffer'): TensorOut {
+  /** The state dict entry `name` as a tensor to write; `shape` is what the module tree needs. */
+  tensor(name: string, kind: 'parameter' | 'buffer', shape?: readonly number[]): TensorOut {
     const entry = this.stateDict[name];
-    if (!entry) throw new Error(`state dict has no ${name}`);
+    if (!entry) throw new Error(`state dict has no ${name} (the model yaml and the weights do not match)`);
+    if (shape && (entry.shape.length !== shape.length || entry.shape.some((d, k) => d !== shape[k])))
+      throw new Error(`state dict entry ${name} has shape [${entry.shape}], the model yaml gives [${shape}] (is the yaml's nc the model's?)`);
     if (name.endsWith('num_batches_tracked')) return new TensorOut('int64', entry.shape, entry.data);
     return new TensorOut('float16', entry.shape, entry.data, kind === 'parameter', kind === 'parameter' && this.opts.requiresGrad);
   }
@@ -61,7 +64,7 @@ class TreeBuilder {
     const pair = (v: number): PyTuple => new PyTuple([v, v]);
     return this.module(
       'torch.nn.modules.conv.Conv2d',
-      [['weight', this.tensor(`${prefix}.weight`, 'parameter')], ['bias', bias ? this.tensor(`${prefix}.bias`, 'parameter') : null]],
+      [['weight', this.tensor(`${prefix}.weight`, 'parameter', [c2, c1, k, k])], ['bias', bias ? this.tensor(`${prefix}.bias`, 'parameter', [c2]) : null]],
       [],
       [],
       [['in_channels', c1], ['out_channels', c2], ['kernel_size', pair(k)], ['stride', pair(s)], ['padding', pair(p)], ['dilation', pair(1)], ['transposed', false], ['output_padding', pair(0)], ['groups', 1], ['padding_mode', 'zeros'], ['_reversed_padding_repeated_twice', new PyTuple([p, p, p, p])]],
@@ -71,8 +74,8 @@ class TreeBuilder {
   batchNorm(prefix: string, channels: number): PyObject {
     return this.module(
       'torch.nn.modules.batchnorm.BatchNorm2d',
-      [['weight', this.tensor(`${prefix}.weight`, 'parameter')], ['bias', this.tensor(`${prefix}.bias`, 'parameter')]],
-      [['running_mean', this.tensor(`${prefix}.running_mean`, 'buffer')], ['running_var', this.tensor(`${prefix}.running_var`, 'buffer')], ['num_batches_tracked', this.tensor(`${prefix}.num_batches_tracked`, 'buffer')]],
+      [['weight', this.tensor(`${prefix}.weight`, 'parameter', [channels])], ['bias', this.tensor(`${prefix}.bias`, 'parameter', [channels])]],
+      [['running_mean', this.tensor(`${prefix}.running_mean`, 'buffer', [channels])], ['running_var', this.tensor(`${prefix}.running_var`, 'buffer', [channels])], ['num_batches_tracked', this.tensor(`${prefix}.num_batches_tracked`, 'buffer')]],
       [],
       [['num_features', channels], ['eps', new PyFloat(0.001)], ['momentum', new PyFloat(0.03)], ['affine', true], ['track_running_stats', true]],
     );
@@ -133,7 +136,7 @@ class TreeBuilder {
     const no = spec.nc + 5;
     const empty = (): TensorOut => new TensorOut('float16', [0], []);
     const convs = spec.ch.map((c, k) => this.conv2d(`${prefix}.m.${k}`, c, no * na, 1, 1, 0, true));
-    return this.module('models.yolo.Detect', [], [['anchors', this.tensor(`${prefix}.anchors`, 'buffer')]], [['m', this.container('ModuleList', convs)]], [
+    return this.module('models.yolo.Detect', [], [['anchors', this.tensor(`${prefix}.anchors`, 'buffer', [nl, na, 2])]], [['m', this.container('ModuleList', convs)]], [
       ['nc', spec.nc],
       ['no', no],
       ['nl', nl],

@@ -80,7 +80,7 @@ interface Spec {
 export const DEFAULT_DATA = 'synthetic.yaml';
 
 export const OPTION_SPECS: readonly Spec[] = [
-  { flags: ['--weights'], dest: 'weights', kind: 'str', default: '', help: "initial weights path (a yolo-launch checkpoint; '' = from scratch)" },
+  { flags: ['--weights'], dest: 'weights', kind: 'str', default: '', help: "initial weights path: a YOLOv5 .pt (yolov5{n,s,m,l,x}{,6}.pt are downloaded from the v7.0 release when missing) or one of our checkpoints; '' = from scratch" },
   { flags: ['--cfg'], dest: 'cfg', kind: 'str', default: '', help: "model.yaml path ('' with no --weights: yolov5s.yaml from scratch, the model YOLOv5's default yolov5s.pt holds)" },
   { flags: ['--data'], dest: 'data', kind: 'str', default: DEFAULT_DATA, help: 'dataset.yaml path (default: the embedded synthetic dataset)' },
   { flags: ['--hyp'], dest: 'hyp', kind: 'str', default: 'hyp.scratch-low.yaml', help: 'hyperparameters path' },

@@ -14,7 +14,7 @@ import type { Hyp } from './config.js';
 import type { PreparedRun, TrainContext } from './context.js';
 import type { TrainLog } from './log.js';
 import { incrementPath } from './paths.js';
-import { writeFileAtomic } from './checkpoint.js';
+import { writeFileAtomic, type NamedTensor } from './checkpoint.js';
 import { ModelState } from './model-state.js';
 import { initialAccumulate, NBS } from './schedule.js';
 import { YoloOptimizer } from './optimizer.js';
@@ -80,6 +80,14 @@ function logModelSummary(model: yolo.YoloModel, log: TrainLog): void {
   log.info(`Model summary: ${model.stateEntries().length} entries, ${model.numParameters()} parameters`);
 }
 
+/** `name: [file shape] vs [model shape]` of the first entry that does not fit, for errors. */
+function firstMismatch(tensors: readonly NamedTensor[], model: yolo.YoloModel): string {
+  const shapes = new Map(model.stateEntries().map((e) => [e.name, e.shape]));
+  const differing = tensors.find((t) => shapes.has(t.name) && String(t.shape) !== String(shapes.get(t.name)));
+  if (!differing) return `no entry has one of the model's names, e.g. ${tensors[0]?.name ?? '(empty)'}`;
+  return `e.g. ${differing.name}: [${differing.shape}] in the file, [${shapes.get(differing.name)!}] in the model`;
+}
+
 /** The model (seeded identically on every rank), its transferred weights, --freeze, --sync-bn. */
 function buildModel(run: PreparedRun, nc: number): { model: yolo.YoloModel; state: ModelState } {
   const { options, hyp, log } = run;
@@ -92,7 +100,9 @@ function buildModel(run: PreparedRun, nc: number): { model: yolo.YoloModel; stat
     // YOLOv5: csd = intersect_dicts(ckpt model, model, exclude=['anchor'] when cfg/hyp anchors given and not resuming)
     const exclude = (options.cfg || hyp.anchors) && !run.resumeCheckpoint ? ['anchor'] : [];
     const n = state.loadTensors(source.model, { strict: Boolean(run.resumeCheckpoint), exclude });
-    if (isMain) log.info(`Transferred ${n}/${model.stateEntries().length} items from ${run.resumeCheckpoint ? run.plan.checkpointFile : run.inputs.weights}`);
+    // train.py would go on from scratch; a file none of whose entries fits is a wrong file.
+    if (n === 0) throw new UsageError(`--weights ${options.weights}: none of its ${source.model.length} entries fits the model (${firstMismatch(source.model, model)}); give the --cfg these weights were trained with, or drop --cfg to rebuild the model from the file`);
+    if (isMain) log.info(`Transferred ${n}/${model.stateEntries().length} items from ${run.resumeCheckpoint ? run.plan.checkpointFile : options.weights}`); // as given, like train.py
   }
   // --freeze: a single N freezes layers 0..N-1 (the default [0] freezes nothing).
   const freezeLayers = options.freeze.length > 1 ? options.freeze : Array.from({ length: options.freeze[0] ?? 0 }, (_, i) => i);

@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { SummaryWriter, FILE_VERSION } from '../src/tensorboard/writer.js';
 import { crc32c } from '../src/tensorboard/record.js';
 import { summaryImageFromFile, summaryImageFromPixels } from '../src/tensorboard/image.js';
+import { TrainTensorBoard } from '../src/tensorboard/logger.js';
 import { RESULT_KEYS } from '../src/results.js';
 import { readRecords, decodeEvent, referenceCrc32c, type DecodedEvent } from './helpers/tfrecord-reader.js';
 
@@ -166,6 +167,32 @@ test('TensorBoard itself reads the folder (TENSORBOARD_PYTHON)', { skip: process
       assert.deepEqual(loaded.scalars[key], [0, 1, 2].map((epoch) => [epoch, Math.fround(epochValues(epoch)[key]!)]));
     }
     assert.deepEqual(loaded.images, { results: [[2, 8, 6]] });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the trainer's logger: YOLOv5's start line, 13 tags per epoch, plot files as images, none with --evolve or --notensorboard", async () => {
+  const dir = tmpDir();
+  try {
+    const saveDir = path.join(dir, 'runs', 'train', 'exp');
+    const lines: string[] = [];
+    const log = { info: (m: string) => lines.push(m), warn: (m: string) => lines.push(`warn: ${m}`) };
+    assert.equal(TrainTensorBoard.open({ saveDir, evolve: true, disabled: false, log }), null);
+    assert.equal(TrainTensorBoard.open({ saveDir, evolve: false, disabled: true, log }), null);
+    assert.equal(fs.existsSync(saveDir), false, 'nothing written when off');
+    const tb = TrainTensorBoard.open({ saveDir, evolve: false, disabled: false, log })!;
+    assert.deepEqual(lines, [`TensorBoard: Start with 'tensorboard --logdir ${path.join(dir, 'runs', 'train')}', view at http://localhost:6006/`]);
+    for (let epoch = 0; epoch < 2; epoch++) tb.epoch(RESULT_KEYS.map((k) => epochValues(epoch)[k]!), epoch);
+    await sharp({ create: { width: 16, height: 12, channels: 3, background: '#208040' } }).png().toFile(path.join(saveDir, 'results.png'));
+    await tb.images([path.join(saveDir, 'results.png'), path.join(saveDir, 'PR_curve.png')], 1);
+    const file = tb.file!;
+    tb.close();
+    assert.equal(path.dirname(file), saveDir);
+    const events = readEvents(file);
+    const tags = events.slice(1).map((e) => `${e.step}:${e.values[0]!.tag}`);
+    assert.deepEqual(tags, [...RESULT_KEYS.map((k) => `0:${k}`), ...RESULT_KEYS.map((k) => `1:${k}`), '1:results']);
+    assert.equal(lines.length, 1, 'a missing plot file is skipped silently (--noplots)');
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

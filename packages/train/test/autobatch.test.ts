@@ -8,6 +8,7 @@ import { autobatch, usingLine, type AutoBatchProbe } from '../src/autobatch/prof
 import { agreeOnBatchSize, type ObjectGroup } from '../src/autobatch/ddp.js';
 import { cpuMemory, gpuMemory, parseGpuLine, parseMeminfo, parseProcessGpuBytes, wasmMemory, GIB, WASM_HEAP_LIMIT, type DeviceMemory } from '../src/autobatch/memory.js';
 import { createTrainStepProbe } from '../src/autobatch/probe.js';
+import { parseByteSize, autobatchFraction } from '../src/autobatch/resolve.js';
 import { loadHyp } from '../src/config.js';
 import { HYP_DIR } from '../src/paths.js';
 import * as yolo from '@yolo-launch/yolo';
@@ -174,4 +175,15 @@ test("the trainer's probe: real steps on a separate model, memory grows with the
   assert.ok(bytes[0]! < bytes[1]! && bytes[1]! < bytes[2]!, `memory grows: ${bytes}`);
   assert.ok(result.fit!.slope > 0 && result.batch >= 1);
   assert.equal(tf.memory().numTensors, before, 'the probe model and every step tensor are disposed');
+});
+
+test('YOLO_AUTOBATCH_MEMORY and YOLO_AUTOBATCH_FRACTION are read strictly', () => {
+  assert.equal(parseByteSize('2G', 'X'), 2 * GIB);
+  assert.equal(parseByteSize('512M', 'X'), 512 * 2 ** 20);
+  assert.equal(parseByteSize('1.5GiB', 'X'), 1.5 * GIB);
+  assert.equal(parseByteSize('1000', 'X'), 1000);
+  assert.throws(() => parseByteSize('lots', 'YOLO_AUTOBATCH_MEMORY'), /YOLO_AUTOBATCH_MEMORY="lots" is not a size; use e.g. 2G/);
+  assert.equal(autobatchFraction({}), 0.6);
+  assert.equal(autobatchFraction({ YOLO_AUTOBATCH_FRACTION: '0.8' }), 0.8);
+  assert.throws(() => autobatchFraction({ YOLO_AUTOBATCH_FRACTION: '60' }), /must be a number in \(0, 1\]/);
 });

@@ -90,7 +90,7 @@ export async function autobatch(probe: AutoBatchProbe, opts: AutoBatchOptions): 
   }
   const samples: MemorySample[] = rows.map((r) => ({ batch: r.batch, bytes: r.bytes }));
   const decision = chooseBatchSize({ samples, availableBytes: device.availableBytes, fraction: opts.fraction, defaultBatch: opts.defaultBatch });
-  if (decision.fallback) opts.warn(`${PREFIX}WARNING ⚠️ ${decision.fallback}`);
+  if (decision.fallback) opts.warn(`${PREFIX}${decision.fallback}`);
   opts.print(usingLine(decision, device));
   return { ...decision, rows, device };
 }

@@ -54,7 +54,7 @@ function cappedDevice(device: DeviceMemory, env: Record<string, string | undefin
   if (raw === undefined || raw === '') return device;
   const cap = parseByteSize(raw, 'YOLO_AUTOBATCH_MEMORY');
   if (cap >= device.availableBytes) return device;
-  return { ...device, name: `${device.name}, capped by YOLO_AUTOBATCH_MEMORY`, availableBytes: cap, totalBytes: cap + (device.totalBytes - device.availableBytes) };
+  return { ...device, name: `${device.name} (YOLO_AUTOBATCH_MEMORY=${raw})`, availableBytes: cap, totalBytes: cap + (device.totalBytes - device.availableBytes) };
 }
 
 /** This rank's measurement, then the agreed per-rank and total batch sizes (same on every rank). */

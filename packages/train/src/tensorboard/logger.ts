@@ -14,6 +14,18 @@ import { RESULT_KEYS } from '../results.js';
 import { SummaryWriter } from './writer.js';
 import { summaryImageFromFile } from './image.js';
 
+/** What the run has drawn by the end of epoch 0: labels.jpg (setup) and train_batch0..2.jpg. */
+export function trainingPlotFiles(saveDir: string): string[] {
+  return ['labels.jpg', 'train_batch0.jpg', 'train_batch1.jpg', 'train_batch2.jpg'].map((f) => path.join(saveDir, f));
+}
+
+/** YOLOv5's on_train_end images, then our final validation batches (labels and predictions). */
+export function finalPlotFiles(saveDir: string): string[] {
+  const yolov5 = ['results.png', 'confusion_matrix.png', ...['F1', 'PR', 'P', 'R'].map((c) => `${c}_curve.png`)];
+  const batches = [0, 1, 2].flatMap((i) => [`val_batch${i}_labels.jpg`, `val_batch${i}_pred.jpg`]);
+  return [...yolov5, ...batches].map((f) => path.join(saveDir, f));
+}
+
 export interface TensorBoardLog {
   info(msg: string): void;
   warn(msg: string): void;

@@ -104,28 +104,28 @@ function tensorProbe(perImage: number, base: number, failAt = Infinity): AutoBat
 
 test('autobatch() measures with tf.profile and prints YOLOv5 lines', async () => {
   await initBackend({ backend: 'cpu' });
-  const device: DeviceMemory = { name: 'test device', totalBytes: 1e9, availableBytes: 1e9, ownBytes: 0, fixedBytes: 0 };
+  const device: DeviceMemory = { name: 'test device', totalBytes: 1e8, availableBytes: 1e8, ownBytes: 0, fixedBytes: 0 };
   const lines: string[] = [];
   const warnings: string[] = [];
   const io = { print: (l: string) => lines.push(l), warn: (l: string) => warnings.push(l) };
-  const result = await autobatch(tensorProbe(8e6, 40e6), { imgsz: 64, device, params: 123, ...io });
-  // peak = base + 8 MB per image (+ what was alive before, here nothing): (0.6e9 − 40e6) / 8e6 = 70
+  const result = await autobatch(tensorProbe(0.8e6, 4e6), { imgsz: 64, device, params: 123, ...io });
+  // peak = base + 0.8 MB per image (+ what was alive before, here nothing): (0.6e8 − 4e6) / 0.8e6 = 70
   assert.equal(result.batch, 70);
-  assert.deepEqual(result.rows.map((r) => r.bytes), [48e6, 56e6, 72e6, 104e6, 168e6]);
+  assert.deepEqual(result.rows.map((r) => r.bytes), [4.8e6, 5.6e6, 7.2e6, 10.4e6, 16.8e6]);
   assert.equal(lines[0], 'AutoBatch: Computing optimal batch size for --imgsz 64');
-  assert.equal(lines.at(-1), 'AutoBatch: Using batch-size 70 for test device 0.56G/0.93G (60%) ✅');
+  assert.equal(lines.at(-1), 'AutoBatch: Using batch-size 70 for test device 0.06G/0.09G (60%) ✅');
   assert.match(lines.join('\n'), /\(16, 3, 64, 64\)/);
   assert.deepEqual(warnings, []);
 
-  const failing = await autobatch(tensorProbe(8e6, 40e6, 8), { imgsz: 64, device, params: 123, ...io });
+  const failing = await autobatch(tensorProbe(0.8e6, 4e6, 8), { imgsz: 64, device, params: 123, ...io });
   assert.equal(failing.batch, 4, 'the last size that ran');
   assert.match(warnings.join('\n'), /batch-size 8 failed: out of memory at 8/);
   assert.equal(failing.rows.at(-1)!.error, 'predicted not to fit, not run');
 
-  const small: DeviceMemory = { ...device, availableBytes: 100e6, totalBytes: 100e6 };
-  const skipped = await autobatch(tensorProbe(8e6, 40e6), { imgsz: 64, device: small, params: 123, ...io });
+  const small: DeviceMemory = { ...device, availableBytes: 10e6, totalBytes: 10e6 };
+  const skipped = await autobatch(tensorProbe(0.8e6, 4e6), { imgsz: 64, device: small, params: 123, ...io });
   assert.deepEqual(skipped.rows.map((r) => r.bytes !== null), [true, true, true, false, false], 'sizes past the device are not run');
-  assert.equal(skipped.batch, 2, 'int((0.6·100e6 − 40e6) / 8e6)');
+  assert.equal(skipped.batch, 2, 'int((0.6·10e6 − 4e6) / 0.8e6)');
   assert.equal(tf.memory().numTensors, 0, 'no tensor left behind');
 });
 
@@ -169,10 +169,10 @@ test("the trainer's probe: real steps on a separate model, memory grows with the
   const hyp = loadHyp(path.join(HYP_DIR, 'hyp.scratch-low.yaml')) as unknown as yolo.LossHyp;
   const probe = createTrainStepProbe({ modelYaml: yolo.readModelYaml(yolo.modelYamlPath('yolov5n')!), nc: 3, lossHyp: hyp, imgsz: 64, recompute: false });
   const device: DeviceMemory = { name: 'wasm heap', totalBytes: WASM_HEAP_LIMIT, availableBytes: WASM_HEAP_LIMIT, ownBytes: 0, fixedBytes: 0 };
-  const result = await autobatch(probe, { imgsz: 64, device, params: probe.params, sizes: [1, 2, 4], print: () => {}, warn: (l) => assert.fail(l) });
+  const result = await autobatch(probe, { imgsz: 64, device, params: probe.params, sizes: [1, 2], print: () => {}, warn: (l) => assert.fail(l) });
   probe.dispose();
   const bytes = result.rows.map((r) => r.bytes!);
-  assert.ok(bytes[0]! < bytes[1]! && bytes[1]! < bytes[2]!, `memory grows: ${bytes}`);
+  assert.ok(bytes[0]! < bytes[1]!, `memory grows: ${bytes}`);
   assert.ok(result.fit!.slope > 0 && result.batch >= 1);
   assert.equal(tf.memory().numTensors, before, 'the probe model and every step tensor are disposed');
 });

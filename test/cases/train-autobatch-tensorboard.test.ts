@@ -60,23 +60,31 @@ test('yolo-launch --nproc 2 train --batch-size -1: one agreed total on both rank
   }
 });
 
-test('train --batch-size -1 alone; --noplots logs scalars only; --notensorboard writes no event file', async () => {
+test('train --batch-size -1 alone, then --resume keeps the batch (opt.yaml); --noplots logs scalars only; --notensorboard writes no event file', async () => {
   const dir = tmpDir('autobatch1');
   try {
     const env = { YOLO_LAUNCH_DATASETS: path.join(dir, 'datasets'), ...CAP };
-    const base = ['--cfg', TINY_YAML, '--imgsz', '64', '--epochs', '1', '--backend', 'wasm', '--workers', '0', '--noval', '--project', path.join(dir, 'runs')];
-    const r = await runTrain([...base, '--batch-size', '-1', '--noplots', '--name', 'one'], { cwd: dir, env, timeoutMs: 300_000 });
-    assert.equal(r.code, 0, r.stderr.slice(-3000));
-    const used = /AutoBatch: Using batch-size (\d+) for wasm heap/.exec(r.stdout);
-    assert.ok(used, r.stdout.slice(-2000));
+    const base = ['--cfg', TINY_YAML, '--imgsz', '64', '--backend', 'wasm', '--workers', '0', '--noval', '--project', path.join(dir, 'runs')];
+    // Stopped after epoch 0 (the exact-resume tests' hook), then resumed.
+    const cut = await runTrain([...base, '--epochs', '2', '--batch-size', '-1', '--noplots', '--name', 'one'], { cwd: dir, env: { ...env, YOLO_TRAIN_EXIT_AFTER_EPOCH: '0' }, timeoutMs: 300_000 });
+    assert.equal(cut.code, 75, cut.stderr.slice(-3000));
+    const used = /AutoBatch: Using batch-size (\d+) for wasm heap/.exec(cut.stdout);
+    assert.ok(used, cut.stdout.slice(-2000));
+    const total = Number(used![1]);
     const saveDir = path.join(dir, 'runs', 'one');
     const opt = yaml.load(fs.readFileSync(path.join(saveDir, 'opt.yaml'), 'utf8')) as { batch_size: number };
-    assert.equal(opt.batch_size, Number(used![1]));
+    assert.equal(opt.batch_size, total);
+    const resumed = await runTrain(['--resume', path.join(saveDir, 'weights', 'last.pt')], { cwd: dir, env, timeoutMs: 300_000 });
+    assert.equal(resumed.code, 0, resumed.stderr.slice(-3000));
+    assert.doesNotMatch(resumed.stdout, /AutoBatch:/, 'the resumed run trains with the recorded batch, no new measurement');
+    assert.match(resumed.stdout, new RegExp(`batch_size=${total},`));
+    assert.deepEqual(readResults(path.join(saveDir, 'results.csv')).map((x) => x.epoch), [0, 1]);
     const tb = scalarTags(saveDir);
-    assert.deepEqual(tb.tags, RESULT_KEYS.map((k) => `0:${k}`));
+    assert.equal(tb.files.length, 2, 'one event file per process; TensorBoard merges a folder');
+    assert.deepEqual(tb.tags.sort(), [0, 1].flatMap((epoch) => RESULT_KEYS.map((k) => `${epoch}:${k}`)).sort());
     assert.deepEqual(tb.images, [], '--noplots: no plot files, so no images');
 
-    const off = await runTrain([...base, '--batch-size', '8', '--notensorboard', '--name', 'off'], { cwd: dir, env, timeoutMs: 300_000 });
+    const off = await runTrain([...base, '--epochs', '1', '--batch-size', '8', '--notensorboard', '--name', 'off'], { cwd: dir, env, timeoutMs: 300_000 });
     assert.equal(off.code, 0, off.stderr.slice(-3000));
     assert.deepEqual(fs.readdirSync(path.join(dir, 'runs', 'off')).filter((f) => f.startsWith('events.')), []);
     assert.doesNotMatch(off.stdout, /TensorBoard: Start/);

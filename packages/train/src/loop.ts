@@ -66,6 +66,7 @@ async function trainEpoch(ctx: TrainContext, training: TrainingState, run: { sch
     const willStep = ni - training.lastOptStep >= schedule.accumulate;
     const items = await trainStep(ctx, training, run.lossFn, run.recompute, { batch, epoch, i, ni, willStep, startedAt }, timings);
     if (isMain && ni < 3 && !options.noplots) plots.push(plotTrainBatch(ctx, batch, ni));
+    else ctx.trainLoader.recycle?.(batch); // the step copied the pixels into a tensor
     progress.update(i, items, batch);
     timings.images += batch.n * world;
     i++;

@@ -44,7 +44,7 @@ export async function train(argv: readonly string[], callbacks: TrainCallbacks =
   const checked = prepare(parsed.options, parsed.given, readDistEnv());
   const { options, distEnv } = checked;
   const log = new TrainLog(distEnv.rank);
-  await initBackend({ backend: options.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu' });
+  await initBackend({ backend: options.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu', device: options.device });
   registerTileGradient();
   const backend = tf.getBackend();
   const processGroup = await openProcessGroup(distEnv);

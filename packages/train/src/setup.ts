@@ -67,6 +67,8 @@ async function loadSplits(run: PreparedRun): Promise<{ dataYaml: string; train: 
   const logLine = (l: string): void => log.info(l);
   const trainSplit = await rankZeroFirst(processGroup, () => data.loadSplit(dataConfig, 'train', { prefix: 'train: ', requireLabels: true, singleCls: options.single_cls, log: logLine }), perNode);
   const valSplit = run.distEnv.rank <= 0 ? await data.loadSplit(dataConfig, 'val', { prefix: 'val: ', singleCls: options.single_cls, log: logLine }) : null;
+  // --cache disk: the .npy files are written once per node (local rank 0; the others find them)
+  if (options.cache === 'disk') await rankZeroFirst(processGroup, () => data.cacheImagesToDisk(trainSplit.dataset, { log: logLine }), perNode);
   return { dataYaml, train: trainSplit.dataset, val: valSplit?.dataset ?? null };
 }
 

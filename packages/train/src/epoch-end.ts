@@ -1,6 +1,6 @@
 // After an epoch's iterations, on rank 0: validation with the EMA weights (every epoch
-// unless --noval, always the last), fitness, early stopping, the results.csv row, and the
-// checkpoints (unless --nosave, always the last).
+// unless --noval, always the last), fitness, early stopping, the results.csv row (and the
+// same values to TensorBoard), and the checkpoints (unless --nosave, always the last).
 
 import * as path from 'node:path';
 import type * as yolo from '@yolo-launch/yolo';
@@ -49,7 +49,9 @@ export async function endEpochOnMain(ctx: TrainContext, training: TrainingState,
   const stop = stopper.step(epoch, fi);
   if (stop) log.info(`Stopping training early as no improvement observed in last ${options.patience} epochs. Best results observed at epoch ${stopper.bestEpoch}, best model saved as best.pt.`);
   if (fi > training.bestFitness) training.bestFitness = fi;
-  appendResults(path.join(ctx.saveDir, 'results.csv'), epoch, [...meanLoss, results.p, results.r, results.map50, results.map, ...results.valLoss, ...lr]);
+  const row = [...meanLoss, results.p, results.r, results.map50, results.map, ...results.valLoss, ...lr];
+  appendResults(path.join(ctx.saveDir, 'results.csv'), epoch, row);
+  ctx.tensorboard?.epoch(row, epoch);
   log.record('epoch', { epoch, fitness: fi, best_fitness: training.bestFitness, ...results, lr });
   if (!options.nosave || finalEpoch) writeCheckpoints(ctx, buildCheckpoint(ctx, training, epoch), epoch, training.bestFitness === fi);
   return stop;

@@ -1,5 +1,6 @@
 // After the last epoch (rank 0): strip the optimizer from last.pt and best.pt (the EMA
-// becomes the model), then validate best.pt with the per-class table, as train.py does.
+// becomes the model), then validate best.pt with the per-class table, as train.py does; the
+// final plots go to TensorBoard too (on_train_end).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -8,6 +9,7 @@ import { loadCheckpoint, stripOptimizerFile } from './checkpoint.js';
 import type { FinalMetrics, TrainContext, TrainResult } from './context.js';
 import { validate, validationInputs } from './val.js';
 import { writePlots } from './plots.js';
+import { finalPlotFiles } from './tensorboard/logger.js';
 
 export async function finalValidation(ctx: TrainContext, result: TrainResult): Promise<FinalMetrics | undefined> {
   const { state, log, options } = ctx;
@@ -30,6 +32,8 @@ export async function finalValidation(ctx: TrainContext, result: TrainResult): P
       state.assignFloatState(saved);
     }
   }
+  await ctx.tensorboard?.images(finalPlotFiles(ctx.saveDir), Math.max(0, result.lastEpoch));
+  ctx.tensorboard?.close();
   log.info(`Results saved to ${ctx.saveDir}`);
   log.record('final', { ...result, final });
   return final;

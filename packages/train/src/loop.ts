@@ -16,6 +16,7 @@ import { hashIndices, imageWeightedIndices } from './image-weights.js';
 import { EpochProgress } from './progress.js';
 import { chooseBackward, trainStep } from './step.js';
 import { endEpochOnMain } from './epoch-end.js';
+import { trainingPlotFiles } from './tensorboard/logger.js';
 
 /** What rank 0 tells every rank at the start of each epoch. */
 interface Control {
@@ -142,6 +143,8 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
     const trainMs = performance.now() - epochStartedAt;
     timings.epochs++;
     if (isMain) stop = await endEpochOnMain(ctx, training, lossFn, { epoch, meanLoss, lr }, timings);
+    // The labels and the first batches drawn before and during epoch 0, as TensorBoard images.
+    if (epoch === 0) await ctx.tensorboard?.images(trainingPlotFiles(ctx.saveDir), epoch);
     lastEpoch = epoch;
     epochsRun++;
     recordEpochEnd(ctx, epoch, trainMs, timings, before);

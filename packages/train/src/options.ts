@@ -29,6 +29,8 @@ export interface TrainOptions {
   noval: boolean;
   noautoanchor: boolean;
   noplots: boolean;
+  /** yolo-launch: no TensorBoard event file (YOLOv5 always writes one, except with --evolve). */
+  notensorboard: boolean;
   /** undefined, or the number of generations. */
   evolve: number | undefined;
   evolve_population: string;
@@ -76,6 +78,9 @@ interface Spec {
   help: string;
 }
 
+/** `--batch-size -1`: measured per rank at the start of the run (src/autobatch/). */
+export const AUTOBATCH = -1;
+
 /** The default dataset: the embedded synthetic set, generated on first use (see @yolo-launch/data). */
 export const DEFAULT_DATA = 'synthetic.yaml';
 
@@ -85,7 +90,7 @@ export const OPTION_SPECS: readonly Spec[] = [
   { flags: ['--data'], dest: 'data', kind: 'str', default: DEFAULT_DATA, help: 'dataset.yaml path (default: the embedded synthetic dataset)' },
   { flags: ['--hyp'], dest: 'hyp', kind: 'str', default: 'hyp.scratch-low.yaml', help: 'hyperparameters path' },
   { flags: ['--epochs'], dest: 'epochs', kind: 'int', default: 100, help: 'total training epochs' },
-  { flags: ['--batch-size'], dest: 'batch_size', kind: 'int', default: 16, help: 'total batch size for all ranks (-1 for autobatch is not supported)' },
+  { flags: ['--batch-size'], dest: 'batch_size', kind: 'int', default: 16, help: 'total batch size for all ranks, -1 for autobatch' },
   { flags: ['--imgsz', '--img', '--img-size'], dest: 'imgsz', kind: 'int', default: 640, help: 'train, val image size (pixels)' },
   { flags: ['--rect'], dest: 'rect', kind: 'flag', default: false, help: 'rectangular training' },
   { flags: ['--resume'], dest: 'resume', kind: 'optional-str', default: false, const: true, help: 'resume most recent training (or the given last.pt)' },
@@ -93,6 +98,7 @@ export const OPTION_SPECS: readonly Spec[] = [
   { flags: ['--noval'], dest: 'noval', kind: 'flag', default: false, help: 'only validate final epoch' },
   { flags: ['--noautoanchor'], dest: 'noautoanchor', kind: 'flag', default: false, help: 'disable AutoAnchor' },
   { flags: ['--noplots'], dest: 'noplots', kind: 'flag', default: false, help: 'save no plot files' },
+  { flags: ['--notensorboard'], dest: 'notensorboard', kind: 'flag', default: false, help: 'write no TensorBoard event file (yolo-launch)' },
   { flags: ['--evolve'], dest: 'evolve', kind: 'optional-int', default: undefined, const: 300, help: 'evolve hyperparameters for x generations' },
   { flags: ['--evolve_population', '--evolve-population'], dest: 'evolve_population', kind: 'str', default: 'data/hyps', help: 'location for loading population' },
   { flags: ['--resume_evolve', '--resume-evolve'], dest: 'resume_evolve', kind: 'str', default: undefined, help: 'resume evolve from last generation' },
@@ -248,9 +254,8 @@ export function validateStatic(options: TrainOptions, worldSize: number): void {
   }
   if (options.ndjson_console || options.ndjson_file) throw new UsageError('--ndjson-console/--ndjson-file are not supported; <save_dir>/train.log holds JSON lines already');
   if (options.epochs < 1 && options.resume === false) throw new UsageError(`--epochs must be >= 1 (got ${options.epochs})`);
-  if (options.batch_size === -1) throw new UsageError('--batch-size -1 (AutoBatch) needs CUDA memory probing and is not supported; give a batch size');
-  if (options.batch_size < 1) throw new UsageError(`--batch-size must be >= 1 (got ${options.batch_size})`);
-  if (options.batch_size % worldSize !== 0) {
+  if (options.batch_size < 1 && options.batch_size !== AUTOBATCH) throw new UsageError(`--batch-size must be >= 1, or -1 for AutoBatch (got ${options.batch_size})`);
+  if (options.batch_size !== AUTOBATCH && options.batch_size % worldSize !== 0) {
     throw new UsageError(`--batch-size ${options.batch_size} must be a multiple of WORLD_SIZE=${worldSize}; use e.g. --batch-size ${Math.max(worldSize, Math.round(options.batch_size / worldSize) * worldSize)}`);
   }
   if (options.imgsz < 32) throw new UsageError(`--imgsz must be >= 32 (got ${options.imgsz})`);

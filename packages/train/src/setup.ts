@@ -5,7 +5,6 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import yaml from 'js-yaml';
 import * as yolo from '@yolo-launch/yolo';
 import * as data from '@yolo-launch/data';
 import { DistributedDataParallel, DistributedSampler, rankZeroFirst, syncBatchNormMoments } from '@yolo-launch/ddp';
@@ -21,14 +20,13 @@ import { YoloOptimizer } from './optimizer.js';
 import { createBatchSource, type BatchSource } from './batches.js';
 import { downloadDataset, missingPaths } from './download.js';
 import { RUN_MARKER } from './resume.js';
+import { writeHypYaml, writeOptYaml } from './run-files.js';
+import { settleBatchSize } from './batch-size.js';
+import { TrainTensorBoard } from './tensorboard/logger.js';
 
 /** check_img_size: imgsz rounded up to a multiple of the stride, at least `floor`. */
 export function checkImgSize(imgsz: number, stride: number, floor = 0): number {
   return Math.max(Math.ceil(imgsz / stride) * stride, floor);
-}
-
-function yamlDump(obj: unknown): string {
-  return yaml.dump(obj, { sortKeys: false, lineWidth: 200 });
 }
 
 /** save_dir: rank 0 picks (and creates) it and writes opt.yaml and hyp.yaml; every rank uses the same. */
@@ -49,8 +47,8 @@ async function openSaveDir(run: PreparedRun): Promise<string> {
     log.info(`hyperparameters: ${Object.entries(hyp).map(([k, v]) => `${k}=${v}`).join(', ')}`);
     log.record('backend', { backend: run.backend, world_size: distEnv.worldSize });
     if (!run.resumeCheckpoint) {
-      fs.writeFileSync(path.join(saveDir, 'hyp.yaml'), yamlDump(hyp));
-      fs.writeFileSync(path.join(saveDir, 'opt.yaml'), yamlDump({ ...options, hyp, save_dir: saveDir }));
+      writeHypYaml(saveDir, hyp);
+      writeOptYaml(saveDir, options, hyp);
     }
   }
   return saveDir;
@@ -176,21 +174,24 @@ function scaledLossGains(hyp: Hyp, layers: number, nc: number, imgsz: number, la
 
 /** Everything above, in train.py's order; the caller disposes ddp, the loaders and the model. */
 export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
-  const { options, distEnv, processGroup, log } = run;
+  const { distEnv, processGroup, log } = run;
   const isMain = distEnv.rank <= 0;
   const world = distEnv.worldSize;
   // Seeds: YOLOv5 seeds every rank differently (seed + 1 + RANK) for augmentation; our
   // augmentation draws are keyed by (seed, epoch, image) instead, and the model init uses
   // `seed` on every rank (DDP broadcasts rank 0's weights anyway).
-  const seed = options.seed;
+  const seed = run.options.seed;
   const saveDir = await openSaveDir(run);
+  const tensorboard = isMain ? TrainTensorBoard.open({ saveDir, evolve: run.options.evolve !== undefined, disabled: run.options.notensorboard, log }) : null;
   const splits = await loadSplits(run);
   const { names, nc } = splits.train;
   const { model, state } = buildModel(run, nc);
 
   const gridStride = Math.max(Math.max(...model.stride), 32);
-  const imgsz = checkImgSize(options.imgsz, gridStride, gridStride * 2);
-  if (imgsz !== options.imgsz && isMain) log.warn(`--img-size ${options.imgsz} must be multiple of max stride ${gridStride}, updating to ${imgsz}`);
+  const imgsz = checkImgSize(run.options.imgsz, gridStride, gridStride * 2);
+  if (imgsz !== run.options.imgsz && isMain) log.warn(`--img-size ${run.options.imgsz} must be multiple of max stride ${gridStride}, updating to ${imgsz}`);
+  // --batch-size -1: AutoBatch on every rank; from here on `options.batch_size` is the total.
+  const { options, batchPerRank } = await settleBatchSize(run, { model, state, nc, imgsz, gridStride, saveDir });
 
   // nbs accumulation: weight decay scaled by batch·accumulate/64.
   const accumulate0 = initialAccumulate(options.batch_size, NBS);
@@ -202,7 +203,6 @@ export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
   const ddp = await DistributedDataParallel.create(processGroup, state.params.map((q) => q.variable), { buffers: model.buffers().map((b) => b.variable) });
   state.pullParams();
 
-  const batchPerRank = options.batch_size / world;
   const { trainLoader, valLoader } = await createLoaders(run, splits, decayedHyp, { imgsz, gridStride, batchPerRank });
   if (isMain && !run.resumeCheckpoint && !options.noplots) await plotLabels(run, trainLoader, saveDir);
   // YOLOv5: --rect is incompatible with shuffling (batches are grouped by aspect ratio).
@@ -222,6 +222,6 @@ export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
   return {
     options, distEnv, processGroup, log, hyp, hypOriginal: run.hyp, nc, names, model, state, optimizer, ddp, sampler, trainLoader, valLoader,
     trainDataset: trainLoader.dataset, valDataset: valLoader?.dataset ?? null, imgsz, gridStride, batchesPerEpoch, batchPerRank, saveDir,
-    weightsDir: path.join(saveDir, 'weights'), resumeCheckpoint: run.resumeCheckpoint, modelYaml: run.modelYaml, classWeights, seed, callbacks: run.callbacks,
+    weightsDir: path.join(saveDir, 'weights'), resumeCheckpoint: run.resumeCheckpoint, modelYaml: run.modelYaml, classWeights, seed, callbacks: run.callbacks, tensorboard,
   };
 }

@@ -14,6 +14,7 @@ export async function runOnce(run: PreparedRun): Promise<TrainResult> {
     await ctx.processGroup.barrier();
     return result;
   } finally {
+    ctx.tensorboard?.close();
     ctx.ddp.dispose();
     await ctx.trainLoader.close();
     await ctx.valLoader?.close();

@@ -55,6 +55,9 @@ test('static validation: world size, integrations, impossible values', () => {
   assert.throws(() => validateStatic(parseTrainArgs(['--cfg', 'x.yaml', '--batch-size', '15']).options, 2), /multiple of WORLD_SIZE=2/);
   assert.throws(() => validateStatic(parseTrainArgs(['--cfg', 'x.yaml', '--bucket', 'gs://b']).options, 1), /--bucket/);
   assert.throws(() => validateStatic(parseTrainArgs(['--cfg', 'x.yaml', '--entity', 'me']).options, 1), /W&B/);
-  assert.throws(() => validateStatic(parseTrainArgs(['--cfg', 'x.yaml', '--batch-size', '-1']).options, 1), /AutoBatch/);
+  validateStatic(parseTrainArgs(['--cfg', 'x.yaml', '--batch-size', '-1']).options, 2); // AutoBatch, any world size
+  assert.throws(() => validateStatic(parseTrainArgs(['--cfg', 'x.yaml', '--batch-size', '-2']).options, 1), /must be >= 1, or -1 for AutoBatch/);
+  assert.equal(parseTrainArgs(['--notensorboard']).options.notensorboard, true);
+  assert.equal(parseTrainArgs([]).options.notensorboard, false);
   validateStatic(parseTrainArgs([]).options, 1); // no --cfg/--weights: yolov5s.yaml from scratch
 });

@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { existsSync } from 'node:fs';
 import { UsageError } from '@yolo-launch/export';
 import type { BackendOption } from './ranks.js';
+import { strict } from './cli-common.js';
 import { listSource } from './sources.js';
 
 export interface DetectOptions {
@@ -40,45 +41,39 @@ const REFUSED: Record<string, string> = {
 };
 
 function parser(argv: readonly string[]) {
-  return yargs([...argv])
-    .scriptName('yolo-launch detect')
-    .usage('$0 --weights runs/train/exp/weights/best.pt --source images/ [--imgsz 640] [--conf-thres 0.25]')
-    .option('weights', { type: 'string', describe: 'model checkpoint (best.pt / last.pt from train)' })
-    .option('source', { type: 'string', describe: 'an image, a folder of images, or a glob' })
-    .option('data', { type: 'string', describe: 'accepted for compatibility (class names come from the weights)' })
-    .option('imgsz', { type: 'number', array: true, alias: ['img', 'img-size'], default: [640], describe: 'inference size' })
-    .option('conf-thres', { type: 'number', default: 0.25, describe: 'confidence threshold' })
-    .option('iou-thres', { type: 'number', default: 0.45, describe: 'NMS IoU threshold' })
-    .option('max-det', { type: 'number', default: 1000, describe: 'maximum detections per image' })
-    .option('device', { type: 'string', default: '', describe: 'accepted for compatibility (the launcher assigns devices)' })
-    .option('save-txt', { type: 'boolean', default: false, describe: 'save results to *.txt' })
-    .option('save-conf', { type: 'boolean', default: false, describe: 'save confidences in --save-txt labels' })
-    .option('save-crop', { type: 'boolean', default: false, describe: 'save cropped prediction boxes' })
-    .option('nosave', { type: 'boolean', default: false, describe: 'do not save images' })
-    .option('classes', { type: 'number', array: true, describe: 'filter by class: --classes 0, or --classes 0 2 3' })
-    .option('agnostic-nms', { type: 'boolean', default: false, describe: 'class-agnostic NMS' })
-    .option('project', { type: 'string', default: 'runs/detect', describe: 'save results to project/name' })
-    .option('name', { type: 'string', default: 'exp', describe: 'save results to project/name' })
-    .option('exist-ok', { type: 'boolean', default: false, describe: 'existing project/name ok, do not increment' })
-    .option('line-thickness', { type: 'number', default: 3, describe: 'bounding box thickness (pixels)' })
-    .option('hide-labels', { type: 'boolean', default: false, describe: 'hide labels' })
-    .option('hide-conf', { type: 'boolean', default: false, describe: 'hide confidences' })
-    .option('vid-stride', { type: 'number', default: 1, describe: 'accepted for compatibility (videos are not supported)' })
-    .option('backend', { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], describe: 'tfjs backend (yolo-launch)' })
-    .option('augment', { type: 'boolean', hidden: true })
-    .option('half', { type: 'boolean', hidden: true })
-    .option('dnn', { type: 'boolean', hidden: true })
-    .option('visualize', { type: 'boolean', hidden: true })
-    .option('view-img', { type: 'boolean', hidden: true })
-    .option('update', { type: 'boolean', hidden: true })
-    .strict()
-    .version(false)
-    .help('help')
-    .alias('help', 'h')
-    .exitProcess(false)
-    .fail((message, error) => {
-      throw error ?? new UsageError(message);
-    });
+  return strict(
+    yargs([...argv])
+      .scriptName('yolo-launch detect')
+      .usage('$0 --weights runs/train/exp/weights/best.pt --source images/ [--imgsz 640] [--conf-thres 0.25]')
+      .option('weights', { type: 'string', describe: 'model checkpoint (best.pt / last.pt from train)' })
+      .option('source', { type: 'string', describe: 'an image, a folder of images, or a glob' })
+      .option('data', { type: 'string', describe: 'accepted for compatibility (class names come from the weights)' })
+      .option('imgsz', { type: 'number', array: true, alias: ['img', 'img-size'], default: [640], describe: 'inference size' })
+      .option('conf-thres', { type: 'number', default: 0.25, describe: 'confidence threshold' })
+      .option('iou-thres', { type: 'number', default: 0.45, describe: 'NMS IoU threshold' })
+      .option('max-det', { type: 'number', default: 1000, describe: 'maximum detections per image' })
+      .option('device', { type: 'string', default: '', describe: 'accepted for compatibility (the launcher assigns devices)' })
+      .option('save-txt', { type: 'boolean', default: false, describe: 'save results to *.txt' })
+      .option('save-conf', { type: 'boolean', default: false, describe: 'save confidences in --save-txt labels' })
+      .option('save-crop', { type: 'boolean', default: false, describe: 'save cropped prediction boxes' })
+      .option('nosave', { type: 'boolean', default: false, describe: 'do not save images' })
+      .option('classes', { type: 'number', array: true, describe: 'filter by class: --classes 0, or --classes 0 2 3' })
+      .option('agnostic-nms', { type: 'boolean', default: false, describe: 'class-agnostic NMS' })
+      .option('project', { type: 'string', default: 'runs/detect', describe: 'save results to project/name' })
+      .option('name', { type: 'string', default: 'exp', describe: 'save results to project/name' })
+      .option('exist-ok', { type: 'boolean', default: false, describe: 'existing project/name ok, do not increment' })
+      .option('line-thickness', { type: 'number', default: 3, describe: 'bounding box thickness (pixels)' })
+      .option('hide-labels', { type: 'boolean', default: false, describe: 'hide labels' })
+      .option('hide-conf', { type: 'boolean', default: false, describe: 'hide confidences' })
+      .option('vid-stride', { type: 'number', default: 1, describe: 'accepted for compatibility (videos are not supported)' })
+      .option('backend', { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], describe: 'tfjs backend (yolo-launch)' })
+      .option('augment', { type: 'boolean', hidden: true })
+      .option('half', { type: 'boolean', hidden: true })
+      .option('dnn', { type: 'boolean', hidden: true })
+      .option('visualize', { type: 'boolean', hidden: true })
+      .option('view-img', { type: 'boolean', hidden: true })
+      .option('update', { type: 'boolean', hidden: true }),
+  );
 }
 
 function check(ok: boolean, message: string): void {

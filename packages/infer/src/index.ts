@@ -1,5 +1,6 @@
 // @yolo-launch/infer: val.py and detect.py for our checkpoints, on one rank or N; see README.md.
-export { runValCli, USAGE_EXIT_CODE } from './val-cli.js';
+export { runValCli } from './val-cli.js';
+export { USAGE_EXIT_CODE } from './cli-common.js';
 export { runDetectCli } from './detect-cli.js';
 export { parseValArgs, VAL_TASKS, type ValOptions, type ValTask } from './val-options.js';
 export { parseDetectArgs, type DetectOptions } from './detect-options.js';

@@ -8,7 +8,7 @@ import * as data from '@yolo-launch/data';
 import { UsageError } from '@yolo-launch/export';
 import { parseValArgs, type ValOptions } from './val-options.js';
 import { parseDetectArgs } from './detect-options.js';
-import { isUsageError, USAGE_EXIT_CODE } from './val-cli.js';
+import { isUsageError, USAGE_EXIT_CODE } from './cli-common.js';
 
 /** A dataset YAML whose split has images but not one label file. */
 function checkValDataset(opts: ValOptions): void {

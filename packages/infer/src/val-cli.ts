@@ -4,30 +4,12 @@
  * 2 bad input (one `val: error: ...` line, nothing written under runs/); 1 anything else.
  */
 import { fileURLToPath } from 'node:url';
-import { UsageError, WeightsError } from '@yolo-launch/export';
 import { parseValArgs } from './val-options.js';
+import { runCommand } from './cli-common.js';
 
-export const USAGE_EXIT_CODE = 2;
-
-/** Bad input the user can fix: exit 2 with one line. */
-export function isUsageError(err: unknown): err is Error {
-  return err instanceof UsageError || err instanceof WeightsError || (err instanceof Error && err.name === 'YError');
-}
-
-export async function runValCli(argv: readonly string[]): Promise<number> {
-  try {
-    const opts = await parseValArgs(argv);
-    if (!opts) return 0;
-    const { runVal } = await import('./val-run.js');
-    await runVal(opts);
-    return 0;
-  } catch (err) {
-    if (isUsageError(err)) {
-      process.stderr.write(`val: error: ${err.message}\n`);
-      return USAGE_EXIT_CODE;
-    }
-    throw err;
-  }
+export function runValCli(argv: readonly string[]): Promise<number> {
+  // the model, tfjs and the loaders load only once the command line is known to be good
+  return runCommand('val', () => parseValArgs(argv), async (opts) => (await import('./val-run.js')).runVal(opts));
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) process.exitCode = await runValCli(process.argv.slice(2));

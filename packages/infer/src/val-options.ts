@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { existsSync } from 'node:fs';
 import { UsageError } from '@yolo-launch/export';
 import type { BackendOption } from './ranks.js';
+import { strict } from './cli-common.js';
 
 export const VAL_TASKS = ['train', 'val', 'test', 'speed'] as const;
 export type ValTask = (typeof VAL_TASKS)[number];
@@ -39,41 +40,35 @@ const REFUSED: Record<string, string> = {
 };
 
 function parser(argv: readonly string[]) {
-  return yargs([...argv])
-    .scriptName('yolo-launch val')
-    .usage('$0 --weights runs/train/exp/weights/best.pt --data coco128.yaml [--imgsz 640] [--batch-size 32]')
-    .option('data', { type: 'string', default: 'synthetic.yaml', describe: 'dataset.yaml path (default: the embedded synthetic dataset)' })
-    .option('weights', { type: 'string', describe: 'model checkpoint (best.pt / last.pt from train)' })
-    .option('batch-size', { type: 'number', default: 32, describe: 'batch size (total over all ranks)' })
-    .option('imgsz', { type: 'number', alias: ['img', 'img-size'], default: 640, describe: 'inference size (pixels)' })
-    .option('conf-thres', { type: 'number', default: 0.001, describe: 'confidence threshold' })
-    .option('iou-thres', { type: 'number', default: 0.6, describe: 'NMS IoU threshold' })
-    .option('max-det', { type: 'number', default: 300, describe: 'maximum detections per image' })
-    .option('task', { type: 'string', default: 'val', choices: [...VAL_TASKS], describe: 'train, val, test, speed' })
-    .option('device', { type: 'string', default: '', describe: 'accepted for compatibility (the launcher assigns devices)' })
-    .option('workers', { type: 'number', default: 8, describe: 'max dataloader workers (per rank)' })
-    .option('single-cls', { type: 'boolean', default: false, describe: 'treat as single-class dataset' })
-    .option('verbose', { type: 'boolean', default: false, describe: 'report mAP by class' })
-    .option('save-txt', { type: 'boolean', default: false, describe: 'save results to *.txt' })
-    .option('save-conf', { type: 'boolean', default: false, describe: 'save confidences in --save-txt labels' })
-    .option('save-json', { type: 'boolean', default: false, describe: 'save a COCO-JSON results file' })
-    .option('project', { type: 'string', default: 'runs/val', describe: 'save to project/name' })
-    .option('name', { type: 'string', default: 'exp', describe: 'save to project/name' })
-    .option('exist-ok', { type: 'boolean', default: false, describe: 'existing project/name ok, do not increment' })
-    .option('noplots', { type: 'boolean', default: false, describe: 'no PR/F1 curves, confusion matrix or val batches (yolo-launch)' })
-    .option('backend', { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], describe: 'tfjs backend (yolo-launch)' })
-    .option('augment', { type: 'boolean', hidden: true })
-    .option('half', { type: 'boolean', hidden: true })
-    .option('dnn', { type: 'boolean', hidden: true })
-    .option('save-hybrid', { type: 'boolean', hidden: true })
-    .strict()
-    .version(false)
-    .help('help')
-    .alias('help', 'h')
-    .exitProcess(false)
-    .fail((message, error) => {
-      throw error ?? new UsageError(message);
-    });
+  return strict(
+    yargs([...argv])
+      .scriptName('yolo-launch val')
+      .usage('$0 --weights runs/train/exp/weights/best.pt --data coco128.yaml [--imgsz 640] [--batch-size 32]')
+      .option('data', { type: 'string', default: 'synthetic.yaml', describe: 'dataset.yaml path (default: the embedded synthetic dataset)' })
+      .option('weights', { type: 'string', describe: 'model checkpoint (best.pt / last.pt from train)' })
+      .option('batch-size', { type: 'number', default: 32, describe: 'batch size (total over all ranks)' })
+      .option('imgsz', { type: 'number', alias: ['img', 'img-size'], default: 640, describe: 'inference size (pixels)' })
+      .option('conf-thres', { type: 'number', default: 0.001, describe: 'confidence threshold' })
+      .option('iou-thres', { type: 'number', default: 0.6, describe: 'NMS IoU threshold' })
+      .option('max-det', { type: 'number', default: 300, describe: 'maximum detections per image' })
+      .option('task', { type: 'string', default: 'val', choices: [...VAL_TASKS], describe: 'train, val, test, speed' })
+      .option('device', { type: 'string', default: '', describe: 'accepted for compatibility (the launcher assigns devices)' })
+      .option('workers', { type: 'number', default: 8, describe: 'max dataloader workers (per rank)' })
+      .option('single-cls', { type: 'boolean', default: false, describe: 'treat as single-class dataset' })
+      .option('verbose', { type: 'boolean', default: false, describe: 'report mAP by class' })
+      .option('save-txt', { type: 'boolean', default: false, describe: 'save results to *.txt' })
+      .option('save-conf', { type: 'boolean', default: false, describe: 'save confidences in --save-txt labels' })
+      .option('save-json', { type: 'boolean', default: false, describe: 'save a COCO-JSON results file' })
+      .option('project', { type: 'string', default: 'runs/val', describe: 'save to project/name' })
+      .option('name', { type: 'string', default: 'exp', describe: 'save to project/name' })
+      .option('exist-ok', { type: 'boolean', default: false, describe: 'existing project/name ok, do not increment' })
+      .option('noplots', { type: 'boolean', default: false, describe: 'no PR/F1 curves, confusion matrix or val batches (yolo-launch)' })
+      .option('backend', { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], describe: 'tfjs backend (yolo-launch)' })
+      .option('augment', { type: 'boolean', hidden: true })
+      .option('half', { type: 'boolean', hidden: true })
+      .option('dnn', { type: 'boolean', hidden: true })
+      .option('save-hybrid', { type: 'boolean', hidden: true }),
+  );
 }
 
 function positiveInt(value: number, flag: string): number {

@@ -3,6 +3,7 @@
  * for hostfiles), YOLO_LAUNCH_<NAME> defaults, what to run, and main() for the bin.
  *
  * yolo-launch [launcher options] train [train options]
+ * yolo-launch [launcher options] val|detect [options]   (val.py, detect.py: one worker per rank)
  * yolo-launch export [export options]      (export.py: one process, no workers)
  * yolo-launch [launcher options] -- <command> [args...]
  * yolo-launch doctor [--json] [--backend X] [--device cpu|gpu] [--no-bench]
@@ -85,7 +86,7 @@ export interface ParsedCommandLine {
 export async function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<ParsedCommandLine | null> {
   let parser = yargs([...argv])
     .scriptName('yolo-launch')
-    .usage(`$0 [launcher options] train [train options]\n$0 export [export options]\n$0 [launcher options] -- <command> [args...]\n${DOCTOR_USAGE}\n\nEvery option can also be set with YOLO_LAUNCH_<NAME>, e.g. YOLO_LAUNCH_NPROC=4.`)
+    .usage(`$0 [launcher options] train [train options]\n$0 [launcher options] val|detect [options]\n$0 export [export options]\n$0 [launcher options] -- <command> [args...]\n${DOCTOR_USAGE}\n\nEvery option can also be set with YOLO_LAUNCH_<NAME>, e.g. YOLO_LAUNCH_NPROC=4.`)
     .parserConfiguration({ 'halt-at-non-option': true, 'populate--': true, 'camel-case-expansion': true })
     .strictOptions()
     .version(false)
@@ -161,13 +162,14 @@ export async function parseCommandLine(argv: readonly string[], env: NodeJS.Proc
     options.command = [...rest];
   } else if (first === 'export') {
     return { options, stdinConfig: false, exportArgs: rest.slice(1) };
-  } else if (first === 'train') {
+  } else if (first === 'train' || first === 'val' || first === 'detect') {
     options.trainArgs = rest.slice(1);
+    options.workerCommand = first;
   } else if (first !== undefined && /\.(m|c)?js$/.test(first)) {
     // torchrun-style "yolo-launch script.js args": a JavaScript file runs under this node.
     options.command = [process.execPath, ...rest];
   } else if (first !== undefined) {
-    throw new UsageError(`unknown command "${first}": use \`train [train options]\`, \`export [export options]\`, \`doctor\` or \`-- <command> [args...]\``);
+    throw new UsageError(`unknown command "${first}": use \`train\`, \`val\`, \`detect\` or \`export\` [options], \`doctor\`, or \`-- <command> [args...]\``);
   } else {
     throw new UsageError('nothing to run: use `train [train options]` or `-- <command> [args...]` (see --help)');
   }
@@ -221,6 +223,11 @@ export async function main(argv: readonly string[] = hideBin(process.argv)): Pro
     }
     if (parsed.exportArgs) return await (await import('@yolo-launch/export/cli')).runExportCli(parsed.exportArgs);
     const options = parsed.options;
+    // val/detect: bad flags, weights, data or sources exit 2 here, before any rank starts
+    if ((options.workerCommand === 'val' || options.workerCommand === 'detect') && !parsed.stdinConfig) {
+      const code = await (await import('@yolo-launch/infer')).precheck(options.workerCommand, options.trainArgs ?? []);
+      if (code !== null) return code;
+    }
     if (parsed.stdinConfig) {
       const { config, closed } = await readStdinConfig();
       options.env = { ...options.env, ...config.env };

@@ -63,6 +63,8 @@ export interface TrainOptions {
   ndjson_file: boolean;
   /** yolo-launch: the tfjs backend (wasm, cpu, tensorflow, or auto). */
   backend: string;
+  /** yolo-launch: validate on rank 0 only (YOLOv5's behaviour) instead of on every rank. */
+  val_rank0: boolean;
 }
 
 type Kind = 'int' | 'float' | 'str' | 'flag' | 'optional-str' | 'optional-int' | 'int-list';
@@ -129,6 +131,7 @@ export const OPTION_SPECS: readonly Spec[] = [
   { flags: ['--ndjson-console'], dest: 'ndjson_console', kind: 'flag', default: false, help: 'Log ndjson to console' },
   { flags: ['--ndjson-file'], dest: 'ndjson_file', kind: 'flag', default: false, help: 'Log ndjson to file' },
   { flags: ['--backend'], dest: 'backend', kind: 'str', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], help: 'tfjs backend (yolo-launch; auto = tfjs-node-gpu/tfjs-node when installed, else wasm)' },
+  { flags: ['--val-rank0'], dest: 'val_rank0', kind: 'flag', default: false, help: 'validate on rank 0 only while the other ranks wait, as YOLOv5 (yolo-launch; default: every rank validates its share of the batches, same numbers)' },
 ];
 
 export function defaultOptions(): TrainOptions {

@@ -66,7 +66,9 @@ async function loadSplits(run: PreparedRun): Promise<{ dataYaml: string; train: 
   }
   const logLine = (l: string): void => log.info(l);
   const trainSplit = await rankZeroFirst(processGroup, () => data.loadSplit(dataConfig, 'train', { prefix: 'train: ', requireLabels: true, singleCls: options.single_cls, log: logLine }), perNode);
-  const valSplit = run.distEnv.rank <= 0 ? await data.loadSplit(dataConfig, 'val', { prefix: 'val: ', singleCls: options.single_cls, log: logLine }) : null;
+  // every rank validates its share unless --val-rank0 (label caches written once per node first)
+  const loadVal = () => data.loadSplit(dataConfig, 'val', { prefix: 'val: ', singleCls: options.single_cls, log: logLine });
+  const valSplit = options.val_rank0 ? (run.distEnv.rank <= 0 ? await loadVal() : null) : await rankZeroFirst(processGroup, loadVal, perNode);
   // --cache disk: the .npy files are written once per node (local rank 0; the others find them)
   if (options.cache === 'disk') await rankZeroFirst(processGroup, () => data.cacheImagesToDisk(trainSplit.dataset, { log: logLine }), perNode);
   return { dataYaml, train: trainSplit.dataset, val: valSplit?.dataset ?? null };
@@ -116,7 +118,7 @@ function buildModel(run: PreparedRun, nc: number): { model: yolo.YoloModel; stat
   return { model, state };
 }
 
-/** The training loader (augmented) and, on rank 0, val.py's (rect, 0.5 stride padding, twice the batch). */
+/** The training loader (augmented) and, on the ranks that validate, val.py's (rect, 0.5 stride padding, twice the batch). */
 async function createLoaders(run: PreparedRun, splits: { train: data.YoloDataset; val: data.YoloDataset | null }, hyp: Hyp, geometry: { imgsz: number; gridStride: number; batchPerRank: number }) {
   const { options, distEnv, log } = run;
   const { imgsz, batchPerRank } = geometry;

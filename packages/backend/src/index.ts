@@ -17,7 +17,8 @@ export {
 } from './select.js';
 export type { BackendLogger } from './log.js';
 export type { ModuleLoader } from './loader.js';
-export { explainCpuFallback } from './cuda_check.js';
+export { explainCpuFallback, findCudaLibraries, parseLdconfig, missingLibraryReasons, TF_CUDA_LIBRARIES, type CudaLibrary, type LibraryLookup } from './cuda_check.js';
+export * from './gpu/index.js';
 export { tensorflowLoadEnv } from './tensorflow_env.js';
 export { probeTensorflowBackend, type TensorflowProbe } from './probe.js';
 export { registerWasmKernels, nativeWasmKernels, cpuBridgedKernels, cpuKernelFixes, gradientOverrides } from './kernels/register.js';

@@ -45,3 +45,6 @@ export { Rng } from './util/rng.js';
 export { roundHalfEven, makeDivisible, checkImgSize } from './util/round.js';
 export { DetectionStats } from './metrics/val-stats.js';
 export type { ValMetrics } from './metrics/val-stats.js';
+
+// PyTorch .pt checkpoints (YOLOv5's own files): read without executing code, write what YOLOv5 loads
+export * from './pt/index.js';

@@ -64,7 +64,6 @@ fast_path() {
 }
 
 require_tools() {
-  python3 -m pip --version >/dev/null 2>&1 || skip "python3 with pip not found (needed to fetch the tensorflow-cpu wheel)"
   command -v g++ >/dev/null || skip "no C++ compiler (g++) to build tfjs-node's addon (Debian: apt-get install g++ make)"
   command -v make >/dev/null || skip "no make to build tfjs-node's addon (Debian: apt-get install make)"
   NODE_DIR="$(dirname "$(dirname "$(command -v node)")")"
@@ -77,6 +76,7 @@ require_tools() {
 fetch_wheel() {
   WHEEL="$(ls "$WHEEL_DIR"/tensorflow_cpu-"$TF_VERSION"-*.whl 2>/dev/null | head -n 1 || true)"
   [[ -n "$WHEEL" ]] && return 0
+  python3 -m pip --version >/dev/null 2>&1 || skip "python3 with pip not found (needed to fetch the tensorflow-cpu wheel)"
   say "downloading the tensorflow-cpu==$TF_VERSION wheel (~274 MB) with pip into $WHEEL_DIR"
   local tmp="$WHEEL_DIR.partial"
   rm -rf "$tmp" && mkdir -p "$tmp"

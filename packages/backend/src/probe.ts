@@ -17,7 +17,7 @@ const CHILD = `
     const binding = tf.backend().binding;
     console.log(JSON.stringify({ available: true, detail: backend.backendChoice().package + ' on TensorFlow ' + binding.TF_Version }));
   } catch (error) {
-    console.log(JSON.stringify({ available: false, detail: String(error.message) }));
+    console.log(JSON.stringify({ available: false, detail: String(error.message).replace(/\\s*\\n\\s*/g, ' ') }));
   }`;
 
 /** Spawns `node` to initialise the tensorflow backend; never throws. */

@@ -4,12 +4,16 @@
 // of the next collective that arrive early wait in the inbox (the sockets are FIFO).
 //
 // Zero-copy rule: zeromq reads a sent Buffer when its I/O thread transmits it, possibly after
-// the collective has returned. So we only ever hand zeromq memory that nobody writes again:
-// freshly allocated buffers, received buffers being forwarded, and (first reduce-scatter
-// step) the caller's own chunk, which provably reaches the next rank before this rank's
-// collective can complete (the reduced result of that chunk depends on it).
+// the collective has returned. So we only ever hand zeromq memory that nobody writes before
+// the next rank has received it: freshly allocated buffers, received buffers being forwarded,
+// and views of the caller's data whose arrival at the next rank is a cause of something this
+// rank still has to receive (see allReduceBody). The one all-reduce send without such a
+// consequence, the owner's final sum, goes out from a scratch buffer that is provably read
+// by the next rank before it is reused (see OwnerScratch).
 import type { Pull, Push } from 'zeromq';
 import { CommError } from './errors.js';
+import { copyBytes } from './copy.js';
+import { OwnerScratch } from './owner-scratch.js';
 import { addDivInPlace, addInPlace } from './reduce.js';
 
 /** How received segments are folded into local data (plain JS, or SIMD in wasm memory). */
@@ -41,15 +45,7 @@ function f32(buf: Buffer): Float32Array {
 }
 
 const view = (a: Float32Array, from: number, to: number): Buffer => Buffer.from(a.buffer, a.byteOffset + from * 4, (to - from) * 4);
-function copyOf(a: Float32Array, from: number, to: number): Buffer {
-  const b = Buffer.allocUnsafe((to - from) * 4);
-  b.set(new Uint8Array(a.buffer, a.byteOffset + from * 4, (to - from) * 4));
-  return b;
-}
-const EMPTY = new Uint8Array(0);
-/** From this size on, all-reduce sends views of the caller's memory and ends with a fence. */
-export const ZERO_COPY_MIN_BYTES = Number(process.env.YOLO_COMM_ZERO_COPY_MIN ?? 256 * 1024);
-const MIN_SEGMENT_BYTES = Number(process.env.YOLO_COMM_MIN_SEGMENT ?? 256 * 1024);
+const MIN_SEGMENT_BYTES = Number(process.env.YOLO_COMM_MIN_SEGMENT ?? 512 * 1024);
 /** Up to this size all-reduce is a gather then a local sum in rank order (fewer hops). */
 export const SMALL_ALLREDUCE_BYTES = Number(process.env.YOLO_COMM_SMALL_MAX ?? 64 * 1024);
 
@@ -76,6 +72,7 @@ export class Ring {
   private closed = false;
   readonly stats: RingStats = { messagesSent: 0, messagesReceived: 0, dropped: 0 };
   private readonly segBytes: number;
+  private readonly ownerScratch = new OwnerScratch();
 
   constructor(
     readonly rank: number,
@@ -267,29 +264,25 @@ export class Ring {
     const r = this.rank;
     const L = data.length;
     if (n === 1 || L === 0) return;
-    // Large buffers: add in place and hand zeromq views of `data` (no allocation, no copy),
-    // then a fence so that nobody returns before every send has been received. Small ones:
-    // send fresh copies and skip the fence (its latency would dominate).
     if (L * 4 <= SMALL_ALLREDUCE_BYTES) return this.smallAllReduce(seq, data, mean);
-    const zeroCopy = L * 4 >= ZERO_COPY_MIN_BYTES;
-    // Aim for >= 8 segments per chunk so that the steps overlap, but never below 256 KiB
-    // (per-message costs) nor above the configured segment size (GC churn at large sizes).
-    const segBytes = Math.min(this.segBytes, Math.max(MIN_SEGMENT_BYTES, 2 ** Math.ceil(Math.log2((L * 4) / n / 8))));
-    const segE = segBytes >> 2;
-    const red = reducer && zeroCopy && reducer.prepare(segBytes) ? reducer : jsReducer;
-    const lo = (c: number): number => Math.floor((c * L) / n);
+    const segE = this.segmentElements(L);
+    const red = reducer && reducer.prepare(segE * 4) ? reducer : jsReducer;
+    // Chunk boundaries on 16-byte multiples: V8 copies between a SharedArrayBuffer and other
+    // memory word by word only when both sides agree modulo 8 (byte by byte, ~5x slower,
+    // otherwise), and zeromq's receive buffers are 8-byte aligned.
+    const lo = (c: number): number => (c >= n ? L : 4 * Math.floor((c * L) / (4 * n)));
     const mod = (x: number): number => ((x % n) + n) % n;
     const S = this.session;
     const hdr = (kind: Kind, step: number, index: number, total: number, offset: number): Header => ({ session: S, seq, kind, step, index, origin: r, total, offset });
 
-    // Reduce-scatter step 0: our own chunk r goes out untouched. It is overwritten only in the
-    // all-gather phase, by a result that cannot exist before rank r+1 has received it.
+    // Reduce-scatter step 0: our own chunk r goes out as a view, untouched. Its sum comes back
+    // to us in the all-gather phase, so the next rank has read it before we can return.
     {
       const a = lo(r);
       const b = lo(r + 1);
       for (let k = 0, o = a; o < b; k++, o += segE) {
         const e = Math.min(o + segE, b);
-        this.send(hdr(Kind.ReduceScatter, 0, k, (b - a) * 4, (o - a) * 4), zeroCopy ? view(data, o, e) : copyOf(data, o, e));
+        this.send(hdr(Kind.ReduceScatter, 0, k, (b - a) * 4, (o - a) * 4), view(data, o, e));
       }
     }
     for (let s = 0; s < n - 1; s++) {
@@ -302,10 +295,15 @@ export class Ring {
         const m = await this.next();
         this.expect(m, seq, Kind.ReduceScatter, s, k);
         if (m.payload.length !== (e - o) * 4) this.sizeMismatch('allReduce', m.payload.length, (e - o) * 4);
-        const local = data.subarray(o, e);
-        red.reduce(local, m.payload, owner && mean ? n : 1);
-        // A partial sum (or the final one, which then travels the ring unchanged).
-        this.send(hdr(owner ? Kind.AllGatherPhase : Kind.ReduceScatter, owner ? 0 : s + 1, k, (b - a) * 4, (o - a) * 4), zeroCopy ? view(data, o, e) : copyOf(data, o, e));
+        red.reduce(data.subarray(o, e), m.payload, owner && mean ? n : 1);
+        if (owner) {
+          // The final sum travels the ring unchanged, and nothing we receive depends on it:
+          // it leaves from the owner scratch, so the caller may reuse `data` once we return.
+          this.send(hdr(Kind.AllGatherPhase, 0, k, (b - a) * 4, (o - a) * 4), this.ownerScratch.copy(data, o, e, (o - a) * 4));
+        } else {
+          // A partial sum: its chunk's final value comes back to us in the all-gather phase.
+          this.send(hdr(Kind.ReduceScatter, s + 1, k, (b - a) * 4, (o - a) * 4), view(data, o, e));
+        }
       }
     }
     for (let s = 0; s < n - 1; s++) {
@@ -318,10 +316,20 @@ export class Ring {
         this.expect(m, seq, Kind.AllGatherPhase, s, k);
         if (m.payload.length !== (e - o) * 4) this.sizeMismatch('allReduce', m.payload.length, (e - o) * 4);
         if (s < n - 2) this.send(hdr(Kind.AllGatherPhase, s + 1, k, (b - a) * 4, (o - a) * 4), m.payload);
-        data.set(f32(m.payload), o);
+        copyBytes(m.payload, data, o * 4);
       }
     }
-    if (zeroCopy) await this.gatherBody(seq, Kind.Fence, EMPTY, (_o, total) => new Uint8Array(total));
+  }
+
+  /**
+   * Segment length (elements) of an all-reduce of L elements: >= 8 segments per chunk so that
+   * the steps overlap, never below the minimum (per-message costs) nor above the configured
+   * segment size (GC churn at large sizes).
+   */
+  private segmentElements(L: number): number {
+    const n = this.size;
+    const segBytes = Math.min(this.segBytes, Math.max(MIN_SEGMENT_BYTES, 2 ** Math.ceil(Math.log2((L * 4) / n / 8))));
+    return segBytes >> 2;
   }
 
   /**

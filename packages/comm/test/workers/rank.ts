@@ -112,6 +112,24 @@ async function main(): Promise<void> {
         out.hashes = hashes;
         break;
       }
+      case 'reuse': {
+        // The caller overwrites its buffer the moment an all-reduce returns (and starts the
+        // next one at once): no rank may still be sending from it, or a peer gets NaNs.
+        const hashes: Record<string, string> = {};
+        for (const L of (arg ?? '70001,300001').split(',').map(Number)) {
+          for (let i = 0; i < 6; i++) {
+            const buf = i % 2 === 0 ? sharedFloat32Array(L) : new Float32Array(L);
+            buf.set(inputOf(pg.rank, L, 10 + i));
+            await pg.allReduce(buf, { op: i % 3 === 0 ? 'mean' : 'sum' });
+            const result = buf.slice();
+            buf.fill(NaN);
+            checkSum(pg, result, L, i % 3 === 0, 10 + i);
+            hashes[`${L}:${i}`] = digest(result);
+          }
+        }
+        out.hashes = hashes;
+        break;
+      }
       case 'kill-mid': {
         // Everyone starts a 64 MB all-reduce; the victim is SIGKILLed by the test meanwhile.
         const buf = new Float32Array(16 * 1024 * 1024).fill(1);

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getFreePort } from '../src/index.js';
+import { ALLOCATOR_ENV, getFreePort } from '../src/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pkgRoot = path.resolve(here, '../..');
@@ -82,7 +82,8 @@ function runRanks(cmd: string, argv: string[], world: number, env: Record<string
 
 async function ours(config: string, world: number, sizes: number[], env: Record<string, string> = {}, shared = true, latencyIters = 200): Promise<Row[]> {
   const plan = { sizes, shared, latencyIters };
-  const out = await runRanks(process.execPath, [path.join(here, 'bench-rank.js')], world, { BENCH_PLAN: JSON.stringify(plan), ...env }, 20 * 60_000);
+  // The environment the launcher gives every worker (ALLOCATOR_ENV), then the variant's own.
+  const out = await runRanks(process.execPath, [path.join(here, 'bench-rank.js')], world, { ...ALLOCATOR_ENV, BENCH_PLAN: JSON.stringify(plan), ...env }, 20 * 60_000);
   const line = out.split('\n').find((l) => l.startsWith('BENCH '));
   if (!line) throw new Error(`${config}: no result (output: ${out.slice(-500)})`);
   const r = JSON.parse(line.slice(6)) as { transport: string; times: Record<string, number[]> };

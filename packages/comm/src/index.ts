@@ -6,3 +6,4 @@ export { isPortFree, getFreePort, canConnect, chooseAdvertiseAddress } from './n
 export { resolveOptions, type ResolvedOptions } from './options.js';
 export { PROTOCOL_VERSION } from './wire.js';
 export { ALLOCATOR_ENV } from './allocator-env.js';
+export { WIRE_COMPRESSIONS } from './half.js';

@@ -13,6 +13,7 @@
 import type { Pull, Push } from 'zeromq';
 import { CommError } from './errors.js';
 import { copyBytes } from './copy.js';
+import { addDecoded16, decode16, encode16, type WireCompression } from './half.js';
 import { OwnerScratch } from './owner-scratch.js';
 import { addDivInPlace, addInPlace } from './reduce.js';
 
@@ -40,6 +41,24 @@ interface Incoming {
 function f32(buf: Buffer): Float32Array {
   if (buf.byteOffset % 4 === 0) return new Float32Array(buf.buffer, buf.byteOffset, buf.length >> 2);
   const copy = new Float32Array(buf.length >> 2);
+  new Uint8Array(copy.buffer).set(buf);
+  return copy;
+}
+
+/**
+ * First element of chunk c (of n) of an all-reduce of L elements; chunk n starts at L. On
+ * 16-byte multiples: V8 copies between a SharedArrayBuffer and other memory word by word only
+ * when both sides agree modulo 8 (byte by byte, ~5x slower, otherwise), and zeromq's receive
+ * buffers are 8-byte aligned.
+ */
+function chunkStart(c: number, L: number, n: number): number {
+  return c >= n ? L : 4 * Math.floor((c * L) / (4 * n));
+}
+
+/** A received or fresh buffer as 16-bit words (copied when it is not 2-byte aligned). */
+function u16(buf: Buffer): Uint16Array {
+  if (buf.byteOffset % 2 === 0) return new Uint16Array(buf.buffer, buf.byteOffset, buf.length >> 1);
+  const copy = new Uint16Array(buf.length >> 1);
   new Uint8Array(copy.buffer).set(buf);
   return copy;
 }
@@ -249,14 +268,14 @@ export class Ring {
   // ---- collectives ----
 
   /** In-place ring all-reduce: reduce-scatter then all-gather. */
-  allReduce(data: Float32Array, mean: boolean, reducer?: Reducer): Promise<void> {
+  allReduce(data: Float32Array, mean: boolean, reducer?: Reducer, compression?: WireCompression): Promise<void> {
     let seq: number;
     try {
       seq = this.begin('allReduce');
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.tracked(this.allReduceBody(seq, data, mean, reducer));
+    return this.tracked(compression ? this.allReduce16Body(seq, data, mean, compression) : this.allReduceBody(seq, data, mean, reducer));
   }
 
   private async allReduceBody(seq: number, data: Float32Array, mean: boolean, reducer: Reducer | undefined): Promise<void> {
@@ -267,10 +286,7 @@ export class Ring {
     if (L * 4 <= SMALL_ALLREDUCE_BYTES) return this.smallAllReduce(seq, data, mean);
     const segE = this.segmentElements(L);
     const red = reducer && reducer.prepare(segE * 4) ? reducer : jsReducer;
-    // Chunk boundaries on 16-byte multiples: V8 copies between a SharedArrayBuffer and other
-    // memory word by word only when both sides agree modulo 8 (byte by byte, ~5x slower,
-    // otherwise), and zeromq's receive buffers are 8-byte aligned.
-    const lo = (c: number): number => (c >= n ? L : 4 * Math.floor((c * L) / (4 * n)));
+    const lo = (c: number): number => chunkStart(c, L, n);
     const mod = (x: number): number => ((x % n) + n) % n;
     const S = this.session;
     const hdr = (kind: Kind, step: number, index: number, total: number, offset: number): Header => ({ session: S, seq, kind, step, index, origin: r, total, offset });
@@ -317,6 +333,63 @@ export class Ring {
         if (m.payload.length !== (e - o) * 4) this.sizeMismatch('allReduce', m.payload.length, (e - o) * 4);
         if (s < n - 2) this.send(hdr(Kind.AllGatherPhase, s + 1, k, (b - a) * 4, (o - a) * 4), m.payload);
         copyBytes(m.payload, data, o * 4);
+      }
+    }
+  }
+
+  /**
+   * All-reduce with 16-bit values on the wire (PyTorch's fp16/bf16 compress hooks): half the
+   * bytes of the float32 ring. Same ring and chunk order as allReduceBody; every received
+   * value is decoded and added in float32, every partial sum rounded to 16 bits for the next
+   * hop. The owner rounds the final sum too and keeps the rounded value itself, so every rank
+   * ends with the very same bits. `mean` divides each rank's input by the world size first,
+   * as torch's hook does (keeps fp16 sums in range). Every send is a fresh buffer.
+   */
+  private async allReduce16Body(seq: number, data: Float32Array, mean: boolean, kind: WireCompression): Promise<void> {
+    const n = this.size;
+    const r = this.rank;
+    const L = data.length;
+    if (n === 1 || L === 0) return;
+    if (mean) for (let i = 0; i < L; i++) data[i] = data[i]! / n;
+    const [rsKind, agKind] = kind === 'fp16' ? [Kind.ReduceScatterF16, Kind.AllGatherF16] : [Kind.ReduceScatterBf16, Kind.AllGatherBf16];
+    const segE = this.segmentElements(L);
+    const lo = (c: number): number => chunkStart(c, L, n);
+    const mod = (x: number): number => ((x % n) + n) % n;
+    const hdr = (k: Kind, step: number, index: number, total: number, offset: number): Header => ({ session: this.session, seq, kind: k, step, index, origin: r, total, offset });
+    const encoded = (o: number, e: number): Buffer => {
+      const b = Buffer.allocUnsafeSlow((e - o) * 2);
+      encode16(kind, data.subarray(o, e), u16(b));
+      return b;
+    };
+    const receive = async (k: Kind, step: number, index: number, o: number, e: number): Promise<Buffer> => {
+      const m = await this.next();
+      this.expect(m, seq, k, step, index);
+      if (m.payload.length !== (e - o) * 2) this.sizeMismatch('allReduce', m.payload.length, (e - o) * 2);
+      return m.payload;
+    };
+    for (let c = r, k = 0, o = lo(c); o < lo(c + 1); k++, o += segE) {
+      const e = Math.min(o + segE, lo(c + 1));
+      this.send(hdr(rsKind, 0, k, (lo(c + 1) - lo(c)) * 2, (o - lo(c)) * 2), encoded(o, e));
+    }
+    for (let s = 0; s < n - 1; s++) {
+      const c = mod(r - s - 1);
+      const owner = s === n - 2;
+      for (let k = 0, o = lo(c); o < lo(c + 1); k++, o += segE) {
+        const e = Math.min(o + segE, lo(c + 1));
+        const local = data.subarray(o, e);
+        addDecoded16(kind, u16(await receive(rsKind, s, k, o, e)), local);
+        const out = encoded(o, e);
+        if (owner) decode16(kind, u16(out), local); // what every other rank will decode
+        this.send(hdr(owner ? agKind : rsKind, owner ? 0 : s + 1, k, (lo(c + 1) - lo(c)) * 2, (o - lo(c)) * 2), out);
+      }
+    }
+    for (let s = 0; s < n - 1; s++) {
+      const c = mod(r - s);
+      for (let k = 0, o = lo(c); o < lo(c + 1); k++, o += segE) {
+        const e = Math.min(o + segE, lo(c + 1));
+        const payload = await receive(agKind, s, k, o, e);
+        if (s < n - 2) this.send(hdr(agKind, s + 1, k, (lo(c + 1) - lo(c)) * 2, (o - lo(c)) * 2), payload);
+        decode16(kind, u16(payload), data.subarray(o, e));
       }
     }
   }

@@ -34,6 +34,14 @@ for (const worldSize of [2, 3]) {
   });
 }
 
+for (const worldSize of [2, 3]) {
+  test(`world ${worldSize}: all-reduce with fp16 and bf16 on the wire: within 16-bit rounding, identical on every rank`, async () => {
+    const outs = await runJob({ worldSize, scenario: 'compressed', args: ['1,7,1000,300001'], env: { YOLO_COMM_SEGMENT_BYTES: '65536', YOLO_COMM_MIN_SEGMENT: '65536' } });
+    assert.equal(describeFailures(outs), '');
+    for (const o of outs) assert.deepEqual(o.result!.hashes, outs[0]!.result!.hashes, `rank ${o.rank} differs from rank 0`);
+  });
+}
+
 test('allReduceSync inside a tfjs customGrad gradient function', async () => {
   const outs = await runJob({ worldSize: 2, scenario: 'tfjs' });
   assert.equal(describeFailures(outs), '');

@@ -6,7 +6,7 @@
  * The gradient convention (mean over ranks, loss scaled by WORLD_SIZE as train.py does) is
  * documented in ./convention.ts.
  */
-import { sharedFloat32Array, type ProcessGroup } from '@yolo-launch/comm';
+import { WIRE_COMPRESSIONS, sharedFloat32Array, type AllReduceOptions, type ProcessGroup, type WireCompression } from '@yolo-launch/comm';
 import { tf } from '@yolo-launch/backend';
 import { DEFAULT_BUCKET_CAP_MB, DEFAULT_FIRST_BUCKET_CAP_MB, planBuckets, type Bucket } from './buckets.js';
 import { GRADIENT_REDUCE_OP, ddpLossScale } from './convention.js';
@@ -32,6 +32,12 @@ export interface DistributedDataParallelOptions {
    * 'host' on cpu/wasm, 'device' otherwise.
    */
   transfer?: 'host' | 'device';
+  /**
+   * Gradients travel as fp16 or bf16 (PyTorch DDP's fp16_compress_hook / bf16_compress_hook):
+   * half the bytes, still added in float32 and identical on every rank, rounded to 16 bits.
+   * Default: none (float32, exact).
+   */
+  gradCompression?: WireCompression;
 }
 
 /** Timing of the last synchronised reduceGradients call, in ms. */
@@ -70,6 +76,8 @@ export class DistributedDataParallel {
   /** One shared-memory host buffer per bucket, reused every step. */
   private readonly hostBuffers: Float32Array[];
   private readonly backendKeepsArrays: boolean;
+  /** How every gradient all-reduce is issued (the mean, and the wire compression if any). */
+  private readonly reduceOptions: AllReduceOptions;
 
   private constructor(pg: ProcessGroup, params: readonly tf.Variable[], options: DistributedDataParallelOptions) {
     this.pg = pg;
@@ -83,6 +91,11 @@ export class DistributedDataParallel {
       names.add(p.name);
     }
     this.paramNames = names;
+    const compression = options.gradCompression;
+    if (compression !== undefined && !WIRE_COMPRESSIONS.includes(compression)) {
+      throw new Error(`gradCompression must be one of ${WIRE_COMPRESSIONS.join(', ')} (got '${String(compression)}')`);
+    }
+    this.reduceOptions = { op: GRADIENT_REDUCE_OP, ...(compression ? { compression } : {}) };
     const mib = 1024 * 1024;
     this.buckets = planBuckets(params, {
       capBytes: (options.bucketCapMb ?? DEFAULT_BUCKET_CAP_MB) * mib,
@@ -111,13 +124,13 @@ export class DistributedDataParallel {
       await broadcastVariables(pg, all, options.broadcastFrom ?? 0);
       await verifyReplicas(pg, all, 'parameters and buffers after the initial broadcast');
       // every rank must cut the same buckets, or the all-reduces would not pair up
-      const plan = ddp.buckets.map((b) => b.size).join(',');
+      const plan = `${ddp.buckets.map((b) => b.size).join(',')} (${ddp.reduceOptions.compression ?? 'float32'} gradients)`;
       const plans = await pg.allGatherObject(plan);
       const odd = plans.findIndex((q) => q !== plans[0]);
       if (odd >= 0) {
         throw new Error(
           `rank ${odd} planned different gradient buckets than rank 0 (${plans[odd]} vs ${plans[0]} elements): ` +
-            'pass the same bucketCapMb / firstBucketCapMb on every rank',
+            'pass the same bucketCapMb / firstBucketCapMb / gradCompression on every rank',
         );
       }
     }
@@ -297,9 +310,7 @@ export class DistributedDataParallel {
     let download = 0;
     let upload = 0;
     let d0 = performance.now();
-    let reducing: Promise<Float32Array> = this.pg.allReduce(await this.download(0, grads), {
-      op: GRADIENT_REDUCE_OP,
-    });
+    let reducing: Promise<Float32Array> = this.pg.allReduce(await this.download(0, grads), this.reduceOptions);
     download += performance.now() - d0;
     try {
       for (let i = 0; i < n; i++) {
@@ -311,7 +322,7 @@ export class DistributedDataParallel {
         const u0 = performance.now();
         wait += u0 - w0;
         bytes += reduced.byteLength;
-        if (next !== null) reducing = this.pg.allReduce(next, { op: GRADIENT_REDUCE_OP });
+        if (next !== null) reducing = this.pg.allReduce(next, this.reduceOptions);
         sink.bucket(this.buckets[i]!, reduced);
         upload += performance.now() - u0;
       }

@@ -11,7 +11,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { tf, initBackend } from '@yolo-launch/backend';
-import { initProcessGroup, type ProcessGroup } from '@yolo-launch/comm';
+import { initProcessGroup, type ProcessGroup, type WireCompression } from '@yolo-launch/comm';
 import {
   DistributedDataParallel,
   DistributedSampler,
@@ -48,6 +48,7 @@ async function train(
     // tiny buckets so that the tiny net exercises several buckets and the overlap pipeline
     bucketCapMb: 2048 / 2 ** 20,
     firstBucketCapMb: 256 / 2 ** 20,
+    ...(process.env.DDP_TEST_GRAD_COMPRESSION ? { gradCompression: process.env.DDP_TEST_GRAD_COMPRESSION as WireCompression } : {}),
   });
   const opt = tf.train.momentum(LR, MOMENTUM);
   for (let s = 0; s < steps; s++) {

@@ -4,6 +4,25 @@
 //
 // Exit codes: 0 done; 2 bad input (nothing written); 1 anything else (the message says what).
 
+import type { TrainCallbacks } from './context.js';
 import { runTrainCli } from './run.js';
 
-process.exitCode = await runTrainCli(process.argv.slice(2));
+/**
+ * A test hook for the exact-resume tests, which run this command line and cannot pass a
+ * callback: YOLO_TRAIN_EXIT_AFTER_EPOCH=n exits (75) after epoch n as if killed, once every
+ * rank has finished the epoch. Never set by users.
+ */
+function exitAfterEpochFromEnv(env: NodeJS.ProcessEnv): TrainCallbacks {
+  if (env.YOLO_TRAIN_EXIT_AFTER_EPOCH === undefined) return {};
+  const exitEpoch = Number(env.YOLO_TRAIN_EXIT_AFTER_EPOCH);
+  return {
+    onTrainEpochEnd: async ({ epoch, processGroup, log }) => {
+      if (epoch !== exitEpoch) return;
+      await processGroup.barrier();
+      log.flush();
+      process.exit(75);
+    },
+  };
+}
+
+process.exitCode = await runTrainCli(process.argv.slice(2), exitAfterEpochFromEnv(process.env));

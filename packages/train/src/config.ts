@@ -33,12 +33,18 @@ export function datasetDirs(): string[] {
 
 export const DEFAULT_CFG = 'yolov5s.yaml';
 
-export type Hyp = Record<string, number>;
-
 export const REQUIRED_HYP_KEYS = [
   'lr0', 'lrf', 'momentum', 'weight_decay', 'warmup_epochs', 'warmup_momentum', 'warmup_bias_lr', 'box', 'cls', 'cls_pw', 'obj', 'obj_pw',
   'iou_t', 'anchor_t', 'fl_gamma', 'hsv_h', 'hsv_s', 'hsv_v', 'degrees', 'translate', 'scale', 'shear', 'perspective', 'flipud', 'fliplr', 'mosaic', 'mixup',
 ] as const;
+export type RequiredHypKey = (typeof REQUIRED_HYP_KEYS)[number];
+
+/** hyp.yaml after checkHyp: every required key, train.py's two defaults, and any other key the file holds (e.g. anchors). */
+export type Hyp = Record<RequiredHypKey | 'copy_paste' | 'label_smoothing', number> & Record<string, number>;
+
+function hasRequiredKeys(values: Record<string, number>): values is Record<RequiredHypKey, number> & Record<string, number> {
+  return REQUIRED_HYP_KEYS.every((k) => k in values);
+}
 
 export function loadHyp(file: string): Hyp {
   let obj: unknown;
@@ -52,16 +58,17 @@ export function loadHyp(file: string): Hyp {
 
 export function checkHyp(obj: unknown, where: string): Hyp {
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new UsageError(`--hyp ${where}: expected a mapping of hyperparameters`);
-  const hyp: Hyp = {};
-  for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+  const values: Record<string, number> = {};
+  for (const [k, v] of Object.entries(obj)) {
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new UsageError(`--hyp ${where}: '${k}' must be a number, got ${JSON.stringify(v)}`);
-    hyp[k] = v;
+    values[k] = v;
   }
-  const missing = REQUIRED_HYP_KEYS.filter((k) => !(k in hyp));
-  if (missing.length) throw new UsageError(`--hyp ${where}: missing ${missing.join(', ')} (start from hyp.scratch-low.yaml)`);
-  hyp.copy_paste ??= 0;
-  hyp.label_smoothing ??= 0;
-  return hyp;
+  if (!hasRequiredKeys(values)) {
+    const missing = REQUIRED_HYP_KEYS.filter((k) => !(k in values));
+    throw new UsageError(`--hyp ${where}: missing ${missing.join(', ')} (start from hyp.scratch-low.yaml)`);
+  }
+  // Keys already present keep their place (hyp.yaml is written in this order).
+  return { ...values, copy_paste: values.copy_paste ?? 0, label_smoothing: values.label_smoothing ?? 0 };
 }
 
 export interface ResolvedInputs {
@@ -74,19 +81,19 @@ export interface ResolvedInputs {
 }
 
 /** Resolve --data/--cfg/--hyp/--weights; throws UsageError (exit 2) before anything is written. */
-export function resolveInputs(o: TrainOptions): ResolvedInputs {
+export function resolveInputs(options: TrainOptions): ResolvedInputs {
   let data: string;
-  if (o.data === DEFAULT_DATA && !fs.existsSync(path.resolve(o.data))) data = 'default';
-  else data = checkYaml(o.data, '--data', datasetDirs());
+  if (options.data === DEFAULT_DATA && !fs.existsSync(path.resolve(options.data))) data = 'default';
+  else data = checkYaml(options.data, '--data', datasetDirs());
   // YOLOv5's default is --weights yolov5s.pt (pretrained PyTorch weights, which we cannot
   // read): with neither --cfg nor --weights we train its architecture from scratch.
-  const cfgName = o.cfg || (o.weights || o.resume !== false ? '' : DEFAULT_CFG);
+  const cfgName = options.cfg || (options.weights || options.resume !== false ? '' : DEFAULT_CFG);
   const cfg = cfgName ? checkYaml(cfgName, '--cfg', modelDirs()) : '';
-  const hypFile = checkYaml(o.hyp, '--hyp', [HYP_DIR]);
+  const hypFile = checkYaml(options.hyp, '--hyp', [HYP_DIR]);
   const hyp = loadHyp(hypFile);
   let weights = '';
-  if (o.weights) {
-    weights = checkFile(o.weights, '--weights', []);
+  if (options.weights) {
+    weights = checkFile(options.weights, '--weights', []);
   }
   return { data, cfg, hyp, hypFile, weights };
 }

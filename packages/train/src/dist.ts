@@ -67,10 +67,10 @@ export class LocalProcessGroup implements ProcessGroup {
 type InitFn = (options?: ProcessGroupOptions) => Promise<ProcessGroup>;
 
 /** The job's process group (comm over ZeroMQ), or a LocalProcessGroup for RANK -1. */
-export async function openProcessGroup(d: DistEnv, configDigest?: string): Promise<ProcessGroup> {
-  if (d.rank === -1) return new LocalProcessGroup();
+export async function openProcessGroup(distEnv: DistEnv, configDigest?: string): Promise<ProcessGroup> {
+  if (distEnv.rank === -1) return new LocalProcessGroup();
   const comm = (await import('@yolo-launch/comm')) as unknown as Record<string, unknown>;
   const init = comm.initProcessGroup as InitFn | undefined;
   if (typeof init !== 'function') throw new Error('@yolo-launch/comm does not export initProcessGroup (is the comm package built?)');
-  return init({ rank: d.rank, worldSize: d.worldSize, configDigest });
+  return init({ rank: distEnv.rank, worldSize: distEnv.worldSize, configDigest });
 }

@@ -5,31 +5,32 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yolo from '@yolo-launch/yolo';
 import { loadCheckpoint, stripOptimizerFile } from './checkpoint.js';
-import type { TrainContext } from './loop.js';
-import type { TrainResult } from './run.js';
-import { validate } from './val.js';
+import type { FinalMetrics, TrainContext, TrainResult } from './context.js';
+import { validate, validationInputs } from './val.js';
 import { writePlots } from './plots.js';
 
-export async function finalValidation(ctx: TrainContext, result: TrainResult): Promise<TrainResult['final']> {
-  const last = path.join(ctx.weightsFile, 'last.pt');
-  const best = path.join(ctx.weightsFile, 'best.pt');
+export async function finalValidation(ctx: TrainContext, result: TrainResult): Promise<FinalMetrics | undefined> {
+  const { state, log, options } = ctx;
+  const last = path.join(ctx.weightsDir, 'last.pt');
+  const best = path.join(ctx.weightsDir, 'best.pt');
   for (const f of [last, best]) if (fs.existsSync(f)) stripOptimizerFile(f);
-  let final: TrainResult['final'];
-  if (fs.existsSync(best) && ctx.valLoader) {
-    ctx.log.info(`\nValidating ${best}...`);
-    const ck = loadCheckpoint(best);
-    const saved = ctx.state.floatState();
-    ctx.state.assignFloatState(ctx.state.floatStateFromCheckpoint(ck.model));
+  let final: FinalMetrics | undefined;
+  const inputs = validationInputs(ctx);
+  if (fs.existsSync(best) && inputs) {
+    log.info(`\nValidating ${best}...`);
+    const checkpoint = loadCheckpoint(best);
+    const saved = state.floatState();
+    state.assignFloatState(state.floatStateFromCheckpoint(checkpoint.model));
     try {
-      const lossFn = yolo.ComputeLoss.forModel(ctx.model, ctx.hyp as unknown as yolo.LossHyp);
-      const r = await validate(ctx, lossFn, { plots: !ctx.o.noplots, verbose: true });
+      const lossFn = yolo.ComputeLoss.forModel(ctx.model, ctx.hyp);
+      const r = await validate(inputs, lossFn, { plots: !options.noplots, verbose: true });
       final = { p: r.mp, r: r.mr, map50: r.map50, map: r.map, loss: r.loss };
-      if (!ctx.o.noplots) await writePlots(ctx, r);
+      if (!options.noplots) await writePlots(ctx, r);
     } finally {
-      ctx.state.assignFloatState(saved);
+      state.assignFloatState(saved);
     }
   }
-  ctx.log.info(`Results saved to ${ctx.saveDir}`);
-  ctx.log.record('final', { ...result, final });
+  log.info(`Results saved to ${ctx.saveDir}`);
+  log.record('final', { ...result, final });
   return final;
 }

@@ -241,24 +241,24 @@ export function helpText(): string {
 }
 
 /** Refusals that need no file system: unsupported integrations and impossible values. */
-export function validateStatic(o: TrainOptions, worldSize: number): void {
-  if (o.bucket) throw new UsageError('--bucket (gsutil upload) is not supported by yolo-launch; copy <save_dir> yourself after training');
-  if (o.entity !== undefined || o.upload_dataset !== false || o.bbox_interval !== -1 || o.artifact_alias !== 'latest') {
+export function validateStatic(options: TrainOptions, worldSize: number): void {
+  if (options.bucket) throw new UsageError('--bucket (gsutil upload) is not supported by yolo-launch; copy <save_dir> yourself after training');
+  if (options.entity !== undefined || options.upload_dataset !== false || options.bbox_interval !== -1 || options.artifact_alias !== 'latest') {
     throw new UsageError('W&B options (--entity, --upload_dataset, --bbox_interval, --artifact_alias) are not supported by yolo-launch; results are in <save_dir>/results.csv and train.log');
   }
-  if (o.ndjson_console || o.ndjson_file) throw new UsageError('--ndjson-console/--ndjson-file are not supported; <save_dir>/train.log holds JSON lines already');
-  if (o.epochs < 1 && o.resume === false) throw new UsageError(`--epochs must be >= 1 (got ${o.epochs})`);
-  if (o.batch_size === -1) throw new UsageError('--batch-size -1 (AutoBatch) needs CUDA memory probing and is not supported; give a batch size');
-  if (o.batch_size < 1) throw new UsageError(`--batch-size must be >= 1 (got ${o.batch_size})`);
-  if (o.batch_size % worldSize !== 0) {
-    throw new UsageError(`--batch-size ${o.batch_size} must be a multiple of WORLD_SIZE=${worldSize}; use e.g. --batch-size ${Math.max(worldSize, Math.round(o.batch_size / worldSize) * worldSize)}`);
+  if (options.ndjson_console || options.ndjson_file) throw new UsageError('--ndjson-console/--ndjson-file are not supported; <save_dir>/train.log holds JSON lines already');
+  if (options.epochs < 1 && options.resume === false) throw new UsageError(`--epochs must be >= 1 (got ${options.epochs})`);
+  if (options.batch_size === -1) throw new UsageError('--batch-size -1 (AutoBatch) needs CUDA memory probing and is not supported; give a batch size');
+  if (options.batch_size < 1) throw new UsageError(`--batch-size must be >= 1 (got ${options.batch_size})`);
+  if (options.batch_size % worldSize !== 0) {
+    throw new UsageError(`--batch-size ${options.batch_size} must be a multiple of WORLD_SIZE=${worldSize}; use e.g. --batch-size ${Math.max(worldSize, Math.round(options.batch_size / worldSize) * worldSize)}`);
   }
-  if (o.imgsz < 32) throw new UsageError(`--imgsz must be >= 32 (got ${o.imgsz})`);
-  if (o.workers < 0) throw new UsageError(`--workers must be >= 0 (got ${o.workers})`);
-  if (o.label_smoothing < 0 || o.label_smoothing >= 1) throw new UsageError(`--label-smoothing must be in [0, 1) (got ${o.label_smoothing})`);
-  if (o.evolve !== undefined && o.resume !== false) throw new UsageError('--evolve and --resume cannot be combined');
-  if (o.evolve !== undefined && o.evolve < 1) throw new UsageError(`--evolve needs a number of generations >= 1 (got ${o.evolve})`);
-  if (o.sync_bn && worldSize <= 1) {
+  if (options.imgsz < 32) throw new UsageError(`--imgsz must be >= 32 (got ${options.imgsz})`);
+  if (options.workers < 0) throw new UsageError(`--workers must be >= 0 (got ${options.workers})`);
+  if (options.label_smoothing < 0 || options.label_smoothing >= 1) throw new UsageError(`--label-smoothing must be in [0, 1) (got ${options.label_smoothing})`);
+  if (options.evolve !== undefined && options.resume !== false) throw new UsageError('--evolve and --resume cannot be combined');
+  if (options.evolve !== undefined && options.evolve < 1) throw new UsageError(`--evolve needs a number of generations >= 1 (got ${options.evolve})`);
+  if (options.sync_bn && worldSize <= 1) {
     // YOLOv5 ignores --sync-bn without DDP; we do the same, so this is not an error.
   }
 }

@@ -23,11 +23,11 @@ export function checkFile(file: string, what: string, shippedDirs: readonly stri
   const direct = path.resolve(file);
   if (fs.existsSync(direct) && fs.statSync(direct).isFile()) return direct;
   const base = path.basename(file);
-  for (const d of shippedDirs) {
-    const p = path.join(d, base);
-    if (fs.existsSync(p) && fs.statSync(p).isFile()) return p;
+  for (const dir of shippedDirs) {
+    const shippedFile = path.join(dir, base);
+    if (fs.existsSync(shippedFile) && fs.statSync(shippedFile).isFile()) return shippedFile;
   }
-  const shipped = shippedDirs.flatMap((d) => (fs.existsSync(d) ? fs.readdirSync(d).filter((f) => !suffixes.length || suffixes.some((s) => f.endsWith(s))) : []));
+  const shipped = shippedDirs.flatMap((dir) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => !suffixes.length || suffixes.some((s) => f.endsWith(s))) : []));
   throw new UsageError(
     `${what} '${file}' not found: no such file (from ${process.cwd()})` + (shipped.length ? ` and no shipped file of that name (shipped: ${[...new Set(shipped)].sort().join(', ')})` : ''),
   );
@@ -56,16 +56,16 @@ export function incrementPath(p: string, existOk = false, sep = ''): string {
 export function latestRun(searchDir: string): string {
   let best = '';
   let bestTime = -Infinity;
-  const walk = (d: string, depth: number): void => {
-    if (depth > 6 || !fs.existsSync(d)) return;
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p, depth + 1);
-      else if (/^last.*\.pt$/.test(e.name)) {
-        const t = fs.statSync(p).mtimeMs;
-        if (t > bestTime) {
-          bestTime = t;
-          best = p;
+  const walk = (dir: string, depth: number): void => {
+    if (depth > 6 || !fs.existsSync(dir)) return;
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const entryPath = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(entryPath, depth + 1);
+      else if (/^last.*\.pt$/.test(entry.name)) {
+        const modified = fs.statSync(entryPath).mtimeMs;
+        if (modified > bestTime) {
+          bestTime = modified;
+          best = entryPath;
         }
       }
     }

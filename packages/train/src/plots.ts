@@ -5,9 +5,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import type { TrainContext } from './loop.js';
 import type { ValResult } from './val.js';
 import { RESULT_KEYS, readResults } from './results.js';
+
+/** Where the plots go and the class names they show. */
+export interface PlotTarget {
+  saveDir: string;
+  names: string[];
+}
 
 const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
 
@@ -72,20 +77,20 @@ export async function plotResults(saveDir: string): Promise<void> {
   await writeSvgPng(svg, 1700, 720, path.join(saveDir, 'results.png'));
 }
 
-async function plotCurve(ctx: TrainContext, r: ValResult, which: 'PR' | 'F1'): Promise<void> {
+async function plotCurve(target: PlotTarget, r: ValResult, which: 'PR' | 'F1'): Promise<void> {
   const c = r.curves!;
   const series: Series[] = [];
   r.perClass.forEach((row, i) => {
     if (which === 'PR') series.push({ x: c.r[i]!, y: c.p[i]!, color: COLORS[i % COLORS.length]!, width: 1, label: `${row.name} ${row.map50.toFixed(3)}` });
     else series.push({ x: c.px, y: c.f1[i]!, color: COLORS[i % COLORS.length]!, width: 1, label: row.name });
   });
-  const file = path.join(ctx.saveDir, which === 'PR' ? 'PR_curve.png' : 'F1_curve.png');
+  const file = path.join(target.saveDir, which === 'PR' ? 'PR_curve.png' : 'F1_curve.png');
   const title = which === 'PR' ? `Precision-Recall (all classes ${r.map50.toFixed(3)} mAP@0.5)` : 'F1-Confidence';
   await writeSvgPng(axes(80, 50, 700, 560, title, series.slice(0, 20), { xr: [0, 1], yr: [0, 1], xlabel: which === 'PR' ? 'Recall' : 'Confidence', ylabel: which === 'PR' ? 'Precision' : 'F1' }), 820, 680, file);
 }
 
-async function plotConfusion(ctx: TrainContext, m: number[][]): Promise<void> {
-  const names = [...ctx.names, 'background'];
+async function plotConfusion(target: PlotTarget, m: number[][]): Promise<void> {
+  const names = [...target.names, 'background'];
   const n = names.length;
   const cell = Math.max(8, Math.min(60, Math.floor(700 / n)));
   const x0 = 160;
@@ -106,25 +111,25 @@ async function plotConfusion(ctx: TrainContext, m: number[][]): Promise<void> {
       svg += `<text x="${x0 - 6}" y="${y0 + k * cell + cell / 2 + 4}" font-family="sans-serif" font-size="11" text-anchor="end">${esc(nm)}</text>`;
       svg += `<text x="${x0 + k * cell + cell / 2}" y="${y0 + n * cell + 14}" font-family="sans-serif" font-size="11" text-anchor="middle">${esc(nm.slice(0, 10))}</text>`;
     });
-  await writeSvgPng(svg, width, y0 + n * cell + 40, path.join(ctx.saveDir, 'confusion_matrix.png'));
+  await writeSvgPng(svg, width, y0 + n * cell + 40, path.join(target.saveDir, 'confusion_matrix.png'));
 }
 
 /** Everything of the final validation: PNGs and the CSVs behind them. */
-export async function writePlots(ctx: TrainContext, r: ValResult): Promise<void> {
+export async function writePlots(target: PlotTarget, r: ValResult): Promise<void> {
   if (r.confusion) {
-    const names = [...ctx.names, 'background'];
+    const names = [...target.names, 'background'];
     const lines = ['predicted\\true,' + names.join(','), ...r.confusion.map((row, i) => `${names[i]},${row.join(',')}`)];
-    fs.writeFileSync(path.join(ctx.saveDir, 'confusion_matrix.csv'), lines.join('\n') + '\n');
-    await plotConfusion(ctx, r.confusion);
+    fs.writeFileSync(path.join(target.saveDir, 'confusion_matrix.csv'), lines.join('\n') + '\n');
+    await plotConfusion(target, r.confusion);
   }
   if (r.curves) {
     const { px, p, r: rc, f1 } = r.curves;
     const head = ['confidence', ...p.map((_, i) => `P_${i}`), ...rc.map((_, i) => `R_${i}`), ...f1.map((_, i) => `F1_${i}`)];
     const rows = [head.join(',')];
     for (let q = 0; q < px.length; q += 10) rows.push([px[q], ...p.map((x) => x[q]), ...rc.map((x) => x[q]), ...f1.map((x) => x[q])].map((v) => Number(v).toFixed(5)).join(','));
-    fs.writeFileSync(path.join(ctx.saveDir, 'curves.csv'), rows.join('\n') + '\n');
-    await plotCurve(ctx, r, 'PR');
-    await plotCurve(ctx, r, 'F1');
+    fs.writeFileSync(path.join(target.saveDir, 'curves.csv'), rows.join('\n') + '\n');
+    await plotCurve(target, r, 'PR');
+    await plotCurve(target, r, 'F1');
   }
-  await plotResults(ctx.saveDir);
+  await plotResults(target.saveDir);
 }

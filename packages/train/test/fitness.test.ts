@@ -2,7 +2,7 @@
 // fitness fixtures. NMS, process_batch and ap_per_class are yolo's; its tests check them.
 import { test } from 'node:test';
 import { close, loadFixtures } from './helpers/fixtures.js';
-import { fitness } from '../src/loop.js';
+import { fitness } from '../src/early-stopping.js';
 
 interface T {
   shape: number[];

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '@yolo-launch/data';
-import { EarlyStopping, hashIndices, weightedChoices } from '../src/loop.js';
-import { checkImgSize } from '../src/run.js';
+import { EarlyStopping } from '../src/early-stopping.js';
+import { hashIndices, weightedChoices } from '../src/image-weights.js';
+import { checkImgSize } from '../src/setup.js';
 
 test('EarlyStopping follows utils/torch_utils.py (>= counts as improvement)', () => {
   const s = new EarlyStopping(2);

@@ -13,6 +13,7 @@ import { GRADIENT_REDUCE_OP, ddpLossScale } from './convention.js';
 import { broadcastVariables, verifyReplicas } from './replicas.js';
 import { syncBuffers, type BufferSyncPolicy } from './buffers.js';
 import { copyTensorInto } from './host-view.js';
+import { BucketFiller } from './overlap.js';
 
 export interface DistributedDataParallelOptions {
   /** Non-trainable state kept identical across ranks (e.g. BN running mean/var). */
@@ -78,6 +79,9 @@ export class DistributedDataParallel {
   private readonly backendKeepsArrays: boolean;
   /** How every gradient all-reduce is issued (the mean, and the wire compression if any). */
   private readonly reduceOptions: AllReduceOptions;
+  /** The reduction overlapped with the current backward, if the trainer started one. */
+  private filler: BucketFiller | null = null;
+  private overlapStartedAt = 0;
 
   private constructor(pg: ProcessGroup, params: readonly tf.Variable[], options: DistributedDataParallelOptions) {
     this.pg = pg;
@@ -171,6 +175,24 @@ export class DistributedDataParallel {
   }
 
   /**
+   * Overlap the all-reduce with the backward pass (torch DDP's gradient hooks). Call before
+   * the backward; hand each gradient to the returned hook as soon as it exists (scaled like
+   * the ones given to reduceGradients; the hook copies it, the caller still owns it). A bucket
+   * whose gradients are all in starts its all-reduce at once, in plan order (last layers
+   * first), while the backward goes on. Then call reduceGradients / reduceGradientsToHost as
+   * usual: it fills in what was not handed over and waits only for what is still in flight.
+   * Returns null when there is nothing to overlap (inside noSync, world size 1, the device
+   * transfer path): reduceGradients then works as before.
+   */
+  beginOverlappedReduction(): ((name: string, grad: tf.Tensor) => void) | null {
+    if (!this.syncEnabled || this.pg.worldSize === 1 || this.transfer === 'device' || this.buckets.length === 0) return null;
+    const filler = new BucketFiller(this.buckets, this.hostBuffers, (i) => this.pg.allReduce(this.hostBuffers[i]!, this.reduceOptions), this.accumulated);
+    this.filler = filler;
+    this.overlapStartedAt = performance.now();
+    return (name, grad) => filler.add(name, grad);
+  }
+
+  /**
    * Hand over the gradients of one backward (a map from variable name to gradient, as
    * tf.variableGrads returns). Inside noSync(): accumulated locally, returns null. Otherwise:
    * the accumulated gradients plus these are averaged over all ranks (bucketed, last layer
@@ -219,14 +241,17 @@ export class DistributedDataParallel {
       this.accumulate(grads);
       return false;
     }
+    const filler = this.filler;
+    this.filler = null;
     let local: tf.NamedTensorMap = grads;
     const acc = this.accumulated;
-    if (acc !== null) {
+    if (acc !== null && filler === null) {
       this.accumulate(grads);
       local = Object.fromEntries(acc);
     }
     try {
-      await this.allReduceBuckets(local, sink);
+      if (filler) await this.finishOverlapped(filler, local, sink);
+      else await this.allReduceBuckets(local, sink);
       return true;
     } finally {
       if (acc !== null) {
@@ -332,6 +357,32 @@ export class DistributedDataParallel {
       throw err;
     }
     this.lastTimings = { total: performance.now() - t0, allReduceWait: wait, download, upload, buckets: n, bytes };
+  }
+
+  /** The end of an overlapped reduction: the rest of the buckets, then the results in order. */
+  private async finishOverlapped(filler: BucketFiller, grads: tf.NamedTensorMap, sink: ReduceSink): Promise<void> {
+    const t0 = performance.now();
+    const inFlight = filler.finish(grads);
+    const download = performance.now() - t0;
+    let wait = 0;
+    let upload = 0;
+    let bytes = 0;
+    try {
+      for (const [i, p] of inFlight.entries()) {
+        const w0 = performance.now();
+        const reduced = await p;
+        const u0 = performance.now();
+        wait += u0 - w0;
+        bytes += reduced.byteLength;
+        sink.bucket(this.buckets[i]!, reduced);
+        upload += performance.now() - u0;
+      }
+    } catch (err) {
+      sink.abort();
+      throw err;
+    }
+    // total: from the backward's start; allReduceWait: what the backward did not hide
+    this.lastTimings = { total: performance.now() - this.overlapStartedAt, allReduceWait: wait, download, upload, buckets: inFlight.length, bytes };
   }
 
   /**

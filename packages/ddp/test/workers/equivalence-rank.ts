@@ -59,7 +59,14 @@ async function train(
       // times WORLD_SIZE; DDP averages.
       const { value, grads } = tf.variableGrads(() => tf.mul(net.loss(x, y), ddp.lossScale) as tf.Scalar, net.params);
       if (m < microSteps - 1) await ddp.noSync(() => ddp.reduceGradients(grads));
-      else await ddp.step(opt, grads);
+      else {
+        // DDP_TEST_OVERLAP: hand the gradients over last layer first, as a layer-by-layer
+        // backward produces them, so buckets start their all-reduce before step() is called.
+        const hook = process.env.DDP_TEST_OVERLAP ? ddp.beginOverlappedReduction() : null;
+        if (process.env.DDP_TEST_OVERLAP && !hook) throw new Error('beginOverlappedReduction returned null on a synchronising step');
+        if (hook) for (const p of [...net.params].reverse()) hook(p.name, grads[p.name]!);
+        await ddp.step(opt, grads);
+      }
       tf.dispose([x, y, value, ...Object.values(grads)]);
     }
   }

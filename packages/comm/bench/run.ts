@@ -18,6 +18,8 @@ const repoRoot = path.resolve(pkgRoot, '../..');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+/** --baseline=<another build's dist/bench/bench-rank.js>: a 'before' row set in the same run. */
+const baseline = args.find((a) => a.startsWith('--baseline='))?.slice(11);
 
 const KB = 1024;
 const MB = 1024 * 1024;
@@ -102,12 +104,15 @@ interface OursPlan {
   iters?: number;
   /** All-reduce wire compression ('fp16' / 'bf16'), see ring.ts. */
   compression?: string;
+  /** Another build's bench-rank.js (--baseline): measured as it ran then (no ALLOCATOR_ENV). */
+  rankScript?: string;
 }
 
 async function ours(config: string, world: number, sizes: number[], plan: OursPlan = {}, where: Placement = {}): Promise<Row[]> {
   const rankPlan = { sizes, shared: plan.shared ?? true, latencyIters: plan.latencyIters ?? 200, iters: plan.iters, compression: plan.compression };
   // The environment the launcher gives every worker (ALLOCATOR_ENV), then the variant's own.
-  const out = await runRanks(process.execPath, [path.join(here, 'bench-rank.js')], world, { ...ALLOCATOR_ENV, BENCH_PLAN: JSON.stringify(rankPlan), ...plan.env }, 20 * 60_000, where);
+  const script = plan.rankScript ?? path.join(here, 'bench-rank.js');
+  const out = await runRanks(process.execPath, [script], world, { ...(plan.rankScript ? {} : ALLOCATOR_ENV), BENCH_PLAN: JSON.stringify(rankPlan), ...plan.env }, 20 * 60_000, where);
   const line = out.split('\n').find((l) => l.startsWith('BENCH '));
   if (!line) throw new Error(`${config}: no result (output: ${out.slice(-500)})`);
   const r = JSON.parse(line.slice(6)) as { transport: string; times: Record<string, number[]> };
@@ -213,6 +218,23 @@ function linkTable(rows: Row[]): string[] {
   return out;
 }
 
+/** Markdown rows: each world and size, the baseline, this build and gloo of the same run. */
+function beforeAfterTable(rows: Row[]): string[] {
+  const out = ['| op | world | before | after | gloo | after / gloo | after p90 / median |', '|---|---|---|---|---|---|---|'];
+  const pick = (config: string, impl: Row['impl'], w: number, op: string, b: number): Row | undefined => rows.find((r) => r.config === config && r.impl === impl && r.world === w && r.op === op && r.bytes === b);
+  for (const world of [2, 4]) {
+    for (const r of rows.filter((x) => x.config === 'main' && x.world === world && (x.op === 'allreduce' || x.op === 'barrier'))) {
+      const before = pick('before', 'yolo-comm', world, r.op, r.bytes);
+      const g = pick('gloo', 'gloo', world, r.op, r.bytes);
+      const latency = r.op === 'barrier' || r.bytes <= 64 * KB;
+      const fig = (x: Row | undefined): string => (x ? (latency ? `${x.medianMs.toFixed(3)} ms` : x.busbwGBs.toFixed(3)) : '-');
+      const ratio = g ? (latency ? g.medianMs / r.medianMs : r.busbwGBs / g.busbwGBs).toFixed(2) : '-';
+      out.push(`| ${r.op === 'barrier' ? 'barrier' : fmtBytes(r.bytes)} | ${world} | ${fig(before)} | ${fig(r)} | ${fig(g)} | ${ratio}x | ${(r.p90Ms / r.medianMs).toFixed(2)} |`);
+    }
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const want = (name: string): boolean => !only || only.includes(name);
   const loadAtStart = os.loadavg();
@@ -229,6 +251,10 @@ async function main(): Promise<void> {
     if (want('main')) {
       log(`main: world ${world}`);
       rows.push(...(await ours('main', world, sizes)));
+    }
+    if (baseline) {
+      log(`baseline ${baseline}: world ${world}`);
+      rows.push(...(await ours('before', world, sizes, { rankScript: path.resolve(baseline) })));
     }
     if (python) {
       log(`gloo (torch.distributed via ${python}), world ${world}`);
@@ -301,6 +327,11 @@ async function main(): Promise<void> {
   if (ceilings.length) {
     print('raw ZeroMQ PUSH/PULL (one direction, two processes):');
     for (const c of ceilings) print(`  ${c.transport} ${fmtBytes(c.bytes)} messages: ${c.gbps.toFixed(2)} GB/s`);
+    print('');
+  }
+  if (baseline) {
+    print('before / after / gloo, same run (busbw GB/s; for 4 KB and barrier the median ms):');
+    for (const l of beforeAfterTable(rows)) print(`  ${l}`);
     print('');
   }
   const linkRows = linkTable(rows);

@@ -65,6 +65,8 @@ function u16(buf: Buffer): Uint16Array {
 
 const view = (a: Float32Array, from: number, to: number): Buffer => Buffer.from(a.buffer, a.byteOffset + from * 4, (to - from) * 4);
 const MIN_SEGMENT_BYTES = Number(process.env.YOLO_COMM_MIN_SEGMENT ?? 512 * 1024);
+/** The longest stretch the ring processes ready messages without yielding to the event loop. */
+const YIELD_EVERY_MS = 20;
 /** Up to this size all-reduce is a gather then a local sum in rank order (fewer hops). */
 export const SMALL_ALLREDUCE_BYTES = Number(process.env.YOLO_COMM_SMALL_MAX ?? 64 * 1024);
 
@@ -92,6 +94,8 @@ export class Ring {
   readonly stats: RingStats = { messagesSent: 0, messagesReceived: 0, dropped: 0 };
   private readonly segBytes: number;
   private readonly ownerScratch = new OwnerScratch();
+  /** When the engine's event loop last had a turn (see next()). */
+  private sliceStartedAt = performance.now();
 
   constructor(
     readonly rank: number,
@@ -162,7 +166,14 @@ export class Ring {
     }
   }
 
-  private next(): Promise<Incoming> {
+  private async next(): Promise<Incoming> {
+    // Ready messages are consumed in a chain of microtasks, which starves timers and sockets
+    // (the liveness heartbeats) for as long as data keeps arriving: a 256 MB all-reduce on a
+    // loaded machine ran for seconds without a turn and got this rank declared dead.
+    if (performance.now() - this.sliceStartedAt > YIELD_EVERY_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      this.sliceStartedAt = performance.now();
+    }
     if (this.failure) return Promise.reject(this.failure);
     if (this.inboxHead < this.inbox.length) {
       const m = this.inbox[this.inboxHead]!;

@@ -61,6 +61,8 @@ export interface TrainOptions {
   ndjson_file: boolean;
   /** yolo-launch: the tfjs backend (wasm, cpu, tensorflow, or auto). */
   backend: string;
+  /** yolo-launch: 16-bit gradients in the DDP all-reduce (PyTorch's fp16/bf16 compress hooks), or 'none'. */
+  grad_compression: 'none' | 'fp16' | 'bf16';
 }
 
 type Kind = 'int' | 'float' | 'str' | 'flag' | 'optional-str' | 'optional-int' | 'int-list';
@@ -123,6 +125,7 @@ export const OPTION_SPECS: readonly Spec[] = [
   { flags: ['--ndjson-console'], dest: 'ndjson_console', kind: 'flag', default: false, help: 'Log ndjson to console' },
   { flags: ['--ndjson-file'], dest: 'ndjson_file', kind: 'flag', default: false, help: 'Log ndjson to file' },
   { flags: ['--backend'], dest: 'backend', kind: 'str', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], help: 'tfjs backend (yolo-launch; auto = tfjs-node-gpu/tfjs-node when installed, else wasm)' },
+  { flags: ['--grad-compression'], dest: 'grad_compression', kind: 'str', default: 'none', choices: ['none', 'fp16', 'bf16'], help: 'DDP gradients travel as fp16/bf16: half the bytes, summed in fp32 (yolo-launch; PyTorch fp16_compress_hook)' },
 ];
 
 export function defaultOptions(): TrainOptions {

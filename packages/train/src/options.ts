@@ -65,6 +65,8 @@ export interface TrainOptions {
   backend: string;
   /** yolo-launch: validate on rank 0 only (YOLOv5's behaviour) instead of on every rank. */
   val_rank0: boolean;
+  /** yolo-launch: 16-bit gradients in the DDP all-reduce (PyTorch's fp16/bf16 compress hooks), or 'none'. */
+  grad_compression: 'none' | 'fp16' | 'bf16';
 }
 
 type Kind = 'int' | 'float' | 'str' | 'flag' | 'optional-str' | 'optional-int' | 'int-list';
@@ -132,6 +134,7 @@ export const OPTION_SPECS: readonly Spec[] = [
   { flags: ['--ndjson-file'], dest: 'ndjson_file', kind: 'flag', default: false, help: 'Log ndjson to file' },
   { flags: ['--backend'], dest: 'backend', kind: 'str', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], help: 'tfjs backend (yolo-launch; auto = tfjs-node-gpu/tfjs-node when installed, else wasm)' },
   { flags: ['--val-rank0'], dest: 'val_rank0', kind: 'flag', default: false, help: 'validate on rank 0 only while the other ranks wait, as YOLOv5 (yolo-launch; default: every rank validates its share of the batches, same numbers)' },
+  { flags: ['--grad-compression'], dest: 'grad_compression', kind: 'str', default: 'none', choices: ['none', 'fp16', 'bf16'], help: 'DDP gradients travel as fp16/bf16: half the bytes, summed in fp32 (yolo-launch; PyTorch fp16_compress_hook)' },
 ];
 
 export function defaultOptions(): TrainOptions {

@@ -202,7 +202,10 @@ export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
   if (isMain) log.info(optimizer.describe());
 
   // DDP: identical replicas (rank 0's weights) and the gradient reducer.
-  const ddp = await DistributedDataParallel.create(processGroup, state.params.map((q) => q.variable), { buffers: model.buffers().map((b) => b.variable) });
+  const ddp = await DistributedDataParallel.create(processGroup, state.params.map((q) => q.variable), {
+    buffers: model.buffers().map((b) => b.variable),
+    ...(options.grad_compression !== 'none' ? { gradCompression: options.grad_compression } : {}),
+  });
   state.pullParams();
 
   const { trainLoader, valLoader } = await createLoaders(run, splits, decayedHyp, { imgsz, gridStride, batchPerRank });

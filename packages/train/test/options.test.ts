@@ -61,3 +61,10 @@ test('static validation: world size, integrations, impossible values', () => {
   assert.equal(parseTrainArgs([]).options.notensorboard, false);
   validateStatic(parseTrainArgs([]).options, 1); // no --cfg/--weights: yolov5s.yaml from scratch
 });
+
+test('--grad-compression: none by default, fp16 / bf16 accepted, anything else refused by name', () => {
+  assert.equal(defaultOptions().grad_compression, 'none');
+  assert.equal(parseTrainArgs(['--grad-compression', 'bf16']).options.grad_compression, 'bf16');
+  assert.equal(parseTrainArgs(['--grad-compression', 'fp16']).options.grad_compression, 'fp16');
+  assert.throws(() => parseTrainArgs(['--grad-compression', 'fp8']), /grad-compression|grad_compression|fp8/);
+});

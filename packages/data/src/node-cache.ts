@@ -173,21 +173,23 @@ export async function waitForNodeCache(file: string, opts: { startTimeoutMs?: nu
  */
 export class NodeCacheReader {
   readonly entries = new Map<number, NodeCacheEntry>();
-  private readonly slots: Uint8Array[];
+  // allocated on first use: a loader with worker threads never reads on its main thread
+  private readonly slots: Uint8Array[] = [];
+  private readonly maxBytes: number;
   private nextSlot = 0;
 
   /** `fd`: an open descriptor of `file` (process-wide: the loader's worker threads share it). */
   constructor(
     readonly file: string,
     readonly fd: number,
-    ring = 24,
+    private readonly ring = 24,
   ) {
     let maxBytes = 0;
     for (const [index, offset, width, height, h0, w0] of readHeader(fd, file).entries) {
       this.entries.set(index, { offset, width, height, h0, w0 });
       maxBytes = Math.max(maxBytes, width * height * 3);
     }
-    this.slots = Array.from({ length: ring }, () => new Uint8Array(maxBytes));
+    this.maxBytes = maxBytes;
   }
 
   get bytes(): number {
@@ -200,8 +202,9 @@ export class NodeCacheReader {
     const e = this.entries.get(index);
     if (!e) return null;
     const n = e.width * e.height * 3;
+    if (this.slots.length < this.ring) this.slots.push(new Uint8Array(this.maxBytes));
     const slot = this.slots[this.nextSlot]!;
-    this.nextSlot = (this.nextSlot + 1) % this.slots.length;
+    this.nextSlot = (this.nextSlot + 1) % this.ring;
     const got = fs.readSync(this.fd, slot, 0, n, e.offset);
     if (got !== n) throw new Error(`${this.file}: short read (${got} of ${n} bytes): the node image cache was truncated`);
     return { image: { data: slot.subarray(0, n), width: e.width, height: e.height }, h0: e.h0, w0: e.w0 };

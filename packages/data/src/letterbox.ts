@@ -3,7 +3,7 @@
  * utils.augmentations.letterbox). Geometry follows Python exactly (half-to-even round,
  * float modulo); pixels come from sharp's bilinear resize plus a 114 border.
  */
-import { roundHalfEven, pyMod } from './rounding.js';
+import { roundHalfEven, pyMod } from '@yolo-launch/core';
 import { newImage, resizeImage, blit, PAD_VALUE, type RgbImage } from './image.js';
 
 export interface LetterboxOptions {

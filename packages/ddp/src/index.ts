@@ -9,7 +9,8 @@ export {
   type BucketOptions,
   type BucketParam,
 } from './buckets.js';
-export { DistributedSampler, permute, splitmix32, type DistributedSamplerOptions } from './sampler.js';
+export { DistributedSampler, permute, type DistributedSamplerOptions } from './sampler.js';
+export { splitmix32 } from '@yolo-launch/core';
 export { rankZeroFirst, localRankFromEnv, type RankZeroFirstOptions } from './rank-zero-first.js';
 export { syncBatchNormMoments, localMoments, combineMoments, type MomentsFn, type Moments } from './sync-batch-norm.js';
 export { syncBuffers, type BufferSyncPolicy } from './buffers.js';

@@ -21,11 +21,7 @@ import { YoloOptimizer } from './optimizer.js';
 import { createBatchSource, type BatchSource } from './batches.js';
 import { downloadDataset, missingPaths } from './download.js';
 import { RUN_MARKER } from './resume.js';
-
-/** check_img_size: imgsz rounded up to a multiple of the stride, at least `floor`. */
-export function checkImgSize(imgsz: number, stride: number, floor = 0): number {
-  return Math.max(Math.ceil(imgsz / stride) * stride, floor);
-}
+import { checkImgSize } from '@yolo-launch/core';
 
 function yamlDump(obj: unknown): string {
   return yaml.dump(obj, { sortKeys: false, lineWidth: 200 });

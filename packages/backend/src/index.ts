@@ -22,5 +22,6 @@ export * from './gpu/index.js';
 export { registerWasmKernels, nativeWasmKernels, cpuBridgedKernels, cpuKernelFixes, gradientOverrides } from './kernels/register.js';
 export { replacedWasmKernel } from './kernels/replaced.js';
 export { batchNormTrain, type BatchNormTrainResult } from './ops/batch_norm_train.js';
+export { localMoments, type BatchMoments, type MomentsFn } from './ops/moments.js';
 export { silu } from './ops/silu.js';
 export { setEagerBackprop, eagerBackpropEnabled } from './engine/eager_backprop.js';

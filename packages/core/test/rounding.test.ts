@@ -2,7 +2,8 @@
 // references: on every value, negative halves included, the kept one (the former yolo copy)
 // gives the same result as the train copy to the bit (Object.is, so the sign of zero too), and
 // the same number as the data copy (===: that one gave +0 where the others give -0, for
-// -0.5 <= x < 0; its callers, letterbox sizes, never pass negatives).
+// -0.5 <= x < 0; data's letterbox, which rounds paddings such as dh - 0.1, turns -0 into 0
+// itself, as Python's int does).
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { checkImgSize, makeDivisible, roundHalfEven } from '../src/index.js';

@@ -17,6 +17,7 @@ import { launch, type LaunchOptions } from './launch.js';
 import type { NodeLaunchConfig } from './multinode.js';
 import { optionVariable, type OptionName } from './option-names.js';
 import { probe } from './probe.js';
+import { rejectUnknownFlags } from './unknown-flags.js';
 import { DOCTOR_USAGE, parseDoctorArgs, runDoctor, type DoctorOptions } from './doctor/index.js';
 
 type OptionType = 'string' | 'number' | 'boolean';
@@ -84,6 +85,7 @@ export interface ParsedCommandLine {
 
 /** Parses the launcher's argv (without node and script). Throws UsageError on bad input. */
 export async function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<ParsedCommandLine | null> {
+  rejectUnknownFlags(argv, OPTIONS);
   let parser = yargs([...argv])
     .scriptName('yolo-launch')
     .usage(`$0 [launcher options] train [train options]\n$0 [launcher options] val|detect [options]\n$0 export [export options]\n$0 [launcher options] -- <command> [args...]\n${DOCTOR_USAGE}\n\nEvery option can also be set with YOLO_LAUNCH_<NAME>, e.g. YOLO_LAUNCH_NPROC=4.`)

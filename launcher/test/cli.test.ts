@@ -101,6 +101,22 @@ for (const [what, args, message] of usageErrors) {
   });
 }
 
+test('an unknown launcher flag before `train` is named alone, not with every train option after it', async () => {
+  for (const args of [['--bogus', 'train', '--epochs', '1', '--img', '64'], ['--nproc', '2', '--bogus=1', 'train', '--epochs', '1'], ['--standalone', '-Z', 'train', '--epochs', '1']]) {
+    const run = await runLauncher(args);
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /^yolo-launch: error: Unknown argument: (bogus|Z) \(launcher options go before `train`/);
+    assert.doesNotMatch(run.stderr, /epochs|img/);
+  }
+  // known spellings (snake case, camel case, aliases, --no-<flag>, --flag=value) still parse
+  const parsed = await parse(['--nproc_per_node', '2', '--masterPort=29501', '--no-preflight', '-H', 'hosts', 'train', '--bogus']);
+  assert.equal(parsed.nproc, '2');
+  assert.equal(parsed.masterPort, 29501);
+  assert.equal(parsed.preflight, false);
+  assert.equal(parsed.hostfile, 'hosts');
+  assert.deepEqual(parsed.trainArgs, ['--bogus']);
+});
+
 test('a taken master port is refused with exit 2 and names the process holding it', async (t) => {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

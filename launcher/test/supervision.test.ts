@@ -93,6 +93,16 @@ test('--max-restarts exhausted: the launcher gives up with a failure', async (t)
   assert.equal(processesWith(marker).length, 0);
 });
 
+test('a worker\'s usage error (exit 2) is the launcher\'s exit 2; any other failure is 1', async (t) => {
+  const marker = newMarker();
+  t.after(() => killAll(marker));
+  const usage = await runLauncher(['--standalone', '--nproc', '2', '--term-timeout', '2', '--', node, worker('behave'), 'fail-rank=1', 'fail-code=2', `marker=${marker}`]);
+  assert.equal(usage.code, 2, usage.stderr);
+  assert.match(usage.stderr, /rank 1 .* exited with code 2/);
+  const crash = await runLauncher(['--standalone', '--nproc', '2', '--term-timeout', '2', '--', node, worker('behave'), 'fail-rank=1', 'fail-code=3', `marker=${marker}`]);
+  assert.equal(crash.code, 1, crash.stderr);
+});
+
 test('--log-dir keeps one complete file per rank; --tee and --local-ranks-filter choose the console', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'yl-logs-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

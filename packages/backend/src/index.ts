@@ -24,6 +24,7 @@ export { probeTensorflowBackend, type TensorflowProbe } from './probe.js';
 export { registerWasmKernels, nativeWasmKernels, cpuBridgedKernels, cpuKernelFixes, gradientOverrides } from './kernels/register.js';
 export { replacedWasmKernel } from './kernels/replaced.js';
 export { batchNormTrain, type BatchNormTrainResult } from './ops/batch_norm_train.js';
+export { localMoments, type BatchMoments, type MomentsFn } from './ops/moments.js';
 export { silu } from './ops/silu.js';
 export { conv2dTorch, fusedConv2dTorch, maxPoolTorch } from './ops/torch_padding.js';
 export { setEagerBackprop, eagerBackpropEnabled } from './engine/eager_backprop.js';

@@ -1,5 +1,5 @@
 export * from './rng.js';
-export * from './rounding.js';
+export { roundHalfEven, pyMod } from '@yolo-launch/core';
 export * from './dataset-yaml.js';
 export * from './image-files.js';
 export * from './labels.js';

@@ -3,7 +3,7 @@
  * utils.augmentations.letterbox). Geometry follows Python exactly (half-to-even round,
  * float modulo); pixels come from sharp's bilinear resize plus a 114 border.
  */
-import { roundHalfEven, pyMod } from './rounding.js';
+import { roundHalfEven, pyMod } from '@yolo-launch/core';
 import { newImage, resizeImage, blit, PAD_VALUE, type RgbImage } from './image.js';
 
 export interface LetterboxOptions {
@@ -32,6 +32,11 @@ export interface LetterboxGeometry {
   outShape: [number, number];
 }
 
+/** int(round(x)) for a padding: Python's int has no -0, so round(-0.1) is 0, not -0. */
+function padPixels(x: number): number {
+  return Math.trunc(roundHalfEven(x)) + 0;
+}
+
 /** The geometry of letterbox for an image of (h, w) to newShape (int n = (n, n), or (h, w)). */
 export function letterboxGeometry(shape: [number, number], newShape: number | [number, number], opts: LetterboxOptions = {}): LetterboxGeometry {
   const { auto = true, scaleFill = false, scaleup = true, stride = 32 } = opts;
@@ -53,10 +58,10 @@ export function letterboxGeometry(shape: [number, number], newShape: number | [n
   }
   dw /= 2;
   dh /= 2;
-  const top = Math.trunc(roundHalfEven(dh - 0.1));
-  const bottom = Math.trunc(roundHalfEven(dh + 0.1));
-  const left = Math.trunc(roundHalfEven(dw - 0.1));
-  const right = Math.trunc(roundHalfEven(dw + 0.1));
+  const top = padPixels(dh - 0.1);
+  const bottom = padPixels(dh + 0.1);
+  const left = padPixels(dw - 0.1);
+  const right = padPixels(dw + 0.1);
   return { ratio, pad: [dw, dh], newUnpad, top, bottom, left, right, outShape: [newUnpad[1] + top + bottom, newUnpad[0] + left + right] };
 }
 

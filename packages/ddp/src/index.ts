@@ -9,9 +9,11 @@ export {
   type BucketOptions,
   type BucketParam,
 } from './buckets.js';
-export { DistributedSampler, permute, splitmix32, type DistributedSamplerOptions } from './sampler.js';
+export { DistributedSampler, permute, type DistributedSamplerOptions } from './sampler.js';
+export { splitmix32 } from '@yolo-launch/core';
 export { rankZeroFirst, localRankFromEnv, type RankZeroFirstOptions } from './rank-zero-first.js';
-export { syncBatchNormMoments, localMoments, combineMoments, type MomentsFn, type Moments } from './sync-batch-norm.js';
+export { syncBatchNormMoments, combineMoments, type Moments } from './sync-batch-norm.js';
+export { localMoments, type MomentsFn } from '@yolo-launch/backend';
 export { syncBuffers, type BufferSyncPolicy } from './buffers.js';
 export { broadcastVariables, verifyReplicas, ReplicaMismatchError } from './replicas.js';
 export { fingerprint } from './checksum.js';

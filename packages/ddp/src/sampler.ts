@@ -8,6 +8,7 @@
  * `setIndices` samples from a given list instead of 0..len-1: with --image-weights rank 0
  * draws the weighted indices each epoch and broadcasts them; every rank shards the same list.
  */
+import { splitmix32 } from '@yolo-launch/core';
 
 export interface DistributedSamplerOptions {
   /** Length of the dataset (indices 0..datasetSize-1), unless `indices` is given. */
@@ -140,17 +141,4 @@ export function permute<T>(items: readonly T[], seed: number): T[] {
     out[j] = t;
   }
   return out;
-}
-
-/** A small, well-mixed 32-bit generator (splitmix32) giving floats in [0, 1). */
-export function splitmix32(seed: number): () => number {
-  let s = (seed | 0) ^ 0x9e3779b9;
-  return () => {
-    s = (s + 0x9e3779b9) | 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    z ^= z >>> 16;
-    return (z >>> 0) / 4294967296;
-  };
 }

@@ -22,25 +22,10 @@
  * same model in training mode): it is a collective.
  */
 import type { ProcessGroup } from '@yolo-launch/comm';
-import { tf } from '@yolo-launch/backend';
+import { tf, type BatchMoments, type MomentsFn } from '@yolo-launch/backend';
 
-export interface Moments {
-  mean: tf.Tensor1D;
-  /** Biased variance over N, H, W (and over every rank for SyncBN). */
-  variance: tf.Tensor1D;
-  /** Elements per channel the moments were taken over (all ranks for SyncBN). */
-  count: number;
-}
-
-/** Structurally identical to the yolo package's MomentsFn (NHWC input). */
-export type MomentsFn = (x: tf.Tensor4D) => Moments;
-
-/** Plain BatchNorm: moments of the local batch. */
-export const localMoments: MomentsFn = (x) => {
-  const { mean, variance } = tf.moments(x, [0, 1, 2]);
-  const [n, h, w] = x.shape;
-  return { mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D, count: n * h * w };
-};
+/** The batch statistics SyncBatchNorm returns (the backend's BatchMoments). */
+export type Moments = BatchMoments;
 
 // Counts travel as two float32 parts (hi * 2^12 + lo) so that counts up to 2^36 stay exact.
 const COUNT_SPLIT = 4096;

@@ -2,6 +2,7 @@
 // each image's classes score (train.py's random.choices over image weights); every rank
 // samples its shard from that list.
 
+import { fnv1aWords } from '@yolo-launch/core';
 import * as data from '@yolo-launch/data';
 import type { TrainContext } from './context.js';
 
@@ -28,14 +29,7 @@ export function weightedChoices(weights: ArrayLike<number>, k: number, rng: data
 
 /** FNV-1a of an index list (logged so that tests can check every rank sampled the same list). */
 export function hashIndices(indices: readonly number[]): string {
-  let h = 0x811c9dc5;
-  for (const v of indices) {
-    h ^= v & 0xffff;
-    h = Math.imul(h, 0x01000193);
-    h ^= v >>> 16;
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0).toString(16).padStart(8, '0');
+  return fnv1aWords(indices);
 }
 
 /** This epoch's image-weighted indices (rank 0), from the per-class mAPs of the last validation. */

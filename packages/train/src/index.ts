@@ -1,6 +1,6 @@
 export { runTrainCli, train, type TrainCallbacks, type TrainResult } from './run.js';
 export { parseTrainArgs, defaultOptions, validateStatic, helpText, UsageError, OPTION_SPECS, DEFAULT_DATA, type TrainOptions } from './options.js';
-export { Schedule, lrLambda, linearLf, oneCycleLf, emaDecay, roundHalfEven, interp, initialAccumulate, scaledWeightDecay, warmupIterations, NBS } from './schedule.js';
+export { Schedule, lrLambda, linearLf, oneCycleLf, emaDecay, interp, initialAccumulate, scaledWeightDecay, warmupIterations, NBS } from './schedule.js';
 export { YoloOptimizer, clipGradNorm, groupOf, type OptimizerName, type ParamSlot, type OptimizerState } from './optimizer.js';
 export { ModelEMA } from './ema.js';
 export {

@@ -1,13 +1,6 @@
 // The learning-rate, momentum, accumulation and EMA schedules of YOLOv5's train.py,
 // reproduced number for number (the fixtures' `schedule/` folder is the reference).
-
-/** Python/NumPy rounding: halves go to the even neighbour (round(2.5) == 2). */
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  // Math.round rounds halves up; correct the exact-half case towards even.
-  if (Math.abs(x % 1) === 0.5) return 2 * Math.round(x / 2);
-  return r;
-}
+import { roundHalfEven } from '@yolo-launch/core';
 
 /** numpy.interp for a single x over increasing xp (clamped at both ends). */
 export function interp(x: number, xp: readonly number[], fp: readonly number[]): number {

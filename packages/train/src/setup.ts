@@ -23,11 +23,7 @@ import { RUN_MARKER } from './resume.js';
 import { writeHypYaml, writeOptYaml } from './run-files.js';
 import { settleBatchSize } from './batch-size.js';
 import { TrainTensorBoard } from './tensorboard/logger.js';
-
-/** check_img_size: imgsz rounded up to a multiple of the stride, at least `floor`. */
-export function checkImgSize(imgsz: number, stride: number, floor = 0): number {
-  return Math.max(Math.ceil(imgsz / stride) * stride, floor);
-}
+import { checkImgSize } from '@yolo-launch/core';
 
 /** save_dir: rank 0 picks (and creates) it and writes opt.yaml and hyp.yaml; every rank uses the same. */
 async function openSaveDir(run: PreparedRun): Promise<string> {

@@ -46,9 +46,19 @@ function batchImages(ctx: TrainContext, batch: Batch, epoch: number, iteration: 
   });
 }
 
-/** Forward and backward: the loss items on the host and the gradients (scaled by ddp.lossScale). */
+/**
+ * What train.py multiplies the loss by before backward: `loss *= WORLD_SIZE` under DDP (ddp
+ * averages; see @yolo-launch/ddp convention.ts), then `if opt.quad: loss *= 4.`. Without
+ * --quad it is ddp.lossScale itself, so those runs do not change by a bit.
+ */
+export function lossMultiplier(ddpLossScale: number, quad: boolean): number {
+  return quad ? ddpLossScale * 4.0 : ddpLossScale;
+}
+
+/** Forward and backward: the loss items on the host and the gradients (scaled by lossMultiplier). */
 function lossAndGradients(ctx: TrainContext, lossFn: yolo.ComputeLoss, recompute: boolean, images: tf.Tensor4D, targets: Float32Array, willStep: boolean): { items: Float32Array; grads: tf.NamedTensorMap } {
   const { model, ddp } = ctx;
+  const scale = lossMultiplier(ddp.lossScale, ctx.options.quad);
   if (recompute) {
     // yolo's forwardBackward: layer outputs only, each layer's forward recomputed during
     // the backward (fits 640 training in the wasm heap; ~1/3 more compute). It produces the
@@ -58,8 +68,8 @@ function lossAndGradients(ctx: TrainContext, lossFn: yolo.ComputeLoss, recompute
     const hook = willStep && process.env.YOLO_TRAIN_OVERLAP !== '0' ? ddp.beginOverlappedReduction() : null;
     const onGradient: yolo.GradientHook | undefined = hook
       ? (variable, grad) => {
-          if (ddp.lossScale === 1) return hook(variable.name, grad);
-          const scaled = tf.mul(grad, ddp.lossScale);
+          if (scale === 1) return hook(variable.name, grad);
+          const scaled = tf.mul(grad, scale);
           hook(variable.name, scaled);
           scaled.dispose();
         }
@@ -67,10 +77,9 @@ function lossAndGradients(ctx: TrainContext, lossFn: yolo.ComputeLoss, recompute
     const r = yolo.lossAndGradients(model, lossFn, images, targets, { recompute: true, onGradient });
     const grads: tf.NamedTensorMap = {};
     for (const g of r.grads) {
-      // train.py: loss *= WORLD_SIZE under DDP (ddp averages; see its convention.ts)
-      if (ddp.lossScale === 1) grads[g.variable.name] = g.grad;
+      if (scale === 1) grads[g.variable.name] = g.grad;
       else {
-        grads[g.variable.name] = tf.mul(g.grad, ddp.lossScale);
+        grads[g.variable.name] = tf.mul(g.grad, scale);
         g.grad.dispose();
       }
     }
@@ -84,8 +93,7 @@ function lossAndGradients(ctx: TrainContext, lossFn: yolo.ComputeLoss, recompute
       tf.keep(out.items);
       items = out.items.dataSync() as Float32Array;
       out.items.dispose();
-      // train.py: loss *= WORLD_SIZE under DDP; ddp averages (see @yolo-launch/ddp convention.ts)
-      return tf.mul(out.loss, ddp.lossScale) as tf.Scalar;
+      return tf.mul(out.loss, scale) as tf.Scalar;
     },
     ctx.state.params.map((p) => p.variable),
   );

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Rng } from '@yolo-launch/data';
 import { EarlyStopping } from '../src/early-stopping.js';
 import { hashIndices, weightedChoices } from '../src/image-weights.js';
-import { checkImgSize } from '../src/setup.js';
+import { checkImgSize } from '@yolo-launch/core';
 
 test('EarlyStopping follows utils/torch_utils.py (>= counts as improvement)', () => {
   const s = new EarlyStopping(2);

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { close, loadFixtures } from './helpers/fixtures.js';
-import { Schedule, emaDecay, initialAccumulate, interp, lrLambda, roundHalfEven, scaledWeightDecay, warmupIterations } from '../src/schedule.js';
+import { roundHalfEven } from '@yolo-launch/core';
+import { Schedule, emaDecay, initialAccumulate, interp, lrLambda, scaledWeightDecay, warmupIterations } from '../src/schedule.js';
 
 interface Tol {
   abs?: number;

@@ -42,7 +42,7 @@ export type { AnchorDataset, AnchorMetric, KmeanOptions, CheckAnchorsResult } fr
 
 // Small utilities shared with other packages
 export { Rng } from './util/rng.js';
-export { roundHalfEven, makeDivisible, checkImgSize } from './util/round.js';
+export { roundHalfEven, makeDivisible, checkImgSize } from '@yolo-launch/core';
 export { DetectionStats } from './metrics/val-stats.js';
 export type { ValMetrics } from './metrics/val-stats.js';
 

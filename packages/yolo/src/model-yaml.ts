@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import yaml from 'js-yaml';
-import { makeDivisible, roundHalfEven } from './util/round.js';
+import { makeDivisible, roundHalfEven } from '@yolo-launch/core';
 
 export type YamlScalar = number | string | boolean | null;
 export type YamlArg = YamlScalar | YamlArg[];

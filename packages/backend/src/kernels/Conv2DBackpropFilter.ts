@@ -2,19 +2,13 @@
 //
 // dW[i,j,c,k] = sum_{n,oh,ow} x[n, oh*s + i - padTop, ow*s + j - padLeft, c] * dy[n,oh,ow,k]
 //
-// That sum is itself a convolution once batch and channels swap roles: take x as a batch of
-// C single-"image" planes with N channels (xT = [C,H,W,N]) and dy as a [OH,OW,N,K] filter
-// dilated by the forward stride. The output [C,kh,kw,K] is transposed to [kh,kw,C,K].
-// This runs on XNNPACK's convolution, the fastest primitive wasm has (its matMul is ~10x
-// slower per FLOP on these shapes, so an im2col + matMul formulation loses).
+// k x k filters run as shifted GEMMs on our own SIMD module (gemm_filter_grad.ts), 1x1
+// stride-1 ones as one A^T B GEMM (gemm_atb.ts); NCHW goes to the cpu kernel.
 import { backend_util, Conv2DBackpropFilter, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import { conv2d, cropNegativePadding, heapF32, release, transpose, type Pad1D, type WasmBackend } from './wasm_calls.js';
+import { heapF32, type WasmBackend } from './wasm_calls.js';
 import { runOnCpu } from './cpu_bridge.js';
 import { gemmATB } from './gemm_atb.js';
 import { filterGradGemm } from './gemm_filter_grad.js';
-
-/** k x k filter gradients as shifted GEMMs on our module (default) or as one XNNPACK conv (A/B switch). */
-export const SHIFTED_GEMM = { enabled: true };
 
 interface Attrs {
   strides: number | [number, number];
@@ -38,26 +32,10 @@ export function conv2DBackpropFilterWasm(args: { inputs: { x: TensorInfo; dy: Te
   if (kh === 1 && kw === 1 && sh === 1 && sw === 1 && p.top + p.bottom + p.left + p.right === 0) {
     return pointwiseFilterGrad(backend, x, dy);
   }
-  if (SHIFTED_GEMM.enabled) {
-    const dw = backend.makeOutput([kh, kw, x.shape[3], dy.shape[3]], 'float32');
-    filterGradGemm(heapF32(backend, x), heapF32(backend, dy), {
-      n: x.shape[0], h, w, c: x.shape[3], oh, ow, k: dy.shape[3], kh, kw, sh, sw, padTop: p.top, padLeft: p.left,
-    }, heapF32(backend, dw));
-    return dw;
-  }
-
-  // Padding that makes the transposed convolution produce exactly kh x kw outputs; a negative
-  // "after" means the forward conv never read the last rows/cols (VALID with a remainder).
-  const padH: Pad1D = { before: info.padInfo.top, after: kh + (oh - 1) * sh - h - info.padInfo.top };
-  const padW: Pad1D = { before: info.padInfo.left, after: kw + (ow - 1) * sw - w - info.padInfo.left };
-
-  const xT = transpose(backend, x, [3, 1, 2, 0]); // [C,H,W,N]
-  const dyT = transpose(backend, dy, [1, 2, 0, 3]); // [OH,OW,N,K]
-  const crop = cropNegativePadding(backend, xT, padH, padW);
-  const dwT = conv2d(backend, crop.x, dyT, [1, 1], [sh, sw], crop.padH, crop.padW); // [C,kh,kw,K]
-  const dw = transpose(backend, dwT, [1, 2, 0, 3]);
-  release(backend, xT, dyT, dwT);
-  if (crop.owned) release(backend, crop.x);
+  const dw = backend.makeOutput([kh, kw, x.shape[3], dy.shape[3]], 'float32');
+  filterGradGemm(heapF32(backend, x), heapF32(backend, dy), {
+    n: x.shape[0], h, w, c: x.shape[3], oh, ow, k: dy.shape[3], kh, kw, sh, sw, padTop: p.top, padLeft: p.left,
+  }, heapF32(backend, dw));
   return dw;
 }
 

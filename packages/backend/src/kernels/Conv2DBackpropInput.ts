@@ -38,9 +38,6 @@ export interface PhasePlan {
   pad: Pad1D;
 }
 
-/** Strided layers with wasted taps: per-phase convolutions (default) or the combined one (A/B switch for benchmarks). */
-export const PHASE_SPLIT = { enabled: true };
-
 export function planPhases(inSize: number, outSize: number, kernel: number, stride: number, padBefore: number): PhasePlan {
   const oMin = Math.ceil((padBefore - kernel + 1) / stride);
   const oMax = Math.floor((stride - 1 + padBefore) / stride);
@@ -184,7 +181,7 @@ export function conv2DBackpropInputWasm(args: { inputs: { dy: TensorInfo; filter
   // pays off with enough channels per pixel (measured: 1.3-1.8x faster from 32 channels up,
   // a wash or worse at 16 and below).
   const combinedTaps = planH.taps * planW.taps * phases;
-  if (phases > 1 && combinedTaps > kh * kw && c >= 32 && PHASE_SPLIT.enabled) return stridedInputGrad(backend, dy, filter, info);
+  if (phases > 1 && combinedTaps > kh * kw && c >= 32) return stridedInputGrad(backend, dy, filter, info);
 
   const combined = backend.makeOutput([planH.taps, planW.taps, k, phases * c], 'float32');
   // Views are taken after makeOutput: allocation may grow (and detach) the wasm heap.

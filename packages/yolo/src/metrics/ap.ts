@@ -1,7 +1,7 @@
 /**
  * utils/metrics.py ap_per_class / compute_ap / smooth / fitness, float64 like NumPy.
  */
-import { roundHalfEven } from '../util/round.js';
+import { roundHalfEven } from '@yolo-launch/core';
 
 /** np.linspace(start, stop, num) (endpoint included, computed as start + i*step). */
 export function linspace(start: number, stop: number, num: number): Float64Array {

@@ -1,29 +1,9 @@
-import { batchNormTrain, tf } from '@yolo-launch/backend';
+import { batchNormTrain, localMoments, tf, type BatchMoments, type MomentsFn } from '@yolo-launch/backend';
 import type { StateRegistry } from './state.js';
 
-/**
- * Batch statistics of one BatchNorm input, per channel. `variance` is the biased variance
- * over N, H, W (what normalises the batch); `count` is the number of elements per channel
- * that went into it over ALL ranks, so the running variance can be updated with the
- * unbiased estimate variance * count / (count - 1) exactly like PyTorch (and SyncBatchNorm).
- */
-export interface BatchMoments {
-  mean: tf.Tensor1D;
-  variance: tf.Tensor1D;
-  count: number;
-}
-
-/**
- * Computes BatchMoments for an NHWC input. The default is the local batch (tf.moments);
- * the ddp package injects a synchronised version (SyncBatchNorm) without yolo depending on it.
- * Gradients must flow through the returned mean and variance.
- */
-export type MomentsFn = (x: tf.Tensor4D) => BatchMoments;
-
-export const localMoments: MomentsFn = (x) => {
-  const { mean, variance } = tf.moments(x, [0, 1, 2]);
-  return { mean: mean as tf.Tensor1D, variance: variance as tf.Tensor1D, count: x.shape[0] * x.shape[1] * x.shape[2] };
-};
+// The batch statistics and the moments function (local, or SyncBatchNorm's injected by the ddp
+// package without yolo depending on it) live in @yolo-launch/backend next to batchNormTrain.
+export { localMoments, type BatchMoments, type MomentsFn };
 
 /** How a forward pass runs; shared by every module of one call. */
 export interface ForwardContext {

@@ -14,6 +14,8 @@
 #   YOLO_SOCKET_IFNAME       checked to exist in this network namespace
 #   YOLO_ENTRYPOINT_QUIET=1  skip the report
 #   YOLO_SHM_MIN_MB          the /dev/shm size under which it warns (default 1024)
+#   CUDA_CACHE_PATH          the CUDA JIT cache: created when missing (a fresh volume, a per-node
+#                            directory on a Kubernetes claim); a warning when it is not writable
 set -eu
 
 say() { printf 'yolo-entrypoint: %s\n' "$*" >&2; }
@@ -96,6 +98,17 @@ report_shm() {
   fi
 }
 
+# TensorFlow 2.9 JIT-compiles its kernels on GPUs newer than its build; CUDA keeps the result in
+# CUDA_CACHE_PATH only if it can write there (and says nothing when it cannot).
+prepare_jit_cache() {
+  [ -n "${CUDA_CACHE_PATH:-}" ] || return 0
+  if ! mkdir -p "$CUDA_CACHE_PATH" 2>/dev/null || [ ! -w "$CUDA_CACHE_PATH" ]; then
+    warn "CUDA_CACHE_PATH=$CUDA_CACHE_PATH is not writable by uid $(id -u): GPUs newer than TensorFlow 2.9" \
+      "(A100, L4, H100, ...) will JIT-compile its kernels for tens of minutes at every start." \
+      "Mount a volume there that this user can write (the cuda-cache volume of the Compose files)."
+  fi
+}
+
 check_ifname() {
   [ -n "${YOLO_SOCKET_IFNAME:-}" ] || return 0
   command -v ip >/dev/null 2>&1 || return 0
@@ -115,6 +128,7 @@ case "${1:-}" in
 esac
 
 load_token
+prepare_jit_cache
 if [ "${YOLO_ENTRYPOINT_QUIET:-0}" != 1 ]; then
   report_backend
   report_gpus

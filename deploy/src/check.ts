@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { checkComposeFile, type ServiceRules } from './compose-checks.js';
 import { loadCompose, validateComposeSchema } from './compose.js';
 import { lintDockerfile } from './dockerfile-lint.js';
-import { execForm, findStage, parseDockerfile } from './dockerfile.js';
+import { execForm, findStage, parseDockerfile, stageVariables } from './dockerfile.js';
 import { checkIndexedJob, loadManifests } from './k8s-checks.js';
 import { validateK8sSchema } from './k8s-schema.js';
 import { formatProblems, type Problem } from './problem.js';
@@ -25,6 +25,7 @@ export function checkAll(): { checked: string[]; problems: Problem[] } {
   const volume = findStage(dockerfile, 'gpu').instructions.filter((i) => i.keyword === 'VOLUME').at(-1);
   const imageVolumes = volume ? (execForm(volume) ?? volume.args.split(/\s+/)) : [];
   const stages = dockerfile.stages.map((s) => s.name).filter((n): n is string => n !== null);
+  const imageEnv = stageVariables(dockerfile, findStage(dockerfile, 'gpu'));
 
   for (const [file, multinode] of [
     ['docker-compose.yml', false],
@@ -33,7 +34,7 @@ export function checkAll(): { checked: string[]; problems: Problem[] } {
     const path = deployPath(file);
     if (!existsSync(path)) continue;
     const doc = loadCompose(path);
-    const rules: ServiceRules = { file: `deploy/${file}`, multinode, imageVolumes, stages };
+    const rules: ServiceRules = { file: `deploy/${file}`, multinode, imageVolumes, stages, imageEnv };
     problems.push(...validateComposeSchema(doc, rules.file), ...checkComposeFile(doc, rules));
     checked.push(rules.file);
   }
@@ -41,7 +42,7 @@ export function checkAll(): { checked: string[]; problems: Problem[] } {
   const manifests = ['k8s/service.yaml', 'k8s/indexed-job.yaml'].filter((f) => existsSync(deployPath(f)));
   if (manifests.length > 0) {
     const docs = loadManifests(manifests.map((f) => readFileSync(deployPath(f), 'utf8')));
-    problems.push(...validateK8sSchema(docs, 'deploy/k8s'), ...checkIndexedJob(docs, 'deploy/k8s', { imageVolumes }));
+    problems.push(...validateK8sSchema(docs, 'deploy/k8s'), ...checkIndexedJob(docs, 'deploy/k8s', { imageVolumes, imageEnv }));
     checked.push(...manifests.map((f) => `deploy/${f}`));
   }
   return { checked, problems };

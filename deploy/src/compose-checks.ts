@@ -2,6 +2,7 @@
 // reserved, enough shared memory, an init and a stop sequence that lets the launcher shut its
 // workers down, the image's volumes mounted, and no secret written into the file.
 import { isMap, interpolations, parseBytes, parseDurationSeconds, strings, type ComposeMap, type ComposeValue } from './compose.js';
+import { checkGpuRuntime } from './gpu-runtime-checks.js';
 import type { Problem } from './problem.js';
 
 export interface ServiceRules {
@@ -12,6 +13,8 @@ export interface ServiceRules {
   imageVolumes: readonly string[];
   /** Stage names of deploy/Dockerfile (for build.target). */
   stages: readonly string[];
+  /** ENV of the image the service runs (the gpu stage): counts for the GPU runtime checks. */
+  imageEnv?: ReadonlyMap<string, string | null>;
 }
 
 export const MIN_SHM_BYTES = 1024 ** 3;
@@ -53,10 +56,11 @@ export function flagValue(args: readonly string[], flag: string): string | undef
   return undefined;
 }
 
-function mountTargets(service: ComposeMap): string[] {
+/** Mount targets; tmpfs mounts (gone with the container) only with `withTmpfs`. */
+function mountTargets(service: ComposeMap, withTmpfs = true): string[] {
   const volumes = service['volumes'];
   if (!Array.isArray(volumes)) return [];
-  return volumes.map((v) => {
+  return volumes.filter((v) => withTmpfs || !isMap(v) || v['type'] !== 'tmpfs').map((v) => {
     if (isMap(v)) return String(v['target'] ?? '');
     // `${VAR:-default}` holds colons of its own: blank it out before splitting.
     const parts = String(v).replace(/\$\{[^}]*\}/g, 'VAR').split(':');
@@ -123,6 +127,8 @@ export function checkTrainingService(name: string, service: ComposeMap, doc: Com
   for (const v of rules.imageVolumes) {
     if (!targets.includes(v)) fail('volumes', `mount ${v} (a VOLUME of the image): otherwise its data lives in an anonymous volume`);
   }
+  const env = new Map([...(rules.imageEnv ?? new Map<string, string | null>()), ...environmentOf(service)]);
+  problems.push(...checkGpuRuntime({ file: rules.file, where: `services.${name}`, env, persistentMounts: mountTargets(service, false) }));
 
   if (!command) fail('command', 'command must be a list (no shell parsing of arguments)');
   else {

@@ -36,3 +36,4 @@ export { parseDockerignore, isIgnored, type IgnoreRule } from './dockerignore.js
 export { loadManifests, checkIndexedJob, k8sVarRefs, type K8sRules } from './k8s-checks.js';
 export { checkAll } from './check.js';
 export { validateK8sSchema } from './k8s-schema.js';
+export { checkGpuRuntime, JIT_CACHE_MIN_BYTES, JIT_CACHE_MAX_BYTES, type GpuRuntimeInput } from './gpu-runtime-checks.js';

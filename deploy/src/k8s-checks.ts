@@ -4,6 +4,7 @@
 // shared memory, and the token from a Secret.
 import yaml from 'js-yaml';
 import { DEFAULT_TERM_TIMEOUT_SECONDS, STOP_MARGIN_SECONDS } from './compose-checks.js';
+import { checkGpuRuntime } from './gpu-runtime-checks.js';
 import type { Problem } from './problem.js';
 
 type Obj = { [key: string]: unknown };
@@ -23,6 +24,8 @@ export interface K8sRules {
   imageVolumes: readonly string[];
   /** Launcher flags every node needs, each set from an env var of the container. */
   launcherFlags?: readonly string[];
+  /** ENV of the image the pod runs: counts for the GPU runtime checks. */
+  imageEnv?: ReadonlyMap<string, string | null>;
 }
 
 const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_KEY|CREDENTIALS?)$/i;
@@ -129,6 +132,11 @@ export function checkIndexedJob(docs: readonly Obj[], file: string, rules: K8sRu
   for (const v of rules.imageVolumes) {
     if (!mounts.some((m) => m['mountPath'] === v)) fail('volumes', `mount ${v} (a VOLUME of the image)`);
   }
+  // An emptyDir dies with the pod: the JIT cache must be on storage that stays (a claim, a host path).
+  const persistentMounts = mounts.filter((m) => !get(volumes.get(String(m['name'])), 'emptyDir')).map((m) => String(m['mountPath']));
+  const podEnv = new Map<string, string | null>([...(rules.imageEnv ?? new Map<string, string | null>())]);
+  for (const [name, e] of env) podEnv.set(name, e['value'] === undefined ? null : String(e['value']));
+  problems.push(...checkGpuRuntime({ file, where: "the Job's container", env: podEnv, persistentMounts }));
   const grace = Number(pod['terminationGracePeriodSeconds'] ?? 30);
   const termTimeout = Number(flag('--term-timeout') ?? DEFAULT_TERM_TIMEOUT_SECONDS);
   if (grace < termTimeout + STOP_MARGIN_SECONDS) {

@@ -20,7 +20,7 @@ import {
   type ComposeMap,
   type ServiceRules,
 } from '../src/index.js';
-import { imageVolumes, stageNames } from './recipes.js';
+import { gpuImageEnv, imageVolumes, stageNames } from './recipes.js';
 
 const FILES = [
   { file: 'docker-compose.yml', multinode: false },
@@ -28,7 +28,7 @@ const FILES = [
 ] as const;
 
 function rules(file: string, multinode: boolean): ServiceRules {
-  return { file, multinode, imageVolumes: imageVolumes('gpu'), stages: stageNames };
+  return { file, multinode, imageVolumes: imageVolumes('gpu'), stages: stageNames, imageEnv: gpuImageEnv };
 }
 
 /** A deep copy to break on purpose. */
@@ -52,6 +52,36 @@ for (const { file, multinode } of FILES) {
     it('passes our GPU-training checks', () => {
       const problems = checkComposeFile(doc, rules(file, multinode));
       assert.deepEqual(problems, [], formatProblems(problems));
+    });
+
+    it('keeps the CUDA JIT cache on a volume, at 4 GiB, with memory growth; the checks catch each omission', () => {
+      const env = service(doc)['environment'] as ComposeMap;
+      assert.equal(env['CUDA_CACHE_PATH'], '/workspace/cache/cuda');
+      assert.equal(env['CUDA_CACHE_MAXSIZE'], '4294967296');
+      assert.ok((service(doc)['volumes'] as string[]).includes('${YOLO_CUDA_CACHE:-cuda-cache}:/workspace/cache'));
+      assert.ok(Object.hasOwn(doc['volumes'] as ComposeMap, 'cuda-cache'), 'a named volume: it outlives the containers');
+
+      const problems = (mutate: (s: ComposeMap) => void, imageEnv = new Map<string, string | null>()): string[] => {
+        const broken = clone(doc);
+        mutate(service(broken));
+        return checkComposeFile(broken, { ...rules(file, multinode), imageEnv }).map((p) => `${p.rule}: ${p.message}`);
+      };
+      const noVolume = problems((s) => (s['volumes'] = (s['volumes'] as string[]).filter((v) => !v.endsWith(':/workspace/cache'))));
+      assert.ok(noVolume.some((m) => /^jit-cache: .*CUDA_CACHE_PATH=\/workspace\/cache\/cuda is not on a persistent volume/.test(m)), noVolume.join('\n'));
+      const tmpfs = problems((s) => (s['volumes'] = [...(s['volumes'] as string[]).filter((v) => !v.endsWith(':/workspace/cache')), { type: 'tmpfs', target: '/workspace/cache' }]));
+      assert.ok(tmpfs.some((m) => /not on a persistent volume/.test(m)), 'tmpfs is gone with the container');
+      const small = problems((s) => ((s['environment'] as ComposeMap)['CUDA_CACHE_MAXSIZE'] = '268435456'));
+      assert.ok(small.some((m) => /^jit-cache: .*CUDA_CACHE_MAXSIZE must be/.test(m)));
+      const bare = problems((s) => {
+        const e = s['environment'] as ComposeMap;
+        for (const k of ['CUDA_CACHE_PATH', 'CUDA_CACHE_MAXSIZE', 'TF_FORCE_GPU_ALLOW_GROWTH']) delete e[k];
+      });
+      assert.ok(bare.some((m) => /set CUDA_CACHE_PATH/.test(m)) && bare.some((m) => /^gpu-memory: /.test(m)));
+      const fromImage = problems((s) => {
+        const e = s['environment'] as ComposeMap;
+        for (const k of ['CUDA_CACHE_PATH', 'CUDA_CACHE_MAXSIZE', 'TF_FORCE_GPU_ALLOW_GROWTH']) delete e[k];
+      }, gpuImageEnv);
+      assert.deepEqual(fromImage, [], "the image's ENV counts");
     });
 
     it('uses only well-formed interpolation', () => {

@@ -86,7 +86,7 @@ describe('Dockerfile images', () => {
     const at = (re: RegExp): number => commands.findIndex((c) => re.test(c));
     const install = at(/^npm install --no-save --ignore-scripts .*"?@tensorflow\/tfjs-node-gpu@\$\{TFJS_VERSION\}"?$/);
     const approve = at(/^npm install-scripts approve @tensorflow\/tfjs-node-gpu$/);
-    const rebuild = at(/^npm rebuild @tensorflow\/tfjs-node-gpu$/);
+    const rebuild = at(/^npm rebuild --strict-allow-scripts @tensorflow\/tfjs-node-gpu$/);
     const verify = at(/^ls .*tfjs_binding\.node .*libtensorflow\.so\.2$/);
     assert.ok(install >= 0 && approve > install && rebuild > approve && verify > rebuild, `install → approve → rebuild → verify, got:\n${commands.join('\n')}`);
   });
@@ -111,7 +111,8 @@ describe('Dockerfile images', () => {
         assert.equal(copy.flags['chmod'], '0755');
         assert.ok(existsSync(repoPath(source)) && (statSync(repoPath(source)).mode & 0o111) !== 0, `${source} exists and is executable`);
       }
-      assert.deepEqual(imageVolumes(target), ['/workspace/datasets', '/workspace/train/runs']);
+      const cache = target === 'gpu' ? ['/workspace/cache'] : [];
+      assert.deepEqual(imageVolumes(target), ['/workspace/datasets', '/workspace/train/runs', ...cache]);
       assert.equal(effective(dockerfile, stage, 'WORKDIR')?.args, '/workspace/train', 'runs/ of the trainer lands in the runs volume');
       assert.equal(effective(dockerfile, stage, 'STOPSIGNAL')?.args, 'SIGTERM');
       assert.equal(stageVariables(dockerfile, stage).get('YOLO_BACKEND'), target === 'gpu' ? 'tensorflow' : 'wasm');
@@ -120,6 +121,26 @@ describe('Dockerfile images', () => {
       assert.ok(appCopy, 'copies /opt/yolo-launch from a build stage');
     });
   }
+
+  it('the gpu image keeps the CUDA JIT cache in its volume at 4 GiB, writable by any uid, and grows GPU memory', () => {
+    const gpu = findStage(dockerfile, 'gpu');
+    const vars = stageVariables(dockerfile, gpu);
+    const cachePath = vars.get('CUDA_CACHE_PATH')!;
+    assert.ok(imageVolumes('gpu').some((v) => cachePath.startsWith(`${v}/`)), `CUDA_CACHE_PATH=${cachePath} lies in a VOLUME`);
+    assert.equal(vars.get('CUDA_CACHE_MAXSIZE'), String(4 * 1024 ** 3));
+    assert.equal(vars.get('TF_FORCE_GPU_ALLOW_GROWTH'), 'true');
+    const commands = gpu.instructions.filter((i) => i.keyword === 'RUN').flatMap(runCommands);
+    assert.ok(commands.includes(`mkdir -p ${cachePath}`) && commands.some((c) => c.startsWith('chmod 1777 ') && c.includes(cachePath)),
+      'created world-writable (sticky): compose runs the image as the host uid, and a new named volume copies these permissions');
+  });
+
+  it('the gpu build fails unless the binding loads through the selection a worker makes (doctor, on the CPU)', () => {
+    const stage = findStage(dockerfile, 'gpu-build');
+    const commands = stage.instructions.filter((i) => i.keyword === 'RUN').flatMap(runCommands);
+    const rebuild = commands.indexOf('npm rebuild --strict-allow-scripts @tensorflow/tfjs-node-gpu');
+    const doctor = commands.indexOf('node launcher/bin/yolo-launch.js doctor --backend tensorflow --device cpu --no-bench');
+    assert.ok(rebuild >= 0 && doctor > rebuild, commands.join('\n'));
+  });
 
   it('nothing secret is baked in: no ARG/ENV carries a token', () => {
     for (const stage of dockerfile.stages) {

@@ -4,7 +4,7 @@
 // missing, a token in a secret file, a wrong interface name.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -110,6 +110,19 @@ describe('startup script (deploy/docker/entrypoint.sh)', () => {
     assert.equal(r.status, 0);
     assert.match(r.stderr, /GPUs: none \(nvidia-smi failed: NVIDIA-SMI has failed/);
     assert.match(r.stderr, /WARNING: this is the GPU image but no GPU is visible.*--gpus all/s);
+  });
+
+  it('creates the CUDA JIT cache directory (a per-node path on a fresh volume), and warns when it cannot', () => {
+    const cache = path.join(dir, 'cache-volume', 'cuda', 'node-a');
+    const made = run(['train'], { CUDA_CACHE_PATH: cache, YOLO_ENTRYPOINT_QUIET: '1' });
+    assert.equal(made.status, 0, made.stderr);
+    assert.equal(made.stderr, '');
+    assert.ok(existsSync(cache));
+    const blocked = path.join(dir, 'not-a-dir');
+    writeFileSync(blocked, '');
+    const r = run(['train'], { CUDA_CACHE_PATH: path.join(blocked, 'cuda'), YOLO_ENTRYPOINT_QUIET: '1' });
+    assert.equal(r.status, 0, 'a warning, not a failure');
+    assert.match(r.stderr, /WARNING: CUDA_CACHE_PATH=.*not-a-dir\/cuda is not writable by uid \d+: .*JIT-compile .* at every start/s);
   });
 
   it('warns about the silent CPU fallback when libcudnn.so.8 is missing', () => {

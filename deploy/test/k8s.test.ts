@@ -5,11 +5,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { checkIndexedJob, deployPath, formatProblems, loadManifests, validateK8sSchema } from '../src/index.js';
-import { imageVolumes } from './recipes.js';
+import { gpuImageEnv, imageVolumes } from './recipes.js';
 
 const FILES = ['k8s/service.yaml', 'k8s/indexed-job.yaml'];
 const texts = FILES.map((f) => readFileSync(deployPath(f), 'utf8'));
-const rules = { imageVolumes: imageVolumes('gpu') };
+const rules = { imageVolumes: imageVolumes('gpu'), imageEnv: gpuImageEnv };
 
 type Obj = Record<string, any>; // test-local: manifests are mutated freely below
 
@@ -67,5 +67,24 @@ describe('Kubernetes Indexed Job', () => {
     const found = checkIndexedJob(docs, 'k', rules).map((p) => p.message).join('\n');
     assert.match(found, /MASTER_ADDR must be pod 0's name yolo-train-0\.yolo-train/);
     assert.match(found, /headless/);
+  });
+
+  it('keeps the CUDA JIT cache on a claim, one directory per node; an emptyDir or a small cache is caught', () => {
+    const docs = fresh();
+    const env = new Map((container(docs)['env'] as Obj[]).map((e) => [e['name'], e]));
+    assert.equal(env.get('CUDA_CACHE_PATH')?.['value'], '/workspace/cache/cuda/$(NODE_NAME)');
+    const names = [...env.keys()];
+    assert.ok(names.indexOf('NODE_NAME') < names.indexOf('CUDA_CACHE_PATH'), 'Kubernetes expands $(VAR) only from earlier entries');
+    assert.equal(env.get('NODE_NAME')?.['valueFrom']?.['fieldRef']?.['fieldPath'], 'spec.nodeName');
+
+    const onEmptyDir = fresh();
+    const pod = onEmptyDir.find((d) => d['kind'] === 'Job')!['spec']['template']['spec'];
+    pod['volumes'] = (pod['volumes'] as Obj[]).map((v) => (v['name'] === 'cuda-cache' ? { name: 'cuda-cache', emptyDir: {} } : v));
+    const messages = checkIndexedJob(onEmptyDir, 'k', { imageVolumes: imageVolumes('gpu') }).map((p) => p.message).join('\n');
+    assert.match(messages, /CUDA_CACHE_PATH=\/workspace\/cache\/cuda\/\$\(NODE_NAME\) is not on a persistent volume/);
+
+    const small = fresh();
+    (container(small)['env'] as Obj[]).find((e) => e['name'] === 'CUDA_CACHE_MAXSIZE')!['value'] = '1073741824';
+    assert.match(checkIndexedJob(small, 'k', rules).map((p) => p.message).join('\n'), /CUDA_CACHE_MAXSIZE must be/);
   });
 });

@@ -1,6 +1,6 @@
 // The recipes under test, loaded once, and the facts several tests cross-check.
 import { readFileSync } from 'node:fs';
-import { deployPath, execForm, findStage, parseDockerfile, repoPath, type ParsedDockerfile } from '../src/index.js';
+import { deployPath, execForm, findStage, parseDockerfile, repoPath, stageVariables, type ParsedDockerfile } from '../src/index.js';
 
 export const DOCKERFILE = 'deploy/Dockerfile';
 export const dockerfileText = readFileSync(deployPath('Dockerfile'), 'utf8');
@@ -8,6 +8,9 @@ export const dockerfile: ParsedDockerfile = parseDockerfile(dockerfileText);
 
 /** The images users run: `--target cpu` and the default (last) stage. */
 export const TARGETS = ['cpu', 'gpu'] as const;
+
+/** ENV of the gpu image: the recipes may leave to it what it sets. */
+export const gpuImageEnv = stageVariables(dockerfile, findStage(dockerfile, 'gpu'));
 
 export const stageNames = dockerfile.stages.map((s) => s.name).filter((n): n is string => n !== null);
 

@@ -3,7 +3,10 @@
  * for hostfiles), YOLO_LAUNCH_<NAME> defaults, what to run, and main() for the bin.
  *
  * yolo-launch [launcher options] train [train options]
+ * yolo-launch [launcher options] val|detect [options]   (val.py, detect.py: one worker per rank)
+ * yolo-launch export [export options]      (export.py: one process, no workers)
  * yolo-launch [launcher options] -- <command> [args...]
+ * yolo-launch doctor [--json] [--backend X] [--device cpu|gpu] [--no-bench]
  *
  * Usage errors print one line and exit 2.
  */
@@ -14,6 +17,7 @@ import { launch, type LaunchOptions } from './launch.js';
 import type { NodeLaunchConfig } from './multinode.js';
 import { optionVariable, type OptionName } from './option-names.js';
 import { probe } from './probe.js';
+import { DOCTOR_USAGE, parseDoctorArgs, runDoctor, type DoctorOptions } from './doctor/index.js';
 
 type OptionType = 'string' | 'number' | 'boolean';
 interface OptionSpec {
@@ -73,13 +77,16 @@ export interface ParsedCommandLine {
   options: LaunchOptions;
   stdinConfig: boolean;
   probe?: { addr: string; port: number };
+  /** `export [options]`: run @yolo-launch/export's command line in this process. */
+  exportArgs?: string[];
+  doctor?: DoctorOptions;
 }
 
 /** Parses the launcher's argv (without node and script). Throws UsageError on bad input. */
 export async function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<ParsedCommandLine | null> {
   let parser = yargs([...argv])
     .scriptName('yolo-launch')
-    .usage('$0 [launcher options] train [train options]\n$0 [launcher options] -- <command> [args...]\n\nEvery option can also be set with YOLO_LAUNCH_<NAME>, e.g. YOLO_LAUNCH_NPROC=4.')
+    .usage(`$0 [launcher options] train [train options]\n$0 [launcher options] val|detect [options]\n$0 export [export options]\n$0 [launcher options] -- <command> [args...]\n${DOCTOR_USAGE}\n\nEvery option can also be set with YOLO_LAUNCH_<NAME>, e.g. YOLO_LAUNCH_NPROC=4.`)
     .parserConfiguration({ 'halt-at-non-option': true, 'populate--': true, 'camel-case-expansion': true })
     .strictOptions()
     .version(false)
@@ -144,6 +151,7 @@ export async function parseCommandLine(argv: readonly string[], env: NodeJS.Proc
   };
 
   const first = explicitDashes ? undefined : rest[0];
+  if (first === 'doctor') return { options, stdinConfig: false, doctor: parseDoctorArgs(rest.slice(1), env) };
   if (first === '__probe') {
     const [, addr, port] = rest;
     if (!addr || !port) throw new UsageError('__probe <addr> <port>');
@@ -152,13 +160,16 @@ export async function parseCommandLine(argv: readonly string[], env: NodeJS.Proc
   if (explicitDashes) {
     if (rest.length === 0) throw new UsageError('-- needs a command to run');
     options.command = [...rest];
-  } else if (first === 'train') {
+  } else if (first === 'export') {
+    return { options, stdinConfig: false, exportArgs: rest.slice(1) };
+  } else if (first === 'train' || first === 'val' || first === 'detect') {
     options.trainArgs = rest.slice(1);
+    options.workerCommand = first;
   } else if (first !== undefined && /\.(m|c)?js$/.test(first)) {
     // torchrun-style "yolo-launch script.js args": a JavaScript file runs under this node.
     options.command = [process.execPath, ...rest];
   } else if (first !== undefined) {
-    throw new UsageError(`unknown command "${first}": use \`train [train options]\` or \`-- <command> [args...]\``);
+    throw new UsageError(`unknown command "${first}": use \`train\`, \`val\`, \`detect\` or \`export\` [options], \`doctor\`, or \`-- <command> [args...]\``);
   } else {
     throw new UsageError('nothing to run: use `train [train options]` or `-- <command> [args...]` (see --help)');
   }
@@ -205,11 +216,18 @@ export async function main(argv: readonly string[] = hideBin(process.argv)): Pro
   try {
     const parsed = await parseCommandLine(argv);
     if (parsed === null) return 0;
+    if (parsed.doctor) return (await runDoctor(parsed.doctor)).exitCode;
     if (parsed.probe) {
       process.stdout.write(`${JSON.stringify(await probe(parsed.probe.addr, parsed.probe.port))}\n`);
       return 0;
     }
+    if (parsed.exportArgs) return await (await import('@yolo-launch/export/cli')).runExportCli(parsed.exportArgs);
     const options = parsed.options;
+    // val/detect: bad flags, weights, data or sources exit 2 here, before any rank starts
+    if ((options.workerCommand === 'val' || options.workerCommand === 'detect') && !parsed.stdinConfig) {
+      const code = await (await import('@yolo-launch/infer')).precheck(options.workerCommand, options.trainArgs ?? []);
+      if (code !== null) return code;
+    }
     if (parsed.stdinConfig) {
       const { config, closed } = await readStdinConfig();
       options.env = { ...options.env, ...config.env };

@@ -21,8 +21,10 @@
  * | YOLO_LAUNCH_THREADS       | CPU thread budget: max(1, floor(cores / LOCAL_WORLD_SIZE))     |
  * | OMP_NUM_THREADS           | the same budget unless the user set it                         |
  * | TF_NUM_INTRAOP_THREADS    | the same budget unless the user set it (tfjs-node reads it)    |
+ * | MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ | glibc malloc settings for comm's receive buffers (comm's ALLOCATOR_ENV) unless set |
  */
 import os from 'node:os';
+import { ALLOCATOR_ENV } from '@yolo-launch/comm';
 import { UsageError } from './errors.js';
 import { OPTION_VARIABLES } from './option-names.js';
 
@@ -144,5 +146,7 @@ export function workerEnv(
   env.YOLO_LAUNCH_THREADS = String(threads);
   env.OMP_NUM_THREADS ??= String(threads);
   env.TF_NUM_INTRAOP_THREADS ??= String(threads);
+  // glibc malloc settings that keep zeromq's receive buffers from page-faulting in anew (comm's allocator-env.ts)
+  for (const [key, value] of Object.entries(ALLOCATOR_ENV)) env[key] ??= value;
   return env;
 }

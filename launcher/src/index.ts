@@ -26,3 +26,4 @@ export { parseCommandLine, main, OPTIONS } from './command-line.js';
 export type { WorkerFailure } from './worker-group.js';
 export { OPTION_NAMES, OPTION_VARIABLES, optionVariable } from './option-names.js';
 export { forwardedEnv, type NodeLaunchConfig } from './multinode.js';
+export { runDoctor, parseDoctorArgs, diagnose, judge, type DoctorReport, type Verdict, type DoctorMachine } from './doctor/index.js';

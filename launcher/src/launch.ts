@@ -18,7 +18,7 @@ import type { TeeStreams } from './output.js';
 import { assertPortFree, isLocalAddress } from './ports.js';
 import { derivedToken, detectScheduler } from './schedulers.js';
 import { splitCommand } from './shell.js';
-import { resolveTrainCli } from './train-entry.js';
+import { resolveTrainCli, type WorkerCommand } from './train-entry.js';
 import type { WorkerFailure } from './worker-group.js';
 
 export const DEFAULT_MASTER_PORT = 29500;
@@ -26,6 +26,8 @@ export const DEFAULT_MASTER_PORT = 29500;
 export interface LaunchOptions {
   /** Arguments of the trainer (`yolo-launch ... train <trainArgs>`); or use `command`. */
   trainArgs?: readonly string[];
+  /** Which per-rank command `trainArgs` belong to (default train; val and detect are val.py / detect.py). */
+  workerCommand?: WorkerCommand;
   /** Any command run once per rank: [file, ...args]. */
   command?: readonly string[];
   /** Workers per node: a number, 'gpu' or 'auto'. Default 1 (hostfile: the host's slots). */
@@ -129,8 +131,9 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
     throw new UsageError('give either `train [train options]` or `-- <command> [args...]`');
   }
   if (options.command !== undefined && options.command.length === 0) throw new UsageError('-- needs a command to run');
-  const command = options.trainArgs !== undefined ? [process.execPath, resolveTrainCli(), ...options.trainArgs] : [...options.command!];
-  const workerArgs = options.trainArgs !== undefined ? ['train', ...options.trainArgs] : ['--', ...options.command!];
+  const workerCommand = options.workerCommand ?? 'train';
+  const command = options.trainArgs !== undefined ? [process.execPath, resolveTrainCli(workerCommand), ...options.trainArgs] : [...options.command!];
+  const workerArgs = options.trainArgs !== undefined ? [workerCommand, ...options.trainArgs] : ['--', ...options.command!];
 
   const maxRestarts = positiveInt('--max-restarts', options.maxRestarts) ?? 0;
   const monitorInterval = options.monitorInterval ?? 0.5;

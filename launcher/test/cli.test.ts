@@ -135,6 +135,12 @@ test('the bin runs through its node_modules/.bin symlink', () => {
   assert.equal(envLines(run.stdout).get(0)?.WORLD_SIZE, '1');
 });
 
+test('`export` hands its arguments to the exporter (one process, no workers)', async () => {
+  const parsed = await parseCommandLine(['export', '--weights', 'best.pt', '--include', 'onnx', 'tfjs'], {});
+  assert.deepEqual(parsed?.exportArgs, ['--weights', 'best.pt', '--include', 'onnx', 'tfjs']);
+  assert.equal(parsed?.options.trainArgs, undefined);
+});
+
 test('--help before `train` is the launcher\'s; after it, the trainer\'s', async () => {
   const trainHelp = await parseCommandLine(['--nproc', '2', 'train', '--help'], {});
   assert.deepEqual(trainHelp?.options.trainArgs, ['--help']);

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
+import { ALLOCATOR_ENV } from '@yolo-launch/comm';
 import { assignDevices, threadBudget, workerEnv, CONTRACT_VARIABLES, OPTIONS, OPTION_NAMES, forwardedEnv } from '../src/index.js';
 import { cleanEnv, envLines, runLauncher, worker } from './helpers.js';
 
@@ -38,6 +39,8 @@ for (const nproc of [1, 2, 4]) {
       assert.equal(env.TF_FORCE_GPU_ALLOW_GROWTH, 'true');
       assert.equal(env.YOLO_LAUNCH_THREADS, budget);
       assert.equal(env.OMP_NUM_THREADS, budget);
+      assert.equal(env.MALLOC_MMAP_THRESHOLD_, ALLOCATOR_ENV.MALLOC_MMAP_THRESHOLD_);
+      assert.equal(env.MALLOC_TRIM_THRESHOLD_, ALLOCATOR_ENV.MALLOC_TRIM_THRESHOLD_);
       assert.equal(env.tokenSha, sha(token));
       // every line on the console carries its rank
     }
@@ -60,7 +63,7 @@ test('each job gets its own random token when none is exported, never printed', 
 test('CUDA_VISIBLE_DEVICES: the user list is split among the ranks', async () => {
   const run = await runLauncher(
     ['--standalone', '--nproc', '2', '--', process.execPath, worker('print-env')],
-    cleanEnv({ CUDA_VISIBLE_DEVICES: '5,7,9', TF_FORCE_GPU_ALLOW_GROWTH: 'false', OMP_NUM_THREADS: '3' }),
+    cleanEnv({ CUDA_VISIBLE_DEVICES: '5,7,9', TF_FORCE_GPU_ALLOW_GROWTH: 'false', OMP_NUM_THREADS: '3', MALLOC_TRIM_THRESHOLD_: '1000' }),
   );
   assert.equal(run.code, 0, run.stderr);
   const envs = envLines(run.stdout);
@@ -68,6 +71,7 @@ test('CUDA_VISIBLE_DEVICES: the user list is split among the ranks', async () =>
   assert.equal(envs.get(1)!.CUDA_VISIBLE_DEVICES, '7');
   assert.equal(envs.get(0)!.TF_FORCE_GPU_ALLOW_GROWTH, 'false', 'a user setting is kept');
   assert.equal(envs.get(1)!.OMP_NUM_THREADS, '3', 'a user setting is kept');
+  assert.equal(envs.get(1)!.MALLOC_TRIM_THRESHOLD_, '1000', 'a user setting is kept');
 });
 
 test('CUDA_VISIBLE_DEVICES: a list shorter than --nproc is a usage error (exit 2, one line)', async () => {

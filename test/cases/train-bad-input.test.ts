@@ -4,7 +4,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TINY_YAML, runLaunch, runTrain, tmpDir } from '../helpers/run.js';
+import { REPO_ROOT, TINY_YAML, runLaunch, runTrain, tmpDir } from '../helpers/run.js';
+
+/** A YOLOv5 .pt of the shared fixtures (tests read the folder, never a fixed name). */
+function firstFixtureWeights(): string {
+  const dir = path.join(process.env.YOLO_FIXTURES_DIR ?? path.join(REPO_ROOT, '..', 'shared', 'fixtures', 'yolov5'), 'weights');
+  const file = fs.readdirSync(dir).filter((f) => f.endsWith('.pt')).sort()[0];
+  assert.ok(file, `no .pt in ${dir}`);
+  return path.join(dir, file);
+}
 
 function assertNothingWritten(dir: string): void {
   const project = path.join(dir, 'runs');
@@ -39,6 +47,29 @@ const cases: { name: string; args: (dir: string) => string[]; env?: NodeJS.Proce
   },
   { name: '--resume with nothing to resume', args: () => ['--resume'], message: /--resume: nothing to resume/ },
   { name: '--resume with a missing file', args: () => ['--resume', 'runs/train/exp9/weights/last.pt'], message: /--resume 'runs\/train\/exp9\/weights\/last.pt' not found/ },
+  {
+    name: '--weights that is not a checkpoint',
+    args: (dir) => {
+      fs.writeFileSync(path.join(dir, 'notes.pt'), 'these are not weights\n');
+      return ['--cfg', TINY_YAML, '--weights', 'notes.pt'];
+    },
+    message: /--weights .*notes\.pt: is not a PyTorch checkpoint/,
+  },
+  {
+    name: '--weights truncated (a cut .pt)',
+    args: (dir) => {
+      const whole = fs.readFileSync(firstFixtureWeights());
+      fs.writeFileSync(path.join(dir, 'cut.pt'), whole.subarray(0, Math.floor(whole.length / 2)));
+      return ['--weights', 'cut.pt'];
+    },
+    message: /--weights .*cut\.pt is corrupt or truncated: .*truncated/,
+  },
+  {
+    name: 'a YOLOv5 release name offline',
+    args: () => ['--weights', 'yolov5s.pt'],
+    env: { YOLO_LAUNCH_WEIGHTS_URL: 'http://127.0.0.1:1/' },
+    message: /--weights yolov5s\.pt: not found locally, and the download from http:\/\/127\.0\.0\.1:1\/yolov5s\.pt failed .*put it at .*yolov5s\.pt/,
+  },
   { name: 'an unknown option', args: () => ['--cfg', TINY_YAML, '--epoch-count', '3'], message: /unrecognized argument: --epoch-count/ },
   { name: 'W&B options are refused', args: () => ['--cfg', TINY_YAML, '--entity', 'me'], message: /W&B options .* not supported/ },
 ];

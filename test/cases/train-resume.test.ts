@@ -1,5 +1,6 @@
 // Resume: a run stopped after an epoch and resumed with --resume ends with exactly the
-// weights of an uninterrupted run; a rank SIGKILLed in epoch 2 under --max-restarts 1 makes
+// weights of an uninterrupted run (wasm, and tensorflow where it is set up: the checkpoint
+// round trip); a rank SIGKILLed in epoch 2 under --max-restarts 1 makes
 // the launcher restart the group, which resumes from last.pt by itself and completes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +9,7 @@ import * as path from 'node:path';
 import { loadCheckpoint, readResults } from '@yolo-launch/train';
 import { TINY_YAML, processesMatching, readLog, runLaunch, runTrain, tmpDir } from '../helpers/run.js';
 import { makeFixedSizeDataset, writeNoAugHyp } from '../helpers/images.js';
+import { backendsUnderTest } from '../helpers/backends.js';
 
 function sameTensors(a: string, b: string): { differing: string[]; compared: number } {
   const x = loadCheckpoint(a);
@@ -21,31 +23,33 @@ function sameTensors(a: string, b: string): { differing: string[]; compared: num
   return { differing, compared: x.model.length };
 }
 
-test('exact resume: stopped after epoch 1 and resumed equals the uninterrupted run bit for bit (wasm)', async () => {
-  const dir = tmpDir('resume');
-  try {
-    const yaml = makeFixedSizeDataset(path.join(dir, 'data'), 16);
-    const hyp = writeNoAugHyp(dir);
-    const common = ['--cfg', TINY_YAML, '--data', yaml, '--hyp', hyp, '--epochs', '3', '--batch-size', '8', '--imgsz', '64', '--backend', 'wasm', '--workers', '0', '--noplots', '--project', path.join(dir, 'runs')];
-    const full = await runTrain([...common, '--name', 'full'], { cwd: dir, timeoutMs: 180_000 });
-    assert.equal(full.code, 0, full.stderr);
-    const cut = await runTrain([...common, '--name', 'cut'], { cwd: dir, env: { YOLO_TRAIN_EXIT_AFTER_EPOCH: '1' }, timeoutMs: 180_000 });
-    assert.equal(cut.code, 75, `the test hook exits 75 after epoch 1: ${cut.stderr}`);
-    assert.equal(loadCheckpoint(path.join(dir, 'runs', 'cut', 'weights', 'last.pt')).meta.epoch, 1);
-    const resumed = await runTrain(['--resume', path.join(dir, 'runs', 'cut', 'weights', 'last.pt')], { cwd: dir, timeoutMs: 180_000 });
-    assert.equal(resumed.code, 0, resumed.stderr);
-    assert.match(resumed.stdout, /Resuming training from .* from epoch 2 to 3 total epochs/);
-    for (const f of ['last.pt', 'best.pt']) {
-      const r = sameTensors(path.join(dir, 'runs', 'full', 'weights', f), path.join(dir, 'runs', 'cut', 'weights', f));
-      assert.deepEqual(r.differing, [], `${f}: tensors differing after resume`);
+for (const { backend, skip } of await backendsUnderTest()) {
+  test(`exact resume (${backend}): stopped after epoch 1 and resumed equals the uninterrupted run bit for bit`, { skip }, async () => {
+    const dir = tmpDir(`resume-${backend}`);
+    try {
+      const yaml = makeFixedSizeDataset(path.join(dir, 'data'), 16);
+      const hyp = writeNoAugHyp(dir);
+      const common = ['--cfg', TINY_YAML, '--data', yaml, '--hyp', hyp, '--epochs', '3', '--batch-size', '8', '--imgsz', '64', '--backend', backend, '--workers', '0', '--noplots', '--project', path.join(dir, 'runs')];
+      const full = await runTrain([...common, '--name', 'full'], { cwd: dir, timeoutMs: 180_000 });
+      assert.equal(full.code, 0, full.stderr);
+      const cut = await runTrain([...common, '--name', 'cut'], { cwd: dir, env: { YOLO_TRAIN_EXIT_AFTER_EPOCH: '1' }, timeoutMs: 180_000 });
+      assert.equal(cut.code, 75, `the test hook exits 75 after epoch 1: ${cut.stderr}`);
+      assert.equal(loadCheckpoint(path.join(dir, 'runs', 'cut', 'weights', 'last.pt')).meta.epoch, 1);
+      const resumed = await runTrain(['--resume', path.join(dir, 'runs', 'cut', 'weights', 'last.pt')], { cwd: dir, timeoutMs: 180_000 });
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.match(resumed.stdout, /Resuming training from .* from epoch 2 to 3 total epochs/);
+      for (const f of ['last.pt', 'best.pt']) {
+        const r = sameTensors(path.join(dir, 'runs', 'full', 'weights', f), path.join(dir, 'runs', 'cut', 'weights', f));
+        assert.deepEqual(r.differing, [], `${f}: tensors differing after resume`);
+      }
+      const ra = readResults(path.join(dir, 'runs', 'full', 'results.csv'));
+      const rb = readResults(path.join(dir, 'runs', 'cut', 'results.csv'));
+      assert.deepEqual(rb, ra, 'results.csv rows are identical');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
-    const ra = readResults(path.join(dir, 'runs', 'full', 'results.csv'));
-    const rb = readResults(path.join(dir, 'runs', 'cut', 'results.csv'));
-    assert.deepEqual(rb, ra, 'results.csv rows are identical');
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+  });
+}
 
 test('SIGKILL of rank 1 during epoch 2 with --max-restarts 1: the group restarts, resumes from last.pt and completes', async () => {
   const dir = tmpDir('kill');

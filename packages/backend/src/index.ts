@@ -17,9 +17,13 @@ export {
 } from './select.js';
 export type { BackendLogger } from './log.js';
 export type { ModuleLoader } from './loader.js';
-export { explainCpuFallback } from './cuda_check.js';
+export { explainCpuFallback, findCudaLibraries, parseLdconfig, missingLibraryReasons, TF_CUDA_LIBRARIES, type CudaLibrary, type LibraryLookup } from './cuda_check.js';
+export * from './gpu/index.js';
+export { tensorflowLoadEnv } from './tensorflow_env.js';
+export { probeTensorflowBackend, type TensorflowProbe } from './probe.js';
 export { registerWasmKernels, nativeWasmKernels, cpuBridgedKernels, cpuKernelFixes, gradientOverrides } from './kernels/register.js';
 export { replacedWasmKernel } from './kernels/replaced.js';
 export { batchNormTrain, type BatchNormTrainResult } from './ops/batch_norm_train.js';
 export { silu } from './ops/silu.js';
+export { conv2dTorch, fusedConv2dTorch, maxPoolTorch } from './ops/torch_padding.js';
 export { setEagerBackprop, eagerBackpropEnabled } from './engine/eager_backprop.js';

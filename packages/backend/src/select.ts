@@ -7,8 +7,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { stderrLogger, type BackendLogger } from './log.js';
 import { errorMessage, importLoader, isModuleNotFound, type ModuleLoader } from './loader.js';
-import { explainCpuFallback } from './cuda_check.js';
+import { candidatesForDevice, parseDeviceRequest, prepareGpuGuard, type FactSources, type GpuGuard } from './gpu/index.js';
 import { registerWasmKernels } from './kernels/register.js';
+import { tensorflowLoadEnv } from './tensorflow_env.js';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 /** The tfjs backend that ends up active. */
@@ -26,6 +27,10 @@ export interface InitBackendOptions {
   logger?: BackendLogger;
   /** Environment to read YOLO_BACKEND, CUDA_VISIBLE_DEVICES, LD_LIBRARY_PATH from. Default: process.env. */
   env?: Record<string, string | undefined>;
+  /** train.py's --device: 'cpu' runs tfjs-node-gpu on the CPU deliberately; otherwise it must prove a GPU (src/gpu/guard.ts). */
+  device?: string;
+  /** nvidia-smi, ldconfig, directory listings for the GPU guard (tests inject recorded outputs). */
+  gpuSources?: FactSources;
 }
 
 export interface PassedOver {
@@ -72,13 +77,9 @@ function candidatesFor(requested: BackendName): string[] {
   }
 }
 
-/** What tfjs-node's backend object tells us about the device it runs on. */
-interface NodeBackendFlags {
-  isGPUPackage?: boolean;
-  isUsingGpuDevice?: boolean;
-}
-
-async function tryNative(pkg: string, loader: ModuleLoader, env: Record<string, string | undefined>): Promise<Attempt> {
+async function tryNative(pkg: string, loader: ModuleLoader, guard: GpuGuard | null, env: Record<string, string | undefined>): Promise<Attempt> {
+  // TensorFlow reads its thread settings from the process environment once, as it loads.
+  Object.assign(process.env, tensorflowLoadEnv(env));
   try {
     await loader(pkg);
   } catch (error) {
@@ -104,17 +105,9 @@ async function tryNative(pkg: string, loader: ModuleLoader, env: Record<string, 
   }
   if (!ok) return { ok: false, reason: `${pkg}: the 'tensorflow' backend failed to initialise (see the error above)` };
 
-  const flags = tf.backend() as unknown as NodeBackendFlags;
-  const warnings: string[] = [];
-  const gpu = flags.isUsingGpuDevice === true;
-  if (pkg === TFJS_NODE_GPU && !gpu) {
-    warnings.push(
-      `${pkg} is running on the CPU, NOT the GPU. TensorFlow silently falls back when CUDA/cuDNN cannot be loaded. ` +
-      `Likely: ${explainCpuFallback(env).join('; ')}. Training will be slow; install CUDA 11.2 + cuDNN 8.1 (backend README) ` +
-      `or choose YOLO_BACKEND=wasm deliberately.`,
-    );
-  }
-  return { ok: true, choice: { backend: 'tensorflow', package: pkg, gpu, warnings } };
+  // tfjs-node-gpu silently runs on the CPU without CUDA/cuDNN: the guard proves the GPU or throws.
+  const verdict = guard ? await guard.verify(tf) : { gpu: false, warnings: [] };
+  return { ok: true, choice: { backend: 'tensorflow', package: pkg, ...verdict } };
 }
 
 async function tryBuiltin(name: 'wasm' | 'cpu'): Promise<Attempt> {
@@ -152,8 +145,9 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<typ
   registerWasmKernels();
 
   const passedOver: PassedOver[] = [];
-  for (const candidate of candidatesFor(requested)) {
-    const attempt = candidate === 'wasm' || candidate === 'cpu' ? await tryBuiltin(candidate) : await tryNative(candidate, loader, env);
+  for (const candidate of candidatesForDevice(candidatesFor(requested), parseDeviceRequest(options.device), TFJS_NODE_GPU)) {
+    const guard = candidate === TFJS_NODE_GPU ? prepareGpuGuard({ env, device: options.device, logger, sources: options.gpuSources }) : null;
+    const attempt = candidate === 'wasm' || candidate === 'cpu' ? await tryBuiltin(candidate) : await tryNative(candidate, loader, guard, env);
     if (!attempt.ok) {
       passedOver.push({ candidate, reason: attempt.reason });
       continue;

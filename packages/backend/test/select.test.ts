@@ -3,7 +3,8 @@
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { tf, initBackend, backendChoice, resolveRequested, TFJS_NODE, TFJS_NODE_GPU, type BackendLogger, type ModuleLoader } from '../src/index.js';
+import { tf, initBackend, backendChoice, probeTensorflowBackend, resolveRequested, TFJS_NODE, TFJS_NODE_GPU, type BackendLogger, type ModuleLoader } from '../src/index.js';
+import { fakeTensorflow } from './fake_tensorflow.js';
 
 function recordingLogger(): BackendLogger & { infos: string[]; warns: string[] } {
   const infos: string[] = [], warns: string[] = [];
@@ -28,13 +29,6 @@ function loaderWith(present: Record<string, () => void>): ModuleLoader & { asked
   }) as ModuleLoader & { asked: string[] };
   loader.asked = asked;
   return loader;
-}
-
-/** Registers a fake 'tensorflow' backend that reports the given device flags. */
-function fakeTensorflow(flags: { isGPUPackage: boolean; isUsingGpuDevice: boolean }): () => void {
-  return () => {
-    tf.registerBackend('tensorflow', () => Object.assign(new MathBackendCPU(), flags), 3);
-  };
 }
 
 afterEach(async () => {
@@ -88,14 +82,9 @@ test('tfjs-node-gpu on a GPU is taken, with no warning', async () => {
   assert.ok(logger.infos.some((m) => m.includes('CUDA GPU')));
 });
 
-test("tfjs-node-gpu's silent CPU fallback (no libcudnn) is detected and warned about loudly", async () => {
-  const logger = recordingLogger();
+test("tfjs-node-gpu's silent CPU fallback stops the run (details: gpu_guard.test.ts)", async () => {
   const loader = loaderWith({ [TFJS_NODE_GPU]: fakeTensorflow({ isGPUPackage: true, isUsingGpuDevice: false }) });
-  await initBackend({ loader, logger, env: { LD_LIBRARY_PATH: '/nonexistent', CUDA_VISIBLE_DEVICES: '' } });
-  assert.equal(backendChoice()?.gpu, false);
-  assert.equal(logger.warns.length, 1);
-  assert.match(logger.warns[0], /running on the CPU, NOT the GPU/);
-  assert.match(logger.warns[0], /CUDA_VISIBLE_DEVICES/);
+  await assert.rejects(initBackend({ loader, logger: recordingLogger(), env: { LD_LIBRARY_PATH: '/nonexistent' } }), /NOT running on a GPU/);
 });
 
 test('tfjs-node (CPU TensorFlow) is taken when the GPU package is absent', async () => {
@@ -122,10 +111,18 @@ test('YOLO_BACKEND picks the backend; bad values are refused with the valid list
   assert.deepEqual(loader.asked, [], 'an explicit choice does not probe the optional packages');
 });
 
-test('the real loader reports the optional packages as absent in this install', async () => {
+test('the real loader: auto takes tfjs-node where it loads (npm run setup:tensorflow), else wasm; absent packages are "not installed"', async () => {
+  const tensorflow = probeTensorflowBackend();
   const logger = recordingLogger();
   await initBackend({ backend: 'auto', logger, env: {} });
   const choice = backendChoice();
-  assert.equal(choice?.backend, 'wasm');
+  if (tensorflow.available) {
+    assert.equal(choice?.backend, 'tensorflow');
+    assert.equal(choice?.package, TFJS_NODE);
+    assert.equal(choice?.gpu, false);
+    assert.deepEqual(choice?.passedOver.map((p) => p.candidate), [TFJS_NODE_GPU]);
+  } else {
+    assert.equal(choice?.backend, 'wasm');
+  }
   for (const p of choice?.passedOver ?? []) assert.match(p.reason, /not installed/);
 });

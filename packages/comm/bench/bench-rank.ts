@@ -1,12 +1,16 @@
 // One rank of the all-reduce benchmark. Barrier-synchronised timing: every iteration starts
 // with a barrier, each rank times its own all-reduce, and rank 0 reports the maximum over
 // ranks per iteration (the time the slowest rank saw), as the gloo reference figures do.
-import { initProcessGroup, sharedFloat32Array } from '../src/index.js';
+import { initProcessGroup, sharedFloat32Array, type WireCompression } from '../src/index.js';
 
 interface Plan {
   sizes: number[]; // bytes
   shared: boolean; // SharedArrayBuffer-backed buffers (no staging copies)
   latencyIters: number;
+  /** Iterations per size; default by size (itersFor). */
+  iters?: number;
+  /** All-reduce with 16-bit values on the wire. */
+  compression?: WireCompression;
 }
 
 const plan = JSON.parse(process.env.BENCH_PLAN ?? '{}') as Plan;
@@ -25,14 +29,14 @@ async function main(): Promise<void> {
     const n = bytes / 4;
     const buf = plan.shared ? sharedFloat32Array(n) : new Float32Array(n);
     buf.fill(1 / pg.worldSize);
-    const iters = itersFor(bytes);
+    const iters = plan.iters ?? itersFor(bytes);
     const times: number[] = [];
     let cpu0 = process.cpuUsage();
     for (let i = 0; i < 3 + iters; i++) {
       if (i === 3) cpu0 = process.cpuUsage();
       await pg.barrier();
       const t0 = process.hrtime.bigint();
-      await pg.allReduce(buf);
+      await pg.allReduce(buf, { compression: plan.compression });
       const dt = Number(process.hrtime.bigint() - t0) / 1e6;
       if (i >= 3) times.push(dt);
     }

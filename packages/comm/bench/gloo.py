@@ -10,6 +10,8 @@ rank, world = dist.get_rank(), dist.get_world_size()
 sizes = [int(s) for s in os.environ['BENCH_SIZES'].split(',')]
 
 def iters_for(b):
+    if os.environ.get('BENCH_ITERS'):
+        return int(os.environ['BENCH_ITERS'])
     return 200 if b <= 65536 else 50 if b <= 1 << 20 else 15 if b <= 64 << 20 else 10
 
 out = {}

@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getFreePort } from '../src/index.js';
+import { ALLOCATOR_ENV, getFreePort } from '../src/index.js';
+import { LINK_IFNAME, LINK_PROFILES, ShapedLink, shapedLinkUnavailable } from './shaped-link.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pkgRoot = path.resolve(here, '../..');
@@ -17,6 +18,8 @@ const repoRoot = path.resolve(pkgRoot, '../..');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+/** --baseline=<another build's dist/bench/bench-rank.js>: a 'before' row set in the same run. */
+const baseline = args.find((a) => a.startsWith('--baseline='))?.slice(11);
 
 const KB = 1024;
 const MB = 1024 * 1024;
@@ -55,12 +58,25 @@ function rowsFrom(config: string, impl: Row['impl'], world: number, transport: s
   });
 }
 
-function runRanks(cmd: string, argv: string[], world: number, env: Record<string, string>, timeoutMs: number): Promise<string> {
+/** Where ranks run: by default on loopback; with a shaped link, rank r in namespace r. */
+interface Placement {
+  link?: ShapedLink;
+}
+
+function runRanks(cmd: string, argv: string[], world: number, env: Record<string, string>, timeoutMs: number, where: Placement = {}): Promise<string> {
+  const link = where.link;
+  if (link && world !== 2) return Promise.reject(new Error('a shaped link joins exactly two ranks'));
+  // Over a shaped link the liveness connection queues behind the data on a 2-core machine
+  // that also runs the veth's packet processing: a longer heartbeat timeout for the bench.
+  const linkEnv: Record<string, string> = link
+    ? { MASTER_ADDR: link.addresses[0], YOLO_COMM_TRANSPORT: 'tcp', YOLO_SOCKET_IFNAME: LINK_IFNAME, GLOO_SOCKET_IFNAME: LINK_IFNAME, YOLO_COMM_HEARTBEAT_TIMEOUT_MS: '30000' }
+    : {};
   return new Promise((resolve, reject) => {
     void getFreePort().then((port) => {
-      const procs = Array.from({ length: world }, (_, r) =>
-        spawn(cmd, argv, { env: { ...process.env, RANK: String(r), WORLD_SIZE: String(world), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), ...env }, stdio: ['ignore', 'pipe', 'inherit'] }),
-      );
+      const procs = Array.from({ length: world }, (_, r) => {
+        const [exe, ...pre] = link ? [...link.wrap(r), cmd] : [cmd];
+        return spawn(exe!, [...pre, ...argv], { env: { ...process.env, RANK: String(r), WORLD_SIZE: String(world), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), ...env, ...linkEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
+      });
       let out = '';
       procs[0]!.stdout!.on('data', (d: Buffer) => (out += d.toString()));
       for (const p of procs.slice(1)) p.stdout!.resume();
@@ -80,9 +96,23 @@ function runRanks(cmd: string, argv: string[], world: number, env: Record<string
   });
 }
 
-async function ours(config: string, world: number, sizes: number[], env: Record<string, string> = {}, shared = true, latencyIters = 200): Promise<Row[]> {
-  const plan = { sizes, shared, latencyIters };
-  const out = await runRanks(process.execPath, [path.join(here, 'bench-rank.js')], world, { BENCH_PLAN: JSON.stringify(plan), ...env }, 20 * 60_000);
+interface OursPlan {
+  env?: Record<string, string>;
+  shared?: boolean;
+  latencyIters?: number;
+  /** Iterations per size (default: by size, in bench-rank.ts). */
+  iters?: number;
+  /** All-reduce wire compression ('fp16' / 'bf16'), see ring.ts. */
+  compression?: string;
+  /** Another build's bench-rank.js (--baseline): measured as it ran then (no ALLOCATOR_ENV). */
+  rankScript?: string;
+}
+
+async function ours(config: string, world: number, sizes: number[], plan: OursPlan = {}, where: Placement = {}): Promise<Row[]> {
+  const rankPlan = { sizes, shared: plan.shared ?? true, latencyIters: plan.latencyIters ?? 200, iters: plan.iters, compression: plan.compression };
+  // The environment the launcher gives every worker (ALLOCATOR_ENV), then the variant's own.
+  const script = plan.rankScript ?? path.join(here, 'bench-rank.js');
+  const out = await runRanks(process.execPath, [script], world, { ...(plan.rankScript ? {} : ALLOCATOR_ENV), BENCH_PLAN: JSON.stringify(rankPlan), ...plan.env }, 20 * 60_000, where);
   const line = out.split('\n').find((l) => l.startsWith('BENCH '));
   if (!line) throw new Error(`${config}: no result (output: ${out.slice(-500)})`);
   const r = JSON.parse(line.slice(6)) as { transport: string; times: Record<string, number[]> };
@@ -99,13 +129,14 @@ function torchPython(): string | null {
   return null;
 }
 
-async function gloo(python: string, world: number, sizes: number[]): Promise<Row[]> {
+async function gloo(python: string, world: number, sizes: number[], config = 'gloo', where: Placement = {}, iters?: number): Promise<Row[]> {
   const script = path.join(pkgRoot, 'bench', 'gloo.py');
-  const out = await runRanks(python, [script], world, { BENCH_SIZES: sizes.join(','), OMP_NUM_THREADS: '1' }, 20 * 60_000);
+  const env = { BENCH_SIZES: sizes.join(','), OMP_NUM_THREADS: '1', ...(iters ? { BENCH_ITERS: String(iters) } : {}) };
+  const out = await runRanks(python, [script], world, env, 20 * 60_000, where);
   const line = out.split('\n').find((l) => l.startsWith('BENCH '));
   if (!line) throw new Error(`gloo world ${world}: no result`);
   const r = JSON.parse(line.slice(6)) as { times: Record<string, number[]> };
-  return rowsFrom('gloo', 'gloo', world, 'tcp', r.times);
+  return rowsFrom(config, 'gloo', world, where.link ? 'tcp (veth)' : 'tcp', r.times);
 }
 
 interface Ceiling {
@@ -143,6 +174,67 @@ function table(rows: Row[]): string {
   return [line(head), '|' + w.map((x) => '-'.repeat(x + 2)).join('|') + '|', ...body.map(line)].join('\n');
 }
 
+/**
+ * World 2 over a veth pair between two network namespaces, shaped by tc (shaped-link.ts):
+ * ours over tcp and gloo over the very same link, one profile at a time.
+ */
+async function shapedLinkRows(python: string | null, notes: string[], log: (s: string) => void): Promise<Row[]> {
+  const rows: Row[] = [];
+  const sizes = [1 * MB, 16 * MB, 64 * MB];
+  for (const profile of LINK_PROFILES) {
+    const link = ShapedLink.create(profile);
+    if (profile.delayMs > 0 && !link.delayApplied) notes.push(`shaped link ${profile.name}: this kernel has no sch_netem, so the link is ${profile.rate} by ${link.qdisc} without the ${profile.delayMs} ms delay`);
+    try {
+      log(`shaped link ${profile.name}: ours, world 2`);
+      rows.push(...(await ours(`link-${profile.name}`, 2, sizes, { iters: 5, latencyIters: 50 }, { link })));
+      for (const compression of profile.lineGBs < 1 ? ['fp16', 'bf16'] : []) {
+        log(`shaped link ${profile.name}: ours with ${compression} on the wire, world 2`);
+        rows.push(...(await ours(`link-${profile.name}-${compression}`, 2, sizes.slice(1), { iters: 5, latencyIters: 10, compression }, { link })));
+      }
+      if (python) {
+        log(`shaped link ${profile.name}: gloo, world 2`);
+        rows.push(...(await gloo(python, 2, sizes, `link-${profile.name}`, { link }, 5)));
+      }
+    } catch (e) {
+      notes.push(`shaped link ${profile.name} failed: ${(e as Error).message}`);
+    } finally {
+      link.close();
+    }
+  }
+  return rows;
+}
+
+/** One line per shaped-link configuration and size: ours against gloo and the line rate. */
+function linkTable(rows: Row[]): string[] {
+  const out: string[] = [];
+  for (const profile of LINK_PROFILES) {
+    const config = `link-${profile.name}`;
+    for (const r of rows.filter((x) => x.config.startsWith(config) && x.impl === 'yolo-comm' && x.op === 'allreduce')) {
+      const g = rows.find((x) => x.config === config && x.impl === 'gloo' && x.op === 'allreduce' && x.bytes === r.bytes);
+      const vsGloo = g ? `, gloo ${g.busbwGBs.toFixed(3)} GB/s (${(r.busbwGBs / g.busbwGBs).toFixed(2)}x)` : '';
+      out.push(`${r.config} ${fmtBytes(r.bytes)}: ours ${r.busbwGBs.toFixed(3)} GB/s busbw, ${((100 * r.busbwGBs) / profile.lineGBs).toFixed(0)}% of ${profile.rate}${vsGloo}; median ${r.medianMs.toFixed(1)} ms (p90 ${r.p90Ms.toFixed(1)})`);
+    }
+  }
+  return out;
+}
+
+/** Markdown rows: each world and size, the baseline, this build and gloo of the same run. */
+function beforeAfterTable(rows: Row[]): string[] {
+  const out = ['| op | world | before | after | gloo | after / gloo | after p90 / median |', '|---|---|---|---|---|---|---|'];
+  const pick = (config: string, impl: Row['impl'], w: number, op: string, b: number): Row | undefined => rows.find((r) => r.config === config && r.impl === impl && r.world === w && r.op === op && r.bytes === b);
+  for (const world of [2, 4]) {
+    for (const r of rows.filter((x) => x.config === 'main' && x.world === world && (x.op === 'allreduce' || x.op === 'barrier'))) {
+      const before = pick('before', 'yolo-comm', world, r.op, r.bytes);
+      const g = pick('gloo', 'gloo', world, r.op, r.bytes);
+      const latency = r.op === 'barrier' || r.bytes <= 64 * KB;
+      const fig = (x: Row | undefined): string => (x ? (latency ? `${x.medianMs.toFixed(3)} ms` : x.busbwGBs.toFixed(3)) : '-');
+      const ratio = g ? (latency ? g.medianMs / r.medianMs : r.busbwGBs / g.busbwGBs).toFixed(2) : '-';
+      out.push(`| ${r.op === 'barrier' ? 'barrier' : fmtBytes(r.bytes)} | ${world} | ${fig(before)} | ${fig(r)} | ${fig(g)} | ${ratio}x | ${(r.p90Ms / r.medianMs).toFixed(2)} |`);
+    }
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   const want = (name: string): boolean => !only || only.includes(name);
   const loadAtStart = os.loadavg();
@@ -160,6 +252,10 @@ async function main(): Promise<void> {
       log(`main: world ${world}`);
       rows.push(...(await ours('main', world, sizes)));
     }
+    if (baseline) {
+      log(`baseline ${baseline}: world ${world}`);
+      rows.push(...(await ours('before', world, sizes, { rankScript: path.resolve(baseline) })));
+    }
     if (python) {
       log(`gloo (torch.distributed via ${python}), world ${world}`);
       try {
@@ -171,23 +267,29 @@ async function main(): Promise<void> {
   }
   if (want('plain')) {
     log('plain Float32Array buffers (staging copies), world 2');
-    rows.push(...(await ours('plain-buffers', 2, [4 * KB, 1 * MB, 16 * MB, 64 * MB], {}, false, 100)));
+    rows.push(...(await ours('plain-buffers', 2, [4 * KB, 1 * MB, 16 * MB, 64 * MB], { shared: false, latencyIters: 100 })));
   }
   if (want('tcp')) {
     log('tcp instead of ipc, world 2');
-    rows.push(...(await ours('tcp', 2, [4 * KB, 1 * MB, 16 * MB, 64 * MB], { YOLO_COMM_TRANSPORT: 'tcp' }, true, 100)));
+    rows.push(...(await ours('tcp', 2, [4 * KB, 1 * MB, 16 * MB, 64 * MB], { env: { YOLO_COMM_TRANSPORT: 'tcp' }, latencyIters: 100 })));
   }
   if (want('segments') && !quick) {
     for (const seg of [256 * KB, 512 * KB, 1 * MB, 4 * MB]) {
       log(`segment ${fmtBytes(seg)}, world 2`);
-      rows.push(...(await ours(`segment-${fmtBytes(seg).replace(' ', '')}`, 2, [7_500_000, 64 * MB], { YOLO_COMM_SEGMENT_BYTES: String(seg) }, true, 20)));
+      rows.push(...(await ours(`segment-${fmtBytes(seg).replace(' ', '')}`, 2, [7_500_000, 64 * MB], { env: { YOLO_COMM_SEGMENT_BYTES: String(seg) }, latencyIters: 20 })));
     }
   }
   if (want('hwm') && !quick) {
     for (const hwm of [4, 128]) {
       log(`high-water mark ${hwm}, world 2`);
-      rows.push(...(await ours(`hwm-${hwm}`, 2, [64 * MB], { YOLO_COMM_HWM: String(hwm) }, true, 20)));
+      rows.push(...(await ours(`hwm-${hwm}`, 2, [64 * MB], { env: { YOLO_COMM_HWM: String(hwm) }, latencyIters: 20 })));
     }
+  }
+  const linkNotes: string[] = [];
+  if (want('link')) {
+    const why = shapedLinkUnavailable();
+    if (why) linkNotes.push(`shaped-link rows skipped: ${why}`);
+    else rows.push(...(await shapedLinkRows(python ?? torchPython(), linkNotes, log)));
   }
   const ceilings: Ceiling[] = [];
   if (want('ceiling')) {
@@ -227,11 +329,23 @@ async function main(): Promise<void> {
     for (const c of ceilings) print(`  ${c.transport} ${fmtBytes(c.bytes)} messages: ${c.gbps.toFixed(2)} GB/s`);
     print('');
   }
+  if (baseline) {
+    print('before / after / gloo, same run (busbw GB/s; for 4 KB and barrier the median ms):');
+    for (const l of beforeAfterTable(rows)) print(`  ${l}`);
+    print('');
+  }
+  const linkRows = linkTable(rows);
+  if (linkRows.length) {
+    print('shaped links (world 2, two network namespaces joined by a veth pair, tc netem on both sides; ours and gloo over the same link):');
+    for (const l of linkRows) print(`  ${l}`);
+    print('');
+  }
+  for (const n of linkNotes) print(n);
   print(`load average at the start of this run: ${loadAtStart.map((x) => x.toFixed(1)).join(' ')} (on ${os.cpus().length} CPUs)`);
   print(`targets (${glooNote}):`);
   for (const t of targets) print(`  ${t.met ? 'MET ' : 'MISS'} ${t.figure}: ours ${t.ours?.toFixed(3) ?? 'n/a'}, gloo ${t.gloo?.toFixed(3) ?? 'n/a'}${t.ours && t.gloo ? ` (ratio ${(t.ours / t.gloo).toFixed(2)})` : ''}, target ${t.target}`);
 
-  const result = { package: '@yolo-launch/comm', date: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg() }, quick, glooNote, rows, ceilings, targets };
+  const result = { package: '@yolo-launch/comm', date: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg() }, quick, glooNote, linkNotes, rows, ceilings, targets };
   fs.mkdirSync(path.join(repoRoot, 'bench-results'), { recursive: true });
   const file = path.join(repoRoot, 'bench-results', 'comm.json');
   fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');

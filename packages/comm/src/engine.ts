@@ -351,7 +351,7 @@ export class Engine {
     switch (cmd.op) {
       case 'allReduce':
         if (!ring) return Promise.resolve(undefined); // world of one: sum and mean are the identity
-        return ring.allReduce(this.f32(cmd.region), cmd.mean, this.reducerFor(cmd.region)).then(() => undefined);
+        return ring.allReduce(this.f32(cmd.region), cmd.mean, this.reducerFor(cmd.region), cmd.compression).then(() => undefined);
       case 'broadcast': {
         const view = this.u8(cmd.region);
         if (!ring) return Promise.resolve(undefined);

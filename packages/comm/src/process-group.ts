@@ -7,6 +7,7 @@ import { Packr } from 'msgpackr';
 import { CommError, deserializeError, type SerializedError } from './errors.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
 import { SYNC_BYTES, SYNC_LEN, SYNC_MSG_OFFSET, SYNC_STATE, SYNC_STATUS, type Command, type CommandBody, type CommandResult, type EngineEvent, type Region, type StartInfo } from './protocol.js';
+import { WIRE_COMPRESSIONS, type WireCompression } from './half.js';
 import { StagingPool, isShared, regionOf } from './staging.js';
 import type { AllReduceOptions, BroadcastBuffer, ProcessGroup, ProcessGroupOptions, Store } from './types.js';
 
@@ -18,6 +19,14 @@ const objects = new Packr({ moreTypes: true, structuredClone: true });
 interface Pending {
   resolve: (r: CommandResult) => void;
   reject: (e: Error) => void;
+}
+
+/** The compression field of an all-reduce command, checked (a typo must not silently send float32). */
+function compressionOf(options: AllReduceOptions): { compression?: WireCompression } {
+  const c = options.compression;
+  if (c === undefined) return {};
+  if (!WIRE_COMPRESSIONS.includes(c)) throw new CommError('INVALID', `allReduce compression must be one of ${WIRE_COMPRESSIONS.join(', ')} (got ${String(c)})`);
+  return { compression: c };
 }
 
 function checkRoot(root: number, worldSize: number): void {
@@ -213,7 +222,7 @@ export class ZmqProcessGroup implements ProcessGroup {
     const region = this.stage(buf, true);
     let ok = false;
     try {
-      await this.callFast({ op: 'allReduce', region: this.wire(region), mean: options.op === 'mean' });
+      await this.callFast({ op: 'allReduce', region: this.wire(region), mean: options.op === 'mean', ...compressionOf(options) });
       ok = true;
     } finally {
       this.unstage(buf, region, ok);
@@ -226,7 +235,7 @@ export class ZmqProcessGroup implements ProcessGroup {
     const region = this.stage(buf, true);
     let ok = false;
     try {
-      this.callSync({ op: 'allReduce', region: this.wire(region), mean: options.op === 'mean' });
+      this.callSync({ op: 'allReduce', region: this.wire(region), mean: options.op === 'mean', ...compressionOf(options) });
       ok = true;
     } finally {
       this.unstage(buf, region, ok);

@@ -1,5 +1,6 @@
 // Messages between the caller's thread (ProcessGroup) and the engine thread.
 import type { SerializedError } from './errors.js';
+import type { WireCompression } from './half.js';
 import type { WasmMemory } from './simd.js';
 import type { StoreRequest } from './wire.js';
 
@@ -20,7 +21,7 @@ export interface Region {
 }
 
 export type CommandBody =
-  | { op: 'allReduce'; region: Region; mean: boolean }
+  | { op: 'allReduce'; region: Region; mean: boolean; compression?: WireCompression }
   | { op: 'broadcast'; region: Region; root: number }
   | { op: 'broadcastBytes'; root: number; bytes: Uint8Array | null }
   | { op: 'allGather'; input: Region; output: Region }

@@ -4,12 +4,17 @@
 // of the next collective that arrive early wait in the inbox (the sockets are FIFO).
 //
 // Zero-copy rule: zeromq reads a sent Buffer when its I/O thread transmits it, possibly after
-// the collective has returned. So we only ever hand zeromq memory that nobody writes again:
-// freshly allocated buffers, received buffers being forwarded, and (first reduce-scatter
-// step) the caller's own chunk, which provably reaches the next rank before this rank's
-// collective can complete (the reduced result of that chunk depends on it).
+// the collective has returned. So we only ever hand zeromq memory that nobody writes before
+// the next rank has received it: freshly allocated buffers, received buffers being forwarded,
+// and views of the caller's data whose arrival at the next rank is a cause of something this
+// rank still has to receive (see allReduceBody). The one all-reduce send without such a
+// consequence, the owner's final sum, goes out from a scratch buffer that is provably read
+// by the next rank before it is reused (see OwnerScratch).
 import type { Pull, Push } from 'zeromq';
 import { CommError } from './errors.js';
+import { copyBytes } from './copy.js';
+import { addDecoded16, decode16, encode16, type WireCompression } from './half.js';
+import { OwnerScratch } from './owner-scratch.js';
 import { addDivInPlace, addInPlace } from './reduce.js';
 
 /** How received segments are folded into local data (plain JS, or SIMD in wasm memory). */
@@ -40,16 +45,28 @@ function f32(buf: Buffer): Float32Array {
   return copy;
 }
 
-const view = (a: Float32Array, from: number, to: number): Buffer => Buffer.from(a.buffer, a.byteOffset + from * 4, (to - from) * 4);
-function copyOf(a: Float32Array, from: number, to: number): Buffer {
-  const b = Buffer.allocUnsafe((to - from) * 4);
-  b.set(new Uint8Array(a.buffer, a.byteOffset + from * 4, (to - from) * 4));
-  return b;
+/**
+ * First element of chunk c (of n) of an all-reduce of L elements; chunk n starts at L. On
+ * 16-byte multiples: V8 copies between a SharedArrayBuffer and other memory word by word only
+ * when both sides agree modulo 8 (byte by byte, ~5x slower, otherwise), and zeromq's receive
+ * buffers are 8-byte aligned.
+ */
+function chunkStart(c: number, L: number, n: number): number {
+  return c >= n ? L : 4 * Math.floor((c * L) / (4 * n));
 }
-const EMPTY = new Uint8Array(0);
-/** From this size on, all-reduce sends views of the caller's memory and ends with a fence. */
-export const ZERO_COPY_MIN_BYTES = Number(process.env.YOLO_COMM_ZERO_COPY_MIN ?? 256 * 1024);
-const MIN_SEGMENT_BYTES = Number(process.env.YOLO_COMM_MIN_SEGMENT ?? 256 * 1024);
+
+/** A received or fresh buffer as 16-bit words (copied when it is not 2-byte aligned). */
+function u16(buf: Buffer): Uint16Array {
+  if (buf.byteOffset % 2 === 0) return new Uint16Array(buf.buffer, buf.byteOffset, buf.length >> 1);
+  const copy = new Uint16Array(buf.length >> 1);
+  new Uint8Array(copy.buffer).set(buf);
+  return copy;
+}
+
+const view = (a: Float32Array, from: number, to: number): Buffer => Buffer.from(a.buffer, a.byteOffset + from * 4, (to - from) * 4);
+const MIN_SEGMENT_BYTES = Number(process.env.YOLO_COMM_MIN_SEGMENT ?? 512 * 1024);
+/** The longest stretch the ring processes ready messages without yielding to the event loop. */
+const YIELD_EVERY_MS = 20;
 /** Up to this size all-reduce is a gather then a local sum in rank order (fewer hops). */
 export const SMALL_ALLREDUCE_BYTES = Number(process.env.YOLO_COMM_SMALL_MAX ?? 64 * 1024);
 
@@ -76,6 +93,9 @@ export class Ring {
   private closed = false;
   readonly stats: RingStats = { messagesSent: 0, messagesReceived: 0, dropped: 0 };
   private readonly segBytes: number;
+  private readonly ownerScratch = new OwnerScratch();
+  /** When the engine's event loop last had a turn (see next()). */
+  private sliceStartedAt = performance.now();
 
   constructor(
     readonly rank: number,
@@ -146,7 +166,14 @@ export class Ring {
     }
   }
 
-  private next(): Promise<Incoming> {
+  private async next(): Promise<Incoming> {
+    // Ready messages are consumed in a chain of microtasks, which starves timers and sockets
+    // (the liveness heartbeats) for as long as data keeps arriving: a 256 MB all-reduce on a
+    // loaded machine ran for seconds without a turn and got this rank declared dead.
+    if (performance.now() - this.sliceStartedAt > YIELD_EVERY_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      this.sliceStartedAt = performance.now();
+    }
     if (this.failure) return Promise.reject(this.failure);
     if (this.inboxHead < this.inbox.length) {
       const m = this.inbox[this.inboxHead]!;
@@ -252,14 +279,14 @@ export class Ring {
   // ---- collectives ----
 
   /** In-place ring all-reduce: reduce-scatter then all-gather. */
-  allReduce(data: Float32Array, mean: boolean, reducer?: Reducer): Promise<void> {
+  allReduce(data: Float32Array, mean: boolean, reducer?: Reducer, compression?: WireCompression): Promise<void> {
     let seq: number;
     try {
       seq = this.begin('allReduce');
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.tracked(this.allReduceBody(seq, data, mean, reducer));
+    return this.tracked(compression ? this.allReduce16Body(seq, data, mean, compression) : this.allReduceBody(seq, data, mean, reducer));
   }
 
   private async allReduceBody(seq: number, data: Float32Array, mean: boolean, reducer: Reducer | undefined): Promise<void> {
@@ -267,29 +294,22 @@ export class Ring {
     const r = this.rank;
     const L = data.length;
     if (n === 1 || L === 0) return;
-    // Large buffers: add in place and hand zeromq views of `data` (no allocation, no copy),
-    // then a fence so that nobody returns before every send has been received. Small ones:
-    // send fresh copies and skip the fence (its latency would dominate).
     if (L * 4 <= SMALL_ALLREDUCE_BYTES) return this.smallAllReduce(seq, data, mean);
-    const zeroCopy = L * 4 >= ZERO_COPY_MIN_BYTES;
-    // Aim for >= 8 segments per chunk so that the steps overlap, but never below 256 KiB
-    // (per-message costs) nor above the configured segment size (GC churn at large sizes).
-    const segBytes = Math.min(this.segBytes, Math.max(MIN_SEGMENT_BYTES, 2 ** Math.ceil(Math.log2((L * 4) / n / 8))));
-    const segE = segBytes >> 2;
-    const red = reducer && zeroCopy && reducer.prepare(segBytes) ? reducer : jsReducer;
-    const lo = (c: number): number => Math.floor((c * L) / n);
+    const segE = this.segmentElements(L);
+    const red = reducer && reducer.prepare(segE * 4) ? reducer : jsReducer;
+    const lo = (c: number): number => chunkStart(c, L, n);
     const mod = (x: number): number => ((x % n) + n) % n;
     const S = this.session;
     const hdr = (kind: Kind, step: number, index: number, total: number, offset: number): Header => ({ session: S, seq, kind, step, index, origin: r, total, offset });
 
-    // Reduce-scatter step 0: our own chunk r goes out untouched. It is overwritten only in the
-    // all-gather phase, by a result that cannot exist before rank r+1 has received it.
+    // Reduce-scatter step 0: our own chunk r goes out as a view, untouched. Its sum comes back
+    // to us in the all-gather phase, so the next rank has read it before we can return.
     {
       const a = lo(r);
       const b = lo(r + 1);
       for (let k = 0, o = a; o < b; k++, o += segE) {
         const e = Math.min(o + segE, b);
-        this.send(hdr(Kind.ReduceScatter, 0, k, (b - a) * 4, (o - a) * 4), zeroCopy ? view(data, o, e) : copyOf(data, o, e));
+        this.send(hdr(Kind.ReduceScatter, 0, k, (b - a) * 4, (o - a) * 4), view(data, o, e));
       }
     }
     for (let s = 0; s < n - 1; s++) {
@@ -302,10 +322,15 @@ export class Ring {
         const m = await this.next();
         this.expect(m, seq, Kind.ReduceScatter, s, k);
         if (m.payload.length !== (e - o) * 4) this.sizeMismatch('allReduce', m.payload.length, (e - o) * 4);
-        const local = data.subarray(o, e);
-        red.reduce(local, m.payload, owner && mean ? n : 1);
-        // A partial sum (or the final one, which then travels the ring unchanged).
-        this.send(hdr(owner ? Kind.AllGatherPhase : Kind.ReduceScatter, owner ? 0 : s + 1, k, (b - a) * 4, (o - a) * 4), zeroCopy ? view(data, o, e) : copyOf(data, o, e));
+        red.reduce(data.subarray(o, e), m.payload, owner && mean ? n : 1);
+        if (owner) {
+          // The final sum travels the ring unchanged, and nothing we receive depends on it:
+          // it leaves from the owner scratch, so the caller may reuse `data` once we return.
+          this.send(hdr(Kind.AllGatherPhase, 0, k, (b - a) * 4, (o - a) * 4), this.ownerScratch.copy(data, o, e, (o - a) * 4));
+        } else {
+          // A partial sum: its chunk's final value comes back to us in the all-gather phase.
+          this.send(hdr(Kind.ReduceScatter, s + 1, k, (b - a) * 4, (o - a) * 4), view(data, o, e));
+        }
       }
     }
     for (let s = 0; s < n - 1; s++) {
@@ -318,10 +343,77 @@ export class Ring {
         this.expect(m, seq, Kind.AllGatherPhase, s, k);
         if (m.payload.length !== (e - o) * 4) this.sizeMismatch('allReduce', m.payload.length, (e - o) * 4);
         if (s < n - 2) this.send(hdr(Kind.AllGatherPhase, s + 1, k, (b - a) * 4, (o - a) * 4), m.payload);
-        data.set(f32(m.payload), o);
+        copyBytes(m.payload, data, o * 4);
       }
     }
-    if (zeroCopy) await this.gatherBody(seq, Kind.Fence, EMPTY, (_o, total) => new Uint8Array(total));
+  }
+
+  /**
+   * All-reduce with 16-bit values on the wire (PyTorch's fp16/bf16 compress hooks): half the
+   * bytes of the float32 ring. Same ring and chunk order as allReduceBody; every received
+   * value is decoded and added in float32, every partial sum rounded to 16 bits for the next
+   * hop. The owner rounds the final sum too and keeps the rounded value itself, so every rank
+   * ends with the very same bits. `mean` divides each rank's input by the world size first,
+   * as torch's hook does (keeps fp16 sums in range). Every send is a fresh buffer.
+   */
+  private async allReduce16Body(seq: number, data: Float32Array, mean: boolean, kind: WireCompression): Promise<void> {
+    const n = this.size;
+    const r = this.rank;
+    const L = data.length;
+    if (n === 1 || L === 0) return;
+    if (mean) for (let i = 0; i < L; i++) data[i] = data[i]! / n;
+    const [rsKind, agKind] = kind === 'fp16' ? [Kind.ReduceScatterF16, Kind.AllGatherF16] : [Kind.ReduceScatterBf16, Kind.AllGatherBf16];
+    const segE = this.segmentElements(L);
+    const lo = (c: number): number => chunkStart(c, L, n);
+    const mod = (x: number): number => ((x % n) + n) % n;
+    const hdr = (k: Kind, step: number, index: number, total: number, offset: number): Header => ({ session: this.session, seq, kind: k, step, index, origin: r, total, offset });
+    const encoded = (o: number, e: number): Buffer => {
+      const b = Buffer.allocUnsafeSlow((e - o) * 2);
+      encode16(kind, data.subarray(o, e), u16(b));
+      return b;
+    };
+    const receive = async (k: Kind, step: number, index: number, o: number, e: number): Promise<Buffer> => {
+      const m = await this.next();
+      this.expect(m, seq, k, step, index);
+      if (m.payload.length !== (e - o) * 2) this.sizeMismatch('allReduce', m.payload.length, (e - o) * 2);
+      return m.payload;
+    };
+    for (let c = r, k = 0, o = lo(c); o < lo(c + 1); k++, o += segE) {
+      const e = Math.min(o + segE, lo(c + 1));
+      this.send(hdr(rsKind, 0, k, (lo(c + 1) - lo(c)) * 2, (o - lo(c)) * 2), encoded(o, e));
+    }
+    for (let s = 0; s < n - 1; s++) {
+      const c = mod(r - s - 1);
+      const owner = s === n - 2;
+      for (let k = 0, o = lo(c); o < lo(c + 1); k++, o += segE) {
+        const e = Math.min(o + segE, lo(c + 1));
+        const local = data.subarray(o, e);
+        addDecoded16(kind, u16(await receive(rsKind, s, k, o, e)), local);
+        const out = encoded(o, e);
+        if (owner) decode16(kind, u16(out), local); // what every other rank will decode
+        this.send(hdr(owner ? agKind : rsKind, owner ? 0 : s + 1, k, (lo(c + 1) - lo(c)) * 2, (o - lo(c)) * 2), out);
+      }
+    }
+    for (let s = 0; s < n - 1; s++) {
+      const c = mod(r - s);
+      for (let k = 0, o = lo(c); o < lo(c + 1); k++, o += segE) {
+        const e = Math.min(o + segE, lo(c + 1));
+        const payload = await receive(agKind, s, k, o, e);
+        if (s < n - 2) this.send(hdr(agKind, s + 1, k, (lo(c + 1) - lo(c)) * 2, (o - lo(c)) * 2), payload);
+        decode16(kind, u16(payload), data.subarray(o, e));
+      }
+    }
+  }
+
+  /**
+   * Segment length (elements) of an all-reduce of L elements: >= 8 segments per chunk so that
+   * the steps overlap, never below the minimum (per-message costs) nor above the configured
+   * segment size (GC churn at large sizes).
+   */
+  private segmentElements(L: number): number {
+    const n = this.size;
+    const segBytes = Math.min(this.segBytes, Math.max(MIN_SEGMENT_BYTES, 2 ** Math.ceil(Math.log2((L * 4) / n / 8))));
+    return segBytes >> 2;
   }
 
   /**

@@ -6,6 +6,8 @@
 // Results are bit-identical to the JS loops (f32 add/div are correctly rounded both ways).
 // The module was assembled by hand (its text form is in the comment at the end).
 
+import { copyBytes } from './copy.js';
+
 const WASM_BASE64 = 'AGFzbQEAAAABDgJgA39/fwBgBH9/f30AAhIBA2VudgZtZW1vcnkCAwGAgAQDAwIAAQcQAgNhZGQAAAZhZGREaXYAAQr0AQJwAQF/IAAgAkECdGohAwJAA0AgAEEQaiADSw0BIAAgAP0AAgAgAf0AAgD95AH9CwIAIABBEGohACABQRBqIQEMAAsLAkADQCAAIANPDQEgACAAKgIAIAEqAgCSOAIAIABBBGohACABQQRqIQEMAAsLC4ABAgF/AXsgACACQQJ0aiEEIAP9EyEFAkADQCAAQRBqIARLDQEgACAA/QACACAB/QACAP3kASAF/ecB/QsCACAAQRBqIQAgAUEQaiEBDAALCwJAA0AgACAETw0BIAAgACoCACABKgIAkiADlTgCACAAQQRqIQAgAUEEaiEBDAALCws=';
 
 // The few WebAssembly types used here (the project's TypeScript lib has no WebAssembly).
@@ -75,7 +77,7 @@ export class SimdReducer {
 
   /** local (a view into this memory) op= recv; divisor 1 means a plain sum. */
   reduce(local: Float32Array, recv: Uint8Array, divisor: number): void {
-    this.bytes.set(recv, this.scratch);
+    copyBytes(recv, this.bytes, this.scratch);
     if (divisor === 1) this.fns.add(local.byteOffset, this.scratch, local.length);
     else this.fns.addDiv(local.byteOffset, this.scratch, local.length, divisor);
   }

@@ -1,10 +1,19 @@
 // The contract other packages (ddp, train, launcher tests) program against.
 // The comm issue (#2) implements it; keep these names, extend freely.
 
+import type { WireCompression } from './half.js';
+
 export type ReduceOp = 'sum' | 'mean';
+export type { WireCompression };
 
 export interface AllReduceOptions {
   op?: ReduceOp;
+  /**
+   * 16-bit values on the wire (half the bytes; PyTorch DDP's fp16/bf16 compress hooks): sums
+   * are still added in float32 and the result is identical on every rank, but rounded to
+   * fp16 / bfloat16. With `mean` each rank's input is divided by the world size first.
+   */
+  compression?: WireCompression;
 }
 
 export type BroadcastBuffer = Float32Array | Int32Array | Uint8Array;

@@ -6,7 +6,7 @@
 import { Packr } from 'msgpackr';
 
 export const PROTOCOL = 'yolo-comm';
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 const packr = new Packr({ moreTypes: true, useRecords: false });
 export const encodeControl = (m: ClientMessage | ServerMessage): Buffer => packr.pack(m);
@@ -68,10 +68,14 @@ export const enum Kind {
   AllGatherPhase = 2, // second half of all-reduce
   Broadcast = 3,
   Gather = 4, // allGather of blobs (also barrier)
-  Fence = 5, // end of a zero-copy all-reduce: every rank has received everything
+  Fence = 5, // (protocol 1 only: ended a zero-copy all-reduce; protocol 2 needs no fence)
   SmallReduce = 6, // all-reduce of a small buffer by gather + local sum
+  ReduceScatterF16 = 7, // all-reduce with fp16 on the wire (half.ts)
+  AllGatherF16 = 8,
+  ReduceScatterBf16 = 9, // all-reduce with bfloat16 on the wire
+  AllGatherBf16 = 10,
 }
-export const KIND_NAMES: Record<number, string> = { 1: 'allReduce', 2: 'allReduce', 3: 'broadcast', 4: 'allGather/barrier', 5: 'allReduce (fence)', 6: 'allReduce (small)' };
+export const KIND_NAMES: Record<number, string> = { 1: 'allReduce', 2: 'allReduce', 3: 'broadcast', 4: 'allGather/barrier', 5: 'allReduce (fence)', 6: 'allReduce (small)', 7: 'allReduce (fp16 wire)', 8: 'allReduce (fp16 wire)', 9: 'allReduce (bf16 wire)', 10: 'allReduce (bf16 wire)' };
 
 export interface Header {
   session: number;

@@ -26,6 +26,22 @@ test('world 3 over tcp on YOLO_SOCKET_IFNAME=lo with 4 KiB segments gives the sa
   assert.deepEqual(tcp[1]!.result!.hashes, ipc[1]!.result!.hashes);
 });
 
+for (const worldSize of [2, 3]) {
+  test(`world ${worldSize}: a buffer overwritten the moment its all-reduce returns corrupts no peer's result (64 KiB to 1 MiB segments, shared and plain buffers)`, async () => {
+    const outs = await runJob({ worldSize, scenario: 'reuse', args: ['70001,300001,2000003'], env: { YOLO_COMM_SEGMENT_BYTES: '1048576', YOLO_COMM_MIN_SEGMENT: '65536' }, timeoutMs: 180_000 });
+    assert.equal(describeFailures(outs), '');
+    for (const o of outs) assert.deepEqual(o.result!.hashes, outs[0]!.result!.hashes, `rank ${o.rank} differs from rank 0`);
+  });
+}
+
+for (const worldSize of [2, 3]) {
+  test(`world ${worldSize}: all-reduce with fp16 and bf16 on the wire: within 16-bit rounding, identical on every rank`, async () => {
+    const outs = await runJob({ worldSize, scenario: 'compressed', args: ['1,7,1000,300001'], env: { YOLO_COMM_SEGMENT_BYTES: '65536', YOLO_COMM_MIN_SEGMENT: '65536' } });
+    assert.equal(describeFailures(outs), '');
+    for (const o of outs) assert.deepEqual(o.result!.hashes, outs[0]!.result!.hashes, `rank ${o.rank} differs from rank 0`);
+  });
+}
+
 test('allReduceSync inside a tfjs customGrad gradient function', async () => {
   const outs = await runJob({ worldSize: 2, scenario: 'tfjs' });
   assert.equal(describeFailures(outs), '');

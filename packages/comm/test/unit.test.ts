@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
 import { CommError, canConnect, getFreePort, initProcessGroup, isPortFree, resolveOptions, sharedFloat32Array } from '../src/index.js';
+import { decode16, encode16, f32BitsToBf16, f32BitsToF16 } from '../src/half.js';
 import { addDivInto, addInto } from '../src/reduce.js';
 import { KeyValueStore } from '../src/store.js';
 import { HEADER_BYTES, readHeader, writeHeader } from '../src/wire.js';
@@ -40,6 +41,38 @@ test('reduction loops: sums and means in float32', () => {
   assert.deepEqual(Array.from(out), [11, 22, 33, 44, 55, Math.fround(Math.fround(0.1) + Math.fround(0.2))]);
   addDivInto(out, a, b, 3);
   assert.equal(out[5], Math.fround(Math.fround(Math.fround(0.1) + Math.fround(0.2)) / 3));
+});
+
+test('fp16 / bf16 wire formats: round to nearest even, specials kept, every 16-bit value round-trips', () => {
+  const bits = (x: number): number => new Uint32Array(Float32Array.of(x).buffer)[0]!;
+  const f16 = (x: number): number => f32BitsToF16(bits(x));
+  assert.equal(f16(1), 0x3c00);
+  assert.equal(f16(-2), 0xc000);
+  assert.equal(f16(65504), 0x7bff); // largest half
+  assert.equal(f16(65520), 0x7c00); // halfway to the next binade: ties to even = inf
+  assert.equal(f16(65519), 0x7bff);
+  assert.equal(f16(2 ** -24), 0x0001); // smallest subnormal
+  assert.equal(f16(2 ** -25), 0x0000); // tie between 0 and 2^-24: even is 0
+  assert.equal(f16(3 * 2 ** -25), 0x0002); // tie between 1 and 2 subnormal units: even is 2
+  assert.equal(f16(1 + 2 ** -11), 0x3c00); // tie: even mantissa
+  assert.equal(f16(1 + 3 * 2 ** -11), 0x3c02); // tie: rounds up to even
+  assert.equal(f16(-0), 0x8000);
+  assert.equal(f16(Infinity), 0x7c00);
+  assert.equal(f16(NaN) & 0x7e00, 0x7e00);
+  const bf = (x: number): number => f32BitsToBf16(bits(x));
+  assert.equal(bf(1), 0x3f80);
+  assert.equal(bf(1 + 2 ** -8), 0x3f80); // tie: even
+  assert.equal(bf(1 + 3 * 2 ** -8), 0x3f82);
+  assert.equal(bf(-Infinity), 0xff80);
+  assert.equal(bf(NaN) & 0x7fc0, 0x7fc0);
+  for (const kind of ['fp16', 'bf16'] as const) {
+    const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
+    const decoded = new Float32Array(65536);
+    decode16(kind, all, decoded);
+    const again = new Uint16Array(65536);
+    encode16(kind, decoded, again);
+    for (let h = 0; h < 65536; h++) if (!Number.isNaN(decoded[h])) assert.equal(again[h], h, `${kind} 0x${h.toString(16)} does not round-trip`);
+  }
 });
 
 test('data frame header round-trips', () => {

@@ -8,6 +8,8 @@ import { decodeResized, decodeImage, resizeImage, type RgbImage } from './image.
 import { encodeNpyU8, decodeNpyU8 } from './npy.js';
 import { writeFileAtomic } from './atomic.js';
 import type { YoloDataset } from './dataset.js';
+import { NodeCacheReader } from './node-cache.js';
+import { cacheReadPath, cacheWritePath } from './cache-dir.js';
 
 export interface LoadedImage {
   /** Resized image (long side imgsz). */
@@ -15,6 +17,11 @@ export interface LoadedImage {
   /** Original size. */
   h0: number;
   w0: number;
+  /**
+   * The pixels live in a reused buffer (node cache ring): valid until ~20 more loads on this
+   * thread. Copy before handing them to asynchronous work.
+   */
+  transient?: boolean;
 }
 
 /** A RAM-cached image in memory that worker threads share (SharedArrayBuffer). */
@@ -26,10 +33,18 @@ export interface SharedImage {
   w0: number;
 }
 
-/** Disk cache file for an image: same folder and stem, suffix .rgb.npy (RGB, full size, EXIF applied). */
+/**
+ * Disk cache file for an image: same folder and stem, suffix .rgb.npy (RGB, full size, EXIF
+ * applied; YOLOv5's <stem>.npy holds BGR, hence another name).
+ */
 export function diskCachePath(imFile: string): string {
   const dot = imFile.lastIndexOf('.');
   return (dot > imFile.lastIndexOf('/') ? imFile.slice(0, dot) : imFile) + '.rgb.npy';
+}
+
+/** Where an image's disk cache is (beside it, or in the cache folder: cache-dir.ts), or null. */
+export function diskCacheReadPath(imFile: string): string | null {
+  return cacheReadPath('images', diskCachePath(imFile));
 }
 
 export function resizedSize(w0: number, h0: number, imgsz: number): [number, number] {
@@ -39,6 +54,7 @@ export function resizedSize(w0: number, h0: number, imgsz: number): [number, num
 
 export class ImageStore {
   private readonly ram = new Map<number, LoadedImage>();
+  private nodeCache: NodeCacheReader | null = null;
 
   constructor(
     readonly dataset: YoloDataset,
@@ -51,6 +67,12 @@ export class ImageStore {
     for (const [i, s] of entries) this.ram.set(i, { image: { data: new Uint8Array(s.buffer), width: s.width, height: s.height }, h0: s.h0, w0: s.w0 });
   }
 
+  /** Reads RAM-cached images from the node's cache file through `fd` (the caller closes it). */
+  useNodeCache(file: string, fd: number): NodeCacheReader {
+    this.nodeCache = new NodeCacheReader(file, fd);
+    return this.nodeCache;
+  }
+
   get ramCount(): number {
     return this.ram.size;
   }
@@ -58,13 +80,15 @@ export class ImageStore {
   async load(index: number): Promise<LoadedImage> {
     const hit = this.ram.get(index);
     if (hit) return hit;
+    const shared = this.nodeCache?.load(index);
+    if (shared) return { ...shared, transient: true };
     const file = this.dataset.imFiles[index];
     if (file === undefined) throw new Error(`image index ${index} out of range (dataset has ${this.dataset.imFiles.length})`);
     const [w0, h0] = this.dataset.shapes[index]!;
     const [w, h] = resizedSize(w0, h0, this.imgsz);
     if (this.useDiskCache) {
-      const npy = diskCachePath(file);
-      if (fs.existsSync(npy)) {
+      const npy = diskCacheReadPath(file);
+      if (npy) {
         const { data, shape } = decodeNpyU8(fs.readFileSync(npy));
         const full: RgbImage = { data, width: shape[1]!, height: shape[0]! };
         return { image: await resizeImage(full, w, h), h0, w0 };
@@ -126,18 +150,20 @@ export async function cacheImagesToDisk(dataset: YoloDataset, opts: { concurrenc
   const run = async (): Promise<void> => {
     while (next < dataset.imFiles.length) {
       const file = dataset.imFiles[next++]!;
-      const npy = diskCachePath(file);
-      if (fs.existsSync(npy)) {
+      const found = diskCacheReadPath(file);
+      if (found) {
         existing++;
-        bytes += fs.statSync(npy).size;
+        bytes += fs.statSync(found).size;
         continue;
       }
+      // beside the image, or in the cache folder when the image folder is read-only
+      const npy = cacheWritePath('images', diskCachePath(file));
       const img = await decodeImage(file);
       const buf = encodeNpyU8(img.data, [img.height, img.width, 3]);
       try {
         writeFileAtomic(npy, buf);
       } catch (e) {
-        throw new Error(`--cache disk: cannot write ${npy} (${(e as Error).message}); use --cache ram or make the image folder writeable`);
+        throw new Error(`--cache disk: cannot write ${npy} (${(e as Error).message}); use --cache ram, or set YOLO_LAUNCH_CACHE_DIR to a writable folder`);
       }
       written++;
       bytes += buf.length;

@@ -17,6 +17,8 @@ export * from './perspective.js';
 export * from './hsv.js';
 export * from './npy.js';
 export * from './image-store.js';
+export * from './node-cache.js';
+export * from './ram-cache.js';
 export * from './mosaic.js';
 export * from './rect.js';
 export * from './sample.js';

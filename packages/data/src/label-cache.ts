@@ -10,6 +10,7 @@ import crypto from 'node:crypto';
 import { img2labelPath } from './image-files.js';
 import { verifyImageLabel, type VerifyResult } from './verify.js';
 import { writeFileAtomic } from './atomic.js';
+import { cacheWritePath, fallbackCachePath } from './cache-dir.js';
 
 export const LABEL_CACHE_VERSION = 'yolo-launch-labels-1';
 
@@ -110,10 +111,12 @@ export async function scanLabels(imFiles: readonly string[], sources: readonly s
   const prefix = opts.prefix ?? '';
   const log = opts.log ?? (() => {});
   const lbFiles = imFiles.map(img2labelPath);
-  const cacheFile = labelCachePath(imFiles, sources);
+  const preferred = labelCachePath(imFiles, sources);
   const hash = filesHash([...lbFiles, ...imFiles], opts.nc);
-  const where = cacheFile.replace(/\.yl\.cache\.json$/, '');
+  const where = preferred.replace(/\.yl\.cache\.json$/, '');
   if (opts.readCache !== false) {
+    // beside the labels, or in the cache folder when the labels folder is read-only
+    const cacheFile = [preferred, fallbackCachePath('labels', preferred)].find((f) => readCache(f, hash)) ?? preferred;
     const c = readCache(cacheFile, hash);
     if (c && c.results.length === imFiles.length) {
       const results: VerifyResult[] = c.results.map((r) => ({ ...r, labels: Float32Array.from(r.labels), segments: r.segments.map((s) => Float32Array.from(s)) }));
@@ -137,6 +140,7 @@ export async function scanLabels(imFiles: readonly string[], sources: readonly s
   log(summary);
   for (const m of messages) log(m);
   if (totals.found === 0) log(`${prefix}WARNING ⚠️ No labels found in ${where}.`);
+  let cacheFile = preferred;
   if (opts.writeCache !== false) {
     // the hash must describe the files as they are now (a restored JPEG changed size)
     const finalHash = filesHash([...lbFiles, ...imFiles], opts.nc);
@@ -148,6 +152,7 @@ export async function scanLabels(imFiles: readonly string[], sources: readonly s
       totals,
     };
     try {
+      cacheFile = cacheWritePath('labels', preferred);
       writeFileAtomic(cacheFile, JSON.stringify(c));
       log(`${prefix}New cache created: ${cacheFile}`);
     } catch (e) {

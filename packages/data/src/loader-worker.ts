@@ -1,7 +1,7 @@
 /** A loader worker thread: receives batch jobs, answers with batches whose buffers it transfers. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ImageStore, type SharedImage } from './image-store.js';
-import { runBatchJob, type BatchJob, type LoadedBatch, type PipelineConfig } from './batch-job.js';
+import { runBatchJob, BufferPool, type BatchJob, type LoadedBatch, type PipelineConfig } from './batch-job.js';
 import type { YoloDataset } from './dataset.js';
 
 export interface WorkerInit {
@@ -10,9 +10,14 @@ export interface WorkerInit {
   diskCache: boolean;
   config: PipelineConfig;
   shared: Array<[number, SharedImage]>;
+  /** The node's --cache ram file and the process-wide descriptor the loader opened for it. */
+  nodeCache: { file: string; fd: number } | null;
 }
 
-export type ToWorker = { type: 'job'; job: BatchJob } | { type: 'share'; entries: Array<[number, SharedImage]> };
+export type ToWorker =
+  | { type: 'job'; job: BatchJob }
+  | { type: 'share'; entries: Array<[number, SharedImage]> }
+  | { type: 'recycle'; buffer: ArrayBuffer };
 export type FromWorker =
   | { type: 'batch'; id: number; batch: LoadedBatch }
   | { type: 'error'; id: number; message: string; stack?: string };
@@ -20,7 +25,9 @@ export type FromWorker =
 const init = workerData as WorkerInit;
 const store = new ImageStore(init.dataset, init.imgsz, init.diskCache);
 store.adoptShared(init.shared);
+if (init.nodeCache) store.useNodeCache(init.nodeCache.file, init.nodeCache.fd);
 const port = parentPort!;
+const buffers = new BufferPool();
 
 // jobs run one after another: a worker is one thread of decode + augment work
 let chain: Promise<void> = Promise.resolve();
@@ -30,10 +37,14 @@ port.on('message', (msg: ToWorker) => {
     store.adoptShared(msg.entries);
     return;
   }
+  if (msg.type === 'recycle') {
+    buffers.give(msg.buffer);
+    return;
+  }
   const job = msg.job;
   chain = chain.then(async () => {
     try {
-      const batch = await runBatchJob(store, init.config, job);
+      const batch = await runBatchJob(store, init.config, job, buffers);
       const reply: FromWorker = { type: 'batch', id: job.id, batch };
       port.postMessage(reply, [batch.images.buffer as ArrayBuffer, batch.targets.buffer as ArrayBuffer]);
     } catch (e) {

@@ -16,8 +16,9 @@ import type { YoloDataset } from './dataset.js';
 import { augmentHypFrom, type AugmentHyp } from './hyp.js';
 import { ImageStore } from './image-store.js';
 import { rectOrder, rectBatchShape } from './rect.js';
-import { runBatchJob, type BatchJob, type LoadedBatch, type PipelineConfig } from './batch-job.js';
+import { runBatchJob, BufferPool, type BatchJob, type LoadedBatch, type PipelineConfig } from './batch-job.js';
 import type { WorkerInit, ToWorker, FromWorker } from './loader-worker.js';
+import { setUpRamCache, type NodeCacheOptions } from './ram-cache.js';
 
 export type { LoadedBatch } from './batch-job.js';
 
@@ -54,6 +55,8 @@ export interface DataLoaderOptions {
   cache?: 'ram' | 'disk' | false;
   /** For cache 'ram': the dataset indices this rank needs (default all). */
   cacheIndices?: Iterable<number>;
+  /** For cache 'ram' with several ranks on a node: one copy per node (see ram-cache.ts). */
+  nodeCache?: NodeCacheOptions;
   log?: (line: string) => void;
 }
 
@@ -64,8 +67,15 @@ export interface DataLoader {
   /** Worker threads actually used (after the cap). */
   readonly workers: number;
   readonly batchSize: number;
+  /** --cache ram: bytes cached, and the node cache file (null: this rank's own copy); null without --cache ram or when it did not fit. */
+  readonly ramCache: { bytes: number; nodeFile: string | null; builtHere: boolean } | null;
   /** Batches of this rank's sample order for one epoch, in order. */
   epoch(indices: readonly number[], epoch: number): AsyncGenerator<LoadedBatch>;
+  /**
+   * Hands a batch's image buffer back for reuse by a later batch (optional; saves the page
+   * faults of a fresh buffer). The batch's `images` must not be read afterwards.
+   */
+  recycle(batch: LoadedBatch): void;
   /** Adds images to the RAM cache (shared with the workers). */
   cacheRam(indices: Iterable<number>): Promise<number>;
   close(): Promise<void>;
@@ -144,6 +154,13 @@ class WorkerPool {
     });
   }
 
+  /** Gives a finished batch's image buffer to the worker that will build batch batchNo + n. */
+  recycle(batch: LoadedBatch): void {
+    const buffer = batch.images.buffer;
+    if (buffer instanceof SharedArrayBuffer || batch.images.byteLength !== buffer.byteLength) return;
+    this.workers[batch.batchNo % this.workers.length]!.postMessage({ type: 'recycle', buffer } satisfies ToWorker, [buffer]);
+  }
+
   broadcast(msg: ToWorker): void {
     for (const w of this.workers) w.postMessage(msg);
   }
@@ -182,14 +199,11 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
     ...(opts.threadBudget !== undefined ? { threadBudget: opts.threadBudget } : {}),
   });
   const store = new ImageStore(dataset, opts.imgsz, opts.cache === 'disk');
-  if (opts.cache === 'ram') {
-    const t0 = Date.now();
-    const entries = await store.cacheRam(opts.cacheIndices ?? dataset.imFiles.keys());
-    const bytes = entries.reduce((s, [, e]) => s + e.buffer.byteLength, 0);
-    opts.log?.(`Caching images (${(bytes / 1e9).toFixed(2)}GB ram): ${entries.length} images in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
-  }
-  const pool = nWorkers > 0 ? new WorkerPool(nWorkers, { dataset, imgsz: opts.imgsz, diskCache: opts.cache === 'disk', config, shared: store.sharedEntries() }) : null;
+  const ramCache = opts.cache === 'ram' ? await setUpRamCache(store, opts.cacheIndices ?? dataset.imFiles.keys(), { ...opts.nodeCache, ...(opts.log ? { log: opts.log } : {}) }) : null;
+  const nodeCache = ramCache?.node ? { file: ramCache.node.file, fd: ramCache.node.fd } : null;
+  const pool = nWorkers > 0 ? new WorkerPool(nWorkers, { dataset, imgsz: opts.imgsz, diskCache: opts.cache === 'disk', config, shared: store.sharedEntries(), nodeCache }) : null;
   const prefetch = Math.max(1, opts.prefetch ?? Math.max(2, 2 * nWorkers));
+  const localBuffers = new BufferPool(); // workers: 0
   let nextId = 0;
 
   async function* epoch(indices: readonly number[], epochNo: number): AsyncGenerator<LoadedBatch> {
@@ -205,7 +219,7 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
       const shape = rect ? rectBatchShape(items.map(([i]) => dataset.shapes[i]!), opts.imgsz, stride, pad) : null;
       jobs.push({ id: nextId++, epoch: epochNo, batchNo: b, items, shape });
     }
-    const run = (job: BatchJob): Promise<LoadedBatch> => (pool ? pool.run(job) : runBatchJob(store, config, job));
+    const run = (job: BatchJob): Promise<LoadedBatch> => (pool ? pool.run(job) : runBatchJob(store, config, job, localBuffers));
     const inflight: Array<Promise<LoadedBatch>> = [];
     let dispatched = 0;
     const fill = (): void => {
@@ -233,7 +247,12 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
     size: dataset.imFiles.length,
     workers: nWorkers,
     batchSize: opts.batchSize,
+    ramCache: ramCache ? { bytes: ramCache.bytes, nodeFile: ramCache.node?.file ?? null, builtHere: ramCache.node?.built ?? true } : null,
     epoch,
+    recycle(batch: LoadedBatch): void {
+      if (pool) pool.recycle(batch);
+      else if (batch.images.byteLength === batch.images.buffer.byteLength && batch.images.buffer instanceof ArrayBuffer) localBuffers.give(batch.images.buffer);
+    },
     async cacheRam(indices: Iterable<number>): Promise<number> {
       const entries = await store.cacheRam(indices);
       pool?.broadcast({ type: 'share', entries });
@@ -241,6 +260,7 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
     },
     async close(): Promise<void> {
       await pool?.close();
+      ramCache?.close(); // after the workers: they read through its descriptor
     },
   };
 }

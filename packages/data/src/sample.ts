@@ -4,7 +4,7 @@
  */
 import { Rng } from './rng.js';
 import type { RgbImage } from './image.js';
-import { letterbox } from './letterbox.js';
+import { letterbox, letterboxGeometry } from './letterbox.js';
 import { xywhn2xyxy, xyxy2xywhnInPlace, concatRows } from './boxes.js';
 import { randomPerspective } from './perspective.js';
 import { augmentHsv, flipLr, flipUd, mixupInPlace } from './hsv.js';
@@ -54,12 +54,18 @@ export async function getSample(store: ImageStore, index: number, opts: SampleOp
       labels = concatRows([labels, other.labels]);
     }
   } else {
-    const { image: img, h0, w0 } = await store.load(index);
+    const loaded = await store.load(index);
+    const { h0, w0 } = loaded;
     const target = opts.shape ?? [store.imgsz, store.imgsz];
+    const lbOpts = { auto: false, scaleup: augment };
+    // a resize runs asynchronously (sharp): a transient (node cache ring) image is copied first
+    const g = letterboxGeometry([loaded.image.height, loaded.image.width], target, lbOpts);
+    const resizes = g.newUnpad[0] !== loaded.image.width || g.newUnpad[1] !== loaded.image.height;
+    const img = loaded.transient && resizes ? { ...loaded.image, data: loaded.image.data.slice() } : loaded.image;
     // with augmentation the warp writes the final pixels; without, letterbox does
-    const lb = await letterbox(img, target, { auto: false, scaleup: augment }, augment ? undefined : into);
+    const lb = await letterbox(img, target, lbOpts, augment ? undefined : into);
     // letterbox hands back the stored image when nothing changes: copy before any in-place step
-    image = lb.image === img ? { ...img, data: Uint8Array.from(img.data) } : lb.image;
+    image = lb.image === img ? { ...img, data: img.data.slice() } : lb.image;
     const h = img.height;
     const w = img.width;
     shape = { shape0: [h0, w0], ratioPad: [[(h / h0) * lb.ratio[1], (w / w0) * lb.ratio[0]], [lb.pad[0], lb.pad[1]]] };

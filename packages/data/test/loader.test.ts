@@ -64,6 +64,32 @@ test('0, 1 and 2 workers give identical batches; targets and shapes well formed'
   await capped.close();
 });
 
+test('recycled batch buffers give the same batches (0 and 2 workers, train and rect val)', async () => {
+  for (const opts of [{ augment: true, rect: false }, { augment: false, rect: true }]) {
+    const base = { dataset, batchSize: 4, imgsz: 96, seed: 3, ...opts };
+    const ref = await createDataLoader({ ...base, workers: 0 });
+    const expected = [...(await collect(ref.epoch(order, 0))), ...(await collect(ref.epoch(order, 1)))];
+    await ref.close();
+    for (const workers of [0, 2]) {
+      const loader = await createDataLoader({ ...base, workers, threadBudget: 8 });
+      try {
+        let k = 0;
+        for (const epoch of [0, 1]) {
+          for await (const b of loader.epoch(order, epoch)) {
+            assert.deepEqual(b.images, expected[k]!.images, `workers ${workers}, batch ${k}`);
+            assert.deepEqual(b.targets, expected[k++]!.targets);
+            loader.recycle(b);
+            assert.equal(b.images.byteLength, workers ? 0 : b.images.byteLength, 'handed to the worker (detached)');
+          }
+        }
+        assert.equal(k, expected.length);
+      } finally {
+        await loader.close();
+      }
+    }
+  }
+});
+
 test('validation loader with rect: batches sorted by aspect ratio, 32-multiple shapes, shape info', async () => {
   const loader = await createDataLoader({ dataset, batchSize: 5, imgsz: 96, augment: false, rect: true, workers: 1 });
   try {

@@ -6,13 +6,14 @@
  * The gradient convention (mean over ranks, loss scaled by WORLD_SIZE as train.py does) is
  * documented in ./convention.ts.
  */
-import { sharedFloat32Array, type ProcessGroup } from '@yolo-launch/comm';
+import { WIRE_COMPRESSIONS, sharedFloat32Array, type AllReduceOptions, type ProcessGroup, type WireCompression } from '@yolo-launch/comm';
 import { tf } from '@yolo-launch/backend';
 import { DEFAULT_BUCKET_CAP_MB, DEFAULT_FIRST_BUCKET_CAP_MB, planBuckets, type Bucket } from './buckets.js';
 import { GRADIENT_REDUCE_OP, ddpLossScale } from './convention.js';
 import { broadcastVariables, verifyReplicas } from './replicas.js';
 import { syncBuffers, type BufferSyncPolicy } from './buffers.js';
 import { copyTensorInto } from './host-view.js';
+import { BucketFiller } from './overlap.js';
 
 export interface DistributedDataParallelOptions {
   /** Non-trainable state kept identical across ranks (e.g. BN running mean/var). */
@@ -32,6 +33,12 @@ export interface DistributedDataParallelOptions {
    * 'host' on cpu/wasm, 'device' otherwise.
    */
   transfer?: 'host' | 'device';
+  /**
+   * Gradients travel as fp16 or bf16 (PyTorch DDP's fp16_compress_hook / bf16_compress_hook):
+   * half the bytes, still added in float32 and identical on every rank, rounded to 16 bits.
+   * Default: none (float32, exact).
+   */
+  gradCompression?: WireCompression;
 }
 
 /** Timing of the last synchronised reduceGradients call, in ms. */
@@ -70,6 +77,11 @@ export class DistributedDataParallel {
   /** One shared-memory host buffer per bucket, reused every step. */
   private readonly hostBuffers: Float32Array[];
   private readonly backendKeepsArrays: boolean;
+  /** How every gradient all-reduce is issued (the mean, and the wire compression if any). */
+  private readonly reduceOptions: AllReduceOptions;
+  /** The reduction overlapped with the current backward, if the trainer started one. */
+  private filler: BucketFiller | null = null;
+  private overlapStartedAt = 0;
 
   private constructor(pg: ProcessGroup, params: readonly tf.Variable[], options: DistributedDataParallelOptions) {
     this.pg = pg;
@@ -83,6 +95,11 @@ export class DistributedDataParallel {
       names.add(p.name);
     }
     this.paramNames = names;
+    const compression = options.gradCompression;
+    if (compression !== undefined && !WIRE_COMPRESSIONS.includes(compression)) {
+      throw new Error(`gradCompression must be one of ${WIRE_COMPRESSIONS.join(', ')} (got '${String(compression)}')`);
+    }
+    this.reduceOptions = { op: GRADIENT_REDUCE_OP, ...(compression ? { compression } : {}) };
     const mib = 1024 * 1024;
     this.buckets = planBuckets(params, {
       capBytes: (options.bucketCapMb ?? DEFAULT_BUCKET_CAP_MB) * mib,
@@ -111,13 +128,13 @@ export class DistributedDataParallel {
       await broadcastVariables(pg, all, options.broadcastFrom ?? 0);
       await verifyReplicas(pg, all, 'parameters and buffers after the initial broadcast');
       // every rank must cut the same buckets, or the all-reduces would not pair up
-      const plan = ddp.buckets.map((b) => b.size).join(',');
+      const plan = `${ddp.buckets.map((b) => b.size).join(',')} (${ddp.reduceOptions.compression ?? 'float32'} gradients)`;
       const plans = await pg.allGatherObject(plan);
       const odd = plans.findIndex((q) => q !== plans[0]);
       if (odd >= 0) {
         throw new Error(
           `rank ${odd} planned different gradient buckets than rank 0 (${plans[odd]} vs ${plans[0]} elements): ` +
-            'pass the same bucketCapMb / firstBucketCapMb on every rank',
+            'pass the same bucketCapMb / firstBucketCapMb / gradCompression on every rank',
         );
       }
     }
@@ -155,6 +172,24 @@ export class DistributedDataParallel {
     } finally {
       this.syncEnabled = before;
     }
+  }
+
+  /**
+   * Overlap the all-reduce with the backward pass (torch DDP's gradient hooks). Call before
+   * the backward; hand each gradient to the returned hook as soon as it exists (scaled like
+   * the ones given to reduceGradients; the hook copies it, the caller still owns it). A bucket
+   * whose gradients are all in starts its all-reduce at once, in plan order (last layers
+   * first), while the backward goes on. Then call reduceGradients / reduceGradientsToHost as
+   * usual: it fills in what was not handed over and waits only for what is still in flight.
+   * Returns null when there is nothing to overlap (inside noSync, world size 1, the device
+   * transfer path): reduceGradients then works as before.
+   */
+  beginOverlappedReduction(): ((name: string, grad: tf.Tensor) => void) | null {
+    if (!this.syncEnabled || this.pg.worldSize === 1 || this.transfer === 'device' || this.buckets.length === 0) return null;
+    const filler = new BucketFiller(this.buckets, this.hostBuffers, (i) => this.pg.allReduce(this.hostBuffers[i]!, this.reduceOptions), this.accumulated);
+    this.filler = filler;
+    this.overlapStartedAt = performance.now();
+    return (name, grad) => filler.add(name, grad);
   }
 
   /**
@@ -206,14 +241,17 @@ export class DistributedDataParallel {
       this.accumulate(grads);
       return false;
     }
+    const filler = this.filler;
+    this.filler = null;
     let local: tf.NamedTensorMap = grads;
     const acc = this.accumulated;
-    if (acc !== null) {
+    if (acc !== null && filler === null) {
       this.accumulate(grads);
       local = Object.fromEntries(acc);
     }
     try {
-      await this.allReduceBuckets(local, sink);
+      if (filler) await this.finishOverlapped(filler, local, sink);
+      else await this.allReduceBuckets(local, sink);
       return true;
     } finally {
       if (acc !== null) {
@@ -297,9 +335,7 @@ export class DistributedDataParallel {
     let download = 0;
     let upload = 0;
     let d0 = performance.now();
-    let reducing: Promise<Float32Array> = this.pg.allReduce(await this.download(0, grads), {
-      op: GRADIENT_REDUCE_OP,
-    });
+    let reducing: Promise<Float32Array> = this.pg.allReduce(await this.download(0, grads), this.reduceOptions);
     download += performance.now() - d0;
     try {
       for (let i = 0; i < n; i++) {
@@ -311,7 +347,7 @@ export class DistributedDataParallel {
         const u0 = performance.now();
         wait += u0 - w0;
         bytes += reduced.byteLength;
-        if (next !== null) reducing = this.pg.allReduce(next, { op: GRADIENT_REDUCE_OP });
+        if (next !== null) reducing = this.pg.allReduce(next, this.reduceOptions);
         sink.bucket(this.buckets[i]!, reduced);
         upload += performance.now() - u0;
       }
@@ -321,6 +357,32 @@ export class DistributedDataParallel {
       throw err;
     }
     this.lastTimings = { total: performance.now() - t0, allReduceWait: wait, download, upload, buckets: n, bytes };
+  }
+
+  /** The end of an overlapped reduction: the rest of the buckets, then the results in order. */
+  private async finishOverlapped(filler: BucketFiller, grads: tf.NamedTensorMap, sink: ReduceSink): Promise<void> {
+    const t0 = performance.now();
+    const inFlight = filler.finish(grads);
+    const download = performance.now() - t0;
+    let wait = 0;
+    let upload = 0;
+    let bytes = 0;
+    try {
+      for (const [i, p] of inFlight.entries()) {
+        const w0 = performance.now();
+        const reduced = await p;
+        const u0 = performance.now();
+        wait += u0 - w0;
+        bytes += reduced.byteLength;
+        sink.bucket(this.buckets[i]!, reduced);
+        upload += performance.now() - u0;
+      }
+    } catch (err) {
+      sink.abort();
+      throw err;
+    }
+    // total: from the backward's start; allReduceWait: what the backward did not hide
+    this.lastTimings = { total: performance.now() - this.overlapStartedAt, allReduceWait: wait, download, upload, buckets: inFlight.length, bytes };
   }
 
   /**

@@ -86,6 +86,29 @@ test('equivalence on the wasm backend (the one ranks train on here): world 2 equ
   }
 });
 
+test('all-reduce overlapped with the backward (gradients handed over last layer first) gives the very same weights, with and without accumulation', async () => {
+  const plain = ok(runs.get(2)!);
+  const overlapped = ok(await runWorld<WorkerResult>(SCRIPT, 2, { DDP_TEST_SCENARIOS: 'plain,accum', DDP_TEST_OVERLAP: '1' }));
+  for (const r of overlapped) {
+    assert.deepEqual(r.scenarios.plain!.weights, plain[0]!.scenarios.plain!.weights, `rank ${r.rank}: overlapped weights differ`);
+    assert.deepEqual(r.scenarios.accum!.weights, plain[0]!.scenarios.accum!.weights, `rank ${r.rank}: overlapped accumulation differs`);
+  }
+});
+
+test('--grad-compression fp16 / bf16: ranks stay bit-identical, close to world 1, and the gradients really were rounded', async () => {
+  const exact = ok(runs.get(2)!)[0]!.scenarios.plain!.weights;
+  const ref = ok(runs.get(1)!)[0]!.scenarios.plain!.weights;
+  for (const [compression, tolerance] of [['fp16', 1e-3], ['bf16', 1e-2]] as const) {
+    const ranks = ok(await runWorld<WorkerResult>(SCRIPT, 2, { DDP_TEST_SCENARIOS: 'plain', DDP_TEST_GRAD_COMPRESSION: compression }));
+    for (const r of ranks) {
+      assert.deepEqual(r.scenarios.plain!.weights, ranks[0]!.scenarios.plain!.weights, `${compression}: ranks differ from each other`);
+      const d = maxAbsDiff(r.scenarios.plain!.weights, ref);
+      assert.ok(d <= tolerance, `${compression} rank ${r.rank}: max abs diff to world 1 is ${d}`);
+    }
+    assert.ok(maxAbsDiff(ranks[0]!.scenarios.plain!.weights, exact) > 0, `${compression}: same weights as float32 gradients, so nothing was compressed`);
+  }
+});
+
 test('equivalence: plain BatchNorm keeps parameters bit-identical across ranks; buffers identical after syncBuffers', () => {
   for (const world of [2, 4]) {
     const ranks = ok(runs.get(world)!);

@@ -35,6 +35,8 @@ export interface BatchSource {
   epoch(indices: readonly number[], epoch: number, batchSize: number): AsyncIterable<Batch>;
   /** Loader worker threads in use (0: batches are built in the calling thread). */
   readonly workers: number;
+  /** Optional: the batch's pixels are no longer needed (already copied into a tensor); the loader reuses its buffer. */
+  recycle?(batch: Batch): void;
   close(): Promise<void>;
 }
 
@@ -149,7 +151,14 @@ export class LetterboxLoader implements BatchSource {
 
 /** The data package's DataLoader (worker threads, mosaic, YOLOv5 augmentation) as a BatchSource. */
 class PipelineSource implements BatchSource {
+  private readonly loaded = new WeakMap<Batch, data.LoadedBatch>();
+
   constructor(private readonly loader: data.DataLoader) {}
+
+  recycle(batch: Batch): void {
+    const b = this.loaded.get(batch);
+    if (b) this.loader.recycle(b);
+  }
 
   get dataset(): YoloDataset {
     return this.loader.dataset;
@@ -163,7 +172,7 @@ class PipelineSource implements BatchSource {
     if (batchSize !== this.loader.batchSize) throw new Error(`batch size ${batchSize} differs from the loader's ${this.loader.batchSize}`);
     for await (const b of this.loader.epoch(indices, epoch)) {
       const [n, height, width] = b.shape;
-      yield {
+      const batch: Batch = {
         images: b.images,
         n,
         height,
@@ -177,6 +186,8 @@ class PipelineSource implements BatchSource {
             : { orig: [height, width] as [number, number], ratio: [1, 1] as [number, number], pad: [0, 0] as [number, number] },
         ),
       };
+      this.loaded.set(batch, b);
+      yield batch;
     }
   }
 

@@ -1,155 +1,31 @@
-// The yolo-launch checkpoint file (weights/last.pt, best.pt, epoch{n}.pt).
+// The checkpoint files weights/last.pt, best.pt and epoch{n}.pt: real YOLOv5 v7.0
+// checkpoints (checkpoint-pt.ts) that YOLOv5's detect.py / val.py / export.py / train.py load,
+// with our exact-resume data in an extra key. Reading also takes YOLOv5's own .pt files and
+// the previous YLCKPT format (checkpoint-ylckpt.ts).
 //
-// Layout (all integers little-endian):
-//   0   8 bytes  magic "YLCKPT\0" + format version byte (1)
-//   8   4 bytes  uint32 H: length of the JSON header
-//   12  H bytes  JSON header (UTF-8), see CheckpointHeader
-//   ... zero padding to a multiple of 8
-//   ... tensor data: each tensor's raw little-endian bytes at header offset (relative to data start)
-//   end 32 bytes SHA-256 of every byte before it
-//
-// A file is valid only when the magic, the header and the trailing SHA-256 all check: a
-// half-written or corrupted file is refused with a message saying so. Files are written
-// atomically: a temporary file in the same folder, fsync, rename over the target, fsync of
-// the folder. A kill at any moment leaves either the previous file or the new one.
-//
-// Checkpoints hold no rank and no world size: everything in them is global (the model, EMA,
-// optimizer state and the epoch), so a run can resume with another world size.
+// Files are written atomically: a temporary file in the same folder, fsync, rename over the
+// target, fsync of the folder. A kill at any moment leaves either the previous file or the
+// new one. Every zip record's CRC-32 is checked on load, so a truncated or corrupted file is
+// refused with its name.
 
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { CheckpointError, type Checkpoint } from './checkpoint-types.js';
+import { CHECKPOINT_MAGIC, decodeYlckpt } from './checkpoint-ylckpt.js';
+import { decodePtCheckpoint, encodePtCheckpoint } from './checkpoint-pt.js';
 
-export const CHECKPOINT_MAGIC = Buffer.from([0x59, 0x4c, 0x43, 0x4b, 0x50, 0x54, 0x00, 0x01]); // "YLCKPT\0" v1
+export { CheckpointError } from './checkpoint-types.js';
+export type { Checkpoint, CheckpointMeta, NamedTensor } from './checkpoint-types.js';
 
-export type Section = 'model' | 'ema' | 'optimizer';
-export type TensorDtype = 'float32' | 'int32';
-
-export interface NamedTensor {
-  name: string;
-  shape: number[];
-  data: Float32Array | Int32Array;
+/** Serialise a checkpoint as a YOLOv5 .pt (`archiveName`: the folder inside the zip, torch uses the file stem). */
+export function encodeCheckpoint(ckpt: Checkpoint, archiveName = 'archive'): Buffer {
+  return encodePtCheckpoint(ckpt, archiveName);
 }
 
-export interface TensorEntry {
-  section: Section;
-  name: string;
-  dtype: TensorDtype;
-  shape: number[];
-  offset: number;
-  byteLength: number;
-}
-
-export interface CheckpointMeta {
-  /** Last completed epoch (0-based); -1 in a final, stripped file. */
-  epoch: number;
-  best_fitness: number;
-  /** EMA update count (ModelEMA.updates); null when stripped. */
-  updates: number | null;
-  /** The optimizer's name and step count; null when stripped. */
-  optimizer: { name: string; step: number } | null;
-  /** The run's options (opt.yaml) and hyperparameters. */
-  opt: Record<string, unknown>;
-  hyp: Record<string, unknown>;
-  /** The model definition (the parsed model YAML after nc/anchors overrides), to rebuild it from --weights. */
-  model_yaml: Record<string, unknown>;
-  names: string[];
-  nc: number;
-  /** Early-stopping state. */
-  best_epoch: number;
-  /** Per-class mAP (image weights) after the last validation. */
-  maps: number[];
-  date: string;
-  /** Anything else worth keeping (e.g. the last results row). */
-  extra?: Record<string, unknown>;
-}
-
-export interface CheckpointHeader {
-  format: 'yolo-launch-checkpoint';
-  version: 1;
-  meta: CheckpointMeta;
-  tensors: TensorEntry[];
-}
-
-export interface Checkpoint {
-  meta: CheckpointMeta;
-  model: NamedTensor[];
-  ema: NamedTensor[] | null;
-  optimizer: NamedTensor[] | null;
-}
-
-export class CheckpointError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CheckpointError';
-  }
-}
-
-function align8(n: number): number {
-  return (n + 7) & ~7;
-}
-
-/** Serialise a checkpoint to one Buffer (header, data, SHA-256 trailer). */
-export function encodeCheckpoint(ckpt: Checkpoint): Buffer {
-  const tensors: TensorEntry[] = [];
-  const blobs: Buffer[] = [];
-  let offset = 0;
-  const add = (section: Section, list: NamedTensor[] | null): void => {
-    if (!list) return;
-    for (const t of list) {
-      const dtype: TensorDtype = t.data instanceof Int32Array ? 'int32' : 'float32';
-      const n = t.shape.reduce((a, b) => a * b, 1);
-      if (n !== t.data.length) throw new CheckpointError(`tensor ${section}/${t.name}: shape [${t.shape}] holds ${n} values, data has ${t.data.length}`);
-      const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-      tensors.push({ section, name: t.name, dtype, shape: t.shape, offset, byteLength: bytes.length });
-      blobs.push(bytes);
-      const padded = align8(bytes.length);
-      if (padded > bytes.length) blobs.push(Buffer.alloc(padded - bytes.length));
-      offset += padded;
-    }
-  };
-  add('model', ckpt.model);
-  add('ema', ckpt.ema);
-  add('optimizer', ckpt.optimizer);
-  const header: CheckpointHeader = { format: 'yolo-launch-checkpoint', version: 1, meta: ckpt.meta, tensors };
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  const len = Buffer.alloc(4);
-  len.writeUInt32LE(json.length, 0);
-  const headEnd = 8 + 4 + json.length;
-  const pad = Buffer.alloc(align8(headEnd) - headEnd);
-  const body = Buffer.concat([CHECKPOINT_MAGIC, len, json, pad, ...blobs]);
-  const digest = createHash('sha256').update(body).digest();
-  return Buffer.concat([body, digest]);
-}
-
+/** Read a checkpoint: ours (.pt or the older YLCKPT) or YOLOv5's own .pt. `source` names it in errors. */
 export function decodeCheckpoint(buf: Buffer, source = 'checkpoint'): Checkpoint {
-  if (buf.length < 8 + 4 + 32 || !buf.subarray(0, 8).equals(CHECKPOINT_MAGIC)) {
-    if (buf.subarray(0, 2).equals(Buffer.from([0x50, 0x4b])) || buf[0] === 0x80) {
-      throw new CheckpointError(`${source} is a PyTorch file; yolo-launch reads its own checkpoints only (train from --cfg, or convert the state_dict)`);
-    }
-    throw new CheckpointError(`${source} is not a yolo-launch checkpoint (bad magic or truncated)`);
-  }
-  const body = buf.subarray(0, buf.length - 32);
-  const want = buf.subarray(buf.length - 32);
-  const got = createHash('sha256').update(body).digest();
-  if (!got.equals(want)) throw new CheckpointError(`${source} is corrupt or truncated (SHA-256 mismatch)`);
-  const hlen = buf.readUInt32LE(8);
-  const header = JSON.parse(buf.subarray(12, 12 + hlen).toString('utf8')) as CheckpointHeader;
-  if (header.format !== 'yolo-launch-checkpoint' || header.version !== 1) throw new CheckpointError(`${source}: unsupported checkpoint version`);
-  const dataStart = align8(12 + hlen);
-  const out: Checkpoint = { meta: header.meta, model: [], ema: null, optimizer: null };
-  for (const e of header.tensors) {
-    const start = dataStart + e.offset;
-    // Copy into a fresh, aligned buffer: the file's Buffer may share a pool with odd offsets.
-    const raw = new Uint8Array(e.byteLength);
-    raw.set(body.subarray(start, start + e.byteLength));
-    const data = e.dtype === 'int32' ? new Int32Array(raw.buffer) : new Float32Array(raw.buffer);
-    const t: NamedTensor = { name: e.name, shape: e.shape, data };
-    if (e.section === 'model') out.model.push(t);
-    else if (e.section === 'ema') (out.ema ??= []).push(t);
-    else (out.optimizer ??= []).push(t);
-  }
-  return out;
+  if (buf.subarray(0, 6).equals(CHECKPOINT_MAGIC.subarray(0, 6))) return decodeYlckpt(buf, source);
+  return decodePtCheckpoint(buf, source);
 }
 
 /** Write `data` to `file` atomically: temp file in the same folder, fsync, rename, fsync folder. */
@@ -194,7 +70,7 @@ export function removeStaleTemps(dir: string): void {
 
 export function saveCheckpoint(file: string, ckpt: Checkpoint): void {
   removeStaleTemps(path.dirname(file));
-  writeFileAtomic(file, encodeCheckpoint(ckpt));
+  writeFileAtomic(file, encodeCheckpoint(ckpt, path.basename(file, path.extname(file)) || 'archive'));
 }
 
 export function loadCheckpoint(file: string): Checkpoint {

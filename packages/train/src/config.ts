@@ -85,8 +85,8 @@ export function resolveInputs(options: TrainOptions): ResolvedInputs {
   let data: string;
   if (options.data === DEFAULT_DATA && !fs.existsSync(path.resolve(options.data))) data = 'default';
   else data = checkYaml(options.data, '--data', datasetDirs());
-  // YOLOv5's default is --weights yolov5s.pt (pretrained PyTorch weights, which we cannot
-  // read): with neither --cfg nor --weights we train its architecture from scratch.
+  // YOLOv5's default is --weights yolov5s.pt (a download); ours is '' so that nothing is
+  // fetched unasked: with neither --cfg nor --weights we train its architecture from scratch.
   const cfgName = options.cfg || (options.weights || options.resume !== false ? '' : DEFAULT_CFG);
   const cfg = cfgName ? checkYaml(cfgName, '--cfg', modelDirs()) : '';
   const hypFile = checkYaml(options.hyp, '--hyp', [HYP_DIR]);

@@ -18,6 +18,7 @@ import type { Hyp, ResolvedInputs } from './config.js';
 import type { ModelState } from './model-state.js';
 import type { YoloOptimizer } from './optimizer.js';
 import type { BatchSource } from './batches.js';
+import type { TrainTensorBoard } from './tensorboard/logger.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { ModelEMA } from './ema.js';
 import type { EarlyStopping } from './early-stopping.js';
@@ -122,6 +123,8 @@ export interface TrainContext {
   readonly classWeights: Float32Array;
   readonly seed: number;
   readonly callbacks: TrainCallbacks;
+  /** Rank 0's TensorBoard writer (null on other ranks, with --evolve or --notensorboard). */
+  readonly tensorboard: TrainTensorBoard | null;
 }
 
 /** What changes from epoch to epoch (rank 0 owns the EMA, the stopper and the metrics). */

@@ -1,25 +1,57 @@
-// After an epoch's iterations, on rank 0: validation with the EMA weights (every epoch
-// unless --noval, always the last), fitness, early stopping, the results.csv row, and the
-// checkpoints (unless --nosave, always the last).
+// After an epoch's iterations: validation of the EMA weights (every epoch unless --noval,
+// always the last) on every rank's share of the batches, or on rank 0 alone with --val-rank0;
+// then on rank 0: fitness, early stopping, the results.csv row (and the same values to
+// TensorBoard), and the checkpoints (unless --nosave, always the last).
 
 import * as path from 'node:path';
 import type * as yolo from '@yolo-launch/yolo';
 import type { TrainContext, Timings, TrainingState } from './context.js';
-import type { ModelEMA } from './ema.js';
 import { fitness } from './early-stopping.js';
 import { appendResults } from './results.js';
-import { validate, validationInputs } from './val.js';
+import { validate, validationInputs, type ValResult } from './val.js';
+import { shareWeights, WHOLE_SET, type ValShard } from './val-shard.js';
 import { buildCheckpoint, writeCheckpoints } from './train-checkpoint.js';
 
-/** Run `fn` with the EMA weights in the model, then put the training weights back. */
-export async function withEma<T>(ctx: TrainContext, ema: ModelEMA, fn: () => Promise<T>): Promise<T> {
+/** This rank's share of a validation in this run, or null when it does not validate. */
+export function valShard(ctx: TrainContext): ValShard | null {
+  const world = Math.max(1, ctx.distEnv.worldSize);
+  const isMain = ctx.distEnv.rank <= 0;
+  if (world === 1 || ctx.options.val_rank0) return isMain ? WHOLE_SET : null;
+  return { rank: ctx.distEnv.rank, world, processGroup: ctx.processGroup };
+}
+
+/**
+ * Validate `weightsOnMain` (rank 0's weights: the EMA, best.pt) on every rank of `shard`: rank 0
+ * puts them in its model, every rank gets them from there, and each rank's own weights come
+ * back afterwards.
+ */
+export async function validateWith<T>(ctx: TrainContext, shard: ValShard, weightsOnMain: () => ReadonlyMap<string, Float32Array>, run: () => Promise<T>): Promise<T> {
   const saved = ctx.state.floatState();
-  ctx.state.assignFloatState(new Map(ema.entries.map((e) => [e.name, e.data])));
   try {
-    return await fn();
+    if (shard.rank === 0) ctx.state.assignFloatState(weightsOnMain());
+    await shareWeights(ctx.state, shard);
+    return await run();
   } finally {
     ctx.state.assignFloatState(saved);
   }
+}
+
+/** The epoch's validation on the ranks that validate (all of them must call this); the result on rank 0. */
+export async function epochValidation(ctx: TrainContext, training: TrainingState, lossFn: yolo.ComputeLoss, epoch: number, timings: Timings): Promise<ValResult | null> {
+  const shard = valShard(ctx);
+  if (!shard) return null;
+  const { options } = ctx;
+  // the stopper lives on rank 0: its possibleStop decides a --noval run's extra validation
+  let wanted = !options.noval || epoch + 1 === options.epochs || training.stopper.possibleStop;
+  if (shard.world > 1 && options.noval) wanted = await shard.processGroup!.broadcastObject(wanted, 0);
+  const inputs = validationInputs(ctx, shard);
+  if (!wanted || !inputs) return null;
+  const startedAt = performance.now();
+  const ema = training.ema;
+  const emaWeights = (): Map<string, Float32Array> => new Map(ema!.entries.map((e) => [e.name, e.data]));
+  const val = await validateWith(ctx, shard, emaWeights, () => validate(inputs, lossFn, { plots: false, verbose: false }));
+  timings.validation += performance.now() - startedAt;
+  return val;
 }
 
 export interface EpochSummary {
@@ -30,18 +62,14 @@ export interface EpochSummary {
   lr: number[];
 }
 
-/** Rank 0's end of an epoch; returns true when early stopping says stop. */
-export async function endEpochOnMain(ctx: TrainContext, training: TrainingState, lossFn: yolo.ComputeLoss, summary: EpochSummary, timings: Timings): Promise<boolean> {
+/** Rank 0's end of an epoch after `val` (null: not validated); returns true when early stopping says stop. */
+export function endEpochOnMain(ctx: TrainContext, training: TrainingState, summary: EpochSummary, val: ValResult | null): boolean {
   const { options, log } = ctx;
   const { epoch, meanLoss, lr } = summary;
-  const { stopper, ema } = training;
+  const { stopper } = training;
   const finalEpoch = epoch + 1 === options.epochs || stopper.possibleStop;
   let results = { p: 0, r: 0, map50: 0, map: 0, valLoss: [0, 0, 0] as number[] };
-  const inputs = validationInputs(ctx);
-  if ((!options.noval || finalEpoch) && inputs && ema) {
-    const startedAt = performance.now();
-    const val = await withEma(ctx, ema, () => validate(inputs, lossFn, { plots: false, verbose: false }));
-    timings.validation += performance.now() - startedAt;
+  if (val) {
     results = { p: val.mp, r: val.mr, map50: val.map50, map: val.map, valLoss: val.loss };
     training.maps = val.maps;
   }
@@ -49,7 +77,9 @@ export async function endEpochOnMain(ctx: TrainContext, training: TrainingState,
   const stop = stopper.step(epoch, fi);
   if (stop) log.info(`Stopping training early as no improvement observed in last ${options.patience} epochs. Best results observed at epoch ${stopper.bestEpoch}, best model saved as best.pt.`);
   if (fi > training.bestFitness) training.bestFitness = fi;
-  appendResults(path.join(ctx.saveDir, 'results.csv'), epoch, [...meanLoss, results.p, results.r, results.map50, results.map, ...results.valLoss, ...lr]);
+  const row = [...meanLoss, results.p, results.r, results.map50, results.map, ...results.valLoss, ...lr];
+  appendResults(path.join(ctx.saveDir, 'results.csv'), epoch, row);
+  ctx.tensorboard?.epoch(row, epoch);
   log.record('epoch', { epoch, fitness: fi, best_fitness: training.bestFitness, ...results, lr });
   if (!options.nosave || finalEpoch) writeCheckpoints(ctx, buildCheckpoint(ctx, training, epoch), epoch, training.bestFitness === fi);
   return stop;

@@ -12,3 +12,10 @@ export { incrementPath, checkFile, checkYaml, latestRun, HYP_DIR } from './paths
 export { distEnv, LocalProcessGroup, type DistEnv } from './dist.js';
 /** Re-exported for tests and scripts that make small synthetic datasets. */
 export { ensureSyntheticDataset, loadDatasetYaml } from '@yolo-launch/data';
+/** Validation for `yolo-launch val` and the trainer alike (see val.ts, val-shard.ts). */
+export { validate, validateAll, valHeader, valRow, type ValResult, type ValidationInputs, type ValidateOptions, type ImageDetections, type ClassRow, type ValSpeed } from './val.js';
+export { ownedBatches, ownedIndices, gatherParts, WHOLE_SET, type ValShard } from './val-shard.js';
+export { createBatchSource, type BatchSource, type Batch } from './batches.js';
+export { writePlots } from './plots.js';
+export { TrainLog } from './log.js';
+export { openProcessGroup } from './dist.js';

@@ -1,6 +1,7 @@
 // The epoch loop of train.py: one control message per epoch from rank 0 to every rank
 // (stop? and the image-weight indices), then per iteration the warmup and schedule and one
-// training step (step.ts), then rank 0's validation, results and checkpoints (epoch-end.ts),
+// training step (step.ts), then the validation (every rank's share) and rank 0's results and
+// checkpoints (epoch-end.ts),
 // and the on_train_epoch_end callbacks.
 
 import * as path from 'node:path';
@@ -15,7 +16,8 @@ import { startingState } from './resume.js';
 import { hashIndices, imageWeightedIndices } from './image-weights.js';
 import { EpochProgress } from './progress.js';
 import { chooseBackward, trainStep } from './step.js';
-import { endEpochOnMain } from './epoch-end.js';
+import { endEpochOnMain, epochValidation } from './epoch-end.js';
+import { trainingPlotFiles } from './tensorboard/logger.js';
 
 /** What rank 0 tells every rank at the start of each epoch. */
 interface Control {
@@ -65,6 +67,7 @@ async function trainEpoch(ctx: TrainContext, training: TrainingState, run: { sch
     const willStep = ni - training.lastOptStep >= schedule.accumulate;
     const items = await trainStep(ctx, training, run.lossFn, run.recompute, { batch, epoch, i, ni, willStep, startedAt }, timings);
     if (isMain && ni < 3 && !options.noplots) plots.push(plotTrainBatch(ctx, batch, ni));
+    else ctx.trainLoader.recycle?.(batch); // the step copied the pixels into a tensor
     progress.update(i, items, batch);
     timings.images += batch.n * world;
     i++;
@@ -140,7 +143,10 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
     const { meanLoss, lr } = await trainEpoch(ctx, training, { schedule, lossFn, recompute: backward.recompute }, epoch, timings);
     const trainMs = performance.now() - epochStartedAt;
     timings.epochs++;
-    if (isMain) stop = await endEpochOnMain(ctx, training, lossFn, { epoch, meanLoss, lr }, timings);
+    const val = await epochValidation(ctx, training, lossFn, epoch, timings);
+    if (isMain) stop = endEpochOnMain(ctx, training, { epoch, meanLoss, lr }, val);
+    // The labels and the first batches drawn before and during epoch 0, as TensorBoard images.
+    if (epoch === 0) await ctx.tensorboard?.images(trainingPlotFiles(ctx.saveDir), epoch);
     lastEpoch = epoch;
     epochsRun++;
     recordEpochEnd(ctx, epoch, trainMs, timings, before);

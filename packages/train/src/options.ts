@@ -29,6 +29,8 @@ export interface TrainOptions {
   noval: boolean;
   noautoanchor: boolean;
   noplots: boolean;
+  /** yolo-launch: no TensorBoard event file (YOLOv5 always writes one, except with --evolve). */
+  notensorboard: boolean;
   /** undefined, or the number of generations. */
   evolve: number | undefined;
   evolve_population: string;
@@ -61,6 +63,10 @@ export interface TrainOptions {
   ndjson_file: boolean;
   /** yolo-launch: the tfjs backend (wasm, cpu, tensorflow, or auto). */
   backend: string;
+  /** yolo-launch: validate on rank 0 only (YOLOv5's behaviour) instead of on every rank. */
+  val_rank0: boolean;
+  /** yolo-launch: 16-bit gradients in the DDP all-reduce (PyTorch's fp16/bf16 compress hooks), or 'none'. */
+  grad_compression: 'none' | 'fp16' | 'bf16';
 }
 
 type Kind = 'int' | 'float' | 'str' | 'flag' | 'optional-str' | 'optional-int' | 'int-list';
@@ -76,16 +82,19 @@ interface Spec {
   help: string;
 }
 
+/** `--batch-size -1`: measured per rank at the start of the run (src/autobatch/). */
+export const AUTOBATCH = -1;
+
 /** The default dataset: the embedded synthetic set, generated on first use (see @yolo-launch/data). */
 export const DEFAULT_DATA = 'synthetic.yaml';
 
 export const OPTION_SPECS: readonly Spec[] = [
-  { flags: ['--weights'], dest: 'weights', kind: 'str', default: '', help: "initial weights path (a yolo-launch checkpoint; '' = from scratch)" },
+  { flags: ['--weights'], dest: 'weights', kind: 'str', default: '', help: "initial weights path: a YOLOv5 .pt (yolov5{n,s,m,l,x}{,6}.pt are downloaded from the v7.0 release when missing) or one of our checkpoints; '' = from scratch" },
   { flags: ['--cfg'], dest: 'cfg', kind: 'str', default: '', help: "model.yaml path ('' with no --weights: yolov5s.yaml from scratch, the model YOLOv5's default yolov5s.pt holds)" },
   { flags: ['--data'], dest: 'data', kind: 'str', default: DEFAULT_DATA, help: 'dataset.yaml path (default: the embedded synthetic dataset)' },
   { flags: ['--hyp'], dest: 'hyp', kind: 'str', default: 'hyp.scratch-low.yaml', help: 'hyperparameters path' },
   { flags: ['--epochs'], dest: 'epochs', kind: 'int', default: 100, help: 'total training epochs' },
-  { flags: ['--batch-size'], dest: 'batch_size', kind: 'int', default: 16, help: 'total batch size for all ranks (-1 for autobatch is not supported)' },
+  { flags: ['--batch-size'], dest: 'batch_size', kind: 'int', default: 16, help: 'total batch size for all ranks, -1 for autobatch' },
   { flags: ['--imgsz', '--img', '--img-size'], dest: 'imgsz', kind: 'int', default: 640, help: 'train, val image size (pixels)' },
   { flags: ['--rect'], dest: 'rect', kind: 'flag', default: false, help: 'rectangular training' },
   { flags: ['--resume'], dest: 'resume', kind: 'optional-str', default: false, const: true, help: 'resume most recent training (or the given last.pt)' },
@@ -93,6 +102,7 @@ export const OPTION_SPECS: readonly Spec[] = [
   { flags: ['--noval'], dest: 'noval', kind: 'flag', default: false, help: 'only validate final epoch' },
   { flags: ['--noautoanchor'], dest: 'noautoanchor', kind: 'flag', default: false, help: 'disable AutoAnchor' },
   { flags: ['--noplots'], dest: 'noplots', kind: 'flag', default: false, help: 'save no plot files' },
+  { flags: ['--notensorboard'], dest: 'notensorboard', kind: 'flag', default: false, help: 'write no TensorBoard event file (yolo-launch)' },
   { flags: ['--evolve'], dest: 'evolve', kind: 'optional-int', default: undefined, const: 300, help: 'evolve hyperparameters for x generations' },
   { flags: ['--evolve_population', '--evolve-population'], dest: 'evolve_population', kind: 'str', default: 'data/hyps', help: 'location for loading population' },
   { flags: ['--resume_evolve', '--resume-evolve'], dest: 'resume_evolve', kind: 'str', default: undefined, help: 'resume evolve from last generation' },
@@ -123,6 +133,8 @@ export const OPTION_SPECS: readonly Spec[] = [
   { flags: ['--ndjson-console'], dest: 'ndjson_console', kind: 'flag', default: false, help: 'Log ndjson to console' },
   { flags: ['--ndjson-file'], dest: 'ndjson_file', kind: 'flag', default: false, help: 'Log ndjson to file' },
   { flags: ['--backend'], dest: 'backend', kind: 'str', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], help: 'tfjs backend (yolo-launch; auto = tfjs-node-gpu/tfjs-node when installed, else wasm)' },
+  { flags: ['--val-rank0'], dest: 'val_rank0', kind: 'flag', default: false, help: 'validate on rank 0 only while the other ranks wait, as YOLOv5 (yolo-launch; default: every rank validates its share of the batches, same numbers)' },
+  { flags: ['--grad-compression'], dest: 'grad_compression', kind: 'str', default: 'none', choices: ['none', 'fp16', 'bf16'], help: 'DDP gradients travel as fp16/bf16: half the bytes, summed in fp32 (yolo-launch; PyTorch fp16_compress_hook)' },
 ];
 
 export function defaultOptions(): TrainOptions {
@@ -248,9 +260,8 @@ export function validateStatic(options: TrainOptions, worldSize: number): void {
   }
   if (options.ndjson_console || options.ndjson_file) throw new UsageError('--ndjson-console/--ndjson-file are not supported; <save_dir>/train.log holds JSON lines already');
   if (options.epochs < 1 && options.resume === false) throw new UsageError(`--epochs must be >= 1 (got ${options.epochs})`);
-  if (options.batch_size === -1) throw new UsageError('--batch-size -1 (AutoBatch) needs CUDA memory probing and is not supported; give a batch size');
-  if (options.batch_size < 1) throw new UsageError(`--batch-size must be >= 1 (got ${options.batch_size})`);
-  if (options.batch_size % worldSize !== 0) {
+  if (options.batch_size < 1 && options.batch_size !== AUTOBATCH) throw new UsageError(`--batch-size must be >= 1, or -1 for AutoBatch (got ${options.batch_size})`);
+  if (options.batch_size !== AUTOBATCH && options.batch_size % worldSize !== 0) {
     throw new UsageError(`--batch-size ${options.batch_size} must be a multiple of WORLD_SIZE=${worldSize}; use e.g. --batch-size ${Math.max(worldSize, Math.round(options.batch_size / worldSize) * worldSize)}`);
   }
   if (options.imgsz < 32) throw new UsageError(`--imgsz must be >= 32 (got ${options.imgsz})`);

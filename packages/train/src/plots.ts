@@ -1,5 +1,6 @@
 // Plots written after training (rank 0), drawn as SVG and rasterised by sharp:
-// results.png (YOLOv5's 2x5 grid of results.csv columns), PR_curve.png, F1_curve.png,
+// results.png (YOLOv5's 2x5 grid of results.csv columns), PR_curve.png, P_curve.png,
+// R_curve.png, F1_curve.png,
 // confusion_matrix.png; plus the numbers behind them as CSV (confusion_matrix.csv, curves.csv).
 
 import * as fs from 'node:fs';
@@ -77,16 +78,25 @@ export async function plotResults(saveDir: string): Promise<void> {
   await writeSvgPng(svg, 1700, 720, path.join(saveDir, 'results.png'));
 }
 
-async function plotCurve(target: PlotTarget, r: ValResult, which: 'PR' | 'F1'): Promise<void> {
+/** The per-class curves as YOLOv5 plots them: PR (precision over recall), and P, R, F1 over confidence. */
+const CURVES = {
+  PR: { file: 'PR_curve.png', ylabel: 'Precision' },
+  P: { file: 'P_curve.png', ylabel: 'Precision' },
+  R: { file: 'R_curve.png', ylabel: 'Recall' },
+  F1: { file: 'F1_curve.png', ylabel: 'F1' },
+} as const;
+
+async function plotCurve(target: PlotTarget, r: ValResult, which: keyof typeof CURVES): Promise<void> {
   const c = r.curves!;
   const series: Series[] = [];
+  const overConfidence = { P: c.p, R: c.r, F1: c.f1 };
   r.perClass.forEach((row, i) => {
-    if (which === 'PR') series.push({ x: c.r[i]!, y: c.p[i]!, color: COLORS[i % COLORS.length]!, width: 1, label: `${row.name} ${row.map50.toFixed(3)}` });
-    else series.push({ x: c.px, y: c.f1[i]!, color: COLORS[i % COLORS.length]!, width: 1, label: row.name });
+    const color = COLORS[i % COLORS.length]!;
+    if (which === 'PR') series.push({ x: c.r[i]!, y: c.p[i]!, color, width: 1, label: `${row.name} ${row.map50.toFixed(3)}` });
+    else series.push({ x: c.px, y: overConfidence[which][i]!, color, width: 1, label: row.name });
   });
-  const file = path.join(target.saveDir, which === 'PR' ? 'PR_curve.png' : 'F1_curve.png');
-  const title = which === 'PR' ? `Precision-Recall (all classes ${r.map50.toFixed(3)} mAP@0.5)` : 'F1-Confidence';
-  await writeSvgPng(axes(80, 50, 700, 560, title, series.slice(0, 20), { xr: [0, 1], yr: [0, 1], xlabel: which === 'PR' ? 'Recall' : 'Confidence', ylabel: which === 'PR' ? 'Precision' : 'F1' }), 820, 680, file);
+  const title = which === 'PR' ? `Precision-Recall (all classes ${r.map50.toFixed(3)} mAP@0.5)` : `${CURVES[which].ylabel}-Confidence`;
+  await writeSvgPng(axes(80, 50, 700, 560, title, series.slice(0, 20), { xr: [0, 1], yr: [0, 1], xlabel: which === 'PR' ? 'Recall' : 'Confidence', ylabel: CURVES[which].ylabel }), 820, 680, path.join(target.saveDir, CURVES[which].file));
 }
 
 async function plotConfusion(target: PlotTarget, m: number[][]): Promise<void> {
@@ -128,8 +138,7 @@ export async function writePlots(target: PlotTarget, r: ValResult): Promise<void
     const rows = [head.join(',')];
     for (let q = 0; q < px.length; q += 10) rows.push([px[q], ...p.map((x) => x[q]), ...rc.map((x) => x[q]), ...f1.map((x) => x[q])].map((v) => Number(v).toFixed(5)).join(','));
     fs.writeFileSync(path.join(target.saveDir, 'curves.csv'), rows.join('\n') + '\n');
-    await plotCurve(target, r, 'PR');
-    await plotCurve(target, r, 'F1');
+    for (const which of ['PR', 'P', 'R', 'F1'] as const) await plotCurve(target, r, which);
   }
   await plotResults(target.saveDir);
 }

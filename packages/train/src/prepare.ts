@@ -31,7 +31,8 @@ function loadWeightsCheckpoint(file: string): Checkpoint | null {
   try {
     return loadCheckpoint(file);
   } catch (e) {
-    throw new UsageError(`--weights ${file}: ${(e as Error).message}`);
+    const message = (e as Error).message;
+    throw new UsageError(message.startsWith(file) ? `--weights ${message}` : `--weights ${file}: ${message}`);
   }
 }
 

@@ -34,7 +34,11 @@ function findRunDir(project: string, runId: string): string | null {
 function optionsFromOptYaml(file: string): TrainOptions {
   if (!fs.existsSync(file)) throw new UsageError(`--resume: ${file} not found; the run folder must hold the opt.yaml written at its start`);
   const saved = yaml.load(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
-  const options = { ...defaultOptions(), ...saved } as unknown as TrainOptions & { hyp: unknown };
+  const defaults = defaultOptions() as unknown as Record<string, unknown>;
+  // Ours, or a YOLOv5 run's opt.yaml: its keys we do not have (save_dir, local_rank, ...) are
+  // dropped, and its nulls (entity: null) mean the option's default.
+  const known = Object.entries(saved).filter(([key, value]) => key in defaults && value !== null);
+  const options = { ...defaults, ...Object.fromEntries(known) } as unknown as TrainOptions & { hyp: unknown };
   // opt.yaml keeps the hyperparameters as a mapping (as YOLOv5 does); the file path of the run is hyp.yaml.
   if (typeof options.hyp !== 'string') options.hyp = path.join(path.dirname(file), 'hyp.yaml');
   return options as TrainOptions;

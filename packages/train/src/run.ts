@@ -9,6 +9,7 @@
 
 import { initBackend, tf } from '@yolo-launch/backend';
 import { UsageError, helpText, parseTrainArgs } from './options.js';
+import { downloadReleaseWeights, needsDownload } from './weights-download.js';
 import { distEnv as readDistEnv, openProcessGroup } from './dist.js';
 import { TrainLog } from './log.js';
 import type { TrainCallbacks, TrainResult } from './context.js';
@@ -41,10 +42,13 @@ export async function train(argv: readonly string[], callbacks: TrainCallbacks =
     process.stdout.write(helpText() + '\n');
     return null;
   }
-  const checked = prepare(parsed.options, parsed.given, readDistEnv());
+  const distEnvironment = readDistEnv();
+  // attempt_download: a YOLOv5 release name (yolov5s.pt, ...) not on disk is fetched first.
+  if (needsDownload(parsed.options.weights)) await downloadReleaseWeights(parsed.options.weights, distEnvironment);
+  const checked = prepare(parsed.options, parsed.given, distEnvironment);
   const { options, distEnv } = checked;
   const log = new TrainLog(distEnv.rank);
-  await initBackend({ backend: options.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu' });
+  await initBackend({ backend: options.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu', device: options.device });
   registerTileGradient();
   const backend = tf.getBackend();
   const processGroup = await openProcessGroup(distEnv);

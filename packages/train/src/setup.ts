@@ -5,7 +5,6 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import yaml from 'js-yaml';
 import * as yolo from '@yolo-launch/yolo';
 import * as data from '@yolo-launch/data';
 import { DistributedDataParallel, DistributedSampler, rankZeroFirst, syncBatchNormMoments } from '@yolo-launch/ddp';
@@ -14,21 +13,20 @@ import type { Hyp } from './config.js';
 import type { PreparedRun, TrainContext } from './context.js';
 import type { TrainLog } from './log.js';
 import { incrementPath } from './paths.js';
-import { writeFileAtomic } from './checkpoint.js';
+import { writeFileAtomic, type NamedTensor } from './checkpoint.js';
 import { ModelState } from './model-state.js';
 import { initialAccumulate, NBS } from './schedule.js';
 import { YoloOptimizer } from './optimizer.js';
 import { createBatchSource, type BatchSource } from './batches.js';
 import { downloadDataset, missingPaths } from './download.js';
 import { RUN_MARKER } from './resume.js';
+import { writeHypYaml, writeOptYaml } from './run-files.js';
+import { settleBatchSize } from './batch-size.js';
+import { TrainTensorBoard } from './tensorboard/logger.js';
 
 /** check_img_size: imgsz rounded up to a multiple of the stride, at least `floor`. */
 export function checkImgSize(imgsz: number, stride: number, floor = 0): number {
   return Math.max(Math.ceil(imgsz / stride) * stride, floor);
-}
-
-function yamlDump(obj: unknown): string {
-  return yaml.dump(obj, { sortKeys: false, lineWidth: 200 });
 }
 
 /** save_dir: rank 0 picks (and creates) it and writes opt.yaml and hyp.yaml; every rank uses the same. */
@@ -49,8 +47,8 @@ async function openSaveDir(run: PreparedRun): Promise<string> {
     log.info(`hyperparameters: ${Object.entries(hyp).map(([k, v]) => `${k}=${v}`).join(', ')}`);
     log.record('backend', { backend: run.backend, world_size: distEnv.worldSize });
     if (!run.resumeCheckpoint) {
-      fs.writeFileSync(path.join(saveDir, 'hyp.yaml'), yamlDump(hyp));
-      fs.writeFileSync(path.join(saveDir, 'opt.yaml'), yamlDump({ ...options, hyp, save_dir: saveDir }));
+      writeHypYaml(saveDir, hyp);
+      writeOptYaml(saveDir, options, hyp);
     }
   }
   return saveDir;
@@ -68,7 +66,11 @@ async function loadSplits(run: PreparedRun): Promise<{ dataYaml: string; train: 
   }
   const logLine = (l: string): void => log.info(l);
   const trainSplit = await rankZeroFirst(processGroup, () => data.loadSplit(dataConfig, 'train', { prefix: 'train: ', requireLabels: true, singleCls: options.single_cls, log: logLine }), perNode);
-  const valSplit = run.distEnv.rank <= 0 ? await data.loadSplit(dataConfig, 'val', { prefix: 'val: ', singleCls: options.single_cls, log: logLine }) : null;
+  // every rank validates its share unless --val-rank0 (label caches written once per node first)
+  const loadVal = () => data.loadSplit(dataConfig, 'val', { prefix: 'val: ', singleCls: options.single_cls, log: logLine });
+  const valSplit = options.val_rank0 ? (run.distEnv.rank <= 0 ? await loadVal() : null) : await rankZeroFirst(processGroup, loadVal, perNode);
+  // --cache disk: the .npy files are written once per node (local rank 0; the others find them)
+  if (options.cache === 'disk') await rankZeroFirst(processGroup, () => data.cacheImagesToDisk(trainSplit.dataset, { log: logLine }), perNode);
   return { dataYaml, train: trainSplit.dataset, val: valSplit?.dataset ?? null };
 }
 
@@ -76,6 +78,14 @@ function logModelSummary(model: yolo.YoloModel, log: TrainLog): void {
   log.info(`${''.padStart(3)}${'from'.padStart(18)}${'n'.padStart(3)}${'params'.padStart(10)}  ${'module'.padEnd(40)}${'arguments'.padEnd(30)}`);
   for (const l of model.layers()) log.info(`${String(l.i).padStart(3)}${JSON.stringify(l.from).padStart(18)}${String(l.n).padStart(3)}${String(l.params).padStart(10)}  ${l.module.padEnd(40)}${l.args.padEnd(30)}`);
   log.info(`Model summary: ${model.stateEntries().length} entries, ${model.numParameters()} parameters`);
+}
+
+/** `name: [file shape] vs [model shape]` of the first entry that does not fit, for errors. */
+function firstMismatch(tensors: readonly NamedTensor[], model: yolo.YoloModel): string {
+  const shapes = new Map(model.stateEntries().map((e) => [e.name, e.shape]));
+  const differing = tensors.find((t) => shapes.has(t.name) && String(t.shape) !== String(shapes.get(t.name)));
+  if (!differing) return `no entry has one of the model's names, e.g. ${tensors[0]?.name ?? '(empty)'}`;
+  return `e.g. ${differing.name}: [${differing.shape}] in the file, [${shapes.get(differing.name)!}] in the model`;
 }
 
 /** The model (seeded identically on every rank), its transferred weights, --freeze, --sync-bn. */
@@ -90,7 +100,9 @@ function buildModel(run: PreparedRun, nc: number): { model: yolo.YoloModel; stat
     // YOLOv5: csd = intersect_dicts(ckpt model, model, exclude=['anchor'] when cfg/hyp anchors given and not resuming)
     const exclude = (options.cfg || hyp.anchors) && !run.resumeCheckpoint ? ['anchor'] : [];
     const n = state.loadTensors(source.model, { strict: Boolean(run.resumeCheckpoint), exclude });
-    if (isMain) log.info(`Transferred ${n}/${model.stateEntries().length} items from ${run.resumeCheckpoint ? run.plan.checkpointFile : run.inputs.weights}`);
+    // train.py would go on from scratch; a file none of whose entries fits is a wrong file.
+    if (n === 0) throw new UsageError(`--weights ${options.weights}: none of its ${source.model.length} entries fits the model (${firstMismatch(source.model, model)}); give the --cfg these weights were trained with, or drop --cfg to rebuild the model from the file`);
+    if (isMain) log.info(`Transferred ${n}/${model.stateEntries().length} items from ${run.resumeCheckpoint ? run.plan.checkpointFile : options.weights}`); // as given, like train.py
   }
   // --freeze: a single N freezes layers 0..N-1 (the default [0] freezes nothing).
   const freezeLayers = options.freeze.length > 1 ? options.freeze : Array.from({ length: options.freeze[0] ?? 0 }, (_, i) => i);
@@ -106,7 +118,7 @@ function buildModel(run: PreparedRun, nc: number): { model: yolo.YoloModel; stat
   return { model, state };
 }
 
-/** The training loader (augmented) and, on rank 0, val.py's (rect, 0.5 stride padding, twice the batch). */
+/** The training loader (augmented) and, on the ranks that validate, val.py's (rect, 0.5 stride padding, twice the batch). */
 async function createLoaders(run: PreparedRun, splits: { train: data.YoloDataset; val: data.YoloDataset | null }, hyp: Hyp, geometry: { imgsz: number; gridStride: number; batchPerRank: number }) {
   const { options, distEnv, log } = run;
   const { imgsz, batchPerRank } = geometry;
@@ -164,21 +176,24 @@ function scaledLossGains(hyp: Hyp, layers: number, nc: number, imgsz: number, la
 
 /** Everything above, in train.py's order; the caller disposes ddp, the loaders and the model. */
 export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
-  const { options, distEnv, processGroup, log } = run;
+  const { distEnv, processGroup, log } = run;
   const isMain = distEnv.rank <= 0;
   const world = distEnv.worldSize;
   // Seeds: YOLOv5 seeds every rank differently (seed + 1 + RANK) for augmentation; our
   // augmentation draws are keyed by (seed, epoch, image) instead, and the model init uses
   // `seed` on every rank (DDP broadcasts rank 0's weights anyway).
-  const seed = options.seed;
+  const seed = run.options.seed;
   const saveDir = await openSaveDir(run);
+  const tensorboard = isMain ? TrainTensorBoard.open({ saveDir, evolve: run.options.evolve !== undefined, disabled: run.options.notensorboard, log }) : null;
   const splits = await loadSplits(run);
   const { names, nc } = splits.train;
   const { model, state } = buildModel(run, nc);
 
   const gridStride = Math.max(Math.max(...model.stride), 32);
-  const imgsz = checkImgSize(options.imgsz, gridStride, gridStride * 2);
-  if (imgsz !== options.imgsz && isMain) log.warn(`--img-size ${options.imgsz} must be multiple of max stride ${gridStride}, updating to ${imgsz}`);
+  const imgsz = checkImgSize(run.options.imgsz, gridStride, gridStride * 2);
+  if (imgsz !== run.options.imgsz && isMain) log.warn(`--img-size ${run.options.imgsz} must be multiple of max stride ${gridStride}, updating to ${imgsz}`);
+  // --batch-size -1: AutoBatch on every rank; from here on `options.batch_size` is the total.
+  const { options, batchPerRank } = await settleBatchSize(run, { model, state, nc, imgsz, gridStride, saveDir });
 
   // nbs accumulation: weight decay scaled by batch·accumulate/64.
   const accumulate0 = initialAccumulate(options.batch_size, NBS);
@@ -187,10 +202,12 @@ export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
   if (isMain) log.info(optimizer.describe());
 
   // DDP: identical replicas (rank 0's weights) and the gradient reducer.
-  const ddp = await DistributedDataParallel.create(processGroup, state.params.map((q) => q.variable), { buffers: model.buffers().map((b) => b.variable) });
+  const ddp = await DistributedDataParallel.create(processGroup, state.params.map((q) => q.variable), {
+    buffers: model.buffers().map((b) => b.variable),
+    ...(options.grad_compression !== 'none' ? { gradCompression: options.grad_compression } : {}),
+  });
   state.pullParams();
 
-  const batchPerRank = options.batch_size / world;
   const { trainLoader, valLoader } = await createLoaders(run, splits, decayedHyp, { imgsz, gridStride, batchPerRank });
   if (isMain && !run.resumeCheckpoint && !options.noplots) await plotLabels(run, trainLoader, saveDir);
   // YOLOv5: --rect is incompatible with shuffling (batches are grouped by aspect ratio).
@@ -210,6 +227,6 @@ export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
   return {
     options, distEnv, processGroup, log, hyp, hypOriginal: run.hyp, nc, names, model, state, optimizer, ddp, sampler, trainLoader, valLoader,
     trainDataset: trainLoader.dataset, valDataset: valLoader?.dataset ?? null, imgsz, gridStride, batchesPerEpoch, batchPerRank, saveDir,
-    weightsDir: path.join(saveDir, 'weights'), resumeCheckpoint: run.resumeCheckpoint, modelYaml: run.modelYaml, classWeights, seed, callbacks: run.callbacks,
+    weightsDir: path.join(saveDir, 'weights'), resumeCheckpoint: run.resumeCheckpoint, modelYaml: run.modelYaml, classWeights, seed, callbacks: run.callbacks, tensorboard,
   };
 }

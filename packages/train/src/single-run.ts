@@ -1,5 +1,5 @@
 // One training run in an open process group: setup, the epoch loop, the final validation of
-// best.pt on rank 0, and the cleanup of what setup built.
+// best.pt, and the cleanup of what setup built.
 
 import type { PreparedRun, TrainResult } from './context.js';
 import { setupTraining } from './setup.js';
@@ -10,10 +10,12 @@ export async function runOnce(run: PreparedRun): Promise<TrainResult> {
   const ctx = await setupTraining(run);
   try {
     const result = await trainLoop(ctx);
-    if (ctx.distEnv.rank <= 0) result.final = await finalValidation(ctx, result);
+    const final = await finalValidation(ctx, result);
+    if (final) result.final = final;
     await ctx.processGroup.barrier();
     return result;
   } finally {
+    ctx.tensorboard?.close();
     ctx.ddp.dispose();
     await ctx.trainLoader.close();
     await ctx.valLoader?.close();

@@ -47,12 +47,24 @@ function batchImages(ctx: TrainContext, batch: Batch, epoch: number, iteration: 
 }
 
 /** Forward and backward: the loss items on the host and the gradients (scaled by ddp.lossScale). */
-function lossAndGradients(ctx: TrainContext, lossFn: yolo.ComputeLoss, recompute: boolean, images: tf.Tensor4D, targets: Float32Array): { items: Float32Array; grads: tf.NamedTensorMap } {
+function lossAndGradients(ctx: TrainContext, lossFn: yolo.ComputeLoss, recompute: boolean, images: tf.Tensor4D, targets: Float32Array, willStep: boolean): { items: Float32Array; grads: tf.NamedTensorMap } {
   const { model, ddp } = ctx;
   if (recompute) {
     // yolo's forwardBackward: layer outputs only, each layer's forward recomputed during
-    // the backward (fits 640 training in the wasm heap; ~1/3 more compute).
-    const r = yolo.lossAndGradients(model, lossFn, images, targets, { recompute: true });
+    // the backward (fits 640 training in the wasm heap; ~1/3 more compute). It produces the
+    // gradients last layer first: on an optimizer step DDP all-reduces each bucket as soon as
+    // it is complete, while the backward of earlier layers goes on.
+    // YOLO_TRAIN_OVERLAP=0 turns the overlap off (for measuring what it hides).
+    const hook = willStep && process.env.YOLO_TRAIN_OVERLAP !== '0' ? ddp.beginOverlappedReduction() : null;
+    const onGradient: yolo.GradientHook | undefined = hook
+      ? (variable, grad) => {
+          if (ddp.lossScale === 1) return hook(variable.name, grad);
+          const scaled = tf.mul(grad, ddp.lossScale);
+          hook(variable.name, scaled);
+          scaled.dispose();
+        }
+      : undefined;
+    const r = yolo.lossAndGradients(model, lossFn, images, targets, { recompute: true, onGradient });
     const grads: tf.NamedTensorMap = {};
     for (const g of r.grads) {
       // train.py: loss *= WORLD_SIZE under DDP (ddp averages; see its convention.ts)
@@ -117,7 +129,7 @@ export interface Iteration {
 export async function trainStep(ctx: TrainContext, training: TrainingState, lossFn: yolo.ComputeLoss, recompute: boolean, it: Iteration, timings: Timings): Promise<Float32Array> {
   const { ddp } = ctx;
   const images = batchImages(ctx, it.batch, it.epoch, it.i);
-  const { items, grads } = lossAndGradients(ctx, lossFn, recompute, images, it.batch.targets);
+  const { items, grads } = lossAndGradients(ctx, lossFn, recompute, images, it.batch.targets, it.willStep);
   images.dispose();
   const computedAt = performance.now();
   if (!it.willStep) {

@@ -55,6 +55,16 @@ test('static validation: world size, integrations, impossible values', () => {
   assert.throws(() => validateStatic(parseTrainArgs(['--cfg', 'x.yaml', '--batch-size', '15']).options, 2), /multiple of WORLD_SIZE=2/);
   assert.throws(() => validateStatic(parseTrainArgs(['--cfg', 'x.yaml', '--bucket', 'gs://b']).options, 1), /--bucket/);
   assert.throws(() => validateStatic(parseTrainArgs(['--cfg', 'x.yaml', '--entity', 'me']).options, 1), /W&B/);
-  assert.throws(() => validateStatic(parseTrainArgs(['--cfg', 'x.yaml', '--batch-size', '-1']).options, 1), /AutoBatch/);
+  validateStatic(parseTrainArgs(['--cfg', 'x.yaml', '--batch-size', '-1']).options, 2); // AutoBatch, any world size
+  assert.throws(() => validateStatic(parseTrainArgs(['--cfg', 'x.yaml', '--batch-size', '-2']).options, 1), /must be >= 1, or -1 for AutoBatch/);
+  assert.equal(parseTrainArgs(['--notensorboard']).options.notensorboard, true);
+  assert.equal(parseTrainArgs([]).options.notensorboard, false);
   validateStatic(parseTrainArgs([]).options, 1); // no --cfg/--weights: yolov5s.yaml from scratch
+});
+
+test('--grad-compression: none by default, fp16 / bf16 accepted, anything else refused by name', () => {
+  assert.equal(defaultOptions().grad_compression, 'none');
+  assert.equal(parseTrainArgs(['--grad-compression', 'bf16']).options.grad_compression, 'bf16');
+  assert.equal(parseTrainArgs(['--grad-compression', 'fp16']).options.grad_compression, 'fp16');
+  assert.throws(() => parseTrainArgs(['--grad-compression', 'fp8']), /grad-compression|grad_compression|fp8/);
 });

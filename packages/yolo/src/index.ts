@@ -2,7 +2,7 @@
 
 // Model: YAML -> graph, parameters, state dict, forward passes
 export { YoloModel, createModel, checkAnchorOrder } from './model.js';
-export type { CreateModelOptions, NamedParameter, NamedBuffer, StateTensor, StateDict, ParamGroup, LayerInfo } from './model.js';
+export type { CreateModelOptions, NamedParameter, NamedBuffer, StateTensor, StateDict, ParamGroup, LayerInfo, GradientHook } from './model.js';
 export { readModelYaml, planModel, ModelConfigError } from './model-yaml.js';
 export type { ModelYaml, YamlRow, LayerPlan, ModelOverrides, ModuleSpec } from './model-yaml.js';
 export { modelYamlPath, MODEL_NAMES } from './models.js';
@@ -45,3 +45,6 @@ export { Rng } from './util/rng.js';
 export { roundHalfEven, makeDivisible, checkImgSize } from './util/round.js';
 export { DetectionStats } from './metrics/val-stats.js';
 export type { ValMetrics } from './metrics/val-stats.js';
+
+// PyTorch .pt checkpoints (YOLOv5's own files): read without executing code, write what YOLOv5 loads
+export * from './pt/index.js';

@@ -61,6 +61,9 @@ export interface LayerInfo {
   args: string;
 }
 
+/** Sees a parameter's gradient as soon as the backward produced it (see forwardBackward). */
+export type GradientHook = (variable: tf.Variable, grad: tf.Tensor) => void;
+
 export class YoloModel {
   readonly yaml: ModelYaml;
   readonly nc: number;
@@ -218,9 +221,12 @@ export class YoloModel {
    * after which its output and that gradient are freed. Cost: one extra forward.
    * BN running stats are updated once (first forward); the recomputation uses the same batch
    * statistics (an injected MomentsFn is called again there).
+   * `onGradient` sees each parameter's gradient the moment it exists, last layer first (for
+   * DDP to start all-reducing while earlier layers are still differentiated); it must not
+   * dispose it.
    * @returns the loss and gradients (keyed by YOLOv5 name) of every trainable parameter
    */
-  forwardBackward(x: tf.Tensor4D, lossFn: (p: tf.Tensor5D[]) => tf.Scalar): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
+  forwardBackward(x: tf.Tensor4D, lossFn: (p: tf.Tensor5D[]) => tf.Scalar, onGradient?: GradientHook): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
     const fwd: ForwardContext = { training: true, updateStats: true, moments: this.moments };
     const re: ForwardContext = { training: true, updateStats: false, moments: this.moments };
     const L = this.blocks.length;
@@ -256,7 +262,10 @@ export class YoloModel {
     const detVars = layerVars[L]!;
     const head = tf.valueAndGrads((...args: tf.Tensor[]) => lossFn(this.detect.forwardRaw(args.slice(0, detIn.length) as tf.Tensor4D[])));
     const { value: loss, grads: hg } = head([...detIn, ...detVars.map((v) => v.variable)]);
-    detVars.forEach((v, k) => grads.set(v.name, hg[detIn.length + k]!));
+    detVars.forEach((v, k) => {
+      grads.set(v.name, hg[detIn.length + k]!);
+      onGradient?.(v.variable, hg[detIn.length + k]!);
+    });
     detSrc.forEach((j, k) => (j >= lowest ? addGrad(j, hg[k]!) : hg[k]!.dispose()));
     // layers, last to first
     for (let i = L - 1; i >= 0; i--) {
@@ -277,7 +286,10 @@ export class YoloModel {
             return this.blocks[i]!.forward(call, re);
           })(wrt, dy);
           tensorIdx.forEach((k, n) => (src[k]! >= lowest ? addGrad(src[k]!, g[n]!) : g[n]!.dispose()));
-          vars.forEach((v, n) => grads.set(v.name, g[tensorIdx.length + n]!));
+          vars.forEach((v, n) => {
+            grads.set(v.name, g[tensorIdx.length + n]!);
+            onGradient?.(v.variable, g[tensorIdx.length + n]!);
+          });
         }
       }
       dy?.dispose();

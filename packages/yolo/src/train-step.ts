@@ -5,7 +5,7 @@
  */
 import { tf } from '@yolo-launch/backend';
 import type { ComputeLoss } from './loss/compute-loss.js';
-import type { YoloModel } from './model.js';
+import type { GradientHook, YoloModel } from './model.js';
 
 export interface NamedGradient {
   name: string;
@@ -29,6 +29,8 @@ export interface LossAndGradientsOptions {
    * false uses one tf.variableGrads over the whole step (fastest when it fits in memory).
    */
   recompute?: boolean;
+  /** With recompute: each gradient as soon as it exists, last layer first (model.forwardBackward). */
+  onGradient?: GradientHook;
 }
 
 /**
@@ -43,7 +45,7 @@ export function lossAndGradients(model: YoloModel, loss: ComputeLoss, images: tf
       const out = loss.compute(p, targets);
       kept = tf.keep(out.items);
       return out.loss;
-    });
+    }, opts.onGradient);
     const lossValue = value.dataSync()[0]!;
     const it = Array.from((kept as tf.Tensor1D | null)?.dataSync() ?? [0, 0, 0]) as [number, number, number];
     tf.dispose([value, ...(kept ? [kept] : [])]);

@@ -9,6 +9,19 @@ export const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const repoRoot = path.resolve(packageRoot, '../..');
 export const fixturesDir = process.env.YOLO_FIXTURES_DIR ?? path.resolve(repoRoot, '../shared/fixtures/yolov5');
 
+/**
+ * The backend the tensor tests run on: wasm, unless YOLO_TEST_BACKEND names another
+ * (tensorflow.test.ts reruns every test file with YOLO_TEST_BACKEND=tensorflow). Same
+ * tolerances on every backend.
+ */
+export const testBackend = parseTestBackend(process.env.YOLO_TEST_BACKEND);
+
+function parseTestBackend(raw: string | undefined): 'wasm' | 'tensorflow' | 'cpu' {
+  if (raw === undefined || raw === '') return 'wasm';
+  if (raw === 'wasm' || raw === 'tensorflow' || raw === 'cpu') return raw;
+  throw new Error(`YOLO_TEST_BACKEND=${JSON.stringify(raw)}: use wasm, tensorflow or cpu`);
+}
+
 export interface FixtureTensor {
   shape: number[];
   dtype: 'float32' | 'float64' | 'int64' | 'bool';

@@ -6,10 +6,10 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '@yolo-launch/backend';
 import { ComputeLoss, scaleLossHyp, type LossHyp, type LayerTargets } from '../src/index.js';
-import { assertClose, assertMatches, f32, type TensorSummary, loadFixtures, tol, type Fixture, type FixtureTensor } from './helpers.js';
+import { assertClose, assertMatches, f32, type TensorSummary, loadFixtures, tol, type Fixture, type FixtureTensor, testBackend } from './helpers.js';
 
 before(async () => {
-  await initBackend({ backend: 'wasm' });
+  await initBackend({ backend: testBackend });
 });
 
 interface BuildTargetsExpected {

@@ -3,10 +3,10 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '@yolo-launch/backend';
 import { apPerClass, apSummary, bboxIou, bboxIouXywh, boxIou, ConfusionMatrix, DetectionStats, fitness, processBatch, type IouKind } from '../src/index.js';
-import { assertClose, f32, loadFixtures, tol, type Fixture, type FixtureTensor } from './helpers.js';
+import { assertClose, f32, loadFixtures, tol, type Fixture, type FixtureTensor, testBackend } from './helpers.js';
 
 before(async () => {
-  await initBackend({ backend: 'wasm' });
+  await initBackend({ backend: testBackend });
 });
 
 const KINDS: Record<string, IouKind> = { iou: 'IoU', giou: 'GIoU', diou: 'DIoU', ciou: 'CIoU' };

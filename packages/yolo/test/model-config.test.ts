@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { initBackend, tf } from '@yolo-launch/backend';
 import { checkImgSize, createModel, hwioToOihw, roundHalfEven, ModelConfigError, modelYamlPath, readModelYaml, spaceToDepth, type ModelYaml, type YamlRow } from '../src/index.js';
-import { assertClose } from './helpers.js';
+import { assertClose, testBackend } from './helpers.js';
 import { tinyYaml } from './tiny.js';
 
 before(async () => {
-  await initBackend({ backend: 'wasm' });
+  await initBackend({ backend: testBackend });
 });
 
 function withRow(i: number, row: unknown): ModelYaml {

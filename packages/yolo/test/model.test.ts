@@ -8,10 +8,10 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '@yolo-launch/backend';
 import { createModel, modelYamlPath, nchwToNhwc, nhwcToNchw, type YoloModel } from '../src/index.js';
-import { assertClose, f32, loadFixtures, tol, type Fixture, type FixtureTensor } from './helpers.js';
+import { assertClose, f32, loadFixtures, tol, type Fixture, type FixtureTensor, testBackend } from './helpers.js';
 
 before(async () => {
-  await initBackend({ backend: 'wasm' });
+  await initBackend({ backend: testBackend });
 });
 
 const fixtures = loadFixtures('model');

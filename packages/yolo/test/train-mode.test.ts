@@ -7,8 +7,9 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '@yolo-launch/backend';
 import { BatchNorm2d, ComputeLoss, createModel, localMoments, lossAndGradients, Rng, silu, StateRegistry, upsampleNearest, type BatchMoments, type MomentsFn } from '../src/index.js';
-import { assertClose } from './helpers.js';
+import { assertClose, testBackend } from './helpers.js';
 import { tinyYaml } from './tiny.js';
+import { assertSameStep, stepBatch, stepOnActiveBackend } from './compare-step.js';
 
 before(async () => {
   await initBackend({ backend: 'cpu' });
@@ -191,28 +192,14 @@ test('lossAndGradients: named gradients of the trainable parameters in state_dic
   model.dispose();
 });
 
-test('wasm and cpu backends give the same loss and gradients on the small model', async () => {
+test(`${testBackend} and cpu backends give the same loss and gradients on the small model`, async () => {
   const model = createModel(tinyYaml(2), { seed: 3 });
   const loss = ComputeLoss.forModel(model, HYP);
-  const r = new Rng(5);
-  const xd = Float32Array.from({ length: 2 * 64 * 64 * 3 }, () => r.next());
-  const targets = Float32Array.of(0, 0, 0.5, 0.5, 0.3, 0.4, 0, 1, 0.2, 0.3, 0.1, 0.15, 1, 1, 0.7, 0.6, 0.5, 0.5);
-  const run = (): { loss: number; grads: Float32Array[] } => {
-    const x = tf.tensor4d(xd, [2, 64, 64, 3]);
-    const o = lossAndGradients(model, loss, x, targets);
-    const grads = o.grads.map((g) => Float32Array.from(g.grad.dataSync()));
-    tf.dispose([x, ...o.grads.map((g) => g.grad)]);
-    return { loss: o.loss, grads };
-  };
-  const onCpu = run();
+  const batch = stepBatch(5);
+  const onCpu = stepOnActiveBackend(model, loss, batch);
   try {
-    await initBackend({ backend: 'wasm' });
-    const onWasm = run();
-    assertClose([onWasm.loss], [onCpu.loss], { rel: 1e-5, abs: 1e-6 }, 'loss');
-    onCpu.grads.forEach((g, k) => {
-      const scale = g.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      assertClose(onWasm.grads[k]!, g, { abs: 1e-3 * scale + 1e-7 }, `gradient ${model.trainableParameters()[k]!.name}`);
-    });
+    await initBackend({ backend: testBackend });
+    assertSameStep(stepOnActiveBackend(model, loss, batch), onCpu, model);
   } finally {
     await initBackend({ backend: 'cpu' });
     model.dispose();

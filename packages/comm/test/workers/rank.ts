@@ -2,6 +2,7 @@
 // MASTER_PORT, YOLO_LAUNCH_TOKEN from the environment (as the launcher sets them).
 // Prints one JSON line `RESULT {...}` on success; exits 1 with `ERROR {...}` on failure.
 import crypto from 'node:crypto';
+import { decode16, encode16 } from '../../src/half.js';
 import { initProcessGroup, sharedFloat32Array, type ZmqProcessGroup } from '../../src/index.js';
 
 const scenario = process.argv[2] ?? 'basic';
@@ -109,6 +110,52 @@ async function main(): Promise<void> {
         if (pg.rank === 0) await pg.store.set('hello', 'world');
         const v = Buffer.from(await pg.store.get('hello')).toString();
         if (v !== 'world' || n < 1 || n > pg.worldSize) throw new Error(`store gave ${v} ${n}`);
+        out.hashes = hashes;
+        break;
+      }
+      case 'compressed': {
+        // fp16 / bf16 on the wire: within 16-bit rounding of the float64 sum (one rounding per
+        // hop), identical on every rank (the test compares the hashes), and really rounded.
+        const hashes: Record<string, string> = {};
+        for (const compression of ['fp16', 'bf16'] as const) {
+          const unit = compression === 'fp16' ? 2 ** -11 : 2 ** -8;
+          for (const L of (arg ?? '1,7,1000,300001').split(',').map(Number)) {
+            for (const mean of [false, true]) {
+              const buf = inputOf(pg.rank, L, 3);
+              await pg.allReduce(buf, { op: mean ? 'mean' : 'sum', compression });
+              const inputs = Array.from({ length: pg.worldSize }, (_, r) => inputOf(r, L, 3));
+              for (let i = 0; i < L; i++) {
+                const ref = inputs.reduce((acc, x) => acc + x[i]!, 0) / (mean ? pg.worldSize : 1);
+                const mag = inputs.reduce((acc, x) => acc + Math.abs(x[i]!), 0) / (mean ? pg.worldSize : 1);
+                if (Math.abs(buf[i]! - ref) > (pg.worldSize + 1) * unit * mag + 1e-6) throw new Error(`${compression} element ${i} of ${L}: got ${buf[i]}, float64 ${ref}`);
+              }
+              const rounded = Float32Array.from(buf);
+              const words = new Uint16Array(L);
+              encode16(compression, rounded, words);
+              decode16(compression, words, rounded);
+              if (digest(rounded) !== digest(buf)) throw new Error(`${compression} result of ${L} is not a 16-bit value`);
+              hashes[`${compression}:${mean}:${L}`] = digest(buf);
+            }
+          }
+        }
+        out.hashes = hashes;
+        break;
+      }
+      case 'reuse': {
+        // The caller overwrites its buffer the moment an all-reduce returns (and starts the
+        // next one at once): no rank may still be sending from it, or a peer gets NaNs.
+        const hashes: Record<string, string> = {};
+        for (const L of (arg ?? '70001,300001').split(',').map(Number)) {
+          for (let i = 0; i < 6; i++) {
+            const buf = i % 2 === 0 ? sharedFloat32Array(L) : new Float32Array(L);
+            buf.set(inputOf(pg.rank, L, 10 + i));
+            await pg.allReduce(buf, { op: i % 3 === 0 ? 'mean' : 'sum' });
+            const result = buf.slice();
+            buf.fill(NaN);
+            checkSum(pg, result, L, i % 3 === 0, 10 + i);
+            hashes[`${L}:${i}`] = digest(result);
+          }
+        }
         out.hashes = hashes;
         break;
       }

@@ -11,7 +11,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { tf, initBackend } from '@yolo-launch/backend';
-import { initProcessGroup, type ProcessGroup } from '@yolo-launch/comm';
+import { initProcessGroup, type ProcessGroup, type WireCompression } from '@yolo-launch/comm';
 import {
   DistributedDataParallel,
   DistributedSampler,
@@ -48,6 +48,7 @@ async function train(
     // tiny buckets so that the tiny net exercises several buckets and the overlap pipeline
     bucketCapMb: 2048 / 2 ** 20,
     firstBucketCapMb: 256 / 2 ** 20,
+    ...(process.env.DDP_TEST_GRAD_COMPRESSION ? { gradCompression: process.env.DDP_TEST_GRAD_COMPRESSION as WireCompression } : {}),
   });
   const opt = tf.train.momentum(LR, MOMENTUM);
   for (let s = 0; s < steps; s++) {
@@ -58,7 +59,14 @@ async function train(
       // times WORLD_SIZE; DDP averages.
       const { value, grads } = tf.variableGrads(() => tf.mul(net.loss(x, y), ddp.lossScale) as tf.Scalar, net.params);
       if (m < microSteps - 1) await ddp.noSync(() => ddp.reduceGradients(grads));
-      else await ddp.step(opt, grads);
+      else {
+        // DDP_TEST_OVERLAP: hand the gradients over last layer first, as a layer-by-layer
+        // backward produces them, so buckets start their all-reduce before step() is called.
+        const hook = process.env.DDP_TEST_OVERLAP ? ddp.beginOverlappedReduction() : null;
+        if (process.env.DDP_TEST_OVERLAP && !hook) throw new Error('beginOverlappedReduction returned null on a synchronising step');
+        if (hook) for (const p of [...net.params].reverse()) hook(p.name, grads[p.name]!);
+        await ddp.step(opt, grads);
+      }
       tf.dispose([x, y, value, ...Object.values(grads)]);
     }
   }

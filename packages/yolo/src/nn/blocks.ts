@@ -1,4 +1,4 @@
-import { tf } from '@yolo-launch/backend';
+import { tf, maxPoolTorch } from '@yolo-launch/backend';
 import type { ForwardContext } from './batchnorm.js';
 import { Conv } from './conv.js';
 import type { StateRegistry } from './state.js';
@@ -65,7 +65,7 @@ export class C3 implements Block {
 
 function maxPool(x: tf.Tensor4D, k: number): tf.Tensor4D {
   // nn.MaxPool2d(k, stride=1, padding=k//2): PyTorch pads with -inf, tfjs ignores the padding; same result.
-  return tf.maxPool(x, k, 1, Math.floor(k / 2));
+  return maxPoolTorch(x, k, 1, Math.floor(k / 2));
 }
 
 /** models.common.SPPF: cv2(cat(x, m(x), m(m(x)), m(m(m(x))))) with x = cv1(input). */

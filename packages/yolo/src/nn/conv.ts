@@ -1,4 +1,4 @@
-import { tf } from '@yolo-launch/backend';
+import { tf, conv2dTorch, fusedConv2dTorch } from '@yolo-launch/backend';
 import { BatchNorm2d, localMoments, type ForwardContext } from './batchnorm.js';
 import { silu } from './ops.js';
 import type { StateRegistry } from './state.js';
@@ -37,13 +37,13 @@ export class Conv {
   forward(x: tf.Tensor4D, ctx: ForwardContext): tf.Tensor4D {
     let y: tf.Tensor4D;
     if (ctx.training && this.act && ctx.moments === localMoments) {
-      return this.bn.forwardSiluLocal(tf.conv2d(x, this.weight, this.s, this.pad), ctx);
+      return this.bn.forwardSiluLocal(conv2dTorch(x, this.weight, this.s, this.pad), ctx);
     } else if (ctx.training) {
-      y = this.bn.forward(tf.conv2d(x, this.weight, this.s, this.pad), ctx);
+      y = this.bn.forward(conv2dTorch(x, this.weight, this.s, this.pad), ctx);
     } else {
       const { scale, shift } = this.bn.evalScaleShift();
       const filter = tf.mul(this.weight, scale) as tf.Tensor4D; // scale broadcasts over the out axis (last)
-      y = tf.fused.conv2d({ x, filter, strides: this.s, pad: this.pad, bias: shift });
+      y = fusedConv2dTorch(x, filter, this.s, this.pad, shift);
     }
     return this.act ? silu(y) : y;
   }

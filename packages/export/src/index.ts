@@ -1,0 +1,21 @@
+// @yolo-launch/export: export.py for our detectors (ONNX, TF.js graph model); see README.md.
+export { buildExportGraph, outputRows, INPUT } from './graph.js';
+export type { ExportGraph, GraphNode, DetectLayer } from './graph.js';
+export { foldBatchNorm } from './fuse.js';
+export type { FoldedConv, BatchNormParams } from './fuse.js';
+export { toOnnx, ONNX_OUTPUT } from './onnx/emit.js';
+export type { OnnxExportOptions } from './onnx/emit.js';
+export { loadWeights } from './weights.js';
+export { UsageError, WeightsError } from './errors.js';
+export type { LoadedWeights } from './weights.js';
+export { toTfjsGraph, TFJS_INPUT, TFJS_OUTPUT } from './tfjs/emit.js';
+export type { TfjsExportOptions, TfjsGraphModel } from './tfjs/emit.js';
+export { graphModelFiles, fileSystemHandler, weightBytes, SHARD_BYTES } from './tfjs/files.js';
+export { writeDirAtomic, writeFileAtomic } from './atomic.js';
+export { runExport, outputPath, pythonNamesRepr, PRODUCER_VERSION } from './export.js';
+export type { ExportResult, ExportedFile } from './export.js';
+export { parseExportArgs, SUPPORTED_FORMATS, YOLOV5_FORMATS, ONNX_OPSETS } from './options.js';
+export type { ExportOptions, ExportFormat } from './options.js';
+export { runExportCli } from './cli.js';
+export { letterboxInput, toNchw } from './preprocess.js';
+export type { ModelInput } from './preprocess.js';

@@ -8,6 +8,16 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    // The browser example runs in a page, not in Node.
+    files: ['examples/web/**/*.js'],
+    languageOptions: {
+      globals: {
+        window: 'readonly', document: 'readonly', location: 'readonly', URLSearchParams: 'readonly',
+        createImageBitmap: 'readonly', console: 'readonly', fetch: 'readonly', performance: 'readonly',
+      },
+    },
+  },
+  {
     languageOptions: {
       globals: {
         console: 'readonly', process: 'readonly', Buffer: 'readonly', setTimeout: 'readonly',

@@ -11,7 +11,9 @@ const FILES = ['k8s/service.yaml', 'k8s/indexed-job.yaml'];
 const texts = FILES.map((f) => readFileSync(deployPath(f), 'utf8'));
 const rules = { imageVolumes: imageVolumes('gpu'), imageEnv: gpuImageEnv };
 
-type Obj = Record<string, any>; // test-local: manifests are mutated freely below
+// test-local: manifests are mutated freely below
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
 
 function fresh(): Obj[] {
   return loadManifests(texts) as Obj[];

@@ -91,12 +91,10 @@ export class MultiNodeController {
   async run(): Promise<{ exitCode: number; restarts: number }> {
     const c = this.config;
     await this.preflight();
-    let failed = false;
     for (let attempt = 0; attempt <= c.maxRestarts; attempt++) {
       if (this.stopped) break;
       if (attempt > 0) this.log(`restarting every node (restart ${attempt} of ${c.maxRestarts})`);
-      failed = !(await this.runAttempt(attempt));
-      if (!failed) return { exitCode: 0, restarts: attempt };
+      if (await this.runAttempt(attempt)) return { exitCode: 0, restarts: attempt };
     }
     if (this.stopped) return { exitCode: 128 + (constants.signals[this.stopped] ?? 15), restarts: 0 };
     return { exitCode: 1, restarts: c.maxRestarts };

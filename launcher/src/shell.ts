@@ -1,6 +1,6 @@
 /** POSIX shell quoting for the command line a remote shell (ssh) will run. */
 export function shellQuote(arg: string): string {
-  if (arg !== '' && /^[A-Za-z0-9_\/.,:=@%+-]+$/.test(arg)) return arg;
+  if (arg !== '' && /^[A-Za-z0-9_/.,:=@%+-]+$/.test(arg)) return arg;
   return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 

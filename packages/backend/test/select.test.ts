@@ -2,7 +2,6 @@
 // through the injectable loader and a registered fake 'tensorflow' backend).
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { tf, initBackend, backendChoice, probeTensorflowBackend, resolveRequested, TFJS_NODE, TFJS_NODE_GPU, type BackendLogger, type ModuleLoader } from '../src/index.js';
 import { fakeTensorflow } from './fake_tensorflow.js';
 

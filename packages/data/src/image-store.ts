@@ -98,7 +98,7 @@ export class ImageStore {
     try {
       image = w === w0 && h === h0 ? await decodeImage(file) : await decodeResized(file, w, h, [w0, h0]);
     } catch (e) {
-      throw new Error(`${file}: cannot decode (${(e as Error).message.split('\n')[0]}); the file changed or is damaged after verification: fix or remove it and delete the label cache`);
+      throw new Error(`${file}: cannot decode (${(e as Error).message.split('\n')[0]}); the file changed or is damaged after verification: fix or remove it and delete the label cache`, { cause: e });
     }
     if (image.width !== w || image.height !== h) {
       throw new Error(`${file}: decoded ${image.width}x${image.height}, expected ${w}x${h} (the label cache is stale: delete it)`);
@@ -163,7 +163,7 @@ export async function cacheImagesToDisk(dataset: YoloDataset, opts: { concurrenc
       try {
         writeFileAtomic(npy, buf);
       } catch (e) {
-        throw new Error(`--cache disk: cannot write ${npy} (${(e as Error).message}); use --cache ram, or set YOLO_LAUNCH_CACHE_DIR to a writable folder`);
+        throw new Error(`--cache disk: cannot write ${npy} (${(e as Error).message}); use --cache ram, or set YOLO_LAUNCH_CACHE_DIR to a writable folder`, { cause: e });
       }
       written++;
       bytes += buf.length;

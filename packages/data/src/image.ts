@@ -1,7 +1,7 @@
 /** RGB images as plain bytes (HWC, 3 channels), decoded and resampled by sharp (libvips). */
 import fs from 'node:fs';
 import sharp from 'sharp';
-import type { Sharp, SharpOptions, Metadata } from 'sharp';
+import type { Sharp, SharpOptions } from 'sharp';
 
 // The loader runs its own worker threads; one libvips thread per operation keeps
 // `workers` meaning what it says (and is what YOLOv5's per-worker cv2 does).

@@ -63,6 +63,8 @@ function compareRows(a: Float32Array, b: Float32Array): number {
 export function parseLabelText(text: string, nc?: number): ParsedLabels {
   const lines = text
     .trim()
+    // Python's str.splitlines() boundaries, control characters included (\x1c-\x1e).
+    // eslint-disable-next-line no-control-regex
     .split(/\r\n|\r|\n|\v|\f|\x1c|\x1d|\x1e|\x85|\u2028|\u2029/)
     .filter((l) => l.length > 0)
     .map((l) => l.split(/\s+/).filter((t) => t.length > 0));

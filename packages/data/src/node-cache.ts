@@ -20,7 +20,6 @@ import type { LoadedImage } from './image-store.js';
 
 const MAGIC = 'YLIMGC1\n';
 const PREFIX = 'yolo-launch-imgcache-';
-const ALIGN = 4096;
 
 export interface NodeCacheEntry {
   offset: number;
@@ -107,7 +106,6 @@ function readHeader(fd: number, file: string): Header {
  */
 export async function buildNodeCache(file: string, dataset: YoloDataset, imgsz: number, sizes: Array<[number, number]>, load: (i: number) => Promise<LoadedImage>, concurrency = 4): Promise<number> {
   const entries: Header['entries'] = [];
-  let headerBytes = 0;
   // the header's length depends on the offsets' digits: lay out twice with a generous guess
   for (let guess = 1 << 16; ; guess *= 4) {
     entries.length = 0;
@@ -116,7 +114,7 @@ export async function buildNodeCache(file: string, dataset: YoloDataset, imgsz: 
       entries.push([i, offset, w, h, dataset.shapes[i]![1], dataset.shapes[i]![0]]);
       offset = Math.ceil((offset + w * h * 3) / 64) * 64;
     });
-    headerBytes = Buffer.byteLength(JSON.stringify({ pid: process.pid, imgsz, entries } satisfies Header));
+    const headerBytes = Buffer.byteLength(JSON.stringify({ pid: process.pid, imgsz, entries } satisfies Header));
     if (12 + headerBytes <= guess) break;
   }
   const json = Buffer.from(JSON.stringify({ pid: process.pid, imgsz, entries } satisfies Header));

@@ -75,7 +75,7 @@ export async function verifyImageLabel(imFile: string, lbFile: string, opts: Ver
         try {
           fixed = await sharp(imFile, { failOn: 'truncated' }).autoOrient().jpeg({ quality: 100, chromaSubsampling: '4:4:4' }).toBuffer();
         } catch (e) {
-          throw new Error(`image file is truncated (${(e as Error).message.split('\n')[0]})`);
+          throw new Error(`image file is truncated (${(e as Error).message.split('\n')[0]})`, { cause: e });
         }
         writeFileAtomic(imFile, fixed);
         msg = `${prefix}WARNING ⚠️ ${imFile}: corrupt JPEG restored and saved`;

@@ -29,7 +29,7 @@ export async function downloadDataset(cfg: DatasetConfig, log: (line: string) =>
     try {
       res = await fetch(url);
     } catch (e) {
-      throw new Error(`Dataset download failed (${url}): ${(e as Error).message}; download it by hand so that ${missing[0]} exists, or fix 'path:' in ${cfg.yamlFile}`);
+      throw new Error(`Dataset download failed (${url}): ${(e as Error).message}; download it by hand so that ${missing[0]} exists, or fix 'path:' in ${cfg.yamlFile}`, { cause: e });
     }
     if (!res.ok) throw new Error(`Dataset download failed (${url}): HTTP ${res.status}`);
     fs.writeFileSync(file, Buffer.from(await res.arrayBuffer()));

@@ -108,7 +108,7 @@ function kmeans(obs: Float64Array, k: number, rng: Rng, iter = 30, thresh = 1e-5
     while (chosen.size < k) chosen.add(rng.int(n));
     let code = Float64Array.from([...chosen].flatMap((i) => [obs[i * 2]!, obs[i * 2 + 1]!]));
     let prev = Infinity;
-    let dist = 0;
+    let dist: number;
     for (;;) {
       const sum = new Float64Array(k * 2);
       const cnt = new Float64Array(k);

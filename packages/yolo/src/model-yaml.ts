@@ -149,7 +149,7 @@ function validateAnchors(anchors: unknown, where: string): number[][] | number {
 export function planModel(d: ModelYaml, overrides: ModelOverrides = {}): { plan: LayerPlan[]; nc: number; anchors: number[][]; ch: number } {
   const nc = overrides.nc ?? d.nc;
   if (!Number.isInteger(nc) || nc < 1) throw new ModelConfigError(`nc must be a positive integer, got ${nc}`);
-  let anchorsIn = validateAnchors(overrides.anchors ?? d.anchors, 'anchors');
+  const anchorsIn = validateAnchors(overrides.anchors ?? d.anchors, 'anchors');
   const ch0 = overrides.ch ?? d.ch ?? 3;
   const gd = d.depth_multiple;
   const gw = d.width_multiple;
@@ -166,7 +166,6 @@ export function planModel(d: ModelYaml, overrides: ModelOverrides = {}): { plan:
     // anchors given as a count: placeholders 0,1,2,... like YOLOv5; AutoAnchor replaces them.
     const na = anchorsIn;
     anchors = Array.from({ length: nlGuess }, () => Array.from({ length: na * 2 }, (_, k) => k));
-    anchorsIn = anchors;
   } else anchors = anchorsIn;
   const na = anchors[0]!.length / 2;
   const no = na * (nc + 5);

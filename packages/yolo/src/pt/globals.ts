@@ -8,7 +8,6 @@ import {
   NumpyArray,
   NumpyDtype,
   PyOrderedDict,
-  PyTuple,
   StorageType,
   TorchStorage,
   TorchTensor,

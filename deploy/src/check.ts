@@ -22,7 +22,9 @@ export function checkAll(): { checked: string[]; problems: Problem[] } {
   problems.push(...lintDockerfile(dockerfileText, { file: 'deploy/Dockerfile', targets: TARGETS }));
   checked.push('deploy/Dockerfile');
   const dockerfile = parseDockerfile(dockerfileText);
-  const volume = findStage(dockerfile, 'gpu').instructions.filter((i) => i.keyword === 'VOLUME').at(-1);
+  const volume = findStage(dockerfile, 'gpu')
+    .instructions.filter((i) => i.keyword === 'VOLUME')
+    .at(-1);
   const imageVolumes = volume ? (execForm(volume) ?? volume.args.split(/\s+/)) : [];
   const stages = dockerfile.stages.map((s) => s.name).filter((n): n is string => n !== null);
   const imageEnv = stageVariables(dockerfile, findStage(dockerfile, 'gpu'));
@@ -42,14 +44,20 @@ export function checkAll(): { checked: string[]; problems: Problem[] } {
   const manifests = ['k8s/service.yaml', 'k8s/indexed-job.yaml'].filter((f) => existsSync(deployPath(f)));
   if (manifests.length > 0) {
     const docs = loadManifests(manifests.map((f) => readFileSync(deployPath(f), 'utf8')));
-    problems.push(...validateK8sSchema(docs, 'deploy/k8s'), ...checkIndexedJob(docs, 'deploy/k8s', { imageVolumes, imageEnv }));
+    problems.push(
+      ...validateK8sSchema(docs, 'deploy/k8s'),
+      ...checkIndexedJob(docs, 'deploy/k8s', { imageVolumes, imageEnv }),
+    );
     checked.push(...manifests.map((f) => `deploy/${f}`));
   }
   return { checked, problems };
 }
 
 const invokedAs = process.argv[1];
-if (invokedAs && import.meta.url === (await import('node:url')).pathToFileURL((await import('node:fs')).realpathSync(invokedAs)).href) {
+if (
+  invokedAs &&
+  import.meta.url === (await import('node:url')).pathToFileURL((await import('node:fs')).realpathSync(invokedAs)).href
+) {
   const { checked, problems } = checkAll();
   if (problems.length > 0) {
     process.stderr.write(`${formatProblems(problems)}\n${problems.length} problem(s) in ${checked.length} file(s)\n`);

@@ -1,7 +1,15 @@
 // What a Compose service that trains on GPUs must have, beyond what the schema checks: every GPU
 // reserved, enough shared memory, an init and a stop sequence that lets the launcher shut its
 // workers down, the image's volumes mounted, and no secret written into the file.
-import { isMap, interpolations, parseBytes, parseDurationSeconds, strings, type ComposeMap, type ComposeValue } from './compose.js';
+import {
+  isMap,
+  interpolations,
+  parseBytes,
+  parseDurationSeconds,
+  strings,
+  type ComposeMap,
+  type ComposeValue,
+} from './compose.js';
 import { checkGpuRuntime } from './gpu-runtime-checks.js';
 import type { Problem } from './problem.js';
 
@@ -60,13 +68,17 @@ export function flagValue(args: readonly string[], flag: string): string | undef
 function mountTargets(service: ComposeMap, withTmpfs = true): string[] {
   const volumes = service['volumes'];
   if (!Array.isArray(volumes)) return [];
-  return volumes.filter((v) => withTmpfs || !isMap(v) || v['type'] !== 'tmpfs').map((v) => {
-    if (isMap(v)) return String(v['target'] ?? '');
-    // `${VAR:-default}` holds colons of its own: blank it out before splitting.
-    const parts = String(v).replace(/\$\{[^}]*\}/g, 'VAR').split(':');
-    // short syntax: [source:]target[:mode]
-    return parts.length === 1 ? parts[0]! : parts[1]!;
-  });
+  return volumes
+    .filter((v) => withTmpfs || !isMap(v) || v['type'] !== 'tmpfs')
+    .map((v) => {
+      if (isMap(v)) return String(v['target'] ?? '');
+      // `${VAR:-default}` holds colons of its own: blank it out before splitting.
+      const parts = String(v)
+        .replace(/\$\{[^}]*\}/g, 'VAR')
+        .split(':');
+      // short syntax: [source:]target[:mode]
+      return parts.length === 1 ? parts[0]! : parts[1]!;
+    });
 }
 
 function hasGpuReservation(service: ComposeMap): boolean {
@@ -88,7 +100,12 @@ function isInterpolated(value: string | undefined): boolean {
   return value !== undefined && interpolations(value).length > 0;
 }
 
-export function checkTrainingService(name: string, service: ComposeMap, doc: ComposeMap, rules: ServiceRules): Problem[] {
+export function checkTrainingService(
+  name: string,
+  service: ComposeMap,
+  doc: ComposeMap,
+  rules: ServiceRules,
+): Problem[] {
   const problems: Problem[] = [];
   const fail = (rule: string, message: string): void => {
     problems.push({ file: rules.file, rule, message: `services.${name}: ${message}` });
@@ -96,23 +113,31 @@ export function checkTrainingService(name: string, service: ComposeMap, doc: Com
 
   const build = service['build'];
   if (isMap(build)) {
-    if (build['dockerfile'] !== 'deploy/Dockerfile') fail('build', 'build.dockerfile must be deploy/Dockerfile (context: the repository root)');
+    if (build['dockerfile'] !== 'deploy/Dockerfile')
+      fail('build', 'build.dockerfile must be deploy/Dockerfile (context: the repository root)');
     if (typeof build['target'] !== 'string' || !rules.stages.includes(build['target'])) {
       fail('build', `build.target must be one of the Dockerfile's stages (${rules.stages.join(', ')})`);
     }
   }
 
   if (!hasGpuReservation(service)) {
-    fail('gpu', 'reserve the GPUs: deploy.resources.reservations.devices: [{driver: nvidia, count: all, capabilities: [gpu]}]');
+    fail(
+      'gpu',
+      'reserve the GPUs: deploy.resources.reservations.devices: [{driver: nvidia, count: all, capabilities: [gpu]}]',
+    );
   }
 
   const shm = service['shm_size'];
-  const shmOk = service['ipc'] === 'host' || ((typeof shm === 'string' || typeof shm === 'number') && parseBytes(shm) >= MIN_SHM_BYTES);
+  const shmOk =
+    service['ipc'] === 'host' ||
+    ((typeof shm === 'string' || typeof shm === 'number') && parseBytes(shm) >= MIN_SHM_BYTES);
   if (!shmOk) fail('shm', 'set ipc: host or shm_size of at least 1gb (the 64 MB default breaks data loading)');
 
-  if (service['init'] !== true) fail('init', 'set init: true so that PID 1 reaps processes and forwards the stop signal');
+  if (service['init'] !== true)
+    fail('init', 'set init: true so that PID 1 reaps processes and forwards the stop signal');
   const signal = service['stop_signal'];
-  if (signal !== 'SIGTERM' && signal !== 'SIGINT') fail('stop', 'stop_signal must be SIGTERM or SIGINT: the launcher forwards those to its workers');
+  if (signal !== 'SIGTERM' && signal !== 'SIGINT')
+    fail('stop', 'stop_signal must be SIGTERM or SIGINT: the launcher forwards those to its workers');
   // Docker SIGKILLs the whole container when the grace runs out: it must outlast the launcher's
   // own SIGTERM → SIGKILL wait for its workers (--term-timeout).
   const command = commandOf(service);
@@ -120,47 +145,70 @@ export function checkTrainingService(name: string, service: ComposeMap, doc: Com
   const grace = service['stop_grace_period'];
   const graceSeconds = typeof grace === 'string' ? parseDurationSeconds(grace) : 10;
   if (graceSeconds < termTimeout + STOP_MARGIN_SECONDS) {
-    fail('stop', `stop_grace_period (${String(grace ?? '10s default')}) must exceed --term-timeout (${termTimeout}s) by ${STOP_MARGIN_SECONDS}s, or Docker SIGKILLs workers mid-checkpoint`);
+    fail(
+      'stop',
+      `stop_grace_period (${String(grace ?? '10s default')}) must exceed --term-timeout (${termTimeout}s) by ${STOP_MARGIN_SECONDS}s, or Docker SIGKILLs workers mid-checkpoint`,
+    );
   }
 
   const targets = mountTargets(service);
   for (const v of rules.imageVolumes) {
-    if (!targets.includes(v)) fail('volumes', `mount ${v} (a VOLUME of the image): otherwise its data lives in an anonymous volume`);
+    if (!targets.includes(v))
+      fail('volumes', `mount ${v} (a VOLUME of the image): otherwise its data lives in an anonymous volume`);
   }
   const env = new Map([...(rules.imageEnv ?? new Map<string, string | null>()), ...environmentOf(service)]);
-  problems.push(...checkGpuRuntime({ file: rules.file, where: `services.${name}`, env, persistentMounts: mountTargets(service, false) }));
+  problems.push(
+    ...checkGpuRuntime({
+      file: rules.file,
+      where: `services.${name}`,
+      env,
+      persistentMounts: mountTargets(service, false),
+    }),
+  );
 
   if (!command) fail('command', 'command must be a list (no shell parsing of arguments)');
   else {
     const args = command[0] === 'yolo-launch' ? command.slice(1) : command;
     const trainAt = args.indexOf('train');
     if (trainAt < 0) fail('command', 'command must run the train subcommand: yolo-launch [launcher options] train ...');
-    const nproc = flagValue(args.slice(0, trainAt < 0 ? args.length : trainAt), '--nproc') ?? flagValue(args, '--nproc-per-node');
+    const nproc =
+      flagValue(args.slice(0, trainAt < 0 ? args.length : trainAt), '--nproc') ?? flagValue(args, '--nproc-per-node');
     if (nproc === undefined || !(nproc === 'gpu' || nproc === 'auto' || /^\d+$/.test(nproc))) {
       fail('command', 'pass --nproc gpu (one worker per GPU) before train');
     }
-    if (args.some((a) => /^--(token|secret)/i.test(a))) fail('secret', 'no token on the command line: it shows in process listings');
+    if (args.some((a) => /^--(token|secret)/i.test(a)))
+      fail('secret', 'no token on the command line: it shows in process listings');
   }
 
   // No secret in the file: secret-named variables are interpolated or *_FILE paths, never literals.
   for (const [k, v] of environmentOf(service)) {
     if (SECRET_NAME.test(k) && v !== null && !isInterpolated(v)) {
-      fail('secret', `environment ${k} holds a literal secret: use a Compose secret (YOLO_LAUNCH_TOKEN_FILE) or an env file`);
+      fail(
+        'secret',
+        `environment ${k} holds a literal secret: use a Compose secret (YOLO_LAUNCH_TOKEN_FILE) or an env file`,
+      );
     }
   }
   for (const [where, s] of strings(doc)) {
-    if (SECRET_LITERAL.test(s)) problems.push({ file: rules.file, rule: 'secret', message: `${where} looks like key material written into the file` });
+    if (SECRET_LITERAL.test(s))
+      problems.push({
+        file: rules.file,
+        rule: 'secret',
+        message: `${where} looks like key material written into the file`,
+      });
   }
 
   if (rules.multinode) {
-    if (service['network_mode'] !== 'host') fail('network', 'network_mode: host, so that workers on other nodes reach this one');
+    if (service['network_mode'] !== 'host')
+      fail('network', 'network_mode: host, so that workers on other nodes reach this one');
     for (const flag of ['--nnodes', '--node-rank', '--master-addr', '--master-port', '--run-id']) {
       if (!isInterpolated(command ? flagValue(command, flag) : undefined)) {
         fail('multinode', `${flag} must come from deploy/.env (\${...}), identical on every node except --node-rank`);
       }
     }
     const env = environmentOf(service);
-    if (!isInterpolated(env.get('YOLO_SOCKET_IFNAME') ?? undefined)) fail('multinode', 'YOLO_SOCKET_IFNAME must come from deploy/.env');
+    if (!isInterpolated(env.get('YOLO_SOCKET_IFNAME') ?? undefined))
+      fail('multinode', 'YOLO_SOCKET_IFNAME must come from deploy/.env');
     const tokenFile = env.get('YOLO_LAUNCH_TOKEN_FILE');
     const own = Array.isArray(service['secrets'])
       ? service['secrets'].map((s) => (isMap(s) ? String(s['source']) : String(s)))
@@ -168,7 +216,10 @@ export function checkTrainingService(name: string, service: ComposeMap, doc: Com
     const top = isMap(doc['secrets']) ? doc['secrets'] : {};
     const secretName = tokenFile?.startsWith('/run/secrets/') ? tokenFile.slice('/run/secrets/'.length) : undefined;
     if (!secretName || !own.includes(secretName)) {
-      fail('secret', 'the token must come from a Compose secret: secrets: [name] and YOLO_LAUNCH_TOKEN_FILE=/run/secrets/<name>');
+      fail(
+        'secret',
+        'the token must come from a Compose secret: secrets: [name] and YOLO_LAUNCH_TOKEN_FILE=/run/secrets/<name>',
+      );
     } else {
       const def = top[secretName];
       if (!isMap(def) || (typeof def['file'] !== 'string' && def['external'] !== true)) {
@@ -185,6 +236,8 @@ export function checkComposeFile(doc: ComposeMap, rules: ServiceRules): Problem[
     return [{ file: rules.file, rule: 'services', message: 'no services' }];
   }
   return Object.entries(services).flatMap(([name, s]) =>
-    isMap(s) ? checkTrainingService(name, s, doc, rules) : [{ file: rules.file, rule: 'services', message: `services.${name} is not a mapping` }],
+    isMap(s)
+      ? checkTrainingService(name, s, doc, rules)
+      : [{ file: rules.file, rule: 'services', message: `services.${name} is not a mapping` }],
   );
 }

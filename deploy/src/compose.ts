@@ -37,7 +37,9 @@ const FORMATS: Record<string, RegExp> = {
   subnet_ip_address: /^[\d.]+\/\d{1,2}$|^[0-9a-fA-F:]+\/\d{1,3}$/,
 };
 
-let validator: ((doc: unknown) => boolean) & { errors?: ErrorObject[] | null } = Object.assign(() => false, { errors: null });
+let validator: ((doc: unknown) => boolean) & { errors?: ErrorObject[] | null } = Object.assign(() => false, {
+  errors: null,
+});
 let compiled = false;
 
 export function composeSchemaPath(): string {
@@ -116,28 +118,32 @@ export function* strings(value: ComposeValue, path = ''): Generator<[string, str
 
 /** Resolves interpolation against a variable set the way Compose does (defaults, required). */
 export function interpolate(text: string, env: ReadonlyMap<string, string>): string {
-  return text.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (whole, braced, op, operand, bare) => {
-    if (whole === '$$') return '$';
-    const name = (braced ?? bare) as string;
-    const value = env.get(name);
-    const unsetOrEmpty = value === undefined || value === '';
-    switch (op as string | undefined) {
-      case ':-':
-        return unsetOrEmpty ? (operand as string) : value!;
-      case '-':
-        return value === undefined ? (operand as string) : value;
-      case ':?':
-      case '?':
-        if (op === ':?' ? unsetOrEmpty : value === undefined) throw new Error(`required variable ${name} is missing: ${operand as string}`);
-        return value!;
-      case ':+':
-        return unsetOrEmpty ? '' : (operand as string);
-      case '+':
-        return value === undefined ? '' : (operand as string);
-      default:
-        return value ?? '';
-    }
-  });
+  return text.replace(
+    /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (whole, braced, op, operand, bare) => {
+      if (whole === '$$') return '$';
+      const name = (braced ?? bare) as string;
+      const value = env.get(name);
+      const unsetOrEmpty = value === undefined || value === '';
+      switch (op as string | undefined) {
+        case ':-':
+          return unsetOrEmpty ? (operand as string) : value!;
+        case '-':
+          return value === undefined ? (operand as string) : value;
+        case ':?':
+        case '?':
+          if (op === ':?' ? unsetOrEmpty : value === undefined)
+            throw new Error(`required variable ${name} is missing: ${operand as string}`);
+          return value!;
+        case ':+':
+          return unsetOrEmpty ? '' : (operand as string);
+        case '+':
+          return value === undefined ? '' : (operand as string);
+        default:
+          return value ?? '';
+      }
+    },
+  );
 }
 
 /** Parses a `.env` file: KEY=value lines, `#` comments, optional quotes. */
@@ -161,7 +167,9 @@ export function parseBytes(value: string | number): number {
   if (typeof value === 'number') return value;
   const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(value.trim());
   if (!m) throw new Error(`not a byte size: "${value}"`);
-  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[
+    m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'
+  ];
   return Number(m[1]) * unit;
 }
 

@@ -106,12 +106,24 @@ function lintStage(file: ParsedDockerfile, stage: Stage, isTarget: boolean, name
 
   if (!stage.baseStage && stage.base !== 'scratch') {
     if (/\$\{?[A-Za-z_]/.test(stage.base)) {
-      problems.push({ file: name, line: stage.line, rule: 'DL3006', message: `FROM ${stage.baseRaw}: the build arg has no default` });
+      problems.push({
+        file: name,
+        line: stage.line,
+        rule: 'DL3006',
+        message: `FROM ${stage.baseRaw}: the build arg has no default`,
+      });
     } else {
       const lastPart = stage.base.split('/').at(-1) ?? '';
       const tag = lastPart.includes('@') ? 'digest' : lastPart.split(':')[1];
-      if (!tag) problems.push({ file: name, line: stage.line, rule: 'DL3006', message: `FROM ${stage.base}: pin a tag` });
-      else if (tag === 'latest') problems.push({ file: name, line: stage.line, rule: 'DL3007', message: `FROM ${stage.base}: "latest" is not a version` });
+      if (!tag)
+        problems.push({ file: name, line: stage.line, rule: 'DL3006', message: `FROM ${stage.base}: pin a tag` });
+      else if (tag === 'latest')
+        problems.push({
+          file: name,
+          line: stage.line,
+          rule: 'DL3007',
+          message: `FROM ${stage.base}: "latest" is not a version`,
+        });
     }
   }
 
@@ -124,7 +136,8 @@ function lintStage(file: ParsedDockerfile, stage: Stage, isTarget: boolean, name
         problems.push(...lintRun(i, vars, name));
         break;
       case 'ADD':
-        if (!/^\s*(https?:\/\/|git@)/.test(i.args.replace(/--\S+\s+/g, ''))) at('DL3020', 'use COPY, not ADD, for files from the context');
+        if (!/^\s*(https?:\/\/|git@)/.test(i.args.replace(/--\S+\s+/g, '')))
+          at('DL3020', 'use COPY, not ADD, for files from the context');
         break;
       case 'COPY': {
         const from = i.flags['from'];
@@ -136,7 +149,8 @@ function lintStage(file: ParsedDockerfile, stage: Stage, isTarget: boolean, name
       case 'ARG':
       case 'ENV':
         for (const [k, v] of assignments(i.args)) {
-          if (SECRET_NAME.test(k) && v) at('YL-SECRET', `${i.keyword} ${k} bakes a secret into the image layers: pass it at run time`);
+          if (SECRET_NAME.test(k) && v)
+            at('YL-SECRET', `${i.keyword} ${k} bakes a secret into the image layers: pass it at run time`);
         }
         break;
       default:
@@ -148,12 +162,22 @@ function lintStage(file: ParsedDockerfile, stage: Stage, isTarget: boolean, name
     const user = effective(file, stage, 'USER');
     const who = user?.args.trim().split(':')[0];
     if (!user || who === 'root' || who === '0') {
-      problems.push({ file: name, line: user?.line ?? stage.line, rule: 'DL3002', message: `stage ${stage.name ?? '(unnamed)'}: the image must not run as root: end with USER <non-root>` });
+      problems.push({
+        file: name,
+        line: user?.line ?? stage.line,
+        rule: 'DL3002',
+        message: `stage ${stage.name ?? '(unnamed)'}: the image must not run as root: end with USER <non-root>`,
+      });
     }
     for (const kw of ['ENTRYPOINT', 'CMD']) {
       const i = effective(file, stage, kw);
       if (i && !execForm(i)) {
-        problems.push({ file: name, line: i.line, rule: 'DL3025', message: `${kw} in shell form does not receive signals: use the JSON form` });
+        problems.push({
+          file: name,
+          line: i.line,
+          rule: 'DL3025',
+          message: `${kw} in shell form does not receive signals: use the JSON form`,
+        });
       }
     }
   }

@@ -36,7 +36,9 @@ export interface ParsedDockerfile {
 
 function flagsOf(instruction: AstInstruction): Record<string, string | null> {
   const flags: Record<string, string | null> = {};
-  const withFlags = instruction as AstInstruction & { getFlags?: () => { getName(): string; getValue(): string | null }[] };
+  const withFlags = instruction as AstInstruction & {
+    getFlags?: () => { getName(): string; getValue(): string | null }[];
+  };
   for (const flag of withFlags.getFlags?.() ?? []) flags[flag.getName()] = flag.getValue();
   return flags;
 }
@@ -54,12 +56,15 @@ export function assignments(args: string): Map<string, string | null> {
 
 /** Expands `$VAR`, `${VAR}` and `${VAR:-default}` from vars; unknown variables stay as written. */
 export function expand(text: string, vars: ReadonlyMap<string, string | null>): string {
-  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (whole, braced, dflt, bare) => {
-    const name = (braced ?? bare) as string;
-    const value = vars.get(name);
-    if (value !== undefined && value !== null && value !== '') return value;
-    return dflt !== undefined ? (dflt as string) : whole;
-  });
+  return text.replace(
+    /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (whole, braced, dflt, bare) => {
+      const name = (braced ?? bare) as string;
+      const value = vars.get(name);
+      if (value !== undefined && value !== null && value !== '') return value;
+      return dflt !== undefined ? (dflt as string) : whole;
+    },
+  );
 }
 
 export function parseDockerfile(text: string): ParsedDockerfile {
@@ -131,7 +136,8 @@ export function runCommands(instruction: Instruction): string[] {
 
 export function findStage(file: ParsedDockerfile, name: string): Stage {
   const stage = file.stages.find((s) => s.name === name);
-  if (!stage) throw new Error(`Dockerfile has no stage named "${name}" (stages: ${file.stages.map((s) => s.name).join(', ')})`);
+  if (!stage)
+    throw new Error(`Dockerfile has no stage named "${name}" (stages: ${file.stages.map((s) => s.name).join(', ')})`);
   return stage;
 }
 

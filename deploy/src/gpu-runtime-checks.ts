@@ -39,15 +39,27 @@ export function checkGpuRuntime(input: GpuRuntimeInput): Problem[] {
     return v === null || v === undefined ? undefined : withDefaults(v);
   };
   const cachePath = get('CUDA_CACHE_PATH');
-  if (!cachePath) fail('jit-cache', 'set CUDA_CACHE_PATH to a directory on a volume: without it the JIT cache is lost with the container');
+  if (!cachePath)
+    fail(
+      'jit-cache',
+      'set CUDA_CACHE_PATH to a directory on a volume: without it the JIT cache is lost with the container',
+    );
   else if (!input.persistentMounts.some((m) => under(cachePath, m))) {
-    fail('jit-cache', `CUDA_CACHE_PATH=${cachePath} is not on a persistent volume (mounted: ${input.persistentMounts.join(', ') || 'none'}): every start would JIT-compile again`);
+    fail(
+      'jit-cache',
+      `CUDA_CACHE_PATH=${cachePath} is not on a persistent volume (mounted: ${input.persistentMounts.join(', ') || 'none'}): every start would JIT-compile again`,
+    );
   }
   const maxSize = Number(get('CUDA_CACHE_MAXSIZE'));
   if (!(maxSize >= JIT_CACHE_MIN_BYTES && maxSize <= JIT_CACHE_MAX_BYTES)) {
-    fail('jit-cache', `CUDA_CACHE_MAXSIZE must be ${JIT_CACHE_MIN_BYTES}-${JIT_CACHE_MAX_BYTES} bytes (got ${get('CUDA_CACHE_MAXSIZE') ?? 'unset: 256 MiB to 1 GiB by driver'}): TF's JIT-compiled kernels do not fit the default`);
+    fail(
+      'jit-cache',
+      `CUDA_CACHE_MAXSIZE must be ${JIT_CACHE_MIN_BYTES}-${JIT_CACHE_MAX_BYTES} bytes (got ${get('CUDA_CACHE_MAXSIZE') ?? 'unset: 256 MiB to 1 GiB by driver'}): TF's JIT-compiled kernels do not fit the default`,
+    );
   }
-  if (get('CUDA_CACHE_DISABLE') === '1') fail('jit-cache', 'CUDA_CACHE_DISABLE=1 makes every start JIT-compile for tens of minutes');
-  if (get('TF_FORCE_GPU_ALLOW_GROWTH') !== 'true') fail('gpu-memory', 'set TF_FORCE_GPU_ALLOW_GROWTH=true: otherwise TensorFlow takes all GPU memory at start');
+  if (get('CUDA_CACHE_DISABLE') === '1')
+    fail('jit-cache', 'CUDA_CACHE_DISABLE=1 makes every start JIT-compile for tens of minutes');
+  if (get('TF_FORCE_GPU_ALLOW_GROWTH') !== 'true')
+    fail('gpu-memory', 'set TF_FORCE_GPU_ALLOW_GROWTH=true: otherwise TensorFlow takes all GPU memory at start');
   return problems;
 }

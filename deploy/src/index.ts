@@ -31,9 +31,24 @@ export {
   type ComposeValue,
   type Interpolation,
 } from './compose.js';
-export { checkComposeFile, checkTrainingService, environmentOf, commandOf, flagValue, MIN_SHM_BYTES, DEFAULT_TERM_TIMEOUT_SECONDS, STOP_MARGIN_SECONDS, type ServiceRules } from './compose-checks.js';
+export {
+  checkComposeFile,
+  checkTrainingService,
+  environmentOf,
+  commandOf,
+  flagValue,
+  MIN_SHM_BYTES,
+  DEFAULT_TERM_TIMEOUT_SECONDS,
+  STOP_MARGIN_SECONDS,
+  type ServiceRules,
+} from './compose-checks.js';
 export { parseDockerignore, isIgnored, type IgnoreRule } from './dockerignore.js';
 export { loadManifests, checkIndexedJob, k8sVarRefs, type K8sRules } from './k8s-checks.js';
 export { checkAll } from './check.js';
 export { validateK8sSchema } from './k8s-schema.js';
-export { checkGpuRuntime, JIT_CACHE_MIN_BYTES, JIT_CACHE_MAX_BYTES, type GpuRuntimeInput } from './gpu-runtime-checks.js';
+export {
+  checkGpuRuntime,
+  JIT_CACHE_MIN_BYTES,
+  JIT_CACHE_MAX_BYTES,
+  type GpuRuntimeInput,
+} from './gpu-runtime-checks.js';

@@ -32,7 +32,10 @@ const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_KEY|CREDENTI
 const COMPLETION_INDEX_ANNOTATION = "metadata.annotations['batch.kubernetes.io/job-completion-index']";
 
 export function loadManifests(texts: readonly string[]): Obj[] {
-  return texts.flatMap((t) => yaml.loadAll(t)).filter((d) => d !== null && d !== undefined).map(obj);
+  return texts
+    .flatMap((t) => yaml.loadAll(t))
+    .filter((d) => d !== null && d !== undefined)
+    .map(obj);
 }
 
 /** `$(VAR)` references Kubernetes expands in command/args (`$$(VAR)` is an escape). */
@@ -53,13 +56,19 @@ export function checkIndexedJob(docs: readonly Obj[], file: string, rules: K8sRu
   const spec = obj(job['spec']);
   const pod = obj(get(spec, 'template', 'spec'));
   const podLabels = obj(get(spec, 'template', 'metadata', 'labels'));
-  if (spec['completionMode'] !== 'Indexed') fail('job', 'spec.completionMode must be Indexed (the completion index is the node rank)');
-  if (pod['restartPolicy'] !== 'Never') fail('job', 'restartPolicy: Never (a restarted pod would rejoin a group that has moved on; use --max-restarts)');
+  if (spec['completionMode'] !== 'Indexed')
+    fail('job', 'spec.completionMode must be Indexed (the completion index is the node rank)');
+  if (pod['restartPolicy'] !== 'Never')
+    fail('job', 'restartPolicy: Never (a restarted pod would rejoin a group that has moved on; use --max-restarts)');
 
   const containers = list(pod['containers']).map(obj);
   const main = containers[0];
   if (!main) return [...problems, { file, rule: 'job', message: 'the pod has no container' }];
-  const env = new Map<string, Obj>(list(main['env']).map(obj).map((e) => [String(e['name']), e]));
+  const env = new Map<string, Obj>(
+    list(main['env'])
+      .map(obj)
+      .map((e) => [String(e['name']), e]),
+  );
   const literal = (name: string): string | undefined => {
     const v = env.get(name)?.['value'];
     return v === undefined ? undefined : String(v);
@@ -67,10 +76,16 @@ export function checkIndexedJob(docs: readonly Obj[], file: string, rules: K8sRu
 
   // The world size passed in, equal to the Job's size.
   const nnodes = Number(literal('NNODES'));
-  if (!Number.isInteger(nnodes) || nnodes < 1) fail('world-size', 'env NNODES (the number of nodes) must be a literal positive integer');
+  if (!Number.isInteger(nnodes) || nnodes < 1)
+    fail('world-size', 'env NNODES (the number of nodes) must be a literal positive integer');
   else {
-    if (spec['completions'] !== nnodes) fail('world-size', `spec.completions (${String(spec['completions'])}) must equal NNODES (${nnodes})`);
-    if (spec['parallelism'] !== nnodes) fail('world-size', `spec.parallelism (${String(spec['parallelism'])}) must equal NNODES (${nnodes}): all nodes run at once`);
+    if (spec['completions'] !== nnodes)
+      fail('world-size', `spec.completions (${String(spec['completions'])}) must equal NNODES (${nnodes})`);
+    if (spec['parallelism'] !== nnodes)
+      fail(
+        'world-size',
+        `spec.parallelism (${String(spec['parallelism'])}) must equal NNODES (${nnodes}): all nodes run at once`,
+      );
   }
 
   // The node rank from the completion index: either left to the launcher (it reads
@@ -86,7 +101,10 @@ export function checkIndexedJob(docs: readonly Obj[], file: string, rules: K8sRu
     const rankVar = k8sVarRefs(rankArg)[0];
     const rankFrom = rankVar ? String(get(env.get(rankVar), 'valueFrom', 'fieldRef', 'fieldPath') ?? '') : '';
     if (rankVar !== 'JOB_COMPLETION_INDEX' && rankFrom !== COMPLETION_INDEX_ANNOTATION) {
-      fail('node-rank', `--node-rank must be the completion index: $(JOB_COMPLETION_INDEX) or an env from ${COMPLETION_INDEX_ANNOTATION}`);
+      fail(
+        'node-rank',
+        `--node-rank must be the completion index: $(JOB_COMPLETION_INDEX) or an env from ${COMPLETION_INDEX_ANNOTATION}`,
+      );
     }
   }
   const nnodesArg = flag('--nnodes');
@@ -97,9 +115,11 @@ export function checkIndexedJob(docs: readonly Obj[], file: string, rules: K8sRu
   for (const f of rules.launcherFlags ?? ['--nnodes', '--master-addr', '--master-port', '--run-id']) {
     if (flag(f) === undefined) fail('args', `args must pass ${f}`);
   }
-  if (flag('--nproc') === undefined || !args.includes('train')) fail('args', 'args must run `--nproc gpu ... train ...`');
+  if (flag('--nproc') === undefined || !args.includes('train'))
+    fail('args', 'args must run `--nproc gpu ... train ...`');
   for (const ref of args.flatMap(k8sVarRefs)) {
-    if (ref !== 'JOB_COMPLETION_INDEX' && !env.has(ref)) fail('args', `$(${ref}) is not defined in env: Kubernetes would pass it verbatim`);
+    if (ref !== 'JOB_COMPLETION_INDEX' && !env.has(ref))
+      fail('args', `$(${ref}) is not defined in env: Kubernetes would pass it verbatim`);
   }
 
   // The master address resolves through the headless Service.
@@ -108,23 +128,35 @@ export function checkIndexedJob(docs: readonly Obj[], file: string, rules: K8sRu
   else {
     const serviceName = String(get(service, 'metadata', 'name'));
     const sspec = obj(service['spec']);
-    if (sspec['clusterIP'] !== 'None') fail('service', 'the Service must be headless (clusterIP: None) for per-pod DNS names');
-    if (sspec['publishNotReadyAddresses'] !== true) fail('service', 'publishNotReadyAddresses: true, so names resolve before pods are ready');
+    if (sspec['clusterIP'] !== 'None')
+      fail('service', 'the Service must be headless (clusterIP: None) for per-pod DNS names');
+    if (sspec['publishNotReadyAddresses'] !== true)
+      fail('service', 'publishNotReadyAddresses: true, so names resolve before pods are ready');
     for (const [k, v] of Object.entries(obj(sspec['selector']))) {
       if (podLabels[k] !== v) fail('service', `Service selector ${k}=${String(v)} does not match the pod labels`);
     }
     const expected = `${jobName}-0.${serviceName}`;
     const master = literal('MASTER_ADDR');
-    if (master !== expected && !master?.startsWith(`${expected}.`)) fail('master', `MASTER_ADDR must be pod 0's name ${expected}, got ${String(master)}`);
+    if (master !== expected && !master?.startsWith(`${expected}.`))
+      fail('master', `MASTER_ADDR must be pod 0's name ${expected}, got ${String(master)}`);
     const port = Number(literal('MASTER_PORT'));
-    if (!list(sspec['ports']).map(obj).some((p) => p['port'] === port)) fail('master', `the Service must list MASTER_PORT ${port}`);
+    if (
+      !list(sspec['ports'])
+        .map(obj)
+        .some((p) => p['port'] === port)
+    )
+      fail('master', `the Service must list MASTER_PORT ${port}`);
   }
 
   // GPUs, shared memory, volumes, stop grace.
   const gpus = Number(get(main, 'resources', 'limits', 'nvidia.com/gpu'));
   if (!Number.isInteger(gpus) || gpus < 1) fail('gpu', 'resources.limits["nvidia.com/gpu"] must be a positive integer');
   const mounts = list(main['volumeMounts']).map(obj);
-  const volumes = new Map<string, Obj>(list(pod['volumes']).map(obj).map((v) => [String(v['name']), v]));
+  const volumes = new Map<string, Obj>(
+    list(pod['volumes'])
+      .map(obj)
+      .map((v) => [String(v['name']), v]),
+  );
   const shm = mounts.find((m) => m['mountPath'] === '/dev/shm');
   if (!shm || get(volumes.get(String(shm['name'])), 'emptyDir', 'medium') !== 'Memory') {
     fail('shm', 'mount an emptyDir with medium: Memory on /dev/shm (the container default is 64 MB)');
@@ -133,19 +165,25 @@ export function checkIndexedJob(docs: readonly Obj[], file: string, rules: K8sRu
     if (!mounts.some((m) => m['mountPath'] === v)) fail('volumes', `mount ${v} (a VOLUME of the image)`);
   }
   // An emptyDir dies with the pod: the JIT cache must be on storage that stays (a claim, a host path).
-  const persistentMounts = mounts.filter((m) => !get(volumes.get(String(m['name'])), 'emptyDir')).map((m) => String(m['mountPath']));
+  const persistentMounts = mounts
+    .filter((m) => !get(volumes.get(String(m['name'])), 'emptyDir'))
+    .map((m) => String(m['mountPath']));
   const podEnv = new Map<string, string | null>([...(rules.imageEnv ?? new Map<string, string | null>())]);
   for (const [name, e] of env) podEnv.set(name, e['value'] === undefined ? null : String(e['value']));
   problems.push(...checkGpuRuntime({ file, where: "the Job's container", env: podEnv, persistentMounts }));
   const grace = Number(pod['terminationGracePeriodSeconds'] ?? 30);
   const termTimeout = Number(flag('--term-timeout') ?? DEFAULT_TERM_TIMEOUT_SECONDS);
   if (grace < termTimeout + STOP_MARGIN_SECONDS) {
-    fail('stop', `terminationGracePeriodSeconds (${grace}) must exceed the launcher's --term-timeout (${termTimeout}) by ${STOP_MARGIN_SECONDS}s, or pods are killed mid-shutdown`);
+    fail(
+      'stop',
+      `terminationGracePeriodSeconds (${grace}) must exceed the launcher's --term-timeout (${termTimeout}) by ${STOP_MARGIN_SECONDS}s, or pods are killed mid-shutdown`,
+    );
   }
 
   // The token: from a Secret, never literal.
   for (const [name, e] of env) {
-    if (SECRET_NAME.test(name) && e['value'] !== undefined) fail('secret', `env ${name} holds a literal secret: use a Secret`);
+    if (SECRET_NAME.test(name) && e['value'] !== undefined)
+      fail('secret', `env ${name} holds a literal secret: use a Secret`);
   }
   const tokenFile = literal('YOLO_LAUNCH_TOKEN_FILE');
   const tokenFromEnv = get(env.get('YOLO_LAUNCH_TOKEN'), 'valueFrom', 'secretKeyRef');
@@ -155,7 +193,10 @@ export function checkIndexedJob(docs: readonly Obj[], file: string, rules: K8sRu
       fail('secret', `YOLO_LAUNCH_TOKEN_FILE=${tokenFile} must be inside a mounted Secret volume`);
     }
   } else if (!tokenFromEnv) {
-    fail('secret', 'the token must come from a Secret: YOLO_LAUNCH_TOKEN_FILE in a secret volume, or YOLO_LAUNCH_TOKEN from secretKeyRef');
+    fail(
+      'secret',
+      'the token must come from a Secret: YOLO_LAUNCH_TOKEN_FILE in a secret volume, or YOLO_LAUNCH_TOKEN from secretKeyRef',
+    );
   }
   return problems;
 }

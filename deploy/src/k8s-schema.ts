@@ -23,7 +23,11 @@ export function validateK8sSchema(docs: readonly Record<string, unknown>[], file
     const key = `${String(doc['apiVersion'])}/${String(doc['kind'])}`;
     const Model = MODELS[key];
     if (!Model) {
-      problems.push({ file, rule: 'k8s-schema', message: `${key}: no schema here for this kind (known: ${Object.keys(MODELS).join(', ')})` });
+      problems.push({
+        file,
+        rule: 'k8s-schema',
+        message: `${key}: no schema here for this kind (known: ${Object.keys(MODELS).join(', ')})`,
+      });
       continue;
     }
     try {

@@ -8,7 +8,13 @@ describe('npm run check', () => {
   it('passes on the shipped recipes and names each file it checked', () => {
     const r = spawnSync(process.execPath, [deployPath('dist/src/check.js')], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(r.status, 0, r.stderr);
-    for (const f of ['Dockerfile', 'docker-compose.yml', 'docker-compose.multinode.yml', 'k8s/service.yaml', 'k8s/indexed-job.yaml']) {
+    for (const f of [
+      'Dockerfile',
+      'docker-compose.yml',
+      'docker-compose.multinode.yml',
+      'k8s/service.yaml',
+      'k8s/indexed-job.yaml',
+    ]) {
       assert.ok(r.stdout.includes(`deploy/${f}`), `${f} in ${r.stdout}`);
     }
   });

@@ -28,9 +28,15 @@ describe('the image builds what CI builds', () => {
   });
 
   it('exports the same turbo/telemetry environment as .ci/run', () => {
-    const ciEnv = new Set([...ciScript.matchAll(/\b(TURBO_[A-Z_]+|DO_NOT_TRACK)=(\S+)/g)].map((m) => `${m[1]}=${m[2]}`));
+    const ciEnv = new Set(
+      [...ciScript.matchAll(/\b(TURBO_[A-Z_]+|DO_NOT_TRACK)=(\S+)/g)].map((m) => `${m[1]}=${m[2]}`),
+    );
     const envLines = build.instructions.filter((i) => i.keyword === 'ENV').map((i) => i.args);
-    for (const pair of ciEnv) assert.ok(envLines.some((l) => l.split(/\s+/).includes(pair)), `ENV ${pair} in the build stage`);
+    for (const pair of ciEnv)
+      assert.ok(
+        envLines.some((l) => l.split(/\s+/).includes(pair)),
+        `ENV ${pair} in the build stage`,
+      );
   });
 
   it('builds with the root build script, which runs the same turbo `build` task CI runs before its tests', () => {
@@ -39,11 +45,18 @@ describe('the image builds what CI builds', () => {
     const ciTest = ciCommands.find((c) => /^npm (test|run test)\b/.test(c));
     assert.ok(ciTest, '.ci/run runs npm test');
     assert.match(root.scripts?.['test'] ?? '', /^turbo run test\b/);
-    assert.ok(turbo.tasks['test']?.dependsOn?.includes('build'), 'turbo: test depends on build, so CI compiles with the same task');
+    assert.ok(
+      turbo.tasks['test']?.dependsOn?.includes('build'),
+      'turbo: test depends on build, so CI compiles with the same task',
+    );
     // Order inside the stage: install, then all sources, then build.
-    const order = build.instructions.map((i: Instruction) => (i.keyword === 'COPY' && i.args === '. .' ? 'sources' : i.keyword === 'RUN' ? runCommands(i).join(' && ') : ''));
+    const order = build.instructions.map((i: Instruction) =>
+      i.keyword === 'COPY' && i.args === '. .' ? 'sources' : i.keyword === 'RUN' ? runCommands(i).join(' && ') : '',
+    );
     const install = order.findIndex((o) => o.startsWith('npm ci'));
-    assert.ok(install >= 0 && install < order.indexOf('sources') && order.indexOf('sources') < order.indexOf('npm run build'));
+    assert.ok(
+      install >= 0 && install < order.indexOf('sources') && order.indexOf('sources') < order.indexOf('npm run build'),
+    );
   });
 
   it('package-lock.json lists every optional dependency, so that npm ci (CI and the image) accepts it', () => {
@@ -51,26 +64,34 @@ describe('the image builds what CI builds', () => {
     // `npm ci` then refuses the whole lock ("Missing: @turbo/darwin-64@ from lock file").
     // npm ci checks this for the direct dependencies of the root and the workspaces (a missing
     // optional dependency deeper down, under an optional parent, is tolerated).
-    type Entry = { optionalDependencies?: Record<string, string>; dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+    type Entry = {
+      optionalDependencies?: Record<string, string>;
+      dependencies?: Record<string, string>;
+      devDependencies?: Record<string, string>;
+    };
     const lock = readJson<{ packages: Record<string, Entry> }>('package-lock.json');
     const keys = Object.keys(lock.packages);
     const direct = new Set<string>();
     for (const where of ['', ...(root.workspaces ?? [])]) {
       const e = lock.packages[where] ?? {};
-      for (const deps of [e.dependencies, e.devDependencies, e.optionalDependencies]) for (const n of Object.keys(deps ?? {})) direct.add(n);
+      for (const deps of [e.dependencies, e.devDependencies, e.optionalDependencies])
+        for (const n of Object.keys(deps ?? {})) direct.add(n);
     }
     const missing: string[] = [];
     for (const name of direct) {
       const entry = lock.packages[`node_modules/${name}`];
       for (const opt of Object.keys(entry?.optionalDependencies ?? {})) {
-        if (!keys.some((k) => k === `node_modules/${opt}` || k.endsWith(`/node_modules/${opt}`))) missing.push(`${opt} (of ${name})`);
+        if (!keys.some((k) => k === `node_modules/${opt}` || k.endsWith(`/node_modules/${opt}`)))
+          missing.push(`${opt} (of ${name})`);
       }
     }
     assert.deepEqual(missing, [], 'add lock entries for these (optional, with their os/cpu) or npm ci fails');
   });
 
   it('copies every workspace manifest (and any root .npmrc) before npm ci', () => {
-    const install = build.instructions.findIndex((i) => i.keyword === 'RUN' && runCommands(i).some((c) => c.startsWith('npm ci')));
+    const install = build.instructions.findIndex(
+      (i) => i.keyword === 'RUN' && runCommands(i).some((c) => c.startsWith('npm ci')),
+    );
     const copied = build.instructions
       .slice(0, install)
       .filter((i) => i.keyword === 'COPY' && !i.flags['from'])
@@ -82,11 +103,19 @@ describe('the image builds what CI builds', () => {
 
   it('the entrypoint reaches the launcher binary the launcher package declares', () => {
     const entry = readFileSync(repoPath('deploy/docker/entrypoint.sh'), 'utf8');
-    assert.match(entry, /^exec yolo-launch "\$@"$/m, 'the startup script execs yolo-launch with the arguments untouched');
+    assert.match(
+      entry,
+      /^exec yolo-launch "\$@"$/m,
+      'the startup script execs yolo-launch with the arguments untouched',
+    );
     const wrapper = readFileSync(repoPath('deploy/docker/yolo-launch.sh'), 'utf8');
     const target = /exec node "\$\{YOLO_APP_DIR:-([^}]+)\}\/([^"]+)" "\$@"/.exec(wrapper);
     assert.ok(target, 'yolo-launch wrapper runs node on the compiled CLI');
-    assert.equal(target[1], build.instructions.find((i) => i.keyword === 'WORKDIR')?.args, 'the wrapper looks where the build stage built');
+    assert.equal(
+      target[1],
+      build.instructions.find((i) => i.keyword === 'WORKDIR')?.args,
+      'the wrapper looks where the build stage built',
+    );
 
     const launcher = readJson<PackageJson>('launcher/package.json');
     const bin = typeof launcher.bin === 'string' ? launcher.bin : launcher.bin?.['yolo-launch'];

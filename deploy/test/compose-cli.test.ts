@@ -26,7 +26,9 @@ describe('Compose itself accepts the files (when installed)', () => {
   for (const c of cases) {
     it(`${cmd?.join(' ') ?? 'compose'} config ${c.file}`, (t) => {
       if (!cmd) {
-        t.skip('neither `docker compose` nor `docker-compose` is installed (apt-get install docker-compose); the schema tests still ran');
+        t.skip(
+          'neither `docker compose` nor `docker-compose` is installed (apt-get install docker-compose); the schema tests still ran',
+        );
         return;
       }
       const args = [...cmd.slice(1), '--project-directory', deployPath(), '-f', deployPath(c.file)];
@@ -47,11 +49,24 @@ describe('Compose itself accepts the files (when installed)', () => {
     const empty = path.join(mkdtempSync(path.join(tmpdir(), 'compose-env-')), 'empty.env');
     writeFileSync(empty, '');
     t.after(() => rmSync(path.dirname(empty), { recursive: true, force: true }));
-    const r = spawnSync(cmd[0]!, [...cmd.slice(1), '--project-directory', deployPath(), '--env-file', empty, '-f', deployPath('docker-compose.multinode.yml'), 'config'], {
-      encoding: 'utf8',
-      timeout: 30_000,
-      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
-    });
+    const r = spawnSync(
+      cmd[0]!,
+      [
+        ...cmd.slice(1),
+        '--project-directory',
+        deployPath(),
+        '--env-file',
+        empty,
+        '-f',
+        deployPath('docker-compose.multinode.yml'),
+        'config',
+      ],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' },
+      },
+    );
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /set NNODES in deploy\/\.env/);
   });

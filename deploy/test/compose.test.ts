@@ -59,17 +59,36 @@ for (const { file, multinode } of FILES) {
       assert.equal(env['CUDA_CACHE_PATH'], '/workspace/cache/cuda');
       assert.equal(env['CUDA_CACHE_MAXSIZE'], '4294967296');
       assert.ok((service(doc)['volumes'] as string[]).includes('${YOLO_CUDA_CACHE:-cuda-cache}:/workspace/cache'));
-      assert.ok(Object.hasOwn(doc['volumes'] as ComposeMap, 'cuda-cache'), 'a named volume: it outlives the containers');
+      assert.ok(
+        Object.hasOwn(doc['volumes'] as ComposeMap, 'cuda-cache'),
+        'a named volume: it outlives the containers',
+      );
 
       const problems = (mutate: (s: ComposeMap) => void, imageEnv = new Map<string, string | null>()): string[] => {
         const broken = clone(doc);
         mutate(service(broken));
         return checkComposeFile(broken, { ...rules(file, multinode), imageEnv }).map((p) => `${p.rule}: ${p.message}`);
       };
-      const noVolume = problems((s) => (s['volumes'] = (s['volumes'] as string[]).filter((v) => !v.endsWith(':/workspace/cache'))));
-      assert.ok(noVolume.some((m) => /^jit-cache: .*CUDA_CACHE_PATH=\/workspace\/cache\/cuda is not on a persistent volume/.test(m)), noVolume.join('\n'));
-      const tmpfs = problems((s) => (s['volumes'] = [...(s['volumes'] as string[]).filter((v) => !v.endsWith(':/workspace/cache')), { type: 'tmpfs', target: '/workspace/cache' }]));
-      assert.ok(tmpfs.some((m) => /not on a persistent volume/.test(m)), 'tmpfs is gone with the container');
+      const noVolume = problems(
+        (s) => (s['volumes'] = (s['volumes'] as string[]).filter((v) => !v.endsWith(':/workspace/cache'))),
+      );
+      assert.ok(
+        noVolume.some((m) =>
+          /^jit-cache: .*CUDA_CACHE_PATH=\/workspace\/cache\/cuda is not on a persistent volume/.test(m),
+        ),
+        noVolume.join('\n'),
+      );
+      const tmpfs = problems(
+        (s) =>
+          (s['volumes'] = [
+            ...(s['volumes'] as string[]).filter((v) => !v.endsWith(':/workspace/cache')),
+            { type: 'tmpfs', target: '/workspace/cache' },
+          ]),
+      );
+      assert.ok(
+        tmpfs.some((m) => /not on a persistent volume/.test(m)),
+        'tmpfs is gone with the container',
+      );
       const small = problems((s) => ((s['environment'] as ComposeMap)['CUDA_CACHE_MAXSIZE'] = '268435456'));
       assert.ok(small.some((m) => /^jit-cache: .*CUDA_CACHE_MAXSIZE must be/.test(m)));
       const bare = problems((s) => {
@@ -98,7 +117,8 @@ for (const { file, multinode } of FILES) {
       s['stop_grace_period'] = '10s';
       s['environment'] = { ...(s['environment'] as ComposeMap), YOLO_LAUNCH_TOKEN: 'hunter2' };
       const found = new Set(checkComposeFile(broken, rules(file, multinode)).map((p) => p.rule));
-      for (const rule of ['gpu', 'shm', 'init', 'stop', 'secret']) assert.ok(found.has(rule), `${rule} in ${[...found].join(', ')}`);
+      for (const rule of ['gpu', 'shm', 'init', 'stop', 'secret'])
+        assert.ok(found.has(rule), `${rule} in ${[...found].join(', ')}`);
     });
 
     it('the schema rejects what Compose would reject (a misspelt key, a bad duration)', () => {
@@ -106,7 +126,9 @@ for (const { file, multinode } of FILES) {
       const s = service(broken);
       s['stop_grace_period'] = 'two minutes';
       s['shm-size'] = '8gb';
-      const messages = validateComposeSchema(broken, file).map((p) => p.message).join('\n');
+      const messages = validateComposeSchema(broken, file)
+        .map((p) => p.message)
+        .join('\n');
       assert.match(messages, /additional properties \(shm-size\)/);
       assert.match(messages, /stop_grace_period must match format "duration"/);
     });
@@ -132,11 +154,13 @@ describe('docker-compose.multinode.yml with deploy/.env', () => {
   it('.env.example sets every variable the file requires, and no secret', () => {
     const required = new Set<string>();
     for (const [, s] of strings(doc)) {
-      for (const ref of interpolations(s)) if (ref.operator === '' || ref.operator.includes('?')) required.add(ref.name);
+      for (const ref of interpolations(s))
+        if (ref.operator === '' || ref.operator.includes('?')) required.add(ref.name);
     }
     assert.ok(required.has('NODE_RANK') && required.has('MASTER_ADDR') && required.has('YOLO_SOCKET_IFNAME'));
     for (const name of required) assert.ok(example.get(name), `${name} in .env.example`);
-    for (const name of example.keys()) assert.ok(!/TOKEN$|SECRET|PASSWORD/.test(name), `${name}: secrets go in secrets/, not .env`);
+    for (const name of example.keys())
+      assert.ok(!/TOKEN$|SECRET|PASSWORD/.test(name), `${name}: secrets go in secrets/, not .env`);
   });
 
   it('resolves with .env.example into a consistent node-launcher command', () => {

@@ -26,7 +26,10 @@ describe('.dockerignore', () => {
     assert.ok(!isIgnored(r, 'packages/datasets.ts'));
     assert.ok(isIgnored(r, 'deploy/.env.local'));
     assert.ok(!isIgnored(r, 'deploy/.env.example'));
-    assert.ok(isIgnored(r, 'README.md') && !isIgnored(r, 'docs/README.md'), 'without ** a pattern is anchored at the root');
+    assert.ok(
+      isIgnored(r, 'README.md') && !isIgnored(r, 'docs/README.md'),
+      'without ** a pattern is anchored at the root',
+    );
   });
 
   it('leaves out host installs and builds, VCS, data, results and secrets', () => {

@@ -52,7 +52,10 @@ before(() => {
   }
   gpuApp = path.join(dir, 'gpu-app');
   mkdirSync(path.join(gpuApp, 'node_modules/@tensorflow/tfjs-node-gpu'), { recursive: true });
-  writeFileSync(path.join(gpuApp, 'node_modules/@tensorflow/tfjs-node-gpu/package.json'), JSON.stringify({ name: '@tensorflow/tfjs-node-gpu', version: '4.22.0' }, null, 2));
+  writeFileSync(
+    path.join(gpuApp, 'node_modules/@tensorflow/tfjs-node-gpu/package.json'),
+    JSON.stringify({ name: '@tensorflow/tfjs-node-gpu', version: '4.22.0' }, null, 2),
+  );
   wasmApp = path.join(dir, 'wasm-app');
   mkdirSync(wasmApp);
 });
@@ -99,7 +102,7 @@ describe('startup script (deploy/docker/entrypoint.sh)', () => {
     assert.equal(r.stderr, '');
   });
 
-  it('warns when /dev/shm is Docker\'s 64 MB default', () => {
+  it("warns when /dev/shm is Docker's 64 MB default", () => {
     const r = run(['train'], { STUB_SHM_KB: String(64 * 1024) });
     assert.equal(r.status, 0);
     assert.match(r.stderr, /WARNING: \/dev\/shm is only 64 MB \(under 1024 MB\).*ipc: host or shm_size/s);
@@ -122,7 +125,10 @@ describe('startup script (deploy/docker/entrypoint.sh)', () => {
     writeFileSync(blocked, '');
     const r = run(['train'], { CUDA_CACHE_PATH: path.join(blocked, 'cuda'), YOLO_ENTRYPOINT_QUIET: '1' });
     assert.equal(r.status, 0, 'a warning, not a failure');
-    assert.match(r.stderr, /WARNING: CUDA_CACHE_PATH=.*not-a-dir\/cuda is not writable by uid \d+: .*JIT-compile .* at every start/s);
+    assert.match(
+      r.stderr,
+      /WARNING: CUDA_CACHE_PATH=.*not-a-dir\/cuda is not writable by uid \d+: .*JIT-compile .* at every start/s,
+    );
   });
 
   it('warns about the silent CPU fallback when libcudnn.so.8 is missing', () => {
@@ -151,7 +157,7 @@ describe('startup script (deploy/docker/entrypoint.sh)', () => {
     assert.doesNotMatch(r.stdout, /LAUNCHER/);
   });
 
-  it('checks YOLO_SOCKET_IFNAME against the container\'s interfaces', () => {
+  it("checks YOLO_SOCKET_IFNAME against the container's interfaces", () => {
     const good = run(['train'], { YOLO_SOCKET_IFNAME: 'ib0' });
     assert.match(good.stderr, /network: YOLO_SOCKET_IFNAME=ib0 \(10\.1\.2\.3\/24\)/);
     const bad = run(['train'], { YOLO_SOCKET_IFNAME: 'eth9' });
@@ -173,12 +179,22 @@ describe('the real chain: startup script → yolo-launch wrapper → launcher �
     symlinkSync(WRAPPER, path.join(bin, 'yolo-launch'));
     const tokenFile = path.join(dir, 'chain-token');
     writeFileSync(tokenFile, 'chain-test-token\n');
-    const worker = "console.log('rank', process.env.RANK, 'of', process.env.WORLD_SIZE, process.env.YOLO_LAUNCH_TOKEN === 'chain-test-token' ? 'token-ok' : 'token-wrong')";
-    const r = spawnSync('/bin/sh', [ENTRYPOINT, 'yolo-launch', '--nproc', '2', '--standalone', '--', process.execPath, '-e', worker], {
-      encoding: 'utf8',
-      timeout: 60_000,
-      env: { PATH: `${bin}:${path.dirname(process.execPath)}:/usr/bin:/bin`, YOLO_APP_DIR: repoRoot, YOLO_BACKEND: 'wasm', YOLO_LAUNCH_TOKEN_FILE: tokenFile },
-    });
+    const worker =
+      "console.log('rank', process.env.RANK, 'of', process.env.WORLD_SIZE, process.env.YOLO_LAUNCH_TOKEN === 'chain-test-token' ? 'token-ok' : 'token-wrong')";
+    const r = spawnSync(
+      '/bin/sh',
+      [ENTRYPOINT, 'yolo-launch', '--nproc', '2', '--standalone', '--', process.execPath, '-e', worker],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: {
+          PATH: `${bin}:${path.dirname(process.execPath)}:/usr/bin:/bin`,
+          YOLO_APP_DIR: repoRoot,
+          YOLO_BACKEND: 'wasm',
+          YOLO_LAUNCH_TOKEN_FILE: tokenFile,
+        },
+      },
+    );
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stderr, /backend: YOLO_BACKEND=wasm/);
     for (const rank of [0, 1]) assert.match(r.stdout, new RegExp(`rank ${rank} of 2 token-ok`));

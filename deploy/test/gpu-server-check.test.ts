@@ -56,7 +56,10 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-function run(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string; calls: string[]; data: string } {
+function run(
+  args: string[],
+  env: Record<string, string> = {},
+): { status: number | null; stdout: string; stderr: string; calls: string[]; data: string } {
   const work = mkdtempSync(path.join(dir, 'run-'));
   const log = path.join(work, 'calls.log');
   writeFileSync(log, '');
@@ -64,9 +67,22 @@ function run(args: string[], env: Record<string, string> = {}): { status: number
   const r = spawnSync('bash', [SCRIPT, ...args], {
     encoding: 'utf8',
     timeout: 30_000,
-    env: { PATH: `${path.join(dir, 'bin')}:${process.env['PATH'] ?? '/usr/bin:/bin'}`, HOME: work, STUB_LOG: log, YOLO_DATASETS: data, YOLO_RUNS: path.join(work, 'runs'), ...env },
+    env: {
+      PATH: `${path.join(dir, 'bin')}:${process.env['PATH'] ?? '/usr/bin:/bin'}`,
+      HOME: work,
+      STUB_LOG: log,
+      YOLO_DATASETS: data,
+      YOLO_RUNS: path.join(work, 'runs'),
+      ...env,
+    },
   });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, calls: readFileSync(log, 'utf8').split('\n').filter(Boolean), data };
+  return {
+    status: r.status,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    calls: readFileSync(log, 'utf8').split('\n').filter(Boolean),
+    data,
+  };
 }
 
 describe('deploy/gpu-server-check.sh', () => {
@@ -83,15 +99,22 @@ describe('deploy/gpu-server-check.sh', () => {
     assert.match(r.stdout, /ok: driver 535\.104\.05, 2 GPU\(s\)/);
     assert.match(r.stdout, /PASS: this server trains yolo-launch on GPUs 0,1/);
     const compose = `docker compose -f ${repoPath('deploy/docker-compose.yml')}`;
-    assert.deepEqual(r.calls.filter((c) => !/^docker (info|--version|compose version)$/.test(c)), [
-      'docker run --rm --gpus all nvidia/cuda:11.2.2-base-ubuntu20.04 nvidia-smi -L',
-      `${compose} build`,
-      `${compose} run --rm train yolo-launch doctor --device gpu`,
-      `curl -fsSL -o ${r.data}/coco128.zip https://ultralytics.com/assets/coco128.zip`,
-      `unzip -q -o ${r.data}/coco128.zip -d ${r.data}`,
-      `${compose} run --rm -e CUDA_VISIBLE_DEVICES=0,1 train yolo-launch --nproc 2 train --data ../datasets/coco128.yaml --cfg yolov5s.yaml --img 640 --batch-size 32 --epochs 1 --name gpu-server-check --exist-ok`,
-    ]);
-    const dataset = yaml.load(readFileSync(path.join(r.data, 'coco128.yaml'), 'utf8')) as { path: string; train: string; names: Record<number, string> };
+    assert.deepEqual(
+      r.calls.filter((c) => !/^docker (info|--version|compose version)$/.test(c)),
+      [
+        'docker run --rm --gpus all nvidia/cuda:11.2.2-base-ubuntu20.04 nvidia-smi -L',
+        `${compose} build`,
+        `${compose} run --rm train yolo-launch doctor --device gpu`,
+        `curl -fsSL -o ${r.data}/coco128.zip https://ultralytics.com/assets/coco128.zip`,
+        `unzip -q -o ${r.data}/coco128.zip -d ${r.data}`,
+        `${compose} run --rm -e CUDA_VISIBLE_DEVICES=0,1 train yolo-launch --nproc 2 train --data ../datasets/coco128.yaml --cfg yolov5s.yaml --img 640 --batch-size 32 --epochs 1 --name gpu-server-check --exist-ok`,
+      ],
+    );
+    const dataset = yaml.load(readFileSync(path.join(r.data, 'coco128.yaml'), 'utf8')) as {
+      path: string;
+      train: string;
+      names: Record<number, string>;
+    };
     assert.equal(dataset.path, '../datasets/coco128');
     assert.equal(dataset.train, 'images/train2017');
     assert.equal(Object.keys(dataset.names).length, 80);

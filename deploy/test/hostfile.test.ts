@@ -9,9 +9,15 @@ import { deployPath } from '../src/index.js';
 const text = readFileSync(deployPath('hostfile.example'), 'utf8');
 
 describe('hostfile.example', () => {
-  it('parses with the launcher\'s DeepSpeed-format parser', () => {
+  it("parses with the launcher's DeepSpeed-format parser", () => {
     const hosts = parseHostfile(text, 'deploy/hostfile.example');
-    assert.deepEqual(hosts.map((h) => [h.host, h.slots]), [['gpu-node-1', 8], ['gpu-node-2', 8]]);
+    assert.deepEqual(
+      hosts.map((h) => [h.host, h.slots]),
+      [
+        ['gpu-node-1', 8],
+        ['gpu-node-2', 8],
+      ],
+    );
   });
 
   it('the --include / --exclude examples in its comments work on it', () => {
@@ -23,7 +29,14 @@ describe('hostfile.example', () => {
       const all = [...hosts, { ...hosts[0]!, host: 'gpu-node-3', slots: 4 }];
       const selected = kind === 'include' ? selectHosts(all, spec) : selectHosts(all, undefined, spec);
       assert.ok(selected.length > 0, `${kind} ${spec}`);
-      if (kind === 'include') assert.deepEqual(selected.map((s) => [s.host, s.slots.length]), [['gpu-node-1', 2], ['gpu-node-2', 8]]);
+      if (kind === 'include')
+        assert.deepEqual(
+          selected.map((s) => [s.host, s.slots.length]),
+          [
+            ['gpu-node-1', 2],
+            ['gpu-node-2', 8],
+          ],
+        );
       else assert.ok(!selected.some((s) => s.host === 'gpu-node-3'));
     }
   });

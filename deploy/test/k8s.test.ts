@@ -24,7 +24,10 @@ function container(docs: Obj[]): Obj {
 
 describe('Kubernetes Indexed Job', () => {
   it('both manifests parse, with the expected kinds', () => {
-    assert.deepEqual(fresh().map((d) => `${d['apiVersion']}/${d['kind']}`), ['v1/Service', 'batch/v1/Job']);
+    assert.deepEqual(
+      fresh().map((d) => `${d['apiVersion']}/${d['kind']}`),
+      ['v1/Service', 'batch/v1/Job'],
+    );
   });
 
   it('both manifests are valid against the Kubernetes API schemas (kubernetes-models)', () => {
@@ -38,7 +41,9 @@ describe('Kubernetes Indexed Job', () => {
     job['spec']['completionMode'] = 'Indexd';
     job['spec']['parallelism'] = '2';
     container(docs)['resources']['limits']['nvidia.com/gpu'] = 'eight';
-    const messages = validateK8sSchema(docs, 'k').map((p) => p.message).join('\n');
+    const messages = validateK8sSchema(docs, 'k')
+      .map((p) => p.message)
+      .join('\n');
     assert.match(messages, /spec\/completionMode must be equal to one of the allowed values/);
     assert.match(messages, /spec\/parallelism must be integer/);
     assert.match(messages, /nvidia\.com~1gpu must match format "quantity"/);
@@ -58,7 +63,8 @@ describe('Kubernetes Indexed Job', () => {
     c['env'].push({ name: 'YOLO_LAUNCH_TOKEN', value: 'hunter2' });
     c['args'].push('--log-dir', '$(LOG_DIR)');
     const found = checkIndexedJob(docs, 'k', rules).map((p) => p.rule);
-    for (const rule of ['world-size', 'gpu', 'secret', 'args']) assert.ok(found.includes(rule), `${rule} in ${found.join(', ')}`);
+    for (const rule of ['world-size', 'gpu', 'secret', 'args'])
+      assert.ok(found.includes(rule), `${rule} in ${found.join(', ')}`);
   });
 
   it('catches a master address the Service does not resolve and a Service that is not headless', () => {
@@ -66,7 +72,9 @@ describe('Kubernetes Indexed Job', () => {
     const c = container(docs);
     c['env'].find((e: Obj) => e['name'] === 'MASTER_ADDR')['value'] = 'yolo-train';
     delete docs.find((d) => d['kind'] === 'Service')!['spec']['clusterIP'];
-    const found = checkIndexedJob(docs, 'k', rules).map((p) => p.message).join('\n');
+    const found = checkIndexedJob(docs, 'k', rules)
+      .map((p) => p.message)
+      .join('\n');
     assert.match(found, /MASTER_ADDR must be pod 0's name yolo-train-0\.yolo-train/);
     assert.match(found, /headless/);
   });
@@ -76,17 +84,29 @@ describe('Kubernetes Indexed Job', () => {
     const env = new Map((container(docs)['env'] as Obj[]).map((e) => [e['name'], e]));
     assert.equal(env.get('CUDA_CACHE_PATH')?.['value'], '/workspace/cache/cuda/$(NODE_NAME)');
     const names = [...env.keys()];
-    assert.ok(names.indexOf('NODE_NAME') < names.indexOf('CUDA_CACHE_PATH'), 'Kubernetes expands $(VAR) only from earlier entries');
+    assert.ok(
+      names.indexOf('NODE_NAME') < names.indexOf('CUDA_CACHE_PATH'),
+      'Kubernetes expands $(VAR) only from earlier entries',
+    );
     assert.equal(env.get('NODE_NAME')?.['valueFrom']?.['fieldRef']?.['fieldPath'], 'spec.nodeName');
 
     const onEmptyDir = fresh();
     const pod = onEmptyDir.find((d) => d['kind'] === 'Job')!['spec']['template']['spec'];
-    pod['volumes'] = (pod['volumes'] as Obj[]).map((v) => (v['name'] === 'cuda-cache' ? { name: 'cuda-cache', emptyDir: {} } : v));
-    const messages = checkIndexedJob(onEmptyDir, 'k', { imageVolumes: imageVolumes('gpu') }).map((p) => p.message).join('\n');
+    pod['volumes'] = (pod['volumes'] as Obj[]).map((v) =>
+      v['name'] === 'cuda-cache' ? { name: 'cuda-cache', emptyDir: {} } : v,
+    );
+    const messages = checkIndexedJob(onEmptyDir, 'k', { imageVolumes: imageVolumes('gpu') })
+      .map((p) => p.message)
+      .join('\n');
     assert.match(messages, /CUDA_CACHE_PATH=\/workspace\/cache\/cuda\/\$\(NODE_NAME\) is not on a persistent volume/);
 
     const small = fresh();
     (container(small)['env'] as Obj[]).find((e) => e['name'] === 'CUDA_CACHE_MAXSIZE')!['value'] = '1073741824';
-    assert.match(checkIndexedJob(small, 'k', rules).map((p) => p.message).join('\n'), /CUDA_CACHE_MAXSIZE must be/);
+    assert.match(
+      checkIndexedJob(small, 'k', rules)
+        .map((p) => p.message)
+        .join('\n'),
+      /CUDA_CACHE_MAXSIZE must be/,
+    );
   });
 });

@@ -14,9 +14,12 @@ function launcherFlags(command: readonly string[]): string[] {
 const recipes: { name: string; command: string[] }[] = [];
 for (const file of ['docker-compose.yml', 'docker-compose.multinode.yml']) {
   const services = loadCompose(deployPath(file))['services'] as ComposeMap;
-  for (const [name, service] of Object.entries(services)) recipes.push({ name: `${file} ${name}`, command: commandOf(service as ComposeMap)! });
+  for (const [name, service] of Object.entries(services))
+    recipes.push({ name: `${file} ${name}`, command: commandOf(service as ComposeMap)! });
 }
-const job = loadManifests([readFileSync(deployPath('k8s/indexed-job.yaml'), 'utf8')])[0] as { spec: { template: { spec: { containers: { args: string[] }[] } } } };
+const job = loadManifests([readFileSync(deployPath('k8s/indexed-job.yaml'), 'utf8')])[0] as {
+  spec: { template: { spec: { containers: { args: string[] }[] } } };
+};
 recipes.push({ name: 'k8s/indexed-job.yaml', command: job.spec.template.spec.containers[0]!.args });
 
 describe('launcher options in the recipes', () => {
@@ -24,11 +27,12 @@ describe('launcher options in the recipes', () => {
     it(`${r.name}: every launcher flag exists`, () => {
       const flags = launcherFlags(r.command);
       assert.ok(flags.includes('nproc'), 'passes --nproc');
-      for (const f of flags) assert.ok(f in OPTIONS, `--${f} is not a yolo-launch option (known: ${Object.keys(OPTIONS).join(', ')})`);
+      for (const f of flags)
+        assert.ok(f in OPTIONS, `--${f} is not a yolo-launch option (known: ${Object.keys(OPTIONS).join(', ')})`);
     });
   }
 
-  it('the hostfile example\'s flags exist too', () => {
+  it("the hostfile example's flags exist too", () => {
     const text = readFileSync(deployPath('hostfile.example'), 'utf8');
     for (const m of text.matchAll(/yolo-launch((?: --?[a-z-]+(?: [^\s-]\S*)?)+)/g)) {
       for (const f of m[1]!.match(/--[a-z-]+/g) ?? []) assert.ok(f.slice(2) in OPTIONS, f);

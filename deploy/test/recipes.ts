@@ -1,6 +1,14 @@
 // The recipes under test, loaded once, and the facts several tests cross-check.
 import { readFileSync } from 'node:fs';
-import { deployPath, execForm, findStage, parseDockerfile, repoPath, stageVariables, type ParsedDockerfile } from '../src/index.js';
+import {
+  deployPath,
+  execForm,
+  findStage,
+  parseDockerfile,
+  repoPath,
+  stageVariables,
+  type ParsedDockerfile,
+} from '../src/index.js';
 
 export const DOCKERFILE = 'deploy/Dockerfile';
 export const dockerfileText = readFileSync(deployPath('Dockerfile'), 'utf8');
@@ -16,7 +24,9 @@ export const stageNames = dockerfile.stages.map((s) => s.name).filter((n): n is 
 
 /** Mount points the shipped images declare (the same in every target; checked in dockerfile.test). */
 export function imageVolumes(target: string = 'gpu'): string[] {
-  const volume = findStage(dockerfile, target).instructions.filter((i) => i.keyword === 'VOLUME').at(-1);
+  const volume = findStage(dockerfile, target)
+    .instructions.filter((i) => i.keyword === 'VOLUME')
+    .at(-1);
   return volume ? (execForm(volume) ?? volume.args.split(/\s+/)) : [];
 }
 

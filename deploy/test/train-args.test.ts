@@ -4,7 +4,16 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseTrainArgs, validateStatic } from '@yolo-launch/train';
-import { commandOf, deployPath, flagValue, interpolate, loadCompose, loadManifests, parseEnvFile, type ComposeMap } from '../src/index.js';
+import {
+  commandOf,
+  deployPath,
+  flagValue,
+  interpolate,
+  loadCompose,
+  loadManifests,
+  parseEnvFile,
+  type ComposeMap,
+} from '../src/index.js';
 
 /** GPUs per node assumed where the recipe says `--nproc gpu` (the k8s limit when it is given). */
 const GPUS_PER_NODE = 8;
@@ -25,10 +34,23 @@ describe('train options in the recipes', () => {
   const single = composeCommand('docker-compose.yml');
   cases.push({ name: 'docker-compose.yml', command: single, worldSize: GPUS_PER_NODE });
   const multi = composeCommand('docker-compose.multinode.yml');
-  cases.push({ name: 'docker-compose.multinode.yml', command: multi, worldSize: Number(flagValue(multi, '--nnodes')) * GPUS_PER_NODE });
-  const job = loadManifests([readFileSync(deployPath('k8s/indexed-job.yaml'), 'utf8')])[0] as { spec: { completions: number; template: { spec: { containers: { args: string[]; resources: { limits: Record<string, number> } }[] } } } };
+  cases.push({
+    name: 'docker-compose.multinode.yml',
+    command: multi,
+    worldSize: Number(flagValue(multi, '--nnodes')) * GPUS_PER_NODE,
+  });
+  const job = loadManifests([readFileSync(deployPath('k8s/indexed-job.yaml'), 'utf8')])[0] as {
+    spec: {
+      completions: number;
+      template: { spec: { containers: { args: string[]; resources: { limits: Record<string, number> } }[] } };
+    };
+  };
   const container = job.spec.template.spec.containers[0]!;
-  cases.push({ name: 'k8s/indexed-job.yaml', command: container.args, worldSize: job.spec.completions * container.resources.limits['nvidia.com/gpu']! });
+  cases.push({
+    name: 'k8s/indexed-job.yaml',
+    command: container.args,
+    worldSize: job.spec.completions * container.resources.limits['nvidia.com/gpu']!,
+  });
 
   for (const c of cases) {
     it(`${c.name}: the trainer accepts its options for ${c.worldSize} ranks`, () => {
@@ -36,8 +58,16 @@ describe('train options in the recipes', () => {
       assert.equal(help, false);
       assert.doesNotThrow(() => validateStatic(options, c.worldSize));
       assert.equal(options.cfg, 'yolov5s.yaml');
-      assert.equal(options.data, '../datasets/coco128.yaml', 'relative to the image WORKDIR /workspace/train: the datasets volume');
-      assert.equal(options.batch_size % c.worldSize, 0, '--batch-size is the total over all ranks, a multiple of the world size');
+      assert.equal(
+        options.data,
+        '../datasets/coco128.yaml',
+        'relative to the image WORKDIR /workspace/train: the datasets volume',
+      );
+      assert.equal(
+        options.batch_size % c.worldSize,
+        0,
+        '--batch-size is the total over all ranks, a multiple of the world size',
+      );
     });
   }
 });

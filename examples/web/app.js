@@ -78,7 +78,7 @@ function draw(image, dets, names) {
   view.height = image.height;
   const ctx = view.getContext('2d');
   ctx.drawImage(image, 0, 0);
-  ctx.lineWidth = Math.max(Math.round((image.width + image.height) / 2 * 0.003), 2);
+  ctx.lineWidth = Math.max(Math.round(((image.width + image.height) / 2) * 0.003), 2);
   ctx.font = '14px sans-serif';
   for (const d of dets) {
     const hue = (d.cls * 137) % 360;
@@ -118,10 +118,11 @@ async function main() {
   document.body.dataset.state = 'ready';
   status.textContent = `model loaded (${tf.getBackend()}); pick an image`;
   input.addEventListener('change', () => {
-    if (input.files?.[0]) detect(model, input.files[0]).catch((err) => {
-      status.textContent = `error: ${err.message}`;
-      document.body.dataset.state = 'error';
-    });
+    if (input.files?.[0])
+      detect(model, input.files[0]).catch((err) => {
+        status.textContent = `error: ${err.message}`;
+        document.body.dataset.state = 'error';
+      });
   });
 }
 

@@ -10,11 +10,17 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.bin': 'application/octet-stream' };
+const TYPES = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.json': 'application/json',
+  '.bin': 'application/octet-stream',
+};
 
 /** Starts the server on 127.0.0.1; resolves to { url, close }. */
 export function startServer({ modelDir, port = 0 }) {
-  if (!existsSync(path.join(modelDir, 'model.json'))) throw new Error(`${modelDir} has no model.json: export one with yolo-launch export --include tfjs`);
+  if (!existsSync(path.join(modelDir, 'model.json')))
+    throw new Error(`${modelDir} has no model.json: export one with yolo-launch export --include tfjs`);
   const tfjs = require.resolve('@tensorflow/tfjs/dist/tf.min.js');
   const route = (url) => {
     const p = decodeURIComponent(new URL(url, 'http://x').pathname);

@@ -49,7 +49,23 @@ async function startAndStop(nproc: number): Promise<{ readyMs: number; stopMs: n
 
 async function orphanCleanup(nproc: number): Promise<number> {
   const marker = newMarker();
-  const child = spawn(process.execPath, [CLI, '--standalone', '--nproc', String(nproc), '--monitor-interval', '0.5', '--', process.execPath, worker('behave'), 'hang', `marker=${marker}`], { env: cleanEnv(), stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      '--standalone',
+      '--nproc',
+      String(nproc),
+      '--monitor-interval',
+      '0.5',
+      '--',
+      process.execPath,
+      worker('behave'),
+      'hang',
+      `marker=${marker}`,
+    ],
+    { env: cleanEnv(), stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   await waitFor('ready', () => (out.match(/ready rank=/g) ?? []).length === nproc, 30_000, 5);
@@ -79,10 +95,15 @@ console.log(`yolo-launch overheads (median of ${reps}, ${os.availableParallelism
 console.log('nproc | launch→all ready (ms) | SIGTERM→all exited (ms) | launcher SIGKILL→orphans gone (ms)');
 console.log('------|-----------------------|-------------------------|-----------------------------------');
 for (const r of rows) {
-  console.log(`${String(r.nproc).padStart(5)} | ${r.ready_ms.toFixed(0).padStart(21)} | ${r.stop_ms.toFixed(0).padStart(23)} | ${r.orphans_gone_after_sigkill_ms.toFixed(0).padStart(34)}`);
+  console.log(
+    `${String(r.nproc).padStart(5)} | ${r.ready_ms.toFixed(0).padStart(21)} | ${r.stop_ms.toFixed(0).padStart(23)} | ${r.orphans_gone_after_sigkill_ms.toFixed(0).padStart(34)}`,
+  );
 }
 const outDir = path.join(repoRoot, 'bench-results');
 mkdirSync(outDir, { recursive: true });
 const file = path.join(outDir, 'launcher.json');
-writeFileSync(file, `${JSON.stringify({ package: 'yolo-launch', cores: os.availableParallelism(), node: process.version, reps, results: rows }, null, 2)}\n`);
+writeFileSync(
+  file,
+  `${JSON.stringify({ package: 'yolo-launch', cores: os.availableParallelism(), node: process.version, reps, results: rows }, null, 2)}\n`,
+);
 console.log(`wrote ${file}`);

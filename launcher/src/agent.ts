@@ -120,7 +120,9 @@ export class Agent {
         log(`rank ${f.rank} printed nothing`);
       }
       if (attempt < c.maxRestarts && !this.stopped) {
-        log(`restarting every worker (restart ${restartCount + 1}, ${c.maxRestarts - attempt - 1} left after this one)`);
+        log(
+          `restarting every worker (restart ${restartCount + 1}, ${c.maxRestarts - attempt - 1} left after this one)`,
+        );
       }
     }
     if (this.stopped && !lastFailure) {

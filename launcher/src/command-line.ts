@@ -30,28 +30,68 @@ interface OptionSpec {
 
 /** Launcher options; keys are the kebab-case names. */
 export const OPTIONS: Record<OptionName, OptionSpec> = {
-  nproc: { type: 'string', alias: ['nproc-per-node'], describe: 'workers per node: a number, "gpu" (one per GPU) or "auto" (GPUs, else one per CPU core) [default: 1; with --hostfile: the slots]' },
+  nproc: {
+    type: 'string',
+    alias: ['nproc-per-node'],
+    describe:
+      'workers per node: a number, "gpu" (one per GPU) or "auto" (GPUs, else one per CPU core) [default: 1; with --hostfile: the slots]',
+  },
   nnodes: { type: 'number', describe: 'number of nodes [default: 1]' },
   'node-rank': { type: 'number', describe: 'rank of this node, 0 .. nnodes-1 [default: 0]' },
-  'master-addr': { type: 'string', describe: 'address of node 0, where rank 0 runs the rendezvous [default: 127.0.0.1; with --hostfile: the first host]' },
+  'master-addr': {
+    type: 'string',
+    describe:
+      'address of node 0, where rank 0 runs the rendezvous [default: 127.0.0.1; with --hostfile: the first host]',
+  },
   'master-port': { type: 'number', describe: 'port of the rendezvous on the master [default: 29500]' },
   standalone: { type: 'boolean', describe: 'single node, rendezvous on a free port chosen by the OS' },
-  hostfile: { type: 'string', alias: ['H'], describe: 'DeepSpeed hostfile ("hostname slots=N" per line): one node launcher per host over --ssh' },
+  hostfile: {
+    type: 'string',
+    alias: ['H'],
+    describe: 'DeepSpeed hostfile ("hostname slots=N" per line): one node launcher per host over --ssh',
+  },
   include: { type: 'string', alias: ['i'], describe: 'hosts/slots to use, DeepSpeed syntax: host[:slot,slot]@host' },
-  exclude: { type: 'string', alias: ['e'], describe: 'hosts/slots to leave out, DeepSpeed syntax: host[:slot,slot]@host' },
+  exclude: {
+    type: 'string',
+    alias: ['e'],
+    describe: 'hosts/slots to leave out, DeepSpeed syntax: host[:slot,slot]@host',
+  },
   ssh: { type: 'string', describe: 'command that runs a command on a host [default: ssh]' },
   'max-restarts': { type: 'number', describe: 'restart every worker up to N times after a failure [default: 0]' },
-  'monitor-interval': { type: 'number', describe: 'seconds between liveness checks of the launcher by its workers\' keepers [default: 0.5]' },
+  'monitor-interval': {
+    type: 'number',
+    describe: "seconds between liveness checks of the launcher by its workers' keepers [default: 0.5]",
+  },
   'log-dir': { type: 'string', describe: 'write one complete log file per rank here (rank<N>.log)' },
-  tee: { type: 'number', describe: 'worker streams shown on the console: 0 none, 1 stdout, 2 stderr, 3 both [default: 3]' },
-  'local-ranks-filter': { type: 'string', describe: 'only these ranks on the console, e.g. 0 or 0,1 (log files stay complete)' },
+  tee: {
+    type: 'number',
+    describe: 'worker streams shown on the console: 0 none, 1 stdout, 2 stderr, 3 both [default: 3]',
+  },
+  'local-ranks-filter': {
+    type: 'string',
+    describe: 'only these ranks on the console, e.g. 0 or 0,1 (log files stay complete)',
+  },
   'run-id': { type: 'string', describe: 'job id, passed to workers as YOLO_LAUNCH_RUN_ID [default: random]' },
-  'term-timeout': { type: 'number', describe: 'seconds between SIGTERM and SIGKILL when stopping workers [default: 10]' },
+  'term-timeout': {
+    type: 'number',
+    describe: 'seconds between SIGTERM and SIGKILL when stopping workers [default: 10]',
+  },
   threads: { type: 'number', describe: 'CPU threads per worker [default: cores / workers on the node]' },
-  scheduler: { type: 'string', describe: 'take ranks from Slurm / Open MPI / a Kubernetes Indexed Job when their variables are set ("auto"), or never ("none") [default: auto]' },
-  preflight: { type: 'boolean', describe: 'multi-node: check that every node reaches the master port first [default: true]' },
+  scheduler: {
+    type: 'string',
+    describe:
+      'take ranks from Slurm / Open MPI / a Kubernetes Indexed Job when their variables are set ("auto"), or never ("none") [default: auto]',
+  },
+  preflight: {
+    type: 'boolean',
+    describe: 'multi-node: check that every node reaches the master port first [default: true]',
+  },
   // Used by the multi-node controller when it starts node launchers; not for people.
-  'stdin-config': { type: 'boolean', hidden: true, describe: 'read the job secret and environment from the first stdin line; stop when stdin closes' },
+  'stdin-config': {
+    type: 'boolean',
+    hidden: true,
+    describe: 'read the job secret and environment from the first stdin line; stop when stdin closes',
+  },
   'rank-offset': { type: 'number', hidden: true, describe: 'global rank of local rank 0' },
   'world-size': { type: 'number', hidden: true, describe: 'total number of workers' },
 };
@@ -84,11 +124,16 @@ export interface ParsedCommandLine {
 }
 
 /** Parses the launcher's argv (without node and script). Throws UsageError on bad input. */
-export async function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<ParsedCommandLine | null> {
+export async function parseCommandLine(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ParsedCommandLine | null> {
   rejectUnknownFlags(argv, OPTIONS);
   let parser = yargs([...argv])
     .scriptName('yolo-launch')
-    .usage(`$0 [launcher options] train [train options]\n$0 [launcher options] val|detect [options]\n$0 export [export options]\n$0 [launcher options] -- <command> [args...]\n${DOCTOR_USAGE}\n\nEvery option can also be set with YOLO_LAUNCH_<NAME>, e.g. YOLO_LAUNCH_NPROC=4.`)
+    .usage(
+      `$0 [launcher options] train [train options]\n$0 [launcher options] val|detect [options]\n$0 export [export options]\n$0 [launcher options] -- <command> [args...]\n${DOCTOR_USAGE}\n\nEvery option can also be set with YOLO_LAUNCH_<NAME>, e.g. YOLO_LAUNCH_NPROC=4.`,
+    )
     .parserConfiguration({ 'halt-at-non-option': true, 'populate--': true, 'camel-case-expansion': true })
     .strictOptions()
     .version(false)
@@ -105,7 +150,10 @@ export async function parseCommandLine(argv: readonly string[], env: NodeJS.Proc
     parser = parser.option(name, { type: spec.type, describe: spec.describe, alias: aliases, hidden: spec.hidden });
   }
   parser = parser.showHelpOnFail(false);
-  const parsed = (await parser.parseAsync()) as Record<string, unknown> & { _: (string | number)[]; '--'?: (string | number)[] };
+  const parsed = (await parser.parseAsync()) as Record<string, unknown> & {
+    _: (string | number)[];
+    '--'?: (string | number)[];
+  };
   // Only a --help among the launcher's own options is ours (yargs printed it); `train --help` is the trainer's.
   if (parsed.help) return null;
 
@@ -117,7 +165,8 @@ export async function parseCommandLine(argv: readonly string[], env: NodeJS.Proc
   };
   for (const [name, spec] of Object.entries(OPTIONS)) {
     const v = parsed[camel(name)];
-    if (spec.type === 'number' && typeof v === 'number' && Number.isNaN(v)) throw new UsageError(`--${name} needs a number`);
+    if (spec.type === 'number' && typeof v === 'number' && Number.isNaN(v))
+      throw new UsageError(`--${name} needs a number`);
   }
 
   // yargs stops at the first non-option (halt-at-non-option) and hands back the rest, but
@@ -171,7 +220,9 @@ export async function parseCommandLine(argv: readonly string[], env: NodeJS.Proc
     // torchrun-style "yolo-launch script.js args": a JavaScript file runs under this node.
     options.command = [process.execPath, ...rest];
   } else if (first !== undefined) {
-    throw new UsageError(`unknown command "${first}": use \`train\`, \`val\`, \`detect\` or \`export\` [options], \`doctor\`, or \`-- <command> [args...]\``);
+    throw new UsageError(
+      `unknown command "${first}": use \`train\`, \`val\`, \`detect\` or \`export\` [options], \`doctor\`, or \`-- <command> [args...]\``,
+    );
   } else {
     throw new UsageError('nothing to run: use `train [train options]` or `-- <command> [args...]` (see --help)');
   }
@@ -254,4 +305,3 @@ export async function main(argv: readonly string[] = hideBin(process.argv)): Pro
     throw err;
   }
 }
-

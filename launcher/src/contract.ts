@@ -99,7 +99,10 @@ export function assignDevices(
   if (userList !== undefined) {
     const trimmed = userList.trim();
     if (trimmed === '' || trimmed === '-1') return new Array<undefined>(localWorldSize).fill(undefined);
-    const devices = trimmed.split(',').map((d) => d.trim()).filter((d) => d !== '');
+    const devices = trimmed
+      .split(',')
+      .map((d) => d.trim())
+      .filter((d) => d !== '');
     if (devices.length < localWorldSize) {
       throw new UsageError(
         `CUDA_VISIBLE_DEVICES=${userList} lists ${devices.length} device(s) but ${localWorldSize} local workers were asked for; lower --nproc or list more devices`,

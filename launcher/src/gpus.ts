@@ -25,7 +25,8 @@ export function detectGpus(): number[] {
 
 export function parseNproc(value: string | number): NprocSpec {
   if (typeof value === 'number') {
-    if (!Number.isInteger(value) || value < 1) throw new UsageError(`--nproc must be a positive integer, "gpu" or "auto"; got ${value}`);
+    if (!Number.isInteger(value) || value < 1)
+      throw new UsageError(`--nproc must be a positive integer, "gpu" or "auto"; got ${value}`);
     return value;
   }
   const v = value.trim().toLowerCase();
@@ -43,10 +44,16 @@ export function resolveNproc(spec: NprocSpec, env: NodeJS.ProcessEnv, gpus: () =
   if (typeof spec === 'number') return spec;
   const userList = env.CUDA_VISIBLE_DEVICES?.trim();
   const hidden = userList === '' || userList === '-1';
-  const count = hidden ? 0 : userList !== undefined ? userList.split(',').filter((d) => d.trim() !== '').length : gpus().length;
+  const count = hidden
+    ? 0
+    : userList !== undefined
+      ? userList.split(',').filter((d) => d.trim() !== '').length
+      : gpus().length;
   if (count > 0) return count;
   if (spec === 'gpu') {
-    throw new UsageError('--nproc gpu: no GPU found (nvidia-smi reports none, or CUDA_VISIBLE_DEVICES hides them); use --nproc auto or a number');
+    throw new UsageError(
+      '--nproc gpu: no GPU found (nvidia-smi reports none, or CUDA_VISIBLE_DEVICES hides them); use --nproc auto or a number',
+    );
   }
   return os.availableParallelism();
 }

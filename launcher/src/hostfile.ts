@@ -36,9 +36,7 @@ export function parseHostfile(text: string, source = 'hostfile'): HostEntry[] {
     if (content === '') return;
     const match = HOST_LINE.exec(content);
     if (!match) {
-      throw new UsageError(
-        `${source}:${line}: malformed line "${raw.trim()}"; expected "hostname slots=N"`,
-      );
+      throw new UsageError(`${source}:${line}: malformed line "${raw.trim()}"; expected "hostname slots=N"`);
     }
     const host = match[1]!;
     const slotsText = match[2]!;
@@ -87,7 +85,10 @@ export function parseHostSelector(spec: string, flag: string): Map<string, numbe
     if (slots.some((s) => !/^\d+$/.test(s))) {
       throw new UsageError(`${flag} "${spec}": slots of "${host}" must be comma-separated integers`);
     }
-    result.set(host, [...new Set(slots.map(Number))].sort((x, y) => x - y));
+    result.set(
+      host,
+      [...new Set(slots.map(Number))].sort((x, y) => x - y),
+    );
   }
   return result;
 }
@@ -100,13 +101,19 @@ export function selectHosts(entries: readonly HostEntry[], include?: string, exc
     slots: Array.from({ length: e.slots }, (_, i) => i),
   }));
   const byHost = new Map(entries.map((e) => [e.host, e]));
-  const selector = include ? parseHostSelector(include, '--include') : exclude ? parseHostSelector(exclude, '--exclude') : null;
+  const selector = include
+    ? parseHostSelector(include, '--include')
+    : exclude
+      ? parseHostSelector(exclude, '--exclude')
+      : null;
   if (!selector) return all;
   const flag = include ? '--include' : '--exclude';
   for (const [host, slots] of selector) {
     const entry = byHost.get(host);
     if (!entry) {
-      throw new UsageError(`${flag}: unknown host "${host}" (the hostfile lists ${entries.map((e) => e.host).join(', ')})`);
+      throw new UsageError(
+        `${flag}: unknown host "${host}" (the hostfile lists ${entries.map((e) => e.host).join(', ')})`,
+      );
     }
     for (const slot of slots ?? []) {
       if (slot >= entry.slots) {

@@ -8,7 +8,14 @@ export {
   type WorkerPlacement,
   type JobIdentity,
 } from './contract.js';
-export { parseHostfile, readHostfile, parseHostSelector, selectHosts, type HostEntry, type SelectedHost } from './hostfile.js';
+export {
+  parseHostfile,
+  readHostfile,
+  parseHostSelector,
+  selectHosts,
+  type HostEntry,
+  type SelectedHost,
+} from './hostfile.js';
 export {
   detectScheduler,
   expandSlurmHostlist,
@@ -26,4 +33,12 @@ export { parseCommandLine, main, OPTIONS } from './command-line.js';
 export type { WorkerFailure } from './worker-group.js';
 export { OPTION_NAMES, OPTION_VARIABLES, optionVariable } from './option-names.js';
 export { forwardedEnv, type NodeLaunchConfig } from './multinode.js';
-export { runDoctor, parseDoctorArgs, diagnose, judge, type DoctorReport, type Verdict, type DoctorMachine } from './doctor/index.js';
+export {
+  runDoctor,
+  parseDoctorArgs,
+  diagnose,
+  judge,
+  type DoctorReport,
+  type Verdict,
+  type DoctorMachine,
+} from './doctor/index.js';

@@ -25,7 +25,9 @@ export interface KeeperReport {
 
 const [graceArg, pollArg, separator, command, ...args] = process.argv.slice(2);
 if (separator !== '--' || command === undefined || !process.send) {
-  process.stderr.write('keeper: internal helper of yolo-launch; usage: keeper <graceMs> <pollMs> -- <command> [args...]\n');
+  process.stderr.write(
+    'keeper: internal helper of yolo-launch; usage: keeper <graceMs> <pollMs> -- <command> [args...]\n',
+  );
   process.exit(2);
 }
 const graceMs = Number(graceArg);

@@ -83,7 +83,8 @@ export interface LaunchResult {
 
 function positiveInt(name: string, value: number | undefined, min = 0): number | undefined {
   if (value === undefined) return undefined;
-  if (!Number.isInteger(value) || value < min) throw new UsageError(`${name} must be an integer >= ${min}, got ${value}`);
+  if (!Number.isInteger(value) || value < min)
+    throw new UsageError(`${name} must be an integer >= ${min}, got ${value}`);
   return value;
 }
 
@@ -96,7 +97,8 @@ function parseTee(tee: number | undefined): TeeStreams {
 function parseRanksFilter(filter: string | readonly number[] | undefined): Set<number> | undefined {
   if (filter === undefined || filter === '') return undefined;
   const items = typeof filter === 'string' ? filter.split(',').map((s) => s.trim()) : filter.map(String);
-  if (items.some((s) => !/^\d+$/.test(s))) throw new UsageError(`--local-ranks-filter takes comma-separated ranks, got "${String(filter)}"`);
+  if (items.some((s) => !/^\d+$/.test(s)))
+    throw new UsageError(`--local-ranks-filter takes comma-separated ranks, got "${String(filter)}"`);
   return new Set(items.map(Number));
 }
 
@@ -109,7 +111,9 @@ export function exportedToken(env: NodeJS.ProcessEnv): string | undefined {
   try {
     token = readFileSync(file, 'utf8').trim();
   } catch (err) {
-    throw new UsageError(`cannot read YOLO_LAUNCH_TOKEN_FILE=${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new UsageError(
+      `cannot read YOLO_LAUNCH_TOKEN_FILE=${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    );
   }
   if (token === '') throw new UsageError(`YOLO_LAUNCH_TOKEN_FILE=${file} is empty`);
   return token;
@@ -132,8 +136,12 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   }
   if (options.command !== undefined && options.command.length === 0) throw new UsageError('-- needs a command to run');
   const workerCommand = options.workerCommand ?? 'train';
-  const command = options.trainArgs !== undefined ? [process.execPath, resolveTrainCli(workerCommand), ...options.trainArgs] : [...options.command!];
-  const workerArgs = options.trainArgs !== undefined ? [workerCommand, ...options.trainArgs] : ['--', ...options.command!];
+  const command =
+    options.trainArgs !== undefined
+      ? [process.execPath, resolveTrainCli(workerCommand), ...options.trainArgs]
+      : [...options.command!];
+  const workerArgs =
+    options.trainArgs !== undefined ? [workerCommand, ...options.trainArgs] : ['--', ...options.command!];
 
   const maxRestarts = positiveInt('--max-restarts', options.maxRestarts) ?? 0;
   const monitorInterval = options.monitorInterval ?? 0.5;
@@ -146,7 +154,8 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   let nnodes = positiveInt('--nnodes', options.nnodes, 1);
   let nodeRank = positiveInt('--node-rank', options.nodeRank);
   const port = options.masterPort ?? DEFAULT_MASTER_PORT;
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--master-port must be 1..65535, got ${port}`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new UsageError(`--master-port must be 1..65535, got ${port}`);
   const nprocSpec = options.nproc === undefined ? undefined : parseNproc(options.nproc);
 
   const controllers: { stop(signal?: NodeJS.Signals): void }[] = [];
@@ -171,16 +180,21 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   };
 
   if (!options.hostfile && (options.include || options.exclude)) {
-    throw new UsageError(`${options.include ? '--include' : '--exclude'} selects hosts of a --hostfile; give --hostfile too`);
+    throw new UsageError(
+      `${options.include ? '--include' : '--exclude'} selects hosts of a --hostfile; give --hostfile too`,
+    );
   }
 
   // ---- a hostfile job: this process is the controller --------------------------------------
   if (options.hostfile) {
     if (options.standalone) throw new UsageError('--standalone and --hostfile cannot be combined');
-    if (options.nodeRank !== undefined) throw new UsageError('--node-rank is decided by the hostfile; do not pass it with --hostfile');
+    if (options.nodeRank !== undefined)
+      throw new UsageError('--node-rank is decided by the hostfile; do not pass it with --hostfile');
     const hosts = selectHosts(readHostfile(options.hostfile), options.include, options.exclude);
     if (nnodes !== undefined && nnodes !== hosts.length) {
-      throw new UsageError(`--nnodes ${nnodes} does not match the ${hosts.length} host(s) selected from ${options.hostfile}`);
+      throw new UsageError(
+        `--nnodes ${nnodes} does not match the ${hosts.length} host(s) selected from ${options.hostfile}`,
+      );
     }
     const nprocs = hosts.map((h) => {
       if (nprocSpec === undefined || nprocSpec === 'gpu' || nprocSpec === 'auto') return h.slots.length;
@@ -192,9 +206,12 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
     const ssh = splitCommand(options.ssh ?? 'ssh');
     if (ssh.length === 0) throw new UsageError('--ssh is empty');
     const nodeFlags = [
-      '--monitor-interval', String(monitorInterval),
-      '--term-timeout', String(termTimeout),
-      '--tee', String(tee),
+      '--monitor-interval',
+      String(monitorInterval),
+      '--term-timeout',
+      String(termTimeout),
+      '--tee',
+      String(tee),
       ...(options.logDir ? ['--log-dir', options.logDir] : []),
       ...(consoleRanks ? ['--local-ranks-filter', [...consoleRanks].join(',')] : []),
       ...(threadsOverride ? ['--threads', String(threadsOverride)] : []),
@@ -202,7 +219,9 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
     const runId = options.runId ?? newRunId();
     const masterAddr = options.masterAddr ?? hosts[0]!.host;
     const world = nprocs.reduce((a, b) => a + b, 0);
-    log(`run ${runId}: ${world} workers on ${hosts.length} node(s) (${hosts.map((h, i) => `${h.host}×${nprocs[i]}`).join(', ')}), master ${masterAddr}:${port}`);
+    log(
+      `run ${runId}: ${world} workers on ${hosts.length} node(s) (${hosts.map((h, i) => `${h.host}×${nprocs[i]}`).join(', ')}), master ${masterAddr}:${port}`,
+    );
     const controller = new MultiNodeController({
       hosts,
       nprocs,
@@ -229,7 +248,10 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   if (schedulerMode !== 'auto' && schedulerMode !== 'none') {
     throw new UsageError(`--scheduler must be "auto" or "none", got "${schedulerMode}"`);
   }
-  const scheduler = options.rankOffset === undefined && schedulerMode === 'auto' ? detectScheduler(env, nprocSpec !== undefined, nnodes) : null;
+  const scheduler =
+    options.rankOffset === undefined && schedulerMode === 'auto'
+      ? detectScheduler(env, nprocSpec !== undefined, nnodes)
+      : null;
   if (scheduler?.kind === 'task' && nprocSpec !== undefined && nprocSpec !== 1) {
     throw new UsageError(
       `${scheduler.scheduler} already started ${scheduler.localWorldSize} task(s) on this node, one per rank, so --nproc ${nprocSpec} would multiply them: drop --nproc, or start one task per node (srun --ntasks-per-node=1) to use --nproc, or pass --scheduler none to ignore ${scheduler.scheduler}`,
@@ -242,7 +264,15 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   if (scheduler?.kind === 'task') {
     if (options.standalone) throw new UsageError(`--standalone cannot be used inside a ${scheduler.scheduler} job`);
     const s = scheduler;
-    placements = [{ rank: s.rank, localRank: s.localRank, worldSize: s.worldSize, localWorldSize: s.localWorldSize, nodeRank: s.nodeRank }];
+    placements = [
+      {
+        rank: s.rank,
+        localRank: s.localRank,
+        worldSize: s.worldSize,
+        localWorldSize: s.localWorldSize,
+        nodeRank: s.nodeRank,
+      },
+    ];
     localWorldSize = s.localWorldSize;
     nnodes = s.nnodes;
     nodeRank = s.nodeRank;
@@ -260,7 +290,8 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
     nnodes ??= 1;
     nodeRank ??= 0;
     if (nodeRank >= nnodes) throw new UsageError(`--node-rank ${nodeRank} must be below --nnodes ${nnodes}`);
-    if (options.standalone && nnodes > 1) throw new UsageError('--standalone is for a single node; drop it or --nnodes');
+    if (options.standalone && nnodes > 1)
+      throw new UsageError('--standalone is for a single node; drop it or --nnodes');
     if (nnodes > 1 && masterAddr === undefined) {
       throw new UsageError(`--nnodes ${nnodes} needs --master-addr (the address of node 0, reachable from every node)`);
     }
@@ -288,7 +319,9 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
   if (token === undefined && separate) {
     const key = scheduler?.jobKey ?? (options.runId ? `run:${options.runId}` : undefined);
     if (key === undefined) {
-      throw new UsageError('launchers started separately must share a secret: export the same YOLO_LAUNCH_TOKEN (or give the same --run-id) on every node');
+      throw new UsageError(
+        'launchers started separately must share a secret: export the same YOLO_LAUNCH_TOKEN (or give the same --run-id) on every node',
+      );
     }
     token = derivedToken(key);
   }
@@ -306,7 +339,9 @@ export async function launch(options: LaunchOptions): Promise<LaunchResult> {
       mkdirSync(options.logDir, { recursive: true });
       accessSync(options.logDir, constants.W_OK);
     } catch (err) {
-      throw new UsageError(`--log-dir ${options.logDir} cannot be written: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new UsageError(
+        `--log-dir ${options.logDir} cannot be written: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+      );
     }
   }
   const where = scheduler ? ` (${scheduler.scheduler} ${scheduler.kind})` : '';

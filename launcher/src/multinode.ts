@@ -104,14 +104,22 @@ export class MultiNodeController {
     const c = this.config;
     const flags = [
       '--stdin-config',
-      '--nnodes', String(c.hosts.length),
-      '--node-rank', String(index),
-      '--nproc', String(c.nprocs[index]),
-      '--rank-offset', String(offset),
-      '--world-size', String(worldSize),
-      '--master-addr', c.masterAddr,
-      '--master-port', String(c.masterPort),
-      '--max-restarts', '0',
+      '--nnodes',
+      String(c.hosts.length),
+      '--node-rank',
+      String(index),
+      '--nproc',
+      String(c.nprocs[index]),
+      '--rank-offset',
+      String(offset),
+      '--world-size',
+      String(worldSize),
+      '--master-addr',
+      c.masterAddr,
+      '--master-port',
+      String(c.masterPort),
+      '--max-restarts',
+      '0',
       '--no-preflight',
       ...c.nodeFlags,
     ];
@@ -120,7 +128,11 @@ export class MultiNodeController {
 
   private spawnSsh(host: string, remote: string): ChildProcess {
     const [ssh, ...sshArgs] = this.config.ssh;
-    return spawn(ssh!, [...sshArgs, host, remote], { detached: true, stdio: ['pipe', 'pipe', 'pipe'], cwd: this.config.cwd });
+    return spawn(ssh!, [...sshArgs, host, remote], {
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      cwd: this.config.cwd,
+    });
   }
 
   /** Every node must reach the master port; prints the interface each one will use. */
@@ -143,13 +155,19 @@ export class MultiNodeController {
       for (const [i, r] of results.entries()) {
         const host = c.hosts[i]!.host;
         if (!r.ok) {
-          throw new UsageError(`preflight: node ${i} (${host}) cannot reach the master ${c.masterAddr}:${c.masterPort}: ${r.error}`);
+          throw new UsageError(
+            `preflight: node ${i} (${host}) cannot reach the master ${c.masterAddr}:${c.masterPort}: ${r.error}`,
+          );
         }
         const how = r.listening ? 'connected' : 'reachable, not listening yet';
-        this.log(`preflight: node ${i} (${host}) → ${c.masterAddr}:${c.masterPort} ${how}, interface ${r.iface ?? '?'} (${r.localAddress ?? '?'})`);
+        this.log(
+          `preflight: node ${i} (${host}) → ${c.masterAddr}:${c.masterPort} ${how}, interface ${r.iface ?? '?'} (${r.localAddress ?? '?'})`,
+        );
         const chosen = c.env.YOLO_SOCKET_IFNAME;
         if (chosen && r.iface && chosen !== r.iface) {
-          this.log(`preflight: warning: node ${i} (${host}) reaches the master through ${r.iface}, but YOLO_SOCKET_IFNAME=${chosen}`);
+          this.log(
+            `preflight: warning: node ${i} (${host}) reaches the master through ${r.iface}, but YOLO_SOCKET_IFNAME=${chosen}`,
+          );
         }
       }
     } finally {
@@ -204,7 +222,10 @@ export class MultiNodeController {
       child.stdin!.on('error', () => {});
       child.stdin!.write(`${JSON.stringify(config)}\n`);
       const prefix = `[${h.host}] `;
-      for (const [stream, sink] of [[child.stdout!, c.stdout], [child.stderr!, c.stderr]] as const) {
+      for (const [stream, sink] of [
+        [child.stdout!, c.stdout],
+        [child.stderr!, c.stderr],
+      ] as const) {
         const splitter = new LineSplitter((line) => sink.write(`${prefix}${line}\n`));
         stream.on('data', (d: Buffer) => splitter.push(d));
         stream.on('close', () => splitter.end());

@@ -60,7 +60,9 @@ export class RankOutput {
     if (options.logFile) {
       mkdirSync(path.dirname(options.logFile), { recursive: true });
       this.log = createWriteStream(options.logFile, { flags: options.appendLog ? 'a' : 'w' });
-      this.log.on('error', (err) => options.stderr.write(`yolo-launch: cannot write ${options.logFile}: ${err.message}\n`));
+      this.log.on('error', (err) =>
+        options.stderr.write(`yolo-launch: cannot write ${options.logFile}: ${err.message}\n`),
+      );
     }
   }
 

@@ -52,7 +52,10 @@ export async function probe(addr: string, port: number, timeoutMs = 10_000): Pro
       socket.destroy();
       resolve({ ...route, ...result });
     };
-    const timer = setTimeout(() => finish({ ok: false, listening: false, error: `no answer within ${timeoutMs} ms` }), timeoutMs);
+    const timer = setTimeout(
+      () => finish({ ok: false, listening: false, error: `no answer within ${timeoutMs} ms` }),
+      timeoutMs,
+    );
     socket.once('connect', () => finish({ ok: true, listening: true, localAddress: socket.localAddress }));
     socket.once('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNREFUSED') finish({ ok: true, listening: false });

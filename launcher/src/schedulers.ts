@@ -114,7 +114,9 @@ export function detectScheduler(
     const localWorldSize = perNode
       ? (expandSlurmTasksPerNode(perNode)[nodeRank] ?? Math.ceil(slurmTasks / nnodes))
       : Math.ceil(slurmTasks / nnodes);
-    const jobKey = env.SLURM_JOB_ID ? `slurm:${env.SLURM_JOB_ID}.${env.SLURM_STEP_ID ?? env.SLURM_STEPID ?? ''}` : undefined;
+    const jobKey = env.SLURM_JOB_ID
+      ? `slurm:${env.SLURM_JOB_ID}.${env.SLURM_STEP_ID ?? env.SLURM_STEPID ?? ''}`
+      : undefined;
     const masterAddr = hosts[0];
     if (localWorldSize === 1 && slurmTasks === nnodes && nprocGiven) {
       return { kind: 'node', scheduler: 'slurm', nodeRank, nnodes, masterAddr, jobKey };
@@ -147,7 +149,18 @@ export function detectScheduler(
     if (localSize === 1 && nprocGiven && nnodes > 1) {
       return { kind: 'node', scheduler: 'openmpi', nodeRank: mpiRank, nnodes: mpiSize, masterAddr, jobKey };
     }
-    return { kind: 'task', scheduler: 'openmpi', rank: mpiRank, localRank, worldSize: mpiSize, localWorldSize: localSize, nodeRank, nnodes, masterAddr, jobKey };
+    return {
+      kind: 'task',
+      scheduler: 'openmpi',
+      rank: mpiRank,
+      localRank,
+      worldSize: mpiSize,
+      localWorldSize: localSize,
+      nodeRank,
+      nnodes,
+      masterAddr,
+      jobKey,
+    };
   }
 
   const index = int(env, 'JOB_COMPLETION_INDEX');

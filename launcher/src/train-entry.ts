@@ -6,7 +6,11 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './errors.js';
 
-export const WORKER_COMMANDS = { train: '@yolo-launch/train/cli', val: '@yolo-launch/infer/val', detect: '@yolo-launch/infer/detect' } as const;
+export const WORKER_COMMANDS = {
+  train: '@yolo-launch/train/cli',
+  val: '@yolo-launch/infer/val',
+  detect: '@yolo-launch/infer/detect',
+} as const;
 export type WorkerCommand = keyof typeof WORKER_COMMANDS;
 
 export function resolveTrainCli(command: WorkerCommand = 'train'): string {
@@ -15,7 +19,9 @@ export function resolveTrainCli(command: WorkerCommand = 'train'): string {
   try {
     url = import.meta.resolve(specifier);
   } catch (err) {
-    throw new UsageError(`cannot find \`${command}\` (${specifier}): ${(err as Error).message}; is ${specifier.split('/').slice(0, 2).join('/')} installed?`);
+    throw new UsageError(
+      `cannot find \`${command}\` (${specifier}): ${(err as Error).message}; is ${specifier.split('/').slice(0, 2).join('/')} installed?`,
+    );
   }
   const file = fileURLToPath(url);
   if (!existsSync(file)) {

@@ -19,7 +19,10 @@ const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.to
 
 /** Every spelling yargs accepts for these options: kebab, snake, camel, aliases, --no-<boolean>. */
 function knownFlags(options: Readonly<Record<string, FlagSpec>>): Map<string, FlagSpec> {
-  const known = new Map<string, FlagSpec>([['help', { type: 'boolean' }], ['h', { type: 'boolean' }]]);
+  const known = new Map<string, FlagSpec>([
+    ['help', { type: 'boolean' }],
+    ['h', { type: 'boolean' }],
+  ]);
   for (const [name, spec] of Object.entries(options)) {
     for (const n of [name, ...(spec.alias ?? [])]) {
       for (const form of [n, snake(n), camel(n)]) {
@@ -54,6 +57,8 @@ export function rejectUnknownFlags(argv: readonly string[], options: Readonly<Re
     if (spec.type !== 'boolean' || next === 'true' || next === 'false') i++;
   }
   if (unknown.length > 0) {
-    throw new UsageError(`Unknown argument${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (launcher options go before \`train\`, train options after it; see --help)`);
+    throw new UsageError(
+      `Unknown argument${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')} (launcher options go before \`train\`, train options after it; see --help)`,
+    );
   }
 }

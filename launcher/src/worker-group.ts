@@ -47,9 +47,7 @@ export interface WorkerFailure {
 }
 
 export type GroupResult =
-  | { kind: 'succeeded' }
-  | { kind: 'failed'; failure: WorkerFailure }
-  | { kind: 'stopped'; signal: NodeJS.Signals };
+  { kind: 'succeeded' } | { kind: 'failed'; failure: WorkerFailure } | { kind: 'stopped'; signal: NodeJS.Signals };
 
 interface RunningWorker {
   spec: WorkerSpec;

@@ -7,7 +7,15 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
 import { ALLOCATOR_ENV } from '@yolo-launch/comm';
-import { assignDevices, threadBudget, workerEnv, CONTRACT_VARIABLES, OPTIONS, OPTION_NAMES, forwardedEnv } from '../src/index.js';
+import {
+  assignDevices,
+  threadBudget,
+  workerEnv,
+  CONTRACT_VARIABLES,
+  OPTIONS,
+  OPTION_NAMES,
+  forwardedEnv,
+} from '../src/index.js';
 import { cleanEnv, envLines, runLauncher, worker } from './helpers.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 16);
@@ -16,12 +24,24 @@ for (const nproc of [1, 2, 4]) {
   test(`environment contract with ${nproc} local worker(s)`, async () => {
     const token = `secret-${nproc}-${Math.random().toString(36).slice(2)}`;
     const run = await runLauncher(
-      ['--standalone', '--nproc', String(nproc), '--run-id', `contract-${nproc}`, '--', process.execPath, worker('print-env')],
+      [
+        '--standalone',
+        '--nproc',
+        String(nproc),
+        '--run-id',
+        `contract-${nproc}`,
+        '--',
+        process.execPath,
+        worker('print-env'),
+      ],
       cleanEnv({ YOLO_LAUNCH_TOKEN: token }),
     );
     assert.equal(run.code, 0, run.stderr);
     const envs = envLines(run.stdout);
-    assert.deepEqual([...envs.keys()].sort(), Array.from({ length: nproc }, (_, i) => i));
+    assert.deepEqual(
+      [...envs.keys()].sort(),
+      Array.from({ length: nproc }, (_, i) => i),
+    );
     const ports = new Set<string>();
     const budget = String(threadBudget(nproc, os.availableParallelism()));
     for (const [rank, env] of envs) {
@@ -63,7 +83,12 @@ test('each job gets its own random token when none is exported, never printed', 
 test('CUDA_VISIBLE_DEVICES: the user list is split among the ranks', async () => {
   const run = await runLauncher(
     ['--standalone', '--nproc', '2', '--', process.execPath, worker('print-env')],
-    cleanEnv({ CUDA_VISIBLE_DEVICES: '5,7,9', TF_FORCE_GPU_ALLOW_GROWTH: 'false', OMP_NUM_THREADS: '3', MALLOC_TRIM_THRESHOLD_: '1000' }),
+    cleanEnv({
+      CUDA_VISIBLE_DEVICES: '5,7,9',
+      TF_FORCE_GPU_ALLOW_GROWTH: 'false',
+      OMP_NUM_THREADS: '3',
+      MALLOC_TRIM_THRESHOLD_: '1000',
+    }),
   );
   assert.equal(run.code, 0, run.stderr);
   const envs = envLines(run.stdout);
@@ -95,7 +120,13 @@ test('assignDevices and workerEnv units', () => {
   assert.equal(threadBudget(4, 8), 2);
   assert.equal(threadBudget(4, 2), 1);
   const env = workerEnv(
-    { PATH: '/bin', YOLO_LAUNCH_NPROC: '4', YOLO_LAUNCH_MASTER_PORT: '1', YOLO_LAUNCH_DATASETS: '/data', CUDA_VISIBLE_DEVICES: '2,3' },
+    {
+      PATH: '/bin',
+      YOLO_LAUNCH_NPROC: '4',
+      YOLO_LAUNCH_MASTER_PORT: '1',
+      YOLO_LAUNCH_DATASETS: '/data',
+      CUDA_VISIBLE_DEVICES: '2,3',
+    },
     { rank: 5, localRank: 1, worldSize: 8, localWorldSize: 4, nodeRank: 1 },
     { masterAddr: 'h0', masterPort: 1234, runId: 'r', token: 't', restartCount: 2 },
     '3',
@@ -104,11 +135,22 @@ test('assignDevices and workerEnv units', () => {
   assert.equal(env.YOLO_LAUNCH_NPROC, undefined, 'launcher option defaults do not leak into workers');
   assert.equal(env.YOLO_LAUNCH_MASTER_PORT, undefined);
   assert.equal(env.YOLO_LAUNCH_DATASETS, '/data', 'other YOLO_LAUNCH_* variables belong to the packages');
-  assert.deepEqual(forwardedEnv({ YOLO_LAUNCH_DATASETS: '/d', YOLO_LAUNCH_NPROC: '2', YOLO_LAUNCH_TOKEN: 's', YOLO_SOCKET_IFNAME: 'eth1', TF_CPP_MIN_LOG_LEVEL: '2', HOME: '/root' }), {
-    YOLO_LAUNCH_DATASETS: '/d',
-    YOLO_SOCKET_IFNAME: 'eth1',
-    TF_CPP_MIN_LOG_LEVEL: '2',
-  }, 'what a hostfile job forwards to the other nodes (the token travels separately)');
+  assert.deepEqual(
+    forwardedEnv({
+      YOLO_LAUNCH_DATASETS: '/d',
+      YOLO_LAUNCH_NPROC: '2',
+      YOLO_LAUNCH_TOKEN: 's',
+      YOLO_SOCKET_IFNAME: 'eth1',
+      TF_CPP_MIN_LOG_LEVEL: '2',
+      HOME: '/root',
+    }),
+    {
+      YOLO_LAUNCH_DATASETS: '/d',
+      YOLO_SOCKET_IFNAME: 'eth1',
+      TF_CPP_MIN_LOG_LEVEL: '2',
+    },
+    'what a hostfile job forwards to the other nodes (the token travels separately)',
+  );
   for (const name of CONTRACT_VARIABLES) assert.notEqual(env[name], undefined, name);
   assert.equal(env.PATH, '/bin');
   assert.equal(env.RANK, '5');
@@ -126,10 +168,16 @@ test('the secret can come from YOLO_LAUNCH_TOKEN_FILE (a Docker or Kubernetes se
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'token');
   writeFileSync(file, 'file-secret-123\n');
-  const run = await runLauncher(['--standalone', '--', process.execPath, worker('print-env')], cleanEnv({ YOLO_LAUNCH_TOKEN_FILE: file }));
+  const run = await runLauncher(
+    ['--standalone', '--', process.execPath, worker('print-env')],
+    cleanEnv({ YOLO_LAUNCH_TOKEN_FILE: file }),
+  );
   assert.equal(run.code, 0, run.stderr);
   assert.equal(envLines(run.stdout).get(0)!.tokenSha, sha('file-secret-123'));
-  const missing = await runLauncher(['--standalone', '--', 'true'], cleanEnv({ YOLO_LAUNCH_TOKEN_FILE: path.join(dir, 'nope') }));
+  const missing = await runLauncher(
+    ['--standalone', '--', 'true'],
+    cleanEnv({ YOLO_LAUNCH_TOKEN_FILE: path.join(dir, 'nope') }),
+  );
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /cannot read YOLO_LAUNCH_TOKEN_FILE=.*nope: ENOENT/);
 });

@@ -17,7 +17,10 @@ const FIXTURES = new URL('../../../packages/backend/test/fixtures/gpu/', import.
 
 /** A recorded output without its '#' provenance lines. */
 function recorded(name: string): string {
-  return readFileSync(new URL(name, FIXTURES), 'utf8').split('\n').filter((l) => !l.startsWith('#')).join('\n');
+  return readFileSync(new URL(name, FIXTURES), 'utf8')
+    .split('\n')
+    .filter((l) => !l.startsWith('#'))
+    .join('\n');
 }
 
 interface Server {
@@ -31,7 +34,8 @@ function facts(server: Server): FactSources {
   const absent: CommandResult = { status: null, stdout: '', stderr: '', error: 'ENOENT' };
   return {
     run: (command) => {
-      if (command === 'nvidia-smi') return server.smi === null ? absent : { status: 0, stdout: recorded(server.smi), stderr: '' };
+      if (command === 'nvidia-smi')
+        return server.smi === null ? absent : { status: 0, stdout: recorded(server.smi), stderr: '' };
       if (command.endsWith('ldconfig')) return { status: 0, stdout: recorded(server.ldconfig), stderr: '' };
       return absent;
     },
@@ -51,17 +55,49 @@ function machine(server: Server, probes: ProbeSpec[] = []): DoctorMachine {
     platform: () => ({ node: 'v20.20.2', npm: '11.19.1', os: 'linux x64', cpus: 224, memoryBytes: 2 * 1024 ** 4 }),
     space: (path) => (path === '/dev/shm' ? { total: 1024 ** 4, free: 1024 ** 4 } : { total: 1e13, free: 5e12 }),
     network: async (masterAddr, masterPort) => ({
-      masterAddr, masterPort, advertise: { address: '10.0.0.5', ifname: 'ens1f0', why: 'route to MASTER_ADDR' }, port: { free: true }, ephemeralPorts: '32768-60999',
+      masterAddr,
+      masterPort,
+      advertise: { address: '10.0.0.5', ifname: 'ens1f0', why: 'route to MASTER_ADDR' },
+      port: { free: true },
+      ephemeralPorts: '32768-60999',
     }),
     cwd: '/workspace/train',
   };
 }
 
-const GPU_BENCH = [{ name: 'matmul' as const, what: 'matMul 4096x4096x4096 float32', ok: true, ms: 3.1, cpuMs: 3.0, rate: '44334.2 GFLOP/s' }];
-const wasmOk: ProbeReport = { ok: true, backend: 'wasm', package: '@tensorflow/tfjs-backend-wasm', gpu: false, verifiedOps: ['MatMul', 'Conv2D'], benchmarks: [] };
+const GPU_BENCH = [
+  {
+    name: 'matmul' as const,
+    what: 'matMul 4096x4096x4096 float32',
+    ok: true,
+    ms: 3.1,
+    cpuMs: 3.0,
+    rate: '44334.2 GFLOP/s',
+  },
+];
+const wasmOk: ProbeReport = {
+  ok: true,
+  backend: 'wasm',
+  package: '@tensorflow/tfjs-backend-wasm',
+  gpu: false,
+  verifiedOps: ['MatMul', 'Conv2D'],
+  benchmarks: [],
+};
 const cpuOk: ProbeReport = { ...wasmOk, backend: 'cpu', package: '@tensorflow/tfjs-backend-cpu' };
-const nodeAbsent: ProbeReport = { ok: false, reasons: ['@tensorflow/tfjs-node is not installed (optional; see the backend README)'], benchmarks: [] };
-const onGpu: ProbeReport = { ok: true, backend: 'tensorflow', package: '@tensorflow/tfjs-node-gpu', gpu: true, tfVersion: '2.9.1', verifiedOps: ['MatMul', 'Conv2D'], benchmarks: GPU_BENCH };
+const nodeAbsent: ProbeReport = {
+  ok: false,
+  reasons: ['@tensorflow/tfjs-node is not installed (optional; see the backend README)'],
+  benchmarks: [],
+};
+const onGpu: ProbeReport = {
+  ok: true,
+  backend: 'tensorflow',
+  package: '@tensorflow/tfjs-node-gpu',
+  gpu: true,
+  tfVersion: '2.9.1',
+  verifiedOps: ['MatMul', 'Conv2D'],
+  benchmarks: GPU_BENCH,
+};
 
 /** The 8x H100 server with the GPU image; GPU 3 was handed a CUDA_VISIBLE_DEVICES that CUDA cannot open. */
 const h100Server: Server = {
@@ -72,20 +108,37 @@ const h100Server: Server = {
     if (spec.label === 'cpu') return { report: cpuOk };
     if (spec.label === 'tensorflow') return { report: nodeAbsent };
     if (spec.env.CUDA_VISIBLE_DEVICES === '3') {
-      return { report: { ok: false, reasons: ['the driver and the CUDA 11.2 / cuDNN 8.1 libraries look right; TensorFlow\'s own log (`yolo-launch doctor`) says which step failed'], benchmarks: [] }, tfLog: 'tf-no-device.log' };
+      return {
+        report: {
+          ok: false,
+          reasons: [
+            "the driver and the CUDA 11.2 / cuDNN 8.1 libraries look right; TensorFlow's own log (`yolo-launch doctor`) says which step failed",
+          ],
+          benchmarks: [],
+        },
+        tfLog: 'tf-no-device.log',
+      };
     }
     return { report: onGpu, tfLog: 'tf-h100-ptx-jit.log' };
   },
 };
 
-const request = (over: Partial<DoctorRequest> = {}): DoctorRequest => ({ backend: 'auto', device: '', bench: true, ...over });
+const request = (over: Partial<DoctorRequest> = {}): DoctorRequest => ({
+  backend: 'auto',
+  device: '',
+  bench: true,
+  ...over,
+});
 
 describe('doctor on recorded GPU servers', () => {
   it('8x H100: one probe per GPU; GPU 3 failing fails --device gpu, with TF log reasons; the JIT notice is a warning', async () => {
     const probes: ProbeSpec[] = [];
     const report = await diagnose(machine(h100Server, probes), request({ device: 'gpu' }));
     const gpuProbes = probes.filter((p) => p.label === 'tensorflow-gpu');
-    assert.deepEqual(gpuProbes.map((p) => p.env.CUDA_VISIBLE_DEVICES), ['0', '1', '2', '3', '4', '5', '6', '7']);
+    assert.deepEqual(
+      gpuProbes.map((p) => p.env.CUDA_VISIBLE_DEVICES),
+      ['0', '1', '2', '3', '4', '5', '6', '7'],
+    );
     assert.ok(gpuProbes.every((p) => p.device === 'gpu' && p.package === '@tensorflow/tfjs-node-gpu'));
     const gpu0 = report.backends.find((b) => b.gpu === 0)!;
     assert.equal(gpu0.tfLog?.createdGpus[0]?.name, 'NVIDIA H100 80GB HBM3');
@@ -93,11 +146,23 @@ describe('doctor on recorded GPU servers', () => {
 
     const verdict = judge(report);
     assert.equal(verdict.ok, false);
-    assert.ok(verdict.reasons.some((r) => /^GPU 3: CUDA found no GPU \(driver 535\.104\.5\): CUDA_VISIBLE_DEVICES names no existing GPU/.test(r)), verdict.reasons.join('\n'));
-    assert.ok(verdict.warnings.some((w) => /no machine code for NVIDIA H100 80GB HBM3 \(compute capability 9\.0\).*cache\/cuda is empty/.test(w)));
+    assert.ok(
+      verdict.reasons.some((r) =>
+        /^GPU 3: CUDA found no GPU \(driver 535\.104\.5\): CUDA_VISIBLE_DEVICES names no existing GPU/.test(r),
+      ),
+      verdict.reasons.join('\n'),
+    );
+    assert.ok(
+      verdict.warnings.some((w) =>
+        /no machine code for NVIDIA H100 80GB HBM3 \(compute capability 9\.0\).*cache\/cuda is empty/.test(w),
+      ),
+    );
     const text = formatText(report, verdict);
     assert.match(text, /GPU 7: NVIDIA H100 80GB HBM3, 80 GiB, compute capability 9\.0, driver 535\.104\.05/);
-    assert.match(text, /tensorflow-gpu \(GPU 0\) +available: @tensorflow\/tfjs-node-gpu on the GPU, TensorFlow 2\.9\.1; MatMul and Conv2D verified, TF device GPU:0 = NVIDIA H100 80GB HBM3 \(78856 MB, compute capability 9\.0\)/);
+    assert.match(
+      text,
+      /tensorflow-gpu \(GPU 0\) +available: @tensorflow\/tfjs-node-gpu on the GPU, TensorFlow 2\.9\.1; MatMul and Conv2D verified, TF device GPU:0 = NVIDIA H100 80GB HBM3 \(78856 MB, compute capability 9\.0\)/,
+    );
     assert.match(text, /matMul 4096x4096x4096 float32: 3\.1 ms, 44334\.2 GFLOP\/s/);
     assert.match(text, /libcudnn\.so\.8 +\/usr\/lib\/x86_64-linux-gnu\/libcudnn\.so\.8/);
     assert.match(text, /interface ens1f0 \(10\.0\.0\.5\)/);
@@ -105,7 +170,13 @@ describe('doctor on recorded GPU servers', () => {
   });
 
   it('all GPUs verified: exit 0, and the selection a worker makes is tfjs-node-gpu on the GPUs', async () => {
-    const healthy: Server = { ...h100Server, probe: (spec) => (spec.label === 'tensorflow-gpu' || spec.label === 'selected' ? { report: onGpu, tfLog: 'tf-h100-ptx-jit.log' } : h100Server.probe(spec)) };
+    const healthy: Server = {
+      ...h100Server,
+      probe: (spec) =>
+        spec.label === 'tensorflow-gpu' || spec.label === 'selected'
+          ? { report: onGpu, tfLog: 'tf-h100-ptx-jit.log' }
+          : h100Server.probe(spec),
+    };
     const verdict = judge(await diagnose(machine(healthy), request({ device: 'gpu' })));
     assert.deepEqual(verdict.reasons, []);
     assert.equal(verdict.runsOn, '@tensorflow/tfjs-node-gpu on 8 GPU(s)');
@@ -117,20 +188,34 @@ describe('doctor on recorded GPU servers', () => {
       ldconfig: 'ldconfig-cuda112-no-cudnn.txt',
       probe(spec) {
         if (spec.label === 'tensorflow-gpu' || spec.label === 'selected') {
-          return { report: { ok: false, reasons: ['libcudnn.so.8 (cuDNN 8) not found on LD_LIBRARY_PATH or in the loader cache'], benchmarks: [] }, tfLog: 'tf-no-cudnn.log' };
+          return {
+            report: {
+              ok: false,
+              reasons: ['libcudnn.so.8 (cuDNN 8) not found on LD_LIBRARY_PATH or in the loader cache'],
+              benchmarks: [],
+            },
+            tfLog: 'tf-no-cudnn.log',
+          };
         }
         return h100Server.probe(spec);
       },
     };
     const verdict = judge(await diagnose(machine(noCudnn), request()));
     assert.equal(verdict.ok, false);
-    assert.ok(verdict.reasons.some((r) => /^auto backend: TensorFlow could not load libcudnn\.so\.8/.test(r)), verdict.reasons.join('\n'));
+    assert.ok(
+      verdict.reasons.some((r) => /^auto backend: TensorFlow could not load libcudnn\.so\.8/.test(r)),
+      verdict.reasons.join('\n'),
+    );
     assert.ok(verdict.warnings.some((w) => /NVIDIA L4 \(compute capability 8\.9\)/.test(w)));
   });
 
   it('--device cpu on a GPU server runs no GPU probe and needs no GPU', async () => {
     const probes: ProbeSpec[] = [];
-    const cpuRun: Server = { ...h100Server, probe: (spec) => (spec.label === 'selected' ? { report: { ...onGpu, gpu: false, benchmarks: [] } } : h100Server.probe(spec)) };
+    const cpuRun: Server = {
+      ...h100Server,
+      probe: (spec) =>
+        spec.label === 'selected' ? { report: { ...onGpu, gpu: false, benchmarks: [] } } : h100Server.probe(spec),
+    };
     const report = await diagnose(machine(cpuRun, probes), request({ device: 'cpu' }));
     assert.ok(!probes.some((p) => p.label === 'tensorflow-gpu'));
     assert.equal(probes.find((p) => p.label === 'selected')?.device, 'cpu');
@@ -145,19 +230,38 @@ describe('doctor on recorded GPU servers', () => {
       smi: null,
       probe(spec) {
         if (spec.label === 'wasm' || spec.label === 'selected') {
-          return { report: { ...wasmOk, benchmarks: [{ name: 'train', what: 'YOLOv5n train step, imgsz 320, batch 8', ok: false, error: 'memory access out of bounds' }] } };
+          return {
+            report: {
+              ...wasmOk,
+              benchmarks: [
+                {
+                  name: 'train',
+                  what: 'YOLOv5n train step, imgsz 320, batch 8',
+                  ok: false,
+                  error: 'memory access out of bounds',
+                },
+              ],
+            },
+          };
         }
         return { report: spec.label === 'cpu' ? cpuOk : nodeAbsent };
       },
     };
     const verdict = judge(await diagnose(machine(broken), request()));
-    assert.deepEqual(verdict.reasons, ['wasm: YOLOv5n train step, imgsz 320, batch 8 failed: memory access out of bounds']);
+    assert.deepEqual(verdict.reasons, [
+      'wasm: YOLOv5n train step, imgsz 320, batch 8 failed: memory access out of bounds',
+    ]);
   });
 });
 
 describe('doctor arguments', () => {
   it('parses its options and refuses bad ones', () => {
-    assert.deepEqual(parseDoctorArgs(['--json', '--device', 'gpu'], {}), { json: true, backend: 'auto', device: 'gpu', bench: true });
+    assert.deepEqual(parseDoctorArgs(['--json', '--device', 'gpu'], {}), {
+      json: true,
+      backend: 'auto',
+      device: 'gpu',
+      bench: true,
+    });
     assert.equal(parseDoctorArgs([], { YOLO_BACKEND: 'wasm' }).backend, 'wasm');
     assert.equal(parseDoctorArgs(['--no-bench'], {}).bench, false);
     assert.throws(() => parseDoctorArgs(['--device', 'tpu'], {}), UsageError);
@@ -178,7 +282,12 @@ describe('doctor on this machine', () => {
   it('`yolo-launch doctor --json --no-bench` exits 0 here; a bad option exits 2', async () => {
     const ok = await runLauncher(['doctor', '--json', '--no-bench'], cleanEnv({ YOLO_BACKEND: 'wasm' }), 120_000);
     assert.equal(ok.code, 0, ok.stderr);
-    const report = JSON.parse(ok.stdout) as { ok: boolean; selected: { probe: ProbeReport }; backends: { name: string; probe: ProbeReport | null }[]; platform: { node: string } };
+    const report = JSON.parse(ok.stdout) as {
+      ok: boolean;
+      selected: { probe: ProbeReport };
+      backends: { name: string; probe: ProbeReport | null }[];
+      platform: { node: string };
+    };
     assert.equal(report.ok, true);
     assert.equal(report.selected.probe.backend, 'wasm');
     assert.equal(report.platform.node, process.version);

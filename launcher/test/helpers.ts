@@ -22,7 +22,8 @@ export function newMarker(): string {
 export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('NODE_TEST') || k.startsWith('YOLO_LAUNCH_') || k.startsWith('SLURM_') || k.startsWith('OMPI_')) continue;
+    if (k.startsWith('NODE_TEST') || k.startsWith('YOLO_LAUNCH_') || k.startsWith('SLURM_') || k.startsWith('OMPI_'))
+      continue;
     if (k === 'CUDA_VISIBLE_DEVICES' || k === 'JOB_COMPLETION_INDEX' || k === 'NODE_OPTIONS') continue;
     env[k] = v;
   }
@@ -43,7 +44,11 @@ export interface Started {
   done: Promise<Run>;
 }
 
-export function startLauncher(args: readonly string[], env: NodeJS.ProcessEnv = cleanEnv(), cwd = PACKAGE_ROOT): Started {
+export function startLauncher(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = cleanEnv(),
+  cwd = PACKAGE_ROOT,
+): Started {
   const child = spawn(process.execPath, [CLI, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';

@@ -9,7 +9,17 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
 import { freePort } from '../src/index.js';
-import { cleanEnv, envLines, killAll, newMarker, processesWith, runLauncher, startLauncher, waitFor, worker } from './helpers.js';
+import {
+  cleanEnv,
+  envLines,
+  killAll,
+  newMarker,
+  processesWith,
+  runLauncher,
+  startLauncher,
+  waitFor,
+  worker,
+} from './helpers.js';
 
 const node = process.execPath;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'yl-multinode-'));
@@ -44,7 +54,19 @@ function allCommandLines(): string {
 test('hostfile job over --ssh: ranks, host prefixes, shared token/run id/cwd, forwarded environment', async () => {
   const port = await freePort();
   const run = await runLauncher(
-    ['--hostfile', twoNodes, '--ssh', shim, '--master-addr', '127.0.0.1', '--master-port', String(port), '--', node, worker('print-env')],
+    [
+      '--hostfile',
+      twoNodes,
+      '--ssh',
+      shim,
+      '--master-addr',
+      '127.0.0.1',
+      '--master-port',
+      String(port),
+      '--',
+      node,
+      worker('print-env'),
+    ],
     cleanEnv({ YOLO_FORWARDED_PROBE: 'forwarded', YOLO_LAUNCH_TOKEN: 'multi-node-secret' }),
   );
   assert.equal(run.code, 0, run.stderr);
@@ -78,14 +100,35 @@ test('hostfile job over --ssh: ranks, host prefixes, shared token/run id/cwd, fo
 test('a real comm all-reduce across two nodes through the ssh shim', async () => {
   const port = await freePort();
   const run = await runLauncher(
-    ['--hostfile', twoNodes, '--ssh', shim, '--master-addr', '127.0.0.1', '--master-port', String(port), '--term-timeout', '3', '--', node, worker('allreduce')],
+    [
+      '--hostfile',
+      twoNodes,
+      '--ssh',
+      shim,
+      '--master-addr',
+      '127.0.0.1',
+      '--master-port',
+      String(port),
+      '--term-timeout',
+      '3',
+      '--',
+      node,
+      worker('allreduce'),
+    ],
     cleanEnv({ YOLO_COMM_TRANSPORT: 'tcp' }),
     90_000,
   );
   assert.equal(run.code, 0, run.stderr + run.stdout);
-  for (const [rank, host] of [[0, 'nodeA'], [1, 'nodeA'], [2, 'nodeB']] as const) {
+  for (const [rank, host] of [
+    [0, 'nodeA'],
+    [1, 'nodeA'],
+    [2, 'nodeB'],
+  ] as const) {
     // (1+2+3) * [1, 2, 3, ..., 1000]
-    assert.match(run.stdout, new RegExp(`^\\[${host}\\] \\[rank${rank}\\]: ALLREDUCE rank=${rank} world=3 head=\\[6,12,18\\] last=6000$`, 'm'));
+    assert.match(
+      run.stdout,
+      new RegExp(`^\\[${host}\\] \\[rank${rank}\\]: ALLREDUCE rank=${rank} world=3 head=\\[6,12,18\\] last=6000$`, 'm'),
+    );
   }
 });
 
@@ -93,7 +136,25 @@ test('a worker failing on one node stops every node; the report names host, rank
   const marker = newMarker();
   t.after(() => killAll(marker));
   const port = await freePort();
-  const run = await runLauncher(['--hostfile', twoNodes, '--ssh', shim, '--master-addr', '127.0.0.1', '--master-port', String(port), '--term-timeout', '2', '--', node, worker('behave'), 'fail-rank=2', 'fail-code=3', 'hang', `marker=${marker}`]);
+  const run = await runLauncher([
+    '--hostfile',
+    twoNodes,
+    '--ssh',
+    shim,
+    '--master-addr',
+    '127.0.0.1',
+    '--master-port',
+    String(port),
+    '--term-timeout',
+    '2',
+    '--',
+    node,
+    worker('behave'),
+    'fail-rank=2',
+    'fail-code=3',
+    'hang',
+    `marker=${marker}`,
+  ]);
   assert.equal(run.code, 1, run.stderr);
   assert.match(run.stderr, /^\[nodeB\] yolo-launch: rank 2 \(local rank 0, pid \d+\) exited with code 3$/m);
   assert.match(run.stderr, /^\[nodeB\] {5}last words of rank 2$/m);
@@ -105,7 +166,28 @@ test('--max-restarts restarts every node with RESTART_COUNT incremented', async 
   const marker = newMarker();
   t.after(() => killAll(marker));
   const port = await freePort();
-  const run = await runLauncher(['--hostfile', twoNodes, '--ssh', shim, '--master-addr', '127.0.0.1', '--master-port', String(port), '--max-restarts', '1', '--term-timeout', '2', '--no-preflight', '--', node, worker('behave'), 'fail-rank=0', 'fail-code=6', 'fail-once', `marker=${marker}`]);
+  const run = await runLauncher([
+    '--hostfile',
+    twoNodes,
+    '--ssh',
+    shim,
+    '--master-addr',
+    '127.0.0.1',
+    '--master-port',
+    String(port),
+    '--max-restarts',
+    '1',
+    '--term-timeout',
+    '2',
+    '--no-preflight',
+    '--',
+    node,
+    worker('behave'),
+    'fail-rank=0',
+    'fail-code=6',
+    'fail-once',
+    `marker=${marker}`,
+  ]);
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stderr, /restarting every node \(restart 1 of 1\)/);
   assert.match(run.stdout, /^\[nodeB\] \[rank2\]: ready rank=2 pid=\d+ restart=1$/m);
@@ -120,7 +202,25 @@ test('the controller killed with SIGKILL: every node launcher and worker ends by
   const token = `tok-${randomBytes(8).toString('hex')}`;
   const runId = `run-${randomBytes(4).toString('hex')}`;
   const run = startLauncher(
-    ['--hostfile', twoNodes, '--ssh', shim, '--master-addr', '127.0.0.1', '--master-port', String(port), '--term-timeout', '2', '--monitor-interval', '0.2', '--', node, worker('behave'), 'hang', `marker=${marker}`],
+    [
+      '--hostfile',
+      twoNodes,
+      '--ssh',
+      shim,
+      '--master-addr',
+      '127.0.0.1',
+      '--master-port',
+      String(port),
+      '--term-timeout',
+      '2',
+      '--monitor-interval',
+      '0.2',
+      '--',
+      node,
+      worker('behave'),
+      'hang',
+      `marker=${marker}`,
+    ],
     cleanEnv({ YOLO_LAUNCH_TOKEN: token, YOLO_LAUNCH_RUN_ID: runId }),
   );
   await waitFor('three workers ready', () => (run.stdout().match(/ready rank=/g) ?? []).length === 3, 30_000);
@@ -136,7 +236,24 @@ test('SIGINT to the controller stops every node and worker', async (t) => {
   const marker = newMarker();
   t.after(() => killAll(marker));
   const port = await freePort();
-  const run = startLauncher(['--hostfile', twoNodes, '--ssh', shim, '--master-addr', '127.0.0.1', '--master-port', String(port), '--term-timeout', '2', '--no-preflight', '--', node, worker('behave'), 'hang', `marker=${marker}`]);
+  const run = startLauncher([
+    '--hostfile',
+    twoNodes,
+    '--ssh',
+    shim,
+    '--master-addr',
+    '127.0.0.1',
+    '--master-port',
+    String(port),
+    '--term-timeout',
+    '2',
+    '--no-preflight',
+    '--',
+    node,
+    worker('behave'),
+    'hang',
+    `marker=${marker}`,
+  ]);
   await waitFor('three workers ready', () => (run.stdout().match(/ready rank=/g) ?? []).length === 3, 30_000);
   run.child.kill('SIGINT');
   const result = await run.done;
@@ -182,7 +299,9 @@ test('two nodes in two network namespaces joined by a veth pair: preflight and a
   const subnet = `10.231.${randomInt(1, 255)}`;
   const cleanup = () => {
     for (const ns of [nsA, nsB, nsC]) {
-      for (const pid of ip('netns', 'pids', ns).out.split('\n').filter((p) => /^\d+$/.test(p))) {
+      for (const pid of ip('netns', 'pids', ns)
+        .out.split('\n')
+        .filter((p) => /^\d+$/.test(p))) {
         try {
           process.kill(Number(pid), 'SIGKILL');
         } catch {
@@ -223,17 +342,53 @@ test('two nodes in two network namespaces joined by a veth pair: preflight and a
   chmodSync(nsShim, 0o755);
   const hosts = hostfile('hosts-netns', 'nodeA slots=1\nnodeB slots=1\n');
   const env = cleanEnv({ YOLO_SOCKET_IFNAME: 'yl0', YOLO_COMM_TRANSPORT: 'tcp' });
-  const run = await runLauncher(['--hostfile', hosts, '--ssh', nsShim, '--master-addr', `${subnet}.1`, '--term-timeout', '3', '--', node, worker('allreduce')], env, 90_000);
+  const run = await runLauncher(
+    [
+      '--hostfile',
+      hosts,
+      '--ssh',
+      nsShim,
+      '--master-addr',
+      `${subnet}.1`,
+      '--term-timeout',
+      '3',
+      '--',
+      node,
+      worker('allreduce'),
+    ],
+    env,
+    90_000,
+  );
   assert.equal(run.code, 0, run.stderr + run.stdout);
-  assert.match(run.stderr, new RegExp(`preflight: node 1 \\(nodeB\\) → ${subnet.replace(/\./g, '\\.')}\\.1:29500 reachable, not listening yet, interface yl0 \\(${subnet.replace(/\./g, '\\.')}\\.2\\)`));
-  for (const [rank, host] of [[0, 'nodeA'], [1, 'nodeB']] as const) {
-    assert.match(run.stdout, new RegExp(`^\\[${host}\\] \\[rank${rank}\\]: ALLREDUCE rank=${rank} world=2 head=\\[3,6,9\\] last=3000$`, 'm'));
+  assert.match(
+    run.stderr,
+    new RegExp(
+      `preflight: node 1 \\(nodeB\\) → ${subnet.replace(/\./g, '\\.')}\\.1:29500 reachable, not listening yet, interface yl0 \\(${subnet.replace(/\./g, '\\.')}\\.2\\)`,
+    ),
+  );
+  for (const [rank, host] of [
+    [0, 'nodeA'],
+    [1, 'nodeB'],
+  ] as const) {
+    assert.match(
+      run.stdout,
+      new RegExp(`^\\[${host}\\] \\[rank${rank}\\]: ALLREDUCE rank=${rank} world=2 head=\\[3,6,9\\] last=3000$`, 'm'),
+    );
   }
 
   // A node without a route to the master fails the preflight before anything starts.
   const cut = hostfile('hosts-netns-cut', 'nodeA slots=1\nnodeC slots=1\n');
-  const refused = await runLauncher(['--hostfile', cut, '--ssh', nsShim, '--master-addr', `${subnet}.1`, '--', node, worker('allreduce')], env);
+  const refused = await runLauncher(
+    ['--hostfile', cut, '--ssh', nsShim, '--master-addr', `${subnet}.1`, '--', node, worker('allreduce')],
+    env,
+  );
   assert.equal(refused.code, 2, refused.stderr);
-  assert.match(refused.stderr, new RegExp(`^yolo-launch: error: preflight: node 1 \\(nodeC\\) cannot reach the master ${subnet.replace(/\./g, '\\.')}\\.1:29500: ENETUNREACH$`, 'm'));
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `^yolo-launch: error: preflight: node 1 \\(nodeC\\) cannot reach the master ${subnet.replace(/\./g, '\\.')}\\.1:29500: ENETUNREACH$`,
+      'm',
+    ),
+  );
   assert.equal(ip('netns', 'pids', nsA).out, '', 'nothing left running in the namespaces');
 });

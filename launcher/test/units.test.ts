@@ -19,7 +19,11 @@ test('--nproc: numbers, gpu, auto', () => {
   assert.equal(resolveNproc('auto', {}, twoGpus), 2);
   assert.equal(resolveNproc('auto', {}, none), os.availableParallelism());
   assert.equal(resolveNproc('gpu', { CUDA_VISIBLE_DEVICES: '1,3,5' }, none), 3, 'the user list counts, not nvidia-smi');
-  assert.equal(resolveNproc('auto', { CUDA_VISIBLE_DEVICES: '' }, twoGpus), os.availableParallelism(), 'hidden GPUs mean CPU');
+  assert.equal(
+    resolveNproc('auto', { CUDA_VISIBLE_DEVICES: '' }, twoGpus),
+    os.availableParallelism(),
+    'hidden GPUs mean CPU',
+  );
   assert.throws(() => resolveNproc('gpu', {}, none), /--nproc gpu: no GPU found/);
 });
 
@@ -30,7 +34,13 @@ test('remote command lines survive a POSIX shell unchanged', () => {
 });
 
 test('--ssh is split like a shell would', () => {
-  assert.deepEqual(splitCommand('ssh -p 2222 -o "ProxyJump bastion"'), ['ssh', '-p', '2222', '-o', 'ProxyJump bastion']);
+  assert.deepEqual(splitCommand('ssh -p 2222 -o "ProxyJump bastion"'), [
+    'ssh',
+    '-p',
+    '2222',
+    '-o',
+    'ProxyJump bastion',
+  ]);
   assert.deepEqual(splitCommand("  /opt/my ssh/wrapper.sh  'a b' c\\ d "), ['/opt/my', 'ssh/wrapper.sh', 'a b', 'c d']);
 });
 

@@ -27,11 +27,28 @@ const YOLO_BENCH = path.join(REPO_ROOT, 'packages', 'yolo', 'dist', 'bench', 'ru
 const TORCH_SCRIPT = path.join(REPO_ROOT, 'test', 'bench', 'torch_train_step.py');
 const PYTHON = '/usr/bin/python3';
 
-interface StepRow { engine: string; model: string; wallMs: number; cpuMs: number; error?: string }
-interface EpochRow { backend: string; ranks: number; trainS: number; imagesPerS: number; wallS: number; error?: string }
+interface StepRow {
+  engine: string;
+  model: string;
+  wallMs: number;
+  cpuMs: number;
+  error?: string;
+}
+interface EpochRow {
+  backend: string;
+  ranks: number;
+  trainS: number;
+  imagesPerS: number;
+  wallS: number;
+  error?: string;
+}
 
 function lastJsonLine<T>(stdout: string): T | null {
-  const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  const line = stdout
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
   return line ? (JSON.parse(line) as T) : null;
 }
 
@@ -39,22 +56,44 @@ function lastJsonLine<T>(stdout: string): T | null {
 function ourStep(backend: string, model: string): StepRow {
   const runs: Array<{ wallMs: number; cpuMs: number }> = [];
   for (let i = 0; i < reps; i++) {
-    const child = spawnSync(process.execPath, [YOLO_BENCH, '--child', `${model},${imgsz},train`, '--micro-batch', '8', '--batch', '8', '--reps', '1', '--backend', backend, '--no-profile'],
-      { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' }, maxBuffer: 16 << 20 });
+    const child = spawnSync(
+      process.execPath,
+      [
+        YOLO_BENCH,
+        '--child',
+        `${model},${imgsz},train`,
+        '--micro-batch',
+        '8',
+        '--batch',
+        '8',
+        '--reps',
+        '1',
+        '--backend',
+        backend,
+        '--no-profile',
+      ],
+      { encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' }, maxBuffer: 16 << 20 },
+    );
     const row = lastJsonLine<{ wallMs: number; cpuMs: number; error?: string }>(child.stdout);
-    if (!row || row.error) return { engine: backend, model, wallMs: NaN, cpuMs: NaN, error: row?.error ?? child.stderr.slice(-300) };
+    if (!row || row.error)
+      return { engine: backend, model, wallMs: NaN, cpuMs: NaN, error: row?.error ?? child.stderr.slice(-300) };
     runs.push(row);
   }
-  const median = (k: 'wallMs' | 'cpuMs'): number => runs.map((r) => r[k]).sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
+  const median = (k: 'wallMs' | 'cpuMs'): number =>
+    runs.map((r) => r[k]).sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
   return { engine: backend, model, wallMs: median('wallMs'), cpuMs: median('cpuMs') };
 }
 
 function torchStep(model: string, threads: number): StepRow {
   const yaml = path.join(REPO_ROOT, 'packages', 'yolo', 'models', `${model}.yaml`);
-  const child = spawnSync(PYTHON, [TORCH_SCRIPT, yaml, String(imgsz), '8', String(threads), String(reps)], { encoding: 'utf8' });
+  const child = spawnSync(PYTHON, [TORCH_SCRIPT, yaml, String(imgsz), '8', String(threads), String(reps)], {
+    encoding: 'utf8',
+  });
   const row = lastJsonLine<{ wallMs: number; cpuMs: number }>(child.stdout ?? '');
   const engine = `pytorch-cpu (${threads} thread${threads > 1 ? 's' : ''})`;
-  return row ? { engine, model, ...row } : { engine, model, wallMs: NaN, cpuMs: NaN, error: (child.stderr ?? String(child.error)).slice(-300) };
+  return row
+    ? { engine, model, ...row }
+    : { engine, model, wallMs: NaN, cpuMs: NaN, error: (child.stderr ?? String(child.error)).slice(-300) };
 }
 
 function torchPresent(): boolean {
@@ -64,14 +103,48 @@ function torchPresent(): boolean {
 function epoch(backend: string, ranks: number): EpochRow {
   const dir = tmpDir(`bench-epoch-${backend}-${ranks}`);
   try {
-    const args = ['--cfg', 'yolov5n.yaml', '--weights', '', '--data', data, '--imgsz', String(imgsz), '--batch-size', '16', '--epochs', '1', '--backend', backend, '--noplots', '--project', dir, '--name', 'run', '--workers', '1'];
-    const cmd = ranks === 1 ? [TRAIN_CLI, ...args] : [LAUNCHER_CLI, '--nproc', String(ranks), '--standalone', 'train', ...args];
+    const args = [
+      '--cfg',
+      'yolov5n.yaml',
+      '--weights',
+      '',
+      '--data',
+      data,
+      '--imgsz',
+      String(imgsz),
+      '--batch-size',
+      '16',
+      '--epochs',
+      '1',
+      '--backend',
+      backend,
+      '--noplots',
+      '--project',
+      dir,
+      '--name',
+      'run',
+      '--workers',
+      '1',
+    ];
+    const cmd =
+      ranks === 1 ? [TRAIN_CLI, ...args] : [LAUNCHER_CLI, '--nproc', String(ranks), '--standalone', 'train', ...args];
     const t0 = Date.now();
-    const run = spawnSync(process.execPath, cmd, { cwd: dir, encoding: 'utf8', maxBuffer: 64 << 20,
-      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2', YOLO_LAUNCH_DATASETS: process.env.YOLO_LAUNCH_DATASETS ?? path.join(os.tmpdir(), 'yolo-launch-bench-datasets') } });
+    const run = spawnSync(process.execPath, cmd, {
+      cwd: dir,
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+      env: {
+        ...process.env,
+        TF_CPP_MIN_LOG_LEVEL: '2',
+        YOLO_LAUNCH_DATASETS: process.env.YOLO_LAUNCH_DATASETS ?? path.join(os.tmpdir(), 'yolo-launch-bench-datasets'),
+      },
+    });
     const wallS = (Date.now() - t0) / 1000;
     if (run.status !== 0) return { backend, ranks, trainS: NaN, imagesPerS: NaN, wallS, error: run.stderr.slice(-300) };
-    const log = fs.readFileSync(path.join(dir, 'run', 'train.log'), 'utf8').split('\n').filter(Boolean)
+    const log = fs
+      .readFileSync(path.join(dir, 'run', 'train.log'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
       .map((l) => JSON.parse(l) as { rank: number; msg: string; timing?: { train: number; images: number } });
     const end = log.filter((r) => r.rank === (ranks === 1 ? -1 : 0) && r.msg === 'epoch end').pop()!.timing!;
     return { backend, ranks, trainS: end.train / 1000, imagesPerS: end.images / (end.train / 1000), wallS };
@@ -92,22 +165,39 @@ async function main(): Promise<void> {
     steps.filter((s) => s.model === model).forEach(progress);
   }
   const epochs: EpochRow[] = [];
-  for (const backend of backends) for (const ranks of epochRanks) progress(epochs[epochs.push(epoch(backend, ranks)) - 1]!);
+  for (const backend of backends)
+    for (const ranks of epochRanks) progress(epochs[epochs.push(epoch(backend, ranks)) - 1]!);
 
-  console.log(`\ntraining step, imgsz ${imgsz}, batch 8, forward + loss + backward (median of ${reps}; ${os.availableParallelism()} cores; ratio = CPU ms / wasm's)`);
+  console.log(
+    `\ntraining step, imgsz ${imgsz}, batch 8, forward + loss + backward (median of ${reps}; ${os.availableParallelism()} cores; ratio = CPU ms / wasm's)`,
+  );
   console.log('| model | engine | wall ms | CPU ms | CPU vs wasm |\n|---|---|--:|--:|--:|');
   for (const row of steps) {
     const wasm = steps.find((s) => s.model === row.model && s.engine === 'wasm');
-    console.log(`| ${row.model} | ${row.engine} | ${fmt(row.wallMs)} | ${fmt(row.cpuMs)} | ${wasm ? fmt(row.cpuMs / wasm.cpuMs, 2) : ''} |${row.error ? ` ${row.error.split('\n')[0]}` : ''}`);
+    console.log(
+      `| ${row.model} | ${row.engine} | ${fmt(row.wallMs)} | ${fmt(row.cpuMs)} | ${wasm ? fmt(row.cpuMs / wasm.cpuMs, 2) : ''} |${row.error ? ` ${row.error.split('\n')[0]}` : ''}`,
+    );
   }
   if (epochs.length) {
-    console.log(`\none epoch of ${path.basename(data)}, yolov5n, imgsz ${imgsz}, batch 16 (total), first epoch (includes image decoding)`);
+    console.log(
+      `\none epoch of ${path.basename(data)}, yolov5n, imgsz ${imgsz}, batch 16 (total), first epoch (includes image decoding)`,
+    );
     console.log('| backend | ranks | epoch train s | images/s | run wall s |\n|---|--:|--:|--:|--:|');
-    for (const row of epochs) console.log(`| ${row.backend} | ${row.ranks} | ${fmt(row.trainS, 1)} | ${fmt(row.imagesPerS, 2)} | ${fmt(row.wallS, 0)} |${row.error ? ` ${row.error.split('\n')[0]}` : ''}`);
+    for (const row of epochs)
+      console.log(
+        `| ${row.backend} | ${row.ranks} | ${fmt(row.trainS, 1)} | ${fmt(row.imagesPerS, 2)} | ${fmt(row.wallS, 0)} |${row.error ? ` ${row.error.split('\n')[0]}` : ''}`,
+      );
   }
   const out = path.join(REPO_ROOT, 'bench-results', 'backends.json');
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), cores: os.availableParallelism(), imgsz, reps, data, steps, epochs }, null, 2) + '\n');
+  fs.writeFileSync(
+    out,
+    JSON.stringify(
+      { date: new Date().toISOString(), cores: os.availableParallelism(), imgsz, reps, data, steps, epochs },
+      null,
+      2,
+    ) + '\n',
+  );
   console.log(`\nwrote ${out}`);
 }
 

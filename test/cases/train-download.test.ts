@@ -12,36 +12,66 @@ import { makeFixedSizeDataset, writeNoAugHyp } from '../helpers/images.js';
 
 const haveTools = spawnSync('zip', ['-v']).status === 0 && spawnSync('unzip', ['-v']).status === 0;
 
-test('a missing dataset with a download: URL is downloaded, unpacked and trained on', { skip: haveTools ? false : 'zip/unzip not installed' }, async () => {
-  const dir = tmpDir('download');
-  const server = http.createServer((req, res) => {
-    const f = path.join(dir, 'serve', path.basename(req.url ?? ''));
-    if (!fs.existsSync(f)) {
-      res.writeHead(404).end();
-      return;
+test(
+  'a missing dataset with a download: URL is downloaded, unpacked and trained on',
+  { skip: haveTools ? false : 'zip/unzip not installed' },
+  async () => {
+    const dir = tmpDir('download');
+    const server = http.createServer((req, res) => {
+      const f = path.join(dir, 'serve', path.basename(req.url ?? ''));
+      if (!fs.existsSync(f)) {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/zip' });
+      res.end(fs.readFileSync(f));
+    });
+    try {
+      makeFixedSizeDataset(path.join(dir, 'build', 'fixed'), 8);
+      fs.mkdirSync(path.join(dir, 'serve'));
+      const z = spawnSync('zip', ['-q', '-r', path.join(dir, 'serve', 'fixed.zip'), 'fixed/images', 'fixed/labels'], {
+        cwd: path.join(dir, 'build'),
+      });
+      assert.equal(z.status, 0, z.stderr?.toString());
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as AddressInfo).port;
+      const yaml = path.join(dir, 'fixed.yaml');
+      fs.writeFileSync(
+        yaml,
+        `path: ${path.join(dir, 'datasets', 'fixed')}\ntrain: images/train\nval: images/train\nnames: [red, green, blue]\ndownload: http://127.0.0.1:${port}/fixed.zip\n`,
+      );
+      const r = await runTrain(
+        [
+          '--cfg',
+          TINY_YAML,
+          '--data',
+          yaml,
+          '--hyp',
+          writeNoAugHyp(dir),
+          '--epochs',
+          '1',
+          '--batch-size',
+          '8',
+          '--imgsz',
+          '64',
+          '--noval',
+          '--noplots',
+          '--backend',
+          'wasm',
+          '--workers',
+          '0',
+          '--project',
+          path.join(dir, 'runs'),
+        ],
+        { cwd: dir, timeoutMs: 120_000 },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /Dataset download success/);
+      assert.equal(fs.readdirSync(path.join(dir, 'datasets', 'fixed', 'images', 'train')).length, 8);
+      assert.ok(fs.existsSync(path.join(dir, 'runs', 'exp', 'weights', 'last.pt')));
+    } finally {
+      server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
-    res.writeHead(200, { 'content-type': 'application/zip' });
-    res.end(fs.readFileSync(f));
-  });
-  try {
-    makeFixedSizeDataset(path.join(dir, 'build', 'fixed'), 8);
-    fs.mkdirSync(path.join(dir, 'serve'));
-    const z = spawnSync('zip', ['-q', '-r', path.join(dir, 'serve', 'fixed.zip'), 'fixed/images', 'fixed/labels'], { cwd: path.join(dir, 'build') });
-    assert.equal(z.status, 0, z.stderr?.toString());
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as AddressInfo).port;
-    const yaml = path.join(dir, 'fixed.yaml');
-    fs.writeFileSync(yaml, `path: ${path.join(dir, 'datasets', 'fixed')}\ntrain: images/train\nval: images/train\nnames: [red, green, blue]\ndownload: http://127.0.0.1:${port}/fixed.zip\n`);
-    const r = await runTrain(
-      ['--cfg', TINY_YAML, '--data', yaml, '--hyp', writeNoAugHyp(dir), '--epochs', '1', '--batch-size', '8', '--imgsz', '64', '--noval', '--noplots', '--backend', 'wasm', '--workers', '0', '--project', path.join(dir, 'runs')],
-      { cwd: dir, timeoutMs: 120_000 },
-    );
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /Dataset download success/);
-    assert.equal(fs.readdirSync(path.join(dir, 'datasets', 'fixed', 'images', 'train')).length, 8);
-    assert.ok(fs.existsSync(path.join(dir, 'runs', 'exp', 'weights', 'last.pt')));
-  } finally {
-    server.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);

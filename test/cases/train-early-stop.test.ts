@@ -14,9 +14,36 @@ test('patience 1 stops every rank in the same epoch; --image-weights gives all r
     const yaml = makeFixedSizeDataset(path.join(dir, 'data'), 16);
     const hyp = writeNoAugHyp(dir);
     const saveDir = path.join(dir, 'runs', 'exp');
-    const args = ['--cfg', TINY_YAML, '--data', yaml, '--hyp', hyp, '--epochs', '6', '--batch-size', '8', '--imgsz', '64', '--backend', 'wasm', '--workers', '0', '--noplots', '--patience', '1', '--image-weights', '--project', path.join(dir, 'runs')];
+    const args = [
+      '--cfg',
+      TINY_YAML,
+      '--data',
+      yaml,
+      '--hyp',
+      hyp,
+      '--epochs',
+      '6',
+      '--batch-size',
+      '8',
+      '--imgsz',
+      '64',
+      '--backend',
+      'wasm',
+      '--workers',
+      '0',
+      '--noplots',
+      '--patience',
+      '1',
+      '--image-weights',
+      '--project',
+      path.join(dir, 'runs'),
+    ];
     // Epoch 0, then stop (test hook), as if the job had been interrupted.
-    const first = await runLaunch(['--nproc', '2', '--standalone'], args, { cwd: dir, env: { YOLO_TRAIN_EXIT_AFTER_EPOCH: '0' }, timeoutMs: 180_000 });
+    const first = await runLaunch(['--nproc', '2', '--standalone'], args, {
+      cwd: dir,
+      env: { YOLO_TRAIN_EXIT_AFTER_EPOCH: '0' },
+      timeoutMs: 180_000,
+    });
     assert.notEqual(first.code, 0);
     // Pretend the run had once reached a fitness it can no longer beat: with patience 1 the
     // first resumed epoch without improvement must stop training on every rank.
@@ -28,15 +55,25 @@ test('patience 1 stops every rank in the same epoch; --image-weights gives all r
     const r = await runLaunch(['--nproc', '2', '--standalone'], ['--resume', last], { cwd: dir, timeoutMs: 180_000 });
     assert.equal(r.code, 0, r.stdout.slice(-3000) + r.stderr.slice(-3000));
     assert.match(r.stdout, /Stopping training early as no improvement observed in last 1 epochs/);
-    assert.deepEqual(readResults(path.join(saveDir, 'results.csv')).map((x) => x.epoch), [0, 1], 'epoch 1 ran, then training stopped (6 epochs were asked for)');
+    assert.deepEqual(
+      readResults(path.join(saveDir, 'results.csv')).map((x) => x.epoch),
+      [0, 1],
+      'epoch 1 ran, then training stopped (6 epochs were asked for)',
+    );
     const log = readLog(saveDir);
     for (const rank of [0, 1]) {
       const ends = log.filter((x) => x.rank === rank && x.msg === 'epoch end').map((x) => x.epoch);
       assert.deepEqual(ends, [0, 1], `rank ${rank} ran epochs 0 and 1 only`);
-      assert.equal(log.filter((x) => x.rank === rank && x.msg === 'early stop').length, 1, `rank ${rank} received the stop`);
+      assert.equal(
+        log.filter((x) => x.rank === rank && x.msg === 'early stop').length,
+        1,
+        `rank ${rank} received the stop`,
+      );
     }
     for (const epoch of [0, 1]) {
-      const hashes = [0, 1].map((rank) => log.find((x) => x.rank === rank && x.msg === 'image weights' && x.epoch === epoch)?.indices_hash);
+      const hashes = [0, 1].map(
+        (rank) => log.find((x) => x.rank === rank && x.msg === 'image weights' && x.epoch === epoch)?.indices_hash,
+      );
       assert.ok(hashes[0], `image weights were broadcast in epoch ${epoch}`);
       assert.equal(hashes[1], hashes[0], `both ranks sampled from the same indices in epoch ${epoch}`);
     }

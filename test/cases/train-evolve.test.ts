@@ -13,14 +13,44 @@ test('yolo-launch --nproc 2 train --evolve 2: two generations recorded in evolve
     const yaml = makeFixedSizeDataset(path.join(dir, 'data'), 16);
     const r = await runLaunch(
       ['--nproc', '2', '--standalone'],
-      ['--cfg', TINY_YAML, '--data', yaml, '--hyp', writeNoAugHyp(dir), '--epochs', '1', '--batch-size', '8', '--imgsz', '64', '--backend', 'wasm', '--workers', '0', '--noplots', '--evolve', '2', '--project', path.join(dir, 'evolve')],
+      [
+        '--cfg',
+        TINY_YAML,
+        '--data',
+        yaml,
+        '--hyp',
+        writeNoAugHyp(dir),
+        '--epochs',
+        '1',
+        '--batch-size',
+        '8',
+        '--imgsz',
+        '64',
+        '--backend',
+        'wasm',
+        '--workers',
+        '0',
+        '--noplots',
+        '--evolve',
+        '2',
+        '--project',
+        path.join(dir, 'evolve'),
+      ],
       { cwd: dir, timeoutMs: 180_000 },
     );
     assert.equal(r.code, 0, r.stdout.slice(-3000) + r.stderr.slice(-3000));
-    const csv = fs.readFileSync(path.join(dir, 'evolve', 'exp', 'evolve.csv'), 'utf8').trim().split('\n');
+    const csv = fs
+      .readFileSync(path.join(dir, 'evolve', 'exp', 'evolve.csv'), 'utf8')
+      .trim()
+      .split('\n');
     assert.equal(csv.length, 3, 'header + two generations');
     const head = csv[0]!.split(',').map((s) => s.trim());
-    assert.deepEqual(head.slice(0, 4), ['metrics/precision', 'metrics/recall', 'metrics/mAP_0.5', 'metrics/mAP_0.5:0.95']);
+    assert.deepEqual(head.slice(0, 4), [
+      'metrics/precision',
+      'metrics/recall',
+      'metrics/mAP_0.5',
+      'metrics/mAP_0.5:0.95',
+    ]);
     const hyps = csv.slice(1).map((l) => l.split(',').slice(7).map(Number));
     assert.notDeepEqual(hyps[1], hyps[0], 'the second generation was mutated');
     assert.match(fs.readFileSync(path.join(dir, 'evolve', 'exp', 'hyp_evolved.yaml'), 'utf8'), /# Last generation: 1/);

@@ -18,37 +18,72 @@ function sameTensors(a: string, b: string): { differing: string[]; compared: num
   const differing: string[] = [];
   for (const t of x.model) {
     const u = yt.get(t.name);
-    if (!u || u.data.length !== t.data.length || t.data.some((v, i) => !Object.is(v, u.data[i]))) differing.push(t.name);
+    if (!u || u.data.length !== t.data.length || t.data.some((v, i) => !Object.is(v, u.data[i])))
+      differing.push(t.name);
   }
   return { differing, compared: x.model.length };
 }
 
 for (const { backend, skip } of await backendsUnderTest()) {
-  test(`exact resume (${backend}): stopped after epoch 1 and resumed equals the uninterrupted run bit for bit`, { skip }, async () => {
-    const dir = tmpDir(`resume-${backend}`);
-    try {
-      const yaml = makeFixedSizeDataset(path.join(dir, 'data'), 16);
-      const hyp = writeNoAugHyp(dir);
-      const common = ['--cfg', TINY_YAML, '--data', yaml, '--hyp', hyp, '--epochs', '3', '--batch-size', '8', '--imgsz', '64', '--backend', backend, '--workers', '0', '--noplots', '--project', path.join(dir, 'runs')];
-      const full = await runTrain([...common, '--name', 'full'], { cwd: dir, timeoutMs: 180_000 });
-      assert.equal(full.code, 0, full.stderr);
-      const cut = await runTrain([...common, '--name', 'cut'], { cwd: dir, env: { YOLO_TRAIN_EXIT_AFTER_EPOCH: '1' }, timeoutMs: 180_000 });
-      assert.equal(cut.code, 75, `the test hook exits 75 after epoch 1: ${cut.stderr}`);
-      assert.equal(loadCheckpoint(path.join(dir, 'runs', 'cut', 'weights', 'last.pt')).meta.epoch, 1);
-      const resumed = await runTrain(['--resume', path.join(dir, 'runs', 'cut', 'weights', 'last.pt')], { cwd: dir, timeoutMs: 180_000 });
-      assert.equal(resumed.code, 0, resumed.stderr);
-      assert.match(resumed.stdout, /Resuming training from .* from epoch 2 to 3 total epochs/);
-      for (const f of ['last.pt', 'best.pt']) {
-        const r = sameTensors(path.join(dir, 'runs', 'full', 'weights', f), path.join(dir, 'runs', 'cut', 'weights', f));
-        assert.deepEqual(r.differing, [], `${f}: tensors differing after resume`);
+  test(
+    `exact resume (${backend}): stopped after epoch 1 and resumed equals the uninterrupted run bit for bit`,
+    { skip },
+    async () => {
+      const dir = tmpDir(`resume-${backend}`);
+      try {
+        const yaml = makeFixedSizeDataset(path.join(dir, 'data'), 16);
+        const hyp = writeNoAugHyp(dir);
+        const common = [
+          '--cfg',
+          TINY_YAML,
+          '--data',
+          yaml,
+          '--hyp',
+          hyp,
+          '--epochs',
+          '3',
+          '--batch-size',
+          '8',
+          '--imgsz',
+          '64',
+          '--backend',
+          backend,
+          '--workers',
+          '0',
+          '--noplots',
+          '--project',
+          path.join(dir, 'runs'),
+        ];
+        const full = await runTrain([...common, '--name', 'full'], { cwd: dir, timeoutMs: 180_000 });
+        assert.equal(full.code, 0, full.stderr);
+        const cut = await runTrain([...common, '--name', 'cut'], {
+          cwd: dir,
+          env: { YOLO_TRAIN_EXIT_AFTER_EPOCH: '1' },
+          timeoutMs: 180_000,
+        });
+        assert.equal(cut.code, 75, `the test hook exits 75 after epoch 1: ${cut.stderr}`);
+        assert.equal(loadCheckpoint(path.join(dir, 'runs', 'cut', 'weights', 'last.pt')).meta.epoch, 1);
+        const resumed = await runTrain(['--resume', path.join(dir, 'runs', 'cut', 'weights', 'last.pt')], {
+          cwd: dir,
+          timeoutMs: 180_000,
+        });
+        assert.equal(resumed.code, 0, resumed.stderr);
+        assert.match(resumed.stdout, /Resuming training from .* from epoch 2 to 3 total epochs/);
+        for (const f of ['last.pt', 'best.pt']) {
+          const r = sameTensors(
+            path.join(dir, 'runs', 'full', 'weights', f),
+            path.join(dir, 'runs', 'cut', 'weights', f),
+          );
+          assert.deepEqual(r.differing, [], `${f}: tensors differing after resume`);
+        }
+        const ra = readResults(path.join(dir, 'runs', 'full', 'results.csv'));
+        const rb = readResults(path.join(dir, 'runs', 'cut', 'results.csv'));
+        assert.deepEqual(rb, ra, 'results.csv rows are identical');
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
       }
-      const ra = readResults(path.join(dir, 'runs', 'full', 'results.csv'));
-      const rb = readResults(path.join(dir, 'runs', 'cut', 'results.csv'));
-      assert.deepEqual(rb, ra, 'results.csv rows are identical');
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 }
 
 test('SIGKILL of rank 1 during epoch 2 with --max-restarts 1: the group restarts, resumes from last.pt and completes', async () => {
@@ -60,7 +95,9 @@ test('SIGKILL of rank 1 during epoch 2 with --max-restarts 1: the group restarts
     let killed = false;
     const watcher = setInterval(() => {
       if (killed) return;
-      const rec = readLog(saveDir).find((r) => r.msg === 'epoch start' && r.rank === 1 && r.epoch === 2 && r.restart_count === 0);
+      const rec = readLog(saveDir).find(
+        (r) => r.msg === 'epoch start' && r.rank === 1 && r.epoch === 2 && r.restart_count === 0,
+      );
       if (rec) {
         killed = true;
         process.kill(rec.pid as number, 'SIGKILL');
@@ -70,7 +107,27 @@ test('SIGKILL of rank 1 during epoch 2 with --max-restarts 1: the group restarts
     try {
       r = await runLaunch(
         ['--nproc', '2', '--standalone', '--max-restarts', '1'],
-        ['--cfg', TINY_YAML, '--data', yaml, '--hyp', hyp, '--epochs', '4', '--batch-size', '8', '--imgsz', '64', '--backend', 'wasm', '--workers', '0', '--noplots', '--project', path.join(dir, 'runs')],
+        [
+          '--cfg',
+          TINY_YAML,
+          '--data',
+          yaml,
+          '--hyp',
+          hyp,
+          '--epochs',
+          '4',
+          '--batch-size',
+          '8',
+          '--imgsz',
+          '64',
+          '--backend',
+          'wasm',
+          '--workers',
+          '0',
+          '--noplots',
+          '--project',
+          path.join(dir, 'runs'),
+        ],
         { cwd: dir, timeoutMs: 240_000 },
       );
     } finally {
@@ -81,11 +138,22 @@ test('SIGKILL of rank 1 during epoch 2 with --max-restarts 1: the group restarts
     const log = readLog(saveDir);
     const resumedStarts = log.filter((x) => x.msg === 'epoch start' && x.restart_count === 1);
     assert.ok(resumedStarts.length > 0, 'epochs ran after the restart');
-    assert.equal(Math.min(...resumedStarts.map((x) => x.epoch as number)), 2, 'the restarted group resumed at epoch 2 (last.pt held epoch 1)');
+    assert.equal(
+      Math.min(...resumedStarts.map((x) => x.epoch as number)),
+      2,
+      'the restarted group resumed at epoch 2 (last.pt held epoch 1)',
+    );
     const final = loadCheckpoint(path.join(saveDir, 'weights', 'last.pt'));
     assert.equal(final.meta.epoch, -1, 'final last.pt is stripped');
-    assert.deepEqual(readResults(path.join(saveDir, 'results.csv')).map((x) => x.epoch), [0, 1, 2, 3]);
-    assert.deepEqual(processesMatching(dir).filter((p) => !p.includes('--test')), [], 'no orphans');
+    assert.deepEqual(
+      readResults(path.join(saveDir, 'results.csv')).map((x) => x.epoch),
+      [0, 1, 2, 3],
+    );
+    assert.deepEqual(
+      processesMatching(dir).filter((p) => !p.includes('--test')),
+      [],
+      'no orphans',
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -20,7 +20,14 @@ export async function backendsUnderTest(): Promise<BackendUnderTest[]> {
   const entry = pathToFileURL(path.join(REPO_ROOT, 'packages', 'backend', 'dist', 'src', 'index.js')).href;
   const { probeTensorflowBackend } = (await import(entry)) as BackendProbeModule;
   const probe = probeTensorflowBackend();
-  const skip = probe.available ? false : `tfjs-node is not usable (run \`npm run setup:tensorflow\`): ${probe.detail.split('\n')[0]}`;
-  console.log(probe.available ? `tensorflow backend tests: RUN on ${probe.detail}` : `tensorflow backend tests: SKIPPED: ${skip}`);
-  return [{ backend: 'wasm', skip: false }, { backend: 'tensorflow', skip }];
+  const skip = probe.available
+    ? false
+    : `tfjs-node is not usable (run \`npm run setup:tensorflow\`): ${probe.detail.split('\n')[0]}`;
+  console.log(
+    probe.available ? `tensorflow backend tests: RUN on ${probe.detail}` : `tensorflow backend tests: SKIPPED: ${skip}`,
+  );
+  return [
+    { backend: 'wasm', skip: false },
+    { backend: 'tensorflow', skip },
+  ];
 }

@@ -40,7 +40,12 @@ export function encodePng(rgb: Uint8Array, width: number, height: number): Buffe
     raw[y * (width * 3 + 1)] = 0;
     Buffer.from(rgb.buffer, rgb.byteOffset + y * width * 3, width * 3).copy(raw, y * (width * 3 + 1) + 1);
   }
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 const COLORS: [number, number, number][] = [
@@ -56,7 +61,7 @@ const COLORS: [number, number, number][] = [
 export function makeFixedSizeDataset(dir: string, n: number, size = 64, side = 20): string {
   for (const split of ['images', 'labels']) fs.mkdirSync(path.join(dir, split, 'train'), { recursive: true });
   let s = 12345;
-  const rand = (): number => ((s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296);
+  const rand = (): number => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) / 4294967296;
   for (let i = 0; i < n; i++) {
     const rgb = new Uint8Array(size * size * 3);
     for (let p = 0; p < size * size; p++) {
@@ -86,10 +91,16 @@ export function makeFixedSizeDataset(dir: string, n: number, size = 64, side = 2
       }
     const stem = `im${String(i).padStart(3, '0')}`;
     fs.writeFileSync(path.join(dir, 'images', 'train', `${stem}.png`), encodePng(rgb, size, size));
-    fs.writeFileSync(path.join(dir, 'labels', 'train', `${stem}.txt`), `${cls} ${cx / size} ${cy / size} ${side / size} ${side / size}\n`);
+    fs.writeFileSync(
+      path.join(dir, 'labels', 'train', `${stem}.txt`),
+      `${cls} ${cx / size} ${cy / size} ${side / size} ${side / size}\n`,
+    );
   }
   const yaml = path.join(dir, 'fixed.yaml');
-  fs.writeFileSync(yaml, `path: ${dir}\ntrain: images/train\nval: images/train\nnames:\n  0: red\n  1: green\n  2: blue\n`);
+  fs.writeFileSync(
+    yaml,
+    `path: ${dir}\ntrain: images/train\nval: images/train\nnames:\n  0: red\n  1: green\n  2: blue\n`,
+  );
   return yaml;
 }
 

@@ -20,10 +20,34 @@ export function tmpDir(prefix: string): string {
 
 /** hyp.scratch-low's keys with augmentation off; tests override what they need. */
 const TEST_HYP_BASE: Record<string, number> = {
-  lr0: 0.01, lrf: 0.1, momentum: 0.937, weight_decay: 0.0005, warmup_epochs: 0.5, warmup_momentum: 0.8, warmup_bias_lr: 0.1,
-  box: 0.05, cls: 0.5, cls_pw: 1.0, obj: 1.0, obj_pw: 1.0, iou_t: 0.2, anchor_t: 4.0, fl_gamma: 0.0,
-  hsv_h: 0.0, hsv_s: 0.0, hsv_v: 0.0, degrees: 0.0, translate: 0.0, scale: 0.0, shear: 0.0, perspective: 0.0,
-  flipud: 0.0, fliplr: 0.0, mosaic: 0.0, mixup: 0.0, copy_paste: 0.0,
+  lr0: 0.01,
+  lrf: 0.1,
+  momentum: 0.937,
+  weight_decay: 0.0005,
+  warmup_epochs: 0.5,
+  warmup_momentum: 0.8,
+  warmup_bias_lr: 0.1,
+  box: 0.05,
+  cls: 0.5,
+  cls_pw: 1.0,
+  obj: 1.0,
+  obj_pw: 1.0,
+  iou_t: 0.2,
+  anchor_t: 4.0,
+  fl_gamma: 0.0,
+  hsv_h: 0.0,
+  hsv_s: 0.0,
+  hsv_v: 0.0,
+  degrees: 0.0,
+  translate: 0.0,
+  scale: 0.0,
+  shear: 0.0,
+  perspective: 0.0,
+  flipud: 0.0,
+  fliplr: 0.0,
+  mosaic: 0.0,
+  mixup: 0.0,
+  copy_paste: 0.0,
 };
 
 /** Writes `<dir>/<name>`: the test hyp base with `overrides`, one `key: value` per line. */
@@ -32,7 +56,12 @@ export function writeTestHyp(dir: string, name: string, overrides: Record<string
   const hyp = { ...TEST_HYP_BASE, ...overrides };
   // Python-style floats (0.0, 1.0) as YAML users write them in hyp files
   const fmt = (v: number): string => (Number.isInteger(v) && !String(v).includes('e') ? v.toFixed(1) : String(v));
-  fs.writeFileSync(file, Object.entries(hyp).map(([k, v]) => `${k}: ${fmt(v)}`).join('\n') + '\n');
+  fs.writeFileSync(
+    file,
+    Object.entries(hyp)
+      .map(([k, v]) => `${k}: ${fmt(v)}`)
+      .join('\n') + '\n',
+  );
   return file;
 }
 
@@ -54,12 +83,29 @@ process.on('exit', () => {
 });
 
 /** Run a node script to completion (killed on timeout and on test exit). */
-export function runNode(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; onStdout?: (chunk: string) => void }): Promise<RunResult> {
+export function runNode(
+  args: string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; onStdout?: (chunk: string) => void },
+): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env, ...opts.env };
     // A test's own environment must not look like a launcher's.
-    for (const k of ['RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT', 'RESTART_COUNT', 'YOLO_LAUNCH_RUN_ID']) if (!opts.env || !(k in opts.env)) delete env[k];
-    const child = spawn(process.execPath, args, { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: false });
+    for (const k of [
+      'RANK',
+      'LOCAL_RANK',
+      'WORLD_SIZE',
+      'MASTER_ADDR',
+      'MASTER_PORT',
+      'RESTART_COUNT',
+      'YOLO_LAUNCH_RUN_ID',
+    ])
+      if (!opts.env || !(k in opts.env)) delete env[k];
+    const child = spawn(process.execPath, args, {
+      cwd: opts.cwd,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: false,
+    });
     children.add(child);
     let stdout = '';
     let stderr = '';
@@ -70,7 +116,11 @@ export function runNode(args: string[], opts: { cwd: string; env?: NodeJS.Proces
     child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`timed out after ${opts.timeoutMs} ms: node ${args.join(' ')}\n--- stdout\n${stdout.slice(-3000)}\n--- stderr\n${stderr.slice(-3000)}`));
+      reject(
+        new Error(
+          `timed out after ${opts.timeoutMs} ms: node ${args.join(' ')}\n--- stdout\n${stdout.slice(-3000)}\n--- stderr\n${stderr.slice(-3000)}`,
+        ),
+      );
     }, opts.timeoutMs ?? 240_000);
     child.on('error', reject);
     child.on('close', (code, signal) => {
@@ -81,11 +131,18 @@ export function runNode(args: string[], opts: { cwd: string; env?: NodeJS.Proces
   });
 }
 
-export function runTrain(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<RunResult> {
+export function runTrain(
+  args: string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<RunResult> {
   return runNode([TRAIN_CLI, ...args], opts);
 }
 
-export function runLaunch(launcherArgs: string[], trainArgs: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; onStdout?: (chunk: string) => void }): Promise<RunResult> {
+export function runLaunch(
+  launcherArgs: string[],
+  trainArgs: string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; onStdout?: (chunk: string) => void },
+): Promise<RunResult> {
   return runNode([LAUNCHER_CLI, ...launcherArgs, 'train', ...trainArgs], opts);
 }
 
@@ -93,7 +150,10 @@ export function runLaunch(launcherArgs: string[], trainArgs: string[], opts: { c
 export function lastAllRow(stdout: string): number[] | null {
   const rows = stdout.split('\n').filter((l) => /^\s*(\[rank0\]:\s*)?\s+all\s+\d+/.test(l));
   if (!rows.length) return null;
-  const cells = rows[rows.length - 1]!.replace(/^.*\ball\b/, '').trim().split(/\s+/).map(Number);
+  const cells = rows[rows.length - 1]!.replace(/^.*\ball\b/, '')
+    .trim()
+    .split(/\s+/)
+    .map(Number);
   return cells.slice(2, 6);
 }
 

@@ -66,7 +66,11 @@ async function measure(once: () => Promise<void>): Promise<{ ms: number; cpuMs: 
   return { ms: median(walls), cpuMs: median(cpus) };
 }
 
-async function guarded(name: BenchName, what: string, run: () => Promise<Omit<BenchResult, 'name' | 'what' | 'ok'>>): Promise<BenchResult> {
+async function guarded(
+  name: BenchName,
+  what: string,
+  run: () => Promise<Omit<BenchResult, 'name' | 'what' | 'ok'>>,
+): Promise<BenchResult> {
   try {
     return { name, what, ok: true, ...(await run()) };
   } catch (error) {
@@ -88,7 +92,11 @@ export function benchMatMul(n: number): Promise<BenchResult> {
       c.dispose();
     });
     tf.dispose([a, b]);
-    return { ms: round(t.ms), cpuMs: round(t.cpuMs), rate: `${((2 * n ** 3) / (t.ms / 1e3) / 1e9).toFixed(1)} GFLOP/s` };
+    return {
+      ms: round(t.ms),
+      cpuMs: round(t.cpuMs),
+      rate: `${((2 * n ** 3) / (t.ms / 1e3) / 1e9).toFixed(1)} GFLOP/s`,
+    };
   });
 }
 
@@ -98,7 +106,12 @@ export function benchConv(shape: [number, number, number, number]): Promise<Benc
   return guarded('conv', `conv2d [${shape.join(',')}] x 3x3x${channels} forward + backward`, async () => {
     const x = tf.randomNormal(shape, 0, 1, 'float32', 3) as tf.Tensor4D;
     const w = tf.randomNormal([3, 3, channels, channels], 0, 0.1, 'float32', 4) as tf.Tensor4D;
-    const grads = tf.grads((input: tf.Tensor, filter: tf.Tensor) => tf.conv2d(input as tf.Tensor4D, filter as tf.Tensor4D, 1, 'same').square().mean());
+    const grads = tf.grads((input: tf.Tensor, filter: tf.Tensor) =>
+      tf
+        .conv2d(input as tf.Tensor4D, filter as tf.Tensor4D, 1, 'same')
+        .square()
+        .mean(),
+    );
     const t = await measure(async () => {
       const [dx, dw] = grads([x, w]);
       await Promise.all([dx!.data(), dw!.data()]);
@@ -114,7 +127,9 @@ const HYP = { box: 0.05, obj: 1.0, cls: 0.5, cls_pw: 1.0, obj_pw: 1.0, anchor_t:
 /** Eight boxes per image, fixed: the step's cost does not depend on them much. */
 function targets(batch: number): Float32Array {
   const rows: number[] = [];
-  for (let image = 0; image < batch; image++) for (let k = 0; k < 8; k++) rows.push(image, (k * 11) % 80, 0.2 + 0.08 * k, 0.7 - 0.06 * k, 0.1 + 0.03 * k, 0.15 + 0.02 * k);
+  for (let image = 0; image < batch; image++)
+    for (let k = 0; k < 8; k++)
+      rows.push(image, (k * 11) % 80, 0.2 + 0.08 * k, 0.7 - 0.06 * k, 0.1 + 0.03 * k, 0.15 + 0.02 * k);
   return Float32Array.from(rows);
 }
 

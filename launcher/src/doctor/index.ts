@@ -13,14 +13,20 @@ export interface DoctorOptions extends DoctorRequest {
   json: boolean;
 }
 
-export const DOCTOR_USAGE = 'yolo-launch doctor [--json] [--backend auto|tensorflow|wasm|cpu] [--device cpu|gpu] [--no-bench]';
+export const DOCTOR_USAGE =
+  'yolo-launch doctor [--json] [--backend auto|tensorflow|wasm|cpu] [--device cpu|gpu] [--no-bench]';
 
 export function parseDoctorArgs(argv: readonly string[], env: Record<string, string | undefined>): DoctorOptions {
   let values: { json?: boolean; backend?: string; device?: string; 'no-bench'?: boolean };
   try {
     ({ values } = parseArgs({
       args: [...argv],
-      options: { json: { type: 'boolean' }, backend: { type: 'string' }, device: { type: 'string' }, 'no-bench': { type: 'boolean' } },
+      options: {
+        json: { type: 'boolean' },
+        backend: { type: 'string' },
+        device: { type: 'string' },
+        'no-bench': { type: 'boolean' },
+      },
       strict: true,
       allowPositionals: false,
     }));
@@ -28,14 +34,22 @@ export function parseDoctorArgs(argv: readonly string[], env: Record<string, str
     throw new UsageError(`doctor: ${(error as Error).message}; usage: ${DOCTOR_USAGE}`);
   }
   const backend = (values.backend ?? env.YOLO_BACKEND ?? 'auto').toLowerCase();
-  if (!(BACKEND_NAMES as readonly string[]).includes(backend)) throw new UsageError(`doctor: --backend ${backend} is not a backend; use one of ${BACKEND_NAMES.join(', ')}`);
+  if (!(BACKEND_NAMES as readonly string[]).includes(backend))
+    throw new UsageError(`doctor: --backend ${backend} is not a backend; use one of ${BACKEND_NAMES.join(', ')}`);
   const device = (values.device ?? '').toLowerCase();
-  if (device !== '' && device !== 'cpu' && device !== 'gpu') throw new UsageError(`doctor: --device ${device}: use cpu or gpu`);
-  if (device === 'gpu' && (backend === 'wasm' || backend === 'cpu')) throw new UsageError(`doctor: --backend ${backend} cannot use a GPU; use --backend tensorflow or auto with --device gpu`);
+  if (device !== '' && device !== 'cpu' && device !== 'gpu')
+    throw new UsageError(`doctor: --device ${device}: use cpu or gpu`);
+  if (device === 'gpu' && (backend === 'wasm' || backend === 'cpu'))
+    throw new UsageError(
+      `doctor: --backend ${backend} cannot use a GPU; use --backend tensorflow or auto with --device gpu`,
+    );
   return { json: values.json === true, backend, device, bench: values['no-bench'] !== true };
 }
 
-export async function runDoctor(options: DoctorOptions, machine: DoctorMachine = thisMachine()): Promise<{ report: DoctorReport; verdict: Verdict; exitCode: number }> {
+export async function runDoctor(
+  options: DoctorOptions,
+  machine: DoctorMachine = thisMachine(),
+): Promise<{ report: DoctorReport; verdict: Verdict; exitCode: number }> {
   const progress = options.json ? () => {} : (line: string) => process.stderr.write(`doctor: ${line}\n`);
   const report = await diagnose(machine, options, progress);
   const verdict = judge(report);
@@ -43,4 +57,13 @@ export async function runDoctor(options: DoctorOptions, machine: DoctorMachine =
   return { report, verdict, exitCode: verdict.ok ? 0 : 1 };
 }
 
-export { diagnose, judge, formatText, formatJson, type DoctorReport, type Verdict, type DoctorMachine, type DoctorRequest };
+export {
+  diagnose,
+  judge,
+  formatText,
+  formatJson,
+  type DoctorReport,
+  type Verdict,
+  type DoctorMachine,
+  type DoctorRequest,
+};

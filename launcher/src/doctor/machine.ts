@@ -45,7 +45,10 @@ function runProbe(spec: ProbeSpec): Promise<ProbeOutcome> {
   if (spec.package) args.push('--package', spec.package);
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { env: { ...process.env, ...spec.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, ...spec.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -56,7 +59,12 @@ function runProbe(spec: ProbeSpec): Promise<ProbeOutcome> {
     }, spec.timeoutMs);
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ report: parseProbeOutput(stdout), stderr, exitCode: code, wallMs: Math.round(performance.now() - started) });
+      resolve({
+        report: parseProbeOutput(stdout),
+        stderr,
+        exitCode: code,
+        wallMs: Math.round(performance.now() - started),
+      });
     });
   });
 }
@@ -68,7 +76,10 @@ async function portState(port: number): Promise<NetworkFacts['port']> {
     return { free: true };
   } catch (error) {
     const owner = findPortOwner(port);
-    return { free: false, holder: owner ? `pid ${owner.pid} (${owner.command})` : ((error as NodeJS.ErrnoException).code ?? 'unknown') };
+    return {
+      free: false,
+      holder: owner ? `pid ${owner.pid} (${owner.command})` : ((error as NodeJS.ErrnoException).code ?? 'unknown'),
+    };
   }
 }
 

@@ -42,7 +42,10 @@ export interface ProbeOutcome {
 }
 
 export function parseProbeOutput(stdout: string): ProbeReport | null {
-  const line = stdout.split('\n').reverse().find((l) => l.startsWith(`${PROBE_MARKER} `));
+  const line = stdout
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith(`${PROBE_MARKER} `));
   if (!line) return null;
   try {
     return JSON.parse(line.slice(PROBE_MARKER.length + 1)) as ProbeReport;

@@ -45,21 +45,30 @@ export function judge(report: DoctorReport): Verdict {
   const selected = report.selected;
   if (!selected.probe?.ok) reasons.push(...selected.reasons.map((r) => `${report.request.backend} backend: ${r}`));
   if (report.request.device === 'gpu') {
-    if (selected.probe?.ok && !selected.probe.gpu) reasons.push(`--device gpu: the ${selected.probe.package} backend does not use a GPU`);
+    if (selected.probe?.ok && !selected.probe.gpu)
+      reasons.push(`--device gpu: the ${selected.probe.package} backend does not use a GPU`);
     reasons.push(...gpuReasons(report));
   }
   for (const row of selectedRows(report)) {
     const failed = (row.probe?.benchmarks ?? []).filter((b) => !b.ok);
-    for (const bench of failed) reasons.push(`${row.name}${row.gpu !== undefined ? ` (GPU ${row.gpu})` : ''}: ${bench.what} failed: ${bench.error}`);
+    for (const bench of failed)
+      reasons.push(
+        `${row.name}${row.gpu !== undefined ? ` (GPU ${row.gpu})` : ''}: ${bench.what} failed: ${bench.error}`,
+      );
   }
   if ('error' in report.network.advertise) reasons.push(`network: ${report.network.advertise.error}`);
 
   if (report.shm && report.shm.total < MIN_SHM_BYTES) {
-    warnings.push(`/dev/shm is ${gib(report.shm.total)}: data-loading workers need more (Docker: ipc: host or shm_size: 16gb; Kubernetes: an emptyDir with medium: Memory)`);
+    warnings.push(
+      `/dev/shm is ${gib(report.shm.total)}: data-loading workers need more (Docker: ipc: host or shm_size: 16gb; Kubernetes: an emptyDir with medium: Memory)`,
+    );
   }
-  if (report.disk && report.disk.free < MIN_FREE_DISK_BYTES) warnings.push(`only ${gib(report.disk.free)} free at ${report.disk.path}, where runs/ and checkpoints are written`);
+  if (report.disk && report.disk.free < MIN_FREE_DISK_BYTES)
+    warnings.push(`only ${gib(report.disk.free)} free at ${report.disk.path}, where runs/ and checkpoints are written`);
   if (!report.network.port.free) {
-    warnings.push(`master port ${report.network.masterPort} is taken by ${report.network.port.holder}: use --master-port or --standalone`);
+    warnings.push(
+      `master port ${report.network.masterPort} is taken by ${report.network.port.holder}: use --master-port or --standalone`,
+    );
   }
   if (report.jitNotice && report.request.device !== 'cpu') warnings.push(report.jitNotice.replace(/^notice: /, ''));
 

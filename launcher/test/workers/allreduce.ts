@@ -18,5 +18,7 @@ const n = 1000;
 const buf = new Float32Array(n);
 for (let i = 0; i < n; i++) buf[i] = (group.rank + 1) * (i + 1);
 const sum = await group.allReduce(buf, { op: 'sum' });
-process.stdout.write(`ALLREDUCE rank=${group.rank} world=${group.worldSize} head=${JSON.stringify(Array.from(sum.slice(0, 3)))} last=${sum[n - 1]}\n`);
+process.stdout.write(
+  `ALLREDUCE rank=${group.rank} world=${group.worldSize} head=${JSON.stringify(Array.from(sum.slice(0, 3)))} last=${sum[n - 1]}\n`,
+);
 await group.destroy();

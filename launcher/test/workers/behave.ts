@@ -7,10 +7,12 @@
 // Every rank prints "ready rank=R pid=P" first.
 if (process.env.RANK === undefined) process.exit(0); // run directly (node --test runs every file)
 
-const args = new Map(process.argv.slice(2).map((a) => {
-  const eq = a.indexOf('=');
-  return eq < 0 ? [a, 'true'] : [a.slice(0, eq), a.slice(eq + 1)];
-}));
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const eq = a.indexOf('=');
+    return eq < 0 ? [a, 'true'] : [a.slice(0, eq), a.slice(eq + 1)];
+  }),
+);
 const rank = Number(process.env.RANK);
 const restart = Number(process.env.RESTART_COUNT ?? 0);
 process.stdout.write(`ready rank=${rank} pid=${process.pid} restart=${restart}\n`);

@@ -4,9 +4,23 @@ import { createHash } from 'node:crypto';
 
 if (process.env.RANK === undefined) process.exit(0); // run directly (node --test runs every file)
 const names = [
-  'RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'LOCAL_WORLD_SIZE', 'NODE_RANK', 'GROUP_RANK',
-  'MASTER_ADDR', 'MASTER_PORT', 'YOLO_LAUNCH_RUN_ID', 'RESTART_COUNT', 'CUDA_VISIBLE_DEVICES',
-  'TF_FORCE_GPU_ALLOW_GROWTH', 'YOLO_LAUNCH_THREADS', 'OMP_NUM_THREADS', 'TF_NUM_INTRAOP_THREADS', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_',
+  'RANK',
+  'LOCAL_RANK',
+  'WORLD_SIZE',
+  'LOCAL_WORLD_SIZE',
+  'NODE_RANK',
+  'GROUP_RANK',
+  'MASTER_ADDR',
+  'MASTER_PORT',
+  'YOLO_LAUNCH_RUN_ID',
+  'RESTART_COUNT',
+  'CUDA_VISIBLE_DEVICES',
+  'TF_FORCE_GPU_ALLOW_GROWTH',
+  'YOLO_LAUNCH_THREADS',
+  'OMP_NUM_THREADS',
+  'TF_NUM_INTRAOP_THREADS',
+  'MALLOC_MMAP_THRESHOLD_',
+  'MALLOC_TRIM_THRESHOLD_',
   'YOLO_FORWARDED_PROBE',
 ];
 const env: Record<string, string | number | undefined> = {};

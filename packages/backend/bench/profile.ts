@@ -6,9 +6,16 @@ import { tf, initBackend } from '../src/index.js';
 import { YoloV5Shaped, YOLOV5N } from '../test/yolov5n_shaped.js';
 
 const { values: opts } = parseArgs({
-  options: { imgsz: { type: 'string', default: '320' }, batch: { type: 'string', default: '8' }, bn: { type: 'string', default: 'fused' } },
+  options: {
+    imgsz: { type: 'string', default: '320' },
+    batch: { type: 'string', default: '8' },
+    bn: { type: 'string', default: 'fused' },
+  },
 });
-const cpuMs = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e3; };
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e3;
+};
 
 await initBackend({ backend: 'wasm' });
 const stats = new Map<string, { ms: number; calls: number }>();
@@ -41,7 +48,9 @@ const t0 = cpuMs();
 net.step(x, optimizer).dispose();
 const total = cpuMs() - t0;
 const kernels = [...stats.values()].reduce((a, s) => a + s.ms, 0);
-console.log(`step: ${total.toFixed(0)} ms CPU; in kernels ${kernels.toFixed(0)} ms; outside kernels (engine, tape, JS) ${(total - kernels).toFixed(0)} ms`);
+console.log(
+  `step: ${total.toFixed(0)} ms CPU; in kernels ${kernels.toFixed(0)} ms; outside kernels (engine, tape, JS) ${(total - kernels).toFixed(0)} ms`,
+);
 for (const [name, s] of [...stats].sort((a, b) => b[1].ms - a[1].ms).slice(0, 25)) {
   console.log(`  ${name.padEnd(28)} ${s.ms.toFixed(1).padStart(8)} ms  x${s.calls}`);
 }

@@ -22,7 +22,9 @@ const { values: opts } = parseArgs({
     'skip-layers': { type: 'boolean', default: false },
   },
 });
-const imgsz = Number(opts.imgsz), batch = Number(opts.batch), reps = Number(opts.reps);
+const imgsz = Number(opts.imgsz),
+  batch = Number(opts.batch),
+  reps = Number(opts.reps);
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 
 function median(xs: number[]): number {
@@ -62,22 +64,55 @@ function timeKernel(inputs: tf.Tensor[], run: (fresh: tf.Tensor[]) => tf.Tensor)
 }
 
 interface LayerRow {
-  shape: string; count: number; gflop: number;
-  fwdMs: number; dxMs: number; dwMs: number; builtinDxMs?: number;
-  fwdGflops: number; dxGflops: number; dwGflops: number;
-  dxRatio: number; dwRatio: number;
+  shape: string;
+  count: number;
+  gflop: number;
+  fwdMs: number;
+  dxMs: number;
+  dwMs: number;
+  builtinDxMs?: number;
+  fwdGflops: number;
+  dxGflops: number;
+  dwGflops: number;
+  dxRatio: number;
+  dwRatio: number;
 }
 
 function benchLayer(cs: ConvShape, count: number): LayerRow {
-  const info = tf.backend_util.computeConv2DInfo([batch, cs.inH, cs.inW, cs.cin], [cs.k, cs.k, cs.cin, cs.cout], cs.s, 1, cs.p, undefined, false, 'channelsLast');
+  const info = tf.backend_util.computeConv2DInfo(
+    [batch, cs.inH, cs.inW, cs.cin],
+    [cs.k, cs.k, cs.cin, cs.cout],
+    cs.s,
+    1,
+    cs.p,
+    undefined,
+    false,
+    'channelsLast',
+  );
   const x = tf.randomNormal([batch, cs.inH, cs.inW, cs.cin]);
   const w = tf.randomNormal([cs.k, cs.k, cs.cin, cs.cout]);
   const dy = tf.randomNormal([batch, info.outHeight, info.outWidth, cs.cout]);
-  const common = { strides: cs.s, pad: cs.p, dataFormat: 'NHWC', dimRoundingMode: undefined } as unknown as tf.NamedAttrMap;
+  const common = {
+    strides: cs.s,
+    pad: cs.p,
+    dataFormat: 'NHWC',
+    dimRoundingMode: undefined,
+  } as unknown as tf.NamedAttrMap;
   const e = tf.engine();
-  const fwdMs = timeKernel([x, w], ([xx, ww]) => e.runKernel('Conv2D', { x: xx, filter: ww }, { ...common, dilations: 1 }) as tf.Tensor);
-  const dxMs = timeKernel([dy, w], ([dd, ww]) => e.runKernel('Conv2DBackpropInput', { dy: dd, filter: ww }, { ...common, inputShape: x.shape }) as tf.Tensor);
-  const dwMs = timeKernel([x, dy], ([xx, dd]) => e.runKernel('Conv2DBackpropFilter', { x: xx, dy: dd }, { ...common, filterShape: w.shape }) as tf.Tensor);
+  const fwdMs = timeKernel(
+    [x, w],
+    ([xx, ww]) => e.runKernel('Conv2D', { x: xx, filter: ww }, { ...common, dilations: 1 }) as tf.Tensor,
+  );
+  const dxMs = timeKernel(
+    [dy, w],
+    ([dd, ww]) =>
+      e.runKernel('Conv2DBackpropInput', { dy: dd, filter: ww }, { ...common, inputShape: x.shape }) as tf.Tensor,
+  );
+  const dwMs = timeKernel(
+    [x, dy],
+    ([xx, dd]) =>
+      e.runKernel('Conv2DBackpropFilter', { x: xx, dy: dd }, { ...common, filterShape: w.shape }) as tf.Tensor,
+  );
   let builtinDxMs: number | undefined;
   const builtin = replacedWasmKernel('Conv2DBackpropInput');
   if (opts['compare-builtin'] && builtin != null) {
@@ -85,25 +120,44 @@ function benchLayer(cs: ConvShape, count: number): LayerRow {
     // It was unregistered before the backend initialised, so its setup never ran.
     builtin.setupFunc?.(backend);
     builtinDxMs = timeKernel([dy, w], ([dd, ww]) => {
-      const out = builtin.kernelFunc({ inputs: { dy: dd, filter: ww }, backend, attrs: { ...common, inputShape: x.shape } }) as tf.TensorInfo;
+      const out = builtin.kernelFunc({
+        inputs: { dy: dd, filter: ww },
+        backend,
+        attrs: { ...common, inputShape: x.shape },
+      }) as tf.TensorInfo;
       return e.makeTensorFromTensorInfo(out);
     });
   }
   tf.dispose([x, w, dy]);
   const gflop = (2 * batch * info.outHeight * info.outWidth * cs.cout * cs.k * cs.k * cs.cin) / 1e9;
   return {
-    shape: `${cs.inH}x${cs.inW}x${cs.cin}->${cs.cout} k${cs.k} s${cs.s} p${cs.p}`, count, gflop,
-    fwdMs, dxMs, dwMs, builtinDxMs,
-    fwdGflops: gflop / (fwdMs / 1e3), dxGflops: gflop / (dxMs / 1e3), dwGflops: gflop / (dwMs / 1e3),
-    dxRatio: dxMs / fwdMs, dwRatio: dwMs / fwdMs,
+    shape: `${cs.inH}x${cs.inW}x${cs.cin}->${cs.cout} k${cs.k} s${cs.s} p${cs.p}`,
+    count,
+    gflop,
+    fwdMs,
+    dxMs,
+    dwMs,
+    builtinDxMs,
+    fwdGflops: gflop / (fwdMs / 1e3),
+    dxGflops: gflop / (dxMs / 1e3),
+    dwGflops: gflop / (dwMs / 1e3),
+    dxRatio: dxMs / fwdMs,
+    dwRatio: dwMs / fwdMs,
   };
 }
 
 interface StepResult {
-  bn: NetConfig['bn']; imgsz: number; batch: number; firstStepMs: number;
+  bn: NetConfig['bn'];
+  imgsz: number;
+  batch: number;
+  firstStepMs: number;
   /** CPU ms per step (one thread: the compute time); wall ms is inflated on a shared machine */
-  stepMs: number[]; medianMs: number; wallMs: number[]; medianWallMs: number;
-  tensorsBefore: number; tensorsAfter: number;
+  stepMs: number[];
+  medianMs: number;
+  wallMs: number[];
+  medianWallMs: number;
+  tensorsBefore: number;
+  tensorsAfter: number;
 }
 
 function benchStep(bn: NetConfig['bn'], size: number, n: number, steps: number): StepResult {
@@ -112,7 +166,8 @@ function benchStep(bn: NetConfig['bn'], size: number, n: number, steps: number):
   const x = tf.randomUniform([n, size, size, 3]) as tf.Tensor4D;
   const wallMs: number[] = [];
   const once = () => {
-    const t0 = cpuMs(), w0 = performance.now();
+    const t0 = cpuMs(),
+      w0 = performance.now();
     const loss = net.step(x, optimizer);
     loss.dataSync();
     loss.dispose();
@@ -129,23 +184,38 @@ function benchStep(bn: NetConfig['bn'], size: number, n: number, steps: number):
   tf.dispose(x);
   net.dispose();
   optimizer.dispose();
-  return { bn, imgsz: size, batch: n, firstStepMs, stepMs, medianMs: median(stepMs), wallMs, medianWallMs: median(wallMs), tensorsBefore, tensorsAfter };
+  return {
+    bn,
+    imgsz: size,
+    batch: n,
+    firstStepMs,
+    stepMs,
+    medianMs: median(stepMs),
+    wallMs,
+    medianWallMs: median(wallMs),
+    tensorsBefore,
+    tensorsAfter,
+  };
 }
 
 function profileStep(net: YoloV5Shaped, x: tf.Tensor4D, optimizer: tf.Optimizer): void {
-  void tf.profile(() => { net.step(x, optimizer).dispose(); }).then((info) => {
-    const agg = new Map<string, { ms: number; n: number }>();
-    for (const k of info.kernels) {
-      const a = agg.get(k.name) ?? { ms: 0, n: 0 };
-      a.ms += Number(k.kernelTimeMs);
-      a.n++;
-      agg.set(k.name, a);
-    }
-    console.log('\nkernel time in one step:');
-    for (const [name, a] of [...agg].sort((p, q) => q[1].ms - p[1].ms).slice(0, 20)) {
-      console.log(`  ${name.padEnd(28)} ${a.ms.toFixed(1).padStart(8)} ms  x${a.n}`);
-    }
-  });
+  void tf
+    .profile(() => {
+      net.step(x, optimizer).dispose();
+    })
+    .then((info) => {
+      const agg = new Map<string, { ms: number; n: number }>();
+      for (const k of info.kernels) {
+        const a = agg.get(k.name) ?? { ms: 0, n: 0 };
+        a.ms += Number(k.kernelTimeMs);
+        a.n++;
+        agg.set(k.name, a);
+      }
+      console.log('\nkernel time in one step:');
+      for (const [name, a] of [...agg].sort((p, q) => q[1].ms - p[1].ms).slice(0, 20)) {
+        console.log(`  ${name.padEnd(28)} ${a.ms.toFixed(1).padStart(8)} ms  x${a.n}`);
+      }
+    });
 }
 
 const f = (v: number, d = 1) => v.toFixed(d);
@@ -155,7 +225,9 @@ async function main(): Promise<void> {
   const layers: LayerRow[] = [];
   if (!opts['skip-layers']) {
     const probe = new YoloV5Shaped(tf, YOLOV5N);
-    tf.tidy(() => { probe.forward(tf.zeros([1, imgsz, imgsz, 3]) as tf.Tensor4D); });
+    tf.tidy(() => {
+      probe.forward(tf.zeros([1, imgsz, imgsz, 3]) as tf.Tensor4D);
+    });
     const counts = new Map<string, { cs: ConvShape; count: number }>();
     for (const cs of probe.convLog) {
       const key = JSON.stringify(cs);
@@ -164,16 +236,22 @@ async function main(): Promise<void> {
       else counts.set(key, { cs, count: 1 });
     }
     probe.dispose();
-    console.log(`YOLOv5n convolutions at imgsz ${imgsz}, batch ${batch}, wasm one thread: ${counts.size} distinct shapes (best-of-${reps} CPU ms, fresh tensors each rep)\n`);
+    console.log(
+      `YOLOv5n convolutions at imgsz ${imgsz}, batch ${batch}, wasm one thread: ${counts.size} distinct shapes (best-of-${reps} CPU ms, fresh tensors each rep)\n`,
+    );
     const header = `${'shape (HxWxCin->Cout k s p)'.padEnd(34)} ${'n'.padStart(2)} ${'GFLOP'.padStart(6)} ${'fwd ms'.padStart(7)} ${'dx ms'.padStart(7)} ${'dw ms'.padStart(7)} ${'fwd GF/s'.padStart(8)} ${'dx GF/s'.padStart(8)} ${'dw GF/s'.padStart(8)} ${'dx/fwd'.padStart(6)} ${'dw/fwd'.padStart(6)}${opts['compare-builtin'] ? ' wasm-dx ms' : ''}`;
     console.log(header);
     for (const { cs, count } of counts.values()) {
       const r = benchLayer(cs, count);
       layers.push(r);
-      console.log(`${r.shape.padEnd(34)} ${String(count).padStart(2)} ${f(r.gflop, 3).padStart(6)} ${f(r.fwdMs).padStart(7)} ${f(r.dxMs).padStart(7)} ${f(r.dwMs).padStart(7)} ${f(r.fwdGflops).padStart(8)} ${f(r.dxGflops).padStart(8)} ${f(r.dwGflops).padStart(8)} ${f(r.dxRatio, 2).padStart(6)} ${f(r.dwRatio, 2).padStart(6)}${r.builtinDxMs != null ? f(r.builtinDxMs).padStart(11) : ''}`);
+      console.log(
+        `${r.shape.padEnd(34)} ${String(count).padStart(2)} ${f(r.gflop, 3).padStart(6)} ${f(r.fwdMs).padStart(7)} ${f(r.dxMs).padStart(7)} ${f(r.dwMs).padStart(7)} ${f(r.fwdGflops).padStart(8)} ${f(r.dxGflops).padStart(8)} ${f(r.dwGflops).padStart(8)} ${f(r.dxRatio, 2).padStart(6)} ${f(r.dwRatio, 2).padStart(6)}${r.builtinDxMs != null ? f(r.builtinDxMs).padStart(11) : ''}`,
+      );
     }
     const tot = (key: 'fwdMs' | 'dxMs' | 'dwMs') => layers.reduce((a, r) => a + r[key] * r.count, 0);
-    console.log(`\nall convs of one step (weighted by count): fwd ${f(tot('fwdMs'))} ms, dx ${f(tot('dxMs'))} ms, dw ${f(tot('dwMs'))} ms; worst dx/fwd ${f(Math.max(...layers.map((r) => r.dxRatio)), 2)}, worst dw/fwd ${f(Math.max(...layers.map((r) => r.dwRatio)), 2)} (target <= 2.5)`);
+    console.log(
+      `\nall convs of one step (weighted by count): fwd ${f(tot('fwdMs'))} ms, dx ${f(tot('dxMs'))} ms, dw ${f(tot('dwMs'))} ms; worst dx/fwd ${f(Math.max(...layers.map((r) => r.dxRatio)), 2)}, worst dw/fwd ${f(Math.max(...layers.map((r) => r.dwRatio)), 2)} (target <= 2.5)`,
+    );
   }
 
   const steps = Number(opts.steps);
@@ -181,18 +259,29 @@ async function main(): Promise<void> {
   for (const bn of ['fused', 'moments'] as const) {
     const r = benchStep(bn, imgsz, batch, steps);
     stepResults.push(r);
-    console.log(`\ntraining step (YOLOv5n-shaped, BN=${bn}) imgsz ${imgsz} batch ${batch}: median ${f(r.medianMs, 0)} ms CPU (${f(r.medianWallMs, 0)} ms wall) over ${steps} (first ${f(r.firstStepMs, 0)} ms); tensors ${r.tensorsBefore} -> ${r.tensorsAfter} (target <= ~1000 ms, zero leaks)`);
+    console.log(
+      `\ntraining step (YOLOv5n-shaped, BN=${bn}) imgsz ${imgsz} batch ${batch}: median ${f(r.medianMs, 0)} ms CPU (${f(r.medianWallMs, 0)} ms wall) over ${steps} (first ${f(r.firstStepMs, 0)} ms); tensors ${r.tensorsBefore} -> ${r.tensorsAfter} (target <= ~1000 ms, zero leaks)`,
+    );
   }
   // The 100-step leak check runs small so that it finishes in seconds.
   const leakSteps = Number(opts['leak-steps']);
   const leak = benchStep('fused', 64, 2, leakSteps);
-  console.log(`leak check: ${leakSteps} steps at imgsz 64 batch 2: tensors ${leak.tensorsBefore} -> ${leak.tensorsAfter} (leaked per step: ${(leak.tensorsAfter - leak.tensorsBefore) / leakSteps})`);
+  console.log(
+    `leak check: ${leakSteps} steps at imgsz 64 batch 2: tensors ${leak.tensorsBefore} -> ${leak.tensorsAfter} (leaked per step: ${(leak.tensorsAfter - leak.tensorsBefore) / leakSteps})`,
+  );
 
   const out = {
-    package: '@yolo-launch/backend', date: new Date().toISOString(), backend: backendChoice(),
-    node: process.version, imgsz, batch, reps,
+    package: '@yolo-launch/backend',
+    date: new Date().toISOString(),
+    backend: backendChoice(),
+    node: process.version,
+    imgsz,
+    batch,
+    reps,
     note: 'wasm, one thread (WASM_HAS_MULTITHREAD_SUPPORT is false in Node). Times are process CPU ms (best of reps for kernels, median for steps), which track compute on a shared machine; wall times are in wallMs.',
-    layers, steps: stepResults, leak,
+    layers,
+    steps: stepResults,
+    leak,
     targets: { backwardOverForward: 2.5, stepMs: 1000, leakedTensorsPerStep: 0, pytorchOneThreadStepMs: 322 },
   };
   const dir = path.join(repoRoot, 'bench-results');

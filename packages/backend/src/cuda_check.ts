@@ -34,7 +34,14 @@ export interface LibraryLookup {
   path: string | null;
 }
 
-const FALLBACK_DIRS = ['/usr/local/cuda/lib64', '/usr/local/cuda-11.2/lib64', '/usr/local/nvidia/lib64', '/usr/lib/x86_64-linux-gnu', '/usr/lib64', '/usr/lib'];
+const FALLBACK_DIRS = [
+  '/usr/local/cuda/lib64',
+  '/usr/local/cuda-11.2/lib64',
+  '/usr/local/nvidia/lib64',
+  '/usr/lib/x86_64-linux-gnu',
+  '/usr/lib64',
+  '/usr/lib',
+];
 
 /** Directories from LD_LIBRARY_PATH, in order (searched before the loader cache). */
 export function librarySearchDirs(env: Record<string, string | undefined>): string[] {
@@ -61,7 +68,10 @@ export function loaderCache(sources: FactSources): Map<string, string> | null {
 }
 
 /** Where each library TF needs would be found (LD_LIBRARY_PATH first, then the loader cache). */
-export function findCudaLibraries(env: Record<string, string | undefined>, sources: FactSources = machineSources): LibraryLookup[] {
+export function findCudaLibraries(
+  env: Record<string, string | undefined>,
+  sources: FactSources = machineSources,
+): LibraryLookup[] {
   const dirs = librarySearchDirs(env);
   const cache = loaderCache(sources);
   // Without ldconfig (rare: minimal images), look in the usual directories instead.
@@ -74,14 +84,18 @@ export function findCudaLibraries(env: Record<string, string | undefined>, sourc
 }
 
 /** The likely reasons a GPU build of TensorFlow runs on the CPU, from the environment and libraries only. */
-export function explainCpuFallback(env: Record<string, string | undefined>, sources: FactSources = machineSources): string[] {
+export function explainCpuFallback(
+  env: Record<string, string | undefined>,
+  sources: FactSources = machineSources,
+): string[] {
   const reasons: string[] = [];
   const visible = env.CUDA_VISIBLE_DEVICES;
   if (visible !== undefined && (visible.trim() === '' || visible.trim() === '-1')) {
     reasons.push(`CUDA_VISIBLE_DEVICES=${JSON.stringify(visible)} hides every GPU`);
   }
   reasons.push(...missingLibraryReasons(findCudaLibraries(env, sources)));
-  if (reasons.length === 0) reasons.push('the CUDA libraries were found; check `nvidia-smi` and the driver version (>= 460.32 for CUDA 11.2)');
+  if (reasons.length === 0)
+    reasons.push('the CUDA libraries were found; check `nvidia-smi` and the driver version (>= 460.32 for CUDA 11.2)');
   return reasons;
 }
 
@@ -91,10 +105,15 @@ export function missingLibraryReasons(libraries: readonly LibraryLookup[]): stri
   const driver = missing.find((l) => l.soname === 'libcuda.so.1');
   const toolkit = missing.filter((l) => l !== driver);
   const reasons: string[] = [];
-  if (driver) reasons.push('libcuda.so.1 (the NVIDIA driver) was not found: install the driver, or start the container with --gpus all');
+  if (driver)
+    reasons.push(
+      'libcuda.so.1 (the NVIDIA driver) was not found: install the driver, or start the container with --gpus all',
+    );
   if (toolkit.length > 0) {
-    reasons.push(`${toolkit.map((l) => `${l.soname} (${l.what})`).join(', ')} not found on LD_LIBRARY_PATH or in the loader cache: ` +
-      'TensorFlow 2.9 needs CUDA 11.2 and cuDNN 8.1 (the nvidia/cuda:11.2.2-cudnn8-runtime image has them)');
+    reasons.push(
+      `${toolkit.map((l) => `${l.soname} (${l.what})`).join(', ')} not found on LD_LIBRARY_PATH or in the loader cache: ` +
+        'TensorFlow 2.9 needs CUDA 11.2 and cuDNN 8.1 (the nvidia/cuda:11.2.2-cudnn8-runtime image has them)',
+    );
   }
   return reasons;
 }

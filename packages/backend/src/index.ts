@@ -12,16 +12,39 @@ setEagerBackprop(process.env.YOLO_EAGER_BACKPROP !== '0');
 export { tf };
 export type Tf = typeof tf;
 export {
-  initBackend, backendChoice, resolveRequested, BACKEND_NAMES, TFJS_NODE, TFJS_NODE_GPU,
-  type BackendName, type ActiveBackend, type BackendChoice, type InitBackendOptions, type PassedOver,
+  initBackend,
+  backendChoice,
+  resolveRequested,
+  BACKEND_NAMES,
+  TFJS_NODE,
+  TFJS_NODE_GPU,
+  type BackendName,
+  type ActiveBackend,
+  type BackendChoice,
+  type InitBackendOptions,
+  type PassedOver,
 } from './select.js';
 export type { BackendLogger } from './log.js';
 export type { ModuleLoader } from './loader.js';
-export { explainCpuFallback, findCudaLibraries, parseLdconfig, missingLibraryReasons, TF_CUDA_LIBRARIES, type CudaLibrary, type LibraryLookup } from './cuda_check.js';
+export {
+  explainCpuFallback,
+  findCudaLibraries,
+  parseLdconfig,
+  missingLibraryReasons,
+  TF_CUDA_LIBRARIES,
+  type CudaLibrary,
+  type LibraryLookup,
+} from './cuda_check.js';
 export * from './gpu/index.js';
 export { tensorflowLoadEnv } from './tensorflow_env.js';
 export { probeTensorflowBackend, type TensorflowProbe } from './probe.js';
-export { registerWasmKernels, nativeWasmKernels, cpuBridgedKernels, cpuKernelFixes, gradientOverrides } from './kernels/register.js';
+export {
+  registerWasmKernels,
+  nativeWasmKernels,
+  cpuBridgedKernels,
+  cpuKernelFixes,
+  gradientOverrides,
+} from './kernels/register.js';
 export { replacedWasmKernel } from './kernels/replaced.js';
 export { batchNormTrain, type BatchNormTrainResult } from './ops/batch_norm_train.js';
 export { localMoments, type BatchMoments, type MomentsFn } from './ops/moments.js';

@@ -32,6 +32,9 @@ export function probeTensorflowBackend(): TensorflowProbe {
   try {
     return JSON.parse(line) as TensorflowProbe;
   } catch {
-    return { available: false, detail: `the probe process failed (${child.error?.message ?? `exit ${child.status}`}): ${child.stderr?.slice(-300)}` };
+    return {
+      available: false,
+      detail: `the probe process failed (${child.error?.message ?? `exit ${child.status}`}): ${child.stderr?.slice(-300)}`,
+    };
   }
 }

@@ -7,7 +7,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { stderrLogger, type BackendLogger } from './log.js';
 import { errorMessage, importLoader, isModuleNotFound, type ModuleLoader } from './loader.js';
-import { candidatesForDevice, parseDeviceRequest, prepareGpuGuard, type FactSources, type GpuGuard } from './gpu/index.js';
+import {
+  candidatesForDevice,
+  parseDeviceRequest,
+  prepareGpuGuard,
+  type FactSources,
+  type GpuGuard,
+} from './gpu/index.js';
 import { registerWasmKernels } from './kernels/register.js';
 import { tensorflowLoadEnv } from './tensorflow_env.js';
 
@@ -70,30 +76,42 @@ export function resolveRequested(options: InitBackendOptions, env: Record<string
 
 function candidatesFor(requested: BackendName): string[] {
   switch (requested) {
-    case 'auto': return [TFJS_NODE_GPU, TFJS_NODE, 'wasm', 'cpu'];
-    case 'tensorflow': return [TFJS_NODE_GPU, TFJS_NODE];
-    case 'wasm': return ['wasm'];
-    case 'cpu': return ['cpu'];
+    case 'auto':
+      return [TFJS_NODE_GPU, TFJS_NODE, 'wasm', 'cpu'];
+    case 'tensorflow':
+      return [TFJS_NODE_GPU, TFJS_NODE];
+    case 'wasm':
+      return ['wasm'];
+    case 'cpu':
+      return ['cpu'];
   }
 }
 
-async function tryNative(pkg: string, loader: ModuleLoader, guard: GpuGuard | null, env: Record<string, string | undefined>): Promise<Attempt> {
+async function tryNative(
+  pkg: string,
+  loader: ModuleLoader,
+  guard: GpuGuard | null,
+  env: Record<string, string | undefined>,
+): Promise<Attempt> {
   // TensorFlow reads its thread settings from the process environment once, as it loads.
   Object.assign(process.env, tensorflowLoadEnv(env));
   try {
     await loader(pkg);
   } catch (error) {
-    if (isModuleNotFound(error, pkg)) return { ok: false, reason: `${pkg} is not installed (optional; see the backend README)` };
+    if (isModuleNotFound(error, pkg))
+      return { ok: false, reason: `${pkg} is not installed (optional; see the backend README)` };
     return {
       ok: false,
-      reason: `${pkg} is installed but failed to load: ${errorMessage(error)}. ` +
+      reason:
+        `${pkg} is installed but failed to load: ${errorMessage(error)}. ` +
         `If its native binding is missing, its install script did not run: approve it (npm 11) and rebuild, see the backend README`,
     };
   }
   if (tf.findBackendFactory('tensorflow') == null) {
     return {
       ok: false,
-      reason: `${pkg} loaded but registered no 'tensorflow' backend with our @tensorflow/tfjs-core ` +
+      reason:
+        `${pkg} loaded but registered no 'tensorflow' backend with our @tensorflow/tfjs-core ` +
         `(a second copy of tfjs-core? run \`npm ls @tensorflow/tfjs-core\`; all must be 4.22.0 and deduplicated)`,
     };
   }
@@ -145,9 +163,19 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<typ
   registerWasmKernels();
 
   const passedOver: PassedOver[] = [];
-  for (const candidate of candidatesForDevice(candidatesFor(requested), parseDeviceRequest(options.device), TFJS_NODE_GPU)) {
-    const guard = candidate === TFJS_NODE_GPU ? prepareGpuGuard({ env, device: options.device, logger, sources: options.gpuSources }) : null;
-    const attempt = candidate === 'wasm' || candidate === 'cpu' ? await tryBuiltin(candidate) : await tryNative(candidate, loader, guard, env);
+  for (const candidate of candidatesForDevice(
+    candidatesFor(requested),
+    parseDeviceRequest(options.device),
+    TFJS_NODE_GPU,
+  )) {
+    const guard =
+      candidate === TFJS_NODE_GPU
+        ? prepareGpuGuard({ env, device: options.device, logger, sources: options.gpuSources })
+        : null;
+    const attempt =
+      candidate === 'wasm' || candidate === 'cpu'
+        ? await tryBuiltin(candidate)
+        : await tryNative(candidate, loader, guard, env);
     if (!attempt.ok) {
       passedOver.push({ candidate, reason: attempt.reason });
       continue;
@@ -161,6 +189,10 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<typ
     return tf;
   }
   const reasons = passedOver.map((p) => `  - ${p.candidate}: ${p.reason}`).join('\n');
-  throw new Error(`no usable backend for ${JSON.stringify(requested)}:\n${reasons}\n` +
-    (requested === 'tensorflow' ? 'Install @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node (backend README), or use YOLO_BACKEND=auto.' : ''));
+  throw new Error(
+    `no usable backend for ${JSON.stringify(requested)}:\n${reasons}\n` +
+      (requested === 'tensorflow'
+        ? 'Install @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node (backend README), or use YOLO_BACKEND=auto.'
+        : ''),
+  );
 }

@@ -6,12 +6,25 @@ import assert from 'node:assert/strict';
 import { tf, initBackend } from '../src/index.js';
 import { convInfo, randomArray, refFilterGrad, refInputGrad, relError, type ConvCase, type Pad } from './reference.js';
 
-const pads: Pad[] = ['same', 'valid', 1, [[0, 0], [2, 1], [0, 2], [0, 0]]];
+const pads: Pad[] = [
+  'same',
+  'valid',
+  1,
+  [
+    [0, 0],
+    [2, 1],
+    [0, 2],
+    [0, 0],
+  ],
+];
 const cases: ConvCase[] = [];
 for (const kernel of [1, 3, 6])
   for (const stride of [1, 2])
     for (const pad of pads)
-      for (const [n, h, w] of [[1, 7, 9], [3, 8, 8]] as const) {
+      for (const [n, h, w] of [
+        [1, 7, 9],
+        [3, 8, 8],
+      ] as const) {
         if (pad === 'valid' && kernel > h) continue;
         cases.push({ n, h, w, c: 3, k: 5, kh: kernel, kw: kernel, stride, pad });
       }
@@ -27,7 +40,13 @@ function label(cs: ConvCase): string {
   return `n${cs.n} ${cs.h}x${cs.w}x${cs.c}->${cs.k} k${cs.kh}x${cs.kw} s${cs.stride} pad ${JSON.stringify(cs.pad)}`;
 }
 
-function run(backend: 'wasm' | 'cpu', kernel: string, inputs: Record<string, Float32Array>, shapes: Record<string, number[]>, attrs: object): Float32Array {
+function run(
+  backend: 'wasm' | 'cpu',
+  kernel: string,
+  inputs: Record<string, Float32Array>,
+  shapes: Record<string, number[]>,
+  attrs: object,
+): Float32Array {
   tf.setBackend(backend);
   const tensors: Record<string, tf.Tensor> = {};
   for (const key of Object.keys(inputs)) tensors[key] = tf.tensor(inputs[key], shapes[key]);
@@ -42,11 +61,21 @@ test('conv gradient kernels match float64 and cpu', async (t) => {
   for (const [idx, cs] of cases.entries()) {
     await t.test(label(cs), () => {
       const info = convInfo(cs);
-      const xShape = [cs.n, cs.h, cs.w, cs.c], wShape = [cs.kh, cs.kw, cs.c, cs.k];
+      const xShape = [cs.n, cs.h, cs.w, cs.c],
+        wShape = [cs.kh, cs.kw, cs.c, cs.k];
       const dyShape = [cs.n, info.outHeight, info.outWidth, cs.k];
-      const x = randomArray(xShape.reduce((a, b) => a * b), 11 + idx);
-      const w = randomArray(wShape.reduce((a, b) => a * b), 23 + idx);
-      const dy = randomArray(dyShape.reduce((a, b) => a * b), 37 + idx);
+      const x = randomArray(
+        xShape.reduce((a, b) => a * b),
+        11 + idx,
+      );
+      const w = randomArray(
+        wShape.reduce((a, b) => a * b),
+        23 + idx,
+      );
+      const dy = randomArray(
+        dyShape.reduce((a, b) => a * b),
+        37 + idx,
+      );
       const common = { strides: cs.stride, pad: cs.pad, dataFormat: 'NHWC', dimRoundingMode: undefined };
 
       const fAttrs = { ...common, filterShape: wShape };
@@ -75,7 +104,11 @@ test('tf.grads of conv2d on wasm equals cpu (through the gradient tape)', async 
       const x = tf.tensor4d(randomArray(2 * 11 * 13 * 4, 5), [2, 11, 13, 4]);
       const f = tf.tensor4d(randomArray(3 * 3 * 4 * 6, 6), [3, 3, 4, 6]);
       const g = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
-        tf.sigmoid(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 1)).mul(a.mean()).sum());
+        tf
+          .sigmoid(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 1))
+          .mul(a.mean())
+          .sum(),
+      );
       return g([x, f]).map((v) => v.dataSync() as Float32Array);
     });
   };

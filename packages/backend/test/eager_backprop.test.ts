@@ -7,7 +7,9 @@ import { YoloV5Shaped, YOLOV5N } from './yolov5n_shaped.js';
 function stepGrads(): { grads: Float32Array[]; peakBytes: number } {
   const net = new YoloV5Shaped(tf, YOLOV5N);
   const x = tf.randomUniform([2, 64, 64, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
-  tf.tidy(() => { net.forward(x); });
+  tf.tidy(() => {
+    net.forward(x);
+  });
   let peakBytes = 0;
   const configs = tf.getKernelsForBackend('wasm');
   const originals = configs.map((c) => c.kernelFunc);
@@ -24,7 +26,9 @@ function stepGrads(): { grads: Float32Array[]; peakBytes: number } {
     tf.dispose([value, x, ...Object.values(grads)]);
     return { grads: out, peakBytes };
   } finally {
-    configs.forEach((c, i) => { (c as { kernelFunc: tf.KernelFunc }).kernelFunc = originals[i]; });
+    configs.forEach((c, i) => {
+      (c as { kernelFunc: tf.KernelFunc }).kernelFunc = originals[i];
+    });
     net.dispose();
   }
 }

@@ -10,7 +10,8 @@ export function copyCpuKernelsToTensorflow(): void {
   if (kernelsCopied) return;
   kernelsCopied = true;
   for (const kernel of tf.getKernelsForBackend('cpu')) {
-    if (tf.getKernel(kernel.kernelName, 'tensorflow') === undefined) tf.registerKernel({ ...kernel, backendName: 'tensorflow' });
+    if (tf.getKernel(kernel.kernelName, 'tensorflow') === undefined)
+      tf.registerKernel({ ...kernel, backendName: 'tensorflow' });
   }
 }
 

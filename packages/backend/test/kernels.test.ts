@@ -32,12 +32,18 @@ test('setup', async () => {
 });
 
 test('UnsortedSegmentSum (gather gradient) matches cpu, including dropped out-of-range ids', () => {
-  assertClose(() => tf.unsortedSegmentSum(tf.tensor2d(randomArray(7 * 5, 1), [7, 5]), tf.tensor1d([0, 2, 2, -1, 4, 0, 9], 'int32'), 6));
+  assertClose(() =>
+    tf.unsortedSegmentSum(tf.tensor2d(randomArray(7 * 5, 1), [7, 5]), tf.tensor1d([0, 2, 2, -1, 4, 0, 9], 'int32'), 6),
+  );
   assertClose(() => tf.unsortedSegmentSum(tf.tensor1d([1, 2, 3, 4], 'int32'), tf.tensor1d([1, 1, 0, 3], 'int32'), 4));
-  assertClose(() => {
-    const x = tf.tensor2d(randomArray(20 * 6, 2), [20, 6]);
-    return tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.gather(t, tf.tensor1d([3, 3, 19, 0], 'int32')))))(x);
-  }, 1e-6, 'gather grad');
+  assertClose(
+    () => {
+      const x = tf.tensor2d(randomArray(20 * 6, 2), [20, 6]);
+      return tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.gather(t, tf.tensor1d([3, 3, 19, 0], 'int32')))))(x);
+    },
+    1e-6,
+    'gather grad',
+  );
 });
 
 test('Identity and same-dtype Cast share the buffer yet behave as copies', () => {
@@ -51,13 +57,22 @@ test('Identity and same-dtype Cast share the buffer yet behave as copies', () =>
   const snapshot = tf.clone(v);
   v.assign(tf.tensor1d([7, 8]));
   assert.deepEqual(Array.from(snapshot.dataSync()), [5, 6], 'a clone must not follow variable updates');
-  assert.deepEqual(Array.from(tf.cast(tf.tensor1d([1.7, -1.7]), 'int32').dataSync()), [1, -1], 'real casts still convert');
+  assert.deepEqual(
+    Array.from(tf.cast(tf.tensor1d([1.7, -1.7]), 'int32').dataSync()),
+    [1, -1],
+    'real casts still convert',
+  );
   tf.dispose([b, c, v, snapshot]);
 });
 
 test('Sum and Mean over leading axes match cpu for awkward row counts', () => {
   // rows: small, large with divisors, large prime (JS fallback), keepDims, non-leading axes
-  for (const shape of [[2, 3, 5, 7], [8, 40, 40, 16], [1, 4099, 1, 3], [3, 64, 96, 5]]) {
+  for (const shape of [
+    [2, 3, 5, 7],
+    [8, 40, 40, 16],
+    [1, 4099, 1, 3],
+    [3, 64, 96, 5],
+  ]) {
     const size = shape.reduce((p, q) => p * q);
     assertClose(() => tf.sum(tf.tensor(randomArray(size, 3), shape), [0, 1, 2]), 1e-5, `sum ${shape}`);
     assertClose(() => tf.mean(tf.tensor(randomArray(size, 4), shape), [0, 1, 2], true), 1e-5, `mean ${shape}`);
@@ -74,40 +89,67 @@ test('SplitV (concat gradient) matches cpu on every axis', () => {
   assertClose(() => tf.split(x(), [1, 3, 2], 2));
   assertClose(() => tf.split(x(), [4, 1], 1));
   assertClose(() => tf.split(x(), 2, 0));
-  assertClose(() => {
-    const [a, b] = [tf.tensor4d(randomArray(2 * 4 * 4 * 3, 8), [2, 4, 4, 3]), tf.tensor4d(randomArray(2 * 4 * 4 * 5, 9), [2, 4, 4, 5])];
-    return tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.square(tf.concat([p, q], 3))))([a, b]);
-  }, 1e-6, 'concat grad');
+  assertClose(
+    () => {
+      const [a, b] = [
+        tf.tensor4d(randomArray(2 * 4 * 4 * 3, 8), [2, 4, 4, 3]),
+        tf.tensor4d(randomArray(2 * 4 * 4 * 5, 9), [2, 4, 4, 5]),
+      ];
+      return tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.square(tf.concat([p, q], 3))))([a, b]);
+    },
+    1e-6,
+    'concat grad',
+  );
 });
 
 test('depthwise conv gradients (bridged to cpu) work on wasm', () => {
   assertClose(() => {
     const x = tf.tensor4d(randomArray(2 * 7 * 7 * 4, 10), [2, 7, 7, 4]);
     const f = tf.tensor4d(randomArray(3 * 3 * 4 * 2, 11), [3, 3, 4, 2]);
-    return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'))))([x, f]);
+    return tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.square(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same'))),
+    )([x, f]);
   }, 1e-5);
 });
 
 test('max-pool (SPPF 5x5 s1 p2) and nearest-upsample gradients match cpu', () => {
-  assertClose(() => {
-    const x = tf.tensor4d(randomArray(2 * 9 * 9 * 3, 12), [2, 9, 9, 3]);
-    return tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.maxPool(t as tf.Tensor4D, 5, 1, 2))))(x);
-  }, 1e-6, 'maxpool');
+  assertClose(
+    () => {
+      const x = tf.tensor4d(randomArray(2 * 9 * 9 * 3, 12), [2, 9, 9, 3]);
+      return tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.maxPool(t as tf.Tensor4D, 5, 1, 2))))(x);
+    },
+    1e-6,
+    'maxpool',
+  );
   // exact ties (a pool of a pool): the first maximum in scan order gets the gradient, as in
   // PyTorch and the cpu backend
-  assertClose(() => {
-    const x = tf.tensor4d([1, 5, 5, 2, 0, 3, 5, 1, 5], [1, 3, 3, 1]);
-    return tf.grad((t: tf.Tensor) => tf.sum(tf.maxPool(tf.maxPool(t as tf.Tensor4D, 5, 1, 2), 5, 1, 2)))(x);
-  }, 1e-9, 'maxpool ties');
+  assertClose(
+    () => {
+      const x = tf.tensor4d([1, 5, 5, 2, 0, 3, 5, 1, 5], [1, 3, 3, 1]);
+      return tf.grad((t: tf.Tensor) => tf.sum(tf.maxPool(tf.maxPool(t as tf.Tensor4D, 5, 1, 2), 5, 1, 2)))(x);
+    },
+    1e-9,
+    'maxpool ties',
+  );
   // float64 reference too: tfjs-backend-cpu's own version is wrong for batch > 1 (we replace it)
   const [n, h, w, c] = [2, 5, 7, 3];
   const ref = new Float64Array(n * h * w * c);
-  for (let b = 0; b < n; b++) for (let y = 0; y < 2 * h; y++) for (let x = 0; x < 2 * w; x++) for (let ch = 0; ch < c; ch++) {
-    ref[((b * h + (y >> 1)) * w + (x >> 1)) * c + ch] += ((b * 2 * h + y) * 2 * w + x) * c + ch;
-  }
+  for (let b = 0; b < n; b++)
+    for (let y = 0; y < 2 * h; y++)
+      for (let x = 0; x < 2 * w; x++)
+        for (let ch = 0; ch < c; ch++) {
+          ref[((b * h + (y >> 1)) * w + (x >> 1)) * c + ch] += ((b * 2 * h + y) * 2 * w + x) * c + ch;
+        }
   const upsampleGrad = () => {
     const x = tf.zeros([n, h, w, c]);
-    return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.image.resizeNearestNeighbor(t as tf.Tensor4D, [2 * h, 2 * w]), tf.range(0, n * 4 * h * w * c).reshape([n, 2 * h, 2 * w, c]))))(x);
+    return tf.grad((t: tf.Tensor) =>
+      tf.sum(
+        tf.mul(
+          tf.image.resizeNearestNeighbor(t as tf.Tensor4D, [2 * h, 2 * w]),
+          tf.range(0, n * 4 * h * w * c).reshape([n, 2 * h, 2 * w, c]),
+        ),
+      ),
+    )(x);
   };
   const { wasm, cpu } = onBoth(upsampleGrad);
   assert.ok(relError(wasm[0], ref) < 1e-7, 'wasm upsample grad vs float64');
@@ -116,12 +158,13 @@ test('max-pool (SPPF 5x5 s1 p2) and nearest-upsample gradients match cpu', () =>
 
 test('batchNormTrain and silu: values and gradients equal the op-by-op formulation', () => {
   const shape: [number, number, number, number] = [3, 5, 7, 6];
-  const inputs = () => [
-    tf.tensor4d(randomArray(3 * 5 * 7 * 6, 14), shape),
-    tf.tensor1d(randomArray(6, 15)),
-    tf.tensor1d(randomArray(6, 16)),
-    tf.tensor4d(randomArray(3 * 5 * 7 * 6, 17), shape),
-  ] as const;
+  const inputs = () =>
+    [
+      tf.tensor4d(randomArray(3 * 5 * 7 * 6, 14), shape),
+      tf.tensor1d(randomArray(6, 15)),
+      tf.tensor1d(randomArray(6, 16)),
+      tf.tensor4d(randomArray(3 * 5 * 7 * 6, 17), shape),
+    ] as const;
   const reference = () => {
     const [x, g, b, w] = inputs();
     return tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) => {
@@ -133,7 +176,8 @@ test('batchNormTrain and silu: values and gradients equal the op-by-op formulati
   const fused = () => {
     const [x, g, b, w] = inputs();
     return tf.grads((xx: tf.Tensor, gg: tf.Tensor, bb: tf.Tensor) =>
-      tf.sum(tf.mul(silu(batchNormTrain(xx as tf.Tensor4D, gg as tf.Tensor1D, bb as tf.Tensor1D, 1e-3).y), w)))([x, g, b]);
+      tf.sum(tf.mul(silu(batchNormTrain(xx as tf.Tensor4D, gg as tf.Tensor1D, bb as tf.Tensor1D, 1e-3).y), w)),
+    )([x, g, b]);
   };
   for (const backend of ['wasm', 'cpu']) {
     tf.setBackend(backend);

@@ -18,7 +18,11 @@ import { convForwardAndGrads, convGradCases, describeCase, type ConvGradCase } f
 const TOLERANCE = 1e-4; // max |a-b| / (1 + max |b|): float32 summation-order noise is ~1e-6
 const worker = fileURLToPath(new URL('./workers/conv_grads_tensorflow.js', import.meta.url));
 
-interface RunReport { done: number[]; crashed: string | null; outDir: string }
+interface RunReport {
+  done: number[];
+  crashed: string | null;
+  outDir: string;
+}
 
 /** Runs every case on tensorflow in a child with the given oneDNN setting; results stay in outDir. */
 function runWorker(cases: ConvGradCase[], onednn: '0' | '1'): RunReport {
@@ -28,7 +32,10 @@ function runWorker(cases: ConvGradCase[], onednn: '0' | '1'): RunReport {
     encoding: 'utf8',
     timeout: 5 * 60_000,
   });
-  const records = child.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { index: number; started?: true; done?: true });
+  const records = child.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { index: number; started?: true; done?: true });
   const done = records.filter((r) => r.done).map((r) => r.index);
   let crashed: string | null = null;
   if (child.status !== 0) {
@@ -51,15 +58,21 @@ function wrongCases(cases: ConvGradCase[], run: RunReport, reference: (i: number
       return err;
     });
     if (offset !== got.length || errors.some((e) => !(e <= TOLERANCE))) {
-      wrong.push(`${describeCase(cases[index]!)}: rel err y ${errors[0]!.toExponential(1)}, dx ${errors[1]!.toExponential(1)}, dw ${errors[2]!.toExponential(1)}`);
+      wrong.push(
+        `${describeCase(cases[index]!)}: rel err y ${errors[0]!.toExponential(1)}, dx ${errors[1]!.toExponential(1)}, dw ${errors[2]!.toExponential(1)}`,
+      );
     }
   }
   return wrong;
 }
 
 const probe = probeTensorflowBackend();
-const skip = probe.available ? false : `tfjs-node is not usable (run \`npm run setup:tensorflow\`): ${probe.detail.split('\n')[0]}`;
-console.log(probe.available ? `tensorflow backend tests: RUN on ${probe.detail}` : `tensorflow backend tests: SKIPPED: ${skip}`);
+const skip = probe.available
+  ? false
+  : `tfjs-node is not usable (run \`npm run setup:tensorflow\`): ${probe.detail.split('\n')[0]}`;
+console.log(
+  probe.available ? `tensorflow backend tests: RUN on ${probe.detail}` : `tensorflow backend tests: SKIPPED: ${skip}`,
+);
 
 test('oneDNN on and off: YOLOv5n conv forward and gradients on tensorflow against cpu', { skip }, async (t) => {
   await initBackend({ backend: 'cpu', logger: { info() {}, warn() {} } });
@@ -78,12 +91,22 @@ test('oneDNN on and off: YOLOv5n conv forward and gradients on tensorflow agains
 
     const wrongOn = wrongCases(cases, on, reference);
     const faults = [...wrongOn, ...(on.crashed ? [on.crashed] : [])];
-    t.diagnostic(`oneDNN on: ${on.done.length}/${cases.length} cases ran, ${wrongOn.length} wrong, ${on.crashed ? 'then the process died' : 'no crash'}`);
+    t.diagnostic(
+      `oneDNN on: ${on.done.length}/${cases.length} cases ran, ${wrongOn.length} wrong, ${on.crashed ? 'then the process died' : 'no crash'}`,
+    );
     for (const fault of faults) t.diagnostic(`oneDNN on: ${fault}`);
     if (faults.length > 0) {
-      assert.equal(tensorflowLoadEnv({}).TF_ENABLE_ONEDNN_OPTS, '0', 'oneDNN is wrong for our shapes: it must be off by default');
+      assert.equal(
+        tensorflowLoadEnv({}).TF_ENABLE_ONEDNN_OPTS,
+        '0',
+        'oneDNN is wrong for our shapes: it must be off by default',
+      );
     }
-    assert.equal(tensorflowLoadEnv({ TF_ENABLE_ONEDNN_OPTS: '1' }).TF_ENABLE_ONEDNN_OPTS, undefined, "the user's choice stands");
+    assert.equal(
+      tensorflowLoadEnv({ TF_ENABLE_ONEDNN_OPTS: '1' }).TF_ENABLE_ONEDNN_OPTS,
+      undefined,
+      "the user's choice stands",
+    );
   } finally {
     for (const run of [off, on]) rmSync(run.outDir, { recursive: true, force: true });
   }

@@ -7,7 +7,10 @@ export const FIXTURES = new URL('../../test/fixtures/gpu/', import.meta.url);
 
 /** A recorded output without its '#' provenance lines: exactly what the tool printed. */
 export function fixture(name: string): string {
-  return readFileSync(new URL(name, FIXTURES), 'utf8').split('\n').filter((l) => !l.startsWith('#')).join('\n');
+  return readFileSync(new URL(name, FIXTURES), 'utf8')
+    .split('\n')
+    .filter((l) => !l.startsWith('#'))
+    .join('\n');
 }
 
 export interface RecordedMachine {
@@ -33,7 +36,8 @@ export function recordedSources(machine: RecordedMachine): FactSources & { calls
         const status = answer.status ?? 0;
         return { status, stdout: fixture(answer.file), stderr: '' };
       }
-      if (command.endsWith('ldconfig')) return machine.ldconfig ? { status: 0, stdout: fixture(machine.ldconfig), stderr: '' } : missing;
+      if (command.endsWith('ldconfig'))
+        return machine.ldconfig ? { status: 0, stdout: fixture(machine.ldconfig), stderr: '' } : missing;
       return missing;
     },
     listDir: (dir) => machine.dirs?.[dir] ?? [],

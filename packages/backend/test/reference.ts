@@ -5,16 +5,35 @@ import { backend_util } from '@tensorflow/tfjs-core';
 export type Pad = 'valid' | 'same' | number | backend_util.ExplicitPadding;
 
 export interface ConvCase {
-  n: number; h: number; w: number; c: number; k: number;
-  kh: number; kw: number; stride: number; pad: Pad;
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  k: number;
+  kh: number;
+  kw: number;
+  stride: number;
+  pad: Pad;
 }
 
 export function convInfo(cs: ConvCase): backend_util.Conv2DInfo {
-  return backend_util.computeConv2DInfo([cs.n, cs.h, cs.w, cs.c], [cs.kh, cs.kw, cs.c, cs.k], cs.stride, 1, cs.pad, undefined, false, 'channelsLast');
+  return backend_util.computeConv2DInfo(
+    [cs.n, cs.h, cs.w, cs.c],
+    [cs.kh, cs.kw, cs.c, cs.k],
+    cs.stride,
+    1,
+    cs.pad,
+    undefined,
+    false,
+    'channelsLast',
+  );
 }
 
 /** Visits every (n, oh, ow, i, j) pair with the input pixel it reads. */
-function forEachTap(cs: ConvCase, fn: (n: number, oy: number, ox: number, i: number, j: number, y: number, x: number) => void): void {
+function forEachTap(
+  cs: ConvCase,
+  fn: (n: number, oy: number, ox: number, i: number, j: number, y: number, x: number) => void,
+): void {
   const info = convInfo(cs);
   const { outHeight, outWidth } = info;
   for (let n = 0; n < cs.n; n++)
@@ -58,7 +77,9 @@ export function randomArray(size: number, seed: number): Float32Array {
   let s = seed | 0 || 1;
   const out = new Float32Array(size);
   for (let i = 0; i < size; i++) {
-    s ^= s << 13; s ^= s >>> 17; s ^= s << 5;
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
     out[i] = ((s >>> 0) / 4294967296) * 2 - 1;
   }
   return out;
@@ -67,7 +88,8 @@ export function randomArray(size: number, seed: number): Float32Array {
 /** max |a-b| / (1 + max |b|): scale-aware, so float32 summation-order noise passes. */
 export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) return Infinity;
-  let maxDiff = 0, maxRef = 0;
+  let maxDiff = 0,
+    maxRef = 0;
   for (let i = 0; i < a.length; i++) {
     maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
     maxRef = Math.max(maxRef, Math.abs(b[i]));

@@ -2,11 +2,22 @@
 // through the injectable loader and a registered fake 'tensorflow' backend).
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { tf, initBackend, backendChoice, probeTensorflowBackend, resolveRequested, TFJS_NODE, TFJS_NODE_GPU, type BackendLogger, type ModuleLoader } from '../src/index.js';
+import {
+  tf,
+  initBackend,
+  backendChoice,
+  probeTensorflowBackend,
+  resolveRequested,
+  TFJS_NODE,
+  TFJS_NODE_GPU,
+  type BackendLogger,
+  type ModuleLoader,
+} from '../src/index.js';
 import { fakeTensorflow } from './fake_tensorflow.js';
 
 function recordingLogger(): BackendLogger & { infos: string[]; warns: string[] } {
-  const infos: string[] = [], warns: string[] = [];
+  const infos: string[] = [],
+    warns: string[] = [];
   return { infos, warns, info: (m) => infos.push(m), warn: (m) => warns.push(m) };
 }
 
@@ -43,9 +54,15 @@ test('auto with nothing optional installed takes wasm and says why the others we
   assert.deepEqual(loader.asked, [TFJS_NODE_GPU, TFJS_NODE]);
   const choice = backendChoice();
   assert.equal(choice?.backend, 'wasm');
-  assert.deepEqual(choice?.passedOver.map((p) => p.candidate), [TFJS_NODE_GPU, TFJS_NODE]);
+  assert.deepEqual(
+    choice?.passedOver.map((p) => p.candidate),
+    [TFJS_NODE_GPU, TFJS_NODE],
+  );
   assert.match(choice?.passedOver[0].reason ?? '', /not installed/);
-  assert.ok(logger.infos.some((m) => /backend: wasm/.test(m)), logger.infos.join('\n'));
+  assert.ok(
+    logger.infos.some((m) => /backend: wasm/.test(m)),
+    logger.infos.join('\n'),
+  );
   assert.ok(logger.infos.some((m) => m.includes(`passed over ${TFJS_NODE}`)));
 });
 
@@ -74,16 +91,27 @@ test('tfjs-node-gpu on a GPU is taken, with no warning', async () => {
   const loader = loaderWith({ [TFJS_NODE_GPU]: fakeTensorflow({ isGPUPackage: true, isUsingGpuDevice: true }) });
   await initBackend({ loader, logger, env: {} });
   assert.equal(tf.getBackend(), 'tensorflow');
-  assert.deepEqual({ ...backendChoice(), passedOver: undefined, warnings: undefined }, {
-    requested: 'auto', backend: 'tensorflow', package: TFJS_NODE_GPU, gpu: true, passedOver: undefined, warnings: undefined,
-  });
+  assert.deepEqual(
+    { ...backendChoice(), passedOver: undefined, warnings: undefined },
+    {
+      requested: 'auto',
+      backend: 'tensorflow',
+      package: TFJS_NODE_GPU,
+      gpu: true,
+      passedOver: undefined,
+      warnings: undefined,
+    },
+  );
   assert.equal(logger.warns.length, 0);
   assert.ok(logger.infos.some((m) => m.includes('CUDA GPU')));
 });
 
 test("tfjs-node-gpu's silent CPU fallback stops the run (details: gpu_guard.test.ts)", async () => {
   const loader = loaderWith({ [TFJS_NODE_GPU]: fakeTensorflow({ isGPUPackage: true, isUsingGpuDevice: false }) });
-  await assert.rejects(initBackend({ loader, logger: recordingLogger(), env: { LD_LIBRARY_PATH: '/nonexistent' } }), /NOT running on a GPU/);
+  await assert.rejects(
+    initBackend({ loader, logger: recordingLogger(), env: { LD_LIBRARY_PATH: '/nonexistent' } }),
+    /NOT running on a GPU/,
+  );
 });
 
 test('tfjs-node (CPU TensorFlow) is taken when the GPU package is absent', async () => {
@@ -95,15 +123,20 @@ test('tfjs-node (CPU TensorFlow) is taken when the GPU package is absent', async
 });
 
 test("backend 'tensorflow' with neither package installed fails with instructions", async () => {
-  await assert.rejects(initBackend({ backend: 'tensorflow', loader: loaderWith({}), logger: recordingLogger(), env: {} }),
-    /no usable backend for "tensorflow"[\s\S]*tfjs-node-gpu: .*not installed[\s\S]*Install @tensorflow\/tfjs-node-gpu/);
+  await assert.rejects(
+    initBackend({ backend: 'tensorflow', loader: loaderWith({}), logger: recordingLogger(), env: {} }),
+    /no usable backend for "tensorflow"[\s\S]*tfjs-node-gpu: .*not installed[\s\S]*Install @tensorflow\/tfjs-node-gpu/,
+  );
 });
 
 test('YOLO_BACKEND picks the backend; bad values are refused with the valid list', async () => {
   assert.equal(resolveRequested({}, { YOLO_BACKEND: 'CPU' }), 'cpu');
   assert.equal(resolveRequested({ backend: 'wasm' }, { YOLO_BACKEND: 'cpu' }), 'wasm');
   assert.equal(resolveRequested({}, {}), 'auto');
-  assert.throws(() => resolveRequested({}, { YOLO_BACKEND: 'gpu' }), /YOLO_BACKEND="gpu" is not a backend; use one of auto, tensorflow, wasm, cpu/);
+  assert.throws(
+    () => resolveRequested({}, { YOLO_BACKEND: 'gpu' }),
+    /YOLO_BACKEND="gpu" is not a backend; use one of auto, tensorflow, wasm, cpu/,
+  );
   const loader = loaderWith({});
   await initBackend({ loader, logger: recordingLogger(), env: { YOLO_BACKEND: 'cpu' } });
   assert.equal(tf.getBackend(), 'cpu');
@@ -119,7 +152,10 @@ test('the real loader: auto takes tfjs-node where it loads (npm run setup:tensor
     assert.equal(choice?.backend, 'tensorflow');
     assert.equal(choice?.package, TFJS_NODE);
     assert.equal(choice?.gpu, false);
-    assert.deepEqual(choice?.passedOver.map((p) => p.candidate), [TFJS_NODE_GPU]);
+    assert.deepEqual(
+      choice?.passedOver.map((p) => p.candidate),
+      [TFJS_NODE_GPU],
+    );
   } else {
     assert.equal(choice?.backend, 'wasm');
   }

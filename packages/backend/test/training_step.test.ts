@@ -11,10 +11,15 @@ function gradsOn(backend: string, bn: NetConfig['bn']): { loss: number; grads: F
   tf.setBackend(backend);
   const net = new YoloV5Shaped(tf, { ...YOLOV5N, bn });
   const x = tf.randomUniform([2, 64, 64, 3], 0, 1, 'float32', 42) as tf.Tensor4D;
-  tf.tidy(() => { net.forward(x); }); // create the variables
+  tf.tidy(() => {
+    net.forward(x);
+  }); // create the variables
   const { value, grads } = tf.variableGrads(() => net.loss(net.forward(x)), net.params);
   // (the Detect convs' unused BN gains get no gradient on either backend)
-  const out = { loss: value.dataSync()[0], grads: net.params.filter((p) => grads[p.name] != null).map((p) => Float32Array.from(grads[p.name].dataSync())) };
+  const out = {
+    loss: value.dataSync()[0],
+    grads: net.params.filter((p) => grads[p.name] != null).map((p) => Float32Array.from(grads[p.name].dataSync())),
+  };
   tf.dispose([value, x, ...Object.values(grads)]);
   net.dispose();
   return out;
@@ -29,7 +34,9 @@ for (const bn of ['fused', 'moments'] as const) {
     assert.ok(Math.abs(w.loss - c.loss) < 1e-4 * Math.abs(c.loss), `loss ${w.loss} vs ${c.loss}`);
     assert.equal(w.grads.length, c.grads.length);
     let worst = 0;
-    w.grads.forEach((g, i) => { worst = Math.max(worst, relError(g, c.grads[i])); });
+    w.grads.forEach((g, i) => {
+      worst = Math.max(worst, relError(g, c.grads[i]));
+    });
     assert.ok(worst < 2e-3, `worst parameter-gradient relative error ${worst}`);
   });
 }

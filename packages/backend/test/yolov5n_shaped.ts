@@ -21,14 +21,22 @@ export interface NetConfig {
 export const YOLOV5N: NetConfig = { width: 0.25, depth: 0.33, classes: 80, bn: 'fused' };
 
 export interface ConvShape {
-  inH: number; inW: number; cin: number; cout: number; k: number; s: number; p: number;
+  inH: number;
+  inW: number;
+  cin: number;
+  cout: number;
+  k: number;
+  s: number;
+  p: number;
 }
 
 interface ConvLayer {
   w: tfc.Variable;
   gamma: tfc.Variable;
   beta: tfc.Variable;
-  k: number; s: number; p: number;
+  k: number;
+  s: number;
+  p: number;
 }
 
 const divisible = (x: number) => Math.ceil(x / 8) * 8;
@@ -41,10 +49,17 @@ export class YoloV5Shaped {
   private cursor = 0;
   private seed = 1;
 
-  constructor(private readonly tf: Tf, readonly cfg: NetConfig = YOLOV5N) {}
+  constructor(
+    private readonly tf: Tf,
+    readonly cfg: NetConfig = YOLOV5N,
+  ) {}
 
-  private ch(c: number) { return divisible(c * this.cfg.width); }
-  private n(k: number) { return Math.max(Math.round(k * this.cfg.depth), 1); }
+  private ch(c: number) {
+    return divisible(c * this.cfg.width);
+  }
+  private n(k: number) {
+    return Math.max(Math.round(k * this.cfg.depth), 1);
+  }
 
   /** Conv = Conv2d(bias=False) + BatchNorm2d (batch statistics) + SiLU, created on first use. */
   private conv(x: Tensor4D, cout: number, k: number, s = 1, p = Math.floor(k / 2), act = true, bias = false): Tensor4D {
@@ -89,7 +104,9 @@ export class YoloV5Shaped {
     const tf = this.tf;
     const a = this.conv(x, x.shape[3] / 2, 1);
     const pool = (t: Tensor4D) => tf.maxPool(t, 5, 1, 2);
-    const y1 = pool(a), y2 = pool(y1), y3 = pool(y2);
+    const y1 = pool(a),
+      y2 = pool(y1),
+      y3 = pool(y2);
     return this.conv(tf.concat([a, y1, y2, y3], 3), cout, 1);
   }
 
@@ -144,7 +161,10 @@ export class YoloV5Shaped {
   /** One SGD training step; returns the loss value tensor (caller disposes). */
   step(x: Tensor4D, optimizer: tfc.Optimizer): tfc.Scalar {
     const tf = this.tf;
-    if (this.params.length === 0) tf.tidy(() => { this.forward(x); }); // creates the variables
+    if (this.params.length === 0)
+      tf.tidy(() => {
+        this.forward(x);
+      }); // creates the variables
     const { value, grads } = tf.variableGrads(() => this.loss(this.forward(x)), this.params);
     optimizer.applyGradients(grads);
     tf.dispose(Object.values(grads));

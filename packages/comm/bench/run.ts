@@ -17,7 +17,10 @@ const pkgRoot = path.resolve(here, '../..');
 const repoRoot = path.resolve(pkgRoot, '../..');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const only = args.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const only = args
+  .find((a) => a.startsWith('--only='))
+  ?.slice(7)
+  .split(',');
 /** --baseline=<another build's dist/bench/bench-rank.js>: a 'before' row set in the same run. */
 const baseline = args.find((a) => a.startsWith('--baseline='))?.slice(11);
 
@@ -47,15 +50,36 @@ function quantile(xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * (s.length - 1) + 0.5))]!;
 }
 
-function rowsFrom(config: string, impl: Row['impl'], world: number, transport: string, times: Record<string, number[]>): Row[] {
-  return Object.entries(times).filter(([key]) => !key.startsWith('cpu:')).map(([key, ts]) => {
-    const [op, b] = key.split(':');
-    const bytes = Number(b ?? 0);
-    const med = quantile(ts, 0.5);
-    const alg = bytes ? bytes / (med / 1e3) / 1e9 : 0;
-    const cpu = times[`cpu:${bytes}`]?.[0];
-    return { config, impl, world, transport, op: op!, bytes, iters: ts.length, medianMs: med, p90Ms: quantile(ts, 0.9), algbwGBs: alg, busbwGBs: (alg * 2 * (world - 1)) / world, ...(op === 'allreduce' && cpu !== undefined ? { cpuMsPerCall: cpu } : {}) };
-  });
+function rowsFrom(
+  config: string,
+  impl: Row['impl'],
+  world: number,
+  transport: string,
+  times: Record<string, number[]>,
+): Row[] {
+  return Object.entries(times)
+    .filter(([key]) => !key.startsWith('cpu:'))
+    .map(([key, ts]) => {
+      const [op, b] = key.split(':');
+      const bytes = Number(b ?? 0);
+      const med = quantile(ts, 0.5);
+      const alg = bytes ? bytes / (med / 1e3) / 1e9 : 0;
+      const cpu = times[`cpu:${bytes}`]?.[0];
+      return {
+        config,
+        impl,
+        world,
+        transport,
+        op: op!,
+        bytes,
+        iters: ts.length,
+        medianMs: med,
+        p90Ms: quantile(ts, 0.9),
+        algbwGBs: alg,
+        busbwGBs: (alg * 2 * (world - 1)) / world,
+        ...(op === 'allreduce' && cpu !== undefined ? { cpuMsPerCall: cpu } : {}),
+      };
+    });
 }
 
 /** Where ranks run: by default on loopback; with a shaped link, rank r in namespace r. */
@@ -63,19 +87,43 @@ interface Placement {
   link?: ShapedLink;
 }
 
-function runRanks(cmd: string, argv: string[], world: number, env: Record<string, string>, timeoutMs: number, where: Placement = {}): Promise<string> {
+function runRanks(
+  cmd: string,
+  argv: string[],
+  world: number,
+  env: Record<string, string>,
+  timeoutMs: number,
+  where: Placement = {},
+): Promise<string> {
   const link = where.link;
   if (link && world !== 2) return Promise.reject(new Error('a shaped link joins exactly two ranks'));
   // Over a shaped link the liveness connection queues behind the data on a 2-core machine
   // that also runs the veth's packet processing: a longer heartbeat timeout for the bench.
   const linkEnv: Record<string, string> = link
-    ? { MASTER_ADDR: link.addresses[0], YOLO_COMM_TRANSPORT: 'tcp', YOLO_SOCKET_IFNAME: LINK_IFNAME, GLOO_SOCKET_IFNAME: LINK_IFNAME, YOLO_COMM_HEARTBEAT_TIMEOUT_MS: '30000' }
+    ? {
+        MASTER_ADDR: link.addresses[0],
+        YOLO_COMM_TRANSPORT: 'tcp',
+        YOLO_SOCKET_IFNAME: LINK_IFNAME,
+        GLOO_SOCKET_IFNAME: LINK_IFNAME,
+        YOLO_COMM_HEARTBEAT_TIMEOUT_MS: '30000',
+      }
     : {};
   return new Promise((resolve, reject) => {
     void getFreePort().then((port) => {
       const procs = Array.from({ length: world }, (_, r) => {
         const [exe, ...pre] = link ? [...link.wrap(r), cmd] : [cmd];
-        return spawn(exe!, [...pre, ...argv], { env: { ...process.env, RANK: String(r), WORLD_SIZE: String(world), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), ...env, ...linkEnv }, stdio: ['ignore', 'pipe', 'inherit'] });
+        return spawn(exe!, [...pre, ...argv], {
+          env: {
+            ...process.env,
+            RANK: String(r),
+            WORLD_SIZE: String(world),
+            MASTER_ADDR: '127.0.0.1',
+            MASTER_PORT: String(port),
+            ...env,
+            ...linkEnv,
+          },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
       });
       let out = '';
       procs[0]!.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -108,11 +156,30 @@ interface OursPlan {
   rankScript?: string;
 }
 
-async function ours(config: string, world: number, sizes: number[], plan: OursPlan = {}, where: Placement = {}): Promise<Row[]> {
-  const rankPlan = { sizes, shared: plan.shared ?? true, latencyIters: plan.latencyIters ?? 200, iters: plan.iters, compression: plan.compression };
+async function ours(
+  config: string,
+  world: number,
+  sizes: number[],
+  plan: OursPlan = {},
+  where: Placement = {},
+): Promise<Row[]> {
+  const rankPlan = {
+    sizes,
+    shared: plan.shared ?? true,
+    latencyIters: plan.latencyIters ?? 200,
+    iters: plan.iters,
+    compression: plan.compression,
+  };
   // The environment the launcher gives every worker (ALLOCATOR_ENV), then the variant's own.
   const script = plan.rankScript ?? path.join(here, 'bench-rank.js');
-  const out = await runRanks(process.execPath, [script], world, { ...(plan.rankScript ? {} : ALLOCATOR_ENV), BENCH_PLAN: JSON.stringify(rankPlan), ...plan.env }, 20 * 60_000, where);
+  const out = await runRanks(
+    process.execPath,
+    [script],
+    world,
+    { ...(plan.rankScript ? {} : ALLOCATOR_ENV), BENCH_PLAN: JSON.stringify(rankPlan), ...plan.env },
+    20 * 60_000,
+    where,
+  );
   const line = out.split('\n').find((l) => l.startsWith('BENCH '));
   if (!line) throw new Error(`${config}: no result (output: ${out.slice(-500)})`);
   const r = JSON.parse(line.slice(6)) as { transport: string; times: Record<string, number[]> };
@@ -123,13 +190,22 @@ async function ours(config: string, world: number, sizes: number[], plan: OursPl
 function torchPython(): string | null {
   for (const py of [process.env.BENCH_PYTHON, 'python3', '/usr/bin/python3']) {
     if (!py) continue;
-    const r = spawnSync(py, ['-c', 'import torch, torch.distributed as d; print(d.is_gloo_available())'], { encoding: 'utf8' });
+    const r = spawnSync(py, ['-c', 'import torch, torch.distributed as d; print(d.is_gloo_available())'], {
+      encoding: 'utf8',
+    });
     if (r.status === 0 && r.stdout.trim() === 'True') return py;
   }
   return null;
 }
 
-async function gloo(python: string, world: number, sizes: number[], config = 'gloo', where: Placement = {}, iters?: number): Promise<Row[]> {
+async function gloo(
+  python: string,
+  world: number,
+  sizes: number[],
+  config = 'gloo',
+  where: Placement = {},
+  iters?: number,
+): Promise<Row[]> {
   const script = path.join(pkgRoot, 'bench', 'gloo.py');
   const env = { BENCH_SIZES: sizes.join(','), OMP_NUM_THREADS: '1', ...(iters ? { BENCH_ITERS: String(iters) } : {}) };
   const out = await runRanks(python, [script], world, env, 20 * 60_000, where);
@@ -148,8 +224,13 @@ interface Ceiling {
 
 async function ceiling(transport: 'tcp' | 'ipc', bytes: number, count: number): Promise<Ceiling> {
   const script = path.join(here, 'zmq-ceiling.js');
-  const endpoint = transport === 'tcp' ? 'tcp://127.0.0.1:*' : `ipc://${path.join(os.tmpdir(), `yolo-comm-bench-${process.pid}.sock`)}`;
-  const pull = spawn(process.execPath, [script, 'pull', endpoint, String(bytes), String(count)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const endpoint =
+    transport === 'tcp'
+      ? 'tcp://127.0.0.1:*'
+      : `ipc://${path.join(os.tmpdir(), `yolo-comm-bench-${process.pid}.sock`)}`;
+  const pull = spawn(process.execPath, [script, 'pull', endpoint, String(bytes), String(count)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   const bound = await new Promise<string>((resolve) =>
     pull.stdout.on('data', (d: Buffer) => {
@@ -167,8 +248,32 @@ async function ceiling(transport: 'tcp' | 'ipc', bytes: number, count: number): 
 }
 
 function table(rows: Row[]): string {
-  const head = ['config', 'impl', 'world', 'transport', 'op', 'size', 'median ms', 'p90 ms', 'algbw GB/s', 'busbw GB/s', 'cpu ms/call'];
-  const body = rows.map((r) => [r.config, r.impl, String(r.world), r.transport, r.op, r.bytes ? fmtBytes(r.bytes) : '-', r.medianMs.toFixed(3), r.p90Ms.toFixed(3), r.bytes ? r.algbwGBs.toFixed(2) : '-', r.bytes ? r.busbwGBs.toFixed(2) : '-', r.cpuMsPerCall?.toFixed(2) ?? '-']);
+  const head = [
+    'config',
+    'impl',
+    'world',
+    'transport',
+    'op',
+    'size',
+    'median ms',
+    'p90 ms',
+    'algbw GB/s',
+    'busbw GB/s',
+    'cpu ms/call',
+  ];
+  const body = rows.map((r) => [
+    r.config,
+    r.impl,
+    String(r.world),
+    r.transport,
+    r.op,
+    r.bytes ? fmtBytes(r.bytes) : '-',
+    r.medianMs.toFixed(3),
+    r.p90Ms.toFixed(3),
+    r.bytes ? r.algbwGBs.toFixed(2) : '-',
+    r.bytes ? r.busbwGBs.toFixed(2) : '-',
+    r.cpuMsPerCall?.toFixed(2) ?? '-',
+  ]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]): string => '| ' + cells.map((c, i) => c.padEnd(w[i]!)).join(' | ') + ' |';
   return [line(head), '|' + w.map((x) => '-'.repeat(x + 2)).join('|') + '|', ...body.map(line)].join('\n');
@@ -183,13 +288,24 @@ async function shapedLinkRows(python: string | null, notes: string[], log: (s: s
   const sizes = [1 * MB, 16 * MB, 64 * MB];
   for (const profile of LINK_PROFILES) {
     const link = ShapedLink.create(profile);
-    if (profile.delayMs > 0 && !link.delayApplied) notes.push(`shaped link ${profile.name}: this kernel has no sch_netem, so the link is ${profile.rate} by ${link.qdisc} without the ${profile.delayMs} ms delay`);
+    if (profile.delayMs > 0 && !link.delayApplied)
+      notes.push(
+        `shaped link ${profile.name}: this kernel has no sch_netem, so the link is ${profile.rate} by ${link.qdisc} without the ${profile.delayMs} ms delay`,
+      );
     try {
       log(`shaped link ${profile.name}: ours, world 2`);
       rows.push(...(await ours(`link-${profile.name}`, 2, sizes, { iters: 5, latencyIters: 50 }, { link })));
       for (const compression of profile.lineGBs < 1 ? ['fp16', 'bf16'] : []) {
         log(`shaped link ${profile.name}: ours with ${compression} on the wire, world 2`);
-        rows.push(...(await ours(`link-${profile.name}-${compression}`, 2, sizes.slice(1), { iters: 5, latencyIters: 10, compression }, { link })));
+        rows.push(
+          ...(await ours(
+            `link-${profile.name}-${compression}`,
+            2,
+            sizes.slice(1),
+            { iters: 5, latencyIters: 10, compression },
+            { link },
+          )),
+        );
       }
       if (python) {
         log(`shaped link ${profile.name}: gloo, world 2`);
@@ -210,9 +326,13 @@ function linkTable(rows: Row[]): string[] {
   for (const profile of LINK_PROFILES) {
     const config = `link-${profile.name}`;
     for (const r of rows.filter((x) => x.config.startsWith(config) && x.impl === 'yolo-comm' && x.op === 'allreduce')) {
-      const g = rows.find((x) => x.config === config && x.impl === 'gloo' && x.op === 'allreduce' && x.bytes === r.bytes);
+      const g = rows.find(
+        (x) => x.config === config && x.impl === 'gloo' && x.op === 'allreduce' && x.bytes === r.bytes,
+      );
       const vsGloo = g ? `, gloo ${g.busbwGBs.toFixed(3)} GB/s (${(r.busbwGBs / g.busbwGBs).toFixed(2)}x)` : '';
-      out.push(`${r.config} ${fmtBytes(r.bytes)}: ours ${r.busbwGBs.toFixed(3)} GB/s busbw, ${((100 * r.busbwGBs) / profile.lineGBs).toFixed(0)}% of ${profile.rate}${vsGloo}; median ${r.medianMs.toFixed(1)} ms (p90 ${r.p90Ms.toFixed(1)})`);
+      out.push(
+        `${r.config} ${fmtBytes(r.bytes)}: ours ${r.busbwGBs.toFixed(3)} GB/s busbw, ${((100 * r.busbwGBs) / profile.lineGBs).toFixed(0)}% of ${profile.rate}${vsGloo}; median ${r.medianMs.toFixed(1)} ms (p90 ${r.p90Ms.toFixed(1)})`,
+      );
     }
   }
   return out;
@@ -220,16 +340,25 @@ function linkTable(rows: Row[]): string[] {
 
 /** Markdown rows: each world and size, the baseline, this build and gloo of the same run. */
 function beforeAfterTable(rows: Row[]): string[] {
-  const out = ['| op | world | before | after | gloo | after / gloo | after p90 / median |', '|---|---|---|---|---|---|---|'];
-  const pick = (config: string, impl: Row['impl'], w: number, op: string, b: number): Row | undefined => rows.find((r) => r.config === config && r.impl === impl && r.world === w && r.op === op && r.bytes === b);
+  const out = [
+    '| op | world | before | after | gloo | after / gloo | after p90 / median |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  const pick = (config: string, impl: Row['impl'], w: number, op: string, b: number): Row | undefined =>
+    rows.find((r) => r.config === config && r.impl === impl && r.world === w && r.op === op && r.bytes === b);
   for (const world of [2, 4]) {
-    for (const r of rows.filter((x) => x.config === 'main' && x.world === world && (x.op === 'allreduce' || x.op === 'barrier'))) {
+    for (const r of rows.filter(
+      (x) => x.config === 'main' && x.world === world && (x.op === 'allreduce' || x.op === 'barrier'),
+    )) {
       const before = pick('before', 'yolo-comm', world, r.op, r.bytes);
       const g = pick('gloo', 'gloo', world, r.op, r.bytes);
       const latency = r.op === 'barrier' || r.bytes <= 64 * KB;
-      const fig = (x: Row | undefined): string => (x ? (latency ? `${x.medianMs.toFixed(3)} ms` : x.busbwGBs.toFixed(3)) : '-');
+      const fig = (x: Row | undefined): string =>
+        x ? (latency ? `${x.medianMs.toFixed(3)} ms` : x.busbwGBs.toFixed(3)) : '-';
       const ratio = g ? (latency ? g.medianMs / r.medianMs : r.busbwGBs / g.busbwGBs).toFixed(2) : '-';
-      out.push(`| ${r.op === 'barrier' ? 'barrier' : fmtBytes(r.bytes)} | ${world} | ${fig(before)} | ${fig(r)} | ${fig(g)} | ${ratio}x | ${(r.p90Ms / r.medianMs).toFixed(2)} |`);
+      out.push(
+        `| ${r.op === 'barrier' ? 'barrier' : fmtBytes(r.bytes)} | ${world} | ${fig(before)} | ${fig(r)} | ${fig(g)} | ${ratio}x | ${(r.p90Ms / r.medianMs).toFixed(2)} |`,
+      );
     }
   }
   return out;
@@ -267,16 +396,28 @@ async function main(): Promise<void> {
   }
   if (want('plain')) {
     log('plain Float32Array buffers (staging copies), world 2');
-    rows.push(...(await ours('plain-buffers', 2, [4 * KB, 1 * MB, 16 * MB, 64 * MB], { shared: false, latencyIters: 100 })));
+    rows.push(
+      ...(await ours('plain-buffers', 2, [4 * KB, 1 * MB, 16 * MB, 64 * MB], { shared: false, latencyIters: 100 })),
+    );
   }
   if (want('tcp')) {
     log('tcp instead of ipc, world 2');
-    rows.push(...(await ours('tcp', 2, [4 * KB, 1 * MB, 16 * MB, 64 * MB], { env: { YOLO_COMM_TRANSPORT: 'tcp' }, latencyIters: 100 })));
+    rows.push(
+      ...(await ours('tcp', 2, [4 * KB, 1 * MB, 16 * MB, 64 * MB], {
+        env: { YOLO_COMM_TRANSPORT: 'tcp' },
+        latencyIters: 100,
+      })),
+    );
   }
   if (want('segments') && !quick) {
     for (const seg of [256 * KB, 512 * KB, 1 * MB, 4 * MB]) {
       log(`segment ${fmtBytes(seg)}, world 2`);
-      rows.push(...(await ours(`segment-${fmtBytes(seg).replace(' ', '')}`, 2, [7_500_000, 64 * MB], { env: { YOLO_COMM_SEGMENT_BYTES: String(seg) }, latencyIters: 20 })));
+      rows.push(
+        ...(await ours(`segment-${fmtBytes(seg).replace(' ', '')}`, 2, [7_500_000, 64 * MB], {
+          env: { YOLO_COMM_SEGMENT_BYTES: String(seg) },
+          latencyIters: 20,
+        })),
+      );
     }
   }
   if (want('hwm') && !quick) {
@@ -303,7 +444,14 @@ async function main(): Promise<void> {
   rows.push(...glooRows);
 
   // Targets of the issue, beside what we measured.
-  const find = (impl: Row['impl'], world: number, op: string, bytes: number, config = impl === 'gloo' ? 'gloo' : 'main'): Row | undefined => rows.find((r) => r.impl === impl && r.config === config && r.world === world && r.op === op && r.bytes === bytes);
+  const find = (
+    impl: Row['impl'],
+    world: number,
+    op: string,
+    bytes: number,
+    config = impl === 'gloo' ? 'gloo' : 'main',
+  ): Row | undefined =>
+    rows.find((r) => r.impl === impl && r.config === config && r.world === world && r.op === op && r.bytes === bytes);
   const ref = {
     bus64w2: find('gloo', 2, 'allreduce', 64 * MB)?.busbwGBs ?? 2.72,
     t75w2: find('gloo', 2, 'allreduce', 7_500_000)?.medianMs ?? 5.0,
@@ -312,13 +460,55 @@ async function main(): Promise<void> {
   };
   const m = (w: number, op: string, b: number): Row | undefined => find('yolo-comm', w, op, b);
   const targets = [
-    { figure: 'all-reduce busbw 64 MB, world 2 (GB/s)', ours: m(2, 'allreduce', 64 * MB)?.busbwGBs, gloo: ref.bus64w2, target: `>= ${ref.bus64w2.toFixed(2)}`, met: (m(2, 'allreduce', 64 * MB)?.busbwGBs ?? 0) >= ref.bus64w2 },
-    { figure: 'all-reduce 7.5 MB, world 2 (ms)', ours: m(2, 'allreduce', 7_500_000)?.medianMs, gloo: ref.t75w2, target: `<= ${ref.t75w2.toFixed(2)}`, met: (m(2, 'allreduce', 7_500_000)?.medianMs ?? Infinity) <= ref.t75w2 },
-    { figure: 'all-reduce busbw 16 MB, world 2 (GB/s)', ours: m(2, 'allreduce', 16 * MB)?.busbwGBs, gloo: ref.bus16w2, target: `>= ${ref.bus16w2.toFixed(2)}`, met: (m(2, 'allreduce', 16 * MB)?.busbwGBs ?? 0) >= ref.bus16w2 },
-    { figure: 'all-reduce busbw 64 MB, world 4 (GB/s)', ours: m(4, 'allreduce', 64 * MB)?.busbwGBs, gloo: ref.bus64w4, target: `>= ${ref.bus64w4.toFixed(2)}`, met: (m(4, 'allreduce', 64 * MB)?.busbwGBs ?? 0) >= ref.bus64w4 },
-    { figure: 'all-reduce 4 KB, world 2, median (ms)', ours: m(2, 'allreduce', 4 * KB)?.medianMs, gloo: find('gloo', 2, 'allreduce', 4 * KB)?.medianMs ?? 0.18, target: '<= 0.15', met: (m(2, 'allreduce', 4 * KB)?.medianMs ?? Infinity) <= 0.15 },
-    { figure: 'all-reduce 4 KB, world 2, p90 (ms)', ours: m(2, 'allreduce', 4 * KB)?.p90Ms, gloo: find('gloo', 2, 'allreduce', 4 * KB)?.p90Ms, target: '<= 0.5', met: (m(2, 'allreduce', 4 * KB)?.p90Ms ?? Infinity) <= 0.5 },
-    { figure: 'barrier, world 2, median (ms)', ours: m(2, 'barrier', 0)?.medianMs, gloo: find('gloo', 2, 'barrier', 0)?.medianMs ?? 0.041, target: '<= 0.1', met: (m(2, 'barrier', 0)?.medianMs ?? Infinity) <= 0.1 },
+    {
+      figure: 'all-reduce busbw 64 MB, world 2 (GB/s)',
+      ours: m(2, 'allreduce', 64 * MB)?.busbwGBs,
+      gloo: ref.bus64w2,
+      target: `>= ${ref.bus64w2.toFixed(2)}`,
+      met: (m(2, 'allreduce', 64 * MB)?.busbwGBs ?? 0) >= ref.bus64w2,
+    },
+    {
+      figure: 'all-reduce 7.5 MB, world 2 (ms)',
+      ours: m(2, 'allreduce', 7_500_000)?.medianMs,
+      gloo: ref.t75w2,
+      target: `<= ${ref.t75w2.toFixed(2)}`,
+      met: (m(2, 'allreduce', 7_500_000)?.medianMs ?? Infinity) <= ref.t75w2,
+    },
+    {
+      figure: 'all-reduce busbw 16 MB, world 2 (GB/s)',
+      ours: m(2, 'allreduce', 16 * MB)?.busbwGBs,
+      gloo: ref.bus16w2,
+      target: `>= ${ref.bus16w2.toFixed(2)}`,
+      met: (m(2, 'allreduce', 16 * MB)?.busbwGBs ?? 0) >= ref.bus16w2,
+    },
+    {
+      figure: 'all-reduce busbw 64 MB, world 4 (GB/s)',
+      ours: m(4, 'allreduce', 64 * MB)?.busbwGBs,
+      gloo: ref.bus64w4,
+      target: `>= ${ref.bus64w4.toFixed(2)}`,
+      met: (m(4, 'allreduce', 64 * MB)?.busbwGBs ?? 0) >= ref.bus64w4,
+    },
+    {
+      figure: 'all-reduce 4 KB, world 2, median (ms)',
+      ours: m(2, 'allreduce', 4 * KB)?.medianMs,
+      gloo: find('gloo', 2, 'allreduce', 4 * KB)?.medianMs ?? 0.18,
+      target: '<= 0.15',
+      met: (m(2, 'allreduce', 4 * KB)?.medianMs ?? Infinity) <= 0.15,
+    },
+    {
+      figure: 'all-reduce 4 KB, world 2, p90 (ms)',
+      ours: m(2, 'allreduce', 4 * KB)?.p90Ms,
+      gloo: find('gloo', 2, 'allreduce', 4 * KB)?.p90Ms,
+      target: '<= 0.5',
+      met: (m(2, 'allreduce', 4 * KB)?.p90Ms ?? Infinity) <= 0.5,
+    },
+    {
+      figure: 'barrier, world 2, median (ms)',
+      ours: m(2, 'barrier', 0)?.medianMs,
+      gloo: find('gloo', 2, 'barrier', 0)?.medianMs ?? 0.041,
+      target: '<= 0.1',
+      met: (m(2, 'barrier', 0)?.medianMs ?? Infinity) <= 0.1,
+    },
   ];
 
   const print = (s: string): void => void process.stdout.write(s + '\n');
@@ -336,16 +526,33 @@ async function main(): Promise<void> {
   }
   const linkRows = linkTable(rows);
   if (linkRows.length) {
-    print('shaped links (world 2, two network namespaces joined by a veth pair, tc netem on both sides; ours and gloo over the same link):');
+    print(
+      'shaped links (world 2, two network namespaces joined by a veth pair, tc netem on both sides; ours and gloo over the same link):',
+    );
     for (const l of linkRows) print(`  ${l}`);
     print('');
   }
   for (const n of linkNotes) print(n);
-  print(`load average at the start of this run: ${loadAtStart.map((x) => x.toFixed(1)).join(' ')} (on ${os.cpus().length} CPUs)`);
+  print(
+    `load average at the start of this run: ${loadAtStart.map((x) => x.toFixed(1)).join(' ')} (on ${os.cpus().length} CPUs)`,
+  );
   print(`targets (${glooNote}):`);
-  for (const t of targets) print(`  ${t.met ? 'MET ' : 'MISS'} ${t.figure}: ours ${t.ours?.toFixed(3) ?? 'n/a'}, gloo ${t.gloo?.toFixed(3) ?? 'n/a'}${t.ours && t.gloo ? ` (ratio ${(t.ours / t.gloo).toFixed(2)})` : ''}, target ${t.target}`);
+  for (const t of targets)
+    print(
+      `  ${t.met ? 'MET ' : 'MISS'} ${t.figure}: ours ${t.ours?.toFixed(3) ?? 'n/a'}, gloo ${t.gloo?.toFixed(3) ?? 'n/a'}${t.ours && t.gloo ? ` (ratio ${(t.ours / t.gloo).toFixed(2)})` : ''}, target ${t.target}`,
+    );
 
-  const result = { package: '@yolo-launch/comm', date: new Date().toISOString(), machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg() }, quick, glooNote, linkNotes, rows, ceilings, targets };
+  const result = {
+    package: '@yolo-launch/comm',
+    date: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, loadavg: os.loadavg() },
+    quick,
+    glooNote,
+    linkNotes,
+    rows,
+    ceilings,
+    targets,
+  };
   fs.mkdirSync(path.join(repoRoot, 'bench-results'), { recursive: true });
   const file = path.join(repoRoot, 'bench-results', 'comm.json');
   fs.writeFileSync(file, JSON.stringify(result, null, 2) + '\n');

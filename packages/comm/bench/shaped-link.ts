@@ -80,7 +80,14 @@ export class ShapedLink {
   private setUp(): void {
     const [nsA, nsB] = this.namespaces;
     const [vA, vB] = this.veth;
-    const netem = ['netem', ...(this.profile.delayMs > 0 ? ['delay', `${this.profile.delayMs}ms`] : []), 'rate', this.profile.rate, 'limit', '100000'];
+    const netem = [
+      'netem',
+      ...(this.profile.delayMs > 0 ? ['delay', `${this.profile.delayMs}ms`] : []),
+      'rate',
+      this.profile.rate,
+      'limit',
+      '100000',
+    ];
     const steps: string[][] = [
       ['netns', 'add', nsA],
       ['netns', 'add', nsB],
@@ -108,14 +115,19 @@ export class ShapedLink {
    * rate): some kernels (this machine's) ship without sch_netem. `delayApplied` tells which.
    */
   private shape(ns: string, netem: string[]): void {
-    const tc = (q: string[]) => spawnSync('tc', ['-n', ns, 'qdisc', 'add', 'dev', LINK_IFNAME, 'root', ...q], { encoding: 'utf8' });
+    const tc = (q: string[]) =>
+      spawnSync('tc', ['-n', ns, 'qdisc', 'add', 'dev', LINK_IFNAME, 'root', ...q], { encoding: 'utf8' });
     const r = tc(netem);
     if (r.status === 0) return;
-    if (!/unknown/i.test(r.stderr)) throw new Error(`tc -n ${ns} qdisc add dev ${LINK_IFNAME} root ${netem.join(' ')}: ${r.stderr}`);
+    if (!/unknown/i.test(r.stderr))
+      throw new Error(`tc -n ${ns} qdisc add dev ${LINK_IFNAME} root ${netem.join(' ')}: ${r.stderr}`);
     const burst = Math.max(64 * 1024, Math.round(this.profile.lineGBs * 1e9 * 1e-3));
     const tbf = ['tbf', 'rate', this.profile.rate, 'burst', String(burst), 'latency', '100ms'];
     const t = tc(tbf);
-    if (t.status !== 0) throw new Error(`tc -n ${ns} qdisc add dev ${LINK_IFNAME} root ${tbf.join(' ')} (netem is not available): ${t.stderr}`);
+    if (t.status !== 0)
+      throw new Error(
+        `tc -n ${ns} qdisc add dev ${LINK_IFNAME} root ${tbf.join(' ')} (netem is not available): ${t.stderr}`,
+      );
     this.delayApplied = false;
     this.qdisc = 'tbf';
   }
@@ -133,7 +145,9 @@ export class ShapedLink {
     process.off('SIGINT', this.onSignal);
     process.off('SIGTERM', this.onSignal);
     for (const ns of this.namespaces) {
-      for (const pid of ip('netns', 'pids', ns).out.split('\n').filter((p) => /^\d+$/.test(p))) {
+      for (const pid of ip('netns', 'pids', ns)
+        .out.split('\n')
+        .filter((p) => /^\d+$/.test(p))) {
         try {
           process.kill(Number(pid), 'SIGKILL');
         } catch {

@@ -19,11 +19,30 @@ import { CommError, serializeError, type SerializedError } from './errors.js';
 import { LivenessClient, LivenessServer, type LivenessEvent } from './liveness.js';
 import { chooseAdvertiseAddress, hostIdentity, isLocalAddress, resolveIPv4 } from './net.js';
 import type { ResolvedOptions } from './options.js';
-import { SYNC_LEN, SYNC_MSG_OFFSET, SYNC_STATE, SYNC_STATUS, type Command, type CommandResult, type EngineEvent, type Region, type StartInfo } from './protocol.js';
+import {
+  SYNC_LEN,
+  SYNC_MSG_OFFSET,
+  SYNC_STATE,
+  SYNC_STATUS,
+  type Command,
+  type CommandResult,
+  type EngineEvent,
+  type Region,
+  type StartInfo,
+} from './protocol.js';
 import { RendezvousServer } from './rendezvous-server.js';
 import { Ring, type Reducer } from './ring.js';
 import { SimdReducer, type WasmMemory } from './simd.js';
-import { PROTOCOL, PROTOCOL_VERSION, decodeControl, encodeControl, type ClientMessage, type PeerInfo, type ServerMessage, type StoreRequest } from './wire.js';
+import {
+  PROTOCOL,
+  PROTOCOL_VERSION,
+  decodeControl,
+  encodeControl,
+  type ClientMessage,
+  type PeerInfo,
+  type ServerMessage,
+  type StoreRequest,
+} from './wire.js';
 
 const MAX_MESSAGE = 256 * 1024 * 1024;
 /** Kernel socket buffer size of the ring sockets (SO_SNDBUF/SO_RCVBUF); 0 keeps the OS default. */
@@ -112,7 +131,13 @@ export class Engine {
   async start(): Promise<StartInfo> {
     const o = this.o;
     const timer = setTimeout(
-      () => this.fail(new CommError('RENDEZVOUS', `rendezvous timed out after ${o.rendezvousTimeoutMs} ms: not every rank of WORLD_SIZE=${o.worldSize} reached rank 0 at ${o.masterAddr}:${o.masterPort} (see YOLO_COMM_TIMEOUT_MS)`)),
+      () =>
+        this.fail(
+          new CommError(
+            'RENDEZVOUS',
+            `rendezvous timed out after ${o.rendezvousTimeoutMs} ms: not every rank of WORLD_SIZE=${o.worldSize} reached rank 0 at ${o.masterAddr}:${o.masterPort} (see YOLO_COMM_TIMEOUT_MS)`,
+          ),
+        ),
       o.rendezvousTimeoutMs,
     );
     try {
@@ -125,12 +150,19 @@ export class Engine {
   private async rendezvous(): Promise<StartInfo> {
     const o = this.o;
     const single = o.worldSize === 1;
-    const choice = single ? { address: '127.0.0.1', ifname: 'lo', why: 'world of one' } : await chooseAdvertiseAddress(o.masterAddr, o.masterPort, o.socketIfname);
+    const choice = single
+      ? { address: '127.0.0.1', ifname: 'lo', why: 'world of one' }
+      : await chooseAdvertiseAddress(o.masterAddr, o.masterPort, o.socketIfname);
 
     let tcp = '';
     let ipc: string | null = null;
     if (!single) {
-      this.pull = new Pull({ receiveHighWaterMark: o.highWaterMark, maxMessageSize: MAX_MESSAGE, linger: 0, ...(SOCKBUF ? { receiveBufferSize: SOCKBUF } : {}) });
+      this.pull = new Pull({
+        receiveHighWaterMark: o.highWaterMark,
+        maxMessageSize: MAX_MESSAGE,
+        linger: 0,
+        ...(SOCKBUF ? { receiveBufferSize: SOCKBUF } : {}),
+      });
       await this.pull.bind(`tcp://${choice.address}:*`);
       tcp = this.pull.lastEndpoint!;
       if (o.transport !== 'tcp') {
@@ -141,7 +173,8 @@ export class Engine {
           ipc = `ipc://${file}`;
           this.ipcFile = file;
         } catch (e) {
-          if (o.transport === 'ipc') throw new CommError('INVALID', `cannot bind ipc://${file}: ${(e as Error).message}`);
+          if (o.transport === 'ipc')
+            throw new CommError('INVALID', `cannot bind ipc://${file}: ${(e as Error).message}`);
         }
       }
     }
@@ -150,19 +183,29 @@ export class Engine {
     if (o.rank === 0) {
       const masterIp = single ? '127.0.0.1' : await resolveIPv4(o.masterAddr);
       const bindHost = isLocalAddress(masterIp) ? masterIp : '*';
-      this.livenessServer = new LivenessServer(o.worldSize, o.heartbeatIntervalMs, o.heartbeatTimeoutMs, (e) => this.onLiveness(e));
+      this.livenessServer = new LivenessServer(o.worldSize, o.heartbeatIntervalMs, o.heartbeatTimeoutMs, (e) =>
+        this.onLiveness(e),
+      );
       const livePort = await this.livenessServer.listen(bindHost);
       this.router = new Router({ maxMessageSize: 16 * 1024 * 1024, linger: 0 });
       try {
         await this.router.bind(`tcp://${bindHost}:${single ? '*' : o.masterPort}`);
       } catch (e) {
-        throw new CommError('RENDEZVOUS', `rank 0 cannot listen on ${bindHost}:${o.masterPort} (MASTER_ADDR:MASTER_PORT): ${(e as Error).message}; pick a free MASTER_PORT`);
+        throw new CommError(
+          'RENDEZVOUS',
+          `rank 0 cannot listen on ${bindHost}:${o.masterPort} (MASTER_ADDR:MASTER_PORT): ${(e as Error).message}; pick a free MASTER_PORT`,
+        );
       }
       masterEndpoint = this.router.lastEndpoint!.replace('tcp://0.0.0.0:', 'tcp://127.0.0.1:');
       const liveHost = bindHost === '*' ? masterIp : bindHost;
       this.server = new RendezvousServer(
         this.router,
-        { token: o.token, worldSize: o.worldSize, digest: o.configDigest, liveness: { host: liveHost, port: livePort, key: this.livenessServer.key } },
+        {
+          token: o.token,
+          worldSize: o.worldSize,
+          digest: o.configDigest,
+          liveness: { host: liveHost, port: livePort, key: this.livenessServer.key },
+        },
         (l) => this.log(l),
       );
     }
@@ -178,14 +221,28 @@ export class Engine {
     void this.controlLoop();
     this.sendControl({
       t: 'register',
-      reg: { proto: PROTOCOL, version: PROTOCOL_VERSION, token: o.token, rank: o.rank, worldSize: o.worldSize, digest: o.configDigest, host: os.hostname(), hostId: hostIdentity(), pid: process.pid, tcp, ipc },
+      reg: {
+        proto: PROTOCOL,
+        version: PROTOCOL_VERSION,
+        token: o.token,
+        rank: o.rank,
+        worldSize: o.worldSize,
+        digest: o.configDigest,
+        host: os.hostname(),
+        hostId: hostIdentity(),
+        pid: process.pid,
+        tcp,
+        ipc,
+      },
     });
 
     const { session, peers, liveness } = await this.peersD.promise;
     let transport: StartInfo['transport'] = 'none';
     if (!single) {
       if (o.rank !== 0) {
-        this.livenessClient = new LivenessClient(o.rank, o.heartbeatIntervalMs, o.heartbeatTimeoutMs, (e) => this.onLiveness(e));
+        this.livenessClient = new LivenessClient(o.rank, o.heartbeatIntervalMs, o.heartbeatTimeoutMs, (e) =>
+          this.onLiveness(e),
+        );
         // Rank 0 advertises the address it bound; reach it the way we reach MASTER_ADDR.
         const host = liveness.host === '0.0.0.0' ? o.masterAddr : liveness.host;
         await this.livenessClient.connect(host, liveness.port, liveness.key);
@@ -193,7 +250,11 @@ export class Engine {
       const next = peers[(o.rank + 1) % o.worldSize]!;
       const sameHost = next.hostId === hostIdentity() && next.ipc !== null;
       transport = o.transport === 'tcp' || !sameHost ? 'tcp' : 'ipc';
-      this.push = new Push({ sendHighWaterMark: o.highWaterMark, linger: 0, ...(SOCKBUF ? { sendBufferSize: SOCKBUF } : {}) });
+      this.push = new Push({
+        sendHighWaterMark: o.highWaterMark,
+        linger: 0,
+        ...(SOCKBUF ? { sendBufferSize: SOCKBUF } : {}),
+      });
       this.push.connect(transport === 'ipc' ? next.ipc! : next.tcp);
       this.ring = new Ring(o.rank, o.worldSize, session, o.segmentBytes, this.pull!, this.push);
       await this.ring.handshake();
@@ -255,7 +316,9 @@ export class Engine {
   internalError(e: unknown): void {
     const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
     this.log(`internal error: ${msg}`);
-    this.fail(new CommError('INVALID', `internal error in the comm engine of rank ${this.o.rank}: ${msg}`, this.o.rank));
+    this.fail(
+      new CommError('INVALID', `internal error in the comm engine of rank ${this.o.rank}: ${msg}`, this.o.rank),
+    );
   }
 
   /** The group is unusable from now on: reject what is pending and everything after. */
@@ -287,7 +350,8 @@ export class Engine {
     }
     // Learn every buffer a command carries at once, whatever happens to the command: the
     // caller sends each buffer only the first time.
-    for (const r of 'region' in cmd ? [cmd.region] : 'input' in cmd ? [cmd.input, cmd.output] : []) if (r.sab) this.known(r);
+    for (const r of 'region' in cmd ? [cmd.region] : 'input' in cmd ? [cmd.input, cmd.output] : [])
+      if (r.sab) this.known(r);
     if (cmd.op === 'store') {
       void this.execute(cmd); // the control plane does not wait behind collectives
       return;
@@ -316,7 +380,16 @@ export class Engine {
   private async withTimeout<T>(cmd: Command, fn: () => Promise<T>): Promise<T> {
     const ms = this.o.timeoutMs;
     if (ms === undefined || cmd.op === 'destroy' || cmd.op === 'store') return fn();
-    const t = setTimeout(() => this.fail(new CommError('TIMEOUT', `${cmd.op} did not complete within timeoutMs=${ms}; the process group is unusable now`)), ms);
+    const t = setTimeout(
+      () =>
+        this.fail(
+          new CommError(
+            'TIMEOUT',
+            `${cmd.op} did not complete within timeoutMs=${ms}; the process group is unusable now`,
+          ),
+        ),
+      ms,
+    );
     try {
       return await fn();
     } finally {
@@ -351,7 +424,9 @@ export class Engine {
     switch (cmd.op) {
       case 'allReduce':
         if (!ring) return Promise.resolve(undefined); // world of one: sum and mean are the identity
-        return ring.allReduce(this.f32(cmd.region), cmd.mean, this.reducerFor(cmd.region), cmd.compression).then(() => undefined);
+        return ring
+          .allReduce(this.f32(cmd.region), cmd.mean, this.reducerFor(cmd.region), cmd.compression)
+          .then(() => undefined);
       case 'broadcast': {
         const view = this.u8(cmd.region);
         if (!ring) return Promise.resolve(undefined);
@@ -375,7 +450,12 @@ export class Engine {
             return new Uint8Array(total);
           })
           .then(() => {
-            if (odd) throw new CommError('MISMATCH', `allGather: rank ${odd.origin} passed ${odd.total / 4} elements, rank ${this.o.rank} passed ${B / 4}; every rank must pass the same length`, odd.origin);
+            if (odd)
+              throw new CommError(
+                'MISMATCH',
+                `allGather: rank ${odd.origin} passed ${odd.total / 4} elements, rank ${this.o.rank} passed ${B / 4}; every rank must pass the same length`,
+                odd.origin,
+              );
             return undefined;
           });
       }

@@ -48,7 +48,8 @@ function lineReader(sock: net.Socket, onMessage: (m: LinkMessage) => void): void
         sock.destroy();
         return;
       }
-      if (typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string') onMessage(m as LinkMessage);
+      if (typeof m === 'object' && m !== null && typeof (m as { t?: unknown }).t === 'string')
+        onMessage(m as LinkMessage);
     }
   });
 }
@@ -129,7 +130,8 @@ export class LivenessServer {
       this.pendingSockets.delete(sock);
       if (rank < 0) return;
       const link = this.links.get(rank);
-      if (link && !link.gone) this.declareDead(rank, `its connection to rank 0 closed: the process exited, crashed or was killed`);
+      if (link && !link.gone)
+        this.declareDead(rank, `its connection to rank 0 closed: the process exited, crashed or was killed`);
     });
   }
 
@@ -151,7 +153,8 @@ export class LivenessServer {
     const now = Date.now();
     for (const [rank, l] of this.links) {
       if (l.gone) continue;
-      if (now - l.lastSeen > this.timeoutMs) this.declareDead(rank, `no heartbeat for ${now - l.lastSeen} ms (hung, or the network to it is down)`);
+      if (now - l.lastSeen > this.timeoutMs)
+        this.declareDead(rank, `no heartbeat for ${now - l.lastSeen} ms (hung, or the network to it is down)`);
       else write(l.sock, { t: 'hb' });
     }
   }
@@ -213,7 +216,12 @@ export class LivenessClient {
       });
       sock.on('close', () => {
         if (this.timer) clearInterval(this.timer);
-        if (!this.closing && !this.rank0Left) this.onEvent({ t: 'dead', rank: 0, reason: 'the connection to rank 0 closed: rank 0 exited, crashed or was killed' });
+        if (!this.closing && !this.rank0Left)
+          this.onEvent({
+            t: 'dead',
+            rank: 0,
+            reason: 'the connection to rank 0 closed: rank 0 exited, crashed or was killed',
+          });
       });
     });
   }
@@ -221,7 +229,11 @@ export class LivenessClient {
   private tick(): void {
     const silent = Date.now() - this.lastHeard;
     if (silent > this.timeoutMs && !this.rank0Left) {
-      this.onEvent({ t: 'dead', rank: 0, reason: `no heartbeat from rank 0 for ${silent} ms (hung, or the network to it is down)` });
+      this.onEvent({
+        t: 'dead',
+        rank: 0,
+        reason: `no heartbeat from rank 0 for ${silent} ms (hung, or the network to it is down)`,
+      });
       this.close();
       return;
     }

@@ -52,7 +52,11 @@ async function routeSource(target: string, port: number): Promise<string> {
   }
 }
 
-export async function chooseAdvertiseAddress(masterAddr: string, masterPort: number, ifname?: string): Promise<AdvertiseChoice> {
+export async function chooseAdvertiseAddress(
+  masterAddr: string,
+  masterPort: number,
+  ifname?: string,
+): Promise<AdvertiseChoice> {
   if (ifname) {
     const address = ipv4Of(ifname);
     if (!address) {

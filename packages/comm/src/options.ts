@@ -49,12 +49,16 @@ export function resolveOptions(o: ProcessGroupOptions = {}, env: Env = process.e
   const worldSize = intFrom('worldSize', o.worldSize, env, 'WORLD_SIZE', standalone ? 1 : undefined);
   const rank = intFrom('rank', o.rank, env, 'RANK', standalone ? 0 : undefined);
   if (worldSize < 1) throw new CommError('INVALID', `WORLD_SIZE must be >= 1, got ${worldSize}`);
-  if (rank < 0 || rank >= worldSize) throw new CommError('INVALID', `RANK ${rank} is outside 0..${worldSize - 1} (WORLD_SIZE=${worldSize})`);
+  if (rank < 0 || rank >= worldSize)
+    throw new CommError('INVALID', `RANK ${rank} is outside 0..${worldSize - 1} (WORLD_SIZE=${worldSize})`);
   const masterPort = intFrom('masterPort', o.masterPort, env, 'MASTER_PORT', standalone ? 0 : 29500);
-  if (masterPort < 0 || masterPort > 65535) throw new CommError('INVALID', `MASTER_PORT ${masterPort} is not a TCP port`);
-  if (masterPort === 0 && worldSize > 1) throw new CommError('INVALID', 'MASTER_PORT 0 only works for WORLD_SIZE=1: every rank must know the port');
+  if (masterPort < 0 || masterPort > 65535)
+    throw new CommError('INVALID', `MASTER_PORT ${masterPort} is not a TCP port`);
+  if (masterPort === 0 && worldSize > 1)
+    throw new CommError('INVALID', 'MASTER_PORT 0 only works for WORLD_SIZE=1: every rank must know the port');
   const transportRaw = o.transport ?? (env.YOLO_COMM_TRANSPORT as TransportChoice | undefined) ?? 'auto';
-  if (!['auto', 'tcp', 'ipc'].includes(transportRaw)) throw new CommError('INVALID', `YOLO_COMM_TRANSPORT must be auto, tcp or ipc, got ${transportRaw}`);
+  if (!['auto', 'tcp', 'ipc'].includes(transportRaw))
+    throw new CommError('INVALID', `YOLO_COMM_TRANSPORT must be auto, tcp or ipc, got ${transportRaw}`);
   const timeoutRaw = o.timeoutMs ?? (env.YOLO_COMM_OP_TIMEOUT_MS ? Number(env.YOLO_COMM_OP_TIMEOUT_MS) : undefined);
   const r: ResolvedOptions = {
     rank,
@@ -68,11 +72,22 @@ export function resolveOptions(o: ProcessGroupOptions = {}, env: Env = process.e
     socketIfname: o.socketIfname ?? (env.YOLO_SOCKET_IFNAME || undefined),
     transport: transportRaw,
     heartbeatIntervalMs: o.heartbeatIntervalMs ?? 500,
-    heartbeatTimeoutMs: intFrom('heartbeatTimeoutMs', o.heartbeatTimeoutMs, env, 'YOLO_COMM_HEARTBEAT_TIMEOUT_MS', 4000),
+    heartbeatTimeoutMs: intFrom(
+      'heartbeatTimeoutMs',
+      o.heartbeatTimeoutMs,
+      env,
+      'YOLO_COMM_HEARTBEAT_TIMEOUT_MS',
+      4000,
+    ),
     segmentBytes: intFrom('segmentBytes', o.segmentBytes, env, 'YOLO_COMM_SEGMENT_BYTES', DEFAULT_SEGMENT_BYTES),
     highWaterMark: intFrom('highWaterMark', o.highWaterMark, env, 'YOLO_COMM_HWM', DEFAULT_HWM),
   };
-  if (r.segmentBytes < 64 || r.segmentBytes % 4 !== 0) throw new CommError('INVALID', `segmentBytes must be a multiple of 4 and >= 64, got ${r.segmentBytes}`);
-  if (r.heartbeatTimeoutMs <= r.heartbeatIntervalMs * 2) throw new CommError('INVALID', `heartbeatTimeoutMs (${r.heartbeatTimeoutMs}) must exceed twice heartbeatIntervalMs (${r.heartbeatIntervalMs})`);
+  if (r.segmentBytes < 64 || r.segmentBytes % 4 !== 0)
+    throw new CommError('INVALID', `segmentBytes must be a multiple of 4 and >= 64, got ${r.segmentBytes}`);
+  if (r.heartbeatTimeoutMs <= r.heartbeatIntervalMs * 2)
+    throw new CommError(
+      'INVALID',
+      `heartbeatTimeoutMs (${r.heartbeatTimeoutMs}) must exceed twice heartbeatIntervalMs (${r.heartbeatIntervalMs})`,
+    );
   return r;
 }

@@ -6,13 +6,29 @@ import { Worker } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
 import { CommError, deserializeError, type SerializedError } from './errors.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
-import { SYNC_BYTES, SYNC_LEN, SYNC_MSG_OFFSET, SYNC_STATE, SYNC_STATUS, type Command, type CommandBody, type CommandResult, type EngineEvent, type Region, type StartInfo } from './protocol.js';
+import {
+  SYNC_BYTES,
+  SYNC_LEN,
+  SYNC_MSG_OFFSET,
+  SYNC_STATE,
+  SYNC_STATUS,
+  type Command,
+  type CommandBody,
+  type CommandResult,
+  type EngineEvent,
+  type Region,
+  type StartInfo,
+} from './protocol.js';
 import { WIRE_COMPRESSIONS, type WireCompression } from './half.js';
 import { StagingPool, isShared, regionOf } from './staging.js';
 import type { AllReduceOptions, BroadcastBuffer, ProcessGroup, ProcessGroupOptions, Store } from './types.js';
 
 // Atomics.waitAsync is in Node 20 but not in the project's ES2023 lib.
-const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t?: number): { async: boolean; value: Promise<string> | string } }).waitAsync;
+const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(a: Int32Array, i: number, v: number, t?: number): { async: boolean; value: Promise<string> | string };
+  }
+).waitAsync;
 
 const objects = new Packr({ moreTypes: true, structuredClone: true });
 
@@ -25,12 +41,17 @@ interface Pending {
 function compressionOf(options: AllReduceOptions): { compression?: WireCompression } {
   const c = options.compression;
   if (c === undefined) return {};
-  if (!WIRE_COMPRESSIONS.includes(c)) throw new CommError('INVALID', `allReduce compression must be one of ${WIRE_COMPRESSIONS.join(', ')} (got ${String(c)})`);
+  if (!WIRE_COMPRESSIONS.includes(c))
+    throw new CommError(
+      'INVALID',
+      `allReduce compression must be one of ${WIRE_COMPRESSIONS.join(', ')} (got ${String(c)})`,
+    );
   return { compression: c };
 }
 
 function checkRoot(root: number, worldSize: number): void {
-  if (!Number.isInteger(root) || root < 0 || root >= worldSize) throw new CommError('INVALID', `root ${root} is not a rank of this group (0..${worldSize - 1})`);
+  if (!Number.isInteger(root) || root < 0 || root >= worldSize)
+    throw new CommError('INVALID', `root ${root} is not a rank of this group (0..${worldSize - 1})`);
 }
 
 export class ZmqProcessGroup implements ProcessGroup {
@@ -50,7 +71,8 @@ export class ZmqProcessGroup implements ProcessGroup {
   private readonly sentIds = new Set<number>();
   private readonly finalizer = new FinalizationRegistry<number>((id) => {
     this.sentIds.delete(id);
-    if (!this.destroyed && !this.workerGone) this.worker.postMessage({ op: 'forget', buffer: id, id: 0 } satisfies Command);
+    if (!this.destroyed && !this.workerGone)
+      this.worker.postMessage({ op: 'forget', buffer: id, id: 0 } satisfies Command);
   });
   private destroyed: Promise<void> | null = null;
 
@@ -64,21 +86,36 @@ export class ZmqProcessGroup implements ProcessGroup {
     this.rank = info.rank;
     this.worldSize = info.worldSize;
     worker.on('message', (e: EngineEvent) => this.onEvent(e));
-    worker.on('error', (e) => this.onWorkerGone(new CommError('PEER_DEAD', `the comm engine thread of rank ${this.rank} crashed: ${e.message}`, this.rank)));
+    worker.on('error', (e) =>
+      this.onWorkerGone(
+        new CommError('PEER_DEAD', `the comm engine thread of rank ${this.rank} crashed: ${e.message}`, this.rank),
+      ),
+    );
     worker.on('exit', () => this.onWorkerGone(new CommError('DESTROYED', 'the process group was destroyed')));
     worker.unref(); // an idle group does not keep the process alive...
     process.once('exit', this.onProcessExit); // ...but must close its sockets before it goes
     this.store = {
       set: async (key, value) => {
-        await this.call({ op: 'store', req: { op: 'set', key, value: typeof value === 'string' ? Buffer.from(value) : value } });
+        await this.call({
+          op: 'store',
+          req: { op: 'set', key, value: typeof value === 'string' ? Buffer.from(value) : value },
+        });
       },
       get: async (key) => ((await this.call({ op: 'store', req: { op: 'get', key } })) as { value: Uint8Array }).value,
-      add: async (key, delta) => ((await this.call({ op: 'store', req: { op: 'add', key, delta } })) as { num: number }).num,
+      add: async (key, delta) =>
+        ((await this.call({ op: 'store', req: { op: 'add', key, delta } })) as { num: number }).num,
       wait: async (keys, timeoutMs) => {
         const p = this.call({ op: 'store', req: { op: 'wait', keys } });
         if (timeoutMs === undefined) return void (await p);
         let t: NodeJS.Timeout | undefined;
-        const timeout = new Promise<never>((_, rej) => (t = setTimeout(() => rej(new CommError('TIMEOUT', `store keys ${keys.join(', ')} did not appear within ${timeoutMs} ms`)), timeoutMs)));
+        const timeout = new Promise<never>(
+          (_, rej) =>
+            (t = setTimeout(
+              () =>
+                rej(new CommError('TIMEOUT', `store keys ${keys.join(', ')} did not appear within ${timeoutMs} ms`)),
+              timeoutMs,
+            )),
+        );
         try {
           await Promise.race([p, timeout]);
         } finally {
@@ -136,7 +173,8 @@ export class ZmqProcessGroup implements ProcessGroup {
   }
 
   private call(body: CommandBody): Promise<CommandResult> {
-    if (this.destroyed && body.op !== 'destroy') return Promise.reject(new CommError('DESTROYED', 'the process group was destroyed'));
+    if (this.destroyed && body.op !== 'destroy')
+      return Promise.reject(new CommError('DESTROYED', 'the process group was destroyed'));
     const id = this.nextId++;
     return new Promise<CommandResult>((resolve, reject) => {
       if (this.pending.size === 0 && this.fastPending === 0) this.worker.ref();
@@ -207,13 +245,15 @@ export class ZmqProcessGroup implements ProcessGroup {
   private stage(buf: ArrayBufferView, copyIn: boolean): Region & { sab: SharedArrayBuffer } {
     if (isShared(buf)) return regionOf(buf);
     const r = this.pool.acquire(buf.byteLength);
-    if (copyIn) new Uint8Array(r.sab, 0, buf.byteLength).set(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+    if (copyIn)
+      new Uint8Array(r.sab, 0, buf.byteLength).set(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
     return r;
   }
 
   private unstage(buf: ArrayBufferView, r: Region & { sab: SharedArrayBuffer }, copyOut: boolean): void {
     if (r.sab === buf.buffer) return;
-    if (copyOut) new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength).set(new Uint8Array(r.sab, 0, buf.byteLength));
+    if (copyOut)
+      new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength).set(new Uint8Array(r.sab, 0, buf.byteLength));
     this.pool.release(r);
   }
 
@@ -222,7 +262,12 @@ export class ZmqProcessGroup implements ProcessGroup {
     const region = this.stage(buf, true);
     let ok = false;
     try {
-      await this.callFast({ op: 'allReduce', region: this.wire(region), mean: options.op === 'mean', ...compressionOf(options) });
+      await this.callFast({
+        op: 'allReduce',
+        region: this.wire(region),
+        mean: options.op === 'mean',
+        ...compressionOf(options),
+      });
       ok = true;
     } finally {
       this.unstage(buf, region, ok);
@@ -235,7 +280,12 @@ export class ZmqProcessGroup implements ProcessGroup {
     const region = this.stage(buf, true);
     let ok = false;
     try {
-      this.callSync({ op: 'allReduce', region: this.wire(region), mean: options.op === 'mean', ...compressionOf(options) });
+      this.callSync({
+        op: 'allReduce',
+        region: this.wire(region),
+        mean: options.op === 'mean',
+        ...compressionOf(options),
+      });
       ok = true;
     } finally {
       this.unstage(buf, region, ok);

@@ -9,7 +9,16 @@
 import crypto from 'node:crypto';
 import type { Router } from 'zeromq';
 import { KeyValueStore } from './store.js';
-import { PROTOCOL, PROTOCOL_VERSION, decodeControl, encodeControl, type ClientMessage, type PeerInfo, type Registration, type ServerMessage } from './wire.js';
+import {
+  PROTOCOL,
+  PROTOCOL_VERSION,
+  decodeControl,
+  encodeControl,
+  type ClientMessage,
+  type PeerInfo,
+  type Registration,
+  type ServerMessage,
+} from './wire.js';
 
 export interface ServerExpectations {
   token: string;
@@ -143,8 +152,13 @@ export class RendezvousServer {
     if (typeof reg !== 'object' || reg === null || reg.proto !== PROTOCOL) return; // not one of ours
     const token = typeof reg.token === 'string' ? reg.token : '';
     if (!crypto.timingSafeEqual(sha(token), this.tokenHash)) {
-      this.log(`rendezvous: refused a registration claiming rank ${reg.rank} from pid ${reg.pid} on ${reg.host}: wrong job token`);
-      return this.refuse(id, `rank 0 refused rank ${reg.rank} (pid ${reg.pid} on ${reg.host}): wrong job token (YOLO_LAUNCH_TOKEN differs from rank 0's)`);
+      this.log(
+        `rendezvous: refused a registration claiming rank ${reg.rank} from pid ${reg.pid} on ${reg.host}: wrong job token`,
+      );
+      return this.refuse(
+        id,
+        `rank 0 refused rank ${reg.rank} (pid ${reg.pid} on ${reg.host}): wrong job token (YOLO_LAUNCH_TOKEN differs from rank 0's)`,
+      );
     }
     if (this.phase === 'aborted') {
       this.told.add(reg.rank);
@@ -153,23 +167,51 @@ export class RendezvousServer {
     const key = id.toString('hex');
     if (this.byId.has(key)) return; // a repeat from the same connection
     if (reg.version !== PROTOCOL_VERSION)
-      return this.abort(`${who(reg)} speaks comm protocol version ${reg.version} but rank 0 speaks ${PROTOCOL_VERSION}: run the same yolo-launch version on every node`, id, reg.rank);
+      return this.abort(
+        `${who(reg)} speaks comm protocol version ${reg.version} but rank 0 speaks ${PROTOCOL_VERSION}: run the same yolo-launch version on every node`,
+        id,
+        reg.rank,
+      );
     if (reg.worldSize !== this.expect.worldSize)
-      return this.abort(`${who(reg)} has WORLD_SIZE=${reg.worldSize} but rank 0 has WORLD_SIZE=${this.expect.worldSize}`, id, reg.rank);
+      return this.abort(
+        `${who(reg)} has WORLD_SIZE=${reg.worldSize} but rank 0 has WORLD_SIZE=${this.expect.worldSize}`,
+        id,
+        reg.rank,
+      );
     if (!Number.isInteger(reg.rank) || reg.rank < 0 || reg.rank >= this.expect.worldSize)
-      return this.abort(`a process registered RANK=${reg.rank}, outside 0..${this.expect.worldSize - 1} (pid ${reg.pid} on ${reg.host})`, id, reg.rank);
+      return this.abort(
+        `a process registered RANK=${reg.rank}, outside 0..${this.expect.worldSize - 1} (pid ${reg.pid} on ${reg.host})`,
+        id,
+        reg.rank,
+      );
     if (reg.digest !== this.expect.digest)
-      return this.abort(`${who(reg)} has config digest ${JSON.stringify(reg.digest)} but rank 0 has ${JSON.stringify(this.expect.digest)}: the ranks were started with different configurations`, id, reg.rank);
+      return this.abort(
+        `${who(reg)} has config digest ${JSON.stringify(reg.digest)} but rank 0 has ${JSON.stringify(this.expect.digest)}: the ranks were started with different configurations`,
+        id,
+        reg.rank,
+      );
     const existing = this.members.get(reg.rank);
     if (existing)
-      return this.abort(`duplicate rank ${reg.rank}: registered by pid ${existing.reg.pid} on ${existing.reg.host} and again by pid ${reg.pid} on ${reg.host}; check the RANK each process was given`, id, reg.rank);
-    if (this.phase !== 'collecting') return this.refuse(id, `rank 0 refused ${who(reg)}: the job already has all ${this.expect.worldSize} ranks`);
+      return this.abort(
+        `duplicate rank ${reg.rank}: registered by pid ${existing.reg.pid} on ${existing.reg.host} and again by pid ${reg.pid} on ${reg.host}; check the RANK each process was given`,
+        id,
+        reg.rank,
+      );
+    if (this.phase !== 'collecting')
+      return this.refuse(id, `rank 0 refused ${who(reg)}: the job already has all ${this.expect.worldSize} ranks`);
     this.members.set(reg.rank, { id, reg, ready: false });
     this.byId.set(key, reg.rank);
     if (this.members.size === this.expect.worldSize) {
       this.phase = 'connecting';
       const peers: PeerInfo[] = [...this.members.values()]
-        .map((m) => ({ rank: m.reg.rank, host: m.reg.host, hostId: m.reg.hostId, pid: m.reg.pid, tcp: m.reg.tcp, ipc: m.reg.ipc }))
+        .map((m) => ({
+          rank: m.reg.rank,
+          host: m.reg.host,
+          hostId: m.reg.hostId,
+          pid: m.reg.pid,
+          tcp: m.reg.tcp,
+          ipc: m.reg.ipc,
+        }))
         .sort((a, b) => a.rank - b.rank);
       this.broadcastAll({ t: 'peers', session: this.session, peers, liveness: this.expect.liveness });
     }

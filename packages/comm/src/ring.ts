@@ -63,7 +63,8 @@ function u16(buf: Buffer): Uint16Array {
   return copy;
 }
 
-const view = (a: Float32Array, from: number, to: number): Buffer => Buffer.from(a.buffer, a.byteOffset + from * 4, (to - from) * 4);
+const view = (a: Float32Array, from: number, to: number): Buffer =>
+  Buffer.from(a.buffer, a.byteOffset + from * 4, (to - from) * 4);
 const MIN_SEGMENT_BYTES = Number(process.env.YOLO_COMM_MIN_SEGMENT ?? 512 * 1024);
 /** The longest stretch the ring processes ready messages without yielding to the event loop. */
 const YIELD_EVERY_MS = 20;
@@ -204,7 +205,14 @@ export class Ring {
         this.stats.messagesSent++;
       }
     } catch (e) {
-      if (!this.closed) this.fail(new CommError('PEER_DEAD', `sending to rank ${(this.rank + 1) % this.size} failed: ${(e as Error).message}`, (this.rank + 1) % this.size));
+      if (!this.closed)
+        this.fail(
+          new CommError(
+            'PEER_DEAD',
+            `sending to rank ${(this.rank + 1) % this.size} failed: ${(e as Error).message}`,
+            (this.rank + 1) % this.size,
+          ),
+        );
     } finally {
       this.sendQ = [];
       this.sendHead = 0;
@@ -221,7 +229,11 @@ export class Ring {
   }
 
   private leftError(rank: number, after: number, seq: number): CommError {
-    return new CommError('PEER_DEAD', `rank ${rank} left the process group (destroy()) after ${after} collectives; this rank's collective #${seq} (${this.current}) needs it`, rank);
+    return new CommError(
+      'PEER_DEAD',
+      `rank ${rank} left the process group (destroy()) after ${after} collectives; this rank's collective #${seq} (${this.current}) needs it`,
+      rank,
+    );
   }
 
   /**
@@ -235,7 +247,8 @@ export class Ring {
 
   private begin(name: string): number {
     if (this.failure) throw this.failure;
-    for (const [rank, after] of this.leftAfter) if (this.seq + 1 > after) throw this.leftError(rank, after, this.seq + 1);
+    for (const [rank, after] of this.leftAfter)
+      if (this.seq + 1 > after) throw this.leftError(rank, after, this.seq + 1);
     this.current = name;
     this.active = true;
     return ++this.seq;
@@ -251,9 +264,16 @@ export class Ring {
 
   /** Start-up check that the ring is connected: a hello to the next rank, one from the previous. */
   async handshake(): Promise<void> {
-    this.send({ session: this.session, seq: 0, kind: Kind.Hello, step: 0, index: 0, origin: this.rank, total: 0, offset: 0 }, Buffer.alloc(0));
+    this.send(
+      { session: this.session, seq: 0, kind: Kind.Hello, step: 0, index: 0, origin: this.rank, total: 0, offset: 0 },
+      Buffer.alloc(0),
+    );
     const m = await this.next();
-    if (m.h.kind !== Kind.Hello) throw new CommError('RENDEZVOUS', `ring start-up: expected a hello from rank ${(this.rank - 1 + this.size) % this.size}, got kind ${m.h.kind}`);
+    if (m.h.kind !== Kind.Hello)
+      throw new CommError(
+        'RENDEZVOUS',
+        `ring start-up: expected a hello from rank ${(this.rank - 1 + this.size) % this.size}, got kind ${m.h.kind}`,
+      );
   }
 
   private expect(m: Incoming, seq: number, kind: Kind, step: number, index: number): void {
@@ -271,7 +291,10 @@ export class Ring {
   }
 
   private sizeMismatch(what: string, got: number, want: number): never {
-    const err = new CommError('MISMATCH', `${what}: received ${got} bytes where rank ${this.rank} expected ${want}; every rank must pass buffers of the same length`);
+    const err = new CommError(
+      'MISMATCH',
+      `${what}: received ${got} bytes where rank ${this.rank} expected ${want}; every rank must pass buffers of the same length`,
+    );
     this.fail(err);
     throw err;
   }
@@ -286,10 +309,17 @@ export class Ring {
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.tracked(compression ? this.allReduce16Body(seq, data, mean, compression) : this.allReduceBody(seq, data, mean, reducer));
+    return this.tracked(
+      compression ? this.allReduce16Body(seq, data, mean, compression) : this.allReduceBody(seq, data, mean, reducer),
+    );
   }
 
-  private async allReduceBody(seq: number, data: Float32Array, mean: boolean, reducer: Reducer | undefined): Promise<void> {
+  private async allReduceBody(
+    seq: number,
+    data: Float32Array,
+    mean: boolean,
+    reducer: Reducer | undefined,
+  ): Promise<void> {
     const n = this.size;
     const r = this.rank;
     const L = data.length;
@@ -300,7 +330,16 @@ export class Ring {
     const lo = (c: number): number => chunkStart(c, L, n);
     const mod = (x: number): number => ((x % n) + n) % n;
     const S = this.session;
-    const hdr = (kind: Kind, step: number, index: number, total: number, offset: number): Header => ({ session: S, seq, kind, step, index, origin: r, total, offset });
+    const hdr = (kind: Kind, step: number, index: number, total: number, offset: number): Header => ({
+      session: S,
+      seq,
+      kind,
+      step,
+      index,
+      origin: r,
+      total,
+      offset,
+    });
 
     // Reduce-scatter step 0: our own chunk r goes out as a view, untouched. Its sum comes back
     // to us in the all-gather phase, so the next rank has read it before we can return.
@@ -326,7 +365,10 @@ export class Ring {
         if (owner) {
           // The final sum travels the ring unchanged, and nothing we receive depends on it:
           // it leaves from the owner scratch, so the caller may reuse `data` once we return.
-          this.send(hdr(Kind.AllGatherPhase, 0, k, (b - a) * 4, (o - a) * 4), this.ownerScratch.copy(data, o, e, (o - a) * 4));
+          this.send(
+            hdr(Kind.AllGatherPhase, 0, k, (b - a) * 4, (o - a) * 4),
+            this.ownerScratch.copy(data, o, e, (o - a) * 4),
+          );
         } else {
           // A partial sum: its chunk's final value comes back to us in the all-gather phase.
           this.send(hdr(Kind.ReduceScatter, s + 1, k, (b - a) * 4, (o - a) * 4), view(data, o, e));
@@ -362,11 +404,21 @@ export class Ring {
     const L = data.length;
     if (n === 1 || L === 0) return;
     if (mean) for (let i = 0; i < L; i++) data[i] = data[i]! / n;
-    const [rsKind, agKind] = kind === 'fp16' ? [Kind.ReduceScatterF16, Kind.AllGatherF16] : [Kind.ReduceScatterBf16, Kind.AllGatherBf16];
+    const [rsKind, agKind] =
+      kind === 'fp16' ? [Kind.ReduceScatterF16, Kind.AllGatherF16] : [Kind.ReduceScatterBf16, Kind.AllGatherBf16];
     const segE = this.segmentElements(L);
     const lo = (c: number): number => chunkStart(c, L, n);
     const mod = (x: number): number => ((x % n) + n) % n;
-    const hdr = (k: Kind, step: number, index: number, total: number, offset: number): Header => ({ session: this.session, seq, kind: k, step, index, origin: r, total, offset });
+    const hdr = (k: Kind, step: number, index: number, total: number, offset: number): Header => ({
+      session: this.session,
+      seq,
+      kind: k,
+      step,
+      index,
+      origin: r,
+      total,
+      offset,
+    });
     const encoded = (o: number, e: number): Buffer => {
       const b = Buffer.allocUnsafeSlow((e - o) * 2);
       encode16(kind, data.subarray(o, e), u16(b));
@@ -430,7 +482,8 @@ export class Ring {
     });
     const acc = new Float32Array(data.length);
     acc.set(f32(Buffer.from(blobs[0]!.buffer, blobs[0]!.byteOffset, blobs[0]!.byteLength)));
-    for (let r = 1; r < n; r++) addInPlace(acc, f32(Buffer.from(blobs[r]!.buffer, blobs[r]!.byteOffset, blobs[r]!.byteLength)));
+    for (let r = 1; r < n; r++)
+      addInPlace(acc, f32(Buffer.from(blobs[r]!.buffer, blobs[r]!.byteOffset, blobs[r]!.byteLength)));
     if (mean) for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! / n;
     data.set(acc);
   }
@@ -449,7 +502,12 @@ export class Ring {
     return this.tracked(this.broadcastBody(seq, root, src, dest));
   }
 
-  private async broadcastBody(seq: number, root: number, src: Uint8Array | null, dest: (total: number) => Uint8Array): Promise<Uint8Array> {
+  private async broadcastBody(
+    seq: number,
+    root: number,
+    src: Uint8Array | null,
+    dest: (total: number) => Uint8Array,
+  ): Promise<Uint8Array> {
     const n = this.size;
     const r = this.rank;
     if (r === root) {
@@ -473,7 +531,12 @@ export class Ring {
     return this.tracked(this.gatherBody(seq, Kind.Gather, mine, dest));
   }
 
-  private async gatherBody(seq: number, kind: Kind, mine: Uint8Array, dest: (origin: number, total: number) => Uint8Array): Promise<Uint8Array[]> {
+  private async gatherBody(
+    seq: number,
+    kind: Kind,
+    mine: Uint8Array,
+    dest: (origin: number, total: number) => Uint8Array,
+  ): Promise<Uint8Array[]> {
     const n = this.size;
     const r = this.rank;
     const out: Uint8Array[] = new Array<Uint8Array>(n);
@@ -500,7 +563,14 @@ export class Ring {
     }
   }
 
-  private async receiveBlob(seq: number, kind: Kind, origin: number, step: number, forward: boolean, dest: (total: number) => Uint8Array): Promise<Uint8Array> {
+  private async receiveBlob(
+    seq: number,
+    kind: Kind,
+    origin: number,
+    step: number,
+    forward: boolean,
+    dest: (total: number) => Uint8Array,
+  ): Promise<Uint8Array> {
     let out: Uint8Array | undefined;
     let got = 0;
     let k = 0;
@@ -508,7 +578,10 @@ export class Ring {
       const m = await this.next();
       this.expect(m, seq, kind, step, k);
       if (m.h.origin !== origin || m.h.offset !== got) {
-        const err = new CommError('MISMATCH', `${this.current}: expected data of rank ${origin} at offset ${got}, got rank ${m.h.origin} at ${m.h.offset}; every rank must call the same collectives with the same root`);
+        const err = new CommError(
+          'MISMATCH',
+          `${this.current}: expected data of rank ${origin} at offset ${got}, got rank ${m.h.origin} at ${m.h.offset}; every rank must call the same collectives with the same root`,
+        );
         this.fail(err);
         throw err;
       }

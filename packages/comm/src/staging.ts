@@ -44,7 +44,13 @@ export function sharedFloat32Array(length: number): Float32Array {
 export function regionOf(a: ArrayBufferView): Region & { sab: SharedArrayBuffer } {
   const sab = a.buffer as SharedArrayBuffer;
   const b = backingOf(sab);
-  return { id: b.id, sab, byteOffset: a.byteOffset, byteLength: a.byteLength, ...(b.memory ? { memory: b.memory, memoryDataBytes: b.dataBytes } : {}) };
+  return {
+    id: b.id,
+    sab,
+    byteOffset: a.byteOffset,
+    byteLength: a.byteLength,
+    ...(b.memory ? { memory: b.memory, memoryDataBytes: b.dataBytes } : {}),
+  };
 }
 
 const MIN_CLASS = 16; // 64 KiB, one wasm page

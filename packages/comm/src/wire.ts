@@ -49,9 +49,7 @@ export type StoreRequest =
   | { op: 'wait'; keys: string[] };
 
 export type ClientMessage =
-  | { t: 'register'; reg: Registration }
-  | { t: 'ready' }
-  | { t: 'store'; id: number; req: StoreRequest };
+  { t: 'register'; reg: Registration } | { t: 'ready' } | { t: 'store'; id: number; req: StoreRequest };
 
 export type ServerMessage =
   | { t: 'refused'; reason: string }
@@ -75,7 +73,18 @@ export const enum Kind {
   ReduceScatterBf16 = 9, // all-reduce with bfloat16 on the wire
   AllGatherBf16 = 10,
 }
-export const KIND_NAMES: Record<number, string> = { 1: 'allReduce', 2: 'allReduce', 3: 'broadcast', 4: 'allGather/barrier', 5: 'allReduce (fence)', 6: 'allReduce (small)', 7: 'allReduce (fp16 wire)', 8: 'allReduce (fp16 wire)', 9: 'allReduce (bf16 wire)', 10: 'allReduce (bf16 wire)' };
+export const KIND_NAMES: Record<number, string> = {
+  1: 'allReduce',
+  2: 'allReduce',
+  3: 'broadcast',
+  4: 'allGather/barrier',
+  5: 'allReduce (fence)',
+  6: 'allReduce (small)',
+  7: 'allReduce (fp16 wire)',
+  8: 'allReduce (fp16 wire)',
+  9: 'allReduce (bf16 wire)',
+  10: 'allReduce (bf16 wire)',
+};
 
 export interface Header {
   session: number;

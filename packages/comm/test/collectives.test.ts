@@ -11,14 +11,20 @@ for (const worldSize of [1, 2, 3, 4, 5, 6]) {
     assert.equal(describeFailures(outs), '');
     const first = outs[0]!.result!.hashes as Record<string, string>;
     assert.ok(Object.keys(first).length >= 10);
-    for (const o of outs) assert.deepEqual(o.result!.hashes, first, `rank ${o.rank} differs from rank 0 (bit-identical results expected)`);
+    for (const o of outs)
+      assert.deepEqual(o.result!.hashes, first, `rank ${o.rank} differs from rank 0 (bit-identical results expected)`);
   });
 }
 
 test('world 3 over tcp on YOLO_SOCKET_IFNAME=lo with 4 KiB segments gives the same bits as over ipc', async () => {
   const [ipc, tcp] = [
     await runJob({ worldSize: 3, scenario: 'basic', args: ['1000,65537'] }),
-    await runJob({ worldSize: 3, scenario: 'basic', args: ['1000,65537'], env: { YOLO_COMM_TRANSPORT: 'tcp', YOLO_COMM_SEGMENT_BYTES: '4096', YOLO_SOCKET_IFNAME: 'lo' } }),
+    await runJob({
+      worldSize: 3,
+      scenario: 'basic',
+      args: ['1000,65537'],
+      env: { YOLO_COMM_TRANSPORT: 'tcp', YOLO_COMM_SEGMENT_BYTES: '4096', YOLO_SOCKET_IFNAME: 'lo' },
+    }),
   ];
   assert.equal(describeFailures(ipc) + describeFailures(tcp), '');
   assert.equal(ipc[0]!.result!.transport, 'ipc');
@@ -28,17 +34,30 @@ test('world 3 over tcp on YOLO_SOCKET_IFNAME=lo with 4 KiB segments gives the sa
 
 for (const worldSize of [2, 3]) {
   test(`world ${worldSize}: a buffer overwritten the moment its all-reduce returns corrupts no peer's result (64 KiB to 1 MiB segments, shared and plain buffers)`, async () => {
-    const outs = await runJob({ worldSize, scenario: 'reuse', args: ['70001,300001,2000003'], env: { YOLO_COMM_SEGMENT_BYTES: '1048576', YOLO_COMM_MIN_SEGMENT: '65536' }, timeoutMs: 180_000 });
+    const outs = await runJob({
+      worldSize,
+      scenario: 'reuse',
+      args: ['70001,300001,2000003'],
+      env: { YOLO_COMM_SEGMENT_BYTES: '1048576', YOLO_COMM_MIN_SEGMENT: '65536' },
+      timeoutMs: 180_000,
+    });
     assert.equal(describeFailures(outs), '');
-    for (const o of outs) assert.deepEqual(o.result!.hashes, outs[0]!.result!.hashes, `rank ${o.rank} differs from rank 0`);
+    for (const o of outs)
+      assert.deepEqual(o.result!.hashes, outs[0]!.result!.hashes, `rank ${o.rank} differs from rank 0`);
   });
 }
 
 for (const worldSize of [2, 3]) {
   test(`world ${worldSize}: all-reduce with fp16 and bf16 on the wire: within 16-bit rounding, identical on every rank`, async () => {
-    const outs = await runJob({ worldSize, scenario: 'compressed', args: ['1,7,1000,300001'], env: { YOLO_COMM_SEGMENT_BYTES: '65536', YOLO_COMM_MIN_SEGMENT: '65536' } });
+    const outs = await runJob({
+      worldSize,
+      scenario: 'compressed',
+      args: ['1,7,1000,300001'],
+      env: { YOLO_COMM_SEGMENT_BYTES: '65536', YOLO_COMM_MIN_SEGMENT: '65536' },
+    });
     assert.equal(describeFailures(outs), '');
-    for (const o of outs) assert.deepEqual(o.result!.hashes, outs[0]!.result!.hashes, `rank ${o.rank} differs from rank 0`);
+    for (const o of outs)
+      assert.deepEqual(o.result!.hashes, outs[0]!.result!.hashes, `rank ${o.rank} differs from rank 0`);
   });
 }
 

@@ -39,10 +39,19 @@ for (const [victim, mode] of [
 }
 
 test('a root whose main thread is blocked for 20 s before a broadcast causes no error (heartbeats come from the engine thread)', async () => {
-  const outs = await runJob({ worldSize: 3, scenario: 'sleeper', args: ['20000'], env: { YOLO_COMM_HEARTBEAT_TIMEOUT_MS: '3000' }, timeoutMs: 90_000 });
+  const outs = await runJob({
+    worldSize: 3,
+    scenario: 'sleeper',
+    args: ['20000'],
+    env: { YOLO_COMM_HEARTBEAT_TIMEOUT_MS: '3000' },
+    timeoutMs: 90_000,
+  });
   assert.equal(describeFailures(outs), '');
   for (const o of outs) assert.deepEqual(o.result!.value, [1, 2, 3]);
-  assert.ok((outs[1]!.result!.waitedMs as number) >= 15_000, 'rank 1 should have waited in the broadcast for the sleeping root');
+  assert.ok(
+    (outs[1]!.result!.waitedMs as number) >= 15_000,
+    'rank 1 should have waited in the broadcast for the sleeping root',
+  );
 });
 
 test('a wrong token is refused with its message, and neither it nor garbage on the port disturbs the job', async () => {
@@ -56,7 +65,13 @@ test('a wrong token is refused with its message, and neither it nor garbage on t
       });
       s.on('error', () => resolve());
     });
-    const intruder = await runJob({ worldSize: 2, scenario: 'init-only', ranks: [1], port: good.port, env: { YOLO_LAUNCH_TOKEN: 'not-the-token' } });
+    const intruder = await runJob({
+      worldSize: 2,
+      scenario: 'init-only',
+      ranks: [1],
+      port: good.port,
+      env: { YOLO_LAUNCH_TOKEN: 'not-the-token' },
+    });
     assert.equal(intruder[0]!.code, 1);
     assert.equal(intruder[0]!.error!.code, 'RENDEZVOUS');
     assert.match(intruder[0]!.error!.message, /wrong job token/);
@@ -80,7 +95,11 @@ test('a duplicate rank aborts the rendezvous on every rank with a message naming
 });
 
 test('a config digest mismatch is refused on every rank with the differing rank and digests', async () => {
-  const outs = await runJob({ worldSize: 3, scenario: 'init-only', perRankEnv: (i) => ({ TEST_DIGEST: i === 2 ? 'digest-B' : 'digest-A' }) });
+  const outs = await runJob({
+    worldSize: 3,
+    scenario: 'init-only',
+    perRankEnv: (i) => ({ TEST_DIGEST: i === 2 ? 'digest-B' : 'digest-A' }),
+  });
   for (const o of outs) {
     assert.equal(o.code, 1, `rank ${o.rank} should fail`);
     assert.match(o.error!.message, /rank 2 .*config digest "digest-B" but rank 0 has "digest-A"/);
@@ -108,12 +127,19 @@ test('the optional per-call timeout fails a collective that a live peer never jo
 
 test('a script that ends without destroy(), or dies of an uncaught error, still exits by itself with its own code', async () => {
   const clean = await runJob({ worldSize: 2, scenario: 'no-destroy' });
-  assert.deepEqual(clean.map((o) => [o.code, o.signal, !!o.result]), [
-    [0, null, true],
-    [0, null, true],
-  ]);
+  assert.deepEqual(
+    clean.map((o) => [o.code, o.signal, !!o.result]),
+    [
+      [0, null, true],
+      [0, null, true],
+    ],
+  );
   const thrown = await runJob({ worldSize: 2, scenario: 'no-destroy', args: ['throw'] });
-  assert.equal(thrown[1]!.code, 1, `rank 1 should exit 1 from its uncaught error, not abort: ${thrown[1]!.stderr.slice(-500)}`);
+  assert.equal(
+    thrown[1]!.code,
+    1,
+    `rank 1 should exit 1 from its uncaught error, not abort: ${thrown[1]!.stderr.slice(-500)}`,
+  );
   assert.match(thrown[1]!.stderr, /deliberate uncaught error/);
   assert.equal(thrown[0]!.signal, null);
 });

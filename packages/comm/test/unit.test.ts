@@ -2,16 +2,34 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { test } from 'node:test';
-import { CommError, canConnect, getFreePort, initProcessGroup, isPortFree, resolveOptions, sharedFloat32Array } from '../src/index.js';
+import {
+  CommError,
+  canConnect,
+  getFreePort,
+  initProcessGroup,
+  isPortFree,
+  resolveOptions,
+  sharedFloat32Array,
+} from '../src/index.js';
 import { decode16, encode16, f32BitsToBf16, f32BitsToF16 } from '../src/half.js';
 import { addDivInto, addInto } from '../src/reduce.js';
 import { KeyValueStore } from '../src/store.js';
 import { HEADER_BYTES, readHeader, writeHeader } from '../src/wire.js';
 
 test('options come from the environment, explicit options win, bad values are named', () => {
-  const env = { RANK: '2', WORLD_SIZE: '4', MASTER_ADDR: 'h', MASTER_PORT: '1234', YOLO_LAUNCH_TOKEN: 't', YOLO_SOCKET_IFNAME: 'eth0' };
+  const env = {
+    RANK: '2',
+    WORLD_SIZE: '4',
+    MASTER_ADDR: 'h',
+    MASTER_PORT: '1234',
+    YOLO_LAUNCH_TOKEN: 't',
+    YOLO_SOCKET_IFNAME: 'eth0',
+  };
   const o = resolveOptions({}, env);
-  assert.deepEqual([o.rank, o.worldSize, o.masterAddr, o.masterPort, o.token, o.socketIfname, o.timeoutMs], [2, 4, 'h', 1234, 't', 'eth0', undefined]);
+  assert.deepEqual(
+    [o.rank, o.worldSize, o.masterAddr, o.masterPort, o.token, o.socketIfname, o.timeoutMs],
+    [2, 4, 'h', 1234, 't', 'eth0', undefined],
+  );
   assert.equal(resolveOptions({ rank: 1 }, env).rank, 1);
   assert.equal(resolveOptions({}, {}).worldSize, 1, 'no RANK/WORLD_SIZE: a world of one');
   assert.throws(() => resolveOptions({}, { ...env, RANK: 'x' }), /RANK="x" is not an integer/);
@@ -71,7 +89,8 @@ test('fp16 / bf16 wire formats: round to nearest even, specials kept, every 16-b
     decode16(kind, all, decoded);
     const again = new Uint16Array(65536);
     encode16(kind, decoded, again);
-    for (let h = 0; h < 65536; h++) if (!Number.isNaN(decoded[h])) assert.equal(again[h], h, `${kind} 0x${h.toString(16)} does not round-trip`);
+    for (let h = 0; h < 65536; h++)
+      if (!Number.isNaN(decoded[h])) assert.equal(again[h], h, `${kind} 0x${h.toString(16)} does not round-trip`);
   }
 });
 
@@ -110,6 +129,8 @@ test('a world of one works in-process and destroy() leaves nothing running', asy
   await pg.destroy();
   await assert.rejects(pg.barrier(), (e: unknown) => e instanceof CommError && e.code === 'DESTROYED');
   assert.throws(() => pg.allReduceSync(a), /destroyed/);
-  const handles = (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().filter((h) => !(h instanceof net.Socket && ((h as { fd?: number }).fd ?? 3) <= 2));
+  const handles = (process as unknown as { _getActiveHandles(): unknown[] })
+    ._getActiveHandles()
+    .filter((h) => !(h instanceof net.Socket && ((h as { fd?: number }).fd ?? 3) <= 2));
   assert.equal(handles.length, 0, `handles left: ${handles.map((h) => (h as object).constructor.name).join(', ')}`);
 });

@@ -7,7 +7,11 @@ import test from 'node:test';
 import { Mulberry32Rng, mixSeed, Sfc32Rng, splitmix32 } from '../src/index.js';
 
 const SEEDS = [0, 1, 42, 0xffffffff, -7];
-const digest = (values: number[]) => createHash('sha256').update(new Uint8Array(new Float64Array(values).buffer)).digest('hex').slice(0, 16);
+const digest = (values: number[]) =>
+  createHash('sha256')
+    .update(new Uint8Array(new Float64Array(values).buffer))
+    .digest('hex')
+    .slice(0, 16);
 
 test('mixSeed: FNV-1a over 64-bit parts, murmur3 fmix32', () => {
   assert.deepEqual([mixSeed(0), mixSeed(1, 2, 3), mixSeed(2 ** 40 + 5, -3, 7.9)], [3138444313, 806020091, 3455080746]);

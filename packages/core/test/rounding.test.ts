@@ -24,7 +24,22 @@ function trainCopy(x: number): number {
 }
 
 function values(): number[] {
-  const out: number[] = [0, -0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999999999999994, -0.49999999999999994, 2 ** 52 - 0.5, -(2 ** 52) + 0.5, 2 ** 53, 1e300];
+  const out: number[] = [
+    0,
+    -0,
+    0.5,
+    -0.5,
+    1.5,
+    -1.5,
+    2.5,
+    -2.5,
+    0.49999999999999994,
+    -0.49999999999999994,
+    2 ** 52 - 0.5,
+    -(2 ** 52) + 0.5,
+    2 ** 53,
+    1e300,
+  ];
   for (let k = -2000; k <= 2000; k++) out.push(k / 2, k / 4, k / 10, k / 3, k * 0.1 + 0.05);
   let s = 12345;
   for (let i = 0; i < 20000; i++) {
@@ -37,7 +52,10 @@ function values(): number[] {
 test('roundHalfEven equals the former train copy bit for bit and the data copy as a number, negative halves included', () => {
   for (const x of values()) {
     const kept = roundHalfEven(x);
-    assert.ok(Object.is(kept, trainCopy(x)) && kept === dataCopy(x), `x=${x}: kept ${kept}, train ${trainCopy(x)}, data ${dataCopy(x)}`);
+    assert.ok(
+      Object.is(kept, trainCopy(x)) && kept === dataCopy(x),
+      `x=${x}: kept ${kept}, train ${trainCopy(x)}, data ${dataCopy(x)}`,
+    );
   }
 });
 

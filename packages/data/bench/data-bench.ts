@@ -61,7 +61,18 @@ const CONFIGS: Config[] = [
 
 async function timeOurs(dataset: YoloDataset, c: Config): Promise<Timing> {
   const augment = c.pipeline === 'mosaic';
-  const loader = await createDataLoader({ dataset, batchSize: c.batch, imgsz: c.imgsz, augment, rect: !augment, workers: c.workers, threadBudget: c.workers, localWorldSize: 1, seed: 0, cache: c.cache });
+  const loader = await createDataLoader({
+    dataset,
+    batchSize: c.batch,
+    imgsz: c.imgsz,
+    augment,
+    rect: !augment,
+    workers: c.workers,
+    threadBudget: c.workers,
+    localWorldSize: 1,
+    seed: 0,
+    cache: c.cache,
+  });
   try {
     const order = [...Array(dataset.imFiles.length).keys()];
     // warm-up: worker start, sharp init, first decodes
@@ -90,8 +101,12 @@ function median(xs: number[]): number {
 }
 
 function summarize(c: Config, ours: Timing[], yolov5: Timing[]): Row {
-  const med = (ts: Timing[]): Timing => ({ imagesPerSecond: median(ts.map((t) => t.imagesPerSecond)), cpuMsPerImage: median(ts.map((t) => t.cpuMsPerImage)) });
-  const paired = (f: (o: Timing, y: Timing) => number): number | null => (yolov5.length ? median(ours.map((o, i) => f(o, yolov5[i]!))) : null);
+  const med = (ts: Timing[]): Timing => ({
+    imagesPerSecond: median(ts.map((t) => t.imagesPerSecond)),
+    cpuMsPerImage: median(ts.map((t) => t.cpuMsPerImage)),
+  });
+  const paired = (f: (o: Timing, y: Timing) => number): number | null =>
+    yolov5.length ? median(ours.map((o, i) => f(o, yolov5[i]!))) : null;
   return {
     pipeline: c.pipeline,
     imgsz: c.imgsz,
@@ -111,12 +126,18 @@ function summarize(c: Config, ours: Timing[], yolov5: Timing[]): Row {
 
 function printTable(rows: Row[], anchor: string): void {
   const f = (x: number | null | undefined, d = 1): string => (x === null || x === undefined ? '–' : x.toFixed(d));
-  console.log(`\nSame run, ${workers} worker(s) each, ${epochs} epoch(s) per measurement, medians of ${repeats}${recycle ? '' : ', batch buffers NOT recycled'}; anchor: ${anchor}`);
-  console.log('| pipeline | imgsz | cache | ours img/s | YOLOv5 img/s | speed ratio | ours CPU-ms/img | YOLOv5 CPU-ms/img | CPU ratio |');
+  console.log(
+    `\nSame run, ${workers} worker(s) each, ${epochs} epoch(s) per measurement, medians of ${repeats}${recycle ? '' : ', batch buffers NOT recycled'}; anchor: ${anchor}`,
+  );
+  console.log(
+    '| pipeline | imgsz | cache | ours img/s | YOLOv5 img/s | speed ratio | ours CPU-ms/img | YOLOv5 CPU-ms/img | CPU ratio |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const m = r.median;
-    console.log(`| ${r.pipeline} | ${r.imgsz} | ${r.cache} | ${f(m.ours.imagesPerSecond)} | ${f(m.yolov5?.imagesPerSecond)} | ${f(m.speedRatio, 2)} | ${f(m.ours.cpuMsPerImage)} | ${f(m.yolov5?.cpuMsPerImage)} | ${f(m.cpuRatio, 2)} |`);
+    console.log(
+      `| ${r.pipeline} | ${r.imgsz} | ${r.cache} | ${f(m.ours.imagesPerSecond)} | ${f(m.yolov5?.imagesPerSecond)} | ${f(m.speedRatio, 2)} | ${f(m.ours.cpuMsPerImage)} | ${f(m.yolov5?.cpuMsPerImage)} | ${f(m.cpuRatio, 2)} |`,
+    );
   }
 }
 
@@ -126,7 +147,9 @@ function printProfiles(ours: StageProfile[], theirs: ReferenceProfile[]): void {
     for (const [stage, ms] of Object.entries(p.msPerImage)) console.log(`  ${stage.padEnd(40)} ${ms.toFixed(2)}`);
   }
   for (const p of theirs) {
-    console.log(`\nYOLOv5, ${p.pipeline} ${p.imgsz}, cProfile ms per image by stage (${p.images} images, one process):`);
+    console.log(
+      `\nYOLOv5, ${p.pipeline} ${p.imgsz}, cProfile ms per image by stage (${p.images} images, one process):`,
+    );
     for (const [stage, ms] of Object.entries(p.msPerImage)) console.log(`  ${stage.padEnd(40)} ${ms.toFixed(2)}`);
   }
 }
@@ -158,7 +181,12 @@ async function main(): Promise<void> {
       const row = summarize(c, ours, yolov5);
       rows.push(row);
       const m = row.median;
-      console.error(`${c.pipeline} ${c.imgsz} cache=${row.cache}: ours ${m.ours.imagesPerSecond.toFixed(1)} img/s ${m.ours.cpuMsPerImage.toFixed(1)} CPU-ms/img` + (m.yolov5 ? `; YOLOv5 ${m.yolov5.imagesPerSecond.toFixed(1)} img/s ${m.yolov5.cpuMsPerImage.toFixed(1)} CPU-ms/img; ratio ${m.speedRatio!.toFixed(2)}` : ''));
+      console.error(
+        `${c.pipeline} ${c.imgsz} cache=${row.cache}: ours ${m.ours.imagesPerSecond.toFixed(1)} img/s ${m.ours.cpuMsPerImage.toFixed(1)} CPU-ms/img` +
+          (m.yolov5
+            ? `; YOLOv5 ${m.yolov5.imagesPerSecond.toFixed(1)} img/s ${m.yolov5.cpuMsPerImage.toFixed(1)} CPU-ms/img; ratio ${m.speedRatio!.toFixed(2)}`
+            : ''),
+      );
     }
     if (profileImages > 0) {
       for (const c of CONFIGS.filter((x) => !x.cache && !(x.pipeline === 'letterbox' && x.imgsz === 320))) {
@@ -169,13 +197,33 @@ async function main(): Promise<void> {
   } finally {
     await reference?.close();
   }
-  const anchor = unavailable ? `none (compared with nothing: ${unavailable})` : `YOLOv5 v7.0 create_dataloader from ${process.env.YOLOV5_DIR}`;
+  const anchor = unavailable
+    ? `none (compared with nothing: ${unavailable})`
+    : `YOLOv5 v7.0 create_dataloader from ${process.env.YOLOV5_DIR}`;
   printTable(rows, anchor);
   printProfiles(ourProfiles, theirProfiles);
   const out = path.join(repoRoot, 'bench-results', 'data.json');
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  const machine = { cpus: os.availableParallelism(), model: os.cpus()[0]?.model ?? '', node: process.version, loadavg: os.loadavg() };
-  const json = { package: '@yolo-launch/data', dataset: dataYaml, images: dataset.imFiles.length, epochs, repeats, workers, recycle, anchor, machine, date: new Date().toISOString(), results: rows, profiles: { ours: ourProfiles, yolov5: theirProfiles } };
+  const machine = {
+    cpus: os.availableParallelism(),
+    model: os.cpus()[0]?.model ?? '',
+    node: process.version,
+    loadavg: os.loadavg(),
+  };
+  const json = {
+    package: '@yolo-launch/data',
+    dataset: dataYaml,
+    images: dataset.imFiles.length,
+    epochs,
+    repeats,
+    workers,
+    recycle,
+    anchor,
+    machine,
+    date: new Date().toISOString(),
+    results: rows,
+    profiles: { ours: ourProfiles, yolov5: theirProfiles },
+  };
   fs.writeFileSync(out, JSON.stringify(json, null, 2) + '\n');
   console.log(`\nwritten ${out}`);
 }

@@ -39,16 +39,32 @@ function namedStage(functionName: string): string | null {
   return null;
 }
 
-async function pipelineCpuMs(dataset: YoloDataset, c: ReferenceRun, images: number, cache: 'ram' | false, session?: Session): Promise<{ cpuMs: number; batches: LoadedBatch[] }> {
+async function pipelineCpuMs(
+  dataset: YoloDataset,
+  c: ReferenceRun,
+  images: number,
+  cache: 'ram' | false,
+  session?: Session,
+): Promise<{ cpuMs: number; batches: LoadedBatch[] }> {
   const augment = c.pipeline === 'mosaic';
-  const loader = await createDataLoader({ dataset, batchSize: c.batch, imgsz: c.imgsz, augment, rect: !augment, workers: 0, seed: 0, cache });
+  const loader = await createDataLoader({
+    dataset,
+    batchSize: c.batch,
+    imgsz: c.imgsz,
+    augment,
+    rect: !augment,
+    workers: 0,
+    seed: 0,
+    cache,
+  });
   try {
     const order = [...Array(Math.min(images, dataset.imFiles.length)).keys()];
     const batches: LoadedBatch[] = [];
     await session?.post('Profiler.start');
     const c0 = process.cpuUsage();
     for await (const b of loader.epoch(order, 0)) {
-      if (batches.length === 0) batches.push(b); // kept for the transfer measurement
+      if (batches.length === 0)
+        batches.push(b); // kept for the transfer measurement
       else loader.recycle(b);
     }
     const cpu = process.cpuUsage(c0);
@@ -106,9 +122,12 @@ export async function profileOurs(dataset: YoloDataset, c: ReferenceRun, images:
   const n = Math.min(images, dataset.imFiles.length);
   const stages = stageTimes(profile);
   const profiled = [...stages.values()].reduce((s, x) => s + x, 0);
-  const msPerImage: Record<string, number> = { 'decode + resize (libvips)': Math.max(0, cold.cpuMs - cached.cpuMs) / n };
+  const msPerImage: Record<string, number> = {
+    'decode + resize (libvips)': Math.max(0, cold.cpuMs - cached.cpuMs) / n,
+  };
   // scale the sampled split to the measured CPU of the cached pass
-  for (const [stage, ms] of [...stages].sort((a, b) => b[1] - a[1])) msPerImage[stage] = (ms / profiled) * (cached.cpuMs / n);
+  for (const [stage, ms] of [...stages].sort((a, b) => b[1] - a[1]))
+    msPerImage[stage] = (ms / profiled) * (cached.cpuMs / n);
   msPerImage['transfer between threads'] = transferMsPerImage(cached.batches);
   return { pipeline: c.pipeline, imgsz: c.imgsz, images: n, msPerImage };
 }

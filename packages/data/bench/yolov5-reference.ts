@@ -41,10 +41,12 @@ const DRIVER = fileURLToPath(new URL('../../bench/yolov5_loader.py', import.meta
 export function referenceUnavailable(env = process.env): string | null {
   const dir = env.YOLOV5_DIR;
   if (!dir) return 'YOLOV5_DIR is not set (a YOLOv5 v7.0 checkout; see the README)';
-  if (!fs.existsSync(path.join(dir, 'utils', 'dataloaders.py'))) return `YOLOV5_DIR=${dir} has no utils/dataloaders.py (expected a YOLOv5 v7.0 checkout)`;
+  if (!fs.existsSync(path.join(dir, 'utils', 'dataloaders.py')))
+    return `YOLOV5_DIR=${dir} has no utils/dataloaders.py (expected a YOLOv5 v7.0 checkout)`;
   const python = pythonFor(env);
   const probe = spawnSync(python, ['-c', 'import torch, cv2, numpy, yaml'], { encoding: 'utf8' });
-  if (probe.status !== 0) return `${python} cannot import torch, cv2, numpy and yaml (${(probe.stderr || probe.error?.message || '').trim().split('\n').pop()}); set YOLOV5_PYTHON`;
+  if (probe.status !== 0)
+    return `${python} cannot import torch, cv2, numpy and yaml (${(probe.stderr || probe.error?.message || '').trim().split('\n').pop()}); set YOLOV5_PYTHON`;
   return null;
 }
 
@@ -89,7 +91,10 @@ export class Yolov5Reference {
   private async request<T>(req: object): Promise<T> {
     this.child.stdin.write(JSON.stringify(req) + '\n');
     const next = await this.lines.next();
-    if (next.done) throw new Error(`the YOLOv5 driver exited (code ${this.child.exitCode}): ${this.stderrTail.join('').slice(-2000)}`);
+    if (next.done)
+      throw new Error(
+        `the YOLOv5 driver exited (code ${this.child.exitCode}): ${this.stderrTail.join('').slice(-2000)}`,
+      );
     return JSON.parse(next.value) as T;
   }
 

@@ -4,7 +4,10 @@ import crypto from 'node:crypto';
 
 /** Writes to a temporary file in the same folder and renames it over the target (atomic on POSIX). */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`);
+  const tmp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`,
+  );
   try {
     fs.writeFileSync(tmp, data);
     fs.renameSync(tmp, file);

@@ -60,7 +60,12 @@ export class BufferPool {
   }
 }
 
-export async function runBatchJob(store: ImageStore, cfg: PipelineConfig, job: BatchJob, buffers?: BufferPool): Promise<LoadedBatch> {
+export async function runBatchJob(
+  store: ImageStore,
+  cfg: PipelineConfig,
+  job: BatchJob,
+  buffers?: BufferPool,
+): Promise<LoadedBatch> {
   // two samples in flight: one decodes on libuv's pool while the other is augmented in JS;
   // each sample has its own RNG, so the order of completion does not matter
   const samples = new Array<Sample>(job.items.length);
@@ -77,10 +82,18 @@ export async function runBatchJob(store: ImageStore, cfg: PipelineConfig, job: B
       const [index, occ] = job.items[k]!;
       const rng = sampleRng(cfg.seed, job.epoch, index, occ);
       const slot = batchBuf ? batchBuf.subarray(k * per, (k + 1) * per) : undefined;
-      samples[k] = await getSample(store, index, { augment: cfg.augment, hyp: cfg.hyp, mosaic: cfg.mosaic, ...(job.shape ? { shape: job.shape } : {}) }, rng, slot);
+      samples[k] = await getSample(
+        store,
+        index,
+        { augment: cfg.augment, hyp: cfg.hyp, mosaic: cfg.mosaic, ...(job.shape ? { shape: job.shape } : {}) },
+        rng,
+        slot,
+      );
     }
   };
   await Promise.all(Array.from({ length: Math.min(SAMPLES_IN_FLIGHT, job.items.length) }, lane));
-  const batch = cfg.quad ? await collateQuad(samples, Rng.from(cfg.seed, job.epoch, cfg.rank, job.batchNo, 0x9aad)) : collate(samples, batchBuf ?? undefined);
+  const batch = cfg.quad
+    ? await collateQuad(samples, Rng.from(cfg.seed, job.epoch, cfg.rank, job.batchNo, 0x9aad))
+    : collate(samples, batchBuf ?? undefined);
   return { ...batch, indices: job.items.map(([i]) => i), epoch: job.epoch, batchNo: job.batchNo };
 }

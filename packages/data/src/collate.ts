@@ -30,7 +30,8 @@ export function collate(samples: readonly Sample[], images?: Uint8Array): Batch 
   const out = images;
   let nt = 0;
   samples.forEach((s, i) => {
-    if (s.image.height !== h || s.image.width !== w) throw new Error(`collate: image ${i} is ${s.image.width}x${s.image.height}, batch is ${w}x${h}`);
+    if (s.image.height !== h || s.image.width !== w)
+      throw new Error(`collate: image ${i} is ${s.image.width}x${s.image.height}, batch is ${w}x${h}`);
     const d = s.image.data;
     const inPlace = d.buffer === out.buffer && d.byteOffset === out.byteOffset + i * per;
     if (!inPlace) out.set(d, i * per);
@@ -44,7 +45,13 @@ export function collate(samples: readonly Sample[], images?: Uint8Array): Batch 
       for (let c = 0; c < 5; c++) targets[o++] = s.labels[k + c]!;
     }
   });
-  return { images: out, shape: [samples.length, h, w, 3], targets, paths: samples.map((s) => s.path), shapes: samples.map((s) => s.shape) };
+  return {
+    images: out,
+    shape: [samples.length, h, w, 3],
+    targets,
+    paths: samples.map((s) => s.path),
+    shapes: samples.map((s) => s.shape),
+  };
 }
 
 /**
@@ -67,13 +74,25 @@ export async function collateQuad(samples: readonly Sample[], rng: Rng): Promise
     } else {
       // [[0, 2], [1, 3]]: image 1 below 0, image 2 right of 0 (torch.cat on H then W)
       image = { data: new Uint8Array(w * 2 * h * 2 * 3), width: w * 2, height: h * 2 };
-      const place: Array<[number, number]> = [[0, 0], [0, 1], [1, 0], [1, 1]]; // (dx, dy) per image
+      const place: Array<[number, number]> = [
+        [0, 0],
+        [0, 1],
+        [1, 0],
+        [1, 1],
+      ]; // (dx, dy) per image
       const rows: number[] = [];
       s.forEach((sm, k) => {
         const [dx, dy] = place[k]!;
-        for (let y = 0; y < h; y++) image.data.set(sm.image.data.subarray(y * w * 3, (y + 1) * w * 3), ((y + dy * h) * w * 2 + dx * w) * 3);
+        for (let y = 0; y < h; y++)
+          image.data.set(sm.image.data.subarray(y * w * 3, (y + 1) * w * 3), ((y + dy * h) * w * 2 + dx * w) * 3);
         for (let i = 0; i < sm.labels.length; i += 5) {
-          rows.push(sm.labels[i]!, (sm.labels[i + 1]! + dx) * 0.5, (sm.labels[i + 2]! + dy) * 0.5, sm.labels[i + 3]! * 0.5, sm.labels[i + 4]! * 0.5);
+          rows.push(
+            sm.labels[i]!,
+            (sm.labels[i + 1]! + dx) * 0.5,
+            (sm.labels[i + 2]! + dy) * 0.5,
+            sm.labels[i + 3]! * 0.5,
+            sm.labels[i + 4]! * 0.5,
+          );
         }
       });
       labels = Float32Array.from(rows);

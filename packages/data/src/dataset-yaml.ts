@@ -43,7 +43,9 @@ function resolveSplit(root: string, value: unknown, key: string, where: string):
   if (Array.isArray(value) && value.every((v) => typeof v === 'string')) {
     return value.map((v: string) => path.resolve(root, v));
   }
-  throw new DatasetConfigError(`${where}: '${key}' must be a folder, a .txt file or a list of them, got ${JSON.stringify(value)}`);
+  throw new DatasetConfigError(
+    `${where}: '${key}' must be a folder, a .txt file or a list of them, got ${JSON.stringify(value)}`,
+  );
 }
 
 function parseNames(raw: unknown, where: string): string[] {
@@ -52,11 +54,15 @@ function parseNames(raw: unknown, where: string): string[] {
     const entries = Object.entries(raw as Record<string, unknown>);
     const names: string[] = [];
     for (const [k, v] of entries) {
-      if (!/^\d+$/.test(k)) throw new DatasetConfigError(`${where}: names keys must be integers, i.e. '2: car', got '${k}'`);
+      if (!/^\d+$/.test(k))
+        throw new DatasetConfigError(`${where}: names keys must be integers, i.e. '2: car', got '${k}'`);
       names[Number(k)] = String(v);
     }
     for (let i = 0; i < names.length; i++) {
-      if (names[i] === undefined) throw new DatasetConfigError(`${where}: names has no entry for class ${i}; class ids must be 0..nc-1 without gaps`);
+      if (names[i] === undefined)
+        throw new DatasetConfigError(
+          `${where}: names has no entry for class ${i}; class ids must be 0..nc-1 without gaps`,
+        );
     }
     return names;
   }
@@ -66,16 +72,21 @@ function parseNames(raw: unknown, where: string): string[] {
 /** Builds a DatasetConfig from an already parsed YAML object; `baseDir` resolves a relative `path:`. */
 export function datasetConfigFromObject(obj: unknown, baseDir: string, yamlFile = ''): DatasetConfig {
   const where = yamlFile || 'dataset config';
-  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new DatasetConfigError(`${where}: expected a YAML mapping`);
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj))
+    throw new DatasetConfigError(`${where}: expected a YAML mapping`);
   const data = { ...(obj as Record<string, unknown>) };
   for (const k of ['train', 'val', 'names'] as const) {
     if (data[k] === undefined || data[k] === null) {
-      throw new DatasetConfigError(`${where}: '${k}:' key missing. 'train', 'val' and 'names' are required in all data YAMLs.`);
+      throw new DatasetConfigError(
+        `${where}: '${k}:' key missing. 'train', 'val' and 'names' are required in all data YAMLs.`,
+      );
     }
   }
   const names = parseNames(data.names, where);
   if (data.nc !== undefined && data.nc !== null && Number(data.nc) !== names.length) {
-    throw new DatasetConfigError(`${where}: nc=${String(data.nc)} but ${names.length} names are listed; make 'nc' equal the number of names (or drop 'nc').`);
+    throw new DatasetConfigError(
+      `${where}: nc=${String(data.nc)} but ${names.length} names are listed; make 'nc' equal the number of names (or drop 'nc').`,
+    );
   }
   const rawPath = typeof data.path === 'string' && data.path !== '' ? data.path : '.';
   const root = path.resolve(baseDir, rawPath);

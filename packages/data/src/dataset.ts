@@ -39,7 +39,11 @@ export class NoLabelsError extends Error {
 }
 
 /** Loads one split (train/val/test) of a dataset YAML or config: listing, verification, cache. */
-export async function loadSplit(data: string | DatasetConfig, split: SplitName, opts: LoadSplitOptions = {}): Promise<LoadedSplit> {
+export async function loadSplit(
+  data: string | DatasetConfig,
+  split: SplitName,
+  opts: LoadSplitOptions = {},
+): Promise<LoadedSplit> {
   const config = typeof data === 'string' ? loadDatasetYaml(data) : data;
   const sources = config[split];
   if (!sources || sources.length === 0) throw new Error(`${config.yamlFile || 'dataset'}: no '${split}' split defined`);
@@ -51,7 +55,9 @@ export async function loadSplit(data: string | DatasetConfig, split: SplitName, 
     ...(opts.log ? { log: opts.log } : {}),
   });
   if (opts.requireLabels && scan.totals.found === 0) {
-    throw new NoLabelsError(`${opts.prefix ?? ''}No labels found in ${scan.cacheFile}, can not start training. Labels must sit in a 'labels' folder beside 'images' (same relative path, .txt per image).`);
+    throw new NoLabelsError(
+      `${opts.prefix ?? ''}No labels found in ${scan.cacheFile}, can not start training. Labels must sit in a 'labels' folder beside 'images' (same relative path, .txt per image).`,
+    );
   }
   const kept = scan.results.filter((r) => r.status !== 'corrupt' && r.shape);
   const dataset: YoloDataset = {
@@ -65,6 +71,9 @@ export async function loadSplit(data: string | DatasetConfig, split: SplitName, 
     names: opts.singleCls ? ['item'] : config.names,
     nc: opts.singleCls ? 1 : config.nc,
   };
-  if (dataset.imFiles.length === 0) throw new NoLabelsError(`${opts.prefix ?? ''}every image of ${split} is corrupt or unreadable; see the warnings above`);
+  if (dataset.imFiles.length === 0)
+    throw new NoLabelsError(
+      `${opts.prefix ?? ''}every image of ${split} is corrupt or unreadable; see the warnings above`,
+    );
   return { dataset, scan, config };
 }

@@ -63,12 +63,36 @@ export function applyHsvGains(img: RgbImage, r0: number, r1: number, r2: number)
     let gg: number;
     let bb: number;
     switch (sector) {
-      case 0: rr = V; gg = t; bb = p; break;
-      case 1: rr = q; gg = V; bb = p; break;
-      case 2: rr = p; gg = V; bb = t; break;
-      case 3: rr = p; gg = q; bb = V; break;
-      case 4: rr = t; gg = p; bb = V; break;
-      default: rr = V; gg = p; bb = q; break;
+      case 0:
+        rr = V;
+        gg = t;
+        bb = p;
+        break;
+      case 1:
+        rr = q;
+        gg = V;
+        bb = p;
+        break;
+      case 2:
+        rr = p;
+        gg = V;
+        bb = t;
+        break;
+      case 3:
+        rr = p;
+        gg = q;
+        bb = V;
+        break;
+      case 4:
+        rr = t;
+        gg = p;
+        bb = V;
+        break;
+      default:
+        rr = V;
+        gg = p;
+        bb = q;
+        break;
     }
     d[o] = rr + 0.5;
     d[o + 1] = gg + 0.5;
@@ -110,7 +134,8 @@ export function flipUd(img: RgbImage): void {
 
 /** mixup: im = im*r + im2*(1-r), r ~ Beta(32, 32), truncated to uint8 like numpy's astype. */
 export function mixupInPlace(img: RgbImage, img2: RgbImage, rng: Rng): void {
-  if (img.width !== img2.width || img.height !== img2.height) throw new Error('mixup needs two images of the same size');
+  if (img.width !== img2.width || img.height !== img2.height)
+    throw new Error('mixup needs two images of the same size');
   const r = rng.beta(32, 32);
   const a = img.data;
   const b = img2.data;

@@ -25,17 +25,23 @@ export function listImageFiles(sources: readonly string[]): string[] {
     if (fs.statSync(p).isDirectory()) walk(p, files);
     else {
       const parent = path.dirname(p) + path.sep;
-      const lines = fs.readFileSync(p, 'utf8').trim().split(/\r\n|\r|\n/);
+      const lines = fs
+        .readFileSync(p, 'utf8')
+        .trim()
+        .split(/\r\n|\r|\n/);
       for (const line of lines) {
         if (!line) continue;
         files.push(line.startsWith('./') ? line.replace('./', parent) : line);
       }
     }
   }
-  const images = files.filter((f) => (IMG_FORMATS as readonly string[]).includes((f.split('.').pop() ?? '').toLowerCase()));
+  const images = files.filter((f) =>
+    (IMG_FORMATS as readonly string[]).includes((f.split('.').pop() ?? '').toLowerCase()),
+  );
   // Python sorts by code point; compare without locale to match it
   images.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  if (images.length === 0) throw new Error(`No images found in ${sources.join(', ')}; supported formats are ${IMG_FORMATS.join(', ')}`);
+  if (images.length === 0)
+    throw new Error(`No images found in ${sources.join(', ')}; supported formats are ${IMG_FORMATS.join(', ')}`);
   return images;
 }
 

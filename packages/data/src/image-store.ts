@@ -64,7 +64,12 @@ export class ImageStore {
 
   /** Adds RAM-cached images shared by another thread. */
   adoptShared(entries: ReadonlyArray<[number, SharedImage]>): void {
-    for (const [i, s] of entries) this.ram.set(i, { image: { data: new Uint8Array(s.buffer), width: s.width, height: s.height }, h0: s.h0, w0: s.w0 });
+    for (const [i, s] of entries)
+      this.ram.set(i, {
+        image: { data: new Uint8Array(s.buffer), width: s.width, height: s.height },
+        h0: s.h0,
+        w0: s.w0,
+      });
   }
 
   /** Reads RAM-cached images from the node's cache file through `fd` (the caller closes it). */
@@ -83,7 +88,8 @@ export class ImageStore {
     const shared = this.nodeCache?.load(index);
     if (shared) return { ...shared, transient: true };
     const file = this.dataset.imFiles[index];
-    if (file === undefined) throw new Error(`image index ${index} out of range (dataset has ${this.dataset.imFiles.length})`);
+    if (file === undefined)
+      throw new Error(`image index ${index} out of range (dataset has ${this.dataset.imFiles.length})`);
     const [w0, h0] = this.dataset.shapes[index]!;
     const [w, h] = resizedSize(w0, h0, this.imgsz);
     if (this.useDiskCache) {
@@ -98,10 +104,15 @@ export class ImageStore {
     try {
       image = w === w0 && h === h0 ? await decodeImage(file) : await decodeResized(file, w, h, [w0, h0]);
     } catch (e) {
-      throw new Error(`${file}: cannot decode (${(e as Error).message.split('\n')[0]}); the file changed or is damaged after verification: fix or remove it and delete the label cache`, { cause: e });
+      throw new Error(
+        `${file}: cannot decode (${(e as Error).message.split('\n')[0]}); the file changed or is damaged after verification: fix or remove it and delete the label cache`,
+        { cause: e },
+      );
     }
     if (image.width !== w || image.height !== h) {
-      throw new Error(`${file}: decoded ${image.width}x${image.height}, expected ${w}x${h} (the label cache is stale: delete it)`);
+      throw new Error(
+        `${file}: decoded ${image.width}x${image.height}, expected ${w}x${h} (the label cache is stale: delete it)`,
+      );
     }
     return { image, h0, w0 };
   }
@@ -131,7 +142,8 @@ export class ImageStore {
     const out: Array<[number, SharedImage]> = [];
     for (const [i, li] of this.ram) {
       const buf = li.image.data.buffer;
-      if (buf instanceof SharedArrayBuffer) out.push([i, { buffer: buf, width: li.image.width, height: li.image.height, h0: li.h0, w0: li.w0 }]);
+      if (buf instanceof SharedArrayBuffer)
+        out.push([i, { buffer: buf, width: li.image.width, height: li.image.height, h0: li.h0, w0: li.w0 }]);
     }
     return out;
   }
@@ -142,7 +154,10 @@ export class ImageStore {
  * files already there. Call it on local rank 0 inside rankZeroFirst (once per node); the
  * writes are atomic, so a reader never sees half a file.
  */
-export async function cacheImagesToDisk(dataset: YoloDataset, opts: { concurrency?: number; log?: (s: string) => void } = {}): Promise<{ written: number; existing: number; bytes: number }> {
+export async function cacheImagesToDisk(
+  dataset: YoloDataset,
+  opts: { concurrency?: number; log?: (s: string) => void } = {},
+): Promise<{ written: number; existing: number; bytes: number }> {
   let written = 0;
   let existing = 0;
   let bytes = 0;
@@ -163,7 +178,10 @@ export async function cacheImagesToDisk(dataset: YoloDataset, opts: { concurrenc
       try {
         writeFileAtomic(npy, buf);
       } catch (e) {
-        throw new Error(`--cache disk: cannot write ${npy} (${(e as Error).message}); use --cache ram, or set YOLO_LAUNCH_CACHE_DIR to a writable folder`, { cause: e });
+        throw new Error(
+          `--cache disk: cannot write ${npy} (${(e as Error).message}); use --cache ram, or set YOLO_LAUNCH_CACHE_DIR to a writable folder`,
+          { cause: e },
+        );
       }
       written++;
       bytes += buf.length;

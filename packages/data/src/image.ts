@@ -39,7 +39,11 @@ function rawInput(img: RgbImage): SharpOptions {
 async function toRgb(s: Sharp): Promise<RgbImage> {
   const { data, info } = await s.removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`expected 3 channels after decoding, got ${info.channels}`);
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+  return {
+    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    width: info.width,
+    height: info.height,
+  };
 }
 
 /** Decodes an image file (EXIF orientation applied) to RGB at full size. */
@@ -60,7 +64,12 @@ async function readInput(input: string | Uint8Array): Promise<string | Uint8Arra
  * Decodes and resizes in one libvips pipeline (JPEG shrink-on-load makes this much faster
  * than decode-then-resize for big reductions). Size is the target (width, height).
  */
-export async function decodeResized(input: string | Uint8Array, width: number, height: number, size0?: [number, number]): Promise<RgbImage> {
+export async function decodeResized(
+  input: string | Uint8Array,
+  width: number,
+  height: number,
+  size0?: [number, number],
+): Promise<RgbImage> {
   const run = (src: string | Uint8Array): Promise<RgbImage> =>
     toRgb(sharp(src, { failOn: 'truncated' }).autoOrient().resize(width, height, { fit: 'fill', kernel: 'linear' }));
   // JPEG DCT-domain downscaling (libjpeg scale 1/2, 1/4, 1/8) through libvips' filename
@@ -86,7 +95,9 @@ export async function resizeImage(img: RgbImage, width: number, height: number):
 }
 
 /** Size (width, height) after EXIF orientation, from the header only. */
-export async function probeImage(input: string | Uint8Array): Promise<{ width: number; height: number; format: string; orientation: number }> {
+export async function probeImage(
+  input: string | Uint8Array,
+): Promise<{ width: number; height: number; format: string; orientation: number }> {
   const m = await sharp(input).metadata();
   if (!m.width || !m.height || !m.format) throw new Error('cannot identify image file');
   return { width: m.width, height: m.height, format: m.format, orientation: m.orientation ?? 1 };
@@ -98,7 +109,16 @@ export async function encodeJpeg(img: RgbImage, quality = 90): Promise<Buffer> {
 }
 
 /** Copies src into dst at (x, y) for the rectangle src[sy:sy+h, sx:sx+w]. */
-export function blit(dst: RgbImage, dx: number, dy: number, src: RgbImage, sx: number, sy: number, w: number, h: number): void {
+export function blit(
+  dst: RgbImage,
+  dx: number,
+  dy: number,
+  src: RgbImage,
+  sx: number,
+  sy: number,
+  w: number,
+  h: number,
+): void {
   if (w <= 0 || h <= 0) return;
   const rowBytes = w * 3;
   for (let r = 0; r < h; r++) {

@@ -65,7 +65,10 @@ export function filesHash(files: readonly string[], nc?: number): string {
 /** YOLOv5's cache location: labels/<split>.cache for a folder, <list>.cache for a .txt list. */
 export function labelCachePath(imFiles: readonly string[], sources: readonly string[]): string {
   const src = sources[0];
-  const base = src && fs.existsSync(src) && fs.statSync(src).isFile() ? src.replace(/\.[^./\\]*$/, '') : path.dirname(img2labelPath(imFiles[0]!));
+  const base =
+    src && fs.existsSync(src) && fs.statSync(src).isFile()
+      ? src.replace(/\.[^./\\]*$/, '')
+      : path.dirname(img2labelPath(imFiles[0]!));
   // our own suffix: YOLOv5's numpy .cache in the same folder stays untouched
   return `${base}.yl.cache.json`;
 }
@@ -82,7 +85,11 @@ export function summaryLine(prefix: string, where: string, t: ScanTotals): strin
   return `${prefix}Scanning ${where}... ${t.found} images, ${t.missing} missing labels, ${t.empty} empty, ${t.corrupt} corrupt`;
 }
 
-async function mapPool<T, R>(items: readonly T[], concurrency: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
+async function mapPool<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (x: T, i: number) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const run = async (): Promise<void> => {
@@ -107,7 +114,11 @@ function readCache(file: string, hash: string): CacheFile | null {
 }
 
 /** Verifies every image/label pair of a split, using and refreshing the label cache. */
-export async function scanLabels(imFiles: readonly string[], sources: readonly string[], opts: ScanOptions = {}): Promise<LabelScan> {
+export async function scanLabels(
+  imFiles: readonly string[],
+  sources: readonly string[],
+  opts: ScanOptions = {},
+): Promise<LabelScan> {
   const prefix = opts.prefix ?? '';
   const log = opts.log ?? (() => {});
   const lbFiles = imFiles.map(img2labelPath);
@@ -119,14 +130,20 @@ export async function scanLabels(imFiles: readonly string[], sources: readonly s
     const cacheFile = [preferred, fallbackCachePath('labels', preferred)].find((f) => readCache(f, hash)) ?? preferred;
     const c = readCache(cacheFile, hash);
     if (c && c.results.length === imFiles.length) {
-      const results: VerifyResult[] = c.results.map((r) => ({ ...r, labels: Float32Array.from(r.labels), segments: r.segments.map((s) => Float32Array.from(s)) }));
+      const results: VerifyResult[] = c.results.map((r) => ({
+        ...r,
+        labels: Float32Array.from(r.labels),
+        segments: r.segments.map((s) => Float32Array.from(s)),
+      }));
       const summary = summaryLine(prefix, `'${cacheFile}' (cached)`, c.totals);
       log(summary);
       for (const m of c.messages) log(m);
       return { results, totals: c.totals, messages: c.messages, summary, cacheFile, fromCache: true };
     }
   }
-  const results = await mapPool(imFiles, opts.concurrency ?? 8, (im, i) => verifyImageLabel(im, lbFiles[i]!, { ...(opts.nc !== undefined ? { nc: opts.nc } : {}), prefix }));
+  const results = await mapPool(imFiles, opts.concurrency ?? 8, (im, i) =>
+    verifyImageLabel(im, lbFiles[i]!, { ...(opts.nc !== undefined ? { nc: opts.nc } : {}), prefix }),
+  );
   const totals: ScanTotals = { found: 0, missing: 0, empty: 0, corrupt: 0 };
   const messages: string[] = [];
   for (const r of results) {
@@ -147,7 +164,11 @@ export async function scanLabels(imFiles: readonly string[], sources: readonly s
     const c: CacheFile = {
       version: LABEL_CACHE_VERSION,
       hash: finalHash,
-      results: results.map((r) => ({ ...r, labels: Array.from(r.labels), segments: r.segments.map((s) => Array.from(s)) })),
+      results: results.map((r) => ({
+        ...r,
+        labels: Array.from(r.labels),
+        segments: r.segments.map((s) => Array.from(s)),
+      })),
       messages,
       totals,
     };

@@ -87,7 +87,9 @@ export function parseLabelText(text: string, nc?: number): ParsedLabels {
   if (n === 0) return { labels: new Float32Array(0), n: 0, segments: [], duplicatesRemoved: 0 };
   const cols = rows[0]!.length;
   if (rows.some((r) => r.length !== cols)) {
-    throw new LabelError(`rows have different column counts (${[...new Set(rows.map((r) => r.length))].join(', ')}); labels require 5 columns`);
+    throw new LabelError(
+      `rows have different column counts (${[...new Set(rows.map((r) => r.length))].join(', ')}); labels require 5 columns`,
+    );
   }
   if (cols !== 5) throw new LabelError(`labels require 5 columns, ${cols} columns detected`);
   const neg = rows.flat().filter((v) => v < 0);
@@ -97,7 +99,9 @@ export function parseLabelText(text: string, nc?: number): ParsedLabels {
   if (nc !== undefined) {
     const maxCls = Math.max(...rows.map((r) => r[0] as number));
     if (maxCls >= nc) {
-      throw new LabelError(`Label class ${Math.trunc(maxCls)} exceeds dataset class count ${nc}. Possible class labels are 0-${nc - 1}`);
+      throw new LabelError(
+        `Label class ${Math.trunc(maxCls)} exceeds dataset class count ${nc}. Possible class labels are 0-${nc - 1}`,
+      );
     }
   }
   let rowArrays = rows.map((r) => Float32Array.from(r));

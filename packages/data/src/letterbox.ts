@@ -38,7 +38,11 @@ function padPixels(x: number): number {
 }
 
 /** The geometry of letterbox for an image of (h, w) to newShape (int n = (n, n), or (h, w)). */
-export function letterboxGeometry(shape: [number, number], newShape: number | [number, number], opts: LetterboxOptions = {}): LetterboxGeometry {
+export function letterboxGeometry(
+  shape: [number, number],
+  newShape: number | [number, number],
+  opts: LetterboxOptions = {},
+): LetterboxGeometry {
   const { auto = true, scaleFill = false, scaleup = true, stride = 32 } = opts;
   const ns: [number, number] = typeof newShape === 'number' ? [newShape, newShape] : newShape;
   let r = Math.min(ns[0] / shape[0], ns[1] / shape[1]);
@@ -62,7 +66,16 @@ export function letterboxGeometry(shape: [number, number], newShape: number | [n
   const bottom = padPixels(dh + 0.1);
   const left = padPixels(dw - 0.1);
   const right = padPixels(dw + 0.1);
-  return { ratio, pad: [dw, dh], newUnpad, top, bottom, left, right, outShape: [newUnpad[1] + top + bottom, newUnpad[0] + left + right] };
+  return {
+    ratio,
+    pad: [dw, dh],
+    newUnpad,
+    top,
+    bottom,
+    left,
+    right,
+    outShape: [newUnpad[1] + top + bottom, newUnpad[0] + left + right],
+  };
 }
 
 export interface LetterboxResult extends LetterboxGeometry {
@@ -70,10 +83,19 @@ export interface LetterboxResult extends LetterboxGeometry {
 }
 
 /** `into`: optional destination for the output pixels (used when its length fits). */
-export async function letterbox(img: RgbImage, newShape: number | [number, number] = 640, opts: LetterboxOptions = {}, into?: Uint8Array): Promise<LetterboxResult> {
+export async function letterbox(
+  img: RgbImage,
+  newShape: number | [number, number] = 640,
+  opts: LetterboxOptions = {},
+  into?: Uint8Array,
+): Promise<LetterboxResult> {
   const g = letterboxGeometry([img.height, img.width], newShape, opts);
-  const resized = img.width !== g.newUnpad[0] || img.height !== g.newUnpad[1] ? await resizeImage(img, g.newUnpad[0], g.newUnpad[1]) : img;
-  if (g.top === 0 && g.bottom === 0 && g.left === 0 && g.right === 0 && !(into && into.length === resized.data.length)) return { ...g, image: resized };
+  const resized =
+    img.width !== g.newUnpad[0] || img.height !== g.newUnpad[1]
+      ? await resizeImage(img, g.newUnpad[0], g.newUnpad[1])
+      : img;
+  if (g.top === 0 && g.bottom === 0 && g.left === 0 && g.right === 0 && !(into && into.length === resized.data.length))
+    return { ...g, image: resized };
   const out = newImage(g.outShape[1], g.outShape[0], opts.color ?? PAD_VALUE, into);
   blit(out, g.left, g.top, resized, 0, 0, resized.width, resized.height);
   return { ...g, image: out };

@@ -19,8 +19,7 @@ export type ToWorker =
   | { type: 'share'; entries: Array<[number, SharedImage]> }
   | { type: 'recycle'; buffer: ArrayBuffer };
 export type FromWorker =
-  | { type: 'batch'; id: number; batch: LoadedBatch }
-  | { type: 'error'; id: number; message: string; stack?: string };
+  { type: 'batch'; id: number; batch: LoadedBatch } | { type: 'error'; id: number; message: string; stack?: string };
 
 const init = workerData as WorkerInit;
 const store = new ImageStore(init.dataset, init.imgsz, init.diskCache);
@@ -49,7 +48,12 @@ port.on('message', (msg: ToWorker) => {
       port.postMessage(reply, [batch.images.buffer as ArrayBuffer, batch.targets.buffer as ArrayBuffer]);
     } catch (e) {
       const err = e as Error;
-      port.postMessage({ type: 'error', id: job.id, message: err.message, ...(err.stack ? { stack: err.stack } : {}) } satisfies FromWorker);
+      port.postMessage({
+        type: 'error',
+        id: job.id,
+        message: err.message,
+        ...(err.stack ? { stack: err.stack } : {}),
+      } satisfies FromWorker);
     }
   });
 });

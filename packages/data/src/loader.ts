@@ -82,13 +82,28 @@ export interface DataLoader {
 }
 
 /** YOLOv5's worker count: min(cpus / local world size, batch size (0 if 1), --workers). */
-export function effectiveWorkers(workers: number, opts: { batchSize: number; localWorldSize?: number; threadBudget?: number }): number {
+export function effectiveWorkers(
+  workers: number,
+  opts: { batchSize: number; localWorldSize?: number; threadBudget?: number },
+): number {
   const budget = opts.threadBudget ?? os.availableParallelism();
-  return Math.max(0, Math.min(Math.floor(budget / Math.max(1, opts.localWorldSize ?? 1)), opts.batchSize > 1 ? opts.batchSize : 0, workers));
+  return Math.max(
+    0,
+    Math.min(
+      Math.floor(budget / Math.max(1, opts.localWorldSize ?? 1)),
+      opts.batchSize > 1 ? opts.batchSize : 0,
+      workers,
+    ),
+  );
 }
 
 function reorder(ds: YoloDataset, order: number[]): YoloDataset {
-  return { ...ds, imFiles: order.map((i) => ds.imFiles[i]!), labels: order.map((i) => ds.labels[i]!), shapes: order.map((i) => ds.shapes[i]!) };
+  return {
+    ...ds,
+    imFiles: order.map((i) => ds.imFiles[i]!),
+    labels: order.map((i) => ds.labels[i]!),
+    shapes: order.map((i) => ds.shapes[i]!),
+  };
 }
 
 interface Pending {
@@ -158,7 +173,9 @@ class WorkerPool {
   recycle(batch: LoadedBatch): void {
     const buffer = batch.images.buffer;
     if (buffer instanceof SharedArrayBuffer || batch.images.byteLength !== buffer.byteLength) return;
-    this.workers[batch.batchNo % this.workers.length]!.postMessage({ type: 'recycle', buffer } satisfies ToWorker, [buffer]);
+    this.workers[batch.batchNo % this.workers.length]!.postMessage({ type: 'recycle', buffer } satisfies ToWorker, [
+      buffer,
+    ]);
   }
 
   broadcast(msg: ToWorker): void {
@@ -179,7 +196,8 @@ class WorkerPool {
 
 export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoader> {
   if (!(opts.batchSize >= 1)) throw new Error(`batchSize must be >= 1, got ${opts.batchSize}`);
-  if (opts.quad && opts.batchSize % 4 !== 0) throw new Error(`--quad needs a batch size that is a multiple of 4, got ${opts.batchSize}`);
+  if (opts.quad && opts.batchSize % 4 !== 0)
+    throw new Error(`--quad needs a batch size that is a multiple of 4, got ${opts.batchSize}`);
   const rect = opts.rect ?? false;
   const dataset = rect ? reorder(opts.dataset, rectOrder(opts.dataset.shapes)) : opts.dataset;
   const hyp = augmentHypFrom(opts.hyp as Record<string, unknown> | undefined);
@@ -199,9 +217,25 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
     ...(opts.threadBudget !== undefined ? { threadBudget: opts.threadBudget } : {}),
   });
   const store = new ImageStore(dataset, opts.imgsz, opts.cache === 'disk');
-  const ramCache = opts.cache === 'ram' ? await setUpRamCache(store, opts.cacheIndices ?? dataset.imFiles.keys(), { ...opts.nodeCache, ...(opts.log ? { log: opts.log } : {}) }) : null;
+  const ramCache =
+    opts.cache === 'ram'
+      ? await setUpRamCache(store, opts.cacheIndices ?? dataset.imFiles.keys(), {
+          ...opts.nodeCache,
+          ...(opts.log ? { log: opts.log } : {}),
+        })
+      : null;
   const nodeCache = ramCache?.node ? { file: ramCache.node.file, fd: ramCache.node.fd } : null;
-  const pool = nWorkers > 0 ? new WorkerPool(nWorkers, { dataset, imgsz: opts.imgsz, diskCache: opts.cache === 'disk', config, shared: store.sharedEntries(), nodeCache }) : null;
+  const pool =
+    nWorkers > 0
+      ? new WorkerPool(nWorkers, {
+          dataset,
+          imgsz: opts.imgsz,
+          diskCache: opts.cache === 'disk',
+          config,
+          shared: store.sharedEntries(),
+          nodeCache,
+        })
+      : null;
   const prefetch = Math.max(1, opts.prefetch ?? Math.max(2, 2 * nWorkers));
   const localBuffers = new BufferPool(); // workers: 0
   let nextId = 0;
@@ -211,15 +245,24 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
     const jobs: BatchJob[] = [];
     for (let b = 0; b * opts.batchSize < indices.length; b++) {
       const items: Array<[number, number]> = indices.slice(b * opts.batchSize, (b + 1) * opts.batchSize).map((i) => {
-        if (!Number.isInteger(i) || i < 0 || i >= dataset.imFiles.length) throw new Error(`sample index ${i} out of range 0..${dataset.imFiles.length - 1}`);
+        if (!Number.isInteger(i) || i < 0 || i >= dataset.imFiles.length)
+          throw new Error(`sample index ${i} out of range 0..${dataset.imFiles.length - 1}`);
         const occ = seen.get(i) ?? 0;
         seen.set(i, occ + 1);
         return [i, occ];
       });
-      const shape = rect ? rectBatchShape(items.map(([i]) => dataset.shapes[i]!), opts.imgsz, stride, pad) : null;
+      const shape = rect
+        ? rectBatchShape(
+            items.map(([i]) => dataset.shapes[i]!),
+            opts.imgsz,
+            stride,
+            pad,
+          )
+        : null;
       jobs.push({ id: nextId++, epoch: epochNo, batchNo: b, items, shape });
     }
-    const run = (job: BatchJob): Promise<LoadedBatch> => (pool ? pool.run(job) : runBatchJob(store, config, job, localBuffers));
+    const run = (job: BatchJob): Promise<LoadedBatch> =>
+      pool ? pool.run(job) : runBatchJob(store, config, job, localBuffers);
     const inflight: Array<Promise<LoadedBatch>> = [];
     let dispatched = 0;
     const fill = (): void => {
@@ -247,11 +290,14 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
     size: dataset.imFiles.length,
     workers: nWorkers,
     batchSize: opts.batchSize,
-    ramCache: ramCache ? { bytes: ramCache.bytes, nodeFile: ramCache.node?.file ?? null, builtHere: ramCache.node?.built ?? true } : null,
+    ramCache: ramCache
+      ? { bytes: ramCache.bytes, nodeFile: ramCache.node?.file ?? null, builtHere: ramCache.node?.built ?? true }
+      : null,
     epoch,
     recycle(batch: LoadedBatch): void {
       if (pool) pool.recycle(batch);
-      else if (batch.images.byteLength === batch.images.buffer.byteLength && batch.images.buffer instanceof ArrayBuffer) localBuffers.give(batch.images.buffer);
+      else if (batch.images.byteLength === batch.images.buffer.byteLength && batch.images.buffer instanceof ArrayBuffer)
+        localBuffers.give(batch.images.buffer);
     },
     async cacheRam(indices: Iterable<number>): Promise<number> {
       const entries = await store.cacheRam(indices);

@@ -14,7 +14,13 @@ import type { ImageStore } from './image-store.js';
 let scratch: Uint8Array | null = null;
 
 /** `into`: optional destination of the s x s output (a slot of the batch buffer). */
-export async function loadMosaic(store: ImageStore, index: number, hyp: AugmentHyp, rng: Rng, into?: Uint8Array): Promise<{ image: RgbImage; labels: Float32Array }> {
+export async function loadMosaic(
+  store: ImageStore,
+  index: number,
+  hyp: AugmentHyp,
+  rng: Rng,
+  into?: Uint8Array,
+): Promise<{ image: RgbImage; labels: Float32Array }> {
   const s = store.imgsz;
   const border: [number, number] = [-Math.floor(s / 2), -Math.floor(s / 2)];
   const n = store.dataset.imFiles.length;

@@ -36,8 +36,16 @@ interface Header {
 }
 
 /** Where the node's cache for this dataset order and imgsz lives (same name on every local rank). */
-export function nodeCachePath(dataset: YoloDataset, imgsz: number, dir: string, runId = process.env.YOLO_LAUNCH_RUN_ID ?? 'local'): string {
-  const h = crypto.createHash('sha256').update(`${imgsz}\n${dataset.imFiles.join('\n')}\n${JSON.stringify(dataset.shapes)}`).digest('hex');
+export function nodeCachePath(
+  dataset: YoloDataset,
+  imgsz: number,
+  dir: string,
+  runId = process.env.YOLO_LAUNCH_RUN_ID ?? 'local',
+): string {
+  const h = crypto
+    .createHash('sha256')
+    .update(`${imgsz}\n${dataset.imFiles.join('\n')}\n${JSON.stringify(dataset.shapes)}`)
+    .digest('hex');
   return path.join(dir, `${PREFIX}${runId.replace(/[^A-Za-z0-9_.-]/g, '_')}-${h.slice(0, 16)}.bin`);
 }
 
@@ -104,7 +112,14 @@ function readHeader(fd: number, file: string): Header {
  * Writes the node cache (local rank 0): `load(i)` gives each resized image; sizes are known
  * up front from the dataset's shapes, so the header is written first.
  */
-export async function buildNodeCache(file: string, dataset: YoloDataset, imgsz: number, sizes: Array<[number, number]>, load: (i: number) => Promise<LoadedImage>, concurrency = 4): Promise<number> {
+export async function buildNodeCache(
+  file: string,
+  dataset: YoloDataset,
+  imgsz: number,
+  sizes: Array<[number, number]>,
+  load: (i: number) => Promise<LoadedImage>,
+  concurrency = 4,
+): Promise<number> {
   const entries: Header['entries'] = [];
   // the header's length depends on the offsets' digits: lay out twice with a generous guess
   for (let guess = 1 << 16; ; guess *= 4) {
@@ -132,7 +147,8 @@ export async function buildNodeCache(file: string, dataset: YoloDataset, imgsz: 
       while (next < entries.length) {
         const [i, offset, w, h] = entries[next++]!;
         const { image } = await load(i);
-        if (image.width !== w || image.height !== h) throw new Error(`${dataset.imFiles[i]}: decoded ${image.width}x${image.height}, expected ${w}x${h}`);
+        if (image.width !== w || image.height !== h)
+          throw new Error(`${dataset.imFiles[i]}: decoded ${image.width}x${image.height}, expected ${w}x${h}`);
         fs.writeSync(fd, image.data, 0, image.data.length, offset);
         total += image.data.length;
       }
@@ -149,7 +165,10 @@ export async function buildNodeCache(file: string, dataset: YoloDataset, imgsz: 
 }
 
 /** Waits (other local ranks) until local rank 0 has renamed the cache into place. */
-export async function waitForNodeCache(file: string, opts: { startTimeoutMs?: number; pollMs?: number } = {}): Promise<boolean> {
+export async function waitForNodeCache(
+  file: string,
+  opts: { startTimeoutMs?: number; pollMs?: number } = {},
+): Promise<boolean> {
   const startTimeout = opts.startTimeoutMs ?? 120_000;
   const poll = opts.pollMs ?? 200;
   const dir = path.dirname(file);
@@ -204,7 +223,8 @@ export class NodeCacheReader {
     const slot = this.slots[this.nextSlot]!;
     this.nextSlot = (this.nextSlot + 1) % this.ring;
     const got = fs.readSync(this.fd, slot, 0, n, e.offset);
-    if (got !== n) throw new Error(`${this.file}: short read (${got} of ${n} bytes): the node image cache was truncated`);
+    if (got !== n)
+      throw new Error(`${this.file}: short read (${got} of ${n} bytes): the node image cache was truncated`);
     return { image: { data: slot.subarray(0, n), width: e.width, height: e.height }, h0: e.h0, w0: e.w0 };
   }
 }

@@ -8,7 +8,12 @@ export function encodeNpyU8(data: Uint8Array, shape: number[]): Buffer {
   header += ' '.repeat((64 - (total % 64)) % 64) + '\n';
   const len = Buffer.alloc(2);
   len.writeUInt16LE(header.length);
-  return Buffer.concat([MAGIC, len, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
+  return Buffer.concat([
+    MAGIC,
+    len,
+    Buffer.from(header, 'latin1'),
+    Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+  ]);
 }
 
 export function decodeNpyU8(buf: Uint8Array): { data: Uint8Array; shape: number[] } {
@@ -18,10 +23,15 @@ export function decodeNpyU8(buf: Uint8Array): { data: Uint8Array; shape: number[
   const hlen = major === 1 ? b.readUInt16LE(8) : b.readUInt32LE(8);
   const start = major === 1 ? 10 : 12;
   const header = b.subarray(start, start + hlen).toString('latin1');
-  if (!/'descr':\s*'\|u1'/.test(header) || /'fortran_order':\s*True/.test(header)) throw new Error(`unsupported .npy header ${header.trim()}`);
+  if (!/'descr':\s*'\|u1'/.test(header) || /'fortran_order':\s*True/.test(header))
+    throw new Error(`unsupported .npy header ${header.trim()}`);
   const m = /'shape':\s*\(([^)]*)\)/.exec(header);
   if (!m) throw new Error(`.npy header without shape: ${header.trim()}`);
-  const shape = m[1]!.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const shape = m[1]!
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(Number);
   const n = shape.reduce((a, c) => a * c, 1);
   const data = new Uint8Array(b.buffer, b.byteOffset + start + hlen, n);
   if (data.length !== n) throw new Error('truncated .npy file');

@@ -9,7 +9,28 @@ import type { YoloDataset } from './dataset.js';
 import type { Batch } from './collate.js';
 
 /** Ultralytics' colour palette. */
-const PALETTE = ['FF3838', 'FF9D97', 'FF701F', 'FFB21D', 'CFD231', '48F90A', '92CC17', '3DDB86', '1A9334', '00D4BB', '2C99A8', '00C2FF', '344593', '6473FF', '0018EC', '8438FF', '520085', 'CB38FF', 'FF95C8', 'FF37C7'];
+const PALETTE = [
+  'FF3838',
+  'FF9D97',
+  'FF701F',
+  'FFB21D',
+  'CFD231',
+  '48F90A',
+  '92CC17',
+  '3DDB86',
+  '1A9334',
+  '00D4BB',
+  '2C99A8',
+  '00C2FF',
+  '344593',
+  '6473FF',
+  '0018EC',
+  '8438FF',
+  '520085',
+  'CB38FF',
+  'FF95C8',
+  'FF37C7',
+];
 export function classColor(c: number): string {
   return `#${PALETTE[((c % PALETTE.length) + PALETTE.length) % PALETTE.length]}`;
 }
@@ -19,7 +40,17 @@ function esc(s: string): string {
 }
 
 /** A panel frame with axes, ticks and a title; returns svg and a mapper from data to pixels. */
-function panel(x0: number, y0: number, w: number, h: number, title: string, xr: [number, number], yr: [number, number], xlabel: string, ylabel: string): { svg: string; px: (v: number) => number; py: (v: number) => number } {
+function panel(
+  x0: number,
+  y0: number,
+  w: number,
+  h: number,
+  title: string,
+  xr: [number, number],
+  yr: [number, number],
+  xlabel: string,
+  ylabel: string,
+): { svg: string; px: (v: number) => number; py: (v: number) => number } {
   const px = (v: number): number => x0 + ((v - xr[0]) / (xr[1] - xr[0] || 1)) * w;
   const py = (v: number): number => y0 + h - ((v - yr[0]) / (yr[1] - yr[0] || 1)) * h;
   let svg = `<rect x="${x0}" y="${y0}" width="${w}" height="${h}" fill="none" stroke="#333" stroke-width="1.5"/>`;
@@ -30,7 +61,8 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, xr: 
     const yv = yr[0] + ((yr[1] - yr[0]) * k) / 4;
     svg += `<text x="${x0 - 6}" y="${py(yv) + 5}" font-family="sans-serif" font-size="12" text-anchor="end">${+yv.toPrecision(3)}</text>`;
     const xv = xr[0] + ((xr[1] - xr[0]) * k) / 4;
-    if (xlabel) svg += `<text x="${px(xv)}" y="${y0 + h + 18}" font-family="sans-serif" font-size="12" text-anchor="middle">${+xv.toPrecision(3)}</text>`;
+    if (xlabel)
+      svg += `<text x="${px(xv)}" y="${y0 + h + 18}" font-family="sans-serif" font-size="12" text-anchor="middle">${+xv.toPrecision(3)}</text>`;
   }
   return { svg, px, py };
 }
@@ -91,15 +123,32 @@ export async function plotLabels(dataset: Pick<YoloDataset, 'labels' | 'names'>,
     svg += `<rect x="${b.px(0.5 - r[3]! / 2).toFixed(1)}" y="${b.py(0.5 + r[4]! / 2).toFixed(1)}" width="${(r[3]! * P).toFixed(1)}" height="${(r[4]! * P).toFixed(1)}" fill="none" stroke="${classColor(r[0]!)}" stroke-opacity="0.5" stroke-width="1"/>`;
   }
   const c = panel(120, 880, P, P, 'box centres', [0, 1], [0, 1], 'x', 'y');
-  svg += hist2d(rows.map((r) => [r[1]!, 1 - r[2]!]), 120, 880, P) + c.svg;
+  svg +=
+    hist2d(
+      rows.map((r) => [r[1]!, 1 - r[2]!]),
+      120,
+      880,
+      P,
+    ) + c.svg;
   const d = panel(880, 880, P, P, 'box sizes', [0, 1], [0, 1], 'width', 'height');
-  svg += hist2d(rows.map((r) => [r[3]!, r[4]!]), 880, 880, P) + d.svg;
+  svg +=
+    hist2d(
+      rows.map((r) => [r[3]!, r[4]!]),
+      880,
+      880,
+      P,
+    ) + d.svg;
   svg += '</svg>';
   await sharp(Buffer.from(svg)).flatten({ background: '#ffffff' }).jpeg({ quality: 90 }).toFile(file);
 }
 
 /** train_batch<k>.jpg: up to maxImages images of a batch in a grid, with boxes and class names. */
-export async function plotBatch(batch: Pick<Batch, 'images' | 'shape' | 'targets' | 'paths'>, names: readonly string[], file: string, opts: { maxImages?: number; maxSize?: number } = {}): Promise<void> {
+export async function plotBatch(
+  batch: Pick<Batch, 'images' | 'shape' | 'targets' | 'paths'>,
+  names: readonly string[],
+  file: string,
+  opts: { maxImages?: number; maxSize?: number } = {},
+): Promise<void> {
   const [bs, h, w] = batch.shape;
   const n = Math.min(bs, opts.maxImages ?? 16);
   const ns = Math.ceil(Math.sqrt(n));

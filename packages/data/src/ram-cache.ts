@@ -7,7 +7,14 @@
 import fs from 'node:fs';
 import type { ImageStore } from './image-store.js';
 import { resizedSize } from './image-store.js';
-import { availableBytes, buildNodeCache, defaultNodeCacheDir, nodeCachePath, sweepStaleNodeCaches, waitForNodeCache } from './node-cache.js';
+import {
+  availableBytes,
+  buildNodeCache,
+  defaultNodeCacheDir,
+  nodeCachePath,
+  sweepStaleNodeCaches,
+  waitForNodeCache,
+} from './node-cache.js';
 
 export interface NodeCacheOptions {
   /** Default $LOCAL_RANK (0). */
@@ -34,7 +41,11 @@ function gb(bytes: number): string {
 }
 
 /** Returns null (and logs YOLOv5's warning) when the images do not fit in free memory. */
-export async function setUpRamCache(store: ImageStore, indices: Iterable<number>, opts: NodeCacheOptions & { log?: (line: string) => void }): Promise<RamCache | null> {
+export async function setUpRamCache(
+  store: ImageStore,
+  indices: Iterable<number>,
+  opts: NodeCacheOptions & { log?: (line: string) => void },
+): Promise<RamCache | null> {
   const log = opts.log ?? (() => {});
   const ds = store.dataset;
   const localWorldSize = opts.localWorldSize ?? (Number(process.env.LOCAL_WORLD_SIZE) || 1);
@@ -46,7 +57,9 @@ export async function setUpRamCache(store: ImageStore, indices: Iterable<number>
   const required = wanted.reduce((s, i) => s + sizes[i]![0] * sizes[i]![1] * 3, 0);
   const free = availableBytes(perNode ? dir : null);
   if (required * (1 + SAFETY_MARGIN) >= free.bytes) {
-    log(`${gb(required)}GB RAM required, ${gb(free.ram)}/${gb(free.total)}GB available${perNode ? ` (${gb(free.bytes)}GB free in ${dir})` : ''}, not caching images ⚠️`);
+    log(
+      `${gb(required)}GB RAM required, ${gb(free.ram)}/${gb(free.total)}GB available${perNode ? ` (${gb(free.bytes)}GB free in ${dir})` : ''}, not caching images ⚠️`,
+    );
     return null;
   }
   const t0 = Date.now();
@@ -61,7 +74,9 @@ export async function setUpRamCache(store: ImageStore, indices: Iterable<number>
   if (built) {
     sweepStaleNodeCaches(dir);
     if (!fs.existsSync(file)) await buildNodeCache(file, ds, store.imgsz, sizes, (i) => store.load(i));
-    log(`Caching images (${gb(required)}GB ram, one copy for ${localWorldSize} local ranks in ${file}): ${wanted.length} images in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    log(
+      `Caching images (${gb(required)}GB ram, one copy for ${localWorldSize} local ranks in ${file}): ${wanted.length} images in ${((Date.now() - t0) / 1000).toFixed(1)}s`,
+    );
   } else if (!(await waitForNodeCache(file))) {
     log(`WARNING ⚠️ local rank 0 wrote no image cache ${file}; this rank caches its own copy`);
     return setUpRamCache(store, indices, { ...opts, dir: null });

@@ -9,7 +9,12 @@ export function rectOrder(shapes: ReadonlyArray<[number, number]>): number[] {
 }
 
 /** Batch shape (h, w) for images of the given (w, h) sizes: ceil([h, w]-ratio * imgsz / stride + pad) * stride. */
-export function rectBatchShape(shapes: ReadonlyArray<[number, number]>, imgsz: number, stride = 32, pad = 0.0): [number, number] {
+export function rectBatchShape(
+  shapes: ReadonlyArray<[number, number]>,
+  imgsz: number,
+  stride = 32,
+  pad = 0.0,
+): [number, number] {
   let mini = Infinity;
   let maxi = -Infinity;
   for (const [w, h] of shapes) {
@@ -24,11 +29,24 @@ export function rectBatchShape(shapes: ReadonlyArray<[number, number]>, imgsz: n
 }
 
 /** All batch shapes of a dataset in rect order, batch i covering positions [i*bs, (i+1)*bs). */
-export function rectBatchShapes(shapes: ReadonlyArray<[number, number]>, batchSize: number, imgsz: number, stride = 32, pad = 0.0): Array<[number, number]> {
+export function rectBatchShapes(
+  shapes: ReadonlyArray<[number, number]>,
+  batchSize: number,
+  imgsz: number,
+  stride = 32,
+  pad = 0.0,
+): Array<[number, number]> {
   const order = rectOrder(shapes);
   const out: Array<[number, number]> = [];
   for (let b = 0; b * batchSize < order.length; b++) {
-    out.push(rectBatchShape(order.slice(b * batchSize, (b + 1) * batchSize).map((i) => shapes[i]!), imgsz, stride, pad));
+    out.push(
+      rectBatchShape(
+        order.slice(b * batchSize, (b + 1) * batchSize).map((i) => shapes[i]!),
+        imgsz,
+        stride,
+        pad,
+      ),
+    );
   }
   return out;
 }

@@ -41,7 +41,13 @@ export interface SampleOptions {
  * Builds dataset item `index`; all randomness comes from rng. `into` (optional) receives the
  * output pixels when its length fits (the loader passes the sample's slot of the batch).
  */
-export async function getSample(store: ImageStore, index: number, opts: SampleOptions, rng: Rng, into?: Uint8Array): Promise<Sample> {
+export async function getSample(
+  store: ImageStore,
+  index: number,
+  opts: SampleOptions,
+  rng: Rng,
+  into?: Uint8Array,
+): Promise<Sample> {
   const { hyp, augment } = opts;
   let image: RgbImage;
   let labels: Float32Array;
@@ -68,7 +74,13 @@ export async function getSample(store: ImageStore, index: number, opts: SampleOp
     image = lb.image === img ? { ...img, data: img.data.slice() } : lb.image;
     const h = img.height;
     const w = img.width;
-    shape = { shape0: [h0, w0], ratioPad: [[(h / h0) * lb.ratio[1], (w / w0) * lb.ratio[0]], [lb.pad[0], lb.pad[1]]] };
+    shape = {
+      shape0: [h0, w0],
+      ratioPad: [
+        [(h / h0) * lb.ratio[1], (w / w0) * lb.ratio[0]],
+        [lb.pad[0], lb.pad[1]],
+      ],
+    };
     labels = store.dataset.labels[index]!;
     if (labels.length) labels = xywhn2xyxy(labels, lb.ratio[0] * w, lb.ratio[1] * h, lb.pad[0], lb.pad[1]);
     if (augment) ({ image, targets: labels } = randomPerspective(image, labels, hyp, rng, [0, 0], into));

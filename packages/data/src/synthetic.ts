@@ -92,7 +92,12 @@ function texturedBackground(w: number, h: number, rng: Rng): RgbImage {
 type Inside = (x: number, y: number) => boolean;
 
 /** Fills a shape with 4x supersampled coverage (smooth edges, box-accurate to a pixel). */
-function fillShape(img: RgbImage, box: [number, number, number, number], inside: Inside, color: [number, number, number]): void {
+function fillShape(
+  img: RgbImage,
+  box: [number, number, number, number],
+  inside: Inside,
+  color: [number, number, number],
+): void {
   const x0 = Math.max(0, Math.floor(box[0]));
   const y0 = Math.max(0, Math.floor(box[1]));
   const x1 = Math.min(img.width, Math.ceil(box[2]));
@@ -119,7 +124,12 @@ function overlap(a: number[], b: number[]): number {
 }
 
 /** Renders synthetic image number `index` of a split; pure function of (seed, split, index, options). */
-export function renderSyntheticImage(seed: number, split: number, index: number, opts: Required<SyntheticOptions>): SyntheticImage {
+export function renderSyntheticImage(
+  seed: number,
+  split: number,
+  index: number,
+  opts: Required<SyntheticOptions>,
+): SyntheticImage {
   const rng = Rng.from(seed, split, index, SYNTHETIC_VERSION);
   const s = opts.imgSize;
   const aspect = rng.choice([1, 1, 0.75, 4 / 3]);
@@ -139,7 +149,11 @@ export function renderSyntheticImage(seed: number, split: number, index: number,
     const box: [number, number, number, number] = [x1, y1, x1 + bw, y1 + bh];
     if (objects.some((o) => overlap(o.box, box) > 0.25)) continue;
     const base = CLASS_COLORS[cls]!;
-    const color: [number, number, number] = [clamp255(base[0] + rng.uniform(-25, 25)), clamp255(base[1] + rng.uniform(-25, 25)), clamp255(base[2] + rng.uniform(-25, 25))];
+    const color: [number, number, number] = [
+      clamp255(base[0] + rng.uniform(-25, 25)),
+      clamp255(base[1] + rng.uniform(-25, 25)),
+      clamp255(base[2] + rng.uniform(-25, 25)),
+    ];
     let inside: Inside;
     let drawnBox = box;
     if (cls === 0) {
@@ -155,12 +169,33 @@ export function renderSyntheticImage(seed: number, split: number, index: number,
       const t = rng.uniform(0.15, 0.85);
       const orient = rng.randint(0, 3);
       let p: Array<[number, number]>;
-      if (orient === 0) p = [[box[0] + t * bw, box[1]], [box[0], box[3]], [box[2], box[3]]];
-      else if (orient === 1) p = [[box[0] + t * bw, box[3]], [box[0], box[1]], [box[2], box[1]]];
-      else if (orient === 2) p = [[box[0], box[1] + t * bh], [box[2], box[1]], [box[2], box[3]]];
-      else p = [[box[2], box[1] + t * bh], [box[0], box[1]], [box[0], box[3]]];
+      if (orient === 0)
+        p = [
+          [box[0] + t * bw, box[1]],
+          [box[0], box[3]],
+          [box[2], box[3]],
+        ];
+      else if (orient === 1)
+        p = [
+          [box[0] + t * bw, box[3]],
+          [box[0], box[1]],
+          [box[2], box[1]],
+        ];
+      else if (orient === 2)
+        p = [
+          [box[0], box[1] + t * bh],
+          [box[2], box[1]],
+          [box[2], box[3]],
+        ];
+      else
+        p = [
+          [box[2], box[1] + t * bh],
+          [box[0], box[1]],
+          [box[0], box[3]],
+        ];
       const [a, b, c] = p as [[number, number], [number, number], [number, number]];
-      const edge = (u: [number, number], v: [number, number], x: number, y: number): number => (v[0] - u[0]) * (y - u[1]) - (v[1] - u[1]) * (x - u[0]);
+      const edge = (u: [number, number], v: [number, number], x: number, y: number): number =>
+        (v[0] - u[0]) * (y - u[1]) - (v[1] - u[1]) * (x - u[0]);
       const sign = Math.sign(edge(a, b, c[0], c[1]));
       inside = (x, y) => sign * edge(a, b, x, y) >= 0 && sign * edge(b, c, x, y) >= 0 && sign * edge(c, a, x, y) >= 0;
       drawnBox = box;
@@ -173,16 +208,21 @@ export function renderSyntheticImage(seed: number, split: number, index: number,
 }
 
 function labelText(objects: SyntheticObject[], w: number, h: number): string {
-  return objects
-    .map((o) => {
-      const [x1, y1, x2, y2] = o.box;
-      return `${o.cls} ${((x1 + x2) / 2 / w).toFixed(6)} ${((y1 + y2) / 2 / h).toFixed(6)} ${((x2 - x1) / w).toFixed(6)} ${((y2 - y1) / h).toFixed(6)}`;
-    })
-    .join('\n') + '\n';
+  return (
+    objects
+      .map((o) => {
+        const [x1, y1, x2, y2] = o.box;
+        return `${o.cls} ${((x1 + x2) / 2 / w).toFixed(6)} ${((y1 + y2) / 2 / h).toFixed(6)} ${((x2 - x1) / w).toFixed(6)} ${((y2 - y1) / h).toFixed(6)}`;
+      })
+      .join('\n') + '\n'
+  );
 }
 
 function resolveOptions(opts: SyntheticOptions): Required<SyntheticOptions> {
-  return { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) } as Required<SyntheticOptions>;
+  return {
+    ...DEFAULTS,
+    ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
+  } as Required<SyntheticOptions>;
 }
 
 /** Where the default dataset lives: $YOLO_LAUNCH_DATASETS or ~/.cache/yolo-launch/datasets. */
@@ -255,6 +295,9 @@ export async function ensureSyntheticDataset(dir: string, options: SyntheticOpti
 /** The project's default --data: the synthetic dataset under defaultDatasetsDir(). */
 export async function ensureDefaultDataset(options: SyntheticOptions = {}): Promise<string> {
   const opts = resolveOptions(options);
-  const dir = path.join(defaultDatasetsDir(), `synthetic-v${SYNTHETIC_VERSION}-s${opts.seed}-${opts.nTrain}x${opts.nVal}-${opts.imgSize}`);
+  const dir = path.join(
+    defaultDatasetsDir(),
+    `synthetic-v${SYNTHETIC_VERSION}-s${opts.seed}-${opts.nTrain}x${opts.nVal}-${opts.imgSize}`,
+  );
   return ensureSyntheticDataset(dir, opts);
 }

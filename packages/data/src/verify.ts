@@ -30,7 +30,14 @@ export interface VerifyResult {
 }
 
 /** sharp's format names mapped to ultralytics' suffix names. */
-const FORMAT_ALIASES: Record<string, string> = { jpeg: 'jpeg', jpg: 'jpg', png: 'png', webp: 'webp', tiff: 'tiff', tif: 'tif' };
+const FORMAT_ALIASES: Record<string, string> = {
+  jpeg: 'jpeg',
+  jpg: 'jpg',
+  png: 'png',
+  webp: 'webp',
+  tiff: 'tiff',
+  tif: 'tif',
+};
 
 export interface VerifyOptions {
   /** Number of classes; rows with class >= nc make the pair corrupt. */
@@ -38,7 +45,11 @@ export interface VerifyOptions {
   prefix?: string;
 }
 
-export async function verifyImageLabel(imFile: string, lbFile: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
+export async function verifyImageLabel(
+  imFile: string,
+  lbFile: string,
+  opts: VerifyOptions = {},
+): Promise<VerifyResult> {
   const prefix = opts.prefix ?? '';
   let nm: 0 | 1 = 0;
   let nf: 0 | 1 = 0;
@@ -59,7 +70,8 @@ export async function verifyImageLabel(imFile: string, lbFile: string, opts: Ver
     const shape: [number, number] = swap ? [meta.height, meta.width] : [meta.width, meta.height];
     if (!(shape[0] > 9 && shape[1] > 9)) throw new Error(`image size (${shape[0]}, ${shape[1]}) <10 pixels`);
     const fmt = FORMAT_ALIASES[meta.format];
-    if (!fmt || !(IMG_FORMATS as readonly string[]).includes(fmt)) throw new Error(`invalid image format ${meta.format.toUpperCase()}`);
+    if (!fmt || !(IMG_FORMATS as readonly string[]).includes(fmt))
+      throw new Error(`invalid image format ${meta.format.toUpperCase()}`);
     if (fmt === 'jpeg') {
       const fd = fs.openSync(imFile, 'r');
       const tail = Buffer.alloc(2);
@@ -73,7 +85,10 @@ export async function verifyImageLabel(imFile: string, lbFile: string, opts: Ver
         // corrupt JPEG: decode (fails when truncated) and re-save in place, orientation applied
         let fixed: Buffer;
         try {
-          fixed = await sharp(imFile, { failOn: 'truncated' }).autoOrient().jpeg({ quality: 100, chromaSubsampling: '4:4:4' }).toBuffer();
+          fixed = await sharp(imFile, { failOn: 'truncated' })
+            .autoOrient()
+            .jpeg({ quality: 100, chromaSubsampling: '4:4:4' })
+            .toBuffer();
         } catch (e) {
           throw new Error(`image file is truncated (${(e as Error).message.split('\n')[0]})`, { cause: e });
         }
@@ -95,7 +110,8 @@ export async function verifyImageLabel(imFile: string, lbFile: string, opts: Ver
         labels = parsed.labels;
         n = parsed.n;
         segments = parsed.segments;
-        if (parsed.duplicatesRemoved) msg = `${prefix}WARNING ⚠️ ${imFile}: ${parsed.duplicatesRemoved} duplicate labels removed`;
+        if (parsed.duplicatesRemoved)
+          msg = `${prefix}WARNING ⚠️ ${imFile}: ${parsed.duplicatesRemoved} duplicate labels removed`;
       }
     } else {
       nm = 1;

@@ -14,7 +14,9 @@ export const IDENTITY: Mat3 = [1, 0, 0, 0, 1, 0, 0, 0, 1];
 
 export function matMul(a: Mat3, b: Mat3): Mat3 {
   const o = new Array<number>(9).fill(0) as Mat3;
-  for (let r = 0; r < 3; r++) for (let c = 0; c < 3; c++) o[r * 3 + c] = a[r * 3]! * b[c]! + a[r * 3 + 1]! * b[3 + c]! + a[r * 3 + 2]! * b[6 + c]!;
+  for (let r = 0; r < 3; r++)
+    for (let c = 0; c < 3; c++)
+      o[r * 3 + c] = a[r * 3]! * b[c]! + a[r * 3 + 1]! * b[3 + c]! + a[r * 3 + 2]! * b[6 + c]!;
   return o;
 }
 
@@ -26,7 +28,17 @@ export function matInv(m: Mat3): Mat3 {
   const det = a * A + b * B + c * C;
   if (Math.abs(det) < 1e-15) throw new Error('warp matrix is singular');
   const s = 1 / det;
-  return [A * s, -(b * i - c * h) * s, (b * f - c * e) * s, B * s, (a * i - c * g) * s, -(a * f - c * d) * s, C * s, -(a * h - b * g) * s, (a * e - b * d) * s];
+  return [
+    A * s,
+    -(b * i - c * h) * s,
+    (b * f - c * e) * s,
+    B * s,
+    (a * i - c * g) * s,
+    -(a * f - c * d) * s,
+    C * s,
+    -(a * h - b * g) * s,
+    (a * e - b * d) * s,
+  ];
 }
 
 const BITS = 5; // OpenCV's INTER_BITS: sub-pixel positions in 1/32 px
@@ -51,7 +63,14 @@ function blendRgb(src: Uint8Array, dst: Uint8Array, p00: number, p01: number, fx
  * dst(x, y) = src(M^-1 (x, y)); pixel centres at integer coordinates like OpenCV, bilinear
  * weights in 1/32 px fixed point (as cv2's INTER_LINEAR), border pixels = `border`.
  */
-export function warpImage(src: RgbImage, M: Mat3, outW: number, outH: number, border = PAD_VALUE, into?: Uint8Array): RgbImage {
+export function warpImage(
+  src: RgbImage,
+  M: Mat3,
+  outW: number,
+  outH: number,
+  border = PAD_VALUE,
+  into?: Uint8Array,
+): RgbImage {
   const inv = matInv(M);
   const [i0, i1, i2, i3, i4, i5, i6, i7, i8] = inv;
   const dst = newImage(outW, outH, border, into);

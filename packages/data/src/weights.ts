@@ -29,7 +29,11 @@ export function labelsToClassWeights(labels: readonly Float32Array[], nc = 80): 
 }
 
 /** Per image: sum over classes of classWeights[c] * (count of class c in the image). */
-export function labelsToImageWeights(labels: readonly Float32Array[], nc = 80, classWeights?: ArrayLike<number>): Float64Array {
+export function labelsToImageWeights(
+  labels: readonly Float32Array[],
+  nc = 80,
+  classWeights?: ArrayLike<number>,
+): Float64Array {
   const out = new Float64Array(labels.length);
   labels.forEach((l, i) => {
     const c = classCounts(l, nc);

@@ -5,7 +5,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { tmpDir } from './helpers.js';
-import { loadSplit, loadDatasetYaml, NoLabelsError, LABEL_CACHE_VERSION, listImageFiles, img2labelPath, createDataLoader } from '../src/index.js';
+import {
+  loadSplit,
+  loadDatasetYaml,
+  NoLabelsError,
+  LABEL_CACHE_VERSION,
+  listImageFiles,
+  img2labelPath,
+  createDataLoader,
+} from '../src/index.js';
 
 async function solid(w: number, h: number, fmt: 'jpeg' | 'png'): Promise<Buffer> {
   const s = sharp({ create: { width: w, height: h, channels: 3, background: { r: 200, g: 30, b: 30 } } });
@@ -16,7 +24,9 @@ async function solid(w: number, h: number, fmt: 'jpeg' | 'png'): Promise<Buffer>
 async function noisyJpeg(w: number, h: number): Promise<Buffer> {
   const px = Buffer.alloc(w * h * 3);
   for (let i = 0; i < px.length; i++) px[i] = (i * 2654435761) >>> 24;
-  return sharp(px, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  return sharp(px, { raw: { width: w, height: h, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 async function makeBroken(root: string): Promise<string> {
@@ -66,11 +76,21 @@ test('broken dataset: counts, messages, cache reuse and invalidation, corrupt pa
     assert.ok(lines.some((l) => l.includes('5 corrupt')));
     assert.equal(lines.filter((l) => l.includes('WARNING')).length, 6);
     // loading keeps the 6 usable images and drops the 5 corrupt ones
-    assert.deepEqual(dataset.imFiles.map((f) => path.basename(f)), ['a-good.jpg', 'b-good.png', 'c-png-named-jpg.jpg', 'h-no-label.jpg', 'i-empty-label.jpg', 'j-dupes.jpg']);
+    assert.deepEqual(
+      dataset.imFiles.map((f) => path.basename(f)),
+      ['a-good.jpg', 'b-good.png', 'c-png-named-jpg.jpg', 'h-no-label.jpg', 'i-empty-label.jpg', 'j-dupes.jpg'],
+    );
     assert.equal(dataset.labels[5]!.length, 10);
     assert.deepEqual(dataset.shapes[1], [48, 64]);
     // a training epoch over what is left runs through (mosaic, letterbox, the PNG named .jpg)
-    const loader = await createDataLoader({ dataset, batchSize: 3, imgsz: 64, augment: true, hyp: { mosaic: 0.5 }, workers: 1 });
+    const loader = await createDataLoader({
+      dataset,
+      batchSize: 3,
+      imgsz: 64,
+      augment: true,
+      hyp: { mosaic: 0.5 },
+      workers: 1,
+    });
     try {
       let images = 0;
       for await (const b of loader.epoch([0, 1, 2, 3, 4, 5, 2, 1], 0)) images += b.shape[0];
@@ -121,7 +141,10 @@ test('dataset YAML: path relative to the YAML, txt lists, lists of folders, name
     fs.mkdirSync(path.join(root, 'ds/images/a'), { recursive: true });
     fs.mkdirSync(path.join(root, 'ds/images/b'), { recursive: true });
     fs.writeFileSync(path.join(root, 'ds/val.txt'), './images/a/1.jpg\n./images/b/2.jpg\n');
-    fs.writeFileSync(path.join(root, 'd.yaml'), 'path: ds\ntrain: [images/a, images/b]\nval: val.txt\nnc: 2\nnames: {0: cat, 1: dog}\n');
+    fs.writeFileSync(
+      path.join(root, 'd.yaml'),
+      'path: ds\ntrain: [images/a, images/b]\nval: val.txt\nnc: 2\nnames: {0: cat, 1: dog}\n',
+    );
     const cfg = loadDatasetYaml(path.join(root, 'd.yaml'));
     assert.equal(cfg.path, path.join(root, 'ds'));
     assert.deepEqual(cfg.train, [path.join(root, 'ds/images/a'), path.join(root, 'ds/images/b')]);
@@ -141,10 +164,23 @@ test('image listing: folders recursively, .txt lists with ./ lines, image suffix
   const root = tmpDir('list');
   try {
     fs.mkdirSync(path.join(root, 'images/a/sub'), { recursive: true });
-    for (const f of ['images/a/2.jpg', 'images/a/sub/1.PNG', 'images/a/notes.txt', 'images/a/.hidden.jpg', 'images/a/x.gif']) fs.writeFileSync(path.join(root, f), 'x');
-    assert.deepEqual(listImageFiles([path.join(root, 'images/a')]), [path.join(root, 'images/a/2.jpg'), path.join(root, 'images/a/sub/1.PNG')]);
+    for (const f of [
+      'images/a/2.jpg',
+      'images/a/sub/1.PNG',
+      'images/a/notes.txt',
+      'images/a/.hidden.jpg',
+      'images/a/x.gif',
+    ])
+      fs.writeFileSync(path.join(root, f), 'x');
+    assert.deepEqual(listImageFiles([path.join(root, 'images/a')]), [
+      path.join(root, 'images/a/2.jpg'),
+      path.join(root, 'images/a/sub/1.PNG'),
+    ]);
     fs.writeFileSync(path.join(root, 'list.txt'), `./images/a/2.jpg\n${path.join(root, 'images/a/sub/1.PNG')}\n\n`);
-    assert.deepEqual(listImageFiles([path.join(root, 'list.txt')]), [path.join(root, 'images/a/2.jpg'), path.join(root, 'images/a/sub/1.PNG')]);
+    assert.deepEqual(listImageFiles([path.join(root, 'list.txt')]), [
+      path.join(root, 'images/a/2.jpg'),
+      path.join(root, 'images/a/sub/1.PNG'),
+    ]);
     assert.throws(() => listImageFiles([path.join(root, 'nope')]), /does not exist/);
     assert.equal(img2labelPath('/d/images/x/images/y.jpg'), '/d/images/x/labels/y.txt');
     assert.equal(img2labelPath('/d/images/train/a.b.jpeg'), '/d/labels/train/a.b.txt');

@@ -4,7 +4,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { tmpDir } from './helpers.js';
-import { ensureSyntheticDataset, loadSplit, cacheImagesToDisk, diskCacheReadPath, createDataLoader } from '../src/index.js';
+import {
+  ensureSyntheticDataset,
+  loadSplit,
+  cacheImagesToDisk,
+  diskCacheReadPath,
+  createDataLoader,
+} from '../src/index.js';
 
 test('read-only labels and images folders: caches are written under YOLO_LAUNCH_CACHE_DIR and found again', async () => {
   const root = tmpDir('cache-dir');
@@ -18,7 +24,10 @@ test('read-only labels and images folders: caches are written under YOLO_LAUNCH_
 
     const first = await loadSplit(yamlFile, 'train');
     assert.equal(first.scan.fromCache, false);
-    assert.ok(first.scan.cacheFile.startsWith(cacheDir + path.sep), `label cache under the cache folder: ${first.scan.cacheFile}`);
+    assert.ok(
+      first.scan.cacheFile.startsWith(cacheDir + path.sep),
+      `label cache under the cache folder: ${first.scan.cacheFile}`,
+    );
     assert.ok(fs.existsSync(first.scan.cacheFile));
     assert.ok(!fs.readdirSync(readOnly[0]!).some((n) => n.includes('cache')), 'nothing written beside the labels');
     const second = await loadSplit(yamlFile, 'train');
@@ -30,7 +39,14 @@ test('read-only labels and images folders: caches are written under YOLO_LAUNCH_
     assert.equal(fs.readdirSync(readOnly[1]!).length, before, 'no .npy beside read-only images');
     for (const f of dataset.imFiles) assert.ok(diskCacheReadPath(f)?.startsWith(cacheDir + path.sep));
     assert.equal((await cacheImagesToDisk(dataset)).existing, dataset.imFiles.length, 'found again');
-    const loader = await createDataLoader({ dataset, batchSize: 2, imgsz: 64, augment: false, workers: 0, cache: 'disk' });
+    const loader = await createDataLoader({
+      dataset,
+      batchSize: 2,
+      imgsz: 64,
+      augment: false,
+      workers: 0,
+      cache: 'disk',
+    });
     try {
       let n = 0;
       for await (const b of loader.epoch([...dataset.imFiles.keys()], 0)) n += b.shape[0];

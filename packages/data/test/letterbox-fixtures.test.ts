@@ -23,7 +23,16 @@ const sum = (a: Uint8Array, from = 0, step = 1): number => {
 
 for (const fx of loadFixtures('letterbox')) {
   test(`letterbox fixture ${fx.file}`, async () => {
-    const inp = fx.inputs as { image_hw: [number, number]; phase: number; new_shape: number | [number, number]; auto: boolean; scaleup: boolean; scaleFill: boolean; stride: number; color: number[] };
+    const inp = fx.inputs as {
+      image_hw: [number, number];
+      phase: number;
+      new_shape: number | [number, number];
+      auto: boolean;
+      scaleup: boolean;
+      scaleFill: boolean;
+      stride: number;
+      color: number[];
+    };
     const exp = fx.expected as {
       output_shape: [number, number, number];
       ratio: [number, number];
@@ -35,10 +44,21 @@ for (const fx of loadFixtures('letterbox')) {
       resized_region_sum?: number;
       input_pixel_sum?: number;
     };
-    const tol = fx.tolerance as { ratio_pad_abs?: number; pixel_sum?: { rel: number }; resized_region_mean_abs?: number };
+    const tol = fx.tolerance as {
+      ratio_pad_abs?: number;
+      pixel_sum?: { rel: number };
+      resized_region_mean_abs?: number;
+    };
     const img = fixtureImage(inp.image_hw[0], inp.image_hw[1], inp.phase);
-    if (exp.input_pixel_sum !== undefined) assert.equal(sum(img.data), exp.input_pixel_sum, 'the synthetic input image is recreated exactly');
-    const r = await letterbox(img, inp.new_shape, { auto: inp.auto, scaleup: inp.scaleup, scaleFill: inp.scaleFill, stride: inp.stride, color: inp.color[0]! });
+    if (exp.input_pixel_sum !== undefined)
+      assert.equal(sum(img.data), exp.input_pixel_sum, 'the synthetic input image is recreated exactly');
+    const r = await letterbox(img, inp.new_shape, {
+      auto: inp.auto,
+      scaleup: inp.scaleup,
+      scaleFill: inp.scaleFill,
+      stride: inp.stride,
+      color: inp.color[0]!,
+    });
     assert.deepEqual([r.image.height, r.image.width, 3], exp.output_shape);
     const abs = tol.ratio_pad_abs ?? 1e-9;
     r.ratio.forEach((v, i) => assert.ok(close(v, exp.ratio[i]!, abs), `ratio ${r.ratio} vs ${exp.ratio}`));
@@ -63,7 +83,10 @@ for (const fx of loadFixtures('letterbox')) {
       }
     if (exp.resized_region_sum !== undefined && tol.resized_region_mean_abs !== undefined) {
       const n = exp.resized_wh[0] * exp.resized_wh[1] * 3;
-      assert.ok(Math.abs(region / n - exp.resized_region_sum / n) <= tol.resized_region_mean_abs, `resized region mean ${region / n} vs ${exp.resized_region_sum / n}`);
+      assert.ok(
+        Math.abs(region / n - exp.resized_region_sum / n) <= tol.resized_region_mean_abs,
+        `resized region mean ${region / n} vs ${exp.resized_region_sum / n}`,
+      );
     }
   });
 }

@@ -6,7 +6,16 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tmpDir } from './helpers.js';
-import { ensureSyntheticDataset, loadSplit, createDataLoader, cacheImagesToDisk, diskCachePath, effectiveWorkers, type LoadedBatch, type YoloDataset } from '../src/index.js';
+import {
+  ensureSyntheticDataset,
+  loadSplit,
+  createDataLoader,
+  cacheImagesToDisk,
+  diskCachePath,
+  effectiveWorkers,
+  type LoadedBatch,
+  type YoloDataset,
+} from '../src/index.js';
 
 let root = '';
 let dataset: YoloDataset;
@@ -31,7 +40,17 @@ const order = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 0];
 test('0, 1 and 2 workers give identical batches; targets and shapes well formed', async () => {
   const results: LoadedBatch[][] = [];
   for (const workers of [0, 1, 2]) {
-    const loader = await createDataLoader({ dataset, batchSize: 4, imgsz: 96, augment: true, hyp: { mixup: 0.3, degrees: 5 }, workers, seed: 11, rank: 0, threadBudget: 8 });
+    const loader = await createDataLoader({
+      dataset,
+      batchSize: 4,
+      imgsz: 96,
+      augment: true,
+      hyp: { mixup: 0.3, degrees: 5 },
+      workers,
+      seed: 11,
+      rank: 0,
+      threadBudget: 8,
+    });
     try {
       assert.equal(loader.workers, workers);
       results.push(await collect(loader.epoch(order, 2)));
@@ -41,7 +60,16 @@ test('0, 1 and 2 workers give identical batches; targets and shapes well formed'
   }
   const [a, b, c] = results as [LoadedBatch[], LoadedBatch[], LoadedBatch[]];
   assert.equal(a.length, 5);
-  assert.deepEqual(a.map((x) => x.shape), [[4, 96, 96, 3], [4, 96, 96, 3], [4, 96, 96, 3], [4, 96, 96, 3], [2, 96, 96, 3]]);
+  assert.deepEqual(
+    a.map((x) => x.shape),
+    [
+      [4, 96, 96, 3],
+      [4, 96, 96, 3],
+      [4, 96, 96, 3],
+      [4, 96, 96, 3],
+      [2, 96, 96, 3],
+    ],
+  );
   for (let k = 0; k < a.length; k++) {
     assert.deepEqual(b[k]!.images, a[k]!.images, `batch ${k}: 1 worker vs in-thread`);
     assert.deepEqual(c[k]!.images, a[k]!.images, `batch ${k}: 2 workers vs in-thread`);
@@ -56,16 +84,30 @@ test('0, 1 and 2 workers give identical batches; targets and shapes well formed'
     }
   }
   // index 1 appears twice in the order: the two occurrences are augmented differently
-  assert.notDeepEqual(a[0]!.images.subarray(96 * 96 * 3, 2 * 96 * 96 * 3), a[0]!.images.subarray(3 * 96 * 96 * 3, 4 * 96 * 96 * 3));
+  assert.notDeepEqual(
+    a[0]!.images.subarray(96 * 96 * 3, 2 * 96 * 96 * 3),
+    a[0]!.images.subarray(3 * 96 * 96 * 3, 4 * 96 * 96 * 3),
+  );
   assert.ok(effectiveWorkers(8, { batchSize: 16, localWorldSize: 2, threadBudget: 2 }) === 1);
   assert.ok(effectiveWorkers(8, { batchSize: 1 }) === 0);
-  const capped = await createDataLoader({ dataset, batchSize: 4, imgsz: 64, augment: false, workers: 8, threadBudget: 4, localWorldSize: 2 });
+  const capped = await createDataLoader({
+    dataset,
+    batchSize: 4,
+    imgsz: 64,
+    augment: false,
+    workers: 8,
+    threadBudget: 4,
+    localWorldSize: 2,
+  });
   assert.equal(capped.workers, 2, '--workers 8 on 4 CPUs shared by 2 local ranks: 2 each');
   await capped.close();
 });
 
 test('recycled batch buffers give the same batches (0 and 2 workers, train and rect val)', async () => {
-  for (const opts of [{ augment: true, rect: false }, { augment: false, rect: true }]) {
+  for (const opts of [
+    { augment: true, rect: false },
+    { augment: false, rect: true },
+  ]) {
     const base = { dataset, batchSize: 4, imgsz: 96, seed: 3, ...opts };
     const ref = await createDataLoader({ ...base, workers: 0 });
     const expected = [...(await collect(ref.epoch(order, 0))), ...(await collect(ref.epoch(order, 1)))];
@@ -95,13 +137,19 @@ test('validation loader with rect: batches sorted by aspect ratio, 32-multiple s
   try {
     const batches = await collect(loader.epoch([...Array(loader.size).keys()], 0));
     const ars = loader.dataset.shapes.map(([w, h]) => h / w);
-    assert.deepEqual(ars, [...ars].sort((x, y) => x - y));
+    assert.deepEqual(
+      ars,
+      [...ars].sort((x, y) => x - y),
+    );
     for (const b of batches) {
       assert.equal(b.shape[1] % 32, 0);
       assert.equal(b.shape[2] % 32, 0);
       assert.ok(b.shapes.every((s) => s !== null && s.shape0[0] > 0));
     }
-    assert.ok(new Set(batches.map((b) => `${b.shape[1]}x${b.shape[2]}`)).size > 1, 'different batch shapes for different aspect ratios');
+    assert.ok(
+      new Set(batches.map((b) => `${b.shape[1]}x${b.shape[2]}`)).size > 1,
+      'different batch shapes for different aspect ratios',
+    );
   } finally {
     await loader.close();
   }
@@ -132,7 +180,10 @@ test('--cache ram gives the same batches; --cache disk writes .rgb.npy once and 
       assert.deepEqual(b[k]!.targets, x.targets);
       let diff = 0;
       for (let i = 0; i < x.images.length; i++) diff += Math.abs(x.images[i]! - b[k]!.images[i]!);
-      assert.ok(diff / x.images.length < 4, `disk-cached pixels close to decoded ones (mean abs diff ${diff / x.images.length})`);
+      assert.ok(
+        diff / x.images.length < 4,
+        `disk-cached pixels close to decoded ones (mean abs diff ${diff / x.images.length})`,
+      );
     });
   } finally {
     await disk.close();
@@ -141,7 +192,15 @@ test('--cache ram gives the same batches; --cache disk writes .rgb.npy once and 
 });
 
 test('stopping an epoch early and closing leaves nothing running; quad halves the batch', async () => {
-  const loader = await createDataLoader({ dataset, batchSize: 4, imgsz: 64, augment: true, workers: 2, quad: true, prefetch: 4 });
+  const loader = await createDataLoader({
+    dataset,
+    batchSize: 4,
+    imgsz: 64,
+    augment: true,
+    workers: 2,
+    quad: true,
+    prefetch: 4,
+  });
   try {
     for await (const b of loader.epoch(order, 0)) {
       assert.deepEqual(b.shape, [1, 128, 128, 3]);
@@ -152,12 +211,17 @@ test('stopping an epoch early and closing leaves nothing running; quad halves th
   } finally {
     await loader.close();
   }
-  await assert.rejects(createDataLoader({ dataset, batchSize: 6, imgsz: 64, augment: true, quad: true }), /multiple of 4/);
+  await assert.rejects(
+    createDataLoader({ dataset, batchSize: 6, imgsz: 64, augment: true, quad: true }),
+    /multiple of 4/,
+  );
 });
 
 test('a process that never calls close() still exits (idle workers are unref-ed)', async () => {
   const script = fileURLToPath(new URL('./workers/no-close.js', import.meta.url));
-  const child = spawn(process.execPath, [script, path.join(root, 'syn', 'synthetic.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [script, path.join(root, 'syn', 'synthetic.yaml')], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));

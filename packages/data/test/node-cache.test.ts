@@ -7,7 +7,13 @@ import crypto from 'node:crypto';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tmpDir } from './helpers.js';
-import { ensureSyntheticDataset, loadSplit, createDataLoader, sweepStaleNodeCaches, resizedSize } from '../src/index.js';
+import {
+  ensureSyntheticDataset,
+  loadSplit,
+  createDataLoader,
+  sweepStaleNodeCaches,
+  resizedSize,
+} from '../src/index.js';
 
 interface RankReport {
   digest: string;
@@ -15,7 +21,12 @@ interface RankReport {
   log: string[];
 }
 
-function startRank(yamlFile: string, cacheDir: string, localRank: number, runId: string): { child: ChildProcessWithoutNullStreams; report: Promise<RankReport> } {
+function startRank(
+  yamlFile: string,
+  cacheDir: string,
+  localRank: number,
+  runId: string,
+): { child: ChildProcessWithoutNullStreams; report: Promise<RankReport> } {
   const script = fileURLToPath(new URL('./workers/node-cache-rank.js', import.meta.url));
   const child = spawn(process.execPath, [script, yamlFile, cacheDir], {
     env: { ...process.env, LOCAL_RANK: String(localRank), LOCAL_WORLD_SIZE: '2', YOLO_LAUNCH_RUN_ID: runId },
@@ -40,7 +51,12 @@ test('two local ranks: local rank 0 builds one cache file, rank 1 reads it; same
   fs.mkdirSync(cacheDir);
   const ranks: ChildProcessWithoutNullStreams[] = [];
   try {
-    const yamlFile = await ensureSyntheticDataset(path.join(root, 'syn'), { seed: 2, nTrain: 12, nVal: 4, imgSize: 96 });
+    const yamlFile = await ensureSyntheticDataset(path.join(root, 'syn'), {
+      seed: 2,
+      nTrain: 12,
+      nVal: 4,
+      imgSize: 96,
+    });
     const { dataset } = await loadSplit(yamlFile, 'train', { writeCache: false });
     const ref = await createDataLoader({ dataset, batchSize: 4, imgsz: 96, augment: true, workers: 0, seed: 7 });
     const digest = crypto.createHash('sha256');

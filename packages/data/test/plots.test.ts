@@ -10,7 +10,10 @@ import { plotLabels, plotBatch, collate } from '../src/index.js';
 test('plotLabels and plotBatch write JPEGs with the drawn content', async () => {
   const dir = tmpDir('plots');
   try {
-    const labels = [Float32Array.from([0, 0.5, 0.5, 0.2, 0.3, 1, 0.2, 0.3, 0.1, 0.1]), Float32Array.from([2, 0.7, 0.7, 0.4, 0.2])];
+    const labels = [
+      Float32Array.from([0, 0.5, 0.5, 0.2, 0.3, 1, 0.2, 0.3, 0.1, 0.1]),
+      Float32Array.from([2, 0.7, 0.7, 0.4, 0.2]),
+    ];
     await plotLabels({ labels, names: ['a', 'b', 'c'] }, path.join(dir, 'labels.jpg'));
     const m = await sharp(path.join(dir, 'labels.jpg')).metadata();
     assert.equal(m.format, 'jpeg');
@@ -26,7 +29,9 @@ test('plotLabels and plotBatch write JPEGs with the drawn content', async () => 
     const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
     assert.deepEqual([info.width, info.height], [128, 64]);
     // left edge of the box at x=16, y=40 (below the label tag) is class 0's red, the plain image is grey
-    const px = (x: number, y: number): number[] => [...data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3)];
+    const px = (x: number, y: number): number[] => [
+      ...data.subarray((y * info.width + x) * 3, (y * info.width + x) * 3 + 3),
+    ];
     const [r, g] = px(16, 40);
     assert.ok(r! > 180 && g! < 120, `box edge colour ${px(16, 40)}`);
     const [r2, g2] = px(96, 40);

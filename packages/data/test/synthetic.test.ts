@@ -5,7 +5,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { tmpDir } from './helpers.js';
-import { ensureSyntheticDataset, renderSyntheticImage, loadSplit, decodeImage, SYNTHETIC_CLASSES } from '../src/index.js';
+import {
+  ensureSyntheticDataset,
+  renderSyntheticImage,
+  loadSplit,
+  decodeImage,
+  SYNTHETIC_CLASSES,
+} from '../src/index.js';
 
 function treeHash(dir: string): string {
   const h = crypto.createHash('sha256');
@@ -31,7 +37,11 @@ test('synthetic dataset: same seed gives identical files, reused on second call,
     assert.notEqual(treeHash(path.dirname(a)), treeHash(path.dirname(c)));
     const mtime = fs.statSync(path.join(root, 'a/images/train/train_00000.jpg')).mtimeMs;
     await ensureSyntheticDataset(path.join(root, 'a'), opts);
-    assert.equal(fs.statSync(path.join(root, 'a/images/train/train_00000.jpg')).mtimeMs, mtime, 'reused, not rewritten');
+    assert.equal(
+      fs.statSync(path.join(root, 'a/images/train/train_00000.jpg')).mtimeMs,
+      mtime,
+      'reused, not rewritten',
+    );
     const { dataset, scan } = await loadSplit(a, 'train', { requireLabels: true });
     assert.deepEqual(scan.totals, { found: 24, missing: 0, empty: 0, corrupt: 0 });
     assert.deepEqual(dataset.names, [...SYNTHETIC_CLASSES]);
@@ -65,10 +75,16 @@ test('synthetic dataset: label boxes match the drawn shapes (saturated pixels) a
       // every saturated pixel lies in some box (2 px slack for JPEG chroma bleeding)
       for (let y = 0; y < h; y++)
         for (let x = 0; x < w; x++)
-          if (sat(x, y)) assert.ok(boxes.some((b) => x >= b[0]! - 2 && x <= b[2]! + 2 && y >= b[1]! - 2 && y <= b[3]! + 2), `${dataset.imFiles[i]}: colour outside every box at ${x},${y}`);
+          if (sat(x, y))
+            assert.ok(
+              boxes.some((b) => x >= b[0]! - 2 && x <= b[2]! + 2 && y >= b[1]! - 2 && y <= b[3]! + 2),
+              `${dataset.imFiles[i]}: colour outside every box at ${x},${y}`,
+            );
       // an object apart from the others: its saturated pixels span its box
       boxes.forEach((b, k) => {
-        const apart = boxes.every((o, j) => j === k || o[2]! < b[0]! - 4 || o[0]! > b[2]! + 4 || o[3]! < b[1]! - 4 || o[1]! > b[3]! + 4);
+        const apart = boxes.every(
+          (o, j) => j === k || o[2]! < b[0]! - 4 || o[0]! > b[2]! + 4 || o[3]! < b[1]! - 4 || o[1]! > b[3]! + 4,
+        );
         if (!apart) return;
         let [x1, y1, x2, y2] = [Infinity, Infinity, -Infinity, -Infinity];
         for (let y = Math.max(0, Math.floor(b[1]! - 3)); y < Math.min(h, b[3]! + 3); y++)
@@ -80,7 +96,10 @@ test('synthetic dataset: label boxes match the drawn shapes (saturated pixels) a
               y2 = Math.max(y2, y + 1);
             }
         const d = Math.max(Math.abs(x1 - b[0]!), Math.abs(y1 - b[1]!), Math.abs(x2 - b[2]!), Math.abs(y2 - b[3]!));
-        assert.ok(d <= 2.5, `${dataset.imFiles[i]} box ${k}: drawn extent ${[x1, y1, x2, y2]} vs label ${b.map((v) => v.toFixed(1))}`);
+        assert.ok(
+          d <= 2.5,
+          `${dataset.imFiles[i]} box ${k}: drawn extent ${[x1, y1, x2, y2]} vs label ${b.map((v) => v.toFixed(1))}`,
+        );
         checked++;
       });
     }

@@ -44,8 +44,13 @@ async function makeRectDataset(root: string, n: number): Promise<string> {
         px[o + 2] = 30;
       }
     const name = `r${String(i).padStart(3, '0')}`;
-    await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toFile(path.join(root, 'images', `${name}.png`));
-    fs.writeFileSync(path.join(root, 'labels', `${name}.txt`), `0 ${(x1 + bw / 2) / w} ${(y1 + bh / 2) / h} ${bw / w} ${bh / h}\n`);
+    await sharp(px, { raw: { width: w, height: h, channels: 3 } })
+      .png()
+      .toFile(path.join(root, 'images', `${name}.png`));
+    fs.writeFileSync(
+      path.join(root, 'labels', `${name}.txt`),
+      `0 ${(x1 + bw / 2) / w} ${(y1 + bh / 2) / h} ${bw / w} ${bh / h}\n`,
+    );
   }
   const y = path.join(root, 'rects.yaml');
   fs.writeFileSync(y, 'path: .\ntrain: images\nval: images\nnames: [red]\n');
@@ -62,7 +67,10 @@ function checkSample(s: Sample, what: string): void {
   for (let k = 0; k < s.labels.length; k += 5) {
     const [c, x, y, w, h] = s.labels.subarray(k, k + 5);
     assert.equal(c, 0);
-    assert.ok(x! - w! / 2 >= -1e-6 && x! + w! / 2 <= 1 + 1e-6 && y! - h! / 2 >= -1e-6 && y! + h! / 2 <= 1 + 1e-6, `${what}: box outside the image ${[x, y, w, h]}`);
+    assert.ok(
+      x! - w! / 2 >= -1e-6 && x! + w! / 2 <= 1 + 1e-6 && y! - h! / 2 >= -1e-6 && y! + h! / 2 <= 1 + 1e-6,
+      `${what}: box outside the image ${[x, y, w, h]}`,
+    );
     assert.ok(w! > 0 && h! > 0, `${what}: empty box`);
     boxes.push([(x! - w! / 2) * W, (y! - h! / 2) * H, (x! + w! / 2) * W, (y! + h! / 2) * H]);
   }
@@ -84,12 +92,27 @@ function checkSample(s: Sample, what: string): void {
     // window leaves the clipped corner extent, as in YOLOv5)
     if (b[0]! > 1 && b[1]! > 1 && b[2]! < W - 1 && b[3]! < H - 1) {
       const d = Math.max(Math.abs(x1 - b[0]!), Math.abs(y1 - b[1]!), Math.abs(x2 - b[2]!), Math.abs(y2 - b[3]!));
-      assert.ok(d <= 3, `${what}: red extent ${[x1, y1, x2, y2]} vs box ${b.map((v) => v.toFixed(1))} (off by ${d.toFixed(1)} px)`);
+      assert.ok(
+        d <= 3,
+        `${what}: red extent ${[x1, y1, x2, y2]} vs box ${b.map((v) => v.toFixed(1))} (off by ${d.toFixed(1)} px)`,
+      );
     }
   }
 }
 
-const strongHyp: AugmentHyp = { ...DEFAULT_HYP, degrees: 15, translate: 0.1, scale: 0.5, shear: 5, perspective: 0.0005, flipud: 0.5, fliplr: 0.5, hsv_s: 0.4, hsv_v: 0.3, mixup: 0 };
+const strongHyp: AugmentHyp = {
+  ...DEFAULT_HYP,
+  degrees: 15,
+  translate: 0.1,
+  scale: 0.5,
+  shear: 5,
+  perspective: 0.0005,
+  flipud: 0.5,
+  fliplr: 0.5,
+  hsv_s: 0.4,
+  hsv_v: 0.3,
+  mixup: 0,
+};
 
 test('mosaic + random_perspective + flips + HSV: boxes inside the image and on the drawn rectangle', async () => {
   const root = tmpDir('rects');
@@ -99,7 +122,12 @@ test('mosaic + random_perspective + flips + HSV: boxes inside the image and on t
       const store = new ImageStore(dataset, imgsz);
       let boxes = 0;
       for (let i = 0; i < 24; i++) {
-        const s = await getSample(store, i % dataset.imFiles.length, { augment: true, hyp: strongHyp, mosaic: true }, sampleRng(7, 0, i));
+        const s = await getSample(
+          store,
+          i % dataset.imFiles.length,
+          { augment: true, hyp: strongHyp, mosaic: true },
+          sampleRng(7, 0, i),
+        );
         assert.deepEqual([s.image.width, s.image.height], [imgsz, imgsz]);
         checkSample(s, `mosaic ${imgsz} #${i}`);
         boxes += s.labels.length / 5;
@@ -120,7 +148,12 @@ test('letterbox path (train without mosaic, and val with rect shapes): boxes on 
       const t = await getSample(store, i, { augment: true, hyp: strongHyp, mosaic: false }, sampleRng(1, 0, i));
       checkSample(t, `train-letterbox #${i}`);
       const shape = rectBatchShape([dataset.shapes[i]!], 160, 32, 0.5);
-      const v = await getSample(store, i, { augment: false, hyp: DEFAULT_HYP, mosaic: false, shape }, sampleRng(1, 0, i));
+      const v = await getSample(
+        store,
+        i,
+        { augment: false, hyp: DEFAULT_HYP, mosaic: false, shape },
+        sampleRng(1, 0, i),
+      );
       assert.deepEqual([v.image.height, v.image.width], shape);
       checkSample(v, `val #${i}`);
       // validation labels are the file's boxes mapped through the letterbox exactly
@@ -145,7 +178,8 @@ test('same seed gives the same samples; another seed or epoch gives others', asy
     const run = async (seed: number, epoch: number): Promise<Sample[]> => {
       const store = new ImageStore(dataset, 128);
       const out: Sample[] = [];
-      for (let i = 0; i < 6; i++) out.push(await getSample(store, i, { augment: true, hyp, mosaic: true }, sampleRng(seed, epoch, i)));
+      for (let i = 0; i < 6; i++)
+        out.push(await getSample(store, i, { augment: true, hyp, mosaic: true }, sampleRng(seed, epoch, i)));
       return out;
     };
     const a = collate(await run(3, 1));
@@ -165,14 +199,24 @@ test('quad collate: 2x images, labels rescaled onto the same pixels', async () =
     const { dataset } = await loadSplit(await makeRectDataset(root, 8), 'train');
     const store = new ImageStore(dataset, 96);
     const samples: Sample[] = [];
-    for (let i = 0; i < 8; i++) samples.push(await getSample(store, i, { augment: false, hyp: DEFAULT_HYP, mosaic: false }, sampleRng(0, 0, i)));
+    for (let i = 0; i < 8; i++)
+      samples.push(await getSample(store, i, { augment: false, hyp: DEFAULT_HYP, mosaic: false }, sampleRng(0, 0, i)));
     for (const seed of [0, 1, 2, 3]) {
       const q = await collateQuad(samples, new Rng(seed));
       assert.deepEqual(q.shape, [2, 192, 192, 3]);
       for (let i = 0; i < 2; i++) {
         const rows: number[] = [];
-        for (let k = 0; k < q.targets.length; k += 6) if (q.targets[k] === i) rows.push(...q.targets.subarray(k + 1, k + 6));
-        checkSample({ image: { data: q.images.subarray(i * 192 * 192 * 3, (i + 1) * 192 * 192 * 3), width: 192, height: 192 }, labels: Float32Array.from(rows), path: '', shape: null }, `quad seed ${seed} image ${i}`);
+        for (let k = 0; k < q.targets.length; k += 6)
+          if (q.targets[k] === i) rows.push(...q.targets.subarray(k + 1, k + 6));
+        checkSample(
+          {
+            image: { data: q.images.subarray(i * 192 * 192 * 3, (i + 1) * 192 * 192 * 3), width: 192, height: 192 },
+            labels: Float32Array.from(rows),
+            path: '',
+            shape: null,
+          },
+          `quad seed ${seed} image ${i}`,
+        );
       }
     }
   } finally {
@@ -188,17 +232,27 @@ test('EXIF orientation 6: verified size swapped, loaded pixels upright and on th
     // displayed image 120 wide x 80 high with a red rectangle at x 10..50, y 20..40
     const [W, H] = [120, 80];
     const px = Buffer.alloc(W * H * 3, 60);
-    for (let y = 20; y < 40; y++)
-      for (let x = 10; x < 50; x++) px.set([230, 30, 30], (y * W + x) * 3);
+    for (let y = 20; y < 40; y++) for (let x = 10; x < 50; x++) px.set([230, 30, 30], (y * W + x) * 3);
     // stored rotated 90 degrees counter-clockwise; orientation 6 tells viewers to turn it back
-    const stored = await sharp(px, { raw: { width: W, height: H, channels: 3 } }).rotate(-90).png().toBuffer();
-    await sharp(stored).withMetadata({ orientation: 6 }).jpeg({ quality: 98 }).toFile(path.join(root, 'images', 'rot.jpg'));
+    const stored = await sharp(px, { raw: { width: W, height: H, channels: 3 } })
+      .rotate(-90)
+      .png()
+      .toBuffer();
+    await sharp(stored)
+      .withMetadata({ orientation: 6 })
+      .jpeg({ quality: 98 })
+      .toFile(path.join(root, 'images', 'rot.jpg'));
     fs.writeFileSync(path.join(root, 'labels', 'rot.txt'), `0 ${30 / W} ${30 / H} ${40 / W} ${20 / H}\n`);
     fs.writeFileSync(path.join(root, 'd.yaml'), 'path: .\ntrain: images\nval: images\nnames: [red]\n');
     const { dataset } = await loadSplit(path.join(root, 'd.yaml'), 'train');
     assert.deepEqual(dataset.shapes[0], [W, H]);
     const store = new ImageStore(dataset, 120);
-    const s = await getSample(store, 0, { augment: false, hyp: DEFAULT_HYP, mosaic: false, shape: [96, 128] }, sampleRng(0, 0, 0));
+    const s = await getSample(
+      store,
+      0,
+      { augment: false, hyp: DEFAULT_HYP, mosaic: false, shape: [96, 128] },
+      sampleRng(0, 0, 0),
+    );
     checkSample(s, 'exif-rotated');
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
@@ -218,8 +272,30 @@ test('warp matches an integer translation exactly; box_candidates thresholds; re
   assert.equal(boxCandidate([0, 0, 10, 10], [0, 0, 2, 10]), false, 'width <= 2 px');
   assert.equal(boxCandidate([0, 0, 100, 100], [0, 0, 30, 30]), false, 'area below 10%');
   // YOLOv5 rect shapes: wide images -> (h, w) with h < w; val pad 0.5
-  assert.deepEqual(rectBatchShape([[640, 480], [640, 427]], 640, 32, 0.0), [480, 640]);
-  assert.deepEqual(rectBatchShape([[640, 480], [640, 427]], 640, 32, 0.5), [512, 672]);
+  assert.deepEqual(
+    rectBatchShape(
+      [
+        [640, 480],
+        [640, 427],
+      ],
+      640,
+      32,
+      0.0,
+    ),
+    [480, 640],
+  );
+  assert.deepEqual(
+    rectBatchShape(
+      [
+        [640, 480],
+        [640, 427],
+      ],
+      640,
+      32,
+      0.5,
+    ),
+    [512, 672],
+  );
   assert.deepEqual(rectBatchShape([[480, 640]], 640, 32, 0.0), [640, 480]);
   assert.deepEqual(letterboxGeometry([480, 640], [480, 640], { auto: false, scaleup: false }).outShape, [480, 640]);
 });

@@ -21,14 +21,23 @@ const fixtures = loadFixtures('data');
 function assertLabels(got: Float32Array, want: FixtureTensor | null, abs: number, what: string): void {
   const data = want ? want.data : [];
   assert.equal(got.length, data.length, `${what}: label count`);
-  for (let i = 0; i < data.length; i++) assert.ok(close(got[i]!, data[i]!, abs), `${what}: label value ${i}: got ${got[i]} want ${data[i]}`);
+  for (let i = 0; i < data.length; i++)
+    assert.ok(close(got[i]!, data[i]!, abs), `${what}: label value ${i}: got ${got[i]} want ${data[i]}`);
 }
 
 interface CaseInput {
   name: string;
   image_file: string;
   label_file: string;
-  image: { format?: string; width?: number; height?: number; truncated_trailing_bytes?: number; appended_bytes_hex?: string; exif_orientation?: number; bytes?: string };
+  image: {
+    format?: string;
+    width?: number;
+    height?: number;
+    truncated_trailing_bytes?: number;
+    appended_bytes_hex?: string;
+    exif_orientation?: number;
+    bytes?: string;
+  };
   label_text: string | null;
 }
 
@@ -68,7 +77,13 @@ for (const fx of fixtures) {
     test(`data fixture ${fx.file}: verify_image_label on coco128 per image and totals`, async () => {
       const cfg = loadDatasetYaml(coco128Yaml);
       const ims = listImageFiles(cfg.train);
-      const expImages = fx.expected.images as Array<{ stem: string; n_labels: number; shape_wh: [number, number]; labels: FixtureTensor; nm_nf_ne_nc: number[] }>;
+      const expImages = fx.expected.images as Array<{
+        stem: string;
+        n_labels: number;
+        shape_wh: [number, number];
+        labels: FixtureTensor;
+        nm_nf_ne_nc: number[];
+      }>;
       assert.equal(ims.length, expImages.length);
       // readCache false: verify now; writeCache false: never write into ../shared
       const scan = await scanLabels(ims, cfg.train, { nc: cfg.nc, readCache: false, writeCache: false });
@@ -82,9 +97,15 @@ for (const fx of fixtures) {
       });
       const t = fx.expected.totals as { found: number; missing: number; empty: number; corrupt: number };
       assert.deepEqual(scan.totals, t);
-      assert.match(scan.summary, new RegExp(`${t.found} images, ${t.missing} missing labels, ${t.empty} empty, ${t.corrupt} corrupt$`));
+      assert.match(
+        scan.summary,
+        new RegExp(`${t.found} images, ${t.missing} missing labels, ${t.empty} empty, ${t.corrupt} corrupt$`),
+      );
       if (fx.expected.n_labels_total !== undefined) {
-        assert.equal(scan.results.reduce((s, r) => s + r.nLabels, 0), fx.expected.n_labels_total);
+        assert.equal(
+          scan.results.reduce((s, r) => s + r.nLabels, 0),
+          fx.expected.n_labels_total,
+        );
       }
     });
   } else if (fx.expected.class_weights) {
@@ -100,13 +121,20 @@ for (const fx of fixtures) {
         assert.equal(got.length, t.data.length);
         t.data.forEach((v, i) => assert.ok(close(got[i]!, v, 1e-12, relIw), `${what}[${i}] ${got[i]} vs ${v}`));
       };
-      if (fx.expected.image_weights_uniform) cmp(labelsToImageWeights(dataset.labels, nc), fx.expected.image_weights_uniform as FixtureTensor, 'uniform');
+      if (fx.expected.image_weights_uniform)
+        cmp(labelsToImageWeights(dataset.labels, nc), fx.expected.image_weights_uniform as FixtureTensor, 'uniform');
       if (fx.expected.image_weights_train && fx.inputs.maps) {
         const trainCw = imageWeightsClassWeights(cw, (fx.inputs.maps as FixtureTensor).data);
         if (fx.expected.class_weights_train) {
-          (fx.expected.class_weights_train as FixtureTensor).data.forEach((v, i) => assert.ok(close(trainCw[i]!, v, 1e-12, rel), `cw_train[${i}]`));
+          (fx.expected.class_weights_train as FixtureTensor).data.forEach((v, i) =>
+            assert.ok(close(trainCw[i]!, v, 1e-12, rel), `cw_train[${i}]`),
+          );
         }
-        cmp(labelsToImageWeights(dataset.labels, nc, trainCw), fx.expected.image_weights_train as FixtureTensor, 'train');
+        cmp(
+          labelsToImageWeights(dataset.labels, nc, trainCw),
+          fx.expected.image_weights_train as FixtureTensor,
+          'train',
+        );
       }
     });
   } else if (Array.isArray(fx.inputs.cases)) {
@@ -116,7 +144,15 @@ for (const fx of fixtures) {
         fs.mkdirSync(path.join(dir, 'images'));
         fs.mkdirSync(path.join(dir, 'labels'));
         const cases = fx.inputs.cases as CaseInput[];
-        const expected = fx.expected.cases as Array<{ status: string; nm_nf_ne_nc: number[]; n_labels: number | null; labels: FixtureTensor | null; shape_wh: [number, number] | null; n_segments: number | null; file_ends_with_ffd9_afterwards: boolean | null }>;
+        const expected = fx.expected.cases as Array<{
+          status: string;
+          nm_nf_ne_nc: number[];
+          n_labels: number | null;
+          labels: FixtureTensor | null;
+          shape_wh: [number, number] | null;
+          n_segments: number | null;
+          file_ends_with_ffd9_afterwards: boolean | null;
+        }>;
         const abs = (fx.tolerance.labels as { abs: number } | undefined)?.abs ?? 1e-6;
         for (const [k, c] of cases.entries()) {
           const e = expected[k]!;

@@ -6,7 +6,13 @@
  * The gradient convention (mean over ranks, loss scaled by WORLD_SIZE as train.py does) is
  * documented in ./convention.ts.
  */
-import { WIRE_COMPRESSIONS, sharedFloat32Array, type AllReduceOptions, type ProcessGroup, type WireCompression } from '@yolo-launch/comm';
+import {
+  WIRE_COMPRESSIONS,
+  sharedFloat32Array,
+  type AllReduceOptions,
+  type ProcessGroup,
+  type WireCompression,
+} from '@yolo-launch/comm';
 import { tf } from '@yolo-launch/backend';
 import { DEFAULT_BUCKET_CAP_MB, DEFAULT_FIRST_BUCKET_CAP_MB, planBuckets, type Bucket } from './buckets.js';
 import { GRADIENT_REDUCE_OP, ddpLossScale } from './convention.js';
@@ -90,7 +96,8 @@ export class DistributedDataParallel {
     this.checkReplicasEveryStep = options.checkReplicasEveryStep ?? false;
     const names = new Set<string>();
     for (const p of params) {
-      if (p.dtype !== 'float32') throw new Error(`parameter '${p.name}' is ${p.dtype}; DDP reduces float32 parameters only`);
+      if (p.dtype !== 'float32')
+        throw new Error(`parameter '${p.name}' is ${p.dtype}; DDP reduces float32 parameters only`);
       if (names.has(p.name)) throw new Error(`parameter '${p.name}' was given twice to DistributedDataParallel`);
       names.add(p.name);
     }
@@ -185,8 +192,14 @@ export class DistributedDataParallel {
    * transfer path): reduceGradients then works as before.
    */
   beginOverlappedReduction(): ((name: string, grad: tf.Tensor) => void) | null {
-    if (!this.syncEnabled || this.pg.worldSize === 1 || this.transfer === 'device' || this.buckets.length === 0) return null;
-    const filler = new BucketFiller(this.buckets, this.hostBuffers, (i) => this.pg.allReduce(this.hostBuffers[i]!, this.reduceOptions), this.accumulated);
+    if (!this.syncEnabled || this.pg.worldSize === 1 || this.transfer === 'device' || this.buckets.length === 0)
+      return null;
+    const filler = new BucketFiller(
+      this.buckets,
+      this.hostBuffers,
+      (i) => this.pg.allReduce(this.hostBuffers[i]!, this.reduceOptions),
+      this.accumulated,
+    );
     this.filler = filler;
     this.overlapStartedAt = performance.now();
     return (name, grad) => filler.add(name, grad);
@@ -328,7 +341,14 @@ export class DistributedDataParallel {
     if (this.pg.worldSize === 1) {
       // the mean over one rank is the identity: no host round trip for single-process runs
       for (const p of this.params) sink.identity(p, grads[p.name]);
-      this.lastTimings = { total: performance.now() - t0, allReduceWait: 0, download: 0, upload: 0, buckets: 0, bytes: 0 };
+      this.lastTimings = {
+        total: performance.now() - t0,
+        allReduceWait: 0,
+        download: 0,
+        upload: 0,
+        buckets: 0,
+        bytes: 0,
+      };
       return;
     }
     if (n === 0) return;
@@ -382,7 +402,14 @@ export class DistributedDataParallel {
       throw err;
     }
     // total: from the backward's start; allReduceWait: what the backward did not hide
-    this.lastTimings = { total: performance.now() - this.overlapStartedAt, allReduceWait: wait, download, upload, buckets: inFlight.length, bytes };
+    this.lastTimings = {
+      total: performance.now() - this.overlapStartedAt,
+      allReduceWait: wait,
+      download,
+      upload,
+      buckets: inFlight.length,
+      bytes,
+    };
   }
 
   /**

@@ -40,7 +40,8 @@ export class BucketFiller {
     const at = this.where.get(name);
     if (!at) throw new Error(`gradient for '${name}', which is not a parameter of this DistributedDataParallel`);
     if (this.filled.has(name)) throw new Error(`gradient for '${name}' was handed over twice in one backward`);
-    if (grad.size !== at.entry.size) throw new Error(`gradient for '${name}' has ${grad.size} elements, the parameter ${at.entry.size}`);
+    if (grad.size !== at.entry.size)
+      throw new Error(`gradient for '${name}' has ${grad.size} elements, the parameter ${at.entry.size}`);
     const acc = this.accumulated?.get(name);
     const total = acc ? tf.add(acc, grad) : grad;
     try {

@@ -114,9 +114,13 @@ export async function verifyReplicas(pg: ProcessGroup, vars: readonly Movable[],
   }
   if (differences.size > 0) {
     const parts = [...differences].map(
-      ([r, names]) => `rank ${r}: ${names.length} differ (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''})`,
+      ([r, names]) =>
+        `rank ${r}: ${names.length} differ (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', ...' : ''})`,
     );
-    throw new ReplicaMismatchError(`replicas diverged: ${what} are not bit-identical to rank 0's; ${parts.join('; ')}`, differences);
+    throw new ReplicaMismatchError(
+      `replicas diverged: ${what} are not bit-identical to rank 0's; ${parts.join('; ')}`,
+      differences,
+    );
   }
   return fingerprint(new TextEncoder().encode(ref.join('')));
 }

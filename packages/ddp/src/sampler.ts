@@ -34,7 +34,8 @@ export class DistributedSampler {
 
   constructor(options: DistributedSamplerOptions) {
     const { numReplicas, rank } = options;
-    if (!Number.isInteger(numReplicas) || numReplicas < 1) throw new Error(`numReplicas must be a positive integer, got ${numReplicas}`);
+    if (!Number.isInteger(numReplicas) || numReplicas < 1)
+      throw new Error(`numReplicas must be a positive integer, got ${numReplicas}`);
     if (!Number.isInteger(rank) || rank < 0 || rank >= numReplicas) {
       throw new Error(`rank ${rank} is out of range for ${numReplicas} replicas (0..${numReplicas - 1})`);
     }
@@ -79,7 +80,8 @@ export class DistributedSampler {
 
   /** Batches per epoch for a per-rank batch size (equal on every rank). */
   numBatches(batchSize: number, dropLastBatch = false): number {
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
     return dropLastBatch ? Math.floor(this.numSamples / batchSize) : Math.ceil(this.numSamples / batchSize);
   }
 

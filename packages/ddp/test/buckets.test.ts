@@ -23,15 +23,28 @@ test('buckets run from the last parameter to the first, first bucket small', () 
 });
 
 test('entries start at aligned offsets (16 bytes by default), without overlap', () => {
-  const params = [{ name: 'a', shape: [3] }, { name: 'b', shape: [5] }, { name: 'c', shape: [1] }, { name: 'd', shape: [8] }];
+  const params = [
+    { name: 'a', shape: [3] },
+    { name: 'b', shape: [5] },
+    { name: 'c', shape: [1] },
+    { name: 'd', shape: [8] },
+  ];
   const [bucket] = planBuckets(params, { capBytes: 1e6, firstCapBytes: 1e6 });
   assert.deepEqual(
     bucket!.entries.map((e) => [e.name, e.offset]),
-    [['d', 0], ['c', 8], ['b', 12], ['a', 20]],
+    [
+      ['d', 0],
+      ['c', 8],
+      ['b', 12],
+      ['a', 20],
+    ],
   );
   assert.equal(bucket!.size, 23);
   const [packed] = planBuckets(params, { capBytes: 1e6, firstCapBytes: 1e6, alignElements: 1 });
-  assert.deepEqual(packed!.entries.map((e) => e.offset), [0, 8, 9, 14]);
+  assert.deepEqual(
+    packed!.entries.map((e) => e.offset),
+    [0, 8, 9, 14],
+  );
 });
 
 test('a parameter larger than the cap gets a bucket of its own; every parameter appears once', () => {

@@ -34,7 +34,11 @@ test('construction broadcasts rank 0 parameters and buffers; replicas check pass
   const bufs = groups.map((pg) => [tf.variable(tf.fill([4], pg.rank + 1), false, `bn${uid++}/running_mean`)]);
   const rank0 = vars[0]!.map((v) => fingerprint(v.dataSync() as Float32Array));
   await onAllRanks(groups, (pg) => DistributedDataParallel.create(pg, vars[pg.rank]!, { buffers: bufs[pg.rank] }));
-  for (const vs of vars) assert.deepEqual(vs.map((v) => fingerprint(v.dataSync() as Float32Array)), rank0);
+  for (const vs of vars)
+    assert.deepEqual(
+      vs.map((v) => fingerprint(v.dataSync() as Float32Array)),
+      rank0,
+    );
   for (const b of bufs) assert.deepEqual([...b[0]!.dataSync()], [1, 1, 1, 1]);
 });
 
@@ -45,7 +49,10 @@ test('construction refuses ranks with different models', async () => {
   const results = await Promise.allSettled(groups.map((pg) => DistributedDataParallel.create(pg, vars[pg.rank]!)));
   for (const r of results) {
     assert.equal(r.status, 'rejected');
-    assert.match(String((r as PromiseRejectedResult).reason), /rank 1 holds a different model than rank 0: 2 vs 3 variables/);
+    assert.match(
+      String((r as PromiseRejectedResult).reason),
+      /rank 1 holds a different model than rank 0: 2 vs 3 variables/,
+    );
   }
 });
 
@@ -53,7 +60,13 @@ test('construction refuses ranks with different bucket options', async () => {
   const { groups } = createFakeWorld(2);
   const vars = groups.map((pg) => makeVars(pg.rank));
   const results = await Promise.allSettled(
-    groups.map((pg) => DistributedDataParallel.create(pg, vars[pg.rank]!, pg.rank === 0 ? {} : { bucketCapMb: 100 / 2 ** 20, firstBucketCapMb: 20 / 2 ** 20 })),
+    groups.map((pg) =>
+      DistributedDataParallel.create(
+        pg,
+        vars[pg.rank]!,
+        pg.rank === 0 ? {} : { bucketCapMb: 100 / 2 ** 20, firstBucketCapMb: 20 / 2 ** 20 },
+      ),
+    ),
   );
   for (const r of results) {
     assert.equal(r.status, 'rejected');
@@ -66,7 +79,11 @@ for (const transfer of ['host', 'device'] as const) {
     const { groups } = createFakeWorld(2);
     const vars = groups.map((pg) => makeVars(pg.rank));
     const ddps = await onAllRanks(groups, (pg) =>
-      DistributedDataParallel.create(pg, vars[pg.rank]!, { bucketCapMb: 100 / 2 ** 20, firstBucketCapMb: 20 / 2 ** 20, transfer }),
+      DistributedDataParallel.create(pg, vars[pg.rank]!, {
+        bucketCapMb: 100 / 2 ** 20,
+        firstBucketCapMb: 20 / 2 ** 20,
+        transfer,
+      }),
     );
     assert.ok(ddps[0]!.buckets.length >= 2);
     const grads = groups.map((pg) => {
@@ -202,10 +219,14 @@ test('rankZeroFirst: local rank 0 finishes before the others start, results retu
   const w2 = createFakeWorld(2);
   const settled = await Promise.allSettled(
     w2.groups.map((pg) =>
-      rankZeroFirst(pg, () => {
-        if (pg.rank === 0) throw new Error('cache build failed');
-        return 'ok';
-      }, { localRank: pg.rank }),
+      rankZeroFirst(
+        pg,
+        () => {
+          if (pg.rank === 0) throw new Error('cache build failed');
+          return 'ok';
+        },
+        { localRank: pg.rank },
+      ),
     ),
   );
   assert.equal(settled[0]!.status, 'rejected');
@@ -244,7 +265,10 @@ test('no tensor leaks across reduce, noSync accumulation, step and the replica c
   const { groups } = createFakeWorld(2);
   const vars = groups.map((pg) => makeVars(pg.rank));
   const ddps = await onAllRanks(groups, (pg) =>
-    DistributedDataParallel.create(pg, vars[pg.rank]!, { checkReplicasEveryStep: true, transfer: pg.rank === 0 ? 'host' : 'device' }),
+    DistributedDataParallel.create(pg, vars[pg.rank]!, {
+      checkReplicasEveryStep: true,
+      transfer: pg.rank === 0 ? 'host' : 'device',
+    }),
   );
   const opts = groups.map(() => tf.train.momentum(0.01, 0.9));
   const round = () =>

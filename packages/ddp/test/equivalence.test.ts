@@ -88,24 +88,46 @@ test('equivalence on the wasm backend (the one ranks train on here): world 2 equ
 
 test('all-reduce overlapped with the backward (gradients handed over last layer first) gives the very same weights, with and without accumulation', async () => {
   const plain = ok(runs.get(2)!);
-  const overlapped = ok(await runWorld<WorkerResult>(SCRIPT, 2, { DDP_TEST_SCENARIOS: 'plain,accum', DDP_TEST_OVERLAP: '1' }));
+  const overlapped = ok(
+    await runWorld<WorkerResult>(SCRIPT, 2, { DDP_TEST_SCENARIOS: 'plain,accum', DDP_TEST_OVERLAP: '1' }),
+  );
   for (const r of overlapped) {
-    assert.deepEqual(r.scenarios.plain!.weights, plain[0]!.scenarios.plain!.weights, `rank ${r.rank}: overlapped weights differ`);
-    assert.deepEqual(r.scenarios.accum!.weights, plain[0]!.scenarios.accum!.weights, `rank ${r.rank}: overlapped accumulation differs`);
+    assert.deepEqual(
+      r.scenarios.plain!.weights,
+      plain[0]!.scenarios.plain!.weights,
+      `rank ${r.rank}: overlapped weights differ`,
+    );
+    assert.deepEqual(
+      r.scenarios.accum!.weights,
+      plain[0]!.scenarios.accum!.weights,
+      `rank ${r.rank}: overlapped accumulation differs`,
+    );
   }
 });
 
 test('--grad-compression fp16 / bf16: ranks stay bit-identical, close to world 1, and the gradients really were rounded', async () => {
   const exact = ok(runs.get(2)!)[0]!.scenarios.plain!.weights;
   const ref = ok(runs.get(1)!)[0]!.scenarios.plain!.weights;
-  for (const [compression, tolerance] of [['fp16', 1e-3], ['bf16', 1e-2]] as const) {
-    const ranks = ok(await runWorld<WorkerResult>(SCRIPT, 2, { DDP_TEST_SCENARIOS: 'plain', DDP_TEST_GRAD_COMPRESSION: compression }));
+  for (const [compression, tolerance] of [
+    ['fp16', 1e-3],
+    ['bf16', 1e-2],
+  ] as const) {
+    const ranks = ok(
+      await runWorld<WorkerResult>(SCRIPT, 2, { DDP_TEST_SCENARIOS: 'plain', DDP_TEST_GRAD_COMPRESSION: compression }),
+    );
     for (const r of ranks) {
-      assert.deepEqual(r.scenarios.plain!.weights, ranks[0]!.scenarios.plain!.weights, `${compression}: ranks differ from each other`);
+      assert.deepEqual(
+        r.scenarios.plain!.weights,
+        ranks[0]!.scenarios.plain!.weights,
+        `${compression}: ranks differ from each other`,
+      );
       const d = maxAbsDiff(r.scenarios.plain!.weights, ref);
       assert.ok(d <= tolerance, `${compression} rank ${r.rank}: max abs diff to world 1 is ${d}`);
     }
-    assert.ok(maxAbsDiff(ranks[0]!.scenarios.plain!.weights, exact) > 0, `${compression}: same weights as float32 gradients, so nothing was compressed`);
+    assert.ok(
+      maxAbsDiff(ranks[0]!.scenarios.plain!.weights, exact) > 0,
+      `${compression}: same weights as float32 gradients, so nothing was compressed`,
+    );
   }
 });
 
@@ -137,7 +159,10 @@ test('equivalence: an uneven dataset (13 samples) gives every rank the same batc
   for (const world of [1, 2, 4]) {
     const ranks = ok(runs.get(world)!);
     const steps = ranks.map((r) => r.scenarios.uneven!.steps);
-    assert.deepEqual(steps, ranks.map(() => Math.ceil(Math.ceil(13 / world) / 2)));
+    assert.deepEqual(
+      steps,
+      ranks.map(() => Math.ceil(Math.ceil(13 / world) / 2)),
+    );
     const union = new Set(ranks.flatMap((r) => r.scenarios.uneven!.samples!));
     assert.equal(union.size, 13);
     for (const r of ranks) assert.deepEqual(r.scenarios.uneven!.weights, ranks[0]!.scenarios.uneven!.weights);
@@ -147,16 +172,22 @@ test('equivalence: an uneven dataset (13 samples) gives every rank the same batc
 for (const [scenario, where] of [
   ['kill', 'in the gradient all-reduce'],
   ['killsync', "in SyncBatchNorm's blocking all-reduce"],
-] as const) test(`equivalence: a rank killed mid-step makes the others fail with comm's error naming it (${where}), nothing hangs`, async () => {
-  const outcomes = await runWorld<WorkerResult>(SCRIPT, 3, { DDP_TEST_SCENARIOS: scenario, DDP_TEST_KILL_AT_STEP: '2', DDP_TEST_BATCH: '6' }, 45_000);
-  assert.equal(outcomes[1]!.signal, 'SIGKILL');
-  for (const rank of [0, 2]) {
-    const o = outcomes[rank]!;
-    assert.equal(o.code, 3, `rank ${rank} exited ${o.code ?? o.signal}: ${o.stderr.slice(-1000)}`);
-    const err = o.result?.error;
-    assert.ok(err, `rank ${rank} reported no error`);
-    assert.equal(err.code, 'PEER_DEAD', err.message);
-    assert.equal(err.peerRank, 1, err.message);
-    assert.match(err.message, /rank 1\b/);
-  }
-});
+] as const)
+  test(`equivalence: a rank killed mid-step makes the others fail with comm's error naming it (${where}), nothing hangs`, async () => {
+    const outcomes = await runWorld<WorkerResult>(
+      SCRIPT,
+      3,
+      { DDP_TEST_SCENARIOS: scenario, DDP_TEST_KILL_AT_STEP: '2', DDP_TEST_BATCH: '6' },
+      45_000,
+    );
+    assert.equal(outcomes[1]!.signal, 'SIGKILL');
+    for (const rank of [0, 2]) {
+      const o = outcomes[rank]!;
+      assert.equal(o.code, 3, `rank ${rank} exited ${o.code ?? o.signal}: ${o.stderr.slice(-1000)}`);
+      const err = o.result?.error;
+      assert.ok(err, `rank ${rank} reported no error`);
+      assert.equal(err.code, 'PEER_DEAD', err.message);
+      assert.equal(err.peerRank, 1, err.message);
+      assert.match(err.message, /rank 1\b/);
+    }
+  });

@@ -2,7 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DistributedSampler, permute } from '../src/index.js';
 
-function shards(n: number, world: number, opts: { seed?: number; epoch?: number; shuffle?: boolean; indices?: number[] } = {}) {
+function shards(
+  n: number,
+  world: number,
+  opts: { seed?: number; epoch?: number; shuffle?: boolean; indices?: number[] } = {},
+) {
   return Array.from({ length: world }, (_, rank) => {
     const s = new DistributedSampler({
       datasetSize: opts.indices ? undefined : n,
@@ -26,7 +30,10 @@ test('every rank gets the same number of samples and batches; padding repeats th
       for (const idx of all) assert.equal(idx.length, per);
       for (const bs of [1, 2, 5]) {
         const counts = ss.map((s) => s.batches(bs).length);
-        assert.ok(counts.every((c) => c === Math.ceil(per / bs)), `n=${n} world=${world} bs=${bs}: ${counts}`);
+        assert.ok(
+          counts.every((c) => c === Math.ceil(per / bs)),
+          `n=${n} world=${world} bs=${bs}: ${counts}`,
+        );
         assert.ok(ss.every((s) => s.numBatches(bs) === counts[0]));
       }
       // union covers the dataset
@@ -58,11 +65,14 @@ test('shuffle depends on seed + epoch only, identically on every rank', () => {
 test('sampling from a given index list (image weights) shards that list', () => {
   const weighted = [4, 4, 4, 9, 1, 1, 0];
   const ss = shards(0, 3, { indices: weighted, shuffle: false });
-  assert.deepEqual(ss.map((s) => s.indices()), [
-    [4, 9, 0],
-    [4, 1, 4],
-    [4, 1, 4],
-  ]);
+  assert.deepEqual(
+    ss.map((s) => s.indices()),
+    [
+      [4, 9, 0],
+      [4, 1, 4],
+      [4, 1, 4],
+    ],
+  );
   const s = new DistributedSampler({ datasetSize: 5, numReplicas: 2, rank: 1 });
   s.setIndices([7, 7, 7]);
   assert.equal(s.indices().length, 2);
@@ -72,7 +82,10 @@ test('sampling from a given index list (image weights) shards that list', () => 
 });
 
 test('dropLast gives floor(n / world) per rank', () => {
-  const ss = Array.from({ length: 4 }, (_, rank) => new DistributedSampler({ datasetSize: 13, numReplicas: 4, rank, dropLast: true }));
+  const ss = Array.from(
+    { length: 4 },
+    (_, rank) => new DistributedSampler({ datasetSize: 13, numReplicas: 4, rank, dropLast: true }),
+  );
   assert.ok(ss.every((s) => s.indices().length === 3));
   assert.equal(new Set(ss.flatMap((s) => s.indices())).size, 12);
 });

@@ -56,7 +56,11 @@ export async function runWorld<R = unknown>(
       let done = 0;
       const timer = setTimeout(() => {
         for (const c of children) c.kill('SIGKILL');
-        reject(new Error(`world ${world} of ${path.basename(script)} did not finish within ${timeoutMs} ms (a hang): ${JSON.stringify(results.map((r) => r?.stderr.slice(-400)))}`));
+        reject(
+          new Error(
+            `world ${world} of ${path.basename(script)} did not finish within ${timeoutMs} ms (a hang): ${JSON.stringify(results.map((r) => r?.stderr.slice(-400)))}`,
+          ),
+        );
       }, timeoutMs);
       for (let rank = 0; rank < world; rank++) {
         const out = path.join(dir, `rank${rank}.json`);

@@ -10,7 +10,9 @@ before(async () => {
 
 test('combineMoments merges per-rank slots exactly like the moments of the union', () => {
   const c = 3;
-  const parts = [5, 11, 0, 2].map((n, r) => Array.from({ length: n * c }, (_, i) => Math.sin(i * 0.7 + r) * 10 + r * 3));
+  const parts = [5, 11, 0, 2].map((n, r) =>
+    Array.from({ length: n * c }, (_, i) => Math.sin(i * 0.7 + r) * 10 + r * 3),
+  );
   const world = parts.length;
   const slot = 2 + 2 * c;
   const buf = new Float32Array(world * slot);

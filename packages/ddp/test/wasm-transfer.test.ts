@@ -32,11 +32,15 @@ test('DDP on wasm: host transfer and device transfer give the same averaged grad
       tf.variable(tf.zeros([8]), true, `${transfer}${pg.rank}/b`),
     ]);
     const ddps = await Promise.all(
-      groups.map((pg) => DistributedDataParallel.create(pg, vars[pg.rank]!, { transfer, bucketCapMb: 1e-4, firstBucketCapMb: 1e-5 })),
+      groups.map((pg) =>
+        DistributedDataParallel.create(pg, vars[pg.rank]!, { transfer, bucketCapMb: 1e-4, firstBucketCapMb: 1e-5 }),
+      ),
     );
     const outs = await Promise.all(
       groups.map(async (pg) => {
-        const g = Object.fromEntries(vars[pg.rank]!.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 1, 'float32', 10 * pg.rank + i + 1)]));
+        const g = Object.fromEntries(
+          vars[pg.rank]!.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 1, 'float32', 10 * pg.rank + i + 1)]),
+        );
         const out = (await ddps[pg.rank]!.reduceGradients(g))!;
         const vals = vars[pg.rank]!.map((v) => Array.from(out[v.name]!.dataSync()));
         tf.dispose([...Object.values(g), ...Object.values(out)]);
@@ -48,7 +52,9 @@ test('DDP on wasm: host transfer and device transfer give the same averaged grad
   }
   assert.deepEqual(results.host, results.device);
   // and they are the mean of the two ranks' gradients
-  const expect = tf.tidy(() => tf.div(tf.add(tf.randomNormal([8], 0, 1, 'float32', 2), tf.randomNormal([8], 0, 1, 'float32', 12)), 2));
+  const expect = tf.tidy(() =>
+    tf.div(tf.add(tf.randomNormal([8], 0, 1, 'float32', 2), tf.randomNormal([8], 0, 1, 'float32', 12)), 2),
+  );
   const e = expect.dataSync();
   results.host![1]!.forEach((v, i) => assert.ok(Math.abs(v - e[i]!) < 1e-6));
 });

@@ -16,7 +16,16 @@ import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import ort from 'onnxruntime-node';
 import { initBackend, tf } from '@yolo-launch/backend';
 import { createModel, modelYamlPath, type YoloModel } from '@yolo-launch/yolo';
-import { buildExportGraph, fileSystemHandler, graphModelFiles, toNchw, toOnnx, toTfjsGraph, writeDirAtomic, writeFileAtomic } from '../src/index.js';
+import {
+  buildExportGraph,
+  fileSystemHandler,
+  graphModelFiles,
+  toNchw,
+  toOnnx,
+  toTfjsGraph,
+  writeDirAtomic,
+  writeFileAtomic,
+} from '../src/index.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -71,12 +80,31 @@ async function benchOne(name: string, size: number, dir: string): Promise<Row> {
   const webDir = path.join(dir, `${name}-${size}_web_model`);
   let onnxBytes = 0;
   const exportOnnx = await timed(() => {
-    const bytes = toOnnx(buildExportGraph(model), { height: size, width: size, batch: 1, dynamic: false, opset: 12, metadata: {}, producerVersion: 'bench' });
+    const bytes = toOnnx(buildExportGraph(model), {
+      height: size,
+      width: size,
+      batch: 1,
+      dynamic: false,
+      opset: 12,
+      metadata: {},
+      producerVersion: 'bench',
+    });
     writeFileAtomic(onnxFile, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     onnxBytes = bytes.byteLength;
   });
   const exportTfjs = await timed(() => {
-    writeDirAtomic(webDir, graphModelFiles(toTfjsGraph(buildExportGraph(model), { height: size, width: size, batch: 1, metadata: {}, convertedBy: 'bench' })));
+    writeDirAtomic(
+      webDir,
+      graphModelFiles(
+        toTfjsGraph(buildExportGraph(model), {
+          height: size,
+          width: size,
+          batch: 1,
+          metadata: {},
+          convertedBy: 'bench',
+        }),
+      ),
+    );
   });
   const x = tf.randomUniform([1, size, size, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
   const nchw = toNchw((await x.data()) as Float32Array, size, size);
@@ -86,7 +114,10 @@ async function benchOne(name: string, size: number, dir: string): Promise<Row> {
     y.dispose();
   });
   const ortRun = async (threads: number | undefined): Promise<Timing> => {
-    const session = await ort.InferenceSession.create(onnxFile, { executionProviders: ['cpu'], ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}) });
+    const session = await ort.InferenceSession.create(onnxFile, {
+      executionProviders: ['cpu'],
+      ...(threads ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+    });
     const feeds = { images: new ort.Tensor('float32', nchw, [1, 3, size, size]) };
     const t = await median(async () => void (await session.run(feeds)));
     await session.release();
@@ -103,18 +134,31 @@ async function benchOne(name: string, size: number, dir: string): Promise<Row> {
   graphModel.dispose();
   x.dispose();
   model.dispose();
-  return { model: name, imgsz: size, exportOnnxMs: exportOnnx.wallMs, exportTfjsMs: exportTfjs.wallMs, onnxMB: onnxBytes / 1e6, ours, onnxruntime1, onnxruntime, tfjsGraph };
+  return {
+    model: name,
+    imgsz: size,
+    exportOnnxMs: exportOnnx.wallMs,
+    exportTfjsMs: exportTfjs.wallMs,
+    onnxMB: onnxBytes / 1e6,
+    ours,
+    onnxruntime1,
+    onnxruntime,
+    tfjsGraph,
+  };
 }
 
 function table(rows: Row[]): string {
   const r1 = (v: number) => v.toFixed(1);
-  const ratio = (t: Timing, anchor: Timing) => `${r1(t.wallMs)} / ${r1(t.cpuMs)} (${(anchor.cpuMs / t.cpuMs).toFixed(2)}x)`;
+  const ratio = (t: Timing, anchor: Timing) =>
+    `${r1(t.wallMs)} / ${r1(t.cpuMs)} (${(anchor.cpuMs / t.cpuMs).toFixed(2)}x)`;
   const lines = [
     '| model | imgsz | export onnx ms | export tfjs ms | onnx MB | our forward ms wall / CPU | onnxruntime 1 thread ms wall / CPU (speed-up by CPU) | onnxruntime default threads ms wall / CPU | tfjs graph model ms wall / CPU |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of rows)
-    lines.push(`| ${r.model} | ${r.imgsz} | ${r1(r.exportOnnxMs)} | ${r1(r.exportTfjsMs)} | ${r1(r.onnxMB)} | ${r1(r.ours.wallMs)} / ${r1(r.ours.cpuMs)} | ${ratio(r.onnxruntime1, r.ours)} | ${ratio(r.onnxruntime, r.ours)} | ${ratio(r.tfjsGraph, r.ours)} |`);
+    lines.push(
+      `| ${r.model} | ${r.imgsz} | ${r1(r.exportOnnxMs)} | ${r1(r.exportTfjsMs)} | ${r1(r.onnxMB)} | ${r1(r.ours.wallMs)} / ${r1(r.ours.cpuMs)} | ${ratio(r.onnxruntime1, r.ours)} | ${ratio(r.onnxruntime, r.ours)} | ${ratio(r.tfjsGraph, r.ours)} |`,
+    );
   return lines.join('\n');
 }
 
@@ -131,6 +175,15 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 const out = table(rows);
-console.log(`\nexport and inference, batch 1, ${tf.getBackend()} backend, median of ${reps} after a warm-up (ratios: our forward's CPU time / theirs)\n\n${out}`);
+console.log(
+  `\nexport and inference, batch 1, ${tf.getBackend()} backend, median of ${reps} after a warm-up (ratios: our forward's CPU time / theirs)\n\n${out}`,
+);
 mkdirSync(path.join(repoRoot, 'bench-results'), { recursive: true });
-writeFileSync(path.join(repoRoot, 'bench-results', 'export.json'), JSON.stringify({ date: new Date().toISOString(), backend: tf.getBackend(), reps, cores: os.cpus().length, rows }, null, 2));
+writeFileSync(
+  path.join(repoRoot, 'bench-results', 'export.json'),
+  JSON.stringify(
+    { date: new Date().toISOString(), backend: tf.getBackend(), reps, cores: os.cpus().length, rows },
+    null,
+    2,
+  ),
+);

@@ -13,5 +13,7 @@ export class WeightsError extends Error {
 
 /** The refusal for a --weights path that does not exist. */
 export function missingWeights(file: string): WeightsError {
-  return new WeightsError(`--weights ${file} does not exist (train first: yolo-launch train ... writes runs/train/exp/weights/best.pt)`);
+  return new WeightsError(
+    `--weights ${file} does not exist (train first: yolo-launch train ... writes runs/train/exp/weights/best.pt)`,
+  );
 }

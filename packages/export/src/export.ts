@@ -35,12 +35,15 @@ export interface ExportResult {
 /** Where export.py puts each format: Path(weights).with_suffix('.onnx'), '<stem>_web_model'. */
 export function outputPath(weights: string, format: ExportFormat): string {
   const parsed = path.parse(weights);
-  return format === 'onnx' ? path.join(parsed.dir, `${parsed.name}.onnx`) : path.join(parsed.dir, `${parsed.name}_web_model`);
+  return format === 'onnx'
+    ? path.join(parsed.dir, `${parsed.name}.onnx`)
+    : path.join(parsed.dir, `${parsed.name}_web_model`);
 }
 
 /** YOLOv5 stores names as a dict; export.py writes str(dict) into the ONNX metadata. */
 export function pythonNamesRepr(names: readonly string[]): string {
-  const quote = (s: string) => (s.includes("'") && !s.includes('"') ? `"${s}"` : `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
+  const quote = (s: string) =>
+    s.includes("'") && !s.includes('"') ? `"${s}"` : `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
   return `{${names.map((n, i) => `${i}: ${quote(n)}`).join(', ')}}`;
 }
 
@@ -50,19 +53,33 @@ export async function runExport(opts: ExportOptions, log: (line: string) => void
   const { model, names, file } = loadWeights(opts.weights);
   const gs = Math.max(...model.stride);
   const imgsz = opts.imgsz.map((v) => checkImgSize(v, gs)) as [number, number];
-  if (imgsz[0] !== opts.imgsz[0] || imgsz[1] !== opts.imgsz[1]) log(`WARNING ⚠️ --img-size ${opts.imgsz.join(' ')} must be multiple of max stride ${gs}, updating to ${imgsz.join(' ')}`);
+  if (imgsz[0] !== opts.imgsz[0] || imgsz[1] !== opts.imgsz[1])
+    log(
+      `WARNING ⚠️ --img-size ${opts.imgsz.join(' ')} must be multiple of max stride ${gs}, updating to ${imgsz.join(' ')}`,
+    );
   const graph = buildExportGraph(model);
-  const outputShape: [number, number, number] = [opts.batchSize, outputRows(graph, imgsz[0], imgsz[1]), graph.detect.no];
-  log(`\nWeights: starting from ${file} with output shape (${outputShape.join(', ')}) (${megabytes(statSync(file).size)} MB)`);
+  const outputShape: [number, number, number] = [
+    opts.batchSize,
+    outputRows(graph, imgsz[0], imgsz[1]),
+    graph.detect.no,
+  ];
+  log(
+    `\nWeights: starting from ${file} with output shape (${outputShape.join(', ')}) (${megabytes(statSync(file).size)} MB)`,
+  );
   const files: ExportedFile[] = [];
   for (const format of opts.include) {
     const t0 = performance.now();
     const target = outputPath(file, format);
     log(`\n${format === 'onnx' ? 'ONNX' : 'TensorFlow.js'}: starting export with yolo-launch ${PRODUCER_VERSION}...`);
-    const bytes = format === 'onnx' ? writeOnnx(graph, target, opts, imgsz, gs, names) : writeTfjs(graph, target, opts, imgsz, gs, names);
+    const bytes =
+      format === 'onnx'
+        ? writeOnnx(graph, target, opts, imgsz, gs, names)
+        : writeTfjs(graph, target, opts, imgsz, gs, names);
     const seconds = (performance.now() - t0) / 1000;
     files.push({ format, path: target, bytes, seconds });
-    log(`${format === 'onnx' ? 'ONNX' : 'TensorFlow.js'}: export success ✅ ${seconds.toFixed(1)}s, saved as ${target} (${megabytes(bytes)} MB)`);
+    log(
+      `${format === 'onnx' ? 'ONNX' : 'TensorFlow.js'}: export success ✅ ${seconds.toFixed(1)}s, saved as ${target} (${megabytes(bytes)} MB)`,
+    );
   }
   model.dispose();
   const seconds = (performance.now() - started) / 1000;
@@ -71,7 +88,14 @@ export async function runExport(opts: ExportOptions, log: (line: string) => void
   return { files, imgsz, outputShape, seconds };
 }
 
-function writeOnnx(graph: ExportGraph, target: string, opts: ExportOptions, [height, width]: [number, number], stride: number, names: string[]): number {
+function writeOnnx(
+  graph: ExportGraph,
+  target: string,
+  opts: ExportOptions,
+  [height, width]: [number, number],
+  stride: number,
+  names: string[],
+): number {
   const bytes = toOnnx(graph, {
     height,
     width,
@@ -85,7 +109,14 @@ function writeOnnx(graph: ExportGraph, target: string, opts: ExportOptions, [hei
   return bytes.byteLength;
 }
 
-function writeTfjs(graph: ExportGraph, target: string, opts: ExportOptions, [height, width]: [number, number], stride: number, names: string[]): number {
+function writeTfjs(
+  graph: ExportGraph,
+  target: string,
+  opts: ExportOptions,
+  [height, width]: [number, number],
+  stride: number,
+  names: string[],
+): number {
   const model = toTfjsGraph(graph, {
     height,
     width,

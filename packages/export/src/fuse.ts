@@ -20,13 +20,19 @@ export interface FoldedConv {
   bias: Float32Array;
 }
 
-export function foldBatchNorm(weight: Float32Array, shape: [number, number, number, number], bn: BatchNormParams): FoldedConv {
+export function foldBatchNorm(
+  weight: Float32Array,
+  shape: [number, number, number, number],
+  bn: BatchNormParams,
+): FoldedConv {
   const [out] = shape;
   const perOut = weight.length / out;
   const folded = new Float32Array(weight.length);
   const bias = new Float32Array(out);
   for (let o = 0; o < out; o++) {
-    const scale = Math.fround(bn.weight[o]! * Math.fround(1 / Math.sqrt(Math.fround(bn.variance[o]! + BatchNorm2d.EPS))));
+    const scale = Math.fround(
+      bn.weight[o]! * Math.fround(1 / Math.sqrt(Math.fround(bn.variance[o]! + BatchNorm2d.EPS))),
+    );
     bias[o] = bn.bias[o]! - Math.fround(bn.mean[o]! * scale);
     for (let k = o * perOut; k < (o + 1) * perOut; k++) folded[k] = weight[k]! * scale;
   }

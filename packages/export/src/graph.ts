@@ -165,7 +165,13 @@ export function buildExportGraph(model: YoloModel): ExportGraph {
   return { channels: model.ch, nodes: b.nodes, detect };
 }
 
-function detectHead(model: YoloModel, weights: Weights, prefix: string, inputs: string[], channels: number[]): ExportGraph['detect'] {
+function detectHead(
+  model: YoloModel,
+  weights: Weights,
+  prefix: string,
+  inputs: string[],
+  channels: number[],
+): ExportGraph['detect'] {
   const anchors = model.anchorsPixels;
   const { na, no, nc } = model;
   const layers = inputs.map((input, i) => ({
@@ -186,7 +192,11 @@ export function outputRows(graph: ExportGraph, height: number, width: number): n
 }
 
 /** [height, width, channels] of every node's output for an H x W input (static shapes). */
-export function featureShapes(graph: ExportGraph, height: number, width: number): Map<string, [number, number, number]> {
+export function featureShapes(
+  graph: ExportGraph,
+  height: number,
+  width: number,
+): Map<string, [number, number, number]> {
   const shapes = new Map<string, [number, number, number]>([[INPUT, [height, width, graph.channels]]]);
   const of = (name: string): [number, number, number] => {
     const shape = shapes.get(name);

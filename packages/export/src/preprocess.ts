@@ -15,7 +15,11 @@ export interface ModelInput {
   geometry: LetterboxGeometry;
 }
 
-export async function letterboxInput(image: RgbImage | string, [height, width]: [number, number], stride = 32): Promise<ModelInput> {
+export async function letterboxInput(
+  image: RgbImage | string,
+  [height, width]: [number, number],
+  stride = 32,
+): Promise<ModelInput> {
   const rgb = typeof image === 'string' ? await decodeImage(image) : image;
   const boxed = await letterbox(rgb, [height, width], { auto: false, stride });
   const nhwc = new Float32Array(boxed.image.data.length);

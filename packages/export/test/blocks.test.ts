@@ -47,7 +47,14 @@ const V50_STYLE: ModelYaml = {
 /** The TF.js artifacts in memory, for tf.loadGraphModel without files. */
 function memoryHandler(model: TfjsGraphModel): tf.io.IOHandler {
   const bytes = weightBytes(model);
-  return { load: async () => ({ modelTopology: model.modelJson.modelTopology, signature: model.modelJson.signature, weightSpecs: model.weights, weightData: bytes.buffer as ArrayBuffer }) };
+  return {
+    load: async () => ({
+      modelTopology: model.modelJson.modelTopology,
+      signature: model.modelJson.signature,
+      weightSpecs: model.weights,
+      weightData: bytes.buffer as ArrayBuffer,
+    }),
+  };
 }
 
 before(async () => {
@@ -62,11 +69,15 @@ test('Focus, SPP, Sequential Bottlenecks, C3 without shortcut: ONNX and TF.js eq
   const expected = (await tf.tidy(() => model.predict(x)).data()) as Float32Array;
   const nchw = (await tf.tidy(() => tf.transpose(x, [0, 3, 1, 2])).data()) as Float32Array;
   for (const dynamic of [false, true]) {
-    const session = await ort.InferenceSession.create(toOnnx(graph, { height: h, width: w, batch: 1, dynamic, opset: 12, metadata: {}, producerVersion: 'test' }));
+    const session = await ort.InferenceSession.create(
+      toOnnx(graph, { height: h, width: w, batch: 1, dynamic, opset: 12, metadata: {}, producerVersion: 'test' }),
+    );
     const out = await session.run({ images: new ort.Tensor('float32', nchw, [1, 3, h, w]) });
     assert.equal(maxAbsDiff(out.output0!.data as Float32Array, expected).outside, 0, `onnx dynamic=${dynamic}`);
   }
-  const web = await loadGraphModel(memoryHandler(toTfjsGraph(graph, { height: h, width: w, batch: 1, metadata: {}, convertedBy: 'test' })));
+  const web = await loadGraphModel(
+    memoryHandler(toTfjsGraph(graph, { height: h, width: w, batch: 1, metadata: {}, convertedBy: 'test' })),
+  );
   const got = await (web.execute(x) as tf.Tensor).data();
   assert.equal(maxAbsDiff(got, toWebModelConvention(model, expected, [h, w])).outside, 0, 'tfjs');
   model.dispose();

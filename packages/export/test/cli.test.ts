@@ -17,7 +17,10 @@ import { repoRoot, saveTestCheckpoint, testModel } from './helpers.js';
 const bin = path.join(repoRoot, 'launcher/bin/yolo-launch.js');
 
 function exportCli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, 'export', ...args, '--backend', 'wasm'], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [bin, 'export', ...args, '--backend', 'wasm'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -40,7 +43,9 @@ describe('yolo-launch export', () => {
     assert.deepEqual(readdirSync(dir).sort(), ['best.onnx', 'best.pt', 'best_web_model']);
     assert.ok(readdirSync(path.join(dir, 'best_web_model')).includes('model.json'));
     const session = await ort.InferenceSession.create(path.join(dir, 'best.onnx'));
-    const out = await session.run({ images: new ort.Tensor('float32', new Float32Array(3 * 128 * 128).fill(0.5), [1, 3, 128, 128]) });
+    const out = await session.run({
+      images: new ort.Tensor('float32', new Float32Array(3 * 128 * 128).fill(0.5), [1, 3, 128, 128]),
+    });
     assert.deepEqual(out.output0!.dims, [1, 1008, 7]);
     const modelJson = JSON.parse(readFileSync(path.join(dir, 'best_web_model', 'model.json'), 'utf8'));
     assert.deepEqual(modelJson.userDefinedMetadata, { stride: 32, names: ['cat', "dog's"], imgsz: [128, 128] });
@@ -51,13 +56,20 @@ describe('yolo-launch export', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.deepEqual(readdirSync(dir).sort(), ['best.onnx', 'best.pt', 'best_web_model']);
     const modelJson = JSON.parse(readFileSync(path.join(dir, 'best_web_model', 'model.json'), 'utf8'));
-    assert.deepEqual(modelJson.signature.inputs.x.tensorShape.dim.map((d: { size: string }) => Number(d.size)), [2, 64, 64, 3]);
+    assert.deepEqual(
+      modelJson.signature.inputs.x.tensorShape.dim.map((d: { size: string }) => Number(d.size)),
+      [2, 64, 64, 3],
+    );
   });
 
   // Two refusals through the real process (exit code, nothing written); the rest in-process below.
   const refusals: [string, string[], RegExp][] = [
     ['missing weights', ['--weights', path.join(os.tmpdir(), 'no-such-dir', 'best.pt')], /does not exist/],
-    ['unsupported --include', ['--weights', weights, '--include', 'onnx', 'torchscript'], /torchscript.*not supported here; supported: onnx, tfjs/],
+    [
+      'unsupported --include',
+      ['--weights', weights, '--include', 'onnx', 'torchscript'],
+      /torchscript.*not supported here; supported: onnx, tfjs/,
+    ],
   ];
   for (const [what, args, message] of refusals) {
     test(`refused with exit 2, nothing written: ${what}`, () => {
@@ -82,7 +94,13 @@ describe('yolo-launch export', () => {
     ];
     for (const [args, message] of cases) await assert.rejects(parseExportArgs(args), message, args.join(' '));
     assert.deepEqual(await parseExportArgs(['--weights', weights, '--include', 'tfjs,onnx', '--img', '320']), {
-      weights, include: ['tfjs', 'onnx'], imgsz: [320, 320], batchSize: 1, dynamic: false, opset: 12, backend: 'auto',
+      weights,
+      include: ['tfjs', 'onnx'],
+      imgsz: [320, 320],
+      batchSize: 1,
+      dynamic: false,
+      opset: 12,
+      backend: 'auto',
     });
   });
 

@@ -38,8 +38,14 @@ export interface TestImage {
 /** Up to `count` coco128 images letterboxed to size (sorted names); a synthetic image without ../shared. */
 export async function testImages(size: [number, number], count: number): Promise<TestImage[]> {
   if (existsSync(coco128Images)) {
-    const files = readdirSync(coco128Images).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort().slice(0, count);
-    if (files.length) return Promise.all(files.map(async (f) => ({ label: f, input: await letterboxInput(path.join(coco128Images, f), size) })));
+    const files = readdirSync(coco128Images)
+      .filter((f) => /\.(jpe?g|png)$/i.test(f))
+      .sort()
+      .slice(0, count);
+    if (files.length)
+      return Promise.all(
+        files.map(async (f) => ({ label: f, input: await letterboxInput(path.join(coco128Images, f), size) })),
+      );
   }
   const synthetic = renderSyntheticImage(0, 1, 0, { seed: 0, nTrain: 1, nVal: 1, imgSize: 160, maxObjects: 4 });
   return [{ label: 'synthetic (../shared absent)', input: await letterboxInput(synthetic.image, size) }];
@@ -73,9 +79,18 @@ export function saveTestCheckpoint(file: string, model: YoloModel, names: string
   const tensors = Object.entries(model.stateDict()).map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
   saveCheckpoint(file, {
     meta: {
-      epoch: -1, best_fitness: 0, updates: null, optimizer: null, opt: {}, hyp: {},
+      epoch: -1,
+      best_fitness: 0,
+      updates: null,
+      optimizer: null,
+      opt: {},
+      hyp: {},
       model_yaml: { ...model.yaml, nc: model.nc } as unknown as Record<string, unknown>,
-      names, nc: model.nc, best_epoch: 0, maps: [], date: new Date(0).toISOString(),
+      names,
+      nc: model.nc,
+      best_epoch: 0,
+      maps: [],
+      date: new Date(0).toISOString(),
     },
     model: tensors,
     ema: null,
@@ -103,7 +118,11 @@ export function boostLogits(model: YoloModel, objectness: number, classes: numbe
 }
 
 /** Our forward's rows (a*ny*nx + cell, pixels) in the web model's order (cell*na + a, 0-1). */
-export function toWebModelConvention(model: YoloModel, pred: Float32Array, [height, width]: [number, number]): Float32Array {
+export function toWebModelConvention(
+  model: YoloModel,
+  pred: Float32Array,
+  [height, width]: [number, number],
+): Float32Array {
   const { na, no } = model;
   const out = new Float32Array(pred.length);
   let row0 = 0;
@@ -113,7 +132,8 @@ export function toWebModelConvention(model: YoloModel, pred: Float32Array, [heig
       for (let c = 0; c < cells; c++) {
         const from = (row0 + a * cells + c) * no;
         const to = (row0 + c * na + a) * no;
-        for (let k = 0; k < no; k++) out[to + k] = k < 4 ? pred[from + k]! / (k % 2 === 0 ? width : height) : pred[from + k]!;
+        for (let k = 0; k < no; k++)
+          out[to + k] = k < 4 ? pred[from + k]! / (k % 2 === 0 ? width : height) : pred[from + k]!;
       }
     row0 += na * cells;
   }

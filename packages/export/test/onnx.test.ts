@@ -14,10 +14,23 @@ import { maxAbsDiff, testImages, testModel } from './helpers.js';
 const SIZE: [number, number] = [320, 320];
 
 function onnxOptions(overrides: Partial<OnnxExportOptions> = {}): OnnxExportOptions {
-  return { height: SIZE[0], width: SIZE[1], batch: 1, dynamic: false, opset: 12, metadata: { stride: '32', names: "{0: 'a', 1: 'b', 2: 'c'}" }, producerVersion: 'test', ...overrides };
+  return {
+    height: SIZE[0],
+    width: SIZE[1],
+    batch: 1,
+    dynamic: false,
+    opset: 12,
+    metadata: { stride: '32', names: "{0: 'a', 1: 'b', 2: 'c'}" },
+    producerVersion: 'test',
+    ...overrides,
+  };
 }
 
-async function runOnnx(bytes: Uint8Array, nchw: Float32Array, dims: number[]): Promise<{ data: Float32Array; dims: readonly number[] }> {
+async function runOnnx(
+  bytes: Uint8Array,
+  nchw: Float32Array,
+  dims: number[],
+): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'] });
   const out = await session.run({ images: new ort.Tensor('float32', nchw, dims) });
   await session.release();
@@ -42,7 +55,11 @@ describe('ONNX export vs our forward (onnxruntime-node)', () => {
         assert.deepEqual(got.dims, [1, expected.length / model.no, model.no]);
         const { max, at, outside } = maxAbsDiff(got.data, expected);
         t.diagnostic(`${name} ${label}: max |onnx - ours| ${max.toExponential(2)}`);
-        assert.equal(outside, 0, `${name} ${label}: ${outside} values beyond abs 1e-4 + 1e-6 rel; max |onnx - ours| = ${max} at ${at}`);
+        assert.equal(
+          outside,
+          0,
+          `${name} ${label}: ${outside} values beyond abs 1e-4 + 1e-6 rel; max |onnx - ours| = ${max} at ${at}`,
+        );
       }
       model.dispose();
     });
@@ -56,7 +73,12 @@ describe('ONNX export vs our forward (onnxruntime-node)', () => {
     const expected = await tf.tidy(() => model.predict(x)).data();
     const nchw = await tf.tidy(() => tf.transpose(x, [0, 3, 1, 2])).data();
     for (const opset of [11, 12, 13, 17]) {
-      const got = await runOnnx(toOnnx(graph, onnxOptions({ dynamic: true, opset })), nchw as Float32Array, [2, 3, h, w]);
+      const got = await runOnnx(toOnnx(graph, onnxOptions({ dynamic: true, opset })), nchw as Float32Array, [
+        2,
+        3,
+        h,
+        w,
+      ]);
       assert.deepEqual(got.dims, [2, expected.length / 2 / model.no, model.no]);
       const { max, outside } = maxAbsDiff(got.data, expected);
       assert.equal(outside, 0, `opset ${opset}: max diff ${max}`);
@@ -74,10 +96,17 @@ describe('ONNX export vs our forward (onnxruntime-node)', () => {
     assert.equal(decoded.graph!.output![0]!.name, 'output0');
     assert.deepEqual(dims(decoded.graph!.output![0]!), [2, 3 * (40 * 40 + 20 * 20 + 10 * 10), 8]);
     assert.equal(Number(decoded.opsetImport![0]!.version), 12);
-    assert.deepEqual(Object.fromEntries(decoded.metadataProps!.map((p) => [p.key, p.value])), { stride: '32', names: "{0: 'a', 1: 'b', 2: 'c'}" });
+    assert.deepEqual(Object.fromEntries(decoded.metadataProps!.map((p) => [p.key, p.value])), {
+      stride: '32',
+      names: "{0: 'a', 1: 'b', 2: 'c'}",
+    });
     const ops = new Set(decoded.graph!.node!.map((n) => n.opType));
     assert.ok(!ops.has('BatchNormalization'), 'BN must be folded into Conv');
-    assert.equal(decoded.graph!.node!.filter((n) => n.opType === 'Conv').length, 60, 'yolov5n has 57 Conv modules + 3 Detect convs');
+    assert.equal(
+      decoded.graph!.node!.filter((n) => n.opType === 'Conv').length,
+      60,
+      'yolov5n has 57 Conv modules + 3 Detect convs',
+    );
     model.dispose();
   });
 });

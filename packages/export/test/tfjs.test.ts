@@ -26,9 +26,23 @@ describe('TF.js graph model vs our forward', () => {
     test(`${name}: tf.loadGraphModel output equals predict() (abs 1e-4)`, async (t) => {
       const model = testModel(name);
       const folder = path.join(dir, `${name}_web_model`);
-      writeDirAtomic(folder, graphModelFiles(toTfjsGraph(buildExportGraph(model), { height: SIZE[0], width: SIZE[1], batch: 1, metadata: { stride: 32 }, convertedBy: 'test' })));
+      writeDirAtomic(
+        folder,
+        graphModelFiles(
+          toTfjsGraph(buildExportGraph(model), {
+            height: SIZE[0],
+            width: SIZE[1],
+            batch: 1,
+            metadata: { stride: 32 },
+            convertedBy: 'test',
+          }),
+        ),
+      );
       const files = readdirSync(folder).sort();
-      assert.ok(files.includes('model.json') && files.some((f) => /^group1-shard\d+of\d+\.bin$/.test(f)), files.join(' '));
+      assert.ok(
+        files.includes('model.json') && files.some((f) => /^group1-shard\d+of\d+\.bin$/.test(f)),
+        files.join(' '),
+      );
       const json = JSON.parse(readFileSync(path.join(folder, 'model.json'), 'utf8'));
       assert.equal(json.format, 'graph-model');
       assert.deepEqual(Object.keys(json.signature.inputs), ['x']);
@@ -44,7 +58,8 @@ describe('TF.js graph model vs our forward', () => {
         let max = 0;
         for (let i = 0; i < got.length; i++) {
           max = Math.max(max, Math.abs(got[i]! - ours[i]!));
-          if (!withinTolerance(got[i]!, ours[i]!)) assert.fail(`${name} ${label}: value ${i}: web model ${got[i]} vs ours ${ours[i]}`);
+          if (!withinTolerance(got[i]!, ours[i]!))
+            assert.fail(`${name} ${label}: value ${i}: web model ${got[i]} vs ours ${ours[i]}`);
         }
         t.diagnostic(`${name} ${label}: max |web model - ours| ${max.toExponential(2)} (normalised units)`);
         tf.dispose([x, y]);

@@ -20,7 +20,12 @@ import { buildExportGraph, graphModelFiles, letterboxInput, toTfjsGraph, writeDi
 import { boostLogits, repoRoot, testModel } from './helpers.js';
 
 const SIZE: [number, number] = [320, 320];
-const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
+const CANDIDATES = [
+  process.env.CHROMIUM_PATH,
+  '/usr/bin/chromium',
+  '/usr/bin/chromium-browser',
+  '/usr/bin/google-chrome',
+];
 const chromium = CANDIDATES.find((p): p is string => Boolean(p && existsSync(p)));
 
 interface Box {
@@ -44,33 +49,62 @@ describe('examples/web in headless chromium', () => {
     await initBackend({ backend: 'wasm' });
   });
 
-  test('the page draws the boxes our detect pipeline finds', { skip: chromium ? false : `chromium not found (${CANDIDATES.filter(Boolean).join(', ')}): the browser test did NOT run; apt-get install chromium` }, async (t) => {
-    const model = testModel('yolov5n', 3, 5);
-    boostLogits(model, 3.5, 1.5, 20);
-    const modelDir = path.join(dir, 'best_web_model');
-    writeDirAtomic(modelDir, graphModelFiles(toTfjsGraph(buildExportGraph(model), { height: SIZE[0], width: SIZE[1], batch: 1, metadata: { stride: 32, names: ['rectangle', 'ellipse', 'triangle'] }, convertedBy: 'test' })));
-    const rgb = testPicture();
-    const imageFile = path.join(dir, 'image.png');
-    writeFileSync(imageFile, await sharp(Buffer.from(rgb.data), { raw: { width: rgb.width, height: rgb.height, channels: 3 } }).png().toBuffer());
+  test(
+    'the page draws the boxes our detect pipeline finds',
+    {
+      skip: chromium
+        ? false
+        : `chromium not found (${CANDIDATES.filter(Boolean).join(', ')}): the browser test did NOT run; apt-get install chromium`,
+    },
+    async (t) => {
+      const model = testModel('yolov5n', 3, 5);
+      boostLogits(model, 3.5, 1.5, 20);
+      const modelDir = path.join(dir, 'best_web_model');
+      writeDirAtomic(
+        modelDir,
+        graphModelFiles(
+          toTfjsGraph(buildExportGraph(model), {
+            height: SIZE[0],
+            width: SIZE[1],
+            batch: 1,
+            metadata: { stride: 32, names: ['rectangle', 'ellipse', 'triangle'] },
+            convertedBy: 'test',
+          }),
+        ),
+      );
+      const rgb = testPicture();
+      const imageFile = path.join(dir, 'image.png');
+      writeFileSync(
+        imageFile,
+        await sharp(Buffer.from(rgb.data), { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
+          .png()
+          .toBuffer(),
+      );
 
-    // A random-weights model scores many boxes exactly alike, and among equal scores which box
-    // NMS keeps depends on sort order; with --iou-thres 1 NMS keeps every candidate, so the
-    // boxes are a function of the model output alone (conf 0.25, class, letterbox, scale_boxes).
-    const expected = await ourDetections(model, imageFile, 1);
-    assert.ok(expected.length >= 10, `the test model should find boxes (found ${expected.length})`);
-    const drawn = await pageDetections(modelDir, imageFile, 'backend=cpu&iou=1');
-    t.diagnostic(`${expected.length} boxes in Node, ${drawn.length} drawn by the page`);
-    assert.equal(drawn.length, expected.length);
-    // the same set of boxes (order aside: a random-weights model gives many equal confidences)
-    const unmatched = [...expected];
-    for (const box of drawn) {
-      const k = unmatched.findIndex((want) => want.cls === box.cls && Math.abs(want.conf - box.conf) < 1e-4 && (['x1', 'y1', 'x2', 'y2'] as const).every((c) => Math.abs(want[c] - box[c]) < 0.01));
-      assert.ok(k >= 0, `the page drew a box Node did not find: ${JSON.stringify(box)}`);
-      unmatched.splice(k, 1);
-    }
-    assert.deepEqual(unmatched, []);
-    model.dispose();
-  });
+      // A random-weights model scores many boxes exactly alike, and among equal scores which box
+      // NMS keeps depends on sort order; with --iou-thres 1 NMS keeps every candidate, so the
+      // boxes are a function of the model output alone (conf 0.25, class, letterbox, scale_boxes).
+      const expected = await ourDetections(model, imageFile, 1);
+      assert.ok(expected.length >= 10, `the test model should find boxes (found ${expected.length})`);
+      const drawn = await pageDetections(modelDir, imageFile, 'backend=cpu&iou=1');
+      t.diagnostic(`${expected.length} boxes in Node, ${drawn.length} drawn by the page`);
+      assert.equal(drawn.length, expected.length);
+      // the same set of boxes (order aside: a random-weights model gives many equal confidences)
+      const unmatched = [...expected];
+      for (const box of drawn) {
+        const k = unmatched.findIndex(
+          (want) =>
+            want.cls === box.cls &&
+            Math.abs(want.conf - box.conf) < 1e-4 &&
+            (['x1', 'y1', 'x2', 'y2'] as const).every((c) => Math.abs(want[c] - box[c]) < 0.01),
+        );
+        assert.ok(k >= 0, `the page drew a box Node did not find: ${JSON.stringify(box)}`);
+        unmatched.splice(k, 1);
+      }
+      assert.deepEqual(unmatched, []);
+      model.dispose();
+    },
+  );
 });
 
 /**
@@ -95,7 +129,11 @@ function testPicture(): RgbImage {
 async function ourDetections(model: ReturnType<typeof testModel>, imageFile: string, iouThres: number): Promise<Box[]> {
   const input = await letterboxInput(imageFile, SIZE);
   const pred = tf.tidy(() => model.predict(tf.tensor4d(input.nhwc, [1, ...SIZE, 3])));
-  const [det] = nonMaxSuppression(await pred.data(), pred.shape as [number, number, number], { confThres: 0.25, iouThres, maxDet: 1000 });
+  const [det] = nonMaxSuppression(await pred.data(), pred.shape as [number, number, number], {
+    confThres: 0.25,
+    iouThres,
+    maxDet: 1000,
+  });
   pred.dispose();
   const boxes: Box[] = [];
   for (let i = 0; i < det!.n; i++) {
@@ -107,9 +145,15 @@ async function ourDetections(model: ReturnType<typeof testModel>, imageFile: str
 }
 
 async function pageDetections(modelDir: string, imageFile: string, query: string): Promise<Box[]> {
-  const serve = (await import(pathToFileURL(path.join(repoRoot, 'examples/web/serve.mjs')).href)) as { startServer(o: { modelDir: string; port: number }): Promise<PageServer> };
+  const serve = (await import(pathToFileURL(path.join(repoRoot, 'examples/web/serve.mjs')).href)) as {
+    startServer(o: { modelDir: string; port: number }): Promise<PageServer>;
+  };
   const server = await serve.startServer({ modelDir, port: 0 });
-  const browser = await puppeteer.launch({ executablePath: chromium!, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  const browser = await puppeteer.launch({
+    executablePath: chromium!,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+  });
   try {
     const page = await browser.newPage();
     const errors: string[] = [];

@@ -15,7 +15,12 @@ export interface BoxLabel {
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** The annotated image as JPEG; line width as YOLOv5 (max(round(sum(shape) / 2 * 0.003), 2)) unless given. */
-export async function annotate(image: RgbImage, boxes: BoxLabel[], lineThickness: number | null, format: 'jpeg' | 'png' | 'webp' | 'tiff' = 'jpeg'): Promise<Buffer> {
+export async function annotate(
+  image: RgbImage,
+  boxes: BoxLabel[],
+  lineThickness: number | null,
+  format: 'jpeg' | 'png' | 'webp' | 'tiff' = 'jpeg',
+): Promise<Buffer> {
   const { width, height } = image;
   const lw = lineThickness ?? Math.max(Math.round(((width + height) / 2) * 0.003), 2);
   const fontSize = Math.max(lw * 5, 10);

@@ -25,7 +25,11 @@ export function isUsageError(err: unknown): err is Error {
 }
 
 /** Parse (null after --help), run, and map bad input to `<name>: error: ...` and exit 2. */
-export async function runCommand<O>(name: string, parse: () => Promise<O | null>, run: (options: O) => Promise<unknown>): Promise<number> {
+export async function runCommand<O>(
+  name: string,
+  parse: () => Promise<O | null>,
+  run: (options: O) => Promise<unknown>,
+): Promise<number> {
   try {
     const options = await parse();
     if (!options) return 0;

@@ -8,7 +8,11 @@ import { parseDetectArgs } from './detect-options.js';
 import { runCommand } from './cli-common.js';
 
 export function runDetectCli(argv: readonly string[]): Promise<number> {
-  return runCommand('detect', () => parseDetectArgs(argv), async (opts) => (await import('./detect-run.js')).runDetect(opts));
+  return runCommand(
+    'detect',
+    () => parseDetectArgs(argv),
+    async (opts) => (await import('./detect-run.js')).runDetect(opts),
+  );
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) process.exitCode = await runDetectCli(process.argv.slice(2));

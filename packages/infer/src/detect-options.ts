@@ -48,11 +48,21 @@ function parser(argv: readonly string[]) {
       .option('weights', { type: 'string', describe: 'model checkpoint (best.pt / last.pt from train)' })
       .option('source', { type: 'string', describe: 'an image, a folder of images, or a glob' })
       .option('data', { type: 'string', describe: 'accepted for compatibility (class names come from the weights)' })
-      .option('imgsz', { type: 'number', array: true, alias: ['img', 'img-size'], default: [640], describe: 'inference size' })
+      .option('imgsz', {
+        type: 'number',
+        array: true,
+        alias: ['img', 'img-size'],
+        default: [640],
+        describe: 'inference size',
+      })
       .option('conf-thres', { type: 'number', default: 0.25, describe: 'confidence threshold' })
       .option('iou-thres', { type: 'number', default: 0.45, describe: 'NMS IoU threshold' })
       .option('max-det', { type: 'number', default: 1000, describe: 'maximum detections per image' })
-      .option('device', { type: 'string', default: '', describe: 'accepted for compatibility (the launcher assigns devices)' })
+      .option('device', {
+        type: 'string',
+        default: '',
+        describe: 'accepted for compatibility (the launcher assigns devices)',
+      })
       .option('save-txt', { type: 'boolean', default: false, describe: 'save results to *.txt' })
       .option('save-conf', { type: 'boolean', default: false, describe: 'save confidences in --save-txt labels' })
       .option('save-crop', { type: 'boolean', default: false, describe: 'save cropped prediction boxes' })
@@ -65,8 +75,17 @@ function parser(argv: readonly string[]) {
       .option('line-thickness', { type: 'number', default: 3, describe: 'bounding box thickness (pixels)' })
       .option('hide-labels', { type: 'boolean', default: false, describe: 'hide labels' })
       .option('hide-conf', { type: 'boolean', default: false, describe: 'hide confidences' })
-      .option('vid-stride', { type: 'number', default: 1, describe: 'accepted for compatibility (videos are not supported)' })
-      .option('backend', { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], describe: 'tfjs backend (yolo-launch)' })
+      .option('vid-stride', {
+        type: 'number',
+        default: 1,
+        describe: 'accepted for compatibility (videos are not supported)',
+      })
+      .option('backend', {
+        type: 'string',
+        default: 'auto',
+        choices: ['auto', 'tensorflow', 'wasm', 'cpu'],
+        describe: 'tfjs backend (yolo-launch)',
+      })
       .option('augment', { type: 'boolean', hidden: true })
       .option('half', { type: 'boolean', hidden: true })
       .option('dnn', { type: 'boolean', hidden: true })
@@ -84,18 +103,39 @@ function check(ok: boolean, message: string): void {
 export async function parseDetectArgs(argv: readonly string[]): Promise<DetectOptions | null> {
   const args = await parser(argv).parseAsync();
   if (args.help) return null;
-  for (const [flag, why] of Object.entries(REFUSED)) if (args[flag === 'view' ? 'view-img' : flag]) throw new UsageError(why);
+  for (const [flag, why] of Object.entries(REFUSED))
+    if (args[flag === 'view' ? 'view-img' : flag]) throw new UsageError(why);
   check(Boolean(args.weights), '--weights is required, e.g. --weights runs/train/exp/weights/best.pt');
   check(Boolean(args.source), '--source is required: an image, a folder of images, or a glob');
-  check(existsSync(args.weights!), `--weights ${args.weights} does not exist (train first: yolo-launch train ... writes runs/train/exp/weights/best.pt)`);
-  check(args.imgsz.length === 1 || (args.imgsz.length === 2 && args.imgsz[0] === args.imgsz[1]), `--imgsz ${args.imgsz.join(' ')}: give one size (square inference)`);
+  check(
+    existsSync(args.weights!),
+    `--weights ${args.weights} does not exist (train first: yolo-launch train ... writes runs/train/exp/weights/best.pt)`,
+  );
+  check(
+    args.imgsz.length === 1 || (args.imgsz.length === 2 && args.imgsz[0] === args.imgsz[1]),
+    `--imgsz ${args.imgsz.join(' ')}: give one size (square inference)`,
+  );
   const imgsz = args.imgsz[0]!;
   check(Number.isInteger(imgsz) && imgsz > 0, `--imgsz ${imgsz}: must be a positive integer`);
-  for (const [flag, v] of [['--conf-thres', args['conf-thres']], ['--iou-thres', args['iou-thres']]] as const) check(v >= 0 && v <= 1, `${flag} ${v}: must be between 0 and 1`);
-  check(Number.isInteger(args['max-det']) && args['max-det'] > 0, `--max-det ${args['max-det']}: must be a positive integer`);
+  for (const [flag, v] of [
+    ['--conf-thres', args['conf-thres']],
+    ['--iou-thres', args['iou-thres']],
+  ] as const)
+    check(v >= 0 && v <= 1, `${flag} ${v}: must be between 0 and 1`);
+  check(
+    Number.isInteger(args['max-det']) && args['max-det'] > 0,
+    `--max-det ${args['max-det']}: must be a positive integer`,
+  );
   const classes = args.classes ?? null;
-  if (classes) check(classes.every((c) => Number.isInteger(c) && c >= 0), `--classes ${classes.join(' ')}: class indices are integers >= 0`);
-  check(Number.isInteger(args['line-thickness']) && args['line-thickness'] > 0, `--line-thickness ${args['line-thickness']}: must be a positive integer`);
+  if (classes)
+    check(
+      classes.every((c) => Number.isInteger(c) && c >= 0),
+      `--classes ${classes.join(' ')}: class indices are integers >= 0`,
+    );
+  check(
+    Number.isInteger(args['line-thickness']) && args['line-thickness'] > 0,
+    `--line-thickness ${args['line-thickness']}: must be a positive integer`,
+  );
   return {
     weights: args.weights!,
     source: args.source!,

@@ -32,7 +32,9 @@ function checkValDataset(opts: ValOptions): void {
     throw new UsageError(`--data ${opts.data}: ${(err as Error).message}`);
   }
   if (!images.some((f) => fs.existsSync(data.img2labelPath(f))))
-    throw new UsageError(`--data ${opts.data}: no label files for the ${images.length} ${split} images (looked in ${data.img2labelPath(images[0]!)} and beside it); val needs labels to score against`);
+    throw new UsageError(
+      `--data ${opts.data}: no label files for the ${images.length} ${split} images (looked in ${data.img2labelPath(images[0]!)} and beside it); val needs labels to score against`,
+    );
 }
 
 /**

@@ -27,7 +27,13 @@ export async function openRanks(backend: BackendOption): Promise<Ranks> {
 }
 
 /** `--project/--name` with increment_path, made on rank 0 and heard by every rank. */
-export async function makeSaveDir(ranks: Ranks, project: string, name: string, existOk: boolean, subdirs: string[] = []): Promise<string> {
+export async function makeSaveDir(
+  ranks: Ranks,
+  project: string,
+  name: string,
+  existOk: boolean,
+  subdirs: string[] = [],
+): Promise<string> {
   let saveDir: string | null = null;
   if (ranks.isMain) {
     saveDir = incrementPath(path.join(project, name), existOk);

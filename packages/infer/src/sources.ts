@@ -51,18 +51,34 @@ function globFiles(pattern: string): string[] {
 
 /** The images of --source, sorted as detect.py's LoadImages sorts them. */
 export function listSource(source: string): string[] {
-  if (/^(rtsp|rtmp|http|https):\/\//i.test(source) || /^\d+$/.test(source) || source.endsWith('.streams') || source === 'screen')
-    throw new UsageError(`--source ${source}: webcams, streams, URLs and screenshots are not supported; give an image, a folder or a glob`);
+  if (
+    /^(rtsp|rtmp|http|https):\/\//i.test(source) ||
+    /^\d+$/.test(source) ||
+    source.endsWith('.streams') ||
+    source === 'screen'
+  )
+    throw new UsageError(
+      `--source ${source}: webcams, streams, URLs and screenshots are not supported; give an image, a folder or a glob`,
+    );
   let files: string[];
   if (/[*?]/.test(source)) files = globFiles(source);
   else if (!fs.existsSync(source)) throw new UsageError(`--source ${source} does not exist`);
   else if (fs.statSync(source).isDirectory()) {
-    files = fs.readdirSync(source).filter((f) => !f.startsWith('.')).map((f) => path.join(source, f));
+    files = fs
+      .readdirSync(source)
+      .filter((f) => !f.startsWith('.'))
+      .map((f) => path.join(source, f));
   } else files = [source];
   const videos = files.filter((f) => (VID_FORMATS as readonly string[]).includes(suffix(f)));
-  if (videos.length) throw new UsageError(`--source: ${videos[0]} is a video; videos are not supported here, extract its frames (e.g. ffmpeg -i in.mp4 frames/%06d.jpg) and pass the folder`);
-  const images = files.filter((f) => (IMG_FORMATS as readonly string[]).includes(suffix(f))).map((f) => path.resolve(f));
+  if (videos.length)
+    throw new UsageError(
+      `--source: ${videos[0]} is a video; videos are not supported here, extract its frames (e.g. ffmpeg -i in.mp4 frames/%06d.jpg) and pass the folder`,
+    );
+  const images = files
+    .filter((f) => (IMG_FORMATS as readonly string[]).includes(suffix(f)))
+    .map((f) => path.resolve(f));
   images.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  if (!images.length) throw new UsageError(`--source ${source}: no images found; supported formats are ${IMG_FORMATS.join(', ')}`);
+  if (!images.length)
+    throw new UsageError(`--source ${source}: no images found; supported formats are ${IMG_FORMATS.join(', ')}`);
   return images;
 }

@@ -9,7 +9,11 @@ import { runCommand } from './cli-common.js';
 
 export function runValCli(argv: readonly string[]): Promise<number> {
   // the model, tfjs and the loaders load only once the command line is known to be good
-  return runCommand('val', () => parseValArgs(argv), async (opts) => (await import('./val-run.js')).runVal(opts));
+  return runCommand(
+    'val',
+    () => parseValArgs(argv),
+    async (opts) => (await import('./val-run.js')).runVal(opts),
+  );
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) process.exitCode = await runValCli(process.argv.slice(2));

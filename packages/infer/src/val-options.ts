@@ -44,15 +44,28 @@ function parser(argv: readonly string[]) {
     yargs([...argv])
       .scriptName('yolo-launch val')
       .usage('$0 --weights runs/train/exp/weights/best.pt --data coco128.yaml [--imgsz 640] [--batch-size 32]')
-      .option('data', { type: 'string', default: 'synthetic.yaml', describe: 'dataset.yaml path (default: the embedded synthetic dataset)' })
+      .option('data', {
+        type: 'string',
+        default: 'synthetic.yaml',
+        describe: 'dataset.yaml path (default: the embedded synthetic dataset)',
+      })
       .option('weights', { type: 'string', describe: 'model checkpoint (best.pt / last.pt from train)' })
       .option('batch-size', { type: 'number', default: 32, describe: 'batch size (total over all ranks)' })
-      .option('imgsz', { type: 'number', alias: ['img', 'img-size'], default: 640, describe: 'inference size (pixels)' })
+      .option('imgsz', {
+        type: 'number',
+        alias: ['img', 'img-size'],
+        default: 640,
+        describe: 'inference size (pixels)',
+      })
       .option('conf-thres', { type: 'number', default: 0.001, describe: 'confidence threshold' })
       .option('iou-thres', { type: 'number', default: 0.6, describe: 'NMS IoU threshold' })
       .option('max-det', { type: 'number', default: 300, describe: 'maximum detections per image' })
       .option('task', { type: 'string', default: 'val', choices: [...VAL_TASKS], describe: 'train, val, test, speed' })
-      .option('device', { type: 'string', default: '', describe: 'accepted for compatibility (the launcher assigns devices)' })
+      .option('device', {
+        type: 'string',
+        default: '',
+        describe: 'accepted for compatibility (the launcher assigns devices)',
+      })
       .option('workers', { type: 'number', default: 8, describe: 'max dataloader workers (per rank)' })
       .option('single-cls', { type: 'boolean', default: false, describe: 'treat as single-class dataset' })
       .option('verbose', { type: 'boolean', default: false, describe: 'report mAP by class' })
@@ -62,8 +75,17 @@ function parser(argv: readonly string[]) {
       .option('project', { type: 'string', default: 'runs/val', describe: 'save to project/name' })
       .option('name', { type: 'string', default: 'exp', describe: 'save to project/name' })
       .option('exist-ok', { type: 'boolean', default: false, describe: 'existing project/name ok, do not increment' })
-      .option('noplots', { type: 'boolean', default: false, describe: 'no PR/F1 curves, confusion matrix or val batches (yolo-launch)' })
-      .option('backend', { type: 'string', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], describe: 'tfjs backend (yolo-launch)' })
+      .option('noplots', {
+        type: 'boolean',
+        default: false,
+        describe: 'no PR/F1 curves, confusion matrix or val batches (yolo-launch)',
+      })
+      .option('backend', {
+        type: 'string',
+        default: 'auto',
+        choices: ['auto', 'tensorflow', 'wasm', 'cpu'],
+        describe: 'tfjs backend (yolo-launch)',
+      })
       .option('augment', { type: 'boolean', hidden: true })
       .option('half', { type: 'boolean', hidden: true })
       .option('dnn', { type: 'boolean', hidden: true })
@@ -87,7 +109,10 @@ export async function parseValArgs(argv: readonly string[]): Promise<ValOptions 
   if (args.help) return null;
   for (const [flag, why] of Object.entries(REFUSED)) if (args[flag]) throw new UsageError(why);
   if (!args.weights) throw new UsageError('--weights is required, e.g. --weights runs/train/exp/weights/best.pt');
-  if (!existsSync(args.weights)) throw new UsageError(`--weights ${args.weights} does not exist (train first: yolo-launch train ... writes runs/train/exp/weights/best.pt)`);
+  if (!existsSync(args.weights))
+    throw new UsageError(
+      `--weights ${args.weights} does not exist (train first: yolo-launch train ... writes runs/train/exp/weights/best.pt)`,
+    );
   const speed = args.task === 'speed';
   return {
     data: args.data,

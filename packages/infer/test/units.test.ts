@@ -9,17 +9,31 @@ import { ownedBatches, ownedIndices } from '@yolo-launch/train';
 import { cocoRecords, labelLines, listSource } from '../src/index.js';
 
 test('every batch of the one-rank run goes to exactly one rank, whole and in order', () => {
-  for (const [n, batch] of [[128, 32], [100, 16], [7, 8], [33, 4]] as const)
+  for (const [n, batch] of [
+    [128, 32],
+    [100, 16],
+    [7, 8],
+    [33, 4],
+  ] as const)
     for (const world of [1, 2, 3, 5]) {
       const seen: number[] = [];
       for (let rank = 0; rank < world; rank++) {
         const batches = ownedBatches(n, batch, { rank, world });
         const indices = ownedIndices(n, batch, batches);
         // cut every `batch` items, the indices are exactly the owned batches
-        batches.forEach((b, j) => assert.deepEqual(indices.slice(j * batch, (j + 1) * batch), Array.from({ length: Math.min(n, (b + 1) * batch) - b * batch }, (_, i) => b * batch + i)));
+        batches.forEach((b, j) =>
+          assert.deepEqual(
+            indices.slice(j * batch, (j + 1) * batch),
+            Array.from({ length: Math.min(n, (b + 1) * batch) - b * batch }, (_, i) => b * batch + i),
+          ),
+        );
         seen.push(...indices);
       }
-      assert.deepEqual(seen.sort((a, b) => a - b), Array.from({ length: n }, (_, i) => i), `n ${n} batch ${batch} world ${world}`);
+      assert.deepEqual(
+        seen.sort((a, b) => a - b),
+        Array.from({ length: n }, (_, i) => i),
+        `n ${n} batch ${batch} world ${world}`,
+      );
     }
 });
 
@@ -47,7 +61,10 @@ test('--source: an image, a folder, a glob; videos, URLs and empty sources refus
     assert.deepEqual(listSource(dir), [path.join(dir, 'a.png'), path.join(dir, 'b.jpg')]);
     assert.deepEqual(listSource(path.join(dir, 'b.jpg')), [path.join(dir, 'b.jpg')]);
     assert.deepEqual(listSource(path.join(dir, '*.jpg')), [path.join(dir, 'b.jpg')]);
-    assert.deepEqual(listSource(path.join(dir, '**', '*.jpg')), [path.join(dir, 'b.jpg'), path.join(dir, 'sub', 'c.jpg')]);
+    assert.deepEqual(listSource(path.join(dir, '**', '*.jpg')), [
+      path.join(dir, 'b.jpg'),
+      path.join(dir, 'sub', 'c.jpg'),
+    ]);
     assert.throws(() => listSource(path.join(dir, '*.gif')), /no images found/);
     fs.writeFileSync(path.join(dir, 'clip.mp4'), '');
     assert.throws(() => listSource(path.join(dir, 'clip.mp4')), /is a video/);

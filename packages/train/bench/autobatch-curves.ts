@@ -29,10 +29,20 @@ for (let i = 0; i < specs.length; i += 3) {
   const modelYaml = yolo.readModelYaml(yolo.modelYamlPath(cfg) ?? cfg);
   const probe = createTrainStepProbe({ modelYaml, nc: 80, lossHyp: hyp, imgsz, recompute });
   const device = currentDeviceMemory(1);
-  const result = await autobatch(probe, { imgsz, device, params: probe.params, print: console.log, warn: console.warn });
+  const result = await autobatch(probe, {
+    imgsz,
+    device,
+    params: probe.params,
+    print: console.log,
+    warn: console.warn,
+  });
   probe.dispose();
   curves.push({
-    backend: tf.getBackend(), cfg, imgsz, nc: 80, backward: recompute ? 'recompute' : 'tape',
+    backend: tf.getBackend(),
+    cfg,
+    imgsz,
+    nc: 80,
+    backward: recompute ? 'recompute' : 'tape',
     device: { name: device.name, availableBytes: device.availableBytes, fixedBytes: device.fixedBytes },
     samples: result.rows.map((r) => ({ batch: r.batch, bytes: r.bytes })),
   });

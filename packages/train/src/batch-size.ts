@@ -47,9 +47,15 @@ export async function settleBatchSize(run: PreparedRun, x: BatchSizeInputs): Pro
     env: process.env.YOLO_TRAIN_RECOMPUTE,
   });
   const agreed = await resolveAutoBatch({
-    modelYaml: run.modelYaml, nc: x.nc, lossHyp: run.hyp, imgsz: x.imgsz, recompute: backward.recompute,
+    modelYaml: run.modelYaml,
+    nc: x.nc,
+    lossHyp: run.hyp,
+    imgsz: x.imgsz,
+    recompute: backward.recompute,
     ...(run.hyp.anchors ? { anchors: Math.round(run.hyp.anchors) } : {}),
-    group: run.processGroup, localWorldSize: distEnv.localWorldSize, log: run.log,
+    group: run.processGroup,
+    localWorldSize: distEnv.localWorldSize,
+    log: run.log,
   });
   const settled: TrainOptions = { ...options, batch_size: agreed.total };
   if (distEnv.rank <= 0) writeOptYaml(x.saveDir, settled, run.hyp);

@@ -70,7 +70,8 @@ class PipelineSource implements BatchSource {
   }
 
   async *epoch(indices: readonly number[], epoch: number, batchSize: number): AsyncIterable<Batch> {
-    if (batchSize !== this.loader.batchSize) throw new Error(`batch size ${batchSize} differs from the loader's ${this.loader.batchSize}`);
+    if (batchSize !== this.loader.batchSize)
+      throw new Error(`batch size ${batchSize} differs from the loader's ${this.loader.batchSize}`);
     for await (const b of this.loader.epoch(indices, epoch)) {
       const [n, height, width] = b.shape;
       const batch: Batch = {
@@ -84,7 +85,11 @@ class PipelineSource implements BatchSource {
         shapes: b.shapes.map((s) =>
           s
             ? { orig: s.shape0, ratio: [s.ratioPad[0][1], s.ratioPad[0][0]] as [number, number], pad: s.ratioPad[1] }
-            : { orig: [height, width] as [number, number], ratio: [1, 1] as [number, number], pad: [0, 0] as [number, number] },
+            : {
+                orig: [height, width] as [number, number],
+                ratio: [1, 1] as [number, number],
+                pad: [0, 0] as [number, number],
+              },
         ),
       };
       this.loaded.set(batch, b);
@@ -110,9 +115,14 @@ export interface SourceOptions extends LoaderOptions {
 }
 
 /** The batch source for a split: @yolo-launch/data's DataLoader. */
-export async function createBatchSource(dataset: YoloDataset, opts: SourceOptions): Promise<BatchSource & { dataset: YoloDataset }> {
+export async function createBatchSource(
+  dataset: YoloDataset,
+  opts: SourceOptions,
+): Promise<BatchSource & { dataset: YoloDataset }> {
   // data caps --workers by threadBudget / localWorldSize; YOLO_LAUNCH_THREADS is already per rank.
-  const cpus = opts.threadBudget ? { threadBudget: opts.threadBudget, localWorldSize: 1 } : { localWorldSize: opts.localWorldSize };
+  const cpus = opts.threadBudget
+    ? { threadBudget: opts.threadBudget, localWorldSize: 1 }
+    : { localWorldSize: opts.localWorldSize };
   const loader = await data.createDataLoader({
     dataset,
     batchSize: opts.batchSize,

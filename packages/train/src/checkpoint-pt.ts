@@ -20,7 +20,9 @@ const RESUME_FORMAT = 'yolo-launch-checkpoint';
 const RESUME_VERSION = 2;
 
 function tensorMap(list: readonly NamedTensor[]): Map<yolo.PyValue, yolo.PyValue> {
-  return new Map(list.map((t) => [t.name, new yolo.TensorOut(t.data instanceof Int32Array ? 'int32' : 'float32', t.shape, t.data)]));
+  return new Map(
+    list.map((t) => [t.name, new yolo.TensorOut(t.data instanceof Int32Array ? 'int32' : 'float32', t.shape, t.data)]),
+  );
 }
 
 function stateDictOf(list: readonly NamedTensor[]): yolo.StateDict {
@@ -32,7 +34,8 @@ export function encodePtCheckpoint(ckpt: Checkpoint, archiveName = 'archive'): B
   const meta = ckpt.meta;
   // DetectionModel.yaml holds the overrides the model was built with (nc from the dataset,
   // hyp.anchors), as YOLOv5 writes them into it.
-  const anchors = typeof meta.hyp.anchors === 'number' && meta.hyp.anchors > 0 ? { anchors: Math.round(meta.hyp.anchors) } : {};
+  const anchors =
+    typeof meta.hyp.anchors === 'number' && meta.hyp.anchors > 0 ? { anchors: Math.round(meta.hyp.anchors) } : {};
   const yaml = yolo.readModelYaml({ ...(meta.model_yaml as unknown as yolo.ModelYaml), nc: meta.nc, ...anchors });
   const stride = Array.isArray(meta.extra?.stride) ? (meta.extra.stride as number[]) : undefined;
   const resume = new Map<yolo.PyValue, yolo.PyValue>([
@@ -82,16 +85,23 @@ function readTensors(value: yolo.PyValue | undefined, pt: yolo.PtCheckpoint, sec
   if (!(value instanceof Map)) throw new CheckpointError(`${pt.file}: ${RESUME_KEY}.${section} is missing or damaged`);
   const out: NamedTensor[] = [];
   for (const [name, tensor] of value) {
-    if (!(tensor instanceof yolo.TorchTensor)) throw new CheckpointError(`${pt.file}: ${RESUME_KEY}.${section}.${String(name)} is not a tensor`);
+    if (!(tensor instanceof yolo.TorchTensor))
+      throw new CheckpointError(`${pt.file}: ${RESUME_KEY}.${section}.${String(name)} is not a tensor`);
     const values = pt.archive.values(tensor, `${section}.${String(name)}`);
-    out.push({ name: String(name), shape: [...tensor.shape], data: tensor.storage.dtype === 'int32' ? Int32Array.from(values) : values });
+    out.push({
+      name: String(name),
+      shape: [...tensor.shape],
+      data: tensor.storage.dtype === 'int32' ? Int32Array.from(values) : values,
+    });
   }
   return out;
 }
 
 function fromResumeKey(resume: Map<yolo.PyValue, yolo.PyValue>, pt: yolo.PtCheckpoint): Checkpoint {
   if (resume.get('format') !== RESUME_FORMAT || resume.get('version') !== RESUME_VERSION)
-    throw new CheckpointError(`${pt.file}: unsupported ${RESUME_KEY} data (format ${String(resume.get('format'))} version ${String(resume.get('version'))})`);
+    throw new CheckpointError(
+      `${pt.file}: unsupported ${RESUME_KEY} data (format ${String(resume.get('format'))} version ${String(resume.get('version'))})`,
+    );
   const meta = JSON.parse(String(resume.get('meta'))) as CheckpointMeta;
   return {
     meta,
@@ -109,7 +119,10 @@ function namedTensors(model: yolo.PtModel): NamedTensor[] {
 function fromYolov5(pt: yolo.PtCheckpoint): Checkpoint {
   const model = pt.model ?? pt.ema;
   if (!model) throw new CheckpointError(`${pt.file}: holds no model weights`);
-  if (!model.yaml) throw new CheckpointError(`${pt.file}: a bare state_dict has no model definition; train with --cfg <model.yaml> and load it as weights from a YOLOv5 checkpoint instead`);
+  if (!model.yaml)
+    throw new CheckpointError(
+      `${pt.file}: a bare state_dict has no model definition; train with --cfg <model.yaml> and load it as weights from a YOLOv5 checkpoint instead`,
+    );
   const opt = pt.opt ?? {};
   const hyp = (opt.hyp !== null && typeof opt.hyp === 'object' ? opt.hyp : {}) as Record<string, unknown>;
   const nc = model.nc ?? Number(model.yaml.nc);
@@ -129,7 +142,12 @@ function fromYolov5(pt: yolo.PtCheckpoint): Checkpoint {
     date: pt.date ?? '',
     extra: { source: 'yolov5', ...(model.stride ? { stride: model.stride } : {}) },
   };
-  return { meta, model: namedTensors(model), ema: pt.ema ? namedTensors(pt.ema) : null, optimizer: optimizer?.tensors ?? null };
+  return {
+    meta,
+    model: namedTensors(model),
+    ema: pt.ema ? namedTensors(pt.ema) : null,
+    optimizer: optimizer?.tensors ?? null,
+  };
 }
 
 /**
@@ -137,21 +155,37 @@ function fromYolov5(pt: yolo.PtCheckpoint): Checkpoint {
  * smart_optimizer (biases, then weights with decay, then BatchNorm weights, each in module
  * order), which is our state_dict order filtered the same way.
  */
-function yolov5Optimizer(pt: yolo.PtCheckpoint, model: yolo.PtModel, name: string): { name: string; step: number; tensors: NamedTensor[] } | null {
+function yolov5Optimizer(
+  pt: yolo.PtCheckpoint,
+  model: yolo.PtModel,
+  name: string,
+): { name: string; step: number; tensors: NamedTensor[] } | null {
   const saved = pt.top.get('optimizer');
   if (!(saved instanceof Map)) return null;
   const state = saved.get('state');
   if (!(state instanceof Map)) return null;
-  const params = Object.keys(model.stateDict).filter((n) => !/\.(running_mean|running_var|num_batches_tracked|anchors)$/.test(n));
-  const order = [...params.filter((n) => n.endsWith('.bias')), ...params.filter((n) => n.endsWith('.weight') && !n.includes('.bn.')), ...params.filter((n) => n.endsWith('.bn.weight'))];
+  const params = Object.keys(model.stateDict).filter(
+    (n) => !/\.(running_mean|running_var|num_batches_tracked|anchors)$/.test(n),
+  );
+  const order = [
+    ...params.filter((n) => n.endsWith('.bias')),
+    ...params.filter((n) => n.endsWith('.weight') && !n.includes('.bn.')),
+    ...params.filter((n) => n.endsWith('.bn.weight')),
+  ];
   const tensors: NamedTensor[] = [];
   let step = pt.updates ?? 0;
   for (const [index, buffers] of state) {
     const param = order[Number(index)];
     if (!param || !(buffers instanceof Map)) continue;
     for (const [key, value] of buffers) {
-      if (key === 'step') step = value instanceof yolo.TorchTensor ? pt.archive.values(value, 'step')[0]! : Number(value);
-      else if (value instanceof yolo.TorchTensor) tensors.push({ name: `${param}/${String(key)}`, shape: [...value.shape], data: pt.archive.values(value, `optimizer ${param}/${String(key)}`) });
+      if (key === 'step')
+        step = value instanceof yolo.TorchTensor ? pt.archive.values(value, 'step')[0]! : Number(value);
+      else if (value instanceof yolo.TorchTensor)
+        tensors.push({
+          name: `${param}/${String(key)}`,
+          shape: [...value.shape],
+          data: pt.archive.values(value, `optimizer ${param}/${String(key)}`),
+        });
     }
   }
   return { name, step, tensors };

@@ -49,7 +49,10 @@ export function encodeYlckpt(ckpt: Checkpoint): Buffer {
     for (const t of list) {
       const dtype: TensorDtype = t.data instanceof Int32Array ? 'int32' : 'float32';
       const n = t.shape.reduce((a, b) => a * b, 1);
-      if (n !== t.data.length) throw new CheckpointError(`tensor ${section}/${t.name}: shape [${t.shape}] holds ${n} values, data has ${t.data.length}`);
+      if (n !== t.data.length)
+        throw new CheckpointError(
+          `tensor ${section}/${t.name}: shape [${t.shape}] holds ${n} values, data has ${t.data.length}`,
+        );
       const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
       tensors.push({ section, name: t.name, dtype, shape: t.shape, offset, byteLength: bytes.length });
       blobs.push(bytes);
@@ -82,7 +85,8 @@ export function decodeYlckpt(buf: Buffer, source = 'checkpoint'): Checkpoint {
   if (!got.equals(want)) throw new CheckpointError(`${source} is corrupt or truncated (SHA-256 mismatch)`);
   const hlen = buf.readUInt32LE(8);
   const header = JSON.parse(buf.subarray(12, 12 + hlen).toString('utf8')) as CheckpointHeader;
-  if (header.format !== 'yolo-launch-checkpoint' || header.version !== 1) throw new CheckpointError(`${source}: unsupported checkpoint version`);
+  if (header.format !== 'yolo-launch-checkpoint' || header.version !== 1)
+    throw new CheckpointError(`${source}: unsupported checkpoint version`);
   const dataStart = align8(12 + hlen);
   const out: Checkpoint = { meta: header.meta, model: [], ema: null, optimizer: null };
   for (const e of header.tensors) {
@@ -98,4 +102,3 @@ export function decodeYlckpt(buf: Buffer, source = 'checkpoint'): Checkpoint {
   }
   return out;
 }
-

@@ -34,15 +34,42 @@ export function datasetDirs(): string[] {
 export const DEFAULT_CFG = 'yolov5s.yaml';
 
 export const REQUIRED_HYP_KEYS = [
-  'lr0', 'lrf', 'momentum', 'weight_decay', 'warmup_epochs', 'warmup_momentum', 'warmup_bias_lr', 'box', 'cls', 'cls_pw', 'obj', 'obj_pw',
-  'iou_t', 'anchor_t', 'fl_gamma', 'hsv_h', 'hsv_s', 'hsv_v', 'degrees', 'translate', 'scale', 'shear', 'perspective', 'flipud', 'fliplr', 'mosaic', 'mixup',
+  'lr0',
+  'lrf',
+  'momentum',
+  'weight_decay',
+  'warmup_epochs',
+  'warmup_momentum',
+  'warmup_bias_lr',
+  'box',
+  'cls',
+  'cls_pw',
+  'obj',
+  'obj_pw',
+  'iou_t',
+  'anchor_t',
+  'fl_gamma',
+  'hsv_h',
+  'hsv_s',
+  'hsv_v',
+  'degrees',
+  'translate',
+  'scale',
+  'shear',
+  'perspective',
+  'flipud',
+  'fliplr',
+  'mosaic',
+  'mixup',
 ] as const;
 export type RequiredHypKey = (typeof REQUIRED_HYP_KEYS)[number];
 
 /** hyp.yaml after checkHyp: every required key, train.py's two defaults, and any other key the file holds (e.g. anchors). */
 export type Hyp = Record<RequiredHypKey | 'copy_paste' | 'label_smoothing', number> & Record<string, number>;
 
-function hasRequiredKeys(values: Record<string, number>): values is Record<RequiredHypKey, number> & Record<string, number> {
+function hasRequiredKeys(
+  values: Record<string, number>,
+): values is Record<RequiredHypKey, number> & Record<string, number> {
   return REQUIRED_HYP_KEYS.every((k) => k in values);
 }
 
@@ -57,10 +84,12 @@ export function loadHyp(file: string): Hyp {
 }
 
 export function checkHyp(obj: unknown, where: string): Hyp {
-  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new UsageError(`--hyp ${where}: expected a mapping of hyperparameters`);
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj))
+    throw new UsageError(`--hyp ${where}: expected a mapping of hyperparameters`);
   const values: Record<string, number> = {};
   for (const [k, v] of Object.entries(obj)) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new UsageError(`--hyp ${where}: '${k}' must be a number, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v))
+      throw new UsageError(`--hyp ${where}: '${k}' must be a number, got ${JSON.stringify(v)}`);
     values[k] = v;
   }
   if (!hasRequiredKeys(values)) {

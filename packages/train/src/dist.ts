@@ -71,6 +71,7 @@ export async function openProcessGroup(distEnv: DistEnv, configDigest?: string):
   if (distEnv.rank === -1) return new LocalProcessGroup();
   const comm = (await import('@yolo-launch/comm')) as unknown as Record<string, unknown>;
   const init = comm.initProcessGroup as InitFn | undefined;
-  if (typeof init !== 'function') throw new Error('@yolo-launch/comm does not export initProcessGroup (is the comm package built?)');
+  if (typeof init !== 'function')
+    throw new Error('@yolo-launch/comm does not export initProcessGroup (is the comm package built?)');
   return init({ rank: distEnv.rank, worldSize: distEnv.worldSize, configDigest });
 }

@@ -29,19 +29,29 @@ export async function downloadDataset(cfg: DatasetConfig, log: (line: string) =>
     try {
       res = await fetch(url);
     } catch (e) {
-      throw new Error(`Dataset download failed (${url}): ${(e as Error).message}; download it by hand so that ${missing[0]} exists, or fix 'path:' in ${cfg.yamlFile}`, { cause: e });
+      throw new Error(
+        `Dataset download failed (${url}): ${(e as Error).message}; download it by hand so that ${missing[0]} exists, or fix 'path:' in ${cfg.yamlFile}`,
+        { cause: e },
+      );
     }
     if (!res.ok) throw new Error(`Dataset download failed (${url}): HTTP ${res.status}`);
     fs.writeFileSync(file, Buffer.from(await res.arrayBuffer()));
-    const unpack = file.endsWith('.zip') ? spawnSync('unzip', ['-q', '-o', file, '-d', root]) : /\.tar(\.gz)?$|\.tgz$/.test(file) ? spawnSync('tar', ['-xf', file, '-C', root]) : null;
-    if (unpack && (unpack.error || unpack.status !== 0)) throw new Error(`Unpacking ${file} failed: ${unpack.error?.message ?? unpack.stderr.toString()}`);
+    const unpack = file.endsWith('.zip')
+      ? spawnSync('unzip', ['-q', '-o', file, '-d', root])
+      : /\.tar(\.gz)?$|\.tgz$/.test(file)
+        ? spawnSync('tar', ['-xf', file, '-C', root])
+        : null;
+    if (unpack && (unpack.error || unpack.status !== 0))
+      throw new Error(`Unpacking ${file} failed: ${unpack.error?.message ?? unpack.stderr.toString()}`);
     if (unpack) fs.rmSync(file, { force: true });
   } else if (dl.startsWith('bash ')) {
     log(`Running ${dl} ...`);
     const r = spawnSync('bash', ['-c', dl.slice(5)], { cwd: root, stdio: 'inherit' });
     if (r.status !== 0) throw new Error(`Dataset download script failed (exit ${r.status}): ${dl}`);
   } else {
-    throw new Error(`Dataset 'download:' of ${cfg.yamlFile} is a Python script, which yolo-launch cannot run; prepare the dataset by hand so that ${missing[0]} exists`);
+    throw new Error(
+      `Dataset 'download:' of ${cfg.yamlFile} is a Python script, which yolo-launch cannot run; prepare the dataset by hand so that ${missing[0]} exists`,
+    );
   }
   const still = missingPaths(cfg);
   if (still.length) throw new Error(`Dataset download finished but paths are still missing: ${still.join(', ')}`);

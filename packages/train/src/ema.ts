@@ -36,7 +36,8 @@ export class ModelEMA {
     for (const e of this.entries) {
       const src = model.get(e.name);
       if (!src) throw new Error(`EMA: model has no entry ${e.name}`);
-      if (src.length !== e.data.length) throw new Error(`EMA: ${e.name} has ${src.length} values, EMA ${e.data.length}`);
+      if (src.length !== e.data.length)
+        throw new Error(`EMA: ${e.name} has ${src.length} values, EMA ${e.data.length}`);
       const v = e.data;
       for (let i = 0; i < v.length; i++) v[i] = Math.fround(Math.fround(v[i]! * d) + Math.fround(od * src[i]!));
     }
@@ -47,7 +48,8 @@ export class ModelEMA {
     for (const e of this.entries) {
       const src = byName.get(e.name);
       if (!src) throw new Error(`EMA checkpoint has no entry ${e.name}`);
-      if (src.length !== e.data.length) throw new Error(`EMA checkpoint entry ${e.name} has ${src.length} values, model ${e.data.length}`);
+      if (src.length !== e.data.length)
+        throw new Error(`EMA checkpoint entry ${e.name} has ${src.length} values, model ${e.data.length}`);
       e.data.set(src);
     }
     this.updates = updates;

@@ -25,7 +25,12 @@ export function valShard(ctx: TrainContext): ValShard | null {
  * puts them in its model, every rank gets them from there, and each rank's own weights come
  * back afterwards.
  */
-export async function validateWith<T>(ctx: TrainContext, shard: ValShard, weightsOnMain: () => ReadonlyMap<string, Float32Array>, run: () => Promise<T>): Promise<T> {
+export async function validateWith<T>(
+  ctx: TrainContext,
+  shard: ValShard,
+  weightsOnMain: () => ReadonlyMap<string, Float32Array>,
+  run: () => Promise<T>,
+): Promise<T> {
   const saved = ctx.state.floatState();
   try {
     if (shard.rank === 0) ctx.state.assignFloatState(weightsOnMain());
@@ -37,7 +42,13 @@ export async function validateWith<T>(ctx: TrainContext, shard: ValShard, weight
 }
 
 /** The epoch's validation on the ranks that validate (all of them must call this); the result on rank 0. */
-export async function epochValidation(ctx: TrainContext, training: TrainingState, lossFn: yolo.ComputeLoss, epoch: number, timings: Timings): Promise<ValResult | null> {
+export async function epochValidation(
+  ctx: TrainContext,
+  training: TrainingState,
+  lossFn: yolo.ComputeLoss,
+  epoch: number,
+  timings: Timings,
+): Promise<ValResult | null> {
   const shard = valShard(ctx);
   if (!shard) return null;
   const { options } = ctx;
@@ -49,7 +60,9 @@ export async function epochValidation(ctx: TrainContext, training: TrainingState
   const startedAt = performance.now();
   const ema = training.ema;
   const emaWeights = (): Map<string, Float32Array> => new Map(ema!.entries.map((e) => [e.name, e.data]));
-  const val = await validateWith(ctx, shard, emaWeights, () => validate(inputs, lossFn, { plots: false, verbose: false }));
+  const val = await validateWith(ctx, shard, emaWeights, () =>
+    validate(inputs, lossFn, { plots: false, verbose: false }),
+  );
   timings.validation += performance.now() - startedAt;
   return val;
 }
@@ -63,7 +76,12 @@ export interface EpochSummary {
 }
 
 /** Rank 0's end of an epoch after `val` (null: not validated); returns true when early stopping says stop. */
-export function endEpochOnMain(ctx: TrainContext, training: TrainingState, summary: EpochSummary, val: ValResult | null): boolean {
+export function endEpochOnMain(
+  ctx: TrainContext,
+  training: TrainingState,
+  summary: EpochSummary,
+  val: ValResult | null,
+): boolean {
   const { options, log } = ctx;
   const { epoch, meanLoss, lr } = summary;
   const { stopper } = training;
@@ -75,12 +93,16 @@ export function endEpochOnMain(ctx: TrainContext, training: TrainingState, summa
   }
   const fi = fitness(results);
   const stop = stopper.step(epoch, fi);
-  if (stop) log.info(`Stopping training early as no improvement observed in last ${options.patience} epochs. Best results observed at epoch ${stopper.bestEpoch}, best model saved as best.pt.`);
+  if (stop)
+    log.info(
+      `Stopping training early as no improvement observed in last ${options.patience} epochs. Best results observed at epoch ${stopper.bestEpoch}, best model saved as best.pt.`,
+    );
   if (fi > training.bestFitness) training.bestFitness = fi;
   const row = [...meanLoss, results.p, results.r, results.map50, results.map, ...results.valLoss, ...lr];
   appendResults(path.join(ctx.saveDir, 'results.csv'), epoch, row);
   ctx.tensorboard?.epoch(row, epoch);
   log.record('epoch', { epoch, fitness: fi, best_fitness: training.bestFitness, ...results, lr });
-  if (!options.nosave || finalEpoch) writeCheckpoints(ctx, buildCheckpoint(ctx, training, epoch), epoch, training.bestFitness === fi);
+  if (!options.nosave || finalEpoch)
+    writeCheckpoints(ctx, buildCheckpoint(ctx, training, epoch), epoch, training.bestFitness === fi);
   return stop;
 }

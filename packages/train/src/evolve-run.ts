@@ -29,13 +29,24 @@ export async function runEvolve(run: PreparedRun, generations: number): Promise<
     let hyp: Hyp | null = null;
     if (isMain) hyp = mutateHyp(run.hyp, csv, data.Rng.from(options.seed, readEvolveCsv(csv).rows.length, 0xe701e));
     hyp = (await processGroup.broadcastObject(hyp, 0))!;
-    last = await runOnce({ ...run, options: generationOptions, hyp, resumeCheckpoint: null, plan: { checkpointFile: null, saveDir: dir, options: generationOptions } });
+    last = await runOnce({
+      ...run,
+      options: generationOptions,
+      hyp,
+      resumeCheckpoint: null,
+      plan: { checkpointFile: null, saveDir: dir, options: generationOptions },
+    });
     if (isMain) {
       const f = last.final ?? { p: 0, r: 0, map50: 0, map: 0, loss: [0, 0, 0] };
       const r = recordGeneration(dir, [f.p, f.r, f.map50, f.map, ...f.loss], hyp);
-      log.info(`evolve: generation ${g + 1}/${generations} fitness ${(0.1 * f.map50 + 0.9 * f.map).toFixed(5)}; best generation ${r.best}`);
+      log.info(
+        `evolve: generation ${g + 1}/${generations} fitness ${(0.1 * f.map50 + 0.9 * f.map).toFixed(5)}; best generation ${r.best}`,
+      );
     }
   }
-  if (isMain) log.info(`Hyperparameter evolution finished ${generations} generations\nResults saved to ${dir}\nUsage example: $ train --hyp ${path.join(dir, 'hyp_evolved.yaml')}`);
+  if (isMain)
+    log.info(
+      `Hyperparameter evolution finished ${generations} generations\nResults saved to ${dir}\nUsage example: $ train --hyp ${path.join(dir, 'hyp_evolved.yaml')}`,
+    );
   return last!;
 }

@@ -58,7 +58,10 @@ function fit(row: readonly number[]): number {
 /** evolve.csv rows as numbers (results then hyperparameters), with the header's keys. */
 export function readEvolveCsv(file: string): { keys: string[]; rows: number[][] } {
   if (!fs.existsSync(file)) return { keys: [], rows: [] };
-  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
+  const lines = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim());
   const keys = lines[0]!.split(',').map((k) => k.trim());
   return { keys, rows: lines.slice(1).map((l) => l.split(',').map((c) => Number(c.trim()))) };
 }
@@ -107,7 +110,11 @@ export function mutateHyp(base: Hyp, evolveCsv: string, rng: Rng): Hyp {
 }
 
 /** print_mutation: append a row to evolve.csv and rewrite hyp_evolved.yaml with the best row. */
-export function recordGeneration(saveDir: string, results: readonly number[], hyp: Hyp): { best: number; generations: number } {
+export function recordGeneration(
+  saveDir: string,
+  results: readonly number[],
+  hyp: Hyp,
+): { best: number; generations: number } {
   const csv = path.join(saveDir, 'evolve.csv');
   const keys = [...EVOLVE_RESULT_KEYS, ...Object.keys(hyp)];
   const vals = [...results, ...Object.values(hyp)];
@@ -124,8 +131,17 @@ export function recordGeneration(saveDir: string, results: readonly number[], hy
     '# YOLOv5 Hyperparameter Evolution Results\n' +
     `# Best generation: ${best}\n` +
     `# Last generation: ${rows.length - 1}\n` +
-    '# ' + ck.slice(0, 7).map((k) => padLeft(k, 20)).join(', ') + '\n' +
-    '# ' + rows[best]!.slice(0, 7).map((v) => padLeft(formatG(v), 20)).join(', ') + '\n\n' +
+    '# ' +
+    ck
+      .slice(0, 7)
+      .map((k) => padLeft(k, 20))
+      .join(', ') +
+    '\n' +
+    '# ' +
+    rows[best]!.slice(0, 7)
+      .map((v) => padLeft(formatG(v), 20))
+      .join(', ') +
+    '\n\n' +
     yaml.dump(bestHyp, { sortKeys: false });
   fs.writeFileSync(path.join(saveDir, 'hyp_evolved.yaml'), text);
   return { best, generations: rows.length };

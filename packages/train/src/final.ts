@@ -30,7 +30,9 @@ export async function finalValidation(ctx: TrainContext, result: TrainResult): P
       if (isMain) log.info(`\nValidating ${best}...`);
       const bestWeights = () => state.floatStateFromCheckpoint(loadCheckpoint(best).model);
       const lossFn = yolo.ComputeLoss.forModel(ctx.model, ctx.hyp);
-      const r = await validateWith(ctx, shard, bestWeights, () => validate(inputs, lossFn, { plots: !options.noplots, verbose: true }));
+      const r = await validateWith(ctx, shard, bestWeights, () =>
+        validate(inputs, lossFn, { plots: !options.noplots, verbose: true }),
+      );
       if (r) {
         final = { p: r.mp, r: r.mr, map50: r.map50, map: r.map, loss: r.loss };
         if (!options.noplots) await writePlots(ctx, r);

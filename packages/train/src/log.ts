@@ -47,7 +47,9 @@ export class TrainLog {
 
   private toConsole(level: 'info' | 'warn' | 'error', msg: string, obj?: Record<string, unknown>): void {
     if (this.jsonConsole) {
-      process.stdout.write(JSON.stringify({ level, rank: this.rank, time: new Date().toISOString(), msg, ...obj }) + '\n');
+      process.stdout.write(
+        JSON.stringify({ level, rank: this.rank, time: new Date().toISOString(), msg, ...obj }) + '\n',
+      );
       return;
     }
     if (level === 'info') process.stdout.write(msg + '\n');

@@ -27,13 +27,24 @@ interface Control {
 }
 
 /** Rank 0's control message for `epoch`, heard by every rank; sets the sampler's indices. */
-async function epochControl(ctx: TrainContext, training: TrainingState, epoch: number, stop: boolean): Promise<Control> {
+async function epochControl(
+  ctx: TrainContext,
+  training: TrainingState,
+  epoch: number,
+  stop: boolean,
+): Promise<Control> {
   let control: Control | null = null;
-  if (ctx.distEnv.rank <= 0) control = { stop, indices: ctx.options.image_weights ? imageWeightedIndices(ctx, training.maps, epoch) : null };
+  if (ctx.distEnv.rank <= 0)
+    control = { stop, indices: ctx.options.image_weights ? imageWeightedIndices(ctx, training.maps, epoch) : null };
   const heard = (await ctx.processGroup.broadcastObject(control, 0))!;
   if (!heard.stop && heard.indices) {
     ctx.sampler.setIndices(heard.indices);
-    ctx.log.record('image weights', { epoch, n: heard.indices.length, indices_hash: hashIndices(heard.indices), indices_head: heard.indices.slice(0, 16) });
+    ctx.log.record('image weights', {
+      epoch,
+      n: heard.indices.length,
+      indices_hash: hashIndices(heard.indices),
+      indices_head: heard.indices.slice(0, 16),
+    });
   }
   return heard;
 }
@@ -48,7 +59,13 @@ function logStart(ctx: TrainContext, recompute: { recompute: boolean; reason: st
 }
 
 /** The epoch's iterations on this rank; returns the mean losses and the epoch's learning rates. */
-async function trainEpoch(ctx: TrainContext, training: TrainingState, run: { schedule: Schedule; lossFn: yolo.ComputeLoss; recompute: boolean }, epoch: number, timings: Timings): Promise<{ meanLoss: number[]; lr: number[] }> {
+async function trainEpoch(
+  ctx: TrainContext,
+  training: TrainingState,
+  run: { schedule: Schedule; lossFn: yolo.ComputeLoss; recompute: boolean },
+  epoch: number,
+  timings: Timings,
+): Promise<{ meanLoss: number[]; lr: number[] }> {
   const { options, optimizer, batchesPerEpoch, log } = ctx;
   const { schedule } = run;
   const isMain = ctx.distEnv.rank <= 0;
@@ -65,7 +82,14 @@ async function trainEpoch(ctx: TrainContext, training: TrainingState, run: { sch
     // train.py warms up `momentum` only in groups that have it (SGD); Adam's beta1 stays hyp.momentum.
     optimizer.setSchedule(schedule.lr, optimizer.name === 'SGD' ? schedule.momentum : ctx.hyp.momentum);
     const willStep = ni - training.lastOptStep >= schedule.accumulate;
-    const items = await trainStep(ctx, training, run.lossFn, run.recompute, { batch, epoch, i, ni, willStep, startedAt }, timings);
+    const items = await trainStep(
+      ctx,
+      training,
+      run.lossFn,
+      run.recompute,
+      { batch, epoch, i, ni, willStep, startedAt },
+      timings,
+    );
     if (isMain && ni < 3 && !options.noplots) plots.push(plotTrainBatch(ctx, batch, ni));
     else ctx.trainLoader.recycle?.(batch); // the step copied the pixels into a tensor
     progress.update(i, items, batch);
@@ -82,8 +106,15 @@ async function trainEpoch(ctx: TrainContext, training: TrainingState, run: { sch
 
 /** train_batch0..2.jpg, drawn while training continues (awaited at the end of the epoch). */
 function plotTrainBatch(ctx: TrainContext, batch: Batch, ni: number): Promise<unknown> {
-  const image = { images: batch.images, shape: [batch.n, batch.height, batch.width, 3] as [number, number, number, number], targets: batch.targets, paths: batch.paths };
-  return data.plotBatch(image, ctx.names, path.join(ctx.saveDir, `train_batch${ni}.jpg`)).catch((e: Error) => ctx.log.warn(`train_batch${ni}.jpg not written: ${e.message}`));
+  const image = {
+    images: batch.images,
+    shape: [batch.n, batch.height, batch.width, 3] as [number, number, number, number],
+    targets: batch.targets,
+    paths: batch.paths,
+  };
+  return data
+    .plotBatch(image, ctx.names, path.join(ctx.saveDir, `train_batch${ni}.jpg`))
+    .catch((e: Error) => ctx.log.warn(`train_batch${ni}.jpg not written: ${e.message}`));
 }
 
 /** The epoch's line in train.log: tensors alive and where this rank's time went. */
@@ -112,7 +143,10 @@ function writeTimings(ctx: TrainContext, timings: Timings, epochsRun: number, st
   const hours = (Date.now() - startedAt) / 3.6e6;
   ctx.log.info(`\n${epochsRun} epochs completed in ${hours.toFixed(3)} hours.`);
   ctx.log.record('timings', { ...timings });
-  fs.writeFileSync(path.join(ctx.saveDir, 'timings.json'), JSON.stringify({ ...timings, world_size: world, wall_s: (Date.now() - startedAt) / 1000 }, null, 2));
+  fs.writeFileSync(
+    path.join(ctx.saveDir, 'timings.json'),
+    JSON.stringify({ ...timings, world_size: world, wall_s: (Date.now() - startedAt) / 1000 }, null, 2),
+  );
 }
 
 export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
@@ -120,7 +154,14 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
   const isMain = distEnv.rank <= 0;
   const epochs = options.epochs;
   const training = startingState(ctx);
-  const schedule = new Schedule(hyp, { epochs, lrf: hyp.lrf, cosLr: options.cos_lr, nb: ctx.batchesPerEpoch, batchSize: options.batch_size, startEpoch: training.startEpoch });
+  const schedule = new Schedule(hyp, {
+    epochs,
+    lrf: hyp.lrf,
+    cosLr: options.cos_lr,
+    nb: ctx.batchesPerEpoch,
+    batchSize: options.batch_size,
+    startEpoch: training.startEpoch,
+  });
   const lossFn = yolo.ComputeLoss.forModel(ctx.model, hyp);
   const backward = chooseBackward(ctx);
   if (isMain) logStart(ctx, backward);
@@ -136,11 +177,21 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
       log.record('early stop', { epoch_stopped_before: epoch });
       break;
     }
-    log.record('epoch start', { epoch, restart_count: distEnv.restartCount, world_size: Math.max(1, distEnv.worldSize) });
+    log.record('epoch start', {
+      epoch,
+      restart_count: distEnv.restartCount,
+      world_size: Math.max(1, distEnv.worldSize),
+    });
     ctx.sampler.setEpoch(epoch);
     const before = { ...timings };
     const epochStartedAt = performance.now();
-    const { meanLoss, lr } = await trainEpoch(ctx, training, { schedule, lossFn, recompute: backward.recompute }, epoch, timings);
+    const { meanLoss, lr } = await trainEpoch(
+      ctx,
+      training,
+      { schedule, lossFn, recompute: backward.recompute },
+      epoch,
+      timings,
+    );
     const trainMs = performance.now() - epochStartedAt;
     timings.epochs++;
     const val = await epochValidation(ctx, training, lossFn, epoch, timings);
@@ -153,5 +204,11 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
     await ctx.callbacks.onTrainEpochEnd?.({ epoch, processGroup: ctx.processGroup, log });
   }
   if (isMain) writeTimings(ctx, timings, epochsRun, startedAt);
-  return { saveDir: ctx.saveDir, epochsRun, lastEpoch, bestFitness: training.bestFitness, stoppedEarly: lastEpoch + 1 < epochs };
+  return {
+    saveDir: ctx.saveDir,
+    epochsRun,
+    lastEpoch,
+    bestFitness: training.bestFitness,
+    stoppedEarly: lastEpoch + 1 < epochs,
+  };
 }

@@ -23,7 +23,12 @@ export class ModelState {
   constructor(readonly model: YoloModel) {
     this.entries = model.stateEntries();
     this.params = this.entries
-      .filter((e) => e.variable && e.variable.trainable && (e.role === 'conv.weight' || e.role === 'conv.bias' || e.role === 'bn.weight' || e.role === 'bn.bias'))
+      .filter(
+        (e) =>
+          e.variable &&
+          e.variable.trainable &&
+          (e.role === 'conv.weight' || e.role === 'conv.bias' || e.role === 'bn.weight' || e.role === 'bn.bias'),
+      )
       .map((e) => ({
         name: e.name,
         variable: e.variable!,
@@ -51,7 +56,9 @@ export class ModelState {
   /** Float state without copies where the master copy is current (for EMA updates). */
   floatStateView(): Map<string, Float32Array> {
     const master = new Map(this.params.map((p) => [p.name, p.data]));
-    return new Map(this.floatEntries.map((e) => [e.name, master.get(e.name) ?? (e.variable!.dataSync() as Float32Array)]));
+    return new Map(
+      this.floatEntries.map((e) => [e.name, master.get(e.name) ?? (e.variable!.dataSync() as Float32Array)]),
+    );
   }
 
   assignFloatState(state: ReadonlyMap<string, Float32Array>): void {
@@ -109,7 +116,10 @@ export class ModelState {
       const excluded = opts.exclude?.some((x) => e.name.includes(x)) ?? false;
       const ok = t && !excluded && t.shape.length === e.shape.length && t.shape.every((d, k) => d === e.shape[k]);
       if (!ok) {
-        if (opts.strict) throw new Error(`checkpoint entry ${e.name} is missing or has another shape ([${t?.shape ?? ''}] vs [${e.shape}])`);
+        if (opts.strict)
+          throw new Error(
+            `checkpoint entry ${e.name} is missing or has another shape ([${t?.shape ?? ''}] vs [${e.shape}])`,
+          );
         continue;
       }
       e.write(t.data);

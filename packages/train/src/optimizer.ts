@@ -85,12 +85,14 @@ export class YoloOptimizer {
 
   /** One optimizer step; grads[k] is the gradient of params[k] (already averaged/clipped). */
   step(grads: readonly Float32Array[]): void {
-    if (grads.length !== this.params.length) throw new Error(`step: ${grads.length} gradients for ${this.params.length} parameters`);
+    if (grads.length !== this.params.length)
+      throw new Error(`step: ${grads.length} gradients for ${this.params.length} parameters`);
     this.stepCount++;
     for (let k = 0; k < this.params.length; k++) {
       const p = this.params[k]!;
       const g = grads[k]!;
-      if (g.length !== p.data.length) throw new Error(`step: gradient of ${p.name} has ${g.length} values, parameter ${p.data.length}`);
+      if (g.length !== p.data.length)
+        throw new Error(`step: gradient of ${p.name} has ${g.length} values, parameter ${p.data.length}`);
       const h = this.groups[p.group];
       if (this.name === 'SGD') this.sgd(p, g, h);
       else this.adam(p, g, h, this.name === 'AdamW');
@@ -158,12 +160,18 @@ export class YoloOptimizer {
   }
 
   state(): OptimizerState {
-    return { name: this.name, step: this.stepCount, buffers: new Map([...this.buffers].map(([k, v]) => [k, v.slice()])) };
+    return {
+      name: this.name,
+      step: this.stepCount,
+      buffers: new Map([...this.buffers].map(([k, v]) => [k, v.slice()])),
+    };
   }
 
   loadState(state: OptimizerState): void {
     if (state.name !== this.name) {
-      throw new Error(`checkpoint optimizer is ${state.name}, this run uses ${this.name}; resume with --optimizer ${state.name}`);
+      throw new Error(
+        `checkpoint optimizer is ${state.name}, this run uses ${this.name}; resume with --optimizer ${state.name}`,
+      );
     }
     this.stepCount = state.step;
     this.buffers.clear();

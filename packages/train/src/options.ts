@@ -89,52 +89,228 @@ export const AUTOBATCH = -1;
 export const DEFAULT_DATA = 'synthetic.yaml';
 
 export const OPTION_SPECS: readonly Spec[] = [
-  { flags: ['--weights'], dest: 'weights', kind: 'str', default: '', help: "initial weights path: a YOLOv5 .pt (yolov5{n,s,m,l,x}{,6}.pt are downloaded from the v7.0 release when missing) or one of our checkpoints; '' = from scratch" },
-  { flags: ['--cfg'], dest: 'cfg', kind: 'str', default: '', help: "model.yaml path ('' with no --weights: yolov5s.yaml from scratch, the model YOLOv5's default yolov5s.pt holds)" },
-  { flags: ['--data'], dest: 'data', kind: 'str', default: DEFAULT_DATA, help: 'dataset.yaml path (default: the embedded synthetic dataset)' },
+  {
+    flags: ['--weights'],
+    dest: 'weights',
+    kind: 'str',
+    default: '',
+    help: "initial weights path: a YOLOv5 .pt (yolov5{n,s,m,l,x}{,6}.pt are downloaded from the v7.0 release when missing) or one of our checkpoints; '' = from scratch",
+  },
+  {
+    flags: ['--cfg'],
+    dest: 'cfg',
+    kind: 'str',
+    default: '',
+    help: "model.yaml path ('' with no --weights: yolov5s.yaml from scratch, the model YOLOv5's default yolov5s.pt holds)",
+  },
+  {
+    flags: ['--data'],
+    dest: 'data',
+    kind: 'str',
+    default: DEFAULT_DATA,
+    help: 'dataset.yaml path (default: the embedded synthetic dataset)',
+  },
   { flags: ['--hyp'], dest: 'hyp', kind: 'str', default: 'hyp.scratch-low.yaml', help: 'hyperparameters path' },
   { flags: ['--epochs'], dest: 'epochs', kind: 'int', default: 100, help: 'total training epochs' },
-  { flags: ['--batch-size'], dest: 'batch_size', kind: 'int', default: 16, help: 'total batch size for all ranks, -1 for autobatch' },
-  { flags: ['--imgsz', '--img', '--img-size'], dest: 'imgsz', kind: 'int', default: 640, help: 'train, val image size (pixels)' },
+  {
+    flags: ['--batch-size'],
+    dest: 'batch_size',
+    kind: 'int',
+    default: 16,
+    help: 'total batch size for all ranks, -1 for autobatch',
+  },
+  {
+    flags: ['--imgsz', '--img', '--img-size'],
+    dest: 'imgsz',
+    kind: 'int',
+    default: 640,
+    help: 'train, val image size (pixels)',
+  },
   { flags: ['--rect'], dest: 'rect', kind: 'flag', default: false, help: 'rectangular training' },
-  { flags: ['--resume'], dest: 'resume', kind: 'optional-str', default: false, const: true, help: 'resume most recent training (or the given last.pt)' },
+  {
+    flags: ['--resume'],
+    dest: 'resume',
+    kind: 'optional-str',
+    default: false,
+    const: true,
+    help: 'resume most recent training (or the given last.pt)',
+  },
   { flags: ['--nosave'], dest: 'nosave', kind: 'flag', default: false, help: 'only save final checkpoint' },
   { flags: ['--noval'], dest: 'noval', kind: 'flag', default: false, help: 'only validate final epoch' },
   { flags: ['--noautoanchor'], dest: 'noautoanchor', kind: 'flag', default: false, help: 'disable AutoAnchor' },
   { flags: ['--noplots'], dest: 'noplots', kind: 'flag', default: false, help: 'save no plot files' },
-  { flags: ['--notensorboard'], dest: 'notensorboard', kind: 'flag', default: false, help: 'write no TensorBoard event file (yolo-launch)' },
-  { flags: ['--evolve'], dest: 'evolve', kind: 'optional-int', default: undefined, const: 300, help: 'evolve hyperparameters for x generations' },
-  { flags: ['--evolve_population', '--evolve-population'], dest: 'evolve_population', kind: 'str', default: 'data/hyps', help: 'location for loading population' },
-  { flags: ['--resume_evolve', '--resume-evolve'], dest: 'resume_evolve', kind: 'str', default: undefined, help: 'resume evolve from last generation' },
+  {
+    flags: ['--notensorboard'],
+    dest: 'notensorboard',
+    kind: 'flag',
+    default: false,
+    help: 'write no TensorBoard event file (yolo-launch)',
+  },
+  {
+    flags: ['--evolve'],
+    dest: 'evolve',
+    kind: 'optional-int',
+    default: undefined,
+    const: 300,
+    help: 'evolve hyperparameters for x generations',
+  },
+  {
+    flags: ['--evolve_population', '--evolve-population'],
+    dest: 'evolve_population',
+    kind: 'str',
+    default: 'data/hyps',
+    help: 'location for loading population',
+  },
+  {
+    flags: ['--resume_evolve', '--resume-evolve'],
+    dest: 'resume_evolve',
+    kind: 'str',
+    default: undefined,
+    help: 'resume evolve from last generation',
+  },
   { flags: ['--bucket'], dest: 'bucket', kind: 'str', default: '', help: 'gsutil bucket (not supported)' },
-  { flags: ['--cache'], dest: 'cache', kind: 'optional-str', default: undefined, const: 'ram', choices: ['ram', 'disk'], help: 'image --cache ram/disk' },
-  { flags: ['--image-weights'], dest: 'image_weights', kind: 'flag', default: false, help: 'use weighted image selection for training' },
+  {
+    flags: ['--cache'],
+    dest: 'cache',
+    kind: 'optional-str',
+    default: undefined,
+    const: 'ram',
+    choices: ['ram', 'disk'],
+    help: 'image --cache ram/disk',
+  },
+  {
+    flags: ['--image-weights'],
+    dest: 'image_weights',
+    kind: 'flag',
+    default: false,
+    help: 'use weighted image selection for training',
+  },
   { flags: ['--device'], dest: 'device', kind: 'str', default: '', help: 'cuda device, i.e. 0 or 0,1,2,3 or cpu' },
   { flags: ['--multi-scale'], dest: 'multi_scale', kind: 'flag', default: false, help: 'vary img-size +/- 50%%' },
-  { flags: ['--single-cls'], dest: 'single_cls', kind: 'flag', default: false, help: 'train multi-class data as single-class' },
-  { flags: ['--optimizer'], dest: 'optimizer', kind: 'str', default: 'SGD', choices: ['SGD', 'Adam', 'AdamW'], help: 'optimizer' },
-  { flags: ['--sync-bn'], dest: 'sync_bn', kind: 'flag', default: false, help: 'use SyncBatchNorm, only available in DDP mode' },
-  { flags: ['--workers'], dest: 'workers', kind: 'int', default: 8, help: 'max dataloader workers (per RANK in DDP mode)' },
+  {
+    flags: ['--single-cls'],
+    dest: 'single_cls',
+    kind: 'flag',
+    default: false,
+    help: 'train multi-class data as single-class',
+  },
+  {
+    flags: ['--optimizer'],
+    dest: 'optimizer',
+    kind: 'str',
+    default: 'SGD',
+    choices: ['SGD', 'Adam', 'AdamW'],
+    help: 'optimizer',
+  },
+  {
+    flags: ['--sync-bn'],
+    dest: 'sync_bn',
+    kind: 'flag',
+    default: false,
+    help: 'use SyncBatchNorm, only available in DDP mode',
+  },
+  {
+    flags: ['--workers'],
+    dest: 'workers',
+    kind: 'int',
+    default: 8,
+    help: 'max dataloader workers (per RANK in DDP mode)',
+  },
   { flags: ['--project'], dest: 'project', kind: 'str', default: 'runs/train', help: 'save to project/name' },
   { flags: ['--name'], dest: 'name', kind: 'str', default: 'exp', help: 'save to project/name' },
-  { flags: ['--exist-ok'], dest: 'exist_ok', kind: 'flag', default: false, help: 'existing project/name ok, do not increment' },
+  {
+    flags: ['--exist-ok'],
+    dest: 'exist_ok',
+    kind: 'flag',
+    default: false,
+    help: 'existing project/name ok, do not increment',
+  },
   { flags: ['--quad'], dest: 'quad', kind: 'flag', default: false, help: 'quad dataloader' },
   { flags: ['--cos-lr'], dest: 'cos_lr', kind: 'flag', default: false, help: 'cosine LR scheduler' },
-  { flags: ['--label-smoothing'], dest: 'label_smoothing', kind: 'float', default: 0.0, help: 'Label smoothing epsilon' },
-  { flags: ['--patience'], dest: 'patience', kind: 'int', default: 100, help: 'EarlyStopping patience (epochs without improvement)' },
-  { flags: ['--freeze'], dest: 'freeze', kind: 'int-list', default: [0], help: 'Freeze layers: backbone=10, first3=0 1 2' },
-  { flags: ['--save-period'], dest: 'save_period', kind: 'int', default: -1, help: 'Save checkpoint every x epochs (disabled if < 1)' },
+  {
+    flags: ['--label-smoothing'],
+    dest: 'label_smoothing',
+    kind: 'float',
+    default: 0.0,
+    help: 'Label smoothing epsilon',
+  },
+  {
+    flags: ['--patience'],
+    dest: 'patience',
+    kind: 'int',
+    default: 100,
+    help: 'EarlyStopping patience (epochs without improvement)',
+  },
+  {
+    flags: ['--freeze'],
+    dest: 'freeze',
+    kind: 'int-list',
+    default: [0],
+    help: 'Freeze layers: backbone=10, first3=0 1 2',
+  },
+  {
+    flags: ['--save-period'],
+    dest: 'save_period',
+    kind: 'int',
+    default: -1,
+    help: 'Save checkpoint every x epochs (disabled if < 1)',
+  },
   { flags: ['--seed'], dest: 'seed', kind: 'int', default: 0, help: 'Global training seed' },
-  { flags: ['--local_rank', '--local-rank'], dest: 'local_rank', kind: 'int', default: -1, help: 'Automatic DDP Multi-GPU argument, do not modify' },
+  {
+    flags: ['--local_rank', '--local-rank'],
+    dest: 'local_rank',
+    kind: 'int',
+    default: -1,
+    help: 'Automatic DDP Multi-GPU argument, do not modify',
+  },
   { flags: ['--entity'], dest: 'entity', kind: 'str', default: undefined, help: 'Entity (W&B logging; not supported)' },
-  { flags: ['--upload_dataset', '--upload-dataset'], dest: 'upload_dataset', kind: 'optional-str', default: false, const: true, help: 'Upload data, "val" option (W&B; not supported)' },
-  { flags: ['--bbox_interval', '--bbox-interval'], dest: 'bbox_interval', kind: 'int', default: -1, help: 'Set bounding-box image logging interval (W&B; not supported)' },
-  { flags: ['--artifact_alias', '--artifact-alias'], dest: 'artifact_alias', kind: 'str', default: 'latest', help: 'Version of dataset artifact to use (W&B; not supported)' },
+  {
+    flags: ['--upload_dataset', '--upload-dataset'],
+    dest: 'upload_dataset',
+    kind: 'optional-str',
+    default: false,
+    const: true,
+    help: 'Upload data, "val" option (W&B; not supported)',
+  },
+  {
+    flags: ['--bbox_interval', '--bbox-interval'],
+    dest: 'bbox_interval',
+    kind: 'int',
+    default: -1,
+    help: 'Set bounding-box image logging interval (W&B; not supported)',
+  },
+  {
+    flags: ['--artifact_alias', '--artifact-alias'],
+    dest: 'artifact_alias',
+    kind: 'str',
+    default: 'latest',
+    help: 'Version of dataset artifact to use (W&B; not supported)',
+  },
   { flags: ['--ndjson-console'], dest: 'ndjson_console', kind: 'flag', default: false, help: 'Log ndjson to console' },
   { flags: ['--ndjson-file'], dest: 'ndjson_file', kind: 'flag', default: false, help: 'Log ndjson to file' },
-  { flags: ['--backend'], dest: 'backend', kind: 'str', default: 'auto', choices: ['auto', 'tensorflow', 'wasm', 'cpu'], help: 'tfjs backend (yolo-launch; auto = tfjs-node-gpu/tfjs-node when installed, else wasm)' },
-  { flags: ['--val-rank0'], dest: 'val_rank0', kind: 'flag', default: false, help: 'validate on rank 0 only while the other ranks wait, as YOLOv5 (yolo-launch; default: every rank validates its share of the batches, same numbers)' },
-  { flags: ['--grad-compression'], dest: 'grad_compression', kind: 'str', default: 'none', choices: ['none', 'fp16', 'bf16'], help: 'DDP gradients travel as fp16/bf16: half the bytes, summed in fp32 (yolo-launch; PyTorch fp16_compress_hook)' },
+  {
+    flags: ['--backend'],
+    dest: 'backend',
+    kind: 'str',
+    default: 'auto',
+    choices: ['auto', 'tensorflow', 'wasm', 'cpu'],
+    help: 'tfjs backend (yolo-launch; auto = tfjs-node-gpu/tfjs-node when installed, else wasm)',
+  },
+  {
+    flags: ['--val-rank0'],
+    dest: 'val_rank0',
+    kind: 'flag',
+    default: false,
+    help: 'validate on rank 0 only while the other ranks wait, as YOLOv5 (yolo-launch; default: every rank validates its share of the batches, same numbers)',
+  },
+  {
+    flags: ['--grad-compression'],
+    dest: 'grad_compression',
+    kind: 'str',
+    default: 'none',
+    choices: ['none', 'fp16', 'bf16'],
+    help: 'DDP gradients travel as fp16/bf16: half the bytes, summed in fp32 (yolo-launch; PyTorch fp16_compress_hook)',
+  },
 ];
 
 export function defaultOptions(): TrainOptions {
@@ -157,7 +333,7 @@ function findSpec(flag: string): Spec {
 }
 
 function isOptionToken(tok: string | undefined): boolean {
-  return tok !== undefined && tok.startsWith('--') && tok.length > 2 || (tok !== undefined && /^-[a-zA-Z]/.test(tok));
+  return (tok !== undefined && tok.startsWith('--') && tok.length > 2) || (tok !== undefined && /^-[a-zA-Z]/.test(tok));
 }
 
 function toInt(flag: string, v: string): number {
@@ -172,7 +348,11 @@ function toFloat(flag: string, v: string): number {
 }
 
 /** Parse argv (without node and script) into options, argparse-style. */
-export function parseTrainArgs(argv: readonly string[]): { options: TrainOptions; given: Set<keyof TrainOptions>; help: boolean } {
+export function parseTrainArgs(argv: readonly string[]): {
+  options: TrainOptions;
+  given: Set<keyof TrainOptions>;
+  help: boolean;
+} {
   const options = defaultOptions() as unknown as Record<string, unknown>;
   const given = new Set<keyof TrainOptions>();
   let help = false;
@@ -182,7 +362,8 @@ export function parseTrainArgs(argv: readonly string[]): { options: TrainOptions
       help = true;
       continue;
     }
-    if (!tok.startsWith('--')) throw new UsageError(`unrecognized argument: ${tok} (train takes only --options; see train --help)`);
+    if (!tok.startsWith('--'))
+      throw new UsageError(`unrecognized argument: ${tok} (train takes only --options; see train --help)`);
     const eq = tok.indexOf('=');
     const flag = eq >= 0 ? tok.slice(0, eq) : tok;
     const inline = eq >= 0 ? tok.slice(eq + 1) : undefined;
@@ -191,7 +372,8 @@ export function parseTrainArgs(argv: readonly string[]): { options: TrainOptions
     const takeValue = (): string => {
       if (inline !== undefined) return inline;
       const next = argv[i + 1];
-      if (next === undefined || (isOptionToken(next) && !/^-\d/.test(next))) throw new UsageError(`argument ${spec.flags.join('/')}: expected one argument`);
+      if (next === undefined || (isOptionToken(next) && !/^-\d/.test(next)))
+        throw new UsageError(`argument ${spec.flags.join('/')}: expected one argument`);
       i++;
       return next;
     };
@@ -234,7 +416,9 @@ export function parseTrainArgs(argv: readonly string[]): { options: TrainOptions
       }
     }
     if (spec.choices && typeof value === 'string' && !spec.choices.includes(value)) {
-      throw new UsageError(`argument ${spec.flags[0]}: invalid choice: '${value}' (choose from ${spec.choices.map((c) => `'${c}'`).join(', ')})`);
+      throw new UsageError(
+        `argument ${spec.flags[0]}: invalid choice: '${value}' (choose from ${spec.choices.map((c) => `'${c}'`).join(', ')})`,
+      );
     }
     options[spec.dest] = value;
   }
@@ -242,9 +426,20 @@ export function parseTrainArgs(argv: readonly string[]): { options: TrainOptions
 }
 
 export function helpText(): string {
-  const lines = ['usage: train [options]   (under yolo-launch: yolo-launch [launcher options] train [options])', '', 'options:'];
+  const lines = [
+    'usage: train [options]   (under yolo-launch: yolo-launch [launcher options] train [options])',
+    '',
+    'options:',
+  ];
   for (const s of OPTION_SPECS) {
-    const meta = s.kind === 'flag' ? '' : s.kind === 'int-list' ? ' N [N ...]' : s.kind.startsWith('optional') ? ' [VALUE]' : ` ${s.dest.toUpperCase()}`;
+    const meta =
+      s.kind === 'flag'
+        ? ''
+        : s.kind === 'int-list'
+          ? ' N [N ...]'
+          : s.kind.startsWith('optional')
+            ? ' [VALUE]'
+            : ` ${s.dest.toUpperCase()}`;
     const def = s.kind === 'flag' ? '' : ` (default: ${JSON.stringify(s.default)})`;
     lines.push(`  ${s.flags.join(', ')}${meta}`.padEnd(44) + ` ${s.help.replace('%%', '%')}${def}`);
   }
@@ -254,21 +449,41 @@ export function helpText(): string {
 
 /** Refusals that need no file system: unsupported integrations and impossible values. */
 export function validateStatic(options: TrainOptions, worldSize: number): void {
-  if (options.bucket) throw new UsageError('--bucket (gsutil upload) is not supported by yolo-launch; copy <save_dir> yourself after training');
-  if (options.entity !== undefined || options.upload_dataset !== false || options.bbox_interval !== -1 || options.artifact_alias !== 'latest') {
-    throw new UsageError('W&B options (--entity, --upload_dataset, --bbox_interval, --artifact_alias) are not supported by yolo-launch; results are in <save_dir>/results.csv and train.log');
+  if (options.bucket)
+    throw new UsageError(
+      '--bucket (gsutil upload) is not supported by yolo-launch; copy <save_dir> yourself after training',
+    );
+  if (
+    options.entity !== undefined ||
+    options.upload_dataset !== false ||
+    options.bbox_interval !== -1 ||
+    options.artifact_alias !== 'latest'
+  ) {
+    throw new UsageError(
+      'W&B options (--entity, --upload_dataset, --bbox_interval, --artifact_alias) are not supported by yolo-launch; results are in <save_dir>/results.csv and train.log',
+    );
   }
-  if (options.ndjson_console || options.ndjson_file) throw new UsageError('--ndjson-console/--ndjson-file are not supported; <save_dir>/train.log holds JSON lines already');
-  if (options.epochs < 1 && options.resume === false) throw new UsageError(`--epochs must be >= 1 (got ${options.epochs})`);
-  if (options.batch_size < 1 && options.batch_size !== AUTOBATCH) throw new UsageError(`--batch-size must be >= 1, or -1 for AutoBatch (got ${options.batch_size})`);
+  if (options.ndjson_console || options.ndjson_file)
+    throw new UsageError(
+      '--ndjson-console/--ndjson-file are not supported; <save_dir>/train.log holds JSON lines already',
+    );
+  if (options.epochs < 1 && options.resume === false)
+    throw new UsageError(`--epochs must be >= 1 (got ${options.epochs})`);
+  if (options.batch_size < 1 && options.batch_size !== AUTOBATCH)
+    throw new UsageError(`--batch-size must be >= 1, or -1 for AutoBatch (got ${options.batch_size})`);
   if (options.batch_size !== AUTOBATCH && options.batch_size % worldSize !== 0) {
-    throw new UsageError(`--batch-size ${options.batch_size} must be a multiple of WORLD_SIZE=${worldSize}; use e.g. --batch-size ${Math.max(worldSize, Math.round(options.batch_size / worldSize) * worldSize)}`);
+    throw new UsageError(
+      `--batch-size ${options.batch_size} must be a multiple of WORLD_SIZE=${worldSize}; use e.g. --batch-size ${Math.max(worldSize, Math.round(options.batch_size / worldSize) * worldSize)}`,
+    );
   }
   if (options.imgsz < 32) throw new UsageError(`--imgsz must be >= 32 (got ${options.imgsz})`);
   if (options.workers < 0) throw new UsageError(`--workers must be >= 0 (got ${options.workers})`);
-  if (options.label_smoothing < 0 || options.label_smoothing >= 1) throw new UsageError(`--label-smoothing must be in [0, 1) (got ${options.label_smoothing})`);
-  if (options.evolve !== undefined && options.resume !== false) throw new UsageError('--evolve and --resume cannot be combined');
-  if (options.evolve !== undefined && options.evolve < 1) throw new UsageError(`--evolve needs a number of generations >= 1 (got ${options.evolve})`);
+  if (options.label_smoothing < 0 || options.label_smoothing >= 1)
+    throw new UsageError(`--label-smoothing must be in [0, 1) (got ${options.label_smoothing})`);
+  if (options.evolve !== undefined && options.resume !== false)
+    throw new UsageError('--evolve and --resume cannot be combined');
+  if (options.evolve !== undefined && options.evolve < 1)
+    throw new UsageError(`--evolve needs a number of generations >= 1 (got ${options.evolve})`);
   if (options.sync_bn && worldSize <= 1) {
     // YOLOv5 ignores --sync-bn without DDP; we do the same, so this is not an error.
   }

@@ -15,7 +15,12 @@ export const HYP_DIR = path.join(PACKAGE_ROOT, 'data', 'hyps');
  * the folders of files shipped with the project (first match wins). Refused with a clear
  * message listing where it looked.
  */
-export function checkFile(file: string, what: string, shippedDirs: readonly string[], suffixes: readonly string[] = []): string {
+export function checkFile(
+  file: string,
+  what: string,
+  shippedDirs: readonly string[],
+  suffixes: readonly string[] = [],
+): string {
   if (!file) throw new UsageError(`${what}: no file given`);
   if (suffixes.length && !suffixes.some((s) => file.toLowerCase().endsWith(s))) {
     throw new UsageError(`${what} ${file}: expected a ${suffixes.join(' or ')} file`);
@@ -27,9 +32,14 @@ export function checkFile(file: string, what: string, shippedDirs: readonly stri
     const shippedFile = path.join(dir, base);
     if (fs.existsSync(shippedFile) && fs.statSync(shippedFile).isFile()) return shippedFile;
   }
-  const shipped = shippedDirs.flatMap((dir) => (fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => !suffixes.length || suffixes.some((s) => f.endsWith(s))) : []));
+  const shipped = shippedDirs.flatMap((dir) =>
+    fs.existsSync(dir)
+      ? fs.readdirSync(dir).filter((f) => !suffixes.length || suffixes.some((s) => f.endsWith(s)))
+      : [],
+  );
   throw new UsageError(
-    `${what} '${file}' not found: no such file (from ${process.cwd()})` + (shipped.length ? ` and no shipped file of that name (shipped: ${[...new Set(shipped)].sort().join(', ')})` : ''),
+    `${what} '${file}' not found: no such file (from ${process.cwd()})` +
+      (shipped.length ? ` and no shipped file of that name (shipped: ${[...new Set(shipped)].sort().join(', ')})` : ''),
   );
 }
 

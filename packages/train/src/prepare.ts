@@ -21,7 +21,10 @@ function loadResumeCheckpoint(file: string): Checkpoint {
   } catch (e) {
     throw new UsageError(`--resume ${file}: ${(e as Error).message}`);
   }
-  if (checkpoint.meta.epoch < 0) throw new UsageError(`--resume ${file}: training already finished (a final, stripped checkpoint); start a new run with --weights ${file}`);
+  if (checkpoint.meta.epoch < 0)
+    throw new UsageError(
+      `--resume ${file}: training already finished (a final, stripped checkpoint); start a new run with --weights ${file}`,
+    );
   if (!checkpoint.optimizer) throw new UsageError(`--resume ${file}: the checkpoint holds no optimizer state`);
   return checkpoint;
 }
@@ -50,7 +53,9 @@ function datasetClasses(inputs: ResolvedInputs, singleCls: boolean): { nc: numbe
     names = config.names;
     const missing = missingPaths(config);
     if (missing.length && !(typeof config.extra.download === 'string' && config.extra.download.trim())) {
-      throw new UsageError(`--data ${inputs.data}: Dataset not found, missing paths: ${missing.join(', ')} (and no 'download:' entry)`);
+      throw new UsageError(
+        `--data ${inputs.data}: Dataset not found, missing paths: ${missing.join(', ')} (and no 'download:' entry)`,
+      );
     }
   }
   return singleCls ? { nc: 1, names: ['item'] } : { nc: names.length, names };
@@ -62,7 +67,11 @@ function storedModelYaml(checkpoint: Checkpoint): yolo.ModelYaml {
 }
 
 /** The model definition: --cfg, else the one stored with the resumed checkpoint / the weights. */
-function modelDefinition(cfg: string, resumeCheckpoint: Checkpoint | null, weightsCheckpoint: Checkpoint | null): yolo.ModelYaml {
+function modelDefinition(
+  cfg: string,
+  resumeCheckpoint: Checkpoint | null,
+  weightsCheckpoint: Checkpoint | null,
+): yolo.ModelYaml {
   try {
     if (resumeCheckpoint) return yolo.readModelYaml(storedModelYaml(resumeCheckpoint));
     if (cfg) return yolo.readModelYaml(cfg);
@@ -80,7 +89,9 @@ export function prepare(parsedOptions: TrainOptions, given: Set<keyof TrainOptio
   validateStatic(options, distEnv.worldSize);
   const resumeCheckpoint = plan.checkpointFile ? loadResumeCheckpoint(plan.checkpointFile) : null;
   const inputs = resolveInputs(options);
-  const hyp = resumeCheckpoint ? checkHyp(resumeCheckpoint.meta.hyp, `${plan.checkpointFile} (its hyperparameters)`) : inputs.hyp;
+  const hyp = resumeCheckpoint
+    ? checkHyp(resumeCheckpoint.meta.hyp, `${plan.checkpointFile} (its hyperparameters)`)
+    : inputs.hyp;
   const { nc, names } = datasetClasses(inputs, options.single_cls);
   const weightsCheckpoint = loadWeightsCheckpoint(inputs.weights);
   const modelYaml = modelDefinition(inputs.cfg, resumeCheckpoint, weightsCheckpoint);
@@ -89,6 +100,7 @@ export function prepare(parsedOptions: TrainOptions, given: Set<keyof TrainOptio
   } catch (e) {
     throw new UsageError(`--cfg ${inputs.cfg || '(from checkpoint)'}: ${(e as Error).message}`);
   }
-  if (options.image_weights && options.rect) throw new UsageError('--image-weights and --rect cannot be combined (rect batches are ordered by aspect ratio)');
+  if (options.image_weights && options.rect)
+    throw new UsageError('--image-weights and --rect cannot be combined (rect batches are ordered by aspect ratio)');
   return { options, distEnv, plan, inputs, hyp, nc, names, modelYaml, resumeCheckpoint, weightsCheckpoint };
 }

@@ -9,7 +9,16 @@ function progressHeader(): string {
   return ['Epoch', 'mem', 'box_loss', 'obj_loss', 'cls_loss', 'Instances', 'Size'].map((s) => padLeft(s, 11)).join('');
 }
 
-function progressLine(epoch: number, epochs: number, meanLoss: number[], instances: number, size: number, i: number, batchesPerEpoch: number, secs: number): string {
+function progressLine(
+  epoch: number,
+  epochs: number,
+  meanLoss: number[],
+  instances: number,
+  size: number,
+  i: number,
+  batchesPerEpoch: number,
+  secs: number,
+): string {
   const mem = `${formatG(process.memoryUsage().rss / 1e9, 3)}G`;
   const head = [`${epoch}/${epochs - 1}`, mem].map((s) => padLeft(s, 11)).join('');
   const nums = [...meanLoss, instances, size].map((v) => padLeft(formatG(v, 4), 11)).join('');
@@ -51,11 +60,25 @@ export class EpochProgress {
     if (!this.isMain) return;
     if (this.isTty) process.stdout.write('\n');
     const line = this.line(this.lastInstances, this.lastSize, this.batchesPerEpoch - 1);
-    this.log.record(line, { epoch: this.epoch, box_loss: this.meanLoss[0], obj_loss: this.meanLoss[1], cls_loss: this.meanLoss[2] });
+    this.log.record(line, {
+      epoch: this.epoch,
+      box_loss: this.meanLoss[0],
+      obj_loss: this.meanLoss[1],
+      cls_loss: this.meanLoss[2],
+    });
     if (!this.isTty) process.stdout.write(line + '\n');
   }
 
   private line(instances: number, size: number, i: number): string {
-    return progressLine(this.epoch, this.epochs, this.meanLoss, instances, size, i, this.batchesPerEpoch, (Date.now() - this.startedAt) / 1000);
+    return progressLine(
+      this.epoch,
+      this.epochs,
+      this.meanLoss,
+      instances,
+      size,
+      i,
+      this.batchesPerEpoch,
+      (Date.now() - this.startedAt) / 1000,
+    );
   }
 }

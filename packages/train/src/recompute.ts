@@ -38,11 +38,22 @@ export interface RecomputeChoice {
 }
 
 export function chooseRecompute(x: RecomputeInput): RecomputeChoice {
-  const tapeBytes = TAPE_PARAM_COPIES * 4 * x.params + TAPE_BYTES_PER_PIXEL * x.widthMultiple * Math.max(1, x.depthMultiple / 0.33) * x.batch * x.maxSide * x.maxSide;
+  const tapeBytes =
+    TAPE_PARAM_COPIES * 4 * x.params +
+    TAPE_BYTES_PER_PIXEL * x.widthMultiple * Math.max(1, x.depthMultiple / 0.33) * x.batch * x.maxSide * x.maxSide;
   const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`;
-  if (x.env === '1' || x.env === '0') return { recompute: x.env === '1', tapeBytes, reason: `YOLO_TRAIN_RECOMPUTE=${x.env}` };
+  if (x.env === '1' || x.env === '0')
+    return { recompute: x.env === '1', tapeBytes, reason: `YOLO_TRAIN_RECOMPUTE=${x.env}` };
   if (x.backend !== 'wasm') return { recompute: false, tapeBytes, reason: `${x.backend} backend` };
   return tapeBytes <= TAPE_BUDGET_BYTES
-    ? { recompute: false, tapeBytes, reason: `estimated tape ${mib(tapeBytes)} fits the ${mib(TAPE_BUDGET_BYTES)} budget` }
-    : { recompute: true, tapeBytes, reason: `estimated tape ${mib(tapeBytes)} exceeds the ${mib(TAPE_BUDGET_BYTES)} budget of wasm's 4 GB heap` };
+    ? {
+        recompute: false,
+        tapeBytes,
+        reason: `estimated tape ${mib(tapeBytes)} fits the ${mib(TAPE_BUDGET_BYTES)} budget`,
+      }
+    : {
+        recompute: true,
+        tapeBytes,
+        reason: `estimated tape ${mib(tapeBytes)} exceeds the ${mib(TAPE_BUDGET_BYTES)} budget of wasm's 4 GB heap`,
+      };
 }

@@ -44,7 +44,8 @@ export function resultsHeader(): string {
 }
 
 export function resultsRow(epoch: number, values: readonly number[]): string {
-  if (values.length !== RESULT_KEYS.length) throw new Error(`results row needs ${RESULT_KEYS.length} values, got ${values.length}`);
+  if (values.length !== RESULT_KEYS.length)
+    throw new Error(`results row needs ${RESULT_KEYS.length} values, got ${values.length}`);
   return [epoch, ...values].map((v) => padLeft(formatG(v), 20)).join(',') + '\n';
 }
 
@@ -57,7 +58,11 @@ export function appendResults(file: string, epoch: number, values: readonly numb
 /** Read results.csv back (for resume truncation and plots). */
 export function readResults(file: string): { epoch: number; values: number[] }[] {
   if (!fs.existsSync(file)) return [];
-  const lines = fs.readFileSync(file, 'utf8').split('\n').slice(1).filter((l) => l.trim());
+  const lines = fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((l) => l.trim());
   return lines.map((l) => {
     const cells = l.split(',').map((c) => Number(c.trim()));
     return { epoch: cells[0]!, values: cells.slice(1) };

@@ -23,7 +23,8 @@ function findRunDir(project: string, runId: string): string | null {
   for (const entry of fs.readdirSync(project)) {
     const marker = path.join(project, entry, RUN_MARKER);
     try {
-      if ((JSON.parse(fs.readFileSync(marker, 'utf8')) as { run_id?: string }).run_id === runId) return path.join(project, entry);
+      if ((JSON.parse(fs.readFileSync(marker, 'utf8')) as { run_id?: string }).run_id === runId)
+        return path.join(project, entry);
     } catch {
       // not ours
     }
@@ -32,7 +33,8 @@ function findRunDir(project: string, runId: string): string | null {
 }
 
 function optionsFromOptYaml(file: string): TrainOptions {
-  if (!fs.existsSync(file)) throw new UsageError(`--resume: ${file} not found; the run folder must hold the opt.yaml written at its start`);
+  if (!fs.existsSync(file))
+    throw new UsageError(`--resume: ${file} not found; the run folder must hold the opt.yaml written at its start`);
   const saved = yaml.load(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
   const defaults = defaultOptions() as unknown as Record<string, unknown>;
   // Ours, or a YOLOv5 run's opt.yaml: its keys we do not have (save_dir, local_rank, ...) are
@@ -65,7 +67,10 @@ export function planResume(options: TrainOptions, given: Set<keyof TrainOptions>
     if (typeof options.resume === 'string') last = checkFile(options.resume, '--resume', []);
     else {
       last = latestRun(path.resolve(options.project)) || latestRun(path.resolve('runs'));
-      if (!last) throw new UsageError(`--resume: nothing to resume, no last.pt under ${path.resolve(options.project)}; start a new run without --resume, or give --resume path/to/last.pt`);
+      if (!last)
+        throw new UsageError(
+          `--resume: nothing to resume, no last.pt under ${path.resolve(options.project)}; start a new run without --resume, or give --resume path/to/last.pt`,
+        );
     }
     return resumeFrom(last, given.has('backend') ? options.backend : undefined);
   }
@@ -95,7 +100,9 @@ export function startingState(ctx: TrainContext): TrainingState {
     lastOptStep: -1,
     maps: new Array<number>(ctx.nc).fill(0),
     stopper: new EarlyStopping(options.patience),
-    ema: isMain ? new ModelEMA([...state.floatState()].map(([name, v]) => ({ name, shape: [v.length], data: v }))) : null,
+    ema: isMain
+      ? new ModelEMA([...state.floatState()].map(([name, v]) => ({ name, shape: [v.length], data: v })))
+      : null,
   };
   const checkpoint = ctx.resumeCheckpoint;
   if (!checkpoint) {
@@ -112,11 +119,17 @@ export function startingState(ctx: TrainContext): TrainingState {
   loadOptimizerTensors(ctx, checkpoint);
   if (training.ema && checkpoint.ema) {
     const emaState = state.floatStateFromCheckpoint(checkpoint.ema);
-    training.ema.load([...emaState].map(([name, v]) => ({ name, data: v })), checkpoint.meta.updates ?? 0);
+    training.ema.load(
+      [...emaState].map(([name, v]) => ({ name, data: v })),
+      checkpoint.meta.updates ?? 0,
+    );
   }
-  if (training.startEpoch >= options.epochs) throw new Error(`${options.resume} training to ${options.epochs} epochs is finished, nothing to resume`);
+  if (training.startEpoch >= options.epochs)
+    throw new Error(`${options.resume} training to ${options.epochs} epochs is finished, nothing to resume`);
   if (isMain) {
-    log.info(`Resuming training from ${String(options.resume)} from epoch ${training.startEpoch} to ${options.epochs} total epochs`);
+    log.info(
+      `Resuming training from ${String(options.resume)} from epoch ${training.startEpoch} to ${options.epochs} total epochs`,
+    );
     truncateResults(resultsFile, training.startEpoch);
   }
   return training;

@@ -31,7 +31,9 @@ export async function runTrainCli(argv: readonly string[], callbacks: TrainCallb
       return 2;
     }
     const e = err as Error;
-    process.stderr.write(`train: ${e.name ?? 'Error'}: ${e.message}\n${process.env.YOLO_DEBUG ? (e.stack ?? '') + '\n' : ''}`);
+    process.stderr.write(
+      `train: ${e.name ?? 'Error'}: ${e.message}\n${process.env.YOLO_DEBUG ? (e.stack ?? '') + '\n' : ''}`,
+    );
     return 1;
   }
 }

@@ -4,7 +4,8 @@ import { roundHalfEven } from '@yolo-launch/core';
 
 /** numpy.interp for a single x over increasing xp (clamped at both ends). */
 export function interp(x: number, xp: readonly number[], fp: readonly number[]): number {
-  if (xp.length !== fp.length || xp.length === 0) throw new Error('interp: xp and fp must have the same non-zero length');
+  if (xp.length !== fp.length || xp.length === 0)
+    throw new Error('interp: xp and fp must have the same non-zero length');
   if (x <= xp[0]!) return fp[0]!;
   const last = xp.length - 1;
   if (x >= xp[last]!) return fp[last]!;
@@ -89,7 +90,15 @@ export class Schedule {
 
   constructor(
     readonly hyp: WarmupHyp,
-    opts: { epochs: number; lrf: number; cosLr: boolean; nb: number; batchSize: number; nbs?: number; startEpoch?: number },
+    opts: {
+      epochs: number;
+      lrf: number;
+      cosLr: boolean;
+      nb: number;
+      batchSize: number;
+      nbs?: number;
+      startEpoch?: number;
+    },
   ) {
     this.lf = lrLambda(opts.epochs, opts.lrf, opts.cosLr);
     this.nb = opts.nb;

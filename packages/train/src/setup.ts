@@ -40,7 +40,11 @@ async function openSaveDir(run: PreparedRun): Promise<string> {
   if (isMain) {
     const shown = Object.entries({ ...options, hyp: undefined }).filter(([, v]) => v !== undefined);
     log.info(`train: ${shown.map(([k, v]) => `${k}=${Array.isArray(v) ? `[${v}]` : String(v)}`).join(', ')}`);
-    log.info(`hyperparameters: ${Object.entries(hyp).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    log.info(
+      `hyperparameters: ${Object.entries(hyp)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')}`,
+    );
     log.record('backend', { backend: run.backend, world_size: distEnv.worldSize });
     if (!run.resumeCheckpoint) {
       writeHypYaml(saveDir, hyp);
@@ -51,28 +55,59 @@ async function openSaveDir(run: PreparedRun): Promise<string> {
 }
 
 /** The dataset YAML (the embedded one generated, a download run, once per node) and its splits. */
-async function loadSplits(run: PreparedRun): Promise<{ dataYaml: string; train: data.YoloDataset; val: data.YoloDataset | null }> {
+async function loadSplits(
+  run: PreparedRun,
+): Promise<{ dataYaml: string; train: data.YoloDataset; val: data.YoloDataset | null }> {
   const { processGroup, log, options } = run;
   const perNode = { localRank: Math.max(0, run.distEnv.localRank) };
-  const dataYaml = await rankZeroFirst(processGroup, async () => (run.inputs.data === 'default' ? data.ensureDefaultDataset() : run.inputs.data), perNode);
+  const dataYaml = await rankZeroFirst(
+    processGroup,
+    async () => (run.inputs.data === 'default' ? data.ensureDefaultDataset() : run.inputs.data),
+    perNode,
+  );
   const dataConfig = data.loadDatasetYaml(dataYaml);
   if (missingPaths(dataConfig).length) {
     // check_dataset's download, once per node (local rank 0 first; the others find it done).
-    await rankZeroFirst(processGroup, async () => (missingPaths(dataConfig).length ? downloadDataset(dataConfig, (l) => log.info(l)) : undefined), perNode);
+    await rankZeroFirst(
+      processGroup,
+      async () => (missingPaths(dataConfig).length ? downloadDataset(dataConfig, (l) => log.info(l)) : undefined),
+      perNode,
+    );
   }
   const logLine = (l: string): void => log.info(l);
-  const trainSplit = await rankZeroFirst(processGroup, () => data.loadSplit(dataConfig, 'train', { prefix: 'train: ', requireLabels: true, singleCls: options.single_cls, log: logLine }), perNode);
+  const trainSplit = await rankZeroFirst(
+    processGroup,
+    () =>
+      data.loadSplit(dataConfig, 'train', {
+        prefix: 'train: ',
+        requireLabels: true,
+        singleCls: options.single_cls,
+        log: logLine,
+      }),
+    perNode,
+  );
   // every rank validates its share unless --val-rank0 (label caches written once per node first)
-  const loadVal = () => data.loadSplit(dataConfig, 'val', { prefix: 'val: ', singleCls: options.single_cls, log: logLine });
-  const valSplit = options.val_rank0 ? (run.distEnv.rank <= 0 ? await loadVal() : null) : await rankZeroFirst(processGroup, loadVal, perNode);
+  const loadVal = () =>
+    data.loadSplit(dataConfig, 'val', { prefix: 'val: ', singleCls: options.single_cls, log: logLine });
+  const valSplit = options.val_rank0
+    ? run.distEnv.rank <= 0
+      ? await loadVal()
+      : null
+    : await rankZeroFirst(processGroup, loadVal, perNode);
   // --cache disk: the .npy files are written once per node (local rank 0; the others find them)
-  if (options.cache === 'disk') await rankZeroFirst(processGroup, () => data.cacheImagesToDisk(trainSplit.dataset, { log: logLine }), perNode);
+  if (options.cache === 'disk')
+    await rankZeroFirst(processGroup, () => data.cacheImagesToDisk(trainSplit.dataset, { log: logLine }), perNode);
   return { dataYaml, train: trainSplit.dataset, val: valSplit?.dataset ?? null };
 }
 
 function logModelSummary(model: yolo.YoloModel, log: TrainLog): void {
-  log.info(`${''.padStart(3)}${'from'.padStart(18)}${'n'.padStart(3)}${'params'.padStart(10)}  ${'module'.padEnd(40)}${'arguments'.padEnd(30)}`);
-  for (const l of model.layers()) log.info(`${String(l.i).padStart(3)}${JSON.stringify(l.from).padStart(18)}${String(l.n).padStart(3)}${String(l.params).padStart(10)}  ${l.module.padEnd(40)}${l.args.padEnd(30)}`);
+  log.info(
+    `${''.padStart(3)}${'from'.padStart(18)}${'n'.padStart(3)}${'params'.padStart(10)}  ${'module'.padEnd(40)}${'arguments'.padEnd(30)}`,
+  );
+  for (const l of model.layers())
+    log.info(
+      `${String(l.i).padStart(3)}${JSON.stringify(l.from).padStart(18)}${String(l.n).padStart(3)}${String(l.params).padStart(10)}  ${l.module.padEnd(40)}${l.args.padEnd(30)}`,
+    );
   log.info(`Model summary: ${model.stateEntries().length} entries, ${model.numParameters()} parameters`);
 }
 
@@ -88,7 +123,11 @@ function firstMismatch(tensors: readonly NamedTensor[], model: yolo.YoloModel): 
 function buildModel(run: PreparedRun, nc: number): { model: yolo.YoloModel; state: ModelState } {
   const { options, hyp, log } = run;
   const isMain = run.distEnv.rank <= 0;
-  const model = yolo.createModel(run.modelYaml, { nc, seed: options.seed, ...(hyp.anchors ? { anchors: Math.round(hyp.anchors) } : {}) });
+  const model = yolo.createModel(run.modelYaml, {
+    nc,
+    seed: options.seed,
+    ...(hyp.anchors ? { anchors: Math.round(hyp.anchors) } : {}),
+  });
   if (isMain) logModelSummary(model, log);
   const source = run.resumeCheckpoint ?? run.weightsCheckpoint;
   let state = new ModelState(model);
@@ -97,11 +136,18 @@ function buildModel(run: PreparedRun, nc: number): { model: yolo.YoloModel; stat
     const exclude = (options.cfg || hyp.anchors) && !run.resumeCheckpoint ? ['anchor'] : [];
     const n = state.loadTensors(source.model, { strict: Boolean(run.resumeCheckpoint), exclude });
     // train.py would go on from scratch; a file none of whose entries fits is a wrong file.
-    if (n === 0) throw new UsageError(`--weights ${options.weights}: none of its ${source.model.length} entries fits the model (${firstMismatch(source.model, model)}); give the --cfg these weights were trained with, or drop --cfg to rebuild the model from the file`);
-    if (isMain) log.info(`Transferred ${n}/${model.stateEntries().length} items from ${run.resumeCheckpoint ? run.plan.checkpointFile : options.weights}`); // as given, like train.py
+    if (n === 0)
+      throw new UsageError(
+        `--weights ${options.weights}: none of its ${source.model.length} entries fits the model (${firstMismatch(source.model, model)}); give the --cfg these weights were trained with, or drop --cfg to rebuild the model from the file`,
+      );
+    if (isMain)
+      log.info(
+        `Transferred ${n}/${model.stateEntries().length} items from ${run.resumeCheckpoint ? run.plan.checkpointFile : options.weights}`,
+      ); // as given, like train.py
   }
   // --freeze: a single N freezes layers 0..N-1 (the default [0] freezes nothing).
-  const freezeLayers = options.freeze.length > 1 ? options.freeze : Array.from({ length: options.freeze[0] ?? 0 }, (_, i) => i);
+  const freezeLayers =
+    options.freeze.length > 1 ? options.freeze : Array.from({ length: options.freeze[0] ?? 0 }, (_, i) => i);
   if (freezeLayers.length) {
     const frozen = model.freezePrefixes(freezeLayers.map((i) => `model.${i}.`));
     if (isMain) for (const f of frozen) log.info(`freezing ${f}`);
@@ -115,17 +161,51 @@ function buildModel(run: PreparedRun, nc: number): { model: yolo.YoloModel; stat
 }
 
 /** The training loader (augmented) and, on the ranks that validate, val.py's (rect, 0.5 stride padding, twice the batch). */
-async function createLoaders(run: PreparedRun, splits: { train: data.YoloDataset; val: data.YoloDataset | null }, hyp: Hyp, geometry: { imgsz: number; gridStride: number; batchPerRank: number }) {
+async function createLoaders(
+  run: PreparedRun,
+  splits: { train: data.YoloDataset; val: data.YoloDataset | null },
+  hyp: Hyp,
+  geometry: { imgsz: number; gridStride: number; batchPerRank: number },
+) {
   const { options, distEnv, log } = run;
   const { imgsz, batchPerRank } = geometry;
-  const common = { seed: options.seed, stride: geometry.gridStride, hyp, localWorldSize: distEnv.localWorldSize, threadBudget: distEnv.threads, quad: false, log: (l: string) => log.info(l) };
+  const common = {
+    seed: options.seed,
+    stride: geometry.gridStride,
+    hyp,
+    localWorldSize: distEnv.localWorldSize,
+    threadBudget: distEnv.threads,
+    quad: false,
+    log: (l: string) => log.info(l),
+  };
   const cached = { imgsz, cache: true, cacheMode: options.cache, workers: options.workers };
-  const trainLoader = await createBatchSource(splits.train, { ...common, ...cached, augment: true, rank: Math.max(0, distEnv.rank), batchSize: batchPerRank, rect: options.rect, quad: options.quad });
-  const valLoader = splits.val ? await createBatchSource(splits.val, { ...common, ...cached, augment: false, rank: 0, batchSize: batchPerRank * 2, rect: true }) : null;
+  const trainLoader = await createBatchSource(splits.train, {
+    ...common,
+    ...cached,
+    augment: true,
+    rank: Math.max(0, distEnv.rank),
+    batchSize: batchPerRank,
+    rect: options.rect,
+    quad: options.quad,
+  });
+  const valLoader = splits.val
+    ? await createBatchSource(splits.val, {
+        ...common,
+        ...cached,
+        augment: false,
+        rank: 0,
+        batchSize: batchPerRank * 2,
+        rect: true,
+      })
+    : null;
   return { trainLoader, valLoader };
 }
 
-async function plotLabels(run: PreparedRun, trainLoader: BatchSource & { dataset: data.YoloDataset }, saveDir: string): Promise<void> {
+async function plotLabels(
+  run: PreparedRun,
+  trainLoader: BatchSource & { dataset: data.YoloDataset },
+  saveDir: string,
+): Promise<void> {
   try {
     await data.plotLabels(trainLoader.dataset, path.join(saveDir, 'labels.jpg'));
     run.log.info(`Plotting labels to ${path.join(saveDir, 'labels.jpg')}... `);
@@ -138,11 +218,21 @@ async function plotLabels(run: PreparedRun, trainLoader: BatchSource & { dataset
 function checkLabelClasses(dataset: data.YoloDataset, nc: number, dataYaml: string): void {
   let maxLabelClass = -1;
   for (const l of dataset.labels) for (let i = 0; i < l.length; i += 5) maxLabelClass = Math.max(maxLabelClass, l[i]!);
-  if (maxLabelClass >= nc) throw new UsageError(`Label class ${maxLabelClass} exceeds nc=${nc} in ${dataYaml}. Possible class labels are 0-${nc - 1}`);
+  if (maxLabelClass >= nc)
+    throw new UsageError(
+      `Label class ${maxLabelClass} exceeds nc=${nc} in ${dataYaml}. Possible class labels are 0-${nc - 1}`,
+    );
 }
 
 /** check_anchors on rank 0: recompute anchors with k-means + evolution when recall is poor. */
-function autoAnchor(model: yolo.YoloModel, dataset: data.YoloDataset, thr: number, imgsz: number, seed: number, log: TrainLog): number[] | null {
+function autoAnchor(
+  model: yolo.YoloModel,
+  dataset: data.YoloDataset,
+  thr: number,
+  imgsz: number,
+  seed: number,
+  log: TrainLog,
+): number[] | null {
   const shapes = Float32Array.from(dataset.shapes.flat());
   const r = yolo.checkAnchors({ shapes, labels: dataset.labels }, model.anchorsPixels, { thr, imgsz, seed });
   const s = `AutoAnchor: ${r.aat.toFixed(2)} anchors/target, ${r.bpr.toFixed(3)} Best Possible Recall (BPR). `;
@@ -164,8 +254,8 @@ function scaledLossGains(hyp: Hyp, layers: number, nc: number, imgsz: number, la
   return {
     ...hyp,
     box: (hyp.box * 3) / layers,
-    cls: ((hyp.cls * nc) / 80) * 3 / layers,
-    obj: ((hyp.obj * (imgsz / 640) ** 2) * 3) / layers,
+    cls: (((hyp.cls * nc) / 80) * 3) / layers,
+    obj: (hyp.obj * (imgsz / 640) ** 2 * 3) / layers,
     label_smoothing: labelSmoothing,
   };
 }
@@ -180,34 +270,56 @@ export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
   // `seed` on every rank (DDP broadcasts rank 0's weights anyway).
   const seed = run.options.seed;
   const saveDir = await openSaveDir(run);
-  const tensorboard = isMain ? TrainTensorBoard.open({ saveDir, evolve: run.options.evolve !== undefined, disabled: run.options.notensorboard, log }) : null;
+  const tensorboard = isMain
+    ? TrainTensorBoard.open({
+        saveDir,
+        evolve: run.options.evolve !== undefined,
+        disabled: run.options.notensorboard,
+        log,
+      })
+    : null;
   const splits = await loadSplits(run);
   const { names, nc } = splits.train;
   const { model, state } = buildModel(run, nc);
 
   const gridStride = Math.max(Math.max(...model.stride), 32);
   const imgsz = checkImgSize(run.options.imgsz, gridStride, gridStride * 2);
-  if (imgsz !== run.options.imgsz && isMain) log.warn(`--img-size ${run.options.imgsz} must be multiple of max stride ${gridStride}, updating to ${imgsz}`);
+  if (imgsz !== run.options.imgsz && isMain)
+    log.warn(`--img-size ${run.options.imgsz} must be multiple of max stride ${gridStride}, updating to ${imgsz}`);
   // --batch-size -1: AutoBatch on every rank; from here on `options.batch_size` is the total.
   const { options, batchPerRank } = await settleBatchSize(run, { model, state, nc, imgsz, gridStride, saveDir });
 
   // nbs accumulation: weight decay scaled by batch·accumulate/64.
   const accumulate0 = initialAccumulate(options.batch_size, NBS);
   const decayedHyp: Hyp = { ...run.hyp, weight_decay: (run.hyp.weight_decay * options.batch_size * accumulate0) / NBS };
-  const optimizer = new YoloOptimizer(options.optimizer, state.params, { lr: decayedHyp.lr0, momentum: decayedHyp.momentum, decay: decayedHyp.weight_decay });
+  const optimizer = new YoloOptimizer(options.optimizer, state.params, {
+    lr: decayedHyp.lr0,
+    momentum: decayedHyp.momentum,
+    decay: decayedHyp.weight_decay,
+  });
   if (isMain) log.info(optimizer.describe());
 
   // DDP: identical replicas (rank 0's weights) and the gradient reducer.
-  const ddp = await DistributedDataParallel.create(processGroup, state.params.map((q) => q.variable), {
-    buffers: model.buffers().map((b) => b.variable),
-    ...(options.grad_compression !== 'none' ? { gradCompression: options.grad_compression } : {}),
-  });
+  const ddp = await DistributedDataParallel.create(
+    processGroup,
+    state.params.map((q) => q.variable),
+    {
+      buffers: model.buffers().map((b) => b.variable),
+      ...(options.grad_compression !== 'none' ? { gradCompression: options.grad_compression } : {}),
+    },
+  );
   state.pullParams();
 
   const { trainLoader, valLoader } = await createLoaders(run, splits, decayedHyp, { imgsz, gridStride, batchPerRank });
   if (isMain && !run.resumeCheckpoint && !options.noplots) await plotLabels(run, trainLoader, saveDir);
   // YOLOv5: --rect is incompatible with shuffling (batches are grouped by aspect ratio).
-  const sampler = new DistributedSampler({ datasetSize: splits.train.imFiles.length, numReplicas: world, rank: Math.max(0, distEnv.rank), shuffle: !options.rect, seed });
+  const sampler = new DistributedSampler({
+    datasetSize: splits.train.imFiles.length,
+    numReplicas: world,
+    rank: Math.max(0, distEnv.rank),
+    shuffle: !options.rect,
+    seed,
+  });
   const batchesPerEpoch = sampler.numBatches(batchPerRank);
   checkLabelClasses(splits.train, nc, splits.dataYaml);
 
@@ -221,8 +333,34 @@ export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
   const hyp = scaledLossGains(decayedHyp, model.nl, nc, imgsz, options.label_smoothing);
   const classWeights = Float32Array.from(data.labelsToClassWeights(splits.train.labels, nc), (v) => v * nc);
   return {
-    options, distEnv, processGroup, log, hyp, hypOriginal: run.hyp, nc, names, model, state, optimizer, ddp, sampler, trainLoader, valLoader,
-    trainDataset: trainLoader.dataset, valDataset: valLoader?.dataset ?? null, imgsz, gridStride, batchesPerEpoch, batchPerRank, saveDir,
-    weightsDir: path.join(saveDir, 'weights'), resumeCheckpoint: run.resumeCheckpoint, modelYaml: run.modelYaml, classWeights, seed, callbacks: run.callbacks, tensorboard,
+    options,
+    distEnv,
+    processGroup,
+    log,
+    hyp,
+    hypOriginal: run.hyp,
+    nc,
+    names,
+    model,
+    state,
+    optimizer,
+    ddp,
+    sampler,
+    trainLoader,
+    valLoader,
+    trainDataset: trainLoader.dataset,
+    valDataset: valLoader?.dataset ?? null,
+    imgsz,
+    gridStride,
+    batchesPerEpoch,
+    batchPerRank,
+    saveDir,
+    weightsDir: path.join(saveDir, 'weights'),
+    resumeCheckpoint: run.resumeCheckpoint,
+    modelYaml: run.modelYaml,
+    classWeights,
+    seed,
+    callbacks: run.callbacks,
+    tensorboard,
   };
 }

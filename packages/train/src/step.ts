@@ -28,7 +28,10 @@ export function chooseBackward(ctx: TrainContext): { recompute: boolean; reason:
 /** The batch as float images in [0, 1]; under --multi-scale resized to this iteration's size. */
 function batchImages(ctx: TrainContext, batch: Batch, epoch: number, iteration: number): tf.Tensor4D {
   return tf.tidy(() => {
-    let x = tf.div(tf.cast(tf.tensor4d(batch.images, [batch.n, batch.height, batch.width, 3], 'int32'), 'float32'), 255) as tf.Tensor4D;
+    let x = tf.div(
+      tf.cast(tf.tensor4d(batch.images, [batch.n, batch.height, batch.width, 3], 'int32'), 'float32'),
+      255,
+    ) as tf.Tensor4D;
     if (ctx.options.multi_scale) {
       // random.randrange(imgsz*0.5, imgsz*1.5 + gs) // gs * gs, one draw per iteration for all ranks
       const stride = ctx.gridStride;
@@ -38,7 +41,10 @@ function batchImages(ctx: TrainContext, batch: Batch, epoch: number, iteration: 
       const size = Math.floor((lo + Math.floor(rng.random() * (hi - lo))) / stride) * stride;
       const scale = size / Math.max(batch.height, batch.width);
       if (scale !== 1) {
-        const newShape: [number, number] = [Math.ceil((batch.height * scale) / stride) * stride, Math.ceil((batch.width * scale) / stride) * stride];
+        const newShape: [number, number] = [
+          Math.ceil((batch.height * scale) / stride) * stride,
+          Math.ceil((batch.width * scale) / stride) * stride,
+        ];
         x = tf.image.resizeBilinear(x, newShape, false, true);
       }
     }
@@ -56,7 +62,14 @@ export function lossMultiplier(ddpLossScale: number, quad: boolean): number {
 }
 
 /** Forward and backward: the loss items on the host and the gradients (scaled by lossMultiplier). */
-function lossAndGradients(ctx: TrainContext, lossFn: yolo.ComputeLoss, recompute: boolean, images: tf.Tensor4D, targets: Float32Array, willStep: boolean): { items: Float32Array; grads: tf.NamedTensorMap } {
+function lossAndGradients(
+  ctx: TrainContext,
+  lossFn: yolo.ComputeLoss,
+  recompute: boolean,
+  images: tf.Tensor4D,
+  targets: Float32Array,
+  willStep: boolean,
+): { items: Float32Array; grads: tf.NamedTensorMap } {
   const { model, ddp } = ctx;
   const scale = lossMultiplier(ddp.lossScale, ctx.options.quad);
   if (recompute) {
@@ -102,7 +115,13 @@ function lossAndGradients(ctx: TrainContext, lossFn: yolo.ComputeLoss, recompute
 }
 
 /** The mean all-reduce, clip to norm 10, the optimizer step, the EMA (rank 0). */
-async function optimizerStep(ctx: TrainContext, training: TrainingState, grads: tf.NamedTensorMap, timings: Timings, startedAt: number): Promise<void> {
+async function optimizerStep(
+  ctx: TrainContext,
+  training: TrainingState,
+  grads: tf.NamedTensorMap,
+  timings: Timings,
+  startedAt: number,
+): Promise<void> {
   const { ddp, state, optimizer } = ctx;
   const reduced = (await ddp.reduceGradients(grads))!;
   tf.dispose(Object.values(grads));
@@ -134,7 +153,14 @@ export interface Iteration {
 }
 
 /** One iteration (see the top of this file); returns the loss items [box, obj, cls]. */
-export async function trainStep(ctx: TrainContext, training: TrainingState, lossFn: yolo.ComputeLoss, recompute: boolean, it: Iteration, timings: Timings): Promise<Float32Array> {
+export async function trainStep(
+  ctx: TrainContext,
+  training: TrainingState,
+  lossFn: yolo.ComputeLoss,
+  recompute: boolean,
+  it: Iteration,
+  timings: Timings,
+): Promise<Float32Array> {
   const { ddp } = ctx;
   const images = batchImages(ctx, it.batch, it.epoch, it.i);
   const { items, grads } = lossAndGradients(ctx, lossFn, recompute, images, it.batch.targets, it.willStep);

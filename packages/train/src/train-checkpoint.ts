@@ -28,7 +28,11 @@ export function loadOptimizerTensors(ctx: TrainContext, checkpoint: Checkpoint):
     if (!entry) continue;
     buffers.set(t.name, ModelState.fromTorch(entry, Float32Array.from(t.data)));
   }
-  ctx.optimizer.loadState({ name: checkpoint.meta.optimizer!.name as 'SGD', step: checkpoint.meta.optimizer!.step, buffers });
+  ctx.optimizer.loadState({
+    name: checkpoint.meta.optimizer!.name as 'SGD',
+    step: checkpoint.meta.optimizer!.step,
+    buffers,
+  });
 }
 
 /** The checkpoint after `epoch` (rank 0: it holds the EMA). */
@@ -61,5 +65,6 @@ export function buildCheckpoint(ctx: TrainContext, training: TrainingState, epoc
 export function writeCheckpoints(ctx: TrainContext, checkpoint: Checkpoint, epoch: number, isBest: boolean): void {
   saveCheckpoint(path.join(ctx.weightsDir, 'last.pt'), checkpoint);
   if (isBest) saveCheckpoint(path.join(ctx.weightsDir, 'best.pt'), checkpoint);
-  if (ctx.options.save_period > 0 && epoch % ctx.options.save_period === 0) saveCheckpoint(path.join(ctx.weightsDir, `epoch${epoch}.pt`), checkpoint);
+  if (ctx.options.save_period > 0 && epoch % ctx.options.save_period === 0)
+    saveCheckpoint(path.join(ctx.weightsDir, `epoch${epoch}.pt`), checkpoint);
 }

@@ -53,12 +53,26 @@ export interface ValResult {
   seconds: number;
 }
 
-export function valRow(name: string, images: number, instances: number, p: number, r: number, m50: number, m: number): string {
-  return padLeft(name, 22) + [images, instances].map((v) => padLeft(String(Math.round(v)), 11)).join('') + [p, r, m50, m].map((v) => padLeft(formatG(v, 3), 11)).join('');
+export function valRow(
+  name: string,
+  images: number,
+  instances: number,
+  p: number,
+  r: number,
+  m50: number,
+  m: number,
+): string {
+  return (
+    padLeft(name, 22) +
+    [images, instances].map((v) => padLeft(String(Math.round(v)), 11)).join('') +
+    [p, r, m50, m].map((v) => padLeft(formatG(v, 3), 11)).join('')
+  );
 }
 
 export function valHeader(): string {
-  return padLeft('Class', 22) + ['Images', 'Instances', 'P', 'R', 'mAP50', 'mAP50-95'].map((s) => padLeft(s, 11)).join('');
+  return (
+    padLeft('Class', 22) + ['Images', 'Instances', 'P', 'R', 'mAP50', 'mAP50-95'].map((s) => padLeft(s, 11)).join('')
+  );
 }
 
 /** What validation needs: the model, the validation loader, where to report, and this rank's share. */
@@ -83,7 +97,18 @@ export interface ValidationInputs {
 export function validationInputs(ctx: TrainContext, shard: ValShard): ValidationInputs | null {
   if (!ctx.valLoader || !ctx.valDataset) return null;
   const { model, nc, names, log, saveDir } = ctx;
-  return { model, loader: ctx.valLoader, dataset: ctx.valDataset, batchSize: ctx.batchPerRank * 2, nc, names, singleCls: ctx.options.single_cls, log, saveDir, shard };
+  return {
+    model,
+    loader: ctx.valLoader,
+    dataset: ctx.valDataset,
+    batchSize: ctx.batchPerRank * 2,
+    nc,
+    names,
+    singleCls: ctx.options.single_cls,
+    log,
+    saveDir,
+    shard,
+  };
 }
 
 /** One image's detections as the rank that ran it sees them (for --save-txt / --save-json). */
@@ -128,9 +153,20 @@ interface ShardPart {
 const speedShape = (t: number[]): ValSpeed => ({ preprocess: t[0]!, inference: t[1]!, nms: t[2]! });
 
 /** Forward (eval) and loss items of one batch, read back to the host; adds to ms [pre, inference]. */
-function predict(inputs: ValidationInputs, lossFn: yolo.ComputeLoss | null, batch: Batch, ms: number[]): { predHost: Float32Array; items: number[] | null } {
+function predict(
+  inputs: ValidationInputs,
+  lossFn: yolo.ComputeLoss | null,
+  batch: Batch,
+  ms: number[],
+): { predHost: Float32Array; items: number[] | null } {
   const t0 = performance.now();
-  const x = tf.tidy(() => tf.div(tf.cast(tf.tensor4d(batch.images, [batch.n, batch.height, batch.width, 3], 'int32'), 'float32'), 255) as tf.Tensor4D);
+  const x = tf.tidy(
+    () =>
+      tf.div(
+        tf.cast(tf.tensor4d(batch.images, [batch.n, batch.height, batch.width, 3], 'int32'), 'float32'),
+        255,
+      ) as tf.Tensor4D,
+  );
   const t1 = performance.now();
   // The tidy returns tensors, not their host copies: tidy walks every key of what it returns,
   // which for a ~17M-float prediction array cost more than the forward pass itself.
@@ -156,7 +192,14 @@ function pushPredRows(predRows: number[], det: Float32Array, si: number, batch: 
   for (let r = 0; r < det.length; r += 6) {
     if (det[r + 4]! <= 0.25) continue;
     const [x1, y1, x2, y2] = [det[r]!, det[r + 1]!, det[r + 2]!, det[r + 3]!];
-    predRows.push(si, det[r + 5]!, (x1 + x2) / 2 / batch.width, (y1 + y2) / 2 / batch.height, (x2 - x1) / batch.width, (y2 - y1) / batch.height);
+    predRows.push(
+      si,
+      det[r + 5]!,
+      (x1 + x2) / 2 / batch.width,
+      (y1 + y2) / 2 / batch.height,
+      (x2 - x1) / batch.width,
+      (y2 - y1) / batch.height,
+    );
   }
 }
 
@@ -166,7 +209,12 @@ function imageRecord(det: Float32Array, si: number, batch: Batch): ImageRecord {
   const boxes: number[] = [];
   for (let r = 0; r < batch.targets.length; r += 6) {
     if (batch.targets[r] !== si) continue;
-    const [x, y, w, h] = [batch.targets[r + 2]! * batch.width, batch.targets[r + 3]! * batch.height, batch.targets[r + 4]! * batch.width, batch.targets[r + 5]! * batch.height];
+    const [x, y, w, h] = [
+      batch.targets[r + 2]! * batch.width,
+      batch.targets[r + 3]! * batch.height,
+      batch.targets[r + 4]! * batch.width,
+      batch.targets[r + 5]! * batch.height,
+    ];
     cls.push(batch.targets[r + 1]!);
     boxes.push(x - w / 2, y - h / 2, x + w / 2, y + h / 2);
   }
@@ -187,16 +235,36 @@ function imageRecord(det: Float32Array, si: number, batch: Batch): ImageRecord {
 
 /** val_batch<k>_labels.jpg and val_batch<k>_pred.jpg. */
 function plotValBatch(inputs: ValidationInputs, batch: Batch, k: number, predRows: number[]): Promise<unknown>[] {
-  const base = { images: batch.images, shape: [batch.n, batch.height, batch.width, 3] as [number, number, number, number], paths: batch.paths };
+  const base = {
+    images: batch.images,
+    shape: [batch.n, batch.height, batch.width, 3] as [number, number, number, number],
+    paths: batch.paths,
+  };
   const warn = (e: Error): void => inputs.log.warn(`val_batch${k} plot not written: ${e.message}`);
   return [
-    data.plotBatch({ ...base, targets: batch.targets }, inputs.names, path.join(inputs.saveDir, `val_batch${k}_labels.jpg`)).catch(warn),
-    data.plotBatch({ ...base, targets: Float32Array.from(predRows) }, inputs.names, path.join(inputs.saveDir, `val_batch${k}_pred.jpg`)).catch(warn),
+    data
+      .plotBatch(
+        { ...base, targets: batch.targets },
+        inputs.names,
+        path.join(inputs.saveDir, `val_batch${k}_labels.jpg`),
+      )
+      .catch(warn),
+    data
+      .plotBatch(
+        { ...base, targets: Float32Array.from(predRows) },
+        inputs.names,
+        path.join(inputs.saveDir, `val_batch${k}_pred.jpg`),
+      )
+      .catch(warn),
   ];
 }
 
 /** This rank's batches: forward, NMS, and the per-image records (plots of batches 0-2 by whoever runs them). */
-async function runShard(inputs: ValidationInputs, lossFn: yolo.ComputeLoss | null, opts: ValidateOptions): Promise<ShardPart> {
+async function runShard(
+  inputs: ValidationInputs,
+  lossFn: yolo.ComputeLoss | null,
+  opts: ValidateOptions,
+): Promise<ShardPart> {
   const n = inputs.dataset.imFiles.length;
   const owned = ownedBatches(n, inputs.batchSize, inputs.shard);
   const part: ShardPart = { batches: [], ms: [0, 0, 0] };
@@ -242,7 +310,13 @@ interface Tally {
 
 /** Rank 0: every rank's batches replayed in the one-rank order. */
 function replay(parts: ShardPart[], nc: number, plots: boolean): Tally {
-  const tally: Tally = { stats: new yolo.DetectionStats(nc), imagesPerClass: new Array<number>(nc).fill(0), confusion: new yolo.ConfusionMatrix(nc), lossSum: [0, 0, 0], batches: 0 };
+  const tally: Tally = {
+    stats: new yolo.DetectionStats(nc),
+    imagesPerClass: new Array<number>(nc).fill(0),
+    confusion: new yolo.ConfusionMatrix(nc),
+    lossSum: [0, 0, 0],
+    batches: 0,
+  };
   const batches = parts.flatMap((p) => p.batches).sort((a, b) => a.batch - b.batch);
   for (const record of batches) {
     if (record.loss) for (let k = 0; k < 3; k++) tally.lossSum[k]! += record.loss[k]!;
@@ -262,7 +336,11 @@ function replay(parts: ShardPart[], nc: number, plots: boolean): Tally {
  * Validate on every rank of `inputs.shard` (each runs its batches; all must call this), report
  * on rank 0. Returns the result on rank 0 of the shard, null on the others.
  */
-export async function validate(inputs: ValidationInputs, lossFn: yolo.ComputeLoss | null, opts: ValidateOptions): Promise<ValResult | null> {
+export async function validate(
+  inputs: ValidationInputs,
+  lossFn: yolo.ComputeLoss | null,
+  opts: ValidateOptions,
+): Promise<ValResult | null> {
   const t0 = Date.now();
   const part = await runShard(inputs, lossFn, opts);
   const parts = await gatherParts(inputs.shard, part);
@@ -277,7 +355,11 @@ export async function validate(inputs: ValidationInputs, lossFn: yolo.ComputeLos
 }
 
 /** Validate this process's whole set (no ranks involved). */
-export async function validateAll(inputs: Omit<ValidationInputs, 'shard'>, lossFn: yolo.ComputeLoss | null, opts: ValidateOptions): Promise<ValResult> {
+export async function validateAll(
+  inputs: Omit<ValidationInputs, 'shard'>,
+  lossFn: yolo.ComputeLoss | null,
+  opts: ValidateOptions,
+): Promise<ValResult> {
   return (await validate({ ...inputs, shard: WHOLE_SET }, lossFn, opts))!;
 }
 
@@ -294,15 +376,37 @@ function summarize(inputs: ValidationInputs, tally: Tally, opts: ValidateOptions
     curves = m.perClass.curves;
     const s = yolo.apSummary(m.perClass);
     m.perClass.uniqueClasses.forEach((c, i) => {
-      perClass.push({ cls: c, name: names[c] ?? String(c), images: tally.imagesPerClass[c]!, instances: m.nt[c]!, p: m.perClass!.p[i]!, r: m.perClass!.r[i]!, map50: s.ap50[i]!, map: s.apMean[i]! });
+      perClass.push({
+        cls: c,
+        name: names[c] ?? String(c),
+        images: tally.imagesPerClass[c]!,
+        instances: m.nt[c]!,
+        p: m.perClass!.p[i]!,
+        r: m.perClass!.r[i]!,
+        map50: s.ap50[i]!,
+        map: s.apMean[i]!,
+      });
     });
   }
   log.info(valHeader());
   log.info(valRow('all', seen, instances, mp, mr, map50, map));
   if (instances === 0) log.warn(`no labels found in val set, can not compute metrics without labels`);
-  if (opts.verbose && nc > 1) for (const c of perClass) log.info(valRow(c.name, c.images, c.instances, c.p, c.r, c.map50, c.map));
+  if (opts.verbose && nc > 1)
+    for (const c of perClass) log.info(valRow(c.name, c.images, c.instances, c.p, c.r, c.map50, c.map));
   const loss = tally.lossSum.map((v) => v / Math.max(1, tally.batches));
-  const out: ValResult = { mp, mr, map50, map, loss, maps, seen, instances, perClass, speed: speedShape([0, 0, 0]), seconds: 0 };
+  const out: ValResult = {
+    mp,
+    mr,
+    map50,
+    map,
+    loss,
+    maps,
+    seen,
+    instances,
+    perClass,
+    speed: speedShape([0, 0, 0]),
+    seconds: 0,
+  };
   if (curves) out.curves = curves;
   if (opts.plots) out.confusion = confusionRows(tally.confusion);
   log.record('val', { mp, mr, map50, map, loss, seen, instances });

@@ -29,11 +29,15 @@ export async function attemptDownload(weights: string, log: (line: string) => vo
   const url = releaseUrl(path.basename(weights));
   const target = path.resolve(weights);
   const offline = (reason: string): Error =>
-    new UsageError(`--weights ${weights}: not found locally, and the download from ${url} failed (${reason}); download it by hand and put it at ${target}, or give --weights the path of a .pt you have`);
+    new UsageError(
+      `--weights ${weights}: not found locally, and the download from ${url} failed (${reason}); download it by hand and put it at ${target}, or give --weights the path of a .pt you have`,
+    );
   log(`Downloading ${url} to ${target}...`);
   let bytes: Buffer;
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(Number(process.env.YOLO_LAUNCH_DOWNLOAD_TIMEOUT_MS ?? 600_000)) });
+    const res = await fetch(url, {
+      signal: AbortSignal.timeout(Number(process.env.YOLO_LAUNCH_DOWNLOAD_TIMEOUT_MS ?? 600_000)),
+    });
     if (!res.ok) throw offline(`HTTP ${res.status}`);
     bytes = Buffer.from(await res.arrayBuffer());
   } catch (err) {
@@ -58,7 +62,10 @@ export async function downloadReleaseWeights(weights: string, distEnv: DistEnv):
   if (distEnv.localRank <= 0) return attemptDownload(weights, log);
   const deadline = Date.now() + Number(process.env.YOLO_LAUNCH_DOWNLOAD_TIMEOUT_MS ?? 600_000);
   while (!fs.existsSync(weights)) {
-    if (Date.now() > deadline) throw new UsageError(`--weights ${weights}: local rank 0 did not download it in time; put the file at ${path.resolve(weights)}`);
+    if (Date.now() > deadline)
+      throw new UsageError(
+        `--weights ${weights}: local rank 0 did not download it in time; put the file at ${path.resolve(weights)}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }

@@ -14,7 +14,20 @@ test('loader workers: the launcher thread budget is per rank; alone, the CPUs ar
   try {
     const y = await data.ensureSyntheticDataset(path.join(root, 'syn'), { seed: 3, nTrain: 8, nVal: 4, imgSize: 64 });
     const { dataset } = await data.loadSplit(y, 'train', { writeCache: false });
-    const base = { seed: 0, stride: 32, hyp: {}, quad: false, imgsz: 64, augment: false, cache: false, cacheMode: undefined, rank: 0, batchSize: 4, rect: false, workers: 8 };
+    const base = {
+      seed: 0,
+      stride: 32,
+      hyp: {},
+      quad: false,
+      imgsz: 64,
+      augment: false,
+      cache: false,
+      cacheMode: undefined,
+      rank: 0,
+      batchSize: 4,
+      rect: false,
+      workers: 8,
+    };
     const cpus = os.availableParallelism();
     const cases: [{ localWorldSize: number; threadBudget: number | undefined }, number][] = [
       [{ localWorldSize: 2, threadBudget: 1 }, 1],

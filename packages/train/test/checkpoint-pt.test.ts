@@ -18,7 +18,10 @@ import { fixturesDir } from './helpers/fixtures.js';
 import { sampleCheckpoint } from './helpers/sample-checkpoint.js';
 
 const weightsDir = path.join(fixturesDir(), 'weights');
-const weightFiles = fs.readdirSync(weightsDir).filter((f) => f.endsWith('.pt')).sort();
+const weightFiles = fs
+  .readdirSync(weightsDir)
+  .filter((f) => f.endsWith('.pt'))
+  .sort();
 
 interface WeightsJson {
   kind: string;
@@ -33,7 +36,10 @@ for (const file of weightFiles) {
   test(`${file}: decodes as a checkpoint (YOLOv5's own file)`, () => {
     const bytes = fs.readFileSync(path.join(weightsDir, file));
     if (json.kind !== 'yolov5-checkpoint') {
-      assert.throws(() => decodeCheckpoint(bytes, file), (err: unknown) => err instanceof CheckpointError && /bare state_dict has no model definition/.test(err.message));
+      assert.throws(
+        () => decodeCheckpoint(bytes, file),
+        (err: unknown) => err instanceof CheckpointError && /bare state_dict has no model definition/.test(err.message),
+      );
       return;
     }
     const checkpoint = decodeCheckpoint(bytes, file);
@@ -59,13 +65,31 @@ for (const file of weightFiles) {
 test('our .pt with a module of an unknown class is refused with the file name', async () => {
   const checkpoint = await sampleCheckpoint(1, 10);
   // Our writer's module tree with its first layer replaced by a class outside the table.
-  const tree = yolo.detectionModelObject(yolo.readModelYaml(checkpoint.meta.model_yaml as unknown as yolo.ModelYaml), Object.fromEntries(checkpoint.model.map((t) => [t.name, { shape: t.shape, data: Float32Array.from(t.data) }])), { training: false, requiresGrad: false, names: ['a', 'b', 'c'], stride: [2] });
-  const treeLayers = (tree.attrs.get('_modules') as Map<string, yolo.PyObject>).get('model')!.attrs.get('_modules') as Map<string, yolo.PyObject>;
+  const tree = yolo.detectionModelObject(
+    yolo.readModelYaml(checkpoint.meta.model_yaml as unknown as yolo.ModelYaml),
+    Object.fromEntries(checkpoint.model.map((t) => [t.name, { shape: t.shape, data: Float32Array.from(t.data) }])),
+    { training: false, requiresGrad: false, names: ['a', 'b', 'c'], stride: [2] },
+  );
+  const treeLayers = (tree.attrs.get('_modules') as Map<string, yolo.PyObject>)
+    .get('model')!
+    .attrs.get('_modules') as Map<string, yolo.PyObject>;
   const payload = new yolo.PyObject('evil.module.Payload', false);
   payload.state = new Map();
   treeLayers.set('0', payload);
-  const evil = yolo.writePtArchive(new Map<yolo.PyValue, yolo.PyValue>([['model', tree], ['ema', null], ['epoch', -1]]), 'evil');
-  assert.throws(() => decodeCheckpoint(evil, 'evil.pt'), (err: unknown) => err instanceof CheckpointError && /^evil\.pt: 'model' module model\.0 is a evil\.module\.Payload.*nothing was executed/.test(err.message));
+  const evil = yolo.writePtArchive(
+    new Map<yolo.PyValue, yolo.PyValue>([
+      ['model', tree],
+      ['ema', null],
+      ['epoch', -1],
+    ]),
+    'evil',
+  );
+  assert.throws(
+    () => decodeCheckpoint(evil, 'evil.pt'),
+    (err: unknown) =>
+      err instanceof CheckpointError &&
+      /^evil\.pt: 'model' module model\.0 is a evil\.module\.Payload.*nothing was executed/.test(err.message),
+  );
 });
 
 async function withServer(handler: http.RequestListener, run: (base: string) => Promise<void>): Promise<void> {
@@ -84,7 +108,12 @@ async function withServer(handler: http.RequestListener, run: (base: string) => 
 }
 
 test('attempt_download: a missing release name is fetched, checked and written atomically; failures say where to put it', async () => {
-  const served = fs.readFileSync(path.join(weightsDir, weightFiles.find((f) => !f.includes('state-dict'))!));
+  const served = fs.readFileSync(
+    path.join(
+      weightsDir,
+      weightFiles.find((f) => !f.includes('state-dict'))!,
+    ),
+  );
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weights-dl-'));
   try {
     await withServer(
@@ -101,7 +130,13 @@ test('attempt_download: a missing release name is fetched, checked and written a
         assert.match(lines[0]!, /^Downloading http:\/\/127\.0\.0\.1:\d+\/v7\.0\/yolov5n\.pt to /);
         assert.deepEqual(fs.readdirSync(dir), ['yolov5n.pt'], 'no temporary left behind');
         const refused = (name: string, reason: RegExp) =>
-          assert.rejects(attemptDownload(path.join(dir, name), () => {}), (err: unknown) => err instanceof UsageError && reason.test(err.message) && err.message.includes(`put it at ${path.join(dir, name)}`));
+          assert.rejects(
+            attemptDownload(path.join(dir, name), () => {}),
+            (err: unknown) =>
+              err instanceof UsageError &&
+              reason.test(err.message) &&
+              err.message.includes(`put it at ${path.join(dir, name)}`),
+          );
         await refused('yolov5m.pt', /HTTP 404/);
         await refused('yolov5s.pt', /not a checkpoint/);
         assert.ok(!fs.existsSync(path.join(dir, 'yolov5s.pt')), 'a bad download is not kept');

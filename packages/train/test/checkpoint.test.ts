@@ -5,7 +5,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CheckpointError, decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint, stripOptimizer } from '../src/checkpoint.js';
+import {
+  CheckpointError,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+  stripOptimizer,
+} from '../src/checkpoint.js';
 import { encodeYlckpt } from '../src/checkpoint-ylckpt.js';
 import { sampleCheckpoint } from './helpers/sample-checkpoint.js';
 
@@ -20,7 +27,10 @@ test('checkpoint round-trips exactly and detects corruption', async () => {
   assert.deepEqual(d.optimizer![0]!.data, c.optimizer![0]!.data);
   const bad = Buffer.from(buf);
   bad[200] = bad[200]! ^ 1;
-  assert.throws(() => decodeCheckpoint(bad, 'bad.pt'), (err: unknown) => err instanceof CheckpointError && /^bad\.pt is corrupt or truncated: .*CRC-32/.test(err.message));
+  assert.throws(
+    () => decodeCheckpoint(bad, 'bad.pt'),
+    (err: unknown) => err instanceof CheckpointError && /^bad\.pt is corrupt or truncated: .*CRC-32/.test(err.message),
+  );
   assert.throws(() => decodeCheckpoint(buf.subarray(0, buf.length - 100)), /corrupt or truncated/);
   const s = stripOptimizer(d);
   assert.equal(s.meta.epoch, -1);
@@ -48,7 +58,9 @@ test('a kill during a checkpoint write leaves the previous last.pt loadable', as
         await new Promise((r) => setTimeout(r, 20 + round * 37));
       } finally {
         child.kill('SIGKILL');
-        await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
+        await new Promise((r) =>
+          child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r),
+        );
       }
       const c = loadCheckpoint(file);
       assert.ok(c.meta.epoch >= 0);

@@ -14,7 +14,18 @@ test('evolution: limits, rounding, parent mutation, evolve.csv and hyp_evolved.y
     const base = loadHyp(path.join(HYP_DIR, 'hyp.scratch-low.yaml'));
     const csv = path.join(dir, 'evolve.csv');
     const g0 = mutateHyp(base, csv, Rng.from(0, 0));
-    assert.deepEqual(g0, { ...base, ...Object.fromEntries(Object.keys(EVOLVE_META).filter((k) => k in base).map((k) => [k, base[k]])) }, 'first generation = base (limited, rounded)');
+    assert.deepEqual(
+      g0,
+      {
+        ...base,
+        ...Object.fromEntries(
+          Object.keys(EVOLVE_META)
+            .filter((k) => k in base)
+            .map((k) => [k, base[k]]),
+        ),
+      },
+      'first generation = base (limited, rounded)',
+    );
     recordGeneration(dir, [0.5, 0.4, 0.3, 0.1, 0.05, 0.02, 0.01], g0);
     const g1 = mutateHyp(base, csv, Rng.from(0, 1));
     assert.notDeepEqual(g1, g0, 'a mutation changed something');
@@ -29,7 +40,15 @@ test('evolution: limits, rounding, parent mutation, evolve.csv and hyp_evolved.y
     assert.equal(r.best, 1);
     assert.equal(r.generations, 2);
     const { keys, rows } = readEvolveCsv(csv);
-    assert.deepEqual(keys.slice(0, 7), ['metrics/precision', 'metrics/recall', 'metrics/mAP_0.5', 'metrics/mAP_0.5:0.95', 'val/box_loss', 'val/obj_loss', 'val/cls_loss']);
+    assert.deepEqual(keys.slice(0, 7), [
+      'metrics/precision',
+      'metrics/recall',
+      'metrics/mAP_0.5',
+      'metrics/mAP_0.5:0.95',
+      'val/box_loss',
+      'val/obj_loss',
+      'val/cls_loss',
+    ]);
     assert.equal(rows.length, 2);
     const evolved = fs.readFileSync(path.join(dir, 'hyp_evolved.yaml'), 'utf8');
     assert.match(evolved, /# Best generation: 1\n# Last generation: 1/);

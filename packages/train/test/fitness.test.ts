@@ -19,7 +19,12 @@ for (const f of loadFixtures('metrics')) {
         const want = (f.expected[`fitness_${key}`] as T).data;
         for (let i = 0; i < want.length; i++) {
           const r = x.data.slice(i * cols, i * cols + 4);
-          close(fitness({ p: r[0]!, r: r[1]!, map50: r[2]!, map: r[3]! }), want[i]!, { abs: 1e-6 }, `${key} fitness[${i}]`);
+          close(
+            fitness({ p: r[0]!, r: r[1]!, map50: r[2]!, map: r[3]! }),
+            want[i]!,
+            { abs: 1e-6 },
+            `${key} fitness[${i}]`,
+          );
         }
       }
     });

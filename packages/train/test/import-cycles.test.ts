@@ -51,12 +51,31 @@ export function findCycle(graph: Map<string, string[]>): string[] | null {
 }
 
 test('findCycle finds a cycle and accepts a DAG', () => {
-  assert.deepEqual(findCycle(new Map([['a', ['b']], ['b', ['c']], ['c', ['a']]])), ['a', 'b', 'c', 'a']);
-  assert.equal(findCycle(new Map([['a', ['b', 'c']], ['b', ['c']], ['c', []]])), null);
+  assert.deepEqual(
+    findCycle(
+      new Map([
+        ['a', ['b']],
+        ['b', ['c']],
+        ['c', ['a']],
+      ]),
+    ),
+    ['a', 'b', 'c', 'a'],
+  );
+  assert.equal(
+    findCycle(
+      new Map([
+        ['a', ['b', 'c']],
+        ['b', ['c']],
+        ['c', []],
+      ]),
+    ),
+    null,
+  );
 });
 
 test('relativeImports reads static, side-effect, re-export and dynamic imports', () => {
-  const text = "import type { A } from './a.js';\nimport './b.js';\nexport { C } from '../c.js';\nconst d = await import('./d.js');\nimport x from 'node:fs';";
+  const text =
+    "import type { A } from './a.js';\nimport './b.js';\nexport { C } from '../c.js';\nconst d = await import('./d.js');\nimport x from 'node:fs';";
   assert.deepEqual(relativeImports('/p/src/f.ts', text), ['/p/src/a.ts', '/p/src/b.ts', '/p/c.ts', '/p/src/d.ts']);
 });
 
@@ -64,7 +83,9 @@ test('packages/train/src has no import cycle', () => {
   const files = sourceFiles(SRC);
   assert.ok(files.length > 10, `expected the sources under ${SRC}`);
   const graph = new Map(files.map((f) => [f, relativeImports(f, fs.readFileSync(f, 'utf8'))]));
-  for (const [file, imports] of graph) for (const i of imports) assert.ok(graph.has(i), `${path.relative(SRC, file)} imports ${path.relative(SRC, i)}, which does not exist`);
+  for (const [file, imports] of graph)
+    for (const i of imports)
+      assert.ok(graph.has(i), `${path.relative(SRC, file)} imports ${path.relative(SRC, i)}, which does not exist`);
   const cycle = findCycle(graph);
   assert.equal(cycle, null, `import cycle: ${cycle?.map((f) => path.relative(SRC, f)).join(' -> ')}`);
 });

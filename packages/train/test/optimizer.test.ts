@@ -4,7 +4,11 @@ import { YoloOptimizer, clipGradNorm, groupOf, type ParamSlot } from '../src/opt
 
 function slots(): ParamSlot[] {
   return [
-    { name: 'model.0.conv.weight', group: groupOf('model.0.conv.weight', false), data: Float32Array.from([0.5, -0.25, 1.0]) },
+    {
+      name: 'model.0.conv.weight',
+      group: groupOf('model.0.conv.weight', false),
+      data: Float32Array.from([0.5, -0.25, 1.0]),
+    },
     { name: 'model.0.bn.weight', group: groupOf('model.0.bn.weight', true), data: Float32Array.from([1.0, 0.75]) },
     { name: 'model.0.bn.bias', group: groupOf('model.0.bn.bias', true), data: Float32Array.from([0.1, -0.2]) },
   ];
@@ -15,13 +19,23 @@ const grads2 = [Float32Array.from([-0.2, 0.1, 0.4]), Float32Array.from([0.02, 0.
 
 function near(got: Float32Array, want: number[], what: string, tol = 2e-7): void {
   assert.equal(got.length, want.length);
-  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i]! - want[i]!) <= tol * Math.max(1, Math.abs(want[i]!)), `${what}[${i}]: ${got[i]} vs ${want[i]}`);
+  for (let i = 0; i < want.length; i++)
+    assert.ok(
+      Math.abs(got[i]! - want[i]!) <= tol * Math.max(1, Math.abs(want[i]!)),
+      `${what}[${i}]: ${got[i]} vs ${want[i]}`,
+    );
 }
 
 test('groups follow smart_optimizer: biases 0, weights 1, BN weights 2', () => {
-  assert.deepEqual(slots().map((s) => s.group), [1, 2, 0]);
+  assert.deepEqual(
+    slots().map((s) => s.group),
+    [1, 2, 0],
+  );
   const opt = new YoloOptimizer('SGD', slots(), { lr: 0.01, momentum: 0.937, decay: 0.0005 });
-  assert.deepEqual(opt.groups.map((g) => g.weightDecay), [0, 0.0005, 0]);
+  assert.deepEqual(
+    opt.groups.map((g) => g.weightDecay),
+    [0, 0.0005, 0],
+  );
   assert.match(opt.describe(), /1 weight\(decay=0.0\), 1 weight\(decay=0.0005\), 1 bias/);
 });
 
@@ -107,7 +121,10 @@ test('optimizer state round-trips and continues identically', () => {
   ob.step(grads2);
   oc.step(grads2);
   for (let k = 0; k < 3; k++) assert.deepEqual(c[k]!.data, b[k]!.data);
-  assert.throws(() => new YoloOptimizer('Adam', slots(), { lr: 0.01, momentum: 0.9, decay: 0 }).loadState(st), /--optimizer SGD/);
+  assert.throws(
+    () => new YoloOptimizer('Adam', slots(), { lr: 0.01, momentum: 0.9, decay: 0 }).loadState(st),
+    /--optimizer SGD/,
+  );
 });
 
 test('clipGradNorm clips to norm 10 like torch.nn.utils.clip_grad_norm_', () => {

@@ -24,7 +24,20 @@ test('defaults are YOLOv5 parse_opt defaults', () => {
 });
 
 test('aliases, optional values, lists and = syntax', () => {
-  const { options: o } = parseTrainArgs(['--img', '320', '--resume', '--evolve', '--cache', '--freeze', '0', '1', '2', '--batch-size=32', '--cos-lr', '--sync-bn']);
+  const { options: o } = parseTrainArgs([
+    '--img',
+    '320',
+    '--resume',
+    '--evolve',
+    '--cache',
+    '--freeze',
+    '0',
+    '1',
+    '2',
+    '--batch-size=32',
+    '--cos-lr',
+    '--sync-bn',
+  ]);
   assert.equal(o.imgsz, 320);
   assert.equal(o.resume, true);
   assert.equal(o.evolve, 300);
@@ -33,7 +46,18 @@ test('aliases, optional values, lists and = syntax', () => {
   assert.equal(o.batch_size, 32);
   assert.equal(o.cos_lr, true);
   assert.equal(o.sync_bn, true);
-  const b = parseTrainArgs(['--img-size', '128', '--resume', 'runs/train/exp/weights/last.pt', '--evolve', '10', '--cache', 'disk', '--imgsz', '64']).options;
+  const b = parseTrainArgs([
+    '--img-size',
+    '128',
+    '--resume',
+    'runs/train/exp/weights/last.pt',
+    '--evolve',
+    '10',
+    '--cache',
+    'disk',
+    '--imgsz',
+    '64',
+  ]).options;
   assert.equal(b.imgsz, 64);
   assert.equal(b.resume, 'runs/train/exp/weights/last.pt');
   assert.equal(b.evolve, 10);
@@ -44,19 +68,36 @@ test('aliases, optional values, lists and = syntax', () => {
 });
 
 test('bad arguments are UsageErrors with exit code 2', () => {
-  for (const argv of [['--optimizer', 'RMSProp'], ['--epochs', 'ten'], ['--no-such-option'], ['--cache', 'gpu'], ['--epochs'], ['positional']]) {
-    assert.throws(() => parseTrainArgs(argv), (e: unknown) => e instanceof UsageError && e.exitCode === 2, argv.join(' '));
+  for (const argv of [
+    ['--optimizer', 'RMSProp'],
+    ['--epochs', 'ten'],
+    ['--no-such-option'],
+    ['--cache', 'gpu'],
+    ['--epochs'],
+    ['positional'],
+  ]) {
+    assert.throws(
+      () => parseTrainArgs(argv),
+      (e: unknown) => e instanceof UsageError && e.exitCode === 2,
+      argv.join(' '),
+    );
   }
 });
 
 test('static validation: world size, integrations, impossible values', () => {
   const ok = parseTrainArgs(['--cfg', 'yolov5n.yaml', '--batch-size', '16']).options;
   validateStatic(ok, 2);
-  assert.throws(() => validateStatic(parseTrainArgs(['--cfg', 'x.yaml', '--batch-size', '15']).options, 2), /multiple of WORLD_SIZE=2/);
+  assert.throws(
+    () => validateStatic(parseTrainArgs(['--cfg', 'x.yaml', '--batch-size', '15']).options, 2),
+    /multiple of WORLD_SIZE=2/,
+  );
   assert.throws(() => validateStatic(parseTrainArgs(['--cfg', 'x.yaml', '--bucket', 'gs://b']).options, 1), /--bucket/);
   assert.throws(() => validateStatic(parseTrainArgs(['--cfg', 'x.yaml', '--entity', 'me']).options, 1), /W&B/);
   validateStatic(parseTrainArgs(['--cfg', 'x.yaml', '--batch-size', '-1']).options, 2); // AutoBatch, any world size
-  assert.throws(() => validateStatic(parseTrainArgs(['--cfg', 'x.yaml', '--batch-size', '-2']).options, 1), /must be >= 1, or -1 for AutoBatch/);
+  assert.throws(
+    () => validateStatic(parseTrainArgs(['--cfg', 'x.yaml', '--batch-size', '-2']).options, 1),
+    /must be >= 1, or -1 for AutoBatch/,
+  );
   assert.equal(parseTrainArgs(['--notensorboard']).options.notensorboard, true);
   assert.equal(parseTrainArgs([]).options.notensorboard, false);
   validateStatic(parseTrainArgs([]).options, 1); // no --cfg/--weights: yolov5s.yaml from scratch

@@ -2,7 +2,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { close, loadFixtures } from './helpers/fixtures.js';
 import { roundHalfEven } from '@yolo-launch/core';
-import { Schedule, emaDecay, initialAccumulate, interp, lrLambda, scaledWeightDecay, warmupIterations } from '../src/schedule.js';
+import {
+  Schedule,
+  emaDecay,
+  initialAccumulate,
+  interp,
+  lrLambda,
+  scaledWeightDecay,
+  warmupIterations,
+} from '../src/schedule.js';
 
 interface Tol {
   abs?: number;
@@ -37,7 +45,9 @@ for (const f of fixtures) {
     if ('updates' in inp) {
       const updates = inp.updates as number[];
       const want = f.expected.d as number[];
-      updates.forEach((u, k) => close(emaDecay(u, inp.decay as number, inp.tau as number), want[k]!, tolOf(f, 'd'), `ema d(${u})`));
+      updates.forEach((u, k) =>
+        close(emaDecay(u, inp.decay as number, inp.tau as number), want[k]!, tolOf(f, 'd'), `ema d(${u})`),
+      );
       return;
     }
     if ('x' in inp && !('nb' in inp)) {
@@ -51,22 +61,52 @@ for (const f of fixtures) {
       return;
     }
     if ('nb' in inp) {
-      const hyp = inp.hyp as { lr0: number; lrf: number; momentum: number; weight_decay: number; warmup_epochs: number; warmup_momentum: number; warmup_bias_lr: number };
+      const hyp = inp.hyp as {
+        lr0: number;
+        lrf: number;
+        momentum: number;
+        weight_decay: number;
+        warmup_epochs: number;
+        warmup_momentum: number;
+        warmup_bias_lr: number;
+      };
       const epochs = inp.epochs as number;
       const nb = inp.nb as number;
       const batch = inp.batch_size as number;
       const nbs = inp.nbs as number;
       const tol = tolOf(f, 'all');
       if ('nw' in inp) assert.equal(warmupIterations(hyp.warmup_epochs, nb), inp.nw);
-      if ('weight_decay_scaled' in inp) close(scaledWeightDecay(hyp.weight_decay, batch, nbs), inp.weight_decay_scaled as number, { abs: 1e-15 }, 'weight_decay_scaled');
+      if ('weight_decay_scaled' in inp)
+        close(
+          scaledWeightDecay(hyp.weight_decay, batch, nbs),
+          inp.weight_decay_scaled as number,
+          { abs: 1e-15 },
+          'weight_decay_scaled',
+        );
       const wd = scaledWeightDecay(hyp.weight_decay, batch, nbs);
       if ('group_weight_decay' in inp) assert.deepEqual([0, wd, 0.0], (inp.group_weight_decay as number[]).map(Number));
       assert.ok(initialAccumulate(batch, nbs) >= 1);
       const sched = new Schedule(hyp, { epochs, lrf: hyp.lrf, cosLr: Boolean(inp.cos_lr), nb, batchSize: batch, nbs });
       const rows = new Map<number, { lr: number[]; momentum: number[]; accumulate: number; warmup: boolean }>();
-      for (const r of (f.expected.all_iterations ?? f.expected.table) as { ni: number; lr: number[]; momentum: number[]; accumulate: number; warmup: boolean }[]) rows.set(r.ni, r);
-      for (const r of (f.expected.table ?? []) as { ni: number; lr: number[]; momentum: number[]; accumulate: number; warmup: boolean }[]) rows.set(r.ni, r);
-      const perEpoch = new Map(((f.expected.per_epoch ?? []) as { epoch: number; lr_logged: number[] }[]).map((r) => [r.epoch, r.lr_logged]));
+      for (const r of (f.expected.all_iterations ?? f.expected.table) as {
+        ni: number;
+        lr: number[];
+        momentum: number[];
+        accumulate: number;
+        warmup: boolean;
+      }[])
+        rows.set(r.ni, r);
+      for (const r of (f.expected.table ?? []) as {
+        ni: number;
+        lr: number[];
+        momentum: number[];
+        accumulate: number;
+        warmup: boolean;
+      }[])
+        rows.set(r.ni, r);
+      const perEpoch = new Map(
+        ((f.expected.per_epoch ?? []) as { epoch: number; lr_logged: number[] }[]).map((r) => [r.epoch, r.lr_logged]),
+      );
       let checked = 0;
       for (let epoch = 0; epoch < epochs; epoch++) {
         for (let i = 0; i < nb; i++) {

@@ -22,6 +22,9 @@ test('the gradients of a --quad step are 4 times those of the same step without 
     });
   const plain = gradsWith(false);
   const quad = gradsWith(true);
-  assert.deepEqual(quad, plain.map((g) => g * 4));
+  assert.deepEqual(
+    quad,
+    plain.map((g) => g * 4),
+  );
   w.dispose();
 });

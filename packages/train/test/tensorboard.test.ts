@@ -33,7 +33,8 @@ test('CRC-32C equals the RFC 3720 reference and its check values', () => {
   assert.equal(crc32c(new Uint8Array(32).fill(0xff)), 0x62a8ab43);
   const bytes = new Uint8Array(4096);
   for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24;
-  for (const n of [0, 1, 7, 100, 4096]) assert.equal(crc32c(bytes.subarray(0, n)), referenceCrc32c(bytes.subarray(0, n)), `length ${n}`);
+  for (const n of [0, 1, 7, 100, 4096])
+    assert.equal(crc32c(bytes.subarray(0, n)), referenceCrc32c(bytes.subarray(0, n)), `length ${n}`);
 });
 
 test('file name and wall times follow the clock, as TensorBoard names its files', () => {
@@ -44,7 +45,10 @@ test('file name and wall times follow the clock, as TensorBoard names its files'
     assert.match(path.basename(writer.file), /^events\.out\.tfevents\.1767225600\.node-a\.4242\.\d+$/);
     writer.addScalar('train/box_loss', 0.5, 0);
     writer.close();
-    assert.deepEqual(readEvents(writer.file).map((e) => e.wallTime), [1_767_225_600.5, 1_767_225_600.75]);
+    assert.deepEqual(
+      readEvents(writer.file).map((e) => e.wallTime),
+      [1_767_225_600.5, 1_767_225_600.75],
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -126,7 +130,9 @@ test('an image file is logged as PNG with its size', async () => {
   const dir = tmpDir();
   try {
     const jpg = path.join(dir, 'labels.jpg');
-    await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 10, b: 10 } } }).jpeg().toFile(jpg);
+    await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 10, b: 10 } } })
+      .jpeg()
+      .toFile(jpg);
     const image = await summaryImageFromFile(jpg);
     assert.deepEqual([image.width, image.height, image.colorspace], [40, 30, 3]);
     const meta = await sharp(image.encoded_image_string).metadata();
@@ -150,27 +156,39 @@ print(json.dumps({
 }))
 `;
 
-test('TensorBoard itself reads the folder (TENSORBOARD_PYTHON)', { skip: process.env.TENSORBOARD_PYTHON ? false : 'TENSORBOARD_PYTHON not set' }, async () => {
-  const dir = tmpDir();
-  try {
-    const writer = new SummaryWriter(dir);
-    for (let epoch = 0; epoch < 3; epoch++) {
-      writer.addScalars(epochValues(epoch), epoch);
-      writer.flush();
+test(
+  'TensorBoard itself reads the folder (TENSORBOARD_PYTHON)',
+  { skip: process.env.TENSORBOARD_PYTHON ? false : 'TENSORBOARD_PYTHON not set' },
+  async () => {
+    const dir = tmpDir();
+    try {
+      const writer = new SummaryWriter(dir);
+      for (let epoch = 0; epoch < 3; epoch++) {
+        writer.addScalars(epochValues(epoch), epoch);
+        writer.flush();
+      }
+      writer.addImage('results', await summaryImageFromPixels(new Uint8Array(8 * 6 * 3).fill(128), 8, 6, 3), 2);
+      writer.close();
+      const out = execFileSync(process.env.TENSORBOARD_PYTHON!, ['-c', LOAD_WITH_TENSORBOARD, dir], {
+        encoding: 'utf8',
+      });
+      const loaded = JSON.parse(out) as {
+        scalars: Record<string, [number, number][]>;
+        images: Record<string, [number, number, number][]>;
+      };
+      assert.deepEqual(Object.keys(loaded.scalars).sort(), [...RESULT_KEYS].sort());
+      for (const key of RESULT_KEYS) {
+        assert.deepEqual(
+          loaded.scalars[key],
+          [0, 1, 2].map((epoch) => [epoch, Math.fround(epochValues(epoch)[key]!)]),
+        );
+      }
+      assert.deepEqual(loaded.images, { results: [[2, 8, 6]] });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
-    writer.addImage('results', await summaryImageFromPixels(new Uint8Array(8 * 6 * 3).fill(128), 8, 6, 3), 2);
-    writer.close();
-    const out = execFileSync(process.env.TENSORBOARD_PYTHON!, ['-c', LOAD_WITH_TENSORBOARD, dir], { encoding: 'utf8' });
-    const loaded = JSON.parse(out) as { scalars: Record<string, [number, number][]>; images: Record<string, [number, number, number][]> };
-    assert.deepEqual(Object.keys(loaded.scalars).sort(), [...RESULT_KEYS].sort());
-    for (const key of RESULT_KEYS) {
-      assert.deepEqual(loaded.scalars[key], [0, 1, 2].map((epoch) => [epoch, Math.fround(epochValues(epoch)[key]!)]));
-    }
-    assert.deepEqual(loaded.images, { results: [[2, 8, 6]] });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);
 
 test("the trainer's logger: YOLOv5's start line, 13 tags per epoch, plot files as images, none with --evolve or --notensorboard", async () => {
   const dir = tmpDir();
@@ -182,9 +200,17 @@ test("the trainer's logger: YOLOv5's start line, 13 tags per epoch, plot files a
     assert.equal(TrainTensorBoard.open({ saveDir, evolve: false, disabled: true, log }), null);
     assert.equal(fs.existsSync(saveDir), false, 'nothing written when off');
     const tb = TrainTensorBoard.open({ saveDir, evolve: false, disabled: false, log })!;
-    assert.deepEqual(lines, [`TensorBoard: Start with 'tensorboard --logdir ${path.join(dir, 'runs', 'train')}', view at http://localhost:6006/`]);
-    for (let epoch = 0; epoch < 2; epoch++) tb.epoch(RESULT_KEYS.map((k) => epochValues(epoch)[k]!), epoch);
-    await sharp({ create: { width: 16, height: 12, channels: 3, background: '#208040' } }).png().toFile(path.join(saveDir, 'results.png'));
+    assert.deepEqual(lines, [
+      `TensorBoard: Start with 'tensorboard --logdir ${path.join(dir, 'runs', 'train')}', view at http://localhost:6006/`,
+    ]);
+    for (let epoch = 0; epoch < 2; epoch++)
+      tb.epoch(
+        RESULT_KEYS.map((k) => epochValues(epoch)[k]!),
+        epoch,
+      );
+    await sharp({ create: { width: 16, height: 12, channels: 3, background: '#208040' } })
+      .png()
+      .toFile(path.join(saveDir, 'results.png'));
     await tb.images([path.join(saveDir, 'results.png'), path.join(saveDir, 'PR_curve.png')], 1);
     const file = tb.file!;
     tb.close();

@@ -50,7 +50,20 @@ const source = createModel(yamlPath, { nc: 80, seed: 0 });
 const stateDict = source.stateDict();
 const names = Array.from({ length: 80 }, (_, k) => `class${k}`);
 const encode = (): Buffer =>
-  encodeYolov5Checkpoint({ yaml: source.yaml, yamlFile: 'yolov5s.yaml', names, stride: source.stride, model: stateDict, ema: stateDict, epoch: 0, bestFitness: 0, updates: 0, opt: {}, date: new Date().toISOString(), archiveName: 'yolov5s' });
+  encodeYolov5Checkpoint({
+    yaml: source.yaml,
+    yamlFile: 'yolov5s.yaml',
+    names,
+    stride: source.stride,
+    model: stateDict,
+    ema: stateDict,
+    epoch: 0,
+    bestFitness: 0,
+    updates: 0,
+    opt: {},
+    date: new Date().toISOString(),
+    archiveName: 'yolov5s',
+  });
 const dir = mkdtempSync(path.join(tmpdir(), 'pt-bench-'));
 const file = path.join(dir, 'yolov5s.pt');
 writeFileSync(file, encode());
@@ -77,6 +90,12 @@ rmSync(dir, { recursive: true, force: true });
 
 console.log(`yolov5s .pt (${(bytes.length / 1e6).toFixed(1)} MB, model + EMA fp16), median of ${reps}, wasm backend`);
 console.log(`${'step'.padEnd(44)}${'wall ms'.padStart(10)}${'cpu ms'.padStart(10)}${'x anchor'.padStart(10)}`);
-for (const [name, t] of Object.entries(rows)) console.log(`${name.padEnd(44)}${t.wallMs.toFixed(0).padStart(10)}${t.cpuMs.toFixed(0).padStart(10)}${t.ratio.toFixed(2).padStart(10)}`);
+for (const [name, t] of Object.entries(rows))
+  console.log(
+    `${name.padEnd(44)}${t.wallMs.toFixed(0).padStart(10)}${t.cpuMs.toFixed(0).padStart(10)}${t.ratio.toFixed(2).padStart(10)}`,
+  );
 mkdirSync(path.join(repoRoot, 'bench-results'), { recursive: true });
-writeFileSync(path.join(repoRoot, 'bench-results', 'yolo-pt.json'), JSON.stringify({ date: new Date().toISOString(), fileBytes: bytes.length, reps, rows }, null, 2));
+writeFileSync(
+  path.join(repoRoot, 'bench-results', 'yolo-pt.json'),
+  JSON.stringify({ date: new Date().toISOString(), fileBytes: bytes.length, reps, rows }, null, 2),
+);

@@ -11,7 +11,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { initBackend, tf } from '@yolo-launch/backend';
-import { ComputeLoss, createModel, lossAndGradients, modelYamlPath, nonMaxSuppression, Rng, type YoloModel } from '../src/index.js';
+import {
+  ComputeLoss,
+  createModel,
+  lossAndGradients,
+  modelYamlPath,
+  nonMaxSuppression,
+  Rng,
+  type YoloModel,
+} from '../src/index.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -88,7 +96,15 @@ async function topKernels(run: () => void, n = 8): Promise<KernelRow[]> {
 function syntheticTargets(bs: number, rng: Rng): Float32Array {
   const rows: number[] = [];
   for (let b = 0; b < bs; b++)
-    for (let k = 0; k < 8; k++) rows.push(b, rng.int(80), rng.uniform(0.1, 0.9), rng.uniform(0.1, 0.9), rng.uniform(0.03, 0.5), rng.uniform(0.03, 0.5));
+    for (let k = 0; k < 8; k++)
+      rows.push(
+        b,
+        rng.int(80),
+        rng.uniform(0.1, 0.9),
+        rng.uniform(0.1, 0.9),
+        rng.uniform(0.03, 0.5),
+        rng.uniform(0.03, 0.5),
+      );
   return Float32Array.from(rows);
 }
 
@@ -119,7 +135,17 @@ async function benchOne(name: string, imgsz: number, mode: 'eval' | 'train', mic
   const rng = new Rng(1);
   const mb = Math.min(microBatch, batch);
   const chunks = Math.ceil(batch / mb);
-  const xs = Array.from({ length: mode === 'eval' ? 1 : chunks }, (_, k) => tf.randomUniform([mode === 'eval' ? batch : Math.min(mb, batch - k * mb), imgsz, imgsz, 3], 0, 1, 'float32', 7 + k) as tf.Tensor4D);
+  const xs = Array.from(
+    { length: mode === 'eval' ? 1 : chunks },
+    (_, k) =>
+      tf.randomUniform(
+        [mode === 'eval' ? batch : Math.min(mb, batch - k * mb), imgsz, imgsz, 3],
+        0,
+        1,
+        'float32',
+        7 + k,
+      ) as tf.Tensor4D,
+  );
   const targets = xs.map((x) => syntheticTargets(x.shape[0], rng));
   const evalStep = (): void => {
     // never return a typed array from tf.tidy: tidy walks returned containers element by
@@ -172,7 +198,19 @@ function benchInChild(name: string, imgsz: number, mode: 'eval' | 'train'): Row 
   const script = fileURLToPath(import.meta.url);
   let lastErr = '';
   for (const mb of mode === 'eval' ? [batch] : [batch, Math.ceil(batch / 2), Math.ceil(batch / 4)]) {
-    const args = [script, '--child', `${name},${imgsz},${mode}`, '--micro-batch', String(mb), '--batch', String(batch), '--reps', String(reps), '--backend', opts.backend];
+    const args = [
+      script,
+      '--child',
+      `${name},${imgsz},${mode}`,
+      '--micro-batch',
+      String(mb),
+      '--batch',
+      String(batch),
+      '--reps',
+      String(reps),
+      '--backend',
+      opts.backend,
+    ];
     if (opts['no-profile']) args.push('--no-profile');
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
     const last = r.stdout.trim().split('\n').pop() ?? '';
@@ -180,7 +218,17 @@ function benchInChild(name: string, imgsz: number, mode: 'eval' | 'train'): Row 
     lastErr = (r.stderr.split('\n').find((l) => /Error|error/.test(l)) ?? `exit ${r.status}`).trim();
     console.error(`  ${name} ${imgsz} ${mode} (micro-batch ${mb}) failed: ${lastErr}`);
   }
-  return { model: name, imgsz, batch, mode, wallMs: NaN, cpuMs: NaN, imagesPerSecWall: NaN, imagesPerSecCpu: NaN, error: lastErr };
+  return {
+    model: name,
+    imgsz,
+    batch,
+    mode,
+    wallMs: NaN,
+    cpuMs: NaN,
+    imagesPerSecWall: NaN,
+    imagesPerSecCpu: NaN,
+    error: lastErr,
+  };
 }
 
 /** NMS on an imgsz-640 yolov5 output (25200 rows, 80 classes) with ~25k candidates passing conf. */
@@ -238,19 +286,42 @@ async function main(): Promise<void> {
         rows.push(benchInChild(name, size, mode));
       }
   const nms = benchNms();
-  console.log(`\n@yolo-launch/yolo on ${opts.backend} (batch ${batch}, best of ${reps}; img/s by wall time and by process CPU time)\n`);
-  console.log('model     imgsz  mode   wall ms   img/s (wall)  cpu ms   img/s (cpu)  rss MB  top kernels (share of kernel time)');
+  console.log(
+    `\n@yolo-launch/yolo on ${opts.backend} (batch ${batch}, best of ${reps}; img/s by wall time and by process CPU time)\n`,
+  );
+  console.log(
+    'model     imgsz  mode   wall ms   img/s (wall)  cpu ms   img/s (cpu)  rss MB  top kernels (share of kernel time)',
+  );
   for (const r of rows) {
-    const top = r.error ? `ERROR: ${r.error}` : (r.topKernels ?? []).slice(0, 4).map((k) => `${k.name} ${(k.share * 100).toFixed(0)}%`).join(', ');
+    const top = r.error
+      ? `ERROR: ${r.error}`
+      : (r.topKernels ?? [])
+          .slice(0, 4)
+          .map((k) => `${k.name} ${(k.share * 100).toFixed(0)}%`)
+          .join(', ');
     const mode = r.microBatch ? `${r.mode}*` : r.mode;
     console.log(
       `${r.model.padEnd(9)} ${String(r.imgsz).padStart(5)}  ${mode.padEnd(6)}${String(r.wallMs).padStart(8)} ${String(r.imagesPerSecWall).padStart(13)} ${String(r.cpuMs).padStart(8)} ${String(r.imagesPerSecCpu).padStart(12)} ${String(r.rssMB ?? '').padStart(7)}  ${top}`,
     );
   }
-  if (rows.some((r) => r.microBatch)) console.log('  * training batch run as micro-batches with summed gradients (see microBatch in the JSON): the full batch did not fit the wasm heap');
+  if (rows.some((r) => r.microBatch))
+    console.log(
+      '  * training batch run as micro-batches with summed gradients (see microBatch in the JSON): the full batch did not fit the wasm heap',
+    );
   console.log('\nNMS (host, 25200 rows x 85, best of 7 runs)');
-  for (const n of nms) console.log(`  ${n.mode.padEnd(42)} candidates ${String(n.candidates).padStart(7)}  kept ${String(n.kept).padStart(4)}  ${n.ms} ms wall, ${n.cpuMs} ms cpu`);
-  const out = { package: '@yolo-launch/yolo', backend: opts.backend, date: new Date().toISOString(), batch, reps, models: rows, nms };
+  for (const n of nms)
+    console.log(
+      `  ${n.mode.padEnd(42)} candidates ${String(n.candidates).padStart(7)}  kept ${String(n.kept).padStart(4)}  ${n.ms} ms wall, ${n.cpuMs} ms cpu`,
+    );
+  const out = {
+    package: '@yolo-launch/yolo',
+    backend: opts.backend,
+    date: new Date().toISOString(),
+    batch,
+    reps,
+    models: rows,
+    nms,
+  };
   const dir = path.join(repoRoot, 'bench-results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'yolo.json'), JSON.stringify(out, null, 2));

@@ -93,7 +93,9 @@ export interface KmeanOptions {
 /** Sort anchors by area (print_results order). */
 function sortByArea(k: Float64Array): Float64Array {
   const n = k.length / 2;
-  const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => k[a * 2]! * k[a * 2 + 1]! - k[b * 2]! * k[b * 2 + 1]!);
+  const idx = Array.from({ length: n }, (_, i) => i).sort(
+    (a, b) => k[a * 2]! * k[a * 2 + 1]! - k[b * 2]! * k[b * 2 + 1]!,
+  );
   return Float64Array.from(idx.flatMap((i) => [k[i * 2]!, k[i * 2 + 1]!]));
 }
 
@@ -155,7 +157,8 @@ export function kmeanAnchors(ds: AnchorDataset, opts: KmeanOptions = {}): Float3
   const rng = new Rng(opts.seed ?? 0);
   const wh0 = labelWh(ds, imgSize);
   const keep: number[] = [];
-  for (let i = 0; i < wh0.length / 2; i++) if (wh0[i * 2]! >= 2 || wh0[i * 2 + 1]! >= 2) keep.push(wh0[i * 2]!, wh0[i * 2 + 1]!);
+  for (let i = 0; i < wh0.length / 2; i++)
+    if (wh0[i * 2]! >= 2 || wh0[i * 2 + 1]! >= 2) keep.push(wh0[i * 2]!, wh0[i * 2 + 1]!);
   const wh = Float32Array.from(keep);
   const m = wh.length / 2;
   let k: Float64Array;
@@ -205,7 +208,11 @@ export interface CheckAnchorsResult extends AnchorMetric {
  * scale (uniform 0.9..1.1, seeded); off gives the deterministic metric of the fixtures.
  * The caller applies the result with model.setAnchorsPixels() (which re-checks the order).
  */
-export function checkAnchors(ds: AnchorDataset, anchorsPixels: Float32Array, opts: { thr?: number; imgsz?: number; seed?: number; scaleAugment?: boolean; gen?: number } = {}): CheckAnchorsResult {
+export function checkAnchors(
+  ds: AnchorDataset,
+  anchorsPixels: Float32Array,
+  opts: { thr?: number; imgsz?: number; seed?: number; scaleAugment?: boolean; gen?: number } = {},
+): CheckAnchorsResult {
   const thr = opts.thr ?? 4.0;
   const imgsz = opts.imgsz ?? 640;
   const rng = new Rng(opts.seed ?? 0);
@@ -216,5 +223,7 @@ export function checkAnchors(ds: AnchorDataset, anchorsPixels: Float32Array, opt
   const na = anchorsPixels.length / 2;
   const fresh = kmeanAnchors(ds, { n: na, imgSize: imgsz, thr, gen: opts.gen ?? 1000, seed: opts.seed ?? 0 });
   const nb = anchorMetric(wh, fresh, thr).bpr;
-  return nb > cur.bpr ? { ...cur, recompute: true, anchors: fresh, replaced: true } : { ...cur, recompute: true, anchors: anchorsPixels, replaced: false };
+  return nb > cur.bpr
+    ? { ...cur, recompute: true, anchors: fresh, replaced: true }
+    : { ...cur, recompute: true, anchors: anchorsPixels, replaced: false };
 }

@@ -86,7 +86,13 @@ export type RatioPad = readonly [readonly [number, number], readonly [number, nu
  * scale_boxes in place: boxes (xyxy) from the letterboxed img1_shape (h, w) back to img0_shape
  * (h, w), then clipped. Without ratioPad the gain and padding are recomputed like upstream.
  */
-export function scaleBoxes(img1Shape: readonly [number, number], boxes: Float32Array | number[], img0Shape: readonly [number, number], ratioPad?: RatioPad, stride = 4): void {
+export function scaleBoxes(
+  img1Shape: readonly [number, number],
+  boxes: Float32Array | number[],
+  img0Shape: readonly [number, number],
+  ratioPad?: RatioPad,
+  stride = 4,
+): void {
   let gain: number;
   let padX: number;
   let padY: number;
@@ -113,7 +119,13 @@ export function scaleBoxes(img1Shape: readonly [number, number], boxes: Float32A
  * utils/metrics.py box_iou: IoU of every xyxy box1 [N] with every box2 [M] -> [N*M] row-major,
  * inter / (area1 + area2 - inter + eps).
  */
-export function boxIou(box1: ArrayLike<number>, box2: ArrayLike<number>, eps = 1e-7, stride1 = 4, stride2 = 4): Float64Array {
+export function boxIou(
+  box1: ArrayLike<number>,
+  box2: ArrayLike<number>,
+  eps = 1e-7,
+  stride1 = 4,
+  stride2 = 4,
+): Float64Array {
   const n = Math.floor(box1.length / stride1);
   const m = Math.floor(box2.length / stride2);
   const out = new Float64Array(n * m);
@@ -143,7 +155,11 @@ export type IouVariant = 'IoU' | 'GIoU' | 'DIoU' | 'CIoU';
  * utils/metrics.py bbox_iou for one pair of boxes on the host (xywh or xyxy), float64.
  * The tensor version used by the loss is bboxIouXywh (loss/iou-tensor.ts).
  */
-export function bboxIou(b1: ArrayLike<number>, b2: ArrayLike<number>, opts: { xywh?: boolean; kind?: IouVariant; eps?: number } = {}): number {
+export function bboxIou(
+  b1: ArrayLike<number>,
+  b2: ArrayLike<number>,
+  opts: { xywh?: boolean; kind?: IouVariant; eps?: number } = {},
+): number {
   const xywh = opts.xywh ?? true;
   const eps = opts.eps ?? 1e-7;
   const kind = opts.kind ?? 'IoU';
@@ -158,7 +174,8 @@ export function bboxIou(b1: ArrayLike<number>, b2: ArrayLike<number>, opts: { xy
     [b2x1, b2y1, b2x2, b2y2] = [b2[0]!, b2[1]!, b2[2]!, b2[3]!];
     [w1, h1, w2, h2] = [b1x2 - b1x1, Math.max(b1y2 - b1y1, eps), b2x2 - b2x1, Math.max(b2y2 - b2y1, eps)];
   }
-  const inter = Math.max(Math.min(b1x2, b2x2) - Math.max(b1x1, b2x1), 0) * Math.max(Math.min(b1y2, b2y2) - Math.max(b1y1, b2y1), 0);
+  const inter =
+    Math.max(Math.min(b1x2, b2x2) - Math.max(b1x1, b2x1), 0) * Math.max(Math.min(b1y2, b2y2) - Math.max(b1y1, b2y1), 0);
   const union = w1 * h1 + w2 * h2 - inter + eps;
   const iou = inter / union;
   if (kind === 'IoU') return iou;

@@ -2,7 +2,16 @@
 
 // Model: YAML -> graph, parameters, state dict, forward passes
 export { YoloModel, createModel, checkAnchorOrder } from './model.js';
-export type { CreateModelOptions, NamedParameter, NamedBuffer, StateTensor, StateDict, ParamGroup, LayerInfo, GradientHook } from './model.js';
+export type {
+  CreateModelOptions,
+  NamedParameter,
+  NamedBuffer,
+  StateTensor,
+  StateDict,
+  ParamGroup,
+  LayerInfo,
+  GradientHook,
+} from './model.js';
 export { readModelYaml, planModel, ModelConfigError } from './model-yaml.js';
 export type { ModelYaml, YamlRow, LayerPlan, ModelOverrides, ModuleSpec } from './model-yaml.js';
 export { modelYamlPath, MODEL_NAMES } from './models.js';

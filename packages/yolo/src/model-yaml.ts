@@ -110,15 +110,20 @@ export function readModelYaml(cfg: string | ModelYaml): ModelYaml {
   } else {
     d = structuredClone(cfg);
   }
-  if (typeof d !== 'object' || d === null || Array.isArray(d)) throw new ModelConfigError(`${where}: expected a mapping with nc, depth_multiple, width_multiple, anchors, backbone, head`);
+  if (typeof d !== 'object' || d === null || Array.isArray(d))
+    throw new ModelConfigError(
+      `${where}: expected a mapping with nc, depth_multiple, width_multiple, anchors, backbone, head`,
+    );
   const m = d as Record<string, unknown>;
   for (const k of ['nc', 'depth_multiple', 'width_multiple', 'anchors', 'backbone', 'head']) {
     if (!(k in m)) throw new ModelConfigError(`${where}: missing key '${k}'`);
   }
   for (const k of ['nc', 'depth_multiple', 'width_multiple']) {
-    if (typeof m[k] !== 'number' || !(Number(m[k]) > 0)) throw new ModelConfigError(`${where}: '${k}' must be a positive number, got ${JSON.stringify(m[k])}`);
+    if (typeof m[k] !== 'number' || !(Number(m[k]) > 0))
+      throw new ModelConfigError(`${where}: '${k}' must be a positive number, got ${JSON.stringify(m[k])}`);
   }
-  if (!Array.isArray(m.backbone) || !Array.isArray(m.head)) throw new ModelConfigError(`${where}: 'backbone' and 'head' must be lists of [from, number, module, args] rows`);
+  if (!Array.isArray(m.backbone) || !Array.isArray(m.head))
+    throw new ModelConfigError(`${where}: 'backbone' and 'head' must be lists of [from, number, module, args] rows`);
   return m as unknown as ModelYaml;
 }
 
@@ -132,21 +137,36 @@ function pyRepr(a: YamlArg | number[][] | undefined): string {
 
 function validateAnchors(anchors: unknown, where: string): number[][] | number {
   if (typeof anchors === 'number') {
-    if (!Number.isInteger(anchors) || anchors < 1) throw new ModelConfigError(`${where}: anchors as a count must be a positive integer, got ${anchors}`);
+    if (!Number.isInteger(anchors) || anchors < 1)
+      throw new ModelConfigError(`${where}: anchors as a count must be a positive integer, got ${anchors}`);
     return anchors;
   }
-  if (!Array.isArray(anchors) || anchors.length === 0) throw new ModelConfigError(`${where}: anchors must be a list of [w, h, w, h, ...] rows (one per detection layer) or a number`);
+  if (!Array.isArray(anchors) || anchors.length === 0)
+    throw new ModelConfigError(
+      `${where}: anchors must be a list of [w, h, w, h, ...] rows (one per detection layer) or a number`,
+    );
   const rows = anchors as unknown[];
   const len = Array.isArray(rows[0]) ? (rows[0] as unknown[]).length : -1;
   rows.forEach((r, i) => {
-    if (!Array.isArray(r) || r.length !== len || len % 2 !== 0 || len === 0 || r.some((v) => typeof v !== 'number' || !(v > 0)))
-      throw new ModelConfigError(`${where}: anchors row ${i} must hold ${len > 0 ? len : 'an even number of'} positive numbers (w, h pairs) like the other rows, got ${JSON.stringify(r)}`);
+    if (
+      !Array.isArray(r) ||
+      r.length !== len ||
+      len % 2 !== 0 ||
+      len === 0 ||
+      r.some((v) => typeof v !== 'number' || !(v > 0))
+    )
+      throw new ModelConfigError(
+        `${where}: anchors row ${i} must hold ${len > 0 ? len : 'an even number of'} positive numbers (w, h pairs) like the other rows, got ${JSON.stringify(r)}`,
+      );
   });
   return rows as number[][];
 }
 
 /** parse_model: resolve every row into a LayerPlan. Errors name the row (0-based layer index, as YOLOv5 numbers layers). */
-export function planModel(d: ModelYaml, overrides: ModelOverrides = {}): { plan: LayerPlan[]; nc: number; anchors: number[][]; ch: number } {
+export function planModel(
+  d: ModelYaml,
+  overrides: ModelOverrides = {},
+): { plan: LayerPlan[]; nc: number; anchors: number[][]; ch: number } {
   const nc = overrides.nc ?? d.nc;
   if (!Number.isInteger(nc) || nc < 1) throw new ModelConfigError(`nc must be a positive integer, got ${nc}`);
   const anchorsIn = validateAnchors(overrides.anchors ?? d.anchors, 'anchors');
@@ -182,9 +202,11 @@ export function planModel(d: ModelYaml, overrides: ModelOverrides = {}): { plan:
     if (!Array.isArray(row) || row.length !== 4) fail('expected [from, number, module, args]');
     const [from, nRaw, moduleName, argsRaw] = row;
     const froms = Array.isArray(from) ? from : [from];
-    if (froms.length === 0 || froms.some((f) => !Number.isInteger(f))) fail(`'from' must be an integer or a list of integers`);
+    if (froms.length === 0 || froms.some((f) => !Number.isInteger(f)))
+      fail(`'from' must be an integer or a list of integers`);
     const resolvedFrom = froms.map((f) => (f < 0 ? i + f : f));
-    if (resolvedFrom.some((f) => f < (i === 0 ? -1 : 0) || f >= i)) fail(`'from' ${JSON.stringify(from)} must point to earlier layers (or -1 for the input on layer 0)`);
+    if (resolvedFrom.some((f) => f < (i === 0 ? -1 : 0) || f >= i))
+      fail(`'from' ${JSON.stringify(from)} must point to earlier layers (or -1 for the input on layer 0)`);
     if (i === 0 && froms.some((f) => f !== -1)) fail(`the first layer must take the input (from -1)`);
     if (!Number.isInteger(nRaw) || nRaw < 1) fail(`'number' must be a positive integer`);
     if (typeof moduleName !== 'string' || !(moduleName in MODULE_NAMES))
@@ -207,12 +229,14 @@ export function planModel(d: ModelYaml, overrides: ModelOverrides = {}): { plan:
     const num = (k: number, def: number | null, name: string): number | null => {
       const v = args[k];
       if (v === undefined || v === null) return def;
-      if (typeof v !== 'number' || !Number.isFinite(v)) fail(`argument ${k} (${name}) of ${moduleName} must be a number`);
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        fail(`argument ${k} (${name}) of ${moduleName} must be a number`);
       return v as number;
     };
     const int = (k: number, def: number, name: string): number => {
       const v = num(k, def, name)!;
-      if (!Number.isInteger(v) || v < 0) fail(`argument ${k} (${name}) of ${moduleName} must be a non-negative integer`);
+      if (!Number.isInteger(v) || v < 0)
+        fail(`argument ${k} (${name}) of ${moduleName} must be a non-negative integer`);
       return v;
     };
     const bool = (k: number, def: boolean, name: string): boolean => {
@@ -226,7 +250,8 @@ export function planModel(d: ModelYaml, overrides: ModelOverrides = {}): { plan:
     };
     const outCh = (): number => {
       const c = args[0];
-      if (typeof c !== 'number' || !Number.isInteger(c) || c < 1) fail(`argument 0 (output channels) of ${moduleName} must be a positive integer`);
+      if (typeof c !== 'number' || !Number.isInteger(c) || c < 1)
+        fail(`argument 0 (output channels) of ${moduleName} must be a positive integer`);
       return (c as number) !== no ? makeDivisible((c as number) * gw, chMul) : (c as number);
     };
     let spec: ModuleSpec;
@@ -279,7 +304,8 @@ export function planModel(d: ModelYaml, overrides: ModelOverrides = {}): { plan:
         needsSingle();
         c2 = outCh();
         const ks = args[1] ?? [5, 9, 13];
-        if (!Array.isArray(ks) || ks.some((k) => typeof k !== 'number' || !Number.isInteger(k) || k % 2 === 0)) fail('SPP kernels must be a list of odd integers');
+        if (!Array.isArray(ks) || ks.some((k) => typeof k !== 'number' || !Number.isInteger(k) || k % 2 === 0))
+          fail('SPP kernels must be a list of odd integers');
         spec = { type, c1, c2, k: ks as number[] };
         printed = [c1, c2, ...args.slice(1)];
         break;
@@ -295,9 +321,12 @@ export function planModel(d: ModelYaml, overrides: ModelOverrides = {}): { plan:
       case 'Upsample': {
         needsSingle();
         const [size, scale, mode] = args;
-        if (size !== null && size !== undefined) fail('nn.Upsample with a fixed size is not supported; use [None, scale, "nearest"]');
-        if (typeof scale !== 'number' || !Number.isInteger(scale) || scale < 1) fail('nn.Upsample scale_factor must be a positive integer');
-        if (mode !== undefined && mode !== 'nearest') fail(`nn.Upsample mode ${JSON.stringify(mode)} is not supported (only 'nearest')`);
+        if (size !== null && size !== undefined)
+          fail('nn.Upsample with a fixed size is not supported; use [None, scale, "nearest"]');
+        if (typeof scale !== 'number' || !Number.isInteger(scale) || scale < 1)
+          fail('nn.Upsample scale_factor must be a positive integer');
+        if (mode !== undefined && mode !== 'nearest')
+          fail(`nn.Upsample mode ${JSON.stringify(mode)} is not supported (only 'nearest')`);
         c2 = c1;
         spec = { type, scale: scale as number };
         printed = args;
@@ -308,9 +337,13 @@ export function planModel(d: ModelYaml, overrides: ModelOverrides = {}): { plan:
         const dnc = args[0];
         if (typeof dnc !== 'number' || !Number.isInteger(dnc) || dnc < 1) fail('Detect argument 0 must be nc');
         let dAnchors = args[1];
-        if (typeof dAnchors === 'number') dAnchors = Array.from({ length: froms.length }, () => Array.from({ length: (dAnchors as number) * 2 }, (_, k) => k));
+        if (typeof dAnchors === 'number')
+          dAnchors = Array.from({ length: froms.length }, () =>
+            Array.from({ length: (dAnchors as number) * 2 }, (_, k) => k),
+          );
         const av = validateAnchors(dAnchors, `${where}: Detect anchors`);
-        if (typeof av === 'number' || av.length !== froms.length) fail(`Detect has ${froms.length} inputs but ${Array.isArray(av) ? av.length : 0} anchor rows`);
+        if (typeof av === 'number' || av.length !== froms.length)
+          fail(`Detect has ${froms.length} inputs but ${Array.isArray(av) ? av.length : 0} anchor rows`);
         const chs = resolvedFrom.map(inCh);
         spec = { type, nc: dnc as number, anchors: av as number[][], ch: chs };
         c2 = c1;
@@ -320,7 +353,8 @@ export function planModel(d: ModelYaml, overrides: ModelOverrides = {}): { plan:
     }
     if (n > 1 && type !== 'C3') {
       const c1Spec = (spec as { c1?: number }).c1;
-      if (c1Spec !== undefined && c1Spec !== c2) fail(`${moduleName} repeated ${n} times needs equal in/out channels (${c1Spec} != ${c2})`);
+      if (c1Spec !== undefined && c1Spec !== c2)
+        fail(`${moduleName} repeated ${n} times needs equal in/out channels (${c1Spec} != ${c2})`);
     }
     plan.push({ i, from, n: nPrinted, repeats: n, module: PRINTED_MODULE[type], args: pyRepr(printed), spec, c2 });
     if (i === 0) ch.length = 0;

@@ -8,7 +8,14 @@ import { localMoments, type ForwardContext, type MomentsFn } from './nn/batchnor
 import { Bottleneck, C3, Concat, ConvBlock, Focus, SPP, SPPF, Sequential, Upsample, type Block } from './nn/blocks.js';
 import { Detect } from './nn/detect.js';
 import { StateRegistry, type EntryRole, type StateEntry } from './nn/state.js';
-import { planModel, readModelYaml, type LayerPlan, type ModelOverrides, type ModelYaml, type ModuleSpec } from './model-yaml.js';
+import {
+  planModel,
+  readModelYaml,
+  type LayerPlan,
+  type ModelOverrides,
+  type ModelYaml,
+  type ModuleSpec,
+} from './model-yaml.js';
 import { Rng } from './util/rng.js';
 
 export interface CreateModelOptions extends ModelOverrides {
@@ -87,7 +94,9 @@ export class YoloModel {
     let detect: Detect | null = null;
     for (const layer of plan) {
       const prefix = `model.${layer.i}`;
-      const froms = (Array.isArray(layer.from) ? layer.from : [layer.from]).map((f) => (f === -1 ? -1 : f < 0 ? layer.i + f : f));
+      const froms = (Array.isArray(layer.from) ? layer.from : [layer.from]).map((f) =>
+        f === -1 ? -1 : f < 0 ? layer.i + f : f,
+      );
       this.froms.push(froms);
       froms.filter((f) => f !== -1).forEach((f) => this.save.add(f));
       if (layer.spec.type === 'Detect') {
@@ -150,7 +159,8 @@ export class YoloModel {
    * strides, then store in grid units.
    */
   setAnchorsPixels(pixels: ArrayLike<number>): void {
-    if (pixels.length !== this.nl * this.na * 2) throw new Error(`setAnchorsPixels: expected ${this.nl * this.na * 2} values, got ${pixels.length}`);
+    if (pixels.length !== this.nl * this.na * 2)
+      throw new Error(`setAnchorsPixels: expected ${this.nl * this.na * 2} values, got ${pixels.length}`);
     const a = checkAnchorOrder(Float32Array.from(pixels), this.detect.stride, this.na);
     this.detect.anchors = a.map((v, k) => v / this.detect.stride[Math.floor(k / (this.na * 2))]!);
     this.detect.clearCache();
@@ -162,9 +172,13 @@ export class YoloModel {
   }
 
   private runBody(x: tf.Tensor4D, ctx: ForwardContext, onLayer?: (i: number, y: tf.Tensor4D) => void): tf.Tensor4D[] {
-    if (x.rank !== 4 || x.shape[3] !== this.ch) throw new Error(`model input must be NHWC [bs, H, W, ${this.ch}], got [${x.shape}]`);
+    if (x.rank !== 4 || x.shape[3] !== this.ch)
+      throw new Error(`model input must be NHWC [bs, H, W, ${this.ch}], got [${x.shape}]`);
     const gs = this.detect.stride.length ? Math.max(...this.detect.stride) : 1;
-    if (x.shape[1] % gs || x.shape[2] % gs) throw new Error(`image size ${x.shape[1]}x${x.shape[2]} must be a multiple of the max stride ${gs} (letterbox or check_img_size first)`);
+    if (x.shape[1] % gs || x.shape[2] % gs)
+      throw new Error(
+        `image size ${x.shape[1]}x${x.shape[2]} must be a multiple of the max stride ${gs} (letterbox or check_img_size first)`,
+      );
     // Without a gradient tape (eval) every layer runs in its own tidy and each output is freed
     // after its last consumer: the peak is a few activations instead of all of them.
     const frugal = !ctx.training;
@@ -172,7 +186,8 @@ export class YoloModel {
     const outs: (tf.Tensor4D | null)[] = new Array(L).fill(null);
     const src = (i: number, f: number): number => (f === -1 ? i - 1 : f);
     const lastUse = new Array(L).fill(-1);
-    for (let i = 0; i <= L; i++) for (const f of this.froms[i]!) if (src(i, f) >= 0) lastUse[src(i, f)] = Math.max(lastUse[src(i, f)], i);
+    for (let i = 0; i <= L; i++)
+      for (const f of this.froms[i]!) if (src(i, f) >= 0) lastUse[src(i, f)] = Math.max(lastUse[src(i, f)], i);
     for (let i = 0; i < L; i++) {
       const ins = this.froms[i]!.map((f) => (src(i, f) < 0 ? x : outs[src(i, f)]!));
       const y = frugal ? tf.tidy(() => this.blocks[i]!.forward(ins, ctx)) : this.blocks[i]!.forward(ins, ctx);
@@ -206,7 +221,10 @@ export class YoloModel {
    * `onLayer` sees every model.model[i] output (NHWC) except Detect's, for debugging; a tensor
    * handed to it is only valid during the call (eval frees activations after their last use).
    */
-  forwardEval(x: tf.Tensor4D, onLayer?: (i: number, y: tf.Tensor4D) => void): { pred: tf.Tensor3D; raw: tf.Tensor5D[] } {
+  forwardEval(
+    x: tf.Tensor4D,
+    onLayer?: (i: number, y: tf.Tensor4D) => void,
+  ): { pred: tf.Tensor3D; raw: tf.Tensor5D[] } {
     const ctx: ForwardContext = { training: false, updateStats: false, moments: this.moments };
     const raw = this.detect.forwardRaw(this.runBody(x, ctx, onLayer));
     return { pred: this.detect.decode(raw), raw };
@@ -226,7 +244,11 @@ export class YoloModel {
    * dispose it.
    * @returns the loss and gradients (keyed by YOLOv5 name) of every trainable parameter
    */
-  forwardBackward(x: tf.Tensor4D, lossFn: (p: tf.Tensor5D[]) => tf.Scalar, onGradient?: GradientHook): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
+  forwardBackward(
+    x: tf.Tensor4D,
+    lossFn: (p: tf.Tensor5D[]) => tf.Scalar,
+    onGradient?: GradientHook,
+  ): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
     const fwd: ForwardContext = { training: true, updateStats: true, moments: this.moments };
     const re: ForwardContext = { training: true, updateStats: false, moments: this.moments };
     const L = this.blocks.length;
@@ -240,7 +262,8 @@ export class YoloModel {
       }
     const srcOf = (i: number, f: number): number => (f === -1 ? i - 1 : f); // -1 on layer 0 = the image
     const outs: (tf.Tensor4D | null)[] = new Array(L).fill(null);
-    const inputsOf = (i: number): tf.Tensor4D[] => this.froms[i]!.map((f) => (srcOf(i, f) < 0 ? x : outs[srcOf(i, f)]!));
+    const inputsOf = (i: number): tf.Tensor4D[] =>
+      this.froms[i]!.map((f) => (srcOf(i, f) < 0 ? x : outs[srcOf(i, f)]!));
     for (let i = 0; i < L; i++) {
       const ins = inputsOf(i);
       outs[i] = tf.tidy(() => this.blocks[i]!.forward(ins, fwd));
@@ -260,7 +283,9 @@ export class YoloModel {
     const detSrc = this.froms[L]!.map((f) => srcOf(L, f));
     const detIn = detSrc.map((j) => outs[j]!);
     const detVars = layerVars[L]!;
-    const head = tf.valueAndGrads((...args: tf.Tensor[]) => lossFn(this.detect.forwardRaw(args.slice(0, detIn.length) as tf.Tensor4D[])));
+    const head = tf.valueAndGrads((...args: tf.Tensor[]) =>
+      lossFn(this.detect.forwardRaw(args.slice(0, detIn.length) as tf.Tensor4D[])),
+    );
     const { value: loss, grads: hg } = head([...detIn, ...detVars.map((v) => v.variable)]);
     detVars.forEach((v, k) => {
       grads.set(v.name, hg[detIn.length + k]!);
@@ -321,7 +346,9 @@ export class YoloModel {
   /** Trainable tensors in state_dict order (conv weights, BN weight/bias, Detect biases). */
   parameters(): NamedParameter[] {
     return this.entries
-      .filter((e) => e.role === 'conv.weight' || e.role === 'conv.bias' || e.role === 'bn.weight' || e.role === 'bn.bias')
+      .filter(
+        (e) => e.role === 'conv.weight' || e.role === 'conv.bias' || e.role === 'bn.weight' || e.role === 'bn.bias',
+      )
       .map((e) => ({ name: e.name, role: e.role, variable: e.variable! }));
   }
 
@@ -370,7 +397,10 @@ export class YoloModel {
    * (matching 'model.{i}.' prefixes). Frozen parameters get trainable = false.
    */
   freeze(layers: number | number[]): string[] {
-    const idx = Array.isArray(layers) && layers.length > 1 ? layers : Array.from({ length: Array.isArray(layers) ? layers[0] ?? 0 : layers }, (_, i) => i);
+    const idx =
+      Array.isArray(layers) && layers.length > 1
+        ? layers
+        : Array.from({ length: Array.isArray(layers) ? (layers[0] ?? 0) : layers }, (_, i) => i);
     return this.freezePrefixes(idx.map((i) => `model.${i}.`));
   }
 
@@ -402,13 +432,17 @@ export class YoloModel {
     const missing = this.entries.filter((e) => !(e.name in sd)).map((e) => e.name);
     const unexpected = Object.keys(sd).filter((k) => !names.has(k));
     if (strict && (missing.length || unexpected.length))
-      throw new Error(`loadStateDict: missing keys [${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}], unexpected keys [${unexpected.slice(0, 10).join(', ')}${unexpected.length > 10 ? ', ...' : ''}]`);
+      throw new Error(
+        `loadStateDict: missing keys [${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}], unexpected keys [${unexpected.slice(0, 10).join(', ')}${unexpected.length > 10 ? ', ...' : ''}]`,
+      );
     for (const e of this.entries) {
       const t = sd[e.name];
       if (!t) continue;
       const want = e.shape.reduce((a, b) => a * b, 1);
       if (t.shape.length !== e.shape.length || t.shape.some((d, k) => d !== e.shape[k]) || t.data.length !== want)
-        throw new Error(`loadStateDict: ${e.name} has shape [${t.shape}] (${t.data.length} values), the model needs [${e.shape}]`);
+        throw new Error(
+          `loadStateDict: ${e.name} has shape [${t.shape}] (${t.data.length} values), the model needs [${e.shape}]`,
+        );
       e.write(t.data);
     }
   }

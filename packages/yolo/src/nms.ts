@@ -36,14 +36,20 @@ export interface Detections {
 /**
  * @param pred decoded predictions, [bs, N, no] row-major
  */
-export function nonMaxSuppression(pred: ArrayLike<number>, shape: readonly [number, number, number], opts: NmsOptions = {}): Detections[] {
+export function nonMaxSuppression(
+  pred: ArrayLike<number>,
+  shape: readonly [number, number, number],
+  opts: NmsOptions = {},
+): Detections[] {
   const confThres = opts.confThres ?? 0.25;
   const iouThres = opts.iouThres ?? 0.45;
   const maxDet = opts.maxDet ?? 300;
   const maxNms = opts.maxNms ?? 30000;
   const maxWh = opts.maxWh ?? 7680;
-  if (!(confThres >= 0 && confThres <= 1)) throw new Error(`Invalid Confidence threshold ${confThres}, valid values are between 0.0 and 1.0`);
-  if (!(iouThres >= 0 && iouThres <= 1)) throw new Error(`Invalid IoU ${iouThres}, valid values are between 0.0 and 1.0`);
+  if (!(confThres >= 0 && confThres <= 1))
+    throw new Error(`Invalid Confidence threshold ${confThres}, valid values are between 0.0 and 1.0`);
+  if (!(iouThres >= 0 && iouThres <= 1))
+    throw new Error(`Invalid IoU ${iouThres}, valid values are between 0.0 and 1.0`);
   const [bs, N, no] = shape;
   const nc = no - 5;
   const multiLabel = (opts.multiLabel ?? false) && nc > 1;
@@ -109,7 +115,9 @@ export function nonMaxSuppression(pred: ArrayLike<number>, shape: readonly [numb
         if (best > confThres && (!classes || classes.has(bc))) push(row, best, bc);
       }
     }
-    out.push(nmsCandidates(cBox, cConf, cCls, n, { iouThres, agnostic: opts.agnostic ?? false, maxDet, maxNms, maxWh }));
+    out.push(
+      nmsCandidates(cBox, cConf, cCls, n, { iouThres, agnostic: opts.agnostic ?? false, maxDet, maxNms, maxWh }),
+    );
   }
   return out;
 }

@@ -37,28 +37,53 @@ export interface LossAndGradientsOptions {
  * @param images NHWC [bs, H, W, ch] float 0..1
  * @param targets rows [image, class, x, y, w, h] (normalised), [nt, 6] flat
  */
-export function lossAndGradients(model: YoloModel, loss: ComputeLoss, images: tf.Tensor4D, targets: Float32Array, opts: LossAndGradientsOptions = {}): LossAndGradients {
+export function lossAndGradients(
+  model: YoloModel,
+  loss: ComputeLoss,
+  images: tf.Tensor4D,
+  targets: Float32Array,
+  opts: LossAndGradientsOptions = {},
+): LossAndGradients {
   const params = model.trainableParameters();
   if (opts.recompute ?? true) {
     let kept: tf.Tensor1D | null = null;
-    const { loss: value, grads } = model.forwardBackward(images, (p) => {
-      const out = loss.compute(p, targets);
-      kept = tf.keep(out.items);
-      return out.loss;
-    }, opts.onGradient);
+    const { loss: value, grads } = model.forwardBackward(
+      images,
+      (p) => {
+        const out = loss.compute(p, targets);
+        kept = tf.keep(out.items);
+        return out.loss;
+      },
+      opts.onGradient,
+    );
     const lossValue = value.dataSync()[0]!;
     const it = Array.from((kept as tf.Tensor1D | null)?.dataSync() ?? [0, 0, 0]) as [number, number, number];
     tf.dispose([value, ...(kept ? [kept] : [])]);
-    return { loss: lossValue, items: it, grads: params.map((p) => ({ name: p.name, variable: p.variable, grad: grads.get(p.name) ?? tf.zerosLike(p.variable) })) };
+    return {
+      loss: lossValue,
+      items: it,
+      grads: params.map((p) => ({
+        name: p.name,
+        variable: p.variable,
+        grad: grads.get(p.name) ?? tf.zerosLike(p.variable),
+      })),
+    };
   }
   let items: tf.Tensor1D | null = null;
-  const { value, grads } = tf.variableGrads(() => {
-    const out = loss.compute(model.forwardTrain(images), targets);
-    items = tf.keep(out.items);
-    return out.loss;
-  }, params.map((p) => p.variable));
+  const { value, grads } = tf.variableGrads(
+    () => {
+      const out = loss.compute(model.forwardTrain(images), targets);
+      items = tf.keep(out.items);
+      return out.loss;
+    },
+    params.map((p) => p.variable),
+  );
   const lossValue = value.dataSync()[0]!;
   const it = Array.from((items as tf.Tensor1D | null)?.dataSync() ?? [0, 0, 0]) as [number, number, number];
   tf.dispose([value, ...(items ? [items] : [])]);
-  return { loss: lossValue, items: it, grads: params.map((p) => ({ name: p.name, variable: p.variable, grad: grads[p.variable.name]! })) };
+  return {
+    loss: lossValue,
+    items: it,
+    grads: params.map((p) => ({ name: p.name, variable: p.variable, grad: grads[p.variable.name]! })),
+  };
 }

@@ -18,7 +18,11 @@ export function stepBatch(seed: number): { pixels: Float32Array; targets: Float3
 }
 
 /** Loss and every trainable parameter's gradient, on the active backend. */
-export function stepOnActiveBackend(model: YoloModel, loss: ComputeLoss, batch: { pixels: Float32Array; targets: Float32Array }): StepResult {
+export function stepOnActiveBackend(
+  model: YoloModel,
+  loss: ComputeLoss,
+  batch: { pixels: Float32Array; targets: Float32Array },
+): StepResult {
   const x = tf.tensor4d(batch.pixels, [2, 64, 64, 3]);
   const out = lossAndGradients(model, loss, x, batch.targets);
   const grads = out.grads.map((g) => Float32Array.from(g.grad.dataSync()));

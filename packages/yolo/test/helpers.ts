@@ -75,7 +75,10 @@ export function assertClose(got: ArrayLike<number>, exp: ArrayLike<number>, tol:
       }
     }
   }
-  if (bad) assert.fail(`${what}: ${bad}/${exp.length} values out of tolerance (abs ${a}, rel ${r}); worst at ${worst}: got ${got[worst]}, expected ${exp[worst]}`);
+  if (bad)
+    assert.fail(
+      `${what}: ${bad}/${exp.length} values out of tolerance (abs ${a}, rel ${r}); worst at ${worst}: got ${got[worst]}, expected ${exp[worst]}`,
+    );
 }
 
 export function tol(fx: Fixture, key: string): Tolerance {
@@ -105,7 +108,12 @@ export function isSummary(t: unknown): t is TensorSummary {
  * with the element tolerance; abs_sum with it relative to abs_sum; the signed sum with the same
  * error allowed on the magnitude that produced it (abs + rel * abs_sum).
  */
-export function assertMatches(got: ArrayLike<number>, exp: FixtureTensor | TensorSummary, t: Tolerance, what: string): void {
+export function assertMatches(
+  got: ArrayLike<number>,
+  exp: FixtureTensor | TensorSummary,
+  t: Tolerance,
+  what: string,
+): void {
   if (!isSummary(exp)) return assertClose(got, Float32Array.from(exp.data), t, what);
   const n = exp.shape.reduce((a, b) => a * b, 1);
   assert.equal(got.length, n, `${what}: size`);

@@ -6,7 +6,17 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '@yolo-launch/backend';
 import { ComputeLoss, scaleLossHyp, type LossHyp, type LayerTargets } from '../src/index.js';
-import { assertClose, assertMatches, f32, type TensorSummary, loadFixtures, tol, type Fixture, type FixtureTensor, testBackend } from './helpers.js';
+import {
+  assertClose,
+  assertMatches,
+  f32,
+  type TensorSummary,
+  loadFixtures,
+  tol,
+  type Fixture,
+  type FixtureTensor,
+  testBackend,
+} from './helpers.js';
 
 before(async () => {
   await initBackend({ backend: testBackend });
@@ -25,10 +35,32 @@ interface BuildTargetsExpected {
 }
 
 /** Rows as strings (ints exact, floats to the tolerance grid) for an order-insensitive comparison. */
-function rowsOf(t: { tcls: ArrayLike<number>; b: ArrayLike<number>; a: ArrayLike<number>; gj: ArrayLike<number>; gi: ArrayLike<number>; tbox: ArrayLike<number>; anch: ArrayLike<number> }, n: number): string[] {
+function rowsOf(
+  t: {
+    tcls: ArrayLike<number>;
+    b: ArrayLike<number>;
+    a: ArrayLike<number>;
+    gj: ArrayLike<number>;
+    gi: ArrayLike<number>;
+    tbox: ArrayLike<number>;
+    anch: ArrayLike<number>;
+  },
+  n: number,
+): string[] {
   const rows: string[] = [];
   for (let r = 0; r < n; r++)
-    rows.push([t.b[r], t.a[r], t.gj[r], t.gi[r], t.tcls[r], ...Array.from({ length: 4 }, (_, k) => t.tbox[r * 4 + k]!.toFixed(4)), t.anch[r * 2]!.toFixed(4), t.anch[r * 2 + 1]!.toFixed(4)].join(','));
+    rows.push(
+      [
+        t.b[r],
+        t.a[r],
+        t.gj[r],
+        t.gi[r],
+        t.tcls[r],
+        ...Array.from({ length: 4 }, (_, k) => t.tbox[r * 4 + k]!.toFixed(4)),
+        t.anch[r * 2]!.toFixed(4),
+        t.anch[r * 2 + 1]!.toFixed(4),
+      ].join(','),
+    );
   return rows.sort();
 }
 
@@ -45,7 +77,15 @@ function checkBuildTargets(fx: Fixture, got: LayerTargets[]): void {
       assertClose(g.anch, f32(e.anch), { abs: fa }, `layer ${e.layer} anch`);
     } else {
       // the README allows a different order: compare as multisets of rows
-      const er = { tcls: e.tcls.data, b: e.b.data, a: e.a.data, gj: e.gj.data, gi: e.gi.data, tbox: e.tbox.data, anch: e.anch.data };
+      const er = {
+        tcls: e.tcls.data,
+        b: e.b.data,
+        a: e.a.data,
+        gj: e.gj.data,
+        gi: e.gi.data,
+        tbox: e.tbox.data,
+        anch: e.anch.data,
+      };
       assert.deepEqual(rowsOf(g, g.n), rowsOf(er, e.n), `layer ${e.layer}: build_targets rows (as a multiset)`);
     }
   }
@@ -71,8 +111,14 @@ for (const fx of loadFixtures('loss')) {
     // train.py's hyp scaling reproduces the hyp the fixture used
     if ('hyp_file_values' in inp) {
       const used = inp.hyp_used as LossHyp;
-      const scaled = scaleLossHyp(inp.hyp_file_values as LossHyp, { nl, nc: Number(inp.nc), imgsz: Number(inp.imgsz), labelSmoothing: used.label_smoothing });
-      for (const k of ['box', 'obj', 'cls', 'label_smoothing'] as const) assertClose([scaled[k] ?? 0], [used[k] ?? 0], { rel: 1e-12, abs: 1e-15 }, `hyp ${k}`);
+      const scaled = scaleLossHyp(inp.hyp_file_values as LossHyp, {
+        nl,
+        nc: Number(inp.nc),
+        imgsz: Number(inp.imgsz),
+        labelSmoothing: used.label_smoothing,
+      });
+      for (const k of ['box', 'obj', 'cls', 'label_smoothing'] as const)
+        assertClose([scaled[k] ?? 0], [used[k] ?? 0], { rel: 1e-12, abs: 1e-15 }, `hyp ${k}`);
     }
     const targets = f32(inp.targets as FixtureTensor);
     checkBuildTargets(
@@ -91,7 +137,13 @@ for (const fx of loadFixtures('loss')) {
       lossValue = out.loss.dataSync()[0]!;
       return out.loss;
     })(p);
-    const e = fx.expected as { lbox: number; lobj: number; lcls: number; loss: number; grad_p: (FixtureTensor | TensorSummary)[] };
+    const e = fx.expected as {
+      lbox: number;
+      lobj: number;
+      lcls: number;
+      loss: number;
+      grad_p: (FixtureTensor | TensorSummary)[];
+    };
     const lt = tol(fx, 'losses');
     assertClose(items, [e.lbox, e.lobj, e.lcls], lt, 'lbox, lobj, lcls');
     assertClose([lossValue], [e.loss], lt, 'loss');
@@ -104,10 +156,38 @@ for (const fx of loadFixtures('loss')) {
 }
 
 test('ComputeLoss refuses targets outside the batch or the class list', () => {
-  const loss = new ComputeLoss({ nc: 3, na: 3, nl: 3, anchors: Float32Array.of(1.25, 1.625, 2, 3.75, 4.125, 2.875, 1.875, 3.8125, 3.875, 2.8125, 3.6875, 7.4375, 3.625, 2.8125, 4.875, 6.1875, 11.65625, 10.1875), hyp: { box: 0.05, obj: 1, cls: 0.5, cls_pw: 1, obj_pw: 1, anchor_t: 4 } });
+  const loss = new ComputeLoss({
+    nc: 3,
+    na: 3,
+    nl: 3,
+    anchors: Float32Array.of(
+      1.25,
+      1.625,
+      2,
+      3.75,
+      4.125,
+      2.875,
+      1.875,
+      3.8125,
+      3.875,
+      2.8125,
+      3.6875,
+      7.4375,
+      3.625,
+      2.8125,
+      4.875,
+      6.1875,
+      11.65625,
+      10.1875,
+    ),
+    hyp: { box: 0.05, obj: 1, cls: 0.5, cls_pw: 1, obj_pw: 1, anchor_t: 4 },
+  });
   const p = [16, 8, 4].map((n) => tf.zeros([2, 3, n, n, 8]) as tf.Tensor5D);
   assert.throws(() => loss.compute(p, Float32Array.of(0, 3, 0.5, 0.5, 0.1, 0.1)), /class 3, the model has nc=3/);
-  assert.throws(() => loss.compute(p, Float32Array.of(2, 0, 0.5, 0.5, 0.1, 0.1)), /image index 2, the batch has 2 images/);
+  assert.throws(
+    () => loss.compute(p, Float32Array.of(2, 0, 0.5, 0.5, 0.1, 0.1)),
+    /image index 2, the batch has 2 images/,
+  );
   assert.throws(() => loss.compute(p, Float32Array.of(0, 0, 0.5)), /rows of 6 values/);
   tf.dispose(p);
 });

@@ -2,7 +2,18 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '@yolo-launch/backend';
-import { apPerClass, apSummary, bboxIou, bboxIouXywh, boxIou, ConfusionMatrix, DetectionStats, fitness, processBatch, type IouKind } from '../src/index.js';
+import {
+  apPerClass,
+  apSummary,
+  bboxIou,
+  bboxIouXywh,
+  boxIou,
+  ConfusionMatrix,
+  DetectionStats,
+  fitness,
+  processBatch,
+  type IouKind,
+} from '../src/index.js';
 import { assertClose, f32, loadFixtures, tol, type Fixture, type FixtureTensor, testBackend } from './helpers.js';
 
 before(async () => {
@@ -26,10 +37,19 @@ function checkBboxIou(fx: Fixture): void {
       const kind = KINDS[name];
       assert.ok(kind, `unknown IoU variant ${name}`);
       // tensor version (used by the loss; float32 on the backend) ...
-      const got = tf.tidy(() => bboxIouXywh(tf.tensor2d(box1, [n, 4]), tf.tensor2d(f32(b2), [n, 4]), kind, Number(fx.inputs.eps ?? 1e-7)).dataSync());
+      const got = tf.tidy(() =>
+        bboxIouXywh(
+          tf.tensor2d(box1, [n, 4]),
+          tf.tensor2d(f32(b2), [n, 4]),
+          kind,
+          Number(fx.inputs.eps ?? 1e-7),
+        ).dataSync(),
+      );
       assertClose(got, f32(e), t, `${key} ${name} (tensor)`);
       // ... and the host version
-      const host = Array.from({ length: n }, (_, i) => bboxIou(box1.subarray(i * 4, i * 4 + 4), b2.data.slice(i * 4, i * 4 + 4), { kind }));
+      const host = Array.from({ length: n }, (_, i) =>
+        bboxIou(box1.subarray(i * 4, i * 4 + 4), b2.data.slice(i * 4, i * 4 + 4), { kind }),
+      );
       assertClose(host, f32(e), t, `${key} ${name} (host)`);
     }
   }
@@ -37,7 +57,13 @@ function checkBboxIou(fx: Fixture): void {
 
 function checkAp(fx: Fixture): void {
   const tp = fx.inputs.tp as FixtureTensor;
-  const res = apPerClass(tp.data, tp.shape[1]!, (fx.inputs.conf as FixtureTensor).data, (fx.inputs.pred_cls as FixtureTensor).data, (fx.inputs.target_cls as FixtureTensor).data);
+  const res = apPerClass(
+    tp.data,
+    tp.shape[1]!,
+    (fx.inputs.conf as FixtureTensor).data,
+    (fx.inputs.pred_cls as FixtureTensor).data,
+    (fx.inputs.target_cls as FixtureTensor).data,
+  );
   const e = fx.expected as Record<string, FixtureTensor | number>;
   const v = (k: string): number[] => (e[k] as FixtureTensor).data;
   assert.deepEqual(Array.from(res.uniqueClasses), v('unique_classes'), 'unique classes');
@@ -72,13 +98,22 @@ for (const fx of loadFixtures('metrics')) {
     assert.equal(fx.kind, 'metrics');
     const inp = fx.inputs;
     if ('detections' in inp && 'labels' in inp) {
-      const correct = processBatch(f32(inp.detections as FixtureTensor), f32(inp.labels as FixtureTensor), f32(inp.iouv as FixtureTensor));
+      const correct = processBatch(
+        f32(inp.detections as FixtureTensor),
+        f32(inp.labels as FixtureTensor),
+        f32(inp.iouv as FixtureTensor),
+      );
       assert.deepEqual(Array.from(correct), (fx.expected.correct as FixtureTensor).data, 'correct matrix');
     } else if ('tp' in inp && 'target_cls' in inp) checkAp(fx);
     else if ('box1' in inp && 'iou' in fx.expected) {
       const b1 = inp.box1 as FixtureTensor;
       const b2 = inp.box2 as FixtureTensor;
-      assertClose(boxIou(b1.data, b2.data, Number(inp.eps ?? 1e-7)), (fx.expected.iou as FixtureTensor).data, tol(fx, 'iou'), 'box_iou');
+      assertClose(
+        boxIou(b1.data, b2.data, Number(inp.eps ?? 1e-7)),
+        (fx.expected.iou as FixtureTensor).data,
+        tol(fx, 'iou'),
+        'box_iou',
+      );
     } else if ('box1' in inp && 'pairwise' in fx.expected) checkBboxIou(fx);
     else if ('weights' in inp) checkFitness(fx);
     else assert.fail(`${fx.file}: unrecognised metrics inputs ${Object.keys(inp).join(', ')}`);
@@ -104,7 +139,7 @@ test('ConfusionMatrix counts matches, misses and background predictions like ups
   assert.deepEqual(Array.from(fp), [1, 1]);
 });
 
-test('DetectionStats (val.py loop): perfect detections give YOLOv5\'s 0.995, misses and false positives lower it', () => {
+test("DetectionStats (val.py loop): perfect detections give YOLOv5's 0.995, misses and false positives lower it", () => {
   const perfect = new DetectionStats(3);
   const labels = [0, 10, 10, 50, 50, 2, 100, 100, 180, 160];
   perfect.addImage([10, 10, 50, 50, 0.9, 0, 100, 100, 180, 160, 0.8, 2], labels);
@@ -120,7 +155,9 @@ test('DetectionStats (val.py loop): perfect detections give YOLOv5\'s 0.995, mis
   const w = worse.compute();
   assert.ok(w.map50 < 0.75 && w.map50 > 0, `map50 ${w.map50}`);
   // the accumulated statistics equal one ap_per_class call over the concatenated arrays
-  const direct = apSummary(apPerClass([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 10, [0.9, 0.95], [0, 2], [0, 2, 1]));
+  const direct = apSummary(
+    apPerClass([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 10, [0.9, 0.95], [0, 2], [0, 2, 1]),
+  );
   assert.ok(Math.abs(direct.map - w.map) < 1e-12);
   const none = new DetectionStats(2);
   none.addImage([], [0, 1, 1, 5, 5]);

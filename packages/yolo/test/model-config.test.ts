@@ -9,7 +9,18 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { initBackend, tf } from '@yolo-launch/backend';
-import { checkImgSize, createModel, hwioToOihw, roundHalfEven, ModelConfigError, modelYamlPath, readModelYaml, spaceToDepth, type ModelYaml, type YamlRow } from '../src/index.js';
+import {
+  checkImgSize,
+  createModel,
+  hwioToOihw,
+  roundHalfEven,
+  ModelConfigError,
+  modelYamlPath,
+  readModelYaml,
+  spaceToDepth,
+  type ModelYaml,
+  type YamlRow,
+} from '../src/index.js';
 import { assertClose, testBackend } from './helpers.js';
 import { tinyYaml } from './tiny.js';
 
@@ -36,8 +47,23 @@ test('bad rows are refused with the layer number and what to fix', () => {
     [withRow(2, [-1, 1, 'Detect', ['nc', 'anchors']]), /layer 2 .*Detect must be the last layer|exactly one Detect/],
     [withRow(1, [-1, 1, 'Conv', [16, 3, 2, null, 2]]), /layer 1 .*grouped convolutions/],
   ];
-  for (const [cfg, re] of cases) assert.throws(() => createModel(cfg), (e: Error) => e instanceof ModelConfigError && re.test(e.message), `expected ${re}`);
-  assert.throws(() => createModel({ ...tinyYaml(2), anchors: [[10, 13, 16], [1, 2]] }), /anchors row 0/);
+  for (const [cfg, re] of cases)
+    assert.throws(
+      () => createModel(cfg),
+      (e: Error) => e instanceof ModelConfigError && re.test(e.message),
+      `expected ${re}`,
+    );
+  assert.throws(
+    () =>
+      createModel({
+        ...tinyYaml(2),
+        anchors: [
+          [10, 13, 16],
+          [1, 2],
+        ],
+      }),
+    /anchors row 0/,
+  );
   const { backbone: _b, ...noBackbone } = tinyYaml(2);
   void _b;
   assert.throws(() => readModelYaml(noBackbone as ModelYaml), /missing key 'backbone'/);
@@ -107,9 +133,21 @@ test('shipped yolov5l/x and a v5.0 Focus+SPP YAML have upstream parameter counts
   assert.deepEqual(pred, [1, 3 * (64 + 16 + 4), 85]);
   m.dispose();
   // reversed anchors are put back in order (check_anchor_order), nc override changes Detect
-  const rev = createModel(tinyYaml(2), { nc: 5, anchors: [[116, 90, 156, 198, 373, 326], [30, 61, 62, 45, 59, 119], [10, 13, 16, 30, 33, 23]] });
+  const rev = createModel(tinyYaml(2), {
+    nc: 5,
+    anchors: [
+      [116, 90, 156, 198, 373, 326],
+      [30, 61, 62, 45, 59, 119],
+      [10, 13, 16, 30, 33, 23],
+    ],
+  });
   assert.equal(rev.no, 10);
-  assertClose(rev.anchorsPixels, [10, 13, 16, 30, 33, 23, 30, 61, 62, 45, 59, 119, 116, 90, 156, 198, 373, 326], { abs: 1e-5 }, 'anchor order');
+  assertClose(
+    rev.anchorsPixels,
+    [10, 13, 16, 30, 33, 23, 30, 61, 62, 45, 59, 119, 116, 90, 156, 198, 373, 326],
+    { abs: 1e-5 },
+    'anchor order',
+  );
   rev.dispose();
 });
 
@@ -120,7 +158,10 @@ test('state dict: PyTorch layout out, round trip into another model, shape error
   const w = a.parameters().find((p) => p.name === 'model.1.conv.weight')!;
   assert.deepEqual(sd['model.1.conv.weight']!.shape, [16, 8, 3, 3]);
   assert.deepEqual(w.variable.shape, [3, 3, 8, 16], 'stored HWIO');
-  assert.deepEqual(Array.from(sd['model.1.conv.weight']!.data), Array.from(hwioToOihw(w.variable.dataSync(), [16, 8, 3, 3])));
+  assert.deepEqual(
+    Array.from(sd['model.1.conv.weight']!.data),
+    Array.from(hwioToOihw(w.variable.dataSync(), [16, 8, 3, 3])),
+  );
   b.loadStateDict(sd);
   const x = tf.randomUniform([1, 64, 64, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
   const [pa, pb] = tf.tidy(() => [a.forwardEval(x).pred.dataSync(), b.forwardEval(x).pred.dataSync()]);
@@ -138,7 +179,10 @@ test('state dict: PyTorch layout out, round trip into another model, shape error
 
 test("Focus space-to-depth equals PyTorch's slicing order", () => {
   const [N, H, W, C] = [2, 4, 6, 3];
-  const x = tf.tensor4d(Float32Array.from({ length: N * H * W * C }, (_, i) => i), [N, H, W, C]);
+  const x = tf.tensor4d(
+    Float32Array.from({ length: N * H * W * C }, (_, i) => i),
+    [N, H, W, C],
+  );
   const y = spaceToDepth(x).dataSync();
   const xd = x.dataSync();
   // cat(x[::2, ::2], x[1::2, ::2], x[::2, 1::2], x[1::2, 1::2]) in (h, w)
@@ -154,7 +198,10 @@ test("Focus space-to-depth equals PyTorch's slicing order", () => {
         for (let k = 0; k < 4; k++)
           for (let c = 0; c < C; c++) {
             const [dh, dw] = offs[k]!;
-            assert.equal(y[((n * (H / 2) + i) * (W / 2) + j) * 4 * C + k * C + c], xd[((n * H + 2 * i + dh!) * W + 2 * j + dw!) * C + c]);
+            assert.equal(
+              y[((n * (H / 2) + i) * (W / 2) + j) * 4 * C + k * C + c],
+              xd[((n * H + 2 * i + dh!) * W + 2 * j + dw!) * C + c],
+            );
           }
   x.dispose();
 });
@@ -162,7 +209,10 @@ test("Focus space-to-depth equals PyTorch's slicing order", () => {
 test('forward refuses inputs that are not NHWC with the right channels or not a multiple of the stride', () => {
   const m = createModel(tinyYaml(2));
   assert.throws(() => tf.tidy(() => m.forwardEval(tf.zeros([1, 3, 64, 64]) as tf.Tensor4D)), /NHWC \[bs, H, W, 3\]/);
-  assert.throws(() => tf.tidy(() => m.forwardTrain(tf.zeros([1, 70, 64, 3]) as tf.Tensor4D)), /multiple of the max stride 32/);
+  assert.throws(
+    () => tf.tidy(() => m.forwardTrain(tf.zeros([1, 70, 64, 3]) as tf.Tensor4D)),
+    /multiple of the max stride 32/,
+  );
   m.dispose();
 });
 

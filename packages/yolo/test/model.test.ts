@@ -61,7 +61,11 @@ function checkArch(fx: Fixture): void {
     assert.equal(m.buffers().filter((b) => b.role === 'bn.running_mean').length, e.batchnorm.count, 'BatchNorm count');
     const groups = m.paramGroups(5e-4);
     assert.deepEqual(
-      groups.map((g) => ({ tensors: g.params.length, elements: g.params.reduce((s, p) => s + p.variable.size, 0), wd: g.weightDecay })),
+      groups.map((g) => ({
+        tensors: g.params.length,
+        elements: g.params.reduce((s, p) => s + p.variable.size, 0),
+        wd: g.weightDecay,
+      })),
       e.optimizer_groups.map((g) => ({ tensors: g.tensors, elements: g.elements, wd: g.weight_decay })),
       'optimizer groups',
     );
@@ -71,7 +75,11 @@ function checkArch(fx: Fixture): void {
       const b = sd[`model.${m.plan.length - 1}.m.${i}.bias`]!.data;
       const delta = f32(e.detect_bias_delta[i]!);
       const bound = e.detect_bias_init_bound[i]!;
-      for (let k = 0; k < b.length; k++) assert.ok(Math.abs(b[k]! - delta[k]!) <= bound + 1e-6, `detect bias ${i}[${k}] = ${b[k]} not within ${bound} of ${delta[k]}`);
+      for (let k = 0; k < b.length; k++)
+        assert.ok(
+          Math.abs(b[k]! - delta[k]!) <= bound + 1e-6,
+          `detect bias ${i}[${k}] = ${b[k]} not within ${bound} of ${delta[k]}`,
+        );
       // the seeded upstream draw obeys the same bound (sanity check of the reading of the fixture)
       const seeded = f32(e.detect_bias_seeded[i]!);
       for (let k = 0; k < seeded.length; k++) assert.ok(Math.abs(seeded[k]! - delta[k]!) <= bound + 1e-6);
@@ -81,7 +89,11 @@ function checkArch(fx: Fixture): void {
     tf.tidy(() => {
       const x = tf.zeros([n!, h!, w!, c!]) as tf.Tensor4D;
       const raw = m.forwardTrain(x, { updateStats: false });
-      assert.deepEqual(raw.map((r) => r.shape), e.train_output_shapes, 'training output shapes');
+      assert.deepEqual(
+        raw.map((r) => r.shape),
+        e.train_output_shapes,
+        'training output shapes',
+      );
       assert.deepEqual(m.forwardEval(x).pred.shape, e.eval_output_shape, 'eval output shape');
     });
   } finally {
@@ -116,7 +128,8 @@ function deterministicWeights(fx: Fixture, m: YoloModel): void {
       const s = Math.sin(0.37 * i + 1.3 * t + phi);
       let v: number;
       if (mode === 'spec') v = isRv ? 1 + 0.1 * s : 0.02 * s;
-      else if (mode === 'scaled') v = e.shape.length === 4 ? (2 / Math.sqrt(fanIn)) * s : isRv || isBnW ? 1 + 0.1 * s : 0.1 * s;
+      else if (mode === 'scaled')
+        v = e.shape.length === 4 ? (2 / Math.sqrt(fanIn)) * s : isRv || isBnW ? 1 + 0.1 * s : 0.1 * s;
       else throw new Error(`${fx.file}: unknown weight_mode ${mode}`);
       e.data[i] = v;
     }
@@ -147,7 +160,12 @@ function checkNumerics(fx: Fixture): void {
         a += Math.abs(d[k]!);
       }
       const [n, h, w, c] = y.shape;
-      layerStats[i] = { sum: s, abs: a, first8: Array.from(nhwcToNchw(d, y.shape).subarray(0, 8)), shape: [n, c, h, w] };
+      layerStats[i] = {
+        sum: s,
+        abs: a,
+        first8: Array.from(nhwcToNchw(d, y.shape).subarray(0, 8)),
+        shape: [n, c, h, w],
+      };
     });
     const sums = tol(fx, 'sums');
     for (const lo of e.layer_outputs) {
@@ -156,7 +174,12 @@ function checkNumerics(fx: Fixture): void {
       assert.deepEqual(g.shape, lo.shape, `layer ${lo.i} shape`);
       assertClose([g.abs], [lo.abs_sum], sums, `layer ${lo.i} (${lo.module}) abs_sum`);
       // a signed sum cancels; allow the same relative error on the magnitude that produced it
-      assertClose([g.sum], [lo.sum], { abs: (sums.abs ?? 0) + (sums.rel ?? 0) * lo.abs_sum }, `layer ${lo.i} (${lo.module}) sum`);
+      assertClose(
+        [g.sum],
+        [lo.sum],
+        { abs: (sums.abs ?? 0) + (sums.rel ?? 0) * lo.abs_sum },
+        `layer ${lo.i} (${lo.module}) sum`,
+      );
       assertClose(g.first8, lo.first8, { abs: 1e-5, rel: 1e-4 }, `layer ${lo.i} first8`);
     }
     raw.forEach((r, i) => {

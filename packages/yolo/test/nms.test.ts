@@ -55,15 +55,25 @@ test('box format helpers round-trip and scale_boxes undoes a letterbox', () => {
   scaleBoxes([640, 640], boxes, [480, 640], undefined, 6);
   assert.deepEqual(boxes, [10, 10, 100, 120, 0.9, 1, 0, 0, 640, 480, 0.5, 2]);
   const b2 = [100, 100, 200, 200];
-  scaleBoxes([320, 320], b2, [480, 640], [
-    [0.5, 0.5],
-    [0, 40],
-  ]);
+  scaleBoxes(
+    [320, 320],
+    b2,
+    [480, 640],
+    [
+      [0.5, 0.5],
+      [0, 40],
+    ],
+  );
   assert.deepEqual(b2, [200, 120, 400, 320]);
 });
 
 /** Straightforward reference: full sort, max_nms cut, O(n^2) greedy NMS, max_det cut. */
-function referenceNms(pred: Float32Array, N: number, no: number, o: { confThres: number; iouThres: number; agnostic: boolean; multiLabel: boolean; maxDet: number; maxNms: number }): number[][] {
+function referenceNms(
+  pred: Float32Array,
+  N: number,
+  no: number,
+  o: { confThres: number; iouThres: number; agnostic: boolean; multiLabel: boolean; maxDet: number; maxNms: number },
+): number[][] {
   const f = Math.fround;
   const cand: number[][] = [];
   for (let i = 0; i < N; i++) {
@@ -98,11 +108,20 @@ test('NMS equals a plain reference with max_nms truncation, the spatial grid and
   const nc = 4;
   const no = nc + 5;
   let seed = 7;
-  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   const pred = new Float32Array(N * no);
   for (let i = 0; i < N; i++) {
     const huge = i % 500 === 0;
-    pred.set([40 + 560 * rnd(), 40 + 560 * rnd(), huge ? 20000 * rnd() : 5 + 80 * rnd(), huge ? 20000 * rnd() : 5 + 80 * rnd(), rnd()], i * no);
+    pred.set(
+      [
+        40 + 560 * rnd(),
+        40 + 560 * rnd(),
+        huge ? 20000 * rnd() : 5 + 80 * rnd(),
+        huge ? 20000 * rnd() : 5 + 80 * rnd(),
+        rnd(),
+      ],
+      i * no,
+    );
     for (let c = 0; c < nc; c++) pred[i * no + 5 + c] = rnd();
   }
   for (const o of [

@@ -29,7 +29,12 @@ interface EntrySummary {
 }
 interface WeightsFixture {
   kind: 'yolov5-checkpoint' | 'state-dict';
-  scalars?: { epoch: number; best_fitness: number | null | { numpy_ndarray: number[] }; updates: number | null; date: string };
+  scalars?: {
+    epoch: number;
+    best_fitness: number | null | { numpy_ndarray: number[] };
+    updates: number | null;
+    date: string;
+  };
   opt?: Record<string, unknown>;
   model_class?: string;
   model_yaml?: Record<string, unknown>;
@@ -41,7 +46,9 @@ interface WeightsFixture {
 }
 
 const weightsDir = path.join(fixturesDir, 'weights');
-const files = readdirSync(weightsDir).filter((f) => f.endsWith('.pt')).sort();
+const files = readdirSync(weightsDir)
+  .filter((f) => f.endsWith('.pt'))
+  .sort();
 
 function compareEntries(got: PtStateDict, want: Record<string, EntrySummary>, what: string): void {
   assert.deepEqual(Object.keys(got), Object.keys(want), `${what}: state_dict names and order`);
@@ -57,7 +64,11 @@ function compareEntries(got: PtStateDict, want: Record<string, EntrySummary>, wh
     }
     // The values are exact (fp16 widened); sums differ from numpy's only in summation order.
     assertClose([sum, absSum], [summary.sum, summary.abs_sum], { abs: 1e-6, rel: 1e-9 }, `${what} ${name} sums`);
-    assert.deepEqual(Array.from(tensor.data.subarray(0, summary.first.length)), summary.first, `${what} ${name} first values`);
+    assert.deepEqual(
+      Array.from(tensor.data.subarray(0, summary.first.length)),
+      summary.first,
+      `${what} ${name} first values`,
+    );
   }
 }
 
@@ -119,12 +130,24 @@ for (const file of files) {
 }
 
 /** The yaml of a YOLOv5 checkpoint in the same folder whose state_dict has the same names and shapes. */
-function readYamlOfSibling(all: string[], want: WeightsFixture): Record<string, unknown> & { nc: number; depth_multiple: number; width_multiple: number; anchors: number[][]; backbone: never[]; head: never[] } {
+function readYamlOfSibling(
+  all: string[],
+  want: WeightsFixture,
+): Record<string, unknown> & {
+  nc: number;
+  depth_multiple: number;
+  width_multiple: number;
+  anchors: number[][];
+  backbone: never[];
+  head: never[];
+} {
   for (const other of all) {
     const fixture = JSON.parse(readFileSync(path.join(weightsDir, `${other}.json`), 'utf8')) as WeightsFixture;
     if (!fixture.model_yaml) continue;
-    const same = Object.entries(want.model).every(([name, e]) => JSON.stringify(fixture.model[name]?.shape) === JSON.stringify(e.shape));
+    const same = Object.entries(want.model).every(
+      ([name, e]) => JSON.stringify(fixture.model[name]?.shape) === JSON.stringify(e.shape),
+    );
     if (same) return fixture.model_yaml as never;
   }
-  throw new Error('no checkpoint in the folder describes the state_dict\'s model');
+  throw new Error("no checkpoint in the folder describes the state_dict's model");
 }

@@ -80,12 +80,20 @@ test('round trip: extras bit-identical, fp16 model equals the rounded weights, m
     const got = ckpt.ema!.stateDict[name]!;
     assert.deepEqual(got.shape, t.shape, name);
     assert.equal(got.dtype, name.endsWith('num_batches_tracked') ? 'int64' : 'float16', name);
-    assert.deepEqual(Array.from(got.data), name.endsWith('num_batches_tracked') ? Array.from(t.data) : rounded(t.data), name);
+    assert.deepEqual(
+      Array.from(got.data),
+      name.endsWith('num_batches_tracked') ? Array.from(t.data) : rounded(t.data),
+      name,
+    );
   }
   const extra = ckpt.top.get('yolo_launch_model') as Map<string, TorchTensor>;
   for (const [name, t] of Object.entries(sd)) {
     const back = ckpt.archive.values(extra.get(name)!, name);
-    assert.deepEqual(new Uint8Array(back.buffer, back.byteOffset, back.byteLength), new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), `${name} bit-identical`);
+    assert.deepEqual(
+      new Uint8Array(back.buffer, back.byteOffset, back.byteLength),
+      new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+      `${name} bit-identical`,
+    );
   }
   // The same weights rebuild our model from the file's own yaml.
   const model = modelFromCheckpoint(ckpt);
@@ -101,8 +109,16 @@ test('the DetectionModel tree has the attributes YOLOv5 reads', () => {
   assert.equal(attrs.get('yaml_file'), 'tiny.yaml');
   assert.equal(attrs.get('training'), true);
   assert.equal((ckpt.top.get('ema') as PyObject).attrs.get('training'), false);
-  const layers = (attrs.get('_modules') as Map<string, PyObject>).get('model')!.attrs.get('_modules') as Map<string, PyObject>;
-  const summary = [...layers.values()].map((layer) => [layer.className, layer.attrs.get('i'), layer.attrs.get('f'), layer.attrs.get('type')]);
+  const layers = (attrs.get('_modules') as Map<string, PyObject>).get('model')!.attrs.get('_modules') as Map<
+    string,
+    PyObject
+  >;
+  const summary = [...layers.values()].map((layer) => [
+    layer.className,
+    layer.attrs.get('i'),
+    layer.attrs.get('f'),
+    layer.attrs.get('type'),
+  ]);
   assert.deepEqual(summary[8], ['models.common.Concat', 8, [-1, 4], 'models.common.Concat']);
   assert.deepEqual(summary[10], ['models.yolo.Detect', 10, [3, 9, 6], 'models.yolo.Detect']);
   const tiny = createModel(tinyYaml(2), { seed: 0 });
@@ -152,12 +168,18 @@ test('tensor views: offsets, strides (transposed), shared storage, and views out
   const tail = new TorchTensor(storage, 4, [2], [1], false);
   assert.deepEqual(Array.from(tensorValues(tail, bytes, 'tail')), [4, 5]);
   const outside = new TorchTensor(storage, 4, [3], [1], false);
-  assert.throws(() => tensorValues(outside, bytes, 'model.0.conv.weight'), /model\.0\.conv\.weight: .* needs storage element 6, storage 0 holds 6/);
+  assert.throws(
+    () => tensorValues(outside, bytes, 'model.0.conv.weight'),
+    /model\.0\.conv\.weight: .* needs storage element 6, storage 0 holds 6/,
+  );
   const int64 = new TorchStorage('1', 'int64', 2);
   const longs = new Uint8Array(BigInt64Array.from([7n, -3n]).buffer);
   assert.deepEqual(Array.from(tensorValues(new TorchTensor(int64, 0, [2], [1], false), longs, 'n')), [7, -3]);
   const bools = new TorchStorage('2', 'bool', 3);
-  assert.deepEqual(Array.from(tensorValues(new TorchTensor(bools, 0, [3], [1], false), Uint8Array.from([1, 0, 1]), 'b')), [1, 0, 1]);
+  assert.deepEqual(
+    Array.from(tensorValues(new TorchTensor(bools, 0, [3], [1], false), Uint8Array.from([1, 0, 1]), 'b')),
+    [1, 0, 1],
+  );
 });
 
 function expectPtError(run: () => unknown, code: string, pattern: RegExp): void {
@@ -171,38 +193,77 @@ function expectPtError(run: () => unknown, code: string, pattern: RegExp): void 
 
 test('bad input: not a checkpoint, legacy, truncated, corrupted, empty', () => {
   const good = tinyCheckpoint().bytes;
-  expectPtError(() => readPt(Buffer.from('nc: 80\nnames: [a]\n'), 'data.yaml'), 'NOT_A_CHECKPOINT', /^data\.yaml: is not a PyTorch checkpoint/);
+  expectPtError(
+    () => readPt(Buffer.from('nc: 80\nnames: [a]\n'), 'data.yaml'),
+    'NOT_A_CHECKPOINT',
+    /^data\.yaml: is not a PyTorch checkpoint/,
+  );
   expectPtError(() => readPt(Buffer.alloc(0), 'empty.pt'), 'NOT_A_CHECKPOINT', /empty\.pt: is empty/);
-  const legacy = Buffer.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]);
+  const legacy = Buffer.from([
+    0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e,
+  ]);
   expectPtError(() => readPt(legacy, 'old.pt'), 'LEGACY_FORMAT', /old\.pt: written by PyTorch < 1\.6/);
-  expectPtError(() => readPt(good.subarray(0, Math.floor(good.length * 0.7)), 'cut.pt'), 'TRUNCATED', /cut\.pt: .*truncated/);
+  expectPtError(
+    () => readPt(good.subarray(0, Math.floor(good.length * 0.7)), 'cut.pt'),
+    'TRUNCATED',
+    /cut\.pt: .*truncated/,
+  );
   const corrupted = Buffer.from(good);
   corrupted[200] = corrupted[200]! ^ 0xff;
-  expectPtError(() => readPt(corrupted, 'flip.pt'), 'CORRUPT', /flip\.pt: zip record tiny\/data\.pkl fails its CRC-32 check/);
+  expectPtError(
+    () => readPt(corrupted, 'flip.pt'),
+    'CORRUPT',
+    /flip\.pt: zip record tiny\/data\.pkl fails its CRC-32 check/,
+  );
 });
 
 test('bad input: a class outside the table is never run and is refused by name', () => {
   // The top-level object is a call of posix.system: the reader records it, runs nothing.
   const evil = new PyObject('posix.system', false, ['touch /tmp/pwned']);
-  expectPtError(() => readPt(writePtArchive(evil, 'evil'), 'evil.pt'), 'UNKNOWN_CLASS', /evil\.pt: .*posix\.system.*nothing was executed/);
+  expectPtError(
+    () => readPt(writePtArchive(evil, 'evil'), 'evil.pt'),
+    'UNKNOWN_CLASS',
+    /evil\.pt: .*posix\.system.*nothing was executed/,
+  );
   // A module of the tree replaced by an unknown class.
   const model = createModel(tinyYaml(2), { seed: 1 });
-  const root = detectionModelObject(model.yaml, model.stateDict(), { training: false, requiresGrad: false, names: ['a', 'b'], stride: model.stride });
+  const root = detectionModelObject(model.yaml, model.stateDict(), {
+    training: false,
+    requiresGrad: false,
+    names: ['a', 'b'],
+    stride: model.stride,
+  });
   model.dispose();
-  const layers = (root.attrs.get('_modules') as Map<string, PyObject>).get('model')!.attrs.get('_modules') as Map<string, PyObject>;
+  const layers = (root.attrs.get('_modules') as Map<string, PyObject>).get('model')!.attrs.get('_modules') as Map<
+    string,
+    PyObject
+  >;
   const intruder = new PyObject('mypackage.layers.FancyConv', false);
   intruder.state = new Map();
   layers.set('3', intruder);
-  const rewritten = writePtArchive(new Map([['model', root], ['ema', null]]), 'x');
-  expectPtError(() => readPt(rewritten, 'custom.pt'), 'UNKNOWN_CLASS', /custom\.pt: 'model' module model\.3 is a mypackage\.layers\.FancyConv/);
+  const rewritten = writePtArchive(
+    new Map([
+      ['model', root],
+      ['ema', null],
+    ]),
+    'x',
+  );
+  expectPtError(
+    () => readPt(rewritten, 'custom.pt'),
+    'UNKNOWN_CLASS',
+    /custom\.pt: 'model' module model\.3 is a mypackage\.layers\.FancyConv/,
+  );
 });
-
 
 test('bad input: weights whose shapes do not fit the model', () => {
   const ckpt: PtCheckpoint = readPt(tinyCheckpoint(2).bytes, 'nc2.pt');
   const other = createModel(tinyYaml(5), { seed: 0 });
   try {
-    expectPtError(() => loadStrict(other, ckpt.ema!.stateDict, 'nc2.pt'), 'SHAPE_MISMATCH', /nc2\.pt: does not fit the model: 6 entries differ in shape.*model\.10\.m\.0\.weight: \[21,16,1,1\] vs \[30,16,1,1\]/);
+    expectPtError(
+      () => loadStrict(other, ckpt.ema!.stateDict, 'nc2.pt'),
+      'SHAPE_MISMATCH',
+      /nc2\.pt: does not fit the model: 6 entries differ in shape.*model\.10\.m\.0\.weight: \[21,16,1,1\] vs \[30,16,1,1\]/,
+    );
   } finally {
     other.dispose();
   }
@@ -227,7 +288,11 @@ test('a file on disk: errors name its path', () => {
     const file = path.join(dir, 'weights.pt');
     writeFileSync(file, 'not weights');
     expectPtError(() => readPtFile(file), 'NOT_A_CHECKPOINT', /weights\.pt: is not a PyTorch checkpoint/);
-    expectPtError(() => readPtFile(path.join(dir, 'missing.pt')), 'NOT_A_CHECKPOINT', /missing\.pt: cannot be read \(ENOENT\)/);
+    expectPtError(
+      () => readPtFile(path.join(dir, 'missing.pt')),
+      'NOT_A_CHECKPOINT',
+      /missing\.pt: cannot be read \(ENOENT\)/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

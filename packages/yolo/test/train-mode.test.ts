@@ -6,7 +6,19 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { initBackend, tf } from '@yolo-launch/backend';
-import { BatchNorm2d, ComputeLoss, createModel, localMoments, lossAndGradients, Rng, silu, StateRegistry, upsampleNearest, type BatchMoments, type MomentsFn } from '../src/index.js';
+import {
+  BatchNorm2d,
+  ComputeLoss,
+  createModel,
+  localMoments,
+  lossAndGradients,
+  Rng,
+  silu,
+  StateRegistry,
+  upsampleNearest,
+  type BatchMoments,
+  type MomentsFn,
+} from '../src/index.js';
 import { assertClose, testBackend } from './helpers.js';
 import { tinyYaml } from './tiny.js';
 import { assertSameStep, stepBatch, stepOnActiveBackend } from './compare-step.js';
@@ -18,7 +30,10 @@ before(async () => {
 function randn(shape: number[], seed: number): tf.Tensor {
   const r = new Rng(seed);
   const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: n }, () => r.normal()), shape);
+  return tf.tensor(
+    Float32Array.from({ length: n }, () => r.normal()),
+    shape,
+  );
 }
 
 const HYP = { box: 0.05, obj: 1.0, cls: 0.5, cls_pw: 1.0, obj_pw: 1.0, anchor_t: 4.0, label_smoothing: 0 };
@@ -46,15 +61,28 @@ test('BatchNorm training: gradient goes through mean and variance (both paths), 
       });
       // gradient w.r.t. x and through bn.weight via variableGrads
       const dx = g([x, bn.weight])[0]!;
-      const vg = tf.variableGrads(() => tf.sum(tf.mul(bn.forward(x, { training: true, updateStats: false, moments }), w)) as tf.Scalar, [bn.weight, bn.bias]);
-      return [dx.dataSync() as Float32Array, vg.grads[bn.weight.name]!.dataSync() as Float32Array, vg.grads[bn.bias.name]!.dataSync() as Float32Array];
+      const vg = tf.variableGrads(
+        () => tf.sum(tf.mul(bn.forward(x, { training: true, updateStats: false, moments }), w)) as tf.Scalar,
+        [bn.weight, bn.bias],
+      );
+      return [
+        dx.dataSync() as Float32Array,
+        vg.grads[bn.weight.name]!.dataSync() as Float32Array,
+        vg.grads[bn.bias.name]!.dataSync() as Float32Array,
+      ];
     });
   const fast = grads(localMoments);
   const generic = grads(recording);
   assert.ok(seen.length > 0, 'the injected moments function is called');
   fast.forEach((g, i) => assertClose(g, generic[i]!, { abs: 1e-4, rel: 1e-4 }, `fast vs generic gradient ${i}`));
   // sum(BN(x)) per channel does not depend on x when the moments are differentiated
-  const dSum = tf.tidy(() => tf.grad((xx: tf.Tensor) => tf.sum(bn.forward(xx as tf.Tensor4D, { training: true, updateStats: false, moments: recording })))(x).dataSync());
+  const dSum = tf.tidy(() =>
+    tf
+      .grad((xx: tf.Tensor) =>
+        tf.sum(bn.forward(xx as tf.Tensor4D, { training: true, updateStats: false, moments: recording })),
+      )(x)
+      .dataSync(),
+  );
   assertClose(dSum, new Float32Array(dSum.length), { abs: 1e-5 }, 'd sum(y) / dx');
 
   // running statistics: momentum 0.03, unbiased variance with the moments' count
@@ -63,14 +91,29 @@ test('BatchNorm training: gradient goes through mean and variance (both paths), 
   const v = Array.from(variance.dataSync());
   const count = 2 * 4 * 5;
   tf.tidy(() => bn.forward(x, { training: true, updateStats: true, moments: localMoments }));
-  assertClose(bn.runningMean.dataSync(), m.map((a) => 0.03 * a), { abs: 1e-6 }, 'running_mean');
-  assertClose(bn.runningVar.dataSync(), v.map((a) => 0.97 + (0.03 * a * count) / (count - 1)), { abs: 1e-6 }, 'running_var');
+  assertClose(
+    bn.runningMean.dataSync(),
+    m.map((a) => 0.03 * a),
+    { abs: 1e-6 },
+    'running_mean',
+  );
+  assertClose(
+    bn.runningVar.dataSync(),
+    v.map((a) => 0.97 + (0.03 * a * count) / (count - 1)),
+    { abs: 1e-6 },
+    'running_var',
+  );
   assert.equal(bn.numBatchesTracked, 1);
   // a SyncBatchNorm-style function reporting a global count changes the unbiased factor
   const globalCount: MomentsFn = (t) => ({ ...localMoments(t), count: 4 * count });
   tf.tidy(() => bn.forward(x, { training: true, updateStats: true, moments: globalCount }));
   const rv1 = v.map((a) => 0.97 + (0.03 * a * count) / (count - 1));
-  assertClose(bn.runningVar.dataSync(), rv1.map((r, i) => 0.97 * r + (0.03 * v[i]! * 4 * count) / (4 * count - 1)), { abs: 1e-6 }, 'running_var with global count');
+  assertClose(
+    bn.runningVar.dataSync(),
+    rv1.map((r, i) => 0.97 * r + (0.03 * v[i]! * 4 * count) / (4 * count - 1)),
+    { abs: 1e-6 },
+    'running_var with global count',
+  );
   tf.dispose([x, w, mean, variance]);
 });
 
@@ -88,7 +131,11 @@ test('model + ComputeLoss backward: gradients for exactly the trainable paramete
   assert.equal(trainable.length, model.parameters().length - 3);
   const { value, grads } = tf.variableGrads(lossOf);
   assert.ok(Number.isFinite(value.dataSync()[0]!));
-  assert.deepEqual(Object.keys(grads).sort(), trainable.map((p) => p.variable.name).sort(), 'gradients for exactly the trainable parameters');
+  assert.deepEqual(
+    Object.keys(grads).sort(),
+    trainable.map((p) => p.variable.name).sort(),
+    'gradients for exactly the trainable parameters',
+  );
   for (const p of trainable) {
     const g = grads[p.variable.name]!.dataSync();
     assert.ok(g.every(Number.isFinite), `${p.name}: finite gradient`);
@@ -96,7 +143,8 @@ test('model + ComputeLoss backward: gradients for exactly the trainable paramete
   // Central differences on a few scalars of different kinds. The objective is a smooth function
   // of the raw outputs: ComputeLoss itself is not (its objectness target is the detached IoU),
   // and its gradient is checked against PyTorch by the loss/ fixtures.
-  const smoothOf = (): tf.Scalar => tf.addN(model.forwardTrain(x, { updateStats: false }).map((t) => tf.sum(tf.sin(t)))) as tf.Scalar;
+  const smoothOf = (): tf.Scalar =>
+    tf.addN(model.forwardTrain(x, { updateStats: false }).map((t) => tf.sum(tf.sin(t)))) as tf.Scalar;
   const fd = tf.variableGrads(smoothOf);
   const probes: [string, number][] = [
     ['model.1.bn.bias', 3],
@@ -131,7 +179,10 @@ test('model + ComputeLoss backward: gradients for exactly the trainable paramete
     };
     const numeric = (at(h) - at(-h)) / (2 * h);
     tf.tidy(() => p.variable.assign(tf.tensor(base, p.variable.shape)));
-    assert.ok(Math.abs(numeric - a) <= 1e-2 + 0.03 * Math.abs(a), `${name}[${idx}]: analytic ${a} vs numeric ${numeric}`);
+    assert.ok(
+      Math.abs(numeric - a) <= 1e-2 + 0.03 * Math.abs(a),
+      `${name}[${idx}]: analytic ${a} vs numeric ${numeric}`,
+    );
   }
   tf.dispose([x, value, fd.value, ...Object.values(grads), ...Object.values(fd.grads)]);
   model.dispose();
@@ -145,15 +196,22 @@ test('Upsample (nearest) matches PyTorch indexing and its gradient is the block 
   for (let n = 0; n < 2; n++)
     for (let i = 0; i < 6; i++)
       for (let j = 0; j < 4; j++)
-        for (let c = 0; c < 4; c++) assert.equal(ud[((n * 6 + i) * 4 + j) * 4 + c], xd[((n * 3 + Math.floor(i / 2)) * 2 + Math.floor(j / 2)) * 4 + c]);
+        for (let c = 0; c < 4; c++)
+          assert.equal(
+            ud[((n * 6 + i) * 4 + j) * 4 + c],
+            xd[((n * 3 + Math.floor(i / 2)) * 2 + Math.floor(j / 2)) * 4 + c],
+          );
   const w = randn([2, 6, 4, 4], 12);
-  const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(upsampleNearest(t as tf.Tensor4D, 2), w)))(x).dataSync();
+  const g = tf
+    .grad((t: tf.Tensor) => tf.sum(tf.mul(upsampleNearest(t as tf.Tensor4D, 2), w)))(x)
+    .dataSync();
   const wd = w.dataSync();
   const exp = new Float32Array(xd.length);
   for (let n = 0; n < 2; n++)
     for (let i = 0; i < 6; i++)
       for (let j = 0; j < 4; j++)
-        for (let c = 0; c < 4; c++) exp[((n * 3 + Math.floor(i / 2)) * 2 + Math.floor(j / 2)) * 4 + c] += wd[((n * 6 + i) * 4 + j) * 4 + c]!;
+        for (let c = 0; c < 4; c++)
+          exp[((n * 3 + Math.floor(i / 2)) * 2 + Math.floor(j / 2)) * 4 + c] += wd[((n * 6 + i) * 4 + j) * 4 + c]!;
   assertClose(g, exp, { abs: 1e-5 }, 'upsample gradient');
   tf.dispose([x, up, w]);
 });
@@ -165,9 +223,15 @@ test('forwardTrain updates running stats and num_batches_tracked; eval uses them
   tf.tidy(() => model.forwardTrain(x));
   const sd = model.stateDict();
   assert.equal(sd['model.0.bn.num_batches_tracked']!.data[0], 1);
-  assert.ok(sd['model.0.bn.running_mean']!.data.some((v) => v !== 0), 'running_mean moved');
+  assert.ok(
+    sd['model.0.bn.running_mean']!.data.some((v) => v !== 0),
+    'running_mean moved',
+  );
   const after = tf.tidy(() => model.forwardEval(x).pred.dataSync());
-  assert.ok(after.some((v, i) => Math.abs(v - before[i]!) > 1e-6), 'eval output follows the new running stats');
+  assert.ok(
+    after.some((v, i) => Math.abs(v - before[i]!) > 1e-6),
+    'eval output follows the new running stats',
+  );
   x.dispose();
   model.dispose();
 });
@@ -233,11 +297,18 @@ test('fused training BN+SiLU equals BN then SiLU (values, gradients, running sta
         return tf.sum(tf.mul(y, w));
       })(x);
       const { value, grads } = tf.variableGrads(f, [bn.weight, bn.bias]);
-      return [value.dataSync() as Float32Array, dx.dataSync() as Float32Array, grads[bn.weight.name]!.dataSync() as Float32Array, grads[bn.bias.name]!.dataSync() as Float32Array];
+      return [
+        value.dataSync() as Float32Array,
+        dx.dataSync() as Float32Array,
+        grads[bn.weight.name]!.dataSync() as Float32Array,
+        grads[bn.bias.name]!.dataSync() as Float32Array,
+      ];
     });
   const fa = run(a, true);
   const fb = run(b, false);
-  fa.forEach((v, i) => assertClose(v, fb[i]!, { abs: 1e-4, rel: 1e-4 }, `fused vs separate ${['value', 'dx', 'dgamma', 'dbeta'][i]}`));
+  fa.forEach((v, i) =>
+    assertClose(v, fb[i]!, { abs: 1e-4, rel: 1e-4 }, `fused vs separate ${['value', 'dx', 'dgamma', 'dbeta'][i]}`),
+  );
   assertClose(a.runningMean.dataSync(), b.runningMean.dataSync(), { abs: 1e-6 }, 'running_mean');
   assertClose(a.runningVar.dataSync(), b.runningVar.dataSync(), { abs: 1e-6 }, 'running_var');
   tf.dispose([x, w]);
@@ -268,7 +339,8 @@ test('recomputing backward (forwardBackward) equals one tf.variableGrads; BN sta
     });
     const sa = a.stateDict();
     const sb = b.stateDict();
-    for (const k of Object.keys(sa).filter((n) => /running_|num_batches/.test(n))) assertClose(sa[k]!.data, sb[k]!.data, { abs: 1e-6 }, k);
+    for (const k of Object.keys(sa).filter((n) => /running_|num_batches/.test(n)))
+      assertClose(sa[k]!.data, sb[k]!.data, { abs: 1e-6 }, k);
     assert.equal(sa['model.0.bn.num_batches_tracked']!.data[0], 1);
     tf.dispose([...ra.grads.map((g) => g.grad), ...rb.grads.map((g) => g.grad)]);
     a.dispose();

@@ -11,7 +11,8 @@ import { testBackend } from './helpers.js';
 import { assertSameStep, stepBatch, stepOnActiveBackend } from './compare-step.js';
 
 const HYP = { box: 0.05, obj: 1.0, cls: 0.5, cls_pw: 1.0, obj_pw: 1.0, anchor_t: 4.0, label_smoothing: 0 };
-const skip = testBackend === 'wasm' ? 'compares another backend with wasm (YOLO_TEST_BACKEND=tensorflow runs it)' : false;
+const skip =
+  testBackend === 'wasm' ? 'compares another backend with wasm (YOLO_TEST_BACKEND=tensorflow runs it)' : false;
 
 test(`YOLOv5n train step: ${testBackend} equals wasm`, { skip }, async () => {
   await initBackend({ backend: 'wasm' });

@@ -30,7 +30,12 @@ interface EngineInternals {
   gradients: GradientsFn;
 }
 
-type GradientsFn = <T extends tf.Tensor>(f: () => T, xs: tf.Tensor[], dy?: T, allowNoGradients?: boolean) => { value: T; grads: tf.Tensor[] };
+type GradientsFn = <T extends tf.Tensor>(
+  f: () => T,
+  xs: tf.Tensor[],
+  dy?: T,
+  allowNoGradients?: boolean,
+) => { value: T; grads: tf.Tensor[] };
 
 /** The nodes on a path from any of xs to y, with inputs not depending on xs pruned (as tfjs-core). */
 export function filterTape(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNode[] {
@@ -100,12 +105,18 @@ function makeEagerGradients(engine: EngineInternals): GradientsFn {
   return function gradients<T extends tf.Tensor>(f: () => T, xs: tf.Tensor[], dy?: T, allowNoGradients = false) {
     if (xs.length === 0) throw new Error('gradients() received an empty list of xs.');
     if (dy != null && dy.dtype !== 'float32') throw new Error(`dy must have 'float32' dtype, but has '${dy.dtype}'`);
-    const y = engine.scopedRun(() => engine.startTape(), () => engine.endTape(), () => engine.tidy('forward', f));
+    const y = engine.scopedRun(
+      () => engine.startTape(),
+      () => engine.endTape(),
+      () => engine.tidy('forward', f),
+    );
     if (!(y instanceof tf.Tensor)) throw new Error('The result y returned by f() must be a tensor.');
     const tape = engine.state.activeTape ?? [];
     const filtered = filterTape(tape, xs, y);
     if (!allowNoGradients && filtered.length === 0 && xs.length > 0) {
-      throw new Error('Cannot compute gradient of y=f(x) with respect to x. Make sure that the f you passed encloses all operations that lead from x to y.');
+      throw new Error(
+        'Cannot compute gradient of y=f(x) with respect to x. Make sure that the f you passed encloses all operations that lead from x to y.',
+      );
     }
     const eagerSaved = engine.state.gradientDepth === 0;
     return engine.tidy('backward', () => {
@@ -116,19 +127,26 @@ function makeEagerGradients(engine: EngineInternals): GradientsFn {
       for (let i = filtered.length - 1; i >= 0; i--) {
         const node = filtered[i];
         const dys = node.outputs.map((o) => map.get(o.id) ?? null);
-        if (node.gradient == null) throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
+        if (node.gradient == null)
+          throw new Error(`Cannot compute gradient: gradient function not found for ${node.kernelName}.`);
         const inputGradients = node.gradient(dys);
         for (const name in node.inputs) {
           if (!(name in inputGradients)) {
-            throw new Error(`Cannot backprop through input ${name}. Available gradients found: ${Object.keys(inputGradients)}.`);
+            throw new Error(
+              `Cannot backprop through input ${name}. Available gradients found: ${Object.keys(inputGradients)}.`,
+            );
           }
           const dx = engine.tidy(() => inputGradients[name]());
           if (dx.dtype !== 'float32') {
-            throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input ${name} must have 'float32' dtype, but has '${dx.dtype}'`);
+            throw new Error(
+              `Error in gradient for op ${node.kernelName}. The gradient of input ${name} must have 'float32' dtype, but has '${dx.dtype}'`,
+            );
           }
           const x = node.inputs[name];
           if (!tf.util.arraysEqual(dx.shape, x.shape)) {
-            throw new Error(`Error in gradient for op ${node.kernelName}. The gradient of input '${name}' has shape '${dx.shape}', which does not match the shape of the input '${x.shape}'`);
+            throw new Error(
+              `Error in gradient for op ${node.kernelName}. The gradient of input '${name}' has shape '${dx.shape}', which does not match the shape of the input '${x.shape}'`,
+            );
           }
           const current = map.get(x.id);
           if (current == null) {

@@ -9,12 +9,18 @@ export type DeviceRequest =
   | { kind: 'gpu'; indices: string[] | null };
 
 export function parseDeviceRequest(raw: string | undefined): DeviceRequest {
-  const device = (raw ?? '').trim().toLowerCase().replace(/^cuda:/, '').replace(/^none$/, '');
+  const device = (raw ?? '')
+    .trim()
+    .toLowerCase()
+    .replace(/^cuda:/, '')
+    .replace(/^none$/, '');
   if (device === '') return { kind: 'any' };
   if (device === 'cpu') return { kind: 'cpu' };
   if (device === 'gpu' || device === 'cuda') return { kind: 'gpu', indices: null };
   if (/^\d+(\s*,\s*\d+)*$/.test(device)) return { kind: 'gpu', indices: device.split(',').map((d) => d.trim()) };
-  throw new Error(`--device ${JSON.stringify(raw)} is not a device: use cpu, a CUDA device index (0) or a list (0,1,2,3)`);
+  throw new Error(
+    `--device ${JSON.stringify(raw)} is not a device: use cpu, a CUDA device index (0) or a list (0,1,2,3)`,
+  );
 }
 
 /** CUDA_VISIBLE_DEVICES that hides every GPU: the launcher's and TensorFlow's "CPU run". */
@@ -37,7 +43,12 @@ export function applyDeviceRequest(request: DeviceRequest, env: Record<string, s
     env.CUDA_VISIBLE_DEVICES = '-1';
     return '--device cpu: CUDA_VISIBLE_DEVICES=-1 (TensorFlow sees no GPU)';
   }
-  if (request.kind === 'gpu' && request.indices && env.WORLD_SIZE === undefined && env.CUDA_VISIBLE_DEVICES === undefined) {
+  if (
+    request.kind === 'gpu' &&
+    request.indices &&
+    env.WORLD_SIZE === undefined &&
+    env.CUDA_VISIBLE_DEVICES === undefined
+  ) {
     env.CUDA_VISIBLE_DEVICES = request.indices.join(',');
     return `--device ${request.indices.join(',')}: CUDA_VISIBLE_DEVICES=${env.CUDA_VISIBLE_DEVICES}`;
   }
@@ -45,10 +56,16 @@ export function applyDeviceRequest(request: DeviceRequest, env: Record<string, s
 }
 
 /** The packages a run may take for its device: a GPU request can only be met by tfjs-node-gpu. */
-export function candidatesForDevice(candidates: readonly string[], request: DeviceRequest, gpuPackage: string): string[] {
+export function candidatesForDevice(
+  candidates: readonly string[],
+  request: DeviceRequest,
+  gpuPackage: string,
+): string[] {
   if (request.kind !== 'gpu') return [...candidates];
   if (!candidates.includes(gpuPackage)) {
-    throw new Error(`--device ${request.indices?.join(',') ?? 'gpu'} asks for a GPU, but the chosen backend (${candidates.join(', ')}) cannot use one: use --backend tensorflow (or auto) with ${gpuPackage}`);
+    throw new Error(
+      `--device ${request.indices?.join(',') ?? 'gpu'} asks for a GPU, but the chosen backend (${candidates.join(', ')}) cannot use one: use --backend tensorflow (or auto) with ${gpuPackage}`,
+    );
   }
   return [gpuPackage];
 }

@@ -39,8 +39,8 @@ export class GpuUnavailableError extends Error {
   constructor(readonly reasons: string[]) {
     super(
       `@tensorflow/tfjs-node-gpu is NOT running on a GPU, and this run asked for one. Found:\n${reasons.map((r) => `  - ${r}`).join('\n')}\n` +
-      'Fix that (deploy/README.md, "Is it really running on the GPU?"; `yolo-launch doctor` shows TensorFlow\'s own log), ' +
-      'or pass --device cpu to train on the CPU deliberately.',
+        'Fix that (deploy/README.md, "Is it really running on the GPU?"; `yolo-launch doctor` shows TensorFlow\'s own log), ' +
+        'or pass --device cpu to train on the CPU deliberately.',
     );
     this.name = 'GpuUnavailableError';
   }
@@ -78,20 +78,37 @@ export function prepareGpuGuard(options: GpuGuardOptions): GpuGuard {
 }
 
 /** Why TensorFlow found no GPU, from what can be seen without its log; most specific first. */
-export function gpuAbsenceReasons(env: Record<string, string | undefined>, gpus: GpuQuery | null, sources: FactSources = machineSources): string[] {
+export function gpuAbsenceReasons(
+  env: Record<string, string | undefined>,
+  gpus: GpuQuery | null,
+  sources: FactSources = machineSources,
+): string[] {
   const reasons: string[] = [];
   if (gpus && !gpus.ok) reasons.push(gpus.reason);
   if (gpus?.ok) {
     if (gpus.gpus.length === 0) reasons.push('nvidia-smi lists no GPU');
-    const visible = (env.CUDA_VISIBLE_DEVICES ?? '').split(',').map((d) => d.trim()).filter((d) => d !== '');
-    const unknown = visible.filter((d) => !gpus.gpus.some((g) => String(g.index) === d) && !d.startsWith('GPU-') && !d.startsWith('MIG-'));
+    const visible = (env.CUDA_VISIBLE_DEVICES ?? '')
+      .split(',')
+      .map((d) => d.trim())
+      .filter((d) => d !== '');
+    const unknown = visible.filter(
+      (d) => !gpus.gpus.some((g) => String(g.index) === d) && !d.startsWith('GPU-') && !d.startsWith('MIG-'),
+    );
     if (unknown.length > 0 && gpus.gpus.length > 0) {
-      reasons.push(`CUDA_VISIBLE_DEVICES=${env.CUDA_VISIBLE_DEVICES} names ${unknown.join(', ')}, which nvidia-smi does not list (it lists ${gpus.gpus.map((g) => g.index).join(', ')})`);
+      reasons.push(
+        `CUDA_VISIBLE_DEVICES=${env.CUDA_VISIBLE_DEVICES} names ${unknown.join(', ')}, which nvidia-smi does not list (it lists ${gpus.gpus.map((g) => g.index).join(', ')})`,
+      );
     }
     const old = gpus.gpus.find((g) => g.driverVersion !== '?' && !versionAtLeast(g.driverVersion, MIN_DRIVER_VERSION));
-    if (old) reasons.push(`NVIDIA driver ${old.driverVersion} is older than ${MIN_DRIVER_VERSION}, the oldest that runs CUDA 11.2`);
+    if (old)
+      reasons.push(
+        `NVIDIA driver ${old.driverVersion} is older than ${MIN_DRIVER_VERSION}, the oldest that runs CUDA 11.2`,
+      );
   }
   reasons.push(...missingLibraryReasons(findCudaLibraries(env, sources)));
-  if (reasons.length === 0) reasons.push('the driver and the CUDA 11.2 / cuDNN 8.1 libraries look right; TensorFlow\'s own log (`yolo-launch doctor`) says which step failed');
+  if (reasons.length === 0)
+    reasons.push(
+      "the driver and the CUDA 11.2 / cuDNN 8.1 libraries look right; TensorFlow's own log (`yolo-launch doctor`) says which step failed",
+    );
   return reasons;
 }

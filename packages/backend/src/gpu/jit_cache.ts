@@ -57,7 +57,8 @@ export function jitCacheNotice(gpus: readonly GpuInfo[], cache: JitCacheState): 
   const head = `notice: TensorFlow 2.9 has no machine code for ${models}: the driver JIT-compiles its kernels at start-up, which takes tens of minutes`;
   const keep = `keep CUDA_CACHE_PATH on a persistent volume with CUDA_CACHE_MAXSIZE=${RECOMMENDED_CACHE_BYTES} (the images and recipes in deploy/ do)`;
   if (cache.disabled) return `${head}, and CUDA_CACHE_DISABLE=1 makes every start pay it: unset it and ${keep}`;
-  if (cache.entries === 0) return `${head} the first time; the JIT cache ${cache.path} is empty, so this start pays it: ${keep}`;
+  if (cache.entries === 0)
+    return `${head} the first time; the JIT cache ${cache.path} is empty, so this start pays it: ${keep}`;
   if (cache.maxSizeBytes !== null && cache.maxSizeBytes < 1024 ** 3) {
     return `${head}; CUDA_CACHE_MAXSIZE=${cache.maxSizeBytes} is too small to keep them, so every start pays it: ${keep}`;
   }

@@ -34,7 +34,10 @@ function field(value: string | undefined): string | null {
 /** One CSV row per GPU, in the order of `fields`. A name with a comma keeps its comma. */
 export function parseGpuRows(text: string, fields: readonly string[]): GpuInfo[] {
   const gpus: GpuInfo[] = [];
-  for (const line of text.split('\n').map((l) => l.trim()).filter((l) => /^\d+\s*,/.test(l))) {
+  for (const line of text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /^\d+\s*,/.test(l))) {
     const parts = line.split(',');
     const extra = parts.length - fields.length;
     const cells = extra > 0 ? [parts[0]!, parts.slice(1, 2 + extra).join(','), ...parts.slice(2 + extra)] : parts;
@@ -54,7 +57,12 @@ export function parseGpuRows(text: string, fields: readonly string[]): GpuInfo[]
 
 function failure(result: CommandResult): GpuQuery {
   if (result.error === 'ENOENT') {
-    return { ok: false, driverMissing: true, reason: 'nvidia-smi not found: no NVIDIA driver here (in a container: start it with --gpus all and the NVIDIA Container Toolkit)' };
+    return {
+      ok: false,
+      driverMissing: true,
+      reason:
+        'nvidia-smi not found: no NVIDIA driver here (in a container: start it with --gpus all and the NVIDIA Container Toolkit)',
+    };
   }
   return { ok: false, driverMissing: true, reason: `nvidia-smi failed: ${firstLine(result)}` };
 }

@@ -24,9 +24,18 @@ const COMMAND_TIMEOUT_MS = 10_000;
 
 export const machineSources: FactSources = {
   run(command, args) {
-    const result = spawnSync(command, [...args], { encoding: 'utf8', timeout: COMMAND_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
+    const result = spawnSync(command, [...args], {
+      encoding: 'utf8',
+      timeout: COMMAND_TIMEOUT_MS,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const error = (result.error as NodeJS.ErrnoException | undefined)?.code;
-    return { status: result.status, stdout: result.stdout ?? '', stderr: result.stderr ?? '', ...(error ? { error } : {}) };
+    return {
+      status: result.status,
+      stdout: result.stdout ?? '',
+      stderr: result.stderr ?? '',
+      ...(error ? { error } : {}),
+    };
   },
   listDir(dir) {
     try {
@@ -39,6 +48,9 @@ export const machineSources: FactSources = {
 
 /** First line of a command's complaint, for messages. */
 export function firstLine(result: CommandResult): string {
-  const text = `${result.stderr}\n${result.stdout}`.split('\n').map((l) => l.trim()).find((l) => l.length > 0);
+  const text = `${result.stderr}\n${result.stdout}`
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l.length > 0);
   return text ?? (result.error ? result.error : `exit code ${String(result.status)}`);
 }

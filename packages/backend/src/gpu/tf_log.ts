@@ -36,35 +36,55 @@ export interface TfLogFacts {
   ignoredGpus: string[];
 }
 
-const CREATED = /Created device (\/job:\S+\/device:GPU:\d+) with (\d+) MB memory:?\s*->\s*device: (\d+), name: (.*?), pci bus id: ([^,]+), compute capability: (\d+\.\d+)/;
-const CREATED_TF24 = /Created TensorFlow device \((\/job:\S+\/device:GPU:\d+) with (\d+) MB memory\) -> physical GPU \(device: (\d+), name: (.*?), pci bus id: ([^,]+), compute capability: (\d+\.\d+)\)/;
+const CREATED =
+  /Created device (\/job:\S+\/device:GPU:\d+) with (\d+) MB memory:?\s*->\s*device: (\d+), name: (.*?), pci bus id: ([^,]+), compute capability: (\d+\.\d+)/;
+const CREATED_TF24 =
+  /Created TensorFlow device \((\/job:\S+\/device:GPU:\d+) with (\d+) MB memory\) -> physical GPU \(device: (\d+), name: (.*?), pci bus id: ([^,]+), compute capability: (\d+\.\d+)\)/;
 const MISSING = /Could not load dynamic library '([^']+)'; dlerror: ([^;\n]*)/;
 const CUINIT = /failed call to cuInit: (.+)$/;
 const KERNEL_VERSION = /kernel reported version is: (\S+)/;
 const PTX = /not built with CUDA kernel binaries compatible with compute capability (\d+\.\d+)/;
-const IGNORED = /Ignoring visible gpu device \((.*)\) with Cuda compute capability (\d+\.\d+)\. The minimum required Cuda capability is (\d+\.\d+)/;
+const IGNORED =
+  /Ignoring visible gpu device \((.*)\) with Cuda compute capability (\d+\.\d+)\. The minimum required Cuda capability is (\d+\.\d+)/;
 
 export function parseTfLog(text: string): TfLogFacts {
   const facts: TfLogFacts = {
-    createdGpus: [], missingLibraries: [], skippedGpuRegistration: false, cuInitError: null, kernelDriverVersion: null, ptxJit: [], ignoredGpus: [],
+    createdGpus: [],
+    missingLibraries: [],
+    skippedGpuRegistration: false,
+    cuInitError: null,
+    kernelDriverVersion: null,
+    ptxJit: [],
+    ignoredGpus: [],
   };
   for (const line of text.split('\n')) {
     if (line.startsWith('#')) continue; // provenance notes in recorded logs
     const created = CREATED.exec(line) ?? CREATED_TF24.exec(line);
     if (created) {
       const [, tfDevice, memory, ordinal, name, pciBusId, cc] = created;
-      facts.createdGpus.push({ tfDevice: tfDevice!, memoryMB: Number(memory), ordinal: Number(ordinal), name: name!, pciBusId: pciBusId!.trim(), computeCapability: cc! });
+      facts.createdGpus.push({
+        tfDevice: tfDevice!,
+        memoryMB: Number(memory),
+        ordinal: Number(ordinal),
+        name: name!,
+        pciBusId: pciBusId!.trim(),
+        computeCapability: cc!,
+      });
       continue;
     }
     const missing = MISSING.exec(line);
-    if (missing && !facts.missingLibraries.some((m) => m.library === missing[1])) facts.missingLibraries.push({ library: missing[1]!, dlerror: missing[2]!.trim() });
+    if (missing && !facts.missingLibraries.some((m) => m.library === missing[1]))
+      facts.missingLibraries.push({ library: missing[1]!, dlerror: missing[2]!.trim() });
     if (/Skipping registering GPU devices/.test(line)) facts.skippedGpuRegistration = true;
     facts.cuInitError ??= CUINIT.exec(line)?.[1]?.trim() ?? null;
     facts.kernelDriverVersion ??= KERNEL_VERSION.exec(line)?.[1] ?? null;
     const ptx = PTX.exec(line)?.[1];
     if (ptx && !facts.ptxJit.includes(ptx)) facts.ptxJit.push(ptx);
     const ignored = IGNORED.exec(line);
-    if (ignored) facts.ignoredGpus.push(`${ignored[1]}: compute capability ${ignored[2]} is below TensorFlow's minimum ${ignored[3]}`);
+    if (ignored)
+      facts.ignoredGpus.push(
+        `${ignored[1]}: compute capability ${ignored[2]} is below TensorFlow's minimum ${ignored[3]}`,
+      );
   }
   return facts;
 }
@@ -72,14 +92,22 @@ export function parseTfLog(text: string): TfLogFacts {
 /** What the log says went wrong, one actionable line each; [] when it shows no problem. */
 export function tfLogReasons(facts: TfLogFacts): string[] {
   const reasons: string[] = [];
-  const libraries = facts.missingLibraries.filter((m) => m.library !== 'libnvinfer.so.7' && m.library !== 'libnvinfer_plugin.so.7'); // TensorRT: optional
+  const libraries = facts.missingLibraries.filter(
+    (m) => m.library !== 'libnvinfer.so.7' && m.library !== 'libnvinfer_plugin.so.7',
+  ); // TensorRT: optional
   const driver = libraries.find((m) => m.library.startsWith('libcuda.so'));
-  if (driver) reasons.push(`TensorFlow could not load ${driver.library} (the NVIDIA driver): ${driver.dlerror}. Install the driver; in Docker use --gpus all with the NVIDIA Container Toolkit`);
+  if (driver)
+    reasons.push(
+      `TensorFlow could not load ${driver.library} (the NVIDIA driver): ${driver.dlerror}. Install the driver; in Docker use --gpus all with the NVIDIA Container Toolkit`,
+    );
   const toolkit = libraries.filter((m) => m !== driver);
   if (toolkit.length > 0) {
-    reasons.push(`TensorFlow could not load ${toolkit.map((m) => m.library).join(', ')} (${toolkit[0]!.dlerror}): it needs CUDA 11.2 and cuDNN 8.1 on LD_LIBRARY_PATH or in the loader cache`);
+    reasons.push(
+      `TensorFlow could not load ${toolkit.map((m) => m.library).join(', ')} (${toolkit[0]!.dlerror}): it needs CUDA 11.2 and cuDNN 8.1 on LD_LIBRARY_PATH or in the loader cache`,
+    );
   }
-  if (facts.skippedGpuRegistration && toolkit.length === 0 && !driver) reasons.push('TensorFlow skipped registering the GPUs (a CUDA library failed to load; see its log)');
+  if (facts.skippedGpuRegistration && toolkit.length === 0 && !driver)
+    reasons.push('TensorFlow skipped registering the GPUs (a CUDA library failed to load; see its log)');
   if (facts.cuInitError) reasons.push(explainCuInit(facts.cuInitError, facts.kernelDriverVersion));
   reasons.push(...facts.ignoredGpus);
   return reasons;
@@ -87,7 +115,8 @@ export function tfLogReasons(facts: TfLogFacts): string[] {
 
 function explainCuInit(error: string, kernelVersion: string | null): string {
   const driver = kernelVersion ? ` (driver ${kernelVersion})` : '';
-  if (/NO_DEVICE/.test(error)) return `CUDA found no GPU${driver}: CUDA_VISIBLE_DEVICES names no existing GPU, or the container was started without GPUs (cuInit: ${error})`;
+  if (/NO_DEVICE/.test(error))
+    return `CUDA found no GPU${driver}: CUDA_VISIBLE_DEVICES names no existing GPU, or the container was started without GPUs (cuInit: ${error})`;
   if (/INSUFFICIENT_DRIVER|COMPAT_NOT_SUPPORTED|SYSTEM_DRIVER_MISMATCH/.test(error)) {
     return `the NVIDIA driver${driver} is too old or mismatched for CUDA 11.2: install driver >= 460.32.03, or the one your GPU needs (cuInit: ${error})`;
   }

@@ -4,7 +4,11 @@ import { Cast, type DataType, type KernelConfig, type KernelFunc, type TensorInf
 import type { WasmBackend } from './wasm_calls.js';
 import { runReplaced } from './replaced.js';
 
-export function castWasm(args: { inputs: { x: TensorInfo }; backend: WasmBackend; attrs: { dtype: DataType } }): TensorInfo {
+export function castWasm(args: {
+  inputs: { x: TensorInfo };
+  backend: WasmBackend;
+  attrs: { dtype: DataType };
+}): TensorInfo {
   const { x } = args.inputs;
   if (x.dtype === args.attrs.dtype && x.dtype !== 'string') {
     args.backend.incRef(x.dataId);

@@ -13,8 +13,24 @@
 // 3x3 stride-2 kernel's 9); then, with enough channels, each phase gets its own exact-size
 // convolution and one JS pass interleaves them (stridedInputGrad).
 // wasm's own Conv2DBackpropInput is a naive loop, ~10x slower than its forward conv.
-import { backend_util, Conv2DBackpropInput, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
-import { conv2d, cropNegativePadding, heapF32, release, reshape, slice, transpose, type Pad1D, type WasmBackend } from './wasm_calls.js';
+import {
+  backend_util,
+  Conv2DBackpropInput,
+  type KernelConfig,
+  type KernelFunc,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+import {
+  conv2d,
+  cropNegativePadding,
+  heapF32,
+  release,
+  reshape,
+  slice,
+  transpose,
+  type Pad1D,
+  type WasmBackend,
+} from './wasm_calls.js';
 import { runOnCpu } from './cpu_bridge.js';
 
 interface Attrs {
@@ -38,7 +54,13 @@ export interface PhasePlan {
   pad: Pad1D;
 }
 
-export function planPhases(inSize: number, outSize: number, kernel: number, stride: number, padBefore: number): PhasePlan {
+export function planPhases(
+  inSize: number,
+  outSize: number,
+  kernel: number,
+  stride: number,
+  padBefore: number,
+): PhasePlan {
   const oMin = Math.ceil((padBefore - kernel + 1) / stride);
   const oMax = Math.floor((stride - 1 + padBefore) / stride);
   const blocks = Math.ceil(inSize / stride);
@@ -56,13 +78,23 @@ export function planPhases(inSize: number, outSize: number, kernel: number, stri
  * F[t, v, k, (rh*sw + rw)*C + c] = W[rh + ph - (oMinH + t)*sh, rw + pw - (oMinW + v)*sw, c, k] (0 outside).
  */
 export function fillPolyphaseFilter(
-  w: Float32Array, kh: number, kw: number, c: number, k: number,
-  planH: PhasePlan, planW: PhasePlan, padTop: number, padLeft: number,
+  w: Float32Array,
+  kh: number,
+  kw: number,
+  c: number,
+  k: number,
+  planH: PhasePlan,
+  planW: PhasePlan,
+  padTop: number,
+  padLeft: number,
   out: Float32Array,
 ): void {
   out.fill(0);
-  const sh = planH.stride, sw = planW.stride, phases = sh * sw;
-  const ah = planH.taps, aw = planW.taps;
+  const sh = planH.stride,
+    sw = planW.stride,
+    phases = sh * sw;
+  const ah = planH.taps,
+    aw = planW.taps;
   for (let t = 0; t < ah; t++) {
     for (let v = 0; v < aw; v++) {
       for (let rh = 0; rh < sh; rh++) {
@@ -104,12 +136,25 @@ function phaseTaps(phase: number, kernel: number, stride: number, padBefore: num
  * filter would hold 16), then one JS pass that interleaves the phases into dx.
  */
 function stridedInputGrad(
-  backend: WasmBackend, dy: TensorInfo, filter: TensorInfo, info: ReturnType<typeof backend_util.computeConv2DInfo>,
+  backend: WasmBackend,
+  dy: TensorInfo,
+  filter: TensorInfo,
+  info: ReturnType<typeof backend_util.computeConv2DInfo>,
 ): TensorInfo {
   const [kh, kw, c, k] = filter.shape as [number, number, number, number];
-  const { batchSize: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
-  const pt = info.padInfo.top, pl = info.padInfo.left;
-  const u = Math.ceil(h / sh), v = Math.ceil(w / sw);
+  const {
+    batchSize: n,
+    inHeight: h,
+    inWidth: w,
+    outHeight: oh,
+    outWidth: ow,
+    strideHeight: sh,
+    strideWidth: sw,
+  } = info;
+  const pt = info.padInfo.top,
+    pl = info.padInfo.left;
+  const u = Math.ceil(h / sh),
+    v = Math.ceil(w / sw);
   const phases: (TensorInfo | null)[] = [];
   for (let rh = 0; rh < sh; rh++) {
     const th = phaseTaps(rh, kh, sh, pt);
@@ -120,12 +165,14 @@ function stridedInputGrad(
         continue;
       }
       const sub = backend.makeOutput([th.count, tw.count, k, c], 'float32');
-      const wv = heapF32(backend, filter), fv = heapF32(backend, sub);
+      const wv = heapF32(backend, filter),
+        fv = heapF32(backend, sub);
       for (let t = 0; t < th.count; t++) {
         const i = rh + pt - (th.first + t) * sh;
         for (let q = 0; q < tw.count; q++) {
           const j = rw + pl - (tw.first + q) * sw;
-          const src = (i * kw + j) * c * k, dst = (t * tw.count + q) * k * c;
+          const src = (i * kw + j) * c * k,
+            dst = (t * tw.count + q) * k * c;
           for (let cc = 0; cc < c; cc++) for (let kk = 0; kk < k; kk++) fv[dst + kk * c + cc] = wv[src + cc * k + kk];
         }
       }
@@ -163,7 +210,11 @@ function stridedInputGrad(
   return dx;
 }
 
-export function conv2DBackpropInputWasm(args: { inputs: { dy: TensorInfo; filter: TensorInfo }; backend: WasmBackend; attrs: Attrs }): TensorInfo {
+export function conv2DBackpropInputWasm(args: {
+  inputs: { dy: TensorInfo; filter: TensorInfo };
+  backend: WasmBackend;
+  attrs: Attrs;
+}): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { dy, filter } = inputs;
   if (attrs.dataFormat === 'NCHW') {
@@ -171,8 +222,24 @@ export function conv2DBackpropInputWasm(args: { inputs: { dy: TensorInfo; filter
   }
   const [kh, kw, c, k] = filter.shape as [number, number, number, number];
   const info = backend_util.computeConv2DInfo(
-    attrs.inputShape, [kh, kw, c, k], attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
-  const { batchSize: n, inHeight: h, inWidth: w, outHeight: oh, outWidth: ow, strideHeight: sh, strideWidth: sw } = info;
+    attrs.inputShape,
+    [kh, kw, c, k],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  const {
+    batchSize: n,
+    inHeight: h,
+    inWidth: w,
+    outHeight: oh,
+    outWidth: ow,
+    strideHeight: sh,
+    strideWidth: sw,
+  } = info;
   const planH = planPhases(h, oh, kh, sh, info.padInfo.top);
   const planW = planPhases(w, ow, kw, sw, info.padInfo.left);
   const phases = sh * sw;
@@ -185,7 +252,18 @@ export function conv2DBackpropInputWasm(args: { inputs: { dy: TensorInfo; filter
 
   const combined = backend.makeOutput([planH.taps, planW.taps, k, phases * c], 'float32');
   // Views are taken after makeOutput: allocation may grow (and detach) the wasm heap.
-  fillPolyphaseFilter(heapF32(backend, filter), kh, kw, c, k, planH, planW, info.padInfo.top, info.padInfo.left, heapF32(backend, combined));
+  fillPolyphaseFilter(
+    heapF32(backend, filter),
+    kh,
+    kw,
+    c,
+    k,
+    planH,
+    planW,
+    info.padInfo.top,
+    info.padInfo.left,
+    heapF32(backend, combined),
+  );
 
   const crop = cropNegativePadding(backend, dy, planH.pad, planW.pad);
   const shuffled = conv2d(backend, crop.x, combined, [1, 1], [1, 1], crop.padH, crop.padW); // [N, U, V, P*C]
@@ -195,7 +273,8 @@ export function conv2DBackpropInputWasm(args: { inputs: { dy: TensorInfo; filter
   let dx = shuffled;
   if (phases > 1) {
     // depth-to-space: [N*U, V, sh, sw*C] -> [N*U, sh, V, sw*C] -> [N, U*sh, V*sw, C]
-    const u = planH.blocks, v = planW.blocks;
+    const u = planH.blocks,
+      v = planW.blocks;
     const r1 = reshape(backend, shuffled, [n * u, v, sh, sw * c]);
     const t = transpose(backend, r1, [0, 2, 1, 3]);
     dx = reshape(backend, t, [n, u * sh, v * sw, c]);

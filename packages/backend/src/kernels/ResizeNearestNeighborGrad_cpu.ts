@@ -4,7 +4,13 @@
 // halfPixelCenters. The cpu backend is our reference and a selectable backend, so we
 // register a correct one: scatter each dy pixel to the source pixel the forward pass read,
 // with the forward kernel's own index arithmetic.
-import { ResizeNearestNeighborGrad, type KernelBackend, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  ResizeNearestNeighborGrad,
+  type KernelBackend,
+  type KernelConfig,
+  type KernelFunc,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
 
 interface CpuBackendLike extends KernelBackend {
   data: { get(dataId: object): { values: Float32Array } };
@@ -12,7 +18,13 @@ interface CpuBackendLike extends KernelBackend {
 }
 
 /** The row (or column) of the input that output index `out` reads in the forward pass. */
-function sourceIndex(out: number, inSize: number, outSize: number, alignCorners: boolean, halfPixelCenters: boolean): number {
+function sourceIndex(
+  out: number,
+  inSize: number,
+  outSize: number,
+  alignCorners: boolean,
+  halfPixelCenters: boolean,
+): number {
   const effIn = alignCorners && outSize > 1 ? inSize - 1 : inSize;
   const effOut = alignCorners && outSize > 1 ? outSize - 1 : outSize;
   const ratio = effIn / effOut;
@@ -26,7 +38,11 @@ export function resizeNearestNeighborGradCpu(args: {
   backend: CpuBackendLike;
   attrs: { alignCorners: boolean; halfPixelCenters?: boolean };
 }): TensorInfo {
-  const { inputs: { images, dy }, backend, attrs } = args;
+  const {
+    inputs: { images, dy },
+    backend,
+    attrs,
+  } = args;
   const [batch, inH, inW, depth] = images.shape;
   const [, outH, outW] = dy.shape;
   const hpc = attrs.halfPixelCenters === true;

@@ -10,14 +10,20 @@ export function splitVWasm(args: {
   backend: WasmBackend;
   attrs: { numOrSizeSplits: number | number[]; axis: number };
 }): TensorInfo[] {
-  const { inputs: { x }, backend, attrs } = args;
+  const {
+    inputs: { x },
+    backend,
+    attrs,
+  } = args;
   if (x.dtype === 'string') return runReplaced(SplitV, args as never) as TensorInfo[];
   const axis = util.parseAxisParam(attrs.axis, x.shape)[0];
   const sizes = backend_util.prepareSplitSize(x as never, attrs.numOrSizeSplits, axis);
   const outer = util.sizeFromShape(x.shape.slice(0, axis));
   const inner = util.sizeFromShape(x.shape.slice(axis + 1));
   const rowLen = x.shape[axis] * inner;
-  const outs = sizes.map((s) => backend.makeOutput([...x.shape.slice(0, axis), s, ...x.shape.slice(axis + 1)], x.dtype));
+  const outs = sizes.map((s) =>
+    backend.makeOutput([...x.shape.slice(0, axis), s, ...x.shape.slice(axis + 1)], x.dtype),
+  );
   const src = backend.typedArrayFromHeap(x); // views after every makeOutput (heap growth)
   let offset = 0;
   outs.forEach((out, i) => {
@@ -27,7 +33,8 @@ export function splitVWasm(args: {
       for (let o = 0; o < outer; o++) dst.set(src.subarray(o * rowLen + offset, o * rowLen + offset + run), o * run);
     } else {
       for (let o = 0; o < outer; o++) {
-        const s0 = o * rowLen + offset, d0 = o * run;
+        const s0 = o * rowLen + offset,
+          d0 = o * run;
         for (let q = 0; q < run; q++) dst[d0 + q] = src[s0 + q];
       }
     }

@@ -37,7 +37,10 @@ export function columnMeans(backend: WasmBackend, x: TensorInfo, rows: number, c
     const w = largestDivisorUpTo(remaining, MAX_WINDOW);
     if (w < 8) break; // awkward factorisation: finish in JS
     const pooled = runWasmKernel(backend, 'AvgPool', { x: current }, {
-      filterSize: [w, 1], strides: [w, 1], pad: 'valid', dimRoundingMode: undefined,
+      filterSize: [w, 1],
+      strides: [w, 1],
+      pad: 'valid',
+      dimRoundingMode: undefined,
     } as never);
     release(backend, current);
     current = pooled;
@@ -54,12 +57,18 @@ export function columnMeans(backend: WasmBackend, x: TensorInfo, rows: number, c
 }
 
 function reduceLeading(args: ReduceArgs, kernelName: string, isMean: boolean): TensorInfo {
-  const { inputs: { x }, backend, attrs } = args;
+  const {
+    inputs: { x },
+    backend,
+    attrs,
+  } = args;
   const lead = x.dtype === 'float32' ? leadingAxes(x, attrs.axis) : -1;
   if (lead <= 0) return runReplaced(kernelName, args as never) as TensorInfo;
   const rows = util.sizeFromShape(x.shape.slice(0, lead));
   const cols = util.sizeFromShape(x.shape.slice(lead));
-  const outShape = attrs.keepDims ? [...x.shape.slice(0, lead).map(() => 1), ...x.shape.slice(lead)] : x.shape.slice(lead);
+  const outShape = attrs.keepDims
+    ? [...x.shape.slice(0, lead).map(() => 1), ...x.shape.slice(lead)]
+    : x.shape.slice(lead);
   const means = columnMeans(backend, x, rows, cols);
   const out = backend.makeOutput(outShape, 'float32');
   const os = backend.typedArrayFromHeap(out) as Float32Array;

@@ -9,11 +9,17 @@ export function unsortedSegmentSumWasm(args: {
   backend: WasmBackend;
   attrs: { numSegments: number };
 }): TensorInfo {
-  const { inputs: { x, segmentIds }, backend, attrs: { numSegments } } = args;
+  const {
+    inputs: { x, segmentIds },
+    backend,
+    attrs: { numSegments },
+  } = args;
   const idRank = segmentIds.shape.length;
   for (let d = 0; d < idRank; d++) {
     if (segmentIds.shape[d] !== x.shape[d]) {
-      throw new Error(`UnsortedSegmentSum: segmentIds shape [${segmentIds.shape}] must be a prefix of x shape [${x.shape}]`);
+      throw new Error(
+        `UnsortedSegmentSum: segmentIds shape [${segmentIds.shape}] must be a prefix of x shape [${x.shape}]`,
+      );
     }
   }
   const inner = util.sizeFromShape(x.shape.slice(idRank));
@@ -27,7 +33,8 @@ export function unsortedSegmentSumWasm(args: {
   for (let e = 0; e < count; e++) {
     const id = ids[e];
     if (id < 0 || id >= numSegments) continue; // TF drops out-of-range ids
-    const src = e * inner, dst = id * inner;
+    const src = e * inner,
+      dst = id * inner;
     for (let q = 0; q < inner; q++) outVals[dst + q] += xVals[src + q];
   }
   return out;

@@ -35,7 +35,14 @@ function module(): GemmExports {
 const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
 
 /** Copies rows of `cols` floats into rows of `padded` floats (zero tail). */
-function copyRows(dst: Float32Array, dstOffset: number, src: Float32Array, rows: number, cols: number, padded: number): void {
+function copyRows(
+  dst: Float32Array,
+  dstOffset: number,
+  src: Float32Array,
+  rows: number,
+  cols: number,
+  padded: number,
+): void {
   if (cols === padded) {
     dst.set(src.subarray(0, rows * cols), dstOffset);
     return;
@@ -50,7 +57,8 @@ function copyRows(dst: Float32Array, dstOffset: number, src: Float32Array, rows:
 /** out[C*K] (row-major) = A^T B for A [M, C], B [M, K] (row-major). */
 export function gemmATB(a: Float32Array, b: Float32Array, m: number, c: number, k: number, out: Float32Array): void {
   const g = module();
-  const cp = roundUp(c, 4), kp = roundUp(k, 8);
+  const cp = roundUp(c, 4),
+    kp = roundUp(k, 8);
   const aOff = 0;
   const bOff = roundUp(aOff + m * cp * 4, 16);
   const oOff = roundUp(bOff + m * kp * 4, 16);
@@ -78,6 +86,13 @@ export function gemmMemory(bytes: number): Float32Array {
 }
 
 /** Runs out[Cp x Kp] = A^T B on operands already in the module's memory (byte offsets, 16-aligned). */
-export function gemmRun(aOffBytes: number, bOffBytes: number, outOffBytes: number, m: number, cp: number, kp: number): void {
+export function gemmRun(
+  aOffBytes: number,
+  bOffBytes: number,
+  outOffBytes: number,
+  m: number,
+  cp: number,
+  kp: number,
+): void {
   module().gemm_atb(aOffBytes, bOffBytes, outOffBytes, m, cp, kp);
 }

@@ -12,18 +12,30 @@ import { gemmMemory, gemmRun } from './gemm_atb.js';
 const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
 
 export interface FilterGradGeometry {
-  n: number; h: number; w: number; c: number;
-  oh: number; ow: number; k: number;
-  kh: number; kw: number; sh: number; sw: number; padTop: number; padLeft: number;
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  oh: number;
+  ow: number;
+  k: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  padTop: number;
+  padLeft: number;
 }
 
 /** dw [kh, kw, c, k] (row-major) from x [n,h,w,c] and dy [n,oh,ow,k]. */
 export function filterGradGemm(x: Float32Array, dy: Float32Array, g: FilterGradGeometry, dw: Float32Array): void {
   const { n, h, w, c, oh, ow, k, kh, kw, sh, sw, padTop, padLeft } = g;
-  const cp = roundUp(c, 4), kp = roundUp(k, 8);
+  const cp = roundUp(c, 4),
+    kp = roundUp(k, 8);
   const hp = roundUp(Math.max(padTop + h, (oh - 1) * sh + kh), sh);
   const wp = roundUp(Math.max(padLeft + w, (ow - 1) * sw + kw), sw);
-  const hq = hp / sh, wq = wp / sw;
+  const hq = hp / sh,
+    wq = wp / sw;
   const rows = n * hq * wq; // GEMM reduction length
   const slackRows = Math.ceil(kh / sh) * wq + Math.ceil(kw / sw) + 1;
   const planeFloats = (rows + slackRows) * cp;
@@ -45,22 +57,27 @@ export function filterGradGemm(x: Float32Array, dy: Float32Array, g: FilterGradG
         mem.set(x.subarray(src, src + w * c), dst);
       }
     }
-  } else for (let b = 0; b < n; b++) {
-    for (let y = 0; y < h; y++) {
-      const yp = y + padTop, ri = yp % sh, a = (yp - ri) / sh;
-      for (let xx = 0; xx < w; xx++) {
-        const xp = xx + padLeft, rj = xp % sw, bq = (xp - rj) / sw;
-        const dst = (ri * sw + rj) * planeFloats + ((b * hq + a) * wq + bq) * cp;
-        const src = ((b * h + y) * w + xx) * c;
-        for (let q = 0; q < c; q++) mem[dst + q] = x[src + q];
+  } else
+    for (let b = 0; b < n; b++) {
+      for (let y = 0; y < h; y++) {
+        const yp = y + padTop,
+          ri = yp % sh,
+          a = (yp - ri) / sh;
+        for (let xx = 0; xx < w; xx++) {
+          const xp = xx + padLeft,
+            rj = xp % sw,
+            bq = (xp - rj) / sw;
+          const dst = (ri * sw + rj) * planeFloats + ((b * hq + a) * wq + bq) * cp;
+          const src = ((b * h + y) * w + xx) * c;
+          for (let q = 0; q < c; q++) mem[dst + q] = x[src + q];
+        }
       }
     }
-  }
   // dy onto the grid (channels padded to kp)
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < oh; y++) {
-      const rowDst = dyOff + ((b * hq + y) * wq) * kp;
-      const rowSrc = ((b * oh + y) * ow) * k;
+      const rowDst = dyOff + (b * hq + y) * wq * kp;
+      const rowSrc = (b * oh + y) * ow * k;
       if (kp === k) {
         mem.set(dy.subarray(rowSrc, rowSrc + ow * k), rowDst);
       } else {
@@ -69,9 +86,11 @@ export function filterGradGemm(x: Float32Array, dy: Float32Array, g: FilterGradG
     }
   }
   for (let i = 0; i < kh; i++) {
-    const ri = i % sh, qi = (i - ri) / sh;
+    const ri = i % sh,
+      qi = (i - ri) / sh;
     for (let j = 0; j < kw; j++) {
-      const rj = j % sw, qj = (j - rj) / sw;
+      const rj = j % sw,
+        qj = (j - rj) / sw;
       const aOff = (ri * sw + rj) * planeFloats + (qi * wq + qj) * cp;
       const tapOut = outOff + (i * kw + j) * cp * kp;
       gemmRun(aOff * 4, dyOff * 4, tapOut * 4, rows, cp, kp);
@@ -81,7 +100,8 @@ export function filterGradGemm(x: Float32Array, dy: Float32Array, g: FilterGradG
   for (let t = 0; t < taps; t++) {
     const base = outOff + t * cp * kp;
     for (let q = 0; q < c; q++) {
-      const src = base + q * kp, dst = (t * c + q) * k;
+      const src = base + q * kp,
+        dst = (t * c + q) * k;
       for (let kk = 0; kk < k; kk++) dw[dst + kk] = res[src + kk];
     }
   }

@@ -1,6 +1,16 @@
 // Registers our wasm kernels and gradient overrides with tfjs-core's (global) registries.
 // Idempotent.
-import { findBackendFactory, getKernel, getKernelsForBackend, registerGradient, registerKernel, removeBackend, unregisterKernel, type GradConfig, type KernelConfig } from '@tensorflow/tfjs-core';
+import {
+  findBackendFactory,
+  getKernel,
+  getKernelsForBackend,
+  registerGradient,
+  registerKernel,
+  removeBackend,
+  unregisterKernel,
+  type GradConfig,
+  type KernelConfig,
+} from '@tensorflow/tfjs-core';
 // tfjs-core's node bundle registers NO gradients and no chained ops (x.add(y)); the
 // @tensorflow/tfjs union bundle registers both with the (global) registry of this same
 // tfjs-core. Without it tf.grad fails with "gradient function not found". It must load

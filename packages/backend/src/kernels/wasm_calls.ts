@@ -20,7 +20,8 @@ export function runWasmKernel(
   attrs: NamedAttrMap = {},
 ): TensorInfo {
   const config = getKernel(kernelName, 'wasm');
-  if (config == null) throw new Error(`wasm kernel ${kernelName} is not registered; import @tensorflow/tfjs-backend-wasm first`);
+  if (config == null)
+    throw new Error(`wasm kernel ${kernelName} is not registered; import @tensorflow/tfjs-backend-wasm first`);
   const out = config.kernelFunc({ inputs, attrs, backend });
   if (Array.isArray(out)) throw new Error(`wasm kernel ${kernelName} returned several outputs where one was expected`);
   return out;
@@ -40,9 +41,18 @@ export function conv2d(
   padH: Pad1D,
   padW: Pad1D,
 ): TensorInfo {
-  const pad = [[0, 0], [padH.before, padH.after], [padW.before, padW.after], [0, 0]];
+  const pad = [
+    [0, 0],
+    [padH.before, padH.after],
+    [padW.before, padW.after],
+    [0, 0],
+  ];
   return runWasmKernel(backend, 'Conv2D', { x, filter }, {
-    strides, dilations, pad, dataFormat: 'NHWC', dimRoundingMode: undefined,
+    strides,
+    dilations,
+    pad,
+    dataFormat: 'NHWC',
+    dimRoundingMode: undefined,
   } as unknown as NamedAttrMap);
 }
 
@@ -71,7 +81,10 @@ export function cropNegativePadding(
 ): { x: TensorInfo; padH: Pad1D; padW: Pad1D; owned: boolean } {
   const cut = (p: number) => (p < 0 ? -p : 0);
   const [n, h, w, c] = x.shape;
-  const top = cut(padH.before), bottom = cut(padH.after), left = cut(padW.before), right = cut(padW.after);
+  const top = cut(padH.before),
+    bottom = cut(padH.after),
+    left = cut(padW.before),
+    right = cut(padW.after);
   const keep = (p: Pad1D): Pad1D => ({ before: Math.max(0, p.before), after: Math.max(0, p.after) });
   if (top + bottom + left + right === 0) return { x, padH, padW, owned: false };
   const cropped = slice(backend, x, [0, top, left, 0], [n, h - top - bottom, w - left - right, c]);

@@ -17,7 +17,12 @@ export interface BatchNormTrainResult {
   variance: tf.Tensor1D;
 }
 
-export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-5): BatchNormTrainResult {
+export function batchNormTrain(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  eps = 1e-5,
+): BatchNormTrainResult {
   const axes = [0, 1, 2];
   const count = x.shape[0] * x.shape[1] * x.shape[2];
   let meanKept!: tf.Tensor1D, varianceKept!: tf.Tensor1D;
@@ -49,7 +54,8 @@ export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tens
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]);
   const y = op(x, gamma, beta) as tf.Tensor4D;
-  const mean = tf.clone(meanKept), variance = tf.clone(varianceKept);
+  const mean = tf.clone(meanKept),
+    variance = tf.clone(varianceKept);
   tf.dispose([meanKept, varianceKept]);
   return { y, mean, variance };
 }

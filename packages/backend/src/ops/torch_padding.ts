@@ -17,7 +17,12 @@ function needsExplicitPadding(): boolean {
 }
 
 function spatialPads(pad: number): Array<[number, number]> {
-  return [[0, 0], [pad, pad], [pad, pad], [0, 0]];
+  return [
+    [0, 0],
+    [pad, pad],
+    [pad, pad],
+    [0, 0],
+  ];
 }
 
 /** tf.conv2d(x, filter, stride, pad) with PyTorch's symmetric `pad` on every backend (NHWC, HWIO). */
@@ -28,10 +33,22 @@ export function conv2dTorch(x: tf.Tensor4D, filter: tf.Tensor4D, stride: number,
 }
 
 /** tf.fused.conv2d with a bias and PyTorch's symmetric `pad` (inference: no gradient needed). */
-export function fusedConv2dTorch(x: tf.Tensor4D, filter: tf.Tensor4D, stride: number, pad: number, bias: tf.Tensor): tf.Tensor4D {
+export function fusedConv2dTorch(
+  x: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  stride: number,
+  pad: number,
+  bias: tf.Tensor,
+): tf.Tensor4D {
   if (!needsExplicitPadding()) return tf.fused.conv2d({ x, filter, strides: stride, pad, bias });
   // TensorFlow's forward Conv2D takes explicit pads directly (no padded copy of x).
-  return tf.fused.conv2d({ x, filter, strides: stride, pad: spatialPads(pad) as tf.backend_util.ExplicitPadding, bias });
+  return tf.fused.conv2d({
+    x,
+    filter,
+    strides: stride,
+    pad: spatialPads(pad) as tf.backend_util.ExplicitPadding,
+    bias,
+  });
 }
 
 /** tf.maxPool(x, k, stride, pad) with PyTorch's symmetric `pad` (padding never wins a max). */

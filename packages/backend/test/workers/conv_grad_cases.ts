@@ -10,7 +10,12 @@ type Tensor = tfc.Tensor;
 type Tensor4D = tfc.Tensor4D;
 
 export interface ConvGradCase {
-  h: number; w: number; cin: number; cout: number; k: number; s: number;
+  h: number;
+  w: number;
+  cin: number;
+  cout: number;
+  k: number;
+  s: number;
   /** a number is PyTorch's symmetric padding, run through conv2dTorch */
   pad: number | 'same' | 'valid';
 }
@@ -20,9 +25,13 @@ export function describeCase(cs: ConvGradCase): string {
 }
 
 /** Distinct conv shapes of the YOLOv5n-shaped network at imgsz 320 (run on the active backend). */
-export function yolov5nConvShapes(tf: Tf): Array<{ inH: number; cin: number; cout: number; k: number; s: number; p: number }> {
+export function yolov5nConvShapes(
+  tf: Tf,
+): Array<{ inH: number; cin: number; cout: number; k: number; s: number; p: number }> {
   const net = new YoloV5Shaped(tf, YOLOV5N);
-  tf.tidy(() => { net.forward(tf.zeros([1, 320, 320, 3])); });
+  tf.tidy(() => {
+    net.forward(tf.zeros([1, 320, 320, 3]));
+  });
   net.dispose();
   const distinct = new Map(net.convLog.map((c) => [JSON.stringify(c), c]));
   return [...distinct.values()];
@@ -55,7 +64,10 @@ export function convForwardAndGrads(tf: Tf, cs: ConvGradCase): Float32Array[] {
       typeof cs.pad === 'number' ? conv2dTorch(xx, ww, cs.s, cs.pad) : tf.conv2d(xx, ww, cs.s, cs.pad);
     const y = conv(x, w);
     const dy = tf.tensor(randomArray(y.size, 3), y.shape);
-    const [dx, dw] = tf.grads((xx: Tensor, ww: Tensor) => tf.sum(tf.mul(conv(xx as Tensor4D, ww as Tensor4D), dy)))([x, w]);
+    const [dx, dw] = tf.grads((xx: Tensor, ww: Tensor) => tf.sum(tf.mul(conv(xx as Tensor4D, ww as Tensor4D), dy)))([
+      x,
+      w,
+    ]);
     return [y, dx!, dw!].map((t) => t.dataSync() as Float32Array);
   });
 }

@@ -16,7 +16,10 @@ cases.forEach((cs, index) => {
   const parts = convForwardAndGrads(tf, cs);
   const all = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let offset = 0;
-  for (const p of parts) { all.set(p, offset); offset += p.length; }
+  for (const p of parts) {
+    all.set(p, offset);
+    offset += p.length;
+  }
   writeFileSync(path.join(outDir!, `${index}.f32`), all);
   writeSync(1, JSON.stringify({ index, done: true }) + '\n');
 });

@@ -19,7 +19,12 @@ export function inputOf(rank: number, length: number, salt = 0): Float32Array {
   return a;
 }
 
-const digest = (a: ArrayBufferView): string => crypto.createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex').slice(0, 16);
+const digest = (a: ArrayBufferView): string =>
+  crypto
+    .createHash('sha256')
+    .update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    .digest('hex')
+    .slice(0, 16);
 
 function checkSum(pg: ZmqProcessGroup, got: Float32Array, length: number, mean: boolean, salt: number): number {
   // Float64 sequential sum; the float32 ring must agree to within float32 rounding.
@@ -38,14 +43,18 @@ function checkSum(pg: ZmqProcessGroup, got: Float32Array, length: number, mean: 
     }
     const err = Math.abs(got[i]! - ref);
     const tol = pg.worldSize * 2 ** -23 * mag + 1e-30;
-    if (err > tol) throw new Error(`element ${i} of length ${length}: got ${got[i]}, float64 reference ${ref} (tolerance ${tol})`);
+    if (err > tol)
+      throw new Error(`element ${i} of length ${length}: got ${got[i]}, float64 reference ${ref} (tolerance ${tol})`);
     worst = Math.max(worst, err / (mag || 1));
   }
   return worst;
 }
 
 async function main(): Promise<void> {
-  const pg = await initProcessGroup({ configDigest: process.env.TEST_DIGEST ?? 'same', log: process.env.TEST_QUIET ? false : undefined });
+  const pg = await initProcessGroup({
+    configDigest: process.env.TEST_DIGEST ?? 'same',
+    log: process.env.TEST_QUIET ? false : undefined,
+  });
   const out: Record<string, unknown> = { rank: pg.rank, worldSize: pg.worldSize, transport: pg.info.transport };
   try {
     switch (scenario) {
@@ -72,7 +81,10 @@ async function main(): Promise<void> {
         if (digest(sbuf) !== hashes[`sum:${L}`]) throw new Error('allReduceSync differs from allReduce');
         // Shared-memory buffers (no staging copy, SIMD reduce in the caller's memory) give the
         // same bits as ordinary ones; a caller's own SharedArrayBuffer too (plain JS adds).
-        for (const make of [(n: number) => sharedFloat32Array(n), (n: number) => new Float32Array(new SharedArrayBuffer(n * 4))]) {
+        for (const make of [
+          (n: number) => sharedFloat32Array(n),
+          (n: number) => new Float32Array(new SharedArrayBuffer(n * 4)),
+        ]) {
           const plain = inputOf(pg.rank, 300_001, 1);
           const shared = make(300_001);
           shared.set(plain);
@@ -94,16 +106,36 @@ async function main(): Promise<void> {
         // allGather
         const g = await pg.allGather(Float32Array.from({ length: 5 }, (_, i) => pg.rank * 10 + i));
         const want = Array.from({ length: pg.worldSize * 5 }, (_, j) => Math.floor(j / 5) * 10 + (j % 5));
-        if (g.length !== want.length || want.some((v, j) => g[j] !== v)) throw new Error(`allGather gave ${Array.from(g)}`);
+        if (g.length !== want.length || want.some((v, j) => g[j] !== v))
+          throw new Error(`allGather gave ${Array.from(g)}`);
         await pg.barrier();
         // objects with nested typed arrays, from a non-zero root
         const objRoot = pg.worldSize > 1 ? 1 : 0;
-        const obj = pg.rank === objRoot ? { epoch: 3, stop: false, nested: { idx: Int32Array.from([5, 1, 4]), w: Float32Array.from([0.5, 2]) }, s: 'ok' } : null;
+        const obj =
+          pg.rank === objRoot
+            ? {
+                epoch: 3,
+                stop: false,
+                nested: { idx: Int32Array.from([5, 1, 4]), w: Float32Array.from([0.5, 2]) },
+                s: 'ok',
+              }
+            : null;
         const got = await pg.broadcastObject(obj, objRoot);
-        if (!got || !(got.nested.idx instanceof Int32Array) || got.nested.idx[2] !== 4 || !(got.nested.w instanceof Float32Array) || got.nested.w[0] !== 0.5 || got.s !== 'ok')
+        if (
+          !got ||
+          !(got.nested.idx instanceof Int32Array) ||
+          got.nested.idx[2] !== 4 ||
+          !(got.nested.w instanceof Float32Array) ||
+          got.nested.w[0] !== 0.5 ||
+          got.s !== 'ok'
+        )
           throw new Error(`broadcastObject gave ${JSON.stringify(got)}`);
         const all = await pg.allGatherObject({ r: pg.rank, data: new Float64Array([pg.rank / 3]) });
-        if (all.length !== pg.worldSize || all.some((v, r) => v.r !== r || !(v.data instanceof Float64Array) || v.data[0] !== r / 3)) throw new Error('allGatherObject differs');
+        if (
+          all.length !== pg.worldSize ||
+          all.some((v, r) => v.r !== r || !(v.data instanceof Float64Array) || v.data[0] !== r / 3)
+        )
+          throw new Error('allGatherObject differs');
         // store
         const n = await pg.store.add('count', 1);
         await pg.barrier();
@@ -127,13 +159,15 @@ async function main(): Promise<void> {
               for (let i = 0; i < L; i++) {
                 const ref = inputs.reduce((acc, x) => acc + x[i]!, 0) / (mean ? pg.worldSize : 1);
                 const mag = inputs.reduce((acc, x) => acc + Math.abs(x[i]!), 0) / (mean ? pg.worldSize : 1);
-                if (Math.abs(buf[i]! - ref) > (pg.worldSize + 1) * unit * mag + 1e-6) throw new Error(`${compression} element ${i} of ${L}: got ${buf[i]}, float64 ${ref}`);
+                if (Math.abs(buf[i]! - ref) > (pg.worldSize + 1) * unit * mag + 1e-6)
+                  throw new Error(`${compression} element ${i} of ${L}: got ${buf[i]}, float64 ${ref}`);
               }
               const rounded = Float32Array.from(buf);
               const words = new Uint16Array(L);
               encode16(compression, rounded, words);
               decode16(compression, words, rounded);
-              if (digest(rounded) !== digest(buf)) throw new Error(`${compression} result of ${L} is not a 16-bit value`);
+              if (digest(rounded) !== digest(buf))
+                throw new Error(`${compression} result of ${L} is not a 16-bit value`);
               hashes[`${compression}:${mean}:${L}`] = digest(buf);
             }
           }
@@ -221,7 +255,9 @@ async function main(): Promise<void> {
           };
         });
         const x = tf.tensor1d([pg.rank + 1, 2 * (pg.rank + 1), 3]);
-        const grad = tf.grad((v: import('@tensorflow/tfjs-core').Tensor) => f(v) as import('@tensorflow/tfjs-core').Tensor)(x);
+        const grad = tf.grad(
+          (v: import('@tensorflow/tfjs-core').Tensor) => f(v) as import('@tensorflow/tfjs-core').Tensor,
+        )(x);
         out.grad = Array.from(grad.dataSync());
         break;
       }
@@ -245,9 +281,10 @@ async function main(): Promise<void> {
         await pg.allReduce(new Float32Array(300_000).fill(1));
         await pg.barrier();
         process.stdout.write(`RESULT ${JSON.stringify(out)}\n`);
-        if (arg === 'throw' && pg.rank === 1) setImmediate(() => {
-          throw new Error('deliberate uncaught error');
-        });
+        if (arg === 'throw' && pg.rank === 1)
+          setImmediate(() => {
+            throw new Error('deliberate uncaught error');
+          });
         return;
       }
       case 'mismatch': {
@@ -279,6 +316,8 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   const err = e as { message?: string; code?: string; peerRank?: number };
-  process.stdout.write(`ERROR ${JSON.stringify({ message: err.message ?? String(e), code: err.code, peerRank: err.peerRank })}\n`);
+  process.stdout.write(
+    `ERROR ${JSON.stringify({ message: err.message ?? String(e), code: err.code, peerRank: err.peerRank })}\n`,
+  );
   process.exitCode = 1;
 });

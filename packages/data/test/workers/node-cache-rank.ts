@@ -9,7 +9,18 @@ import { loadSplit, createDataLoader } from '../../src/index.js';
 const [yamlFile, cacheDir] = process.argv.slice(2) as [string, string];
 const { dataset } = await loadSplit(yamlFile, 'train', { writeCache: false });
 const lines: string[] = [];
-const loader = await createDataLoader({ dataset, batchSize: 4, imgsz: 96, augment: true, workers: 1, threadBudget: 2, seed: 7, cache: 'ram', nodeCache: { dir: cacheDir }, log: (l) => lines.push(l) });
+const loader = await createDataLoader({
+  dataset,
+  batchSize: 4,
+  imgsz: 96,
+  augment: true,
+  workers: 1,
+  threadBudget: 2,
+  seed: 7,
+  cache: 'ram',
+  nodeCache: { dir: cacheDir },
+  log: (l) => lines.push(l),
+});
 const digest = crypto.createHash('sha256');
 for await (const b of loader.epoch([...Array(dataset.imFiles.length).keys()], 0)) {
   digest.update(b.images);

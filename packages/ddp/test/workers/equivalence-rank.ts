@@ -48,7 +48,9 @@ async function train(
     // tiny buckets so that the tiny net exercises several buckets and the overlap pipeline
     bucketCapMb: 2048 / 2 ** 20,
     firstBucketCapMb: 256 / 2 ** 20,
-    ...(process.env.DDP_TEST_GRAD_COMPRESSION ? { gradCompression: process.env.DDP_TEST_GRAD_COMPRESSION as WireCompression } : {}),
+    ...(process.env.DDP_TEST_GRAD_COMPRESSION
+      ? { gradCompression: process.env.DDP_TEST_GRAD_COMPRESSION as WireCompression }
+      : {}),
   });
   const opt = tf.train.momentum(LR, MOMENTUM);
   for (let s = 0; s < steps; s++) {
@@ -63,7 +65,8 @@ async function train(
         // DDP_TEST_OVERLAP: hand the gradients over last layer first, as a layer-by-layer
         // backward produces them, so buckets start their all-reduce before step() is called.
         const hook = process.env.DDP_TEST_OVERLAP ? ddp.beginOverlappedReduction() : null;
-        if (process.env.DDP_TEST_OVERLAP && !hook) throw new Error('beginOverlappedReduction returned null on a synchronising step');
+        if (process.env.DDP_TEST_OVERLAP && !hook)
+          throw new Error('beginOverlappedReduction returned null on a synchronising step');
         if (hook) for (const p of [...net.params].reverse()) hook(p.name, grads[p.name]!);
         await ddp.step(opt, grads);
       }
@@ -162,12 +165,13 @@ async function main(): Promise<void> {
 }
 
 // Only run when spawned by the tests (a bare `node --test dist/test/` would import this file).
-if (process.env.DDP_TEST_OUT) main().catch((err: unknown) => {
-  const e = err as { code?: string; peerRank?: number; message?: string };
-  const report = { error: { code: e.code, peerRank: e.peerRank, message: e.message ?? String(err) } };
-  if (process.env.DDP_TEST_OUT) writeFileSync(process.env.DDP_TEST_OUT, JSON.stringify(report));
-  console.error(err);
-  // close the group's sockets before exiting (bounded: a broken group must not keep us alive)
-  const closing = group ? group.destroy().catch(() => undefined) : Promise.resolve();
-  void Promise.race([closing, new Promise((r) => setTimeout(r, 3000))]).then(() => process.exit(3));
-});
+if (process.env.DDP_TEST_OUT)
+  main().catch((err: unknown) => {
+    const e = err as { code?: string; peerRank?: number; message?: string };
+    const report = { error: { code: e.code, peerRank: e.peerRank, message: e.message ?? String(err) } };
+    if (process.env.DDP_TEST_OUT) writeFileSync(process.env.DDP_TEST_OUT, JSON.stringify(report));
+    console.error(err);
+    // close the group's sockets before exiting (bounded: a broken group must not keep us alive)
+    const closing = group ? group.destroy().catch(() => undefined) : Promise.resolve();
+    void Promise.race([closing, new Promise((r) => setTimeout(r, 3000))]).then(() => process.exit(3));
+  });

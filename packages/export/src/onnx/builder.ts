@@ -52,7 +52,12 @@ export class OnnxGraphBuilder {
   int64s(name: string, values: number[], dims: number[] = [values.length]): string {
     this.claim(name);
     const data = BigInt64Array.from(values.map((v) => BigInt(v)));
-    this.initializers.push({ name, dims, dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(data.buffer) });
+    this.initializers.push({
+      name,
+      dims,
+      dataType: onnx.TensorProto.DataType.INT64,
+      rawData: new Uint8Array(data.buffer),
+    });
     return name;
   }
 

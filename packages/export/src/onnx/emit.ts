@@ -31,8 +31,18 @@ export function toOnnx(graph: ExportGraph, opts: OnnxExportOptions): Uint8Array 
   const batch = opts.dynamic ? 'batch' : opts.batch;
   return b.encode({
     opset: opts.opset,
-    inputs: [{ name: INPUT, dims: [batch, graph.channels, opts.dynamic ? 'height' : opts.height, opts.dynamic ? 'width' : opts.width] }],
-    outputs: [{ name: ONNX_OUTPUT, dims: [batch, opts.dynamic ? 'anchors' : outputRows(graph, opts.height, opts.width), graph.detect.no] }],
+    inputs: [
+      {
+        name: INPUT,
+        dims: [batch, graph.channels, opts.dynamic ? 'height' : opts.height, opts.dynamic ? 'width' : opts.width],
+      },
+    ],
+    outputs: [
+      {
+        name: ONNX_OUTPUT,
+        dims: [batch, opts.dynamic ? 'anchors' : outputRows(graph, opts.height, opts.width), graph.detect.no],
+      },
+    ],
     metadata: opts.metadata,
     producerVersion: opts.producerVersion,
   });
@@ -42,8 +52,16 @@ function lowerNode(b: OnnxGraphBuilder, node: GraphNode): void {
   switch (node.kind) {
     case 'conv': {
       const [, , k] = node.shape;
-      const inputs = [node.input, b.floats(`${node.name}.weight`, node.weight, node.shape), b.floats(`${node.name}.bias`, node.bias, [node.bias.length])];
-      const attrs = { kernel_shape: [k, k], strides: [node.stride, node.stride], pads: [node.pad, node.pad, node.pad, node.pad] };
+      const inputs = [
+        node.input,
+        b.floats(`${node.name}.weight`, node.weight, node.shape),
+        b.floats(`${node.name}.bias`, node.bias, [node.bias.length]),
+      ];
+      const attrs = {
+        kernel_shape: [k, k],
+        strides: [node.stride, node.stride],
+        pads: [node.pad, node.pad, node.pad, node.pad],
+      };
       if (!node.act) {
         b.node('Conv', inputs, node.name, attrs);
         return;
@@ -61,14 +79,22 @@ function lowerNode(b: OnnxGraphBuilder, node: GraphNode): void {
       return;
     case 'maxpool': {
       const p = Math.floor(node.k / 2);
-      b.node('MaxPool', [node.input], node.name, { kernel_shape: [node.k, node.k], strides: [1, 1], pads: [p, p, p, p] });
+      b.node('MaxPool', [node.input], node.name, {
+        kernel_shape: [node.k, node.k],
+        strides: [1, 1],
+        pads: [p, p, p, p],
+      });
       return;
     }
     case 'upsample': {
       // nn.Upsample(mode='nearest'): out[i] = in[floor(i / s)] = asymmetric + floor
       const roi = b.floats(`${node.name}.roi`, new Float32Array(0), [0]);
       const scales = b.floats(`${node.name}.scales`, Float32Array.of(1, 1, node.scale, node.scale), [4]);
-      b.node('Resize', [node.input, roi, scales], node.name, { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
+      b.node('Resize', [node.input, roi, scales], node.name, {
+        mode: 'nearest',
+        coordinate_transformation_mode: 'asymmetric',
+        nearest_mode: 'floor',
+      });
       return;
     }
     case 'space-to-depth':
@@ -87,7 +113,9 @@ function spaceToDepth(b: OnnxGraphBuilder, name: string, input: string): void {
     [1, 0],
     [0, 1],
     [1, 1],
-  ].map(([h, w]) => b.node('Slice', [input, b.int64s(`${name}.starts${h}${w}`, [h!, w!]), ends, axes, steps], `${name}.slice${h}${w}`));
+  ].map(([h, w]) =>
+    b.node('Slice', [input, b.int64s(`${name}.starts${h}${w}`, [h!, w!]), ends, axes, steps], `${name}.slice${h}${w}`),
+  );
   b.node('Concat', slices, name, { axis: 1 });
 }
 
@@ -98,10 +126,19 @@ function spaceToDepth(b: OnnxGraphBuilder, name: string, input: string): void {
 function detectLayer(b: OnnxGraphBuilder, graph: ExportGraph, layer: DetectLayer, opts: OnnxExportOptions): string {
   const { na, no } = graph.detect;
   const p = layer.name;
-  const conv = b.node('Conv', [layer.input, b.floats(`${p}.weight`, layer.weight, [na * no, layer.channels, 1, 1]), b.floats(`${p}.bias`, layer.bias, [na * no])], `${p}.conv`, {
-    kernel_shape: [1, 1],
-    strides: [1, 1],
-  });
+  const conv = b.node(
+    'Conv',
+    [
+      layer.input,
+      b.floats(`${p}.weight`, layer.weight, [na * no, layer.channels, 1, 1]),
+      b.floats(`${p}.bias`, layer.bias, [na * no]),
+    ],
+    `${p}.conv`,
+    {
+      kernel_shape: [1, 1],
+      strides: [1, 1],
+    },
+  );
   const ny = opts.height / layer.stride;
   const nx = opts.width / layer.stride;
   const cells = opts.dynamic ? -1 : ny * nx;
@@ -115,14 +152,22 @@ function detectLayer(b: OnnxGraphBuilder, graph: ExportGraph, layer: DetectLayer
   const two = b.floats(`${p}.two`, Float32Array.of(2), []);
   // Static grids are expanded to the full [1, na, ny*nx, 2] as Detect._make_grid does:
   // OpenCV's DNN importer cannot broadcast an Add over the anchor axis.
-  const grid = opts.dynamic ? dynamicGrid(b, p, conv) : b.floats(`${p}.grid`, repeat(cellGrid(ny, nx), na), [1, na, ny * nx, 2]);
+  const grid = opts.dynamic
+    ? dynamicGrid(b, p, conv)
+    : b.floats(`${p}.grid`, repeat(cellGrid(ny, nx), na), [1, na, ny * nx, 2]);
   const xy2 = b.node('Add', [b.node('Mul', [slice(0, 2, 'xy'), two], `${p}.xy2`), grid], `${p}.xygrid`);
   const xy = b.node('Mul', [xy2, b.floats(`${p}.stride`, Float32Array.of(layer.stride), [])], `${p}.xyd`);
   const wh2 = b.node('Mul', [slice(2, 4, 'wh'), two], `${p}.wh2`);
-  const anchorGrid = opts.dynamic ? b.floats(`${p}.anchor_grid`, layer.anchors, [1, na, 1, 2]) : b.floats(`${p}.anchor_grid`, expandAnchors(layer.anchors, na, ny * nx), [1, na, ny * nx, 2]);
+  const anchorGrid = opts.dynamic
+    ? b.floats(`${p}.anchor_grid`, layer.anchors, [1, na, 1, 2])
+    : b.floats(`${p}.anchor_grid`, expandAnchors(layer.anchors, na, ny * nx), [1, na, ny * nx, 2]);
   const wh = b.node('Mul', [b.node('Mul', [wh2, wh2], `${p}.whsq`), anchorGrid], `${p}.whd`);
   const decoded = b.node('Concat', [xy, wh, slice(4, no, 'conf')], `${p}.decoded`, { axis: 3 });
-  return b.node('Reshape', [decoded, b.int64s(`${p}.shape3`, [batch, opts.dynamic ? -1 : na * ny * nx, no])], `${p}.out`);
+  return b.node(
+    'Reshape',
+    [decoded, b.int64s(`${p}.shape3`, [batch, opts.dynamic ? -1 : na * ny * nx, no])],
+    `${p}.out`,
+  );
 }
 
 function repeat(values: Float32Array, times: number): Float32Array {
@@ -149,7 +194,9 @@ function dynamicGrid(b: OnnxGraphBuilder, p: string, featureMap: string): string
   const one = b.int64s(`${p}.one`, [1], []);
   const axisRange = (axis: number, tag: string, reshapeTo: number[]): string => {
     const size = b.node('Gather', [shape, b.int64s(`${p}.dim${axis}`, [axis], [])], `${p}.${tag}size`, { axis: 0 });
-    const range = b.node('Cast', [b.node('Range', [zero, size, one], `${p}.${tag}range`)], `${p}.${tag}float`, { to: 1 });
+    const range = b.node('Cast', [b.node('Range', [zero, size, one], `${p}.${tag}range`)], `${p}.${tag}float`, {
+      to: 1,
+    });
     return b.node('Reshape', [range, b.int64s(`${p}.${tag}shape`, reshapeTo)], `${p}.${tag}col`);
   };
   const gy = axisRange(2, 'gy', [-1, 1]); // [ny, 1]
@@ -159,7 +206,12 @@ function dynamicGrid(b: OnnxGraphBuilder, p: string, featureMap: string): string
   const fullX = b.node('Add', [gx, b.node('Mul', [gy, zeroF], `${p}.gy0`)], `${p}.gxfull`);
   const fullY = b.node('Add', [gy, b.node('Mul', [gx, zeroF], `${p}.gx0`)], `${p}.gyfull`);
   const column = b.int64s(`${p}.column`, [-1, 1]);
-  const stacked = b.node('Concat', [b.node('Reshape', [fullX, column], `${p}.gxflat`), b.node('Reshape', [fullY, column], `${p}.gyflat`)], `${p}.gridxy`, { axis: 1 });
+  const stacked = b.node(
+    'Concat',
+    [b.node('Reshape', [fullX, column], `${p}.gxflat`), b.node('Reshape', [fullY, column], `${p}.gyflat`)],
+    `${p}.gridxy`,
+    { axis: 1 },
+  );
   const centred = b.node('Sub', [stacked, b.floats(`${p}.half`, Float32Array.of(0.5), [])], `${p}.gridc`);
   return b.node('Reshape', [centred, b.int64s(`${p}.gridshape`, [1, 1, -1, 2])], `${p}.grid`);
 }

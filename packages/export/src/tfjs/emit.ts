@@ -9,7 +9,15 @@
  * tensorflowjs_converter writes them (_FusedConv2D + BiasAdd; SiLU as x * Sigmoid(x)).
  */
 import { oihwToHwio } from '@yolo-launch/yolo';
-import { cellGrid, featureShapes, INPUT, outputRows, type DetectLayer, type ExportGraph, type GraphNode } from '../graph.js';
+import {
+  cellGrid,
+  featureShapes,
+  INPUT,
+  outputRows,
+  type DetectLayer,
+  type ExportGraph,
+  type GraphNode,
+} from '../graph.js';
 import { attr, tensorShape, TfGraphBuilder, type NodeDef, type WeightSpec } from './graph-def.js';
 
 export const TFJS_INPUT = 'x';
@@ -29,7 +37,10 @@ export interface TfjsGraphModel {
     format: 'graph-model';
     generatedBy: string;
     convertedBy: string;
-    signature: Record<'inputs' | 'outputs', Record<string, { name: string; dtype: 'DT_FLOAT'; tensorShape: ReturnType<typeof tensorShape> }>>;
+    signature: Record<
+      'inputs' | 'outputs',
+      Record<string, { name: string; dtype: 'DT_FLOAT'; tensorShape: ReturnType<typeof tensorShape> }>
+    >;
     modelTopology: { node: NodeDef[]; library: Record<string, never>; versions: Record<string, never> };
     userDefinedMetadata: Record<string, unknown>;
   };
@@ -58,7 +69,9 @@ export function toTfjsGraph(graph: ExportGraph, opts: TfjsExportOptions): TfjsGr
       convertedBy: opts.convertedBy,
       signature: {
         inputs: { [TFJS_INPUT]: { name: `${TFJS_INPUT}:0`, dtype: 'DT_FLOAT', tensorShape: tensorShape(inputDims) } },
-        outputs: { [TFJS_OUTPUT]: { name: `${TFJS_OUTPUT}:0`, dtype: 'DT_FLOAT', tensorShape: tensorShape(outputDims) } },
+        outputs: {
+          [TFJS_OUTPUT]: { name: `${TFJS_OUTPUT}:0`, dtype: 'DT_FLOAT', tensorShape: tensorShape(outputDims) },
+        },
       },
       modelTopology: { node: b.nodes, library: {}, versions: {} },
       userDefinedMetadata: opts.metadata,
@@ -69,10 +82,22 @@ export function toTfjsGraph(graph: ExportGraph, opts: TfjsExportOptions): TfjsGr
 }
 
 function concat(b: TfGraphBuilder, name: string, inputs: string[], axis: number): string {
-  return b.op('ConcatV2', name, [...inputs, b.scalarInt(`${name}/axis`, axis)], { N: attr.int(inputs.length), Tidx: attr.dtype('DT_INT32') });
+  return b.op('ConcatV2', name, [...inputs, b.scalarInt(`${name}/axis`, axis)], {
+    N: attr.int(inputs.length),
+    Tidx: attr.dtype('DT_INT32'),
+  });
 }
 
-function conv2d(b: TfGraphBuilder, name: string, input: string, weightOihw: Float32Array, shape: [number, number, number, number], bias: Float32Array, stride: number, pad: number): string {
+function conv2d(
+  b: TfGraphBuilder,
+  name: string,
+  input: string,
+  weightOihw: Float32Array,
+  shape: [number, number, number, number],
+  bias: Float32Array,
+  stride: number,
+  pad: number,
+): string {
   const [out, inCh, kh, kw] = shape;
   const filter = b.floats(`${name}/filter`, oihwToHwio(weightOihw, shape), [kh, kw, inCh, out]);
   return b.op('_FusedConv2D', name, [input, filter, b.floats(`${name}/bias`, bias, [out])], {
@@ -105,19 +130,36 @@ function lowerNode(b: TfGraphBuilder, node: GraphNode, shapes: Shapes): void {
       return;
     case 'maxpool':
       // stride 1, odd kernel: SAME pads k//2 on each side and ignores the padding, like PyTorch's -inf padding
-      b.op('MaxPool', node.name, [node.input], { ksize: attr.ints([1, node.k, node.k, 1]), strides: attr.ints([1, 1, 1, 1]), padding: attr.string('SAME'), data_format: attr.string('NHWC') });
+      b.op('MaxPool', node.name, [node.input], {
+        ksize: attr.ints([1, node.k, node.k, 1]),
+        strides: attr.ints([1, 1, 1, 1]),
+        padding: attr.string('SAME'),
+        data_format: attr.string('NHWC'),
+      });
       return;
     case 'upsample': {
       const [h, w] = shapes.get(node.name)!;
-      b.op('ResizeNearestNeighbor', node.name, [node.input, b.ints(`${node.name}/size`, [h, w])], { align_corners: attr.bool(false), half_pixel_centers: attr.bool(false) });
+      b.op('ResizeNearestNeighbor', node.name, [node.input, b.ints(`${node.name}/size`, [h, w])], {
+        align_corners: attr.bool(false),
+        half_pixel_centers: attr.bool(false),
+      });
       return;
     }
     case 'space-to-depth': {
       // [B, h/2, dh, w/2, dw, c] -> [B, h/2, w/2, dw, dh, c]: channel block 2*dw + dh, as Focus
       const [h, w, c] = shapes.get(node.name)!;
-      const blocks = b.op('Reshape', `${node.name}/blocks`, [node.input, b.ints(`${node.name}/blocks/shape`, [-1, h, 2, w, 2, c / 4])], { Tshape: attr.dtype('DT_INT32') });
-      const moved = b.op('Transpose', `${node.name}/moved`, [blocks, b.ints(`${node.name}/perm`, [0, 1, 3, 4, 2, 5])], { Tperm: attr.dtype('DT_INT32') });
-      b.op('Reshape', node.name, [moved, b.ints(`${node.name}/shape`, [-1, h, w, c])], { Tshape: attr.dtype('DT_INT32') });
+      const blocks = b.op(
+        'Reshape',
+        `${node.name}/blocks`,
+        [node.input, b.ints(`${node.name}/blocks/shape`, [-1, h, 2, w, 2, c / 4])],
+        { Tshape: attr.dtype('DT_INT32') },
+      );
+      const moved = b.op('Transpose', `${node.name}/moved`, [blocks, b.ints(`${node.name}/perm`, [0, 1, 3, 4, 2, 5])], {
+        Tperm: attr.dtype('DT_INT32'),
+      });
+      b.op('Reshape', node.name, [moved, b.ints(`${node.name}/shape`, [-1, h, w, c])], {
+        Tshape: attr.dtype('DT_INT32'),
+      });
       return;
     }
   }
@@ -133,14 +175,23 @@ function detectLayer(b: TfGraphBuilder, graph: ExportGraph, layer: DetectLayer, 
   const reshape = { Tshape: attr.dtype('DT_INT32') };
   const cells = b.op('Reshape', `${p}/cells`, [conv, b.ints(`${p}/cells/shape`, [-1, ny * nx, na, no])], reshape);
   const s = b.op('Sigmoid', `${p}/sigmoid`, [cells]);
-  b.op('SplitV', `${p}/split`, [s, b.ints(`${p}/split/sizes`, [2, 2, no - 4]), b.scalarInt(`${p}/split/axis`, -1)], { num_split: attr.int(3), Tlen: attr.dtype('DT_INT32') });
+  b.op('SplitV', `${p}/split`, [s, b.ints(`${p}/split/sizes`, [2, 2, no - 4]), b.scalarInt(`${p}/split/axis`, -1)], {
+    num_split: attr.int(3),
+    Tlen: attr.dtype('DT_INT32'),
+  });
   const two = b.floats(`${p}/two`, Float32Array.of(2), []);
   const imageWh = b.floats(`${p}/image_wh`, Float32Array.of(opts.width, opts.height), [2]);
   const grid = b.floats(`${p}/grid`, cellGrid(ny, nx), [1, ny * nx, 1, 2]);
   const xy2 = b.op('AddV2', `${p}/xy_grid`, [b.op('Mul', `${p}/xy2`, [`${p}/split`, two]), grid]);
-  const xy = b.op('RealDiv', `${p}/xy`, [b.op('Mul', `${p}/xy_px`, [xy2, b.floats(`${p}/stride`, Float32Array.of(layer.stride), [])]), imageWh]);
+  const xy = b.op('RealDiv', `${p}/xy`, [
+    b.op('Mul', `${p}/xy_px`, [xy2, b.floats(`${p}/stride`, Float32Array.of(layer.stride), [])]),
+    imageWh,
+  ]);
   const wh2 = b.op('Square', `${p}/wh_sq`, [b.op('Mul', `${p}/wh2`, [`${p}/split:1`, two])]);
-  const wh = b.op('RealDiv', `${p}/wh`, [b.op('Mul', `${p}/wh_px`, [wh2, b.floats(`${p}/anchor_grid`, layer.anchors, [1, 1, na, 2])]), imageWh]);
+  const wh = b.op('RealDiv', `${p}/wh`, [
+    b.op('Mul', `${p}/wh_px`, [wh2, b.floats(`${p}/anchor_grid`, layer.anchors, [1, 1, na, 2])]),
+    imageWh,
+  ]);
   const decoded = concat(b, `${p}/decoded`, [xy, wh, `${p}/split:2`], 3);
   return b.op('Reshape', `${p}/out`, [decoded, b.ints(`${p}/out/shape`, [-1, ny * nx * na, no])], reshape);
 }

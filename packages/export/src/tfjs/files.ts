@@ -45,7 +45,9 @@ export function fileSystemHandler(dir: string): tf.io.IOHandler {
     load: async () => {
       const modelJson = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as tf.io.ModelJSON;
       const weightSpecs = (modelJson.weightsManifest ?? []).flatMap((group) => group.weights);
-      const shards = (modelJson.weightsManifest ?? []).flatMap((group) => group.paths.map((p) => fs.readFileSync(path.join(dir, p))));
+      const shards = (modelJson.weightsManifest ?? []).flatMap((group) =>
+        group.paths.map((p) => fs.readFileSync(path.join(dir, p))),
+      );
       const weightData = Buffer.concat(shards);
       return {
         modelTopology: modelJson.modelTopology,

@@ -80,8 +80,13 @@ export class TfGraphBuilder {
 
   private constant(name: string, data: Float32Array | Int32Array, shape: number[], dtype: TfDtype): string {
     const size = shape.reduce((a, b) => a * b, 1);
-    if (size !== data.length) throw new Error(`TF graph: constant ${name} has ${data.length} values for shape [${shape}]`);
-    this.add({ name, op: 'Const', attr: { value: { tensor: { dtype, tensorShape: tensorShape(shape) } }, dtype: attr.dtype(dtype) } });
+    if (size !== data.length)
+      throw new Error(`TF graph: constant ${name} has ${data.length} values for shape [${shape}]`);
+    this.add({
+      name,
+      op: 'Const',
+      attr: { value: { tensor: { dtype, tensorShape: tensorShape(shape) } }, dtype: attr.dtype(dtype) },
+    });
     this.weights.push({ name, shape, dtype: dtype === 'DT_FLOAT' ? 'float32' : 'int32' });
     this.weightData.push(data);
     return name;

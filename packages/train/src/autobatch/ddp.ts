@@ -21,7 +21,8 @@ export interface AgreedBatch {
 
 /** The smallest per-rank batch, decided on rank 0 and broadcast. */
 export async function agreeOnBatchSize(group: ObjectGroup, perRank: number): Promise<AgreedBatch> {
-  if (!Number.isInteger(perRank) || perRank < 1) throw new Error(`AutoBatch per-rank batch must be a positive integer, got ${perRank}`);
+  if (!Number.isInteger(perRank) || perRank < 1)
+    throw new Error(`AutoBatch per-rank batch must be a positive integer, got ${perRank}`);
   const measured = await group.allGatherObject(perRank);
   const decided = group.rank <= 0 ? { perRank: Math.min(...measured), measured } : null;
   const agreed = (await group.broadcastObject(decided, 0))!;

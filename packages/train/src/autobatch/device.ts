@@ -10,7 +10,10 @@ function wasmHeapBytes(): number {
 }
 
 /** This rank's device memory now; `localWorldSize` ranks share this node's RAM. */
-export function currentDeviceMemory(localWorldSize: number, env: Record<string, string | undefined> = process.env): DeviceMemory {
+export function currentDeviceMemory(
+  localWorldSize: number,
+  env: Record<string, string | undefined> = process.env,
+): DeviceMemory {
   const tensorBytes = tf.memory().numBytes;
   const choice = backendChoice();
   if (choice?.gpu) return readGpuMemory(env, tensorBytes);

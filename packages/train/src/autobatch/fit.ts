@@ -26,7 +26,8 @@ export interface LineFit {
 
 /** Least-squares line through (x, y): np.polyfit(x, y, deg=1). */
 export function fitLine(xs: readonly number[], ys: readonly number[]): LineFit {
-  if (xs.length !== ys.length || xs.length < 2) throw new Error(`a line fit needs two or more points, got ${xs.length}`);
+  if (xs.length !== ys.length || xs.length < 2)
+    throw new Error(`a line fit needs two or more points, got ${xs.length}`);
   const n = xs.length;
   const meanX = xs.reduce((s, x) => s + x, 0) / n;
   const meanY = ys.reduce((s, y) => s + y, 0) / n;
@@ -68,9 +69,17 @@ export function chooseBatchSize(input: BatchDecisionInput): BatchDecision {
   const defaultBatch = input.defaultBatch ?? DEFAULT_BATCH;
   const ok = input.samples.filter((s): s is { batch: number; bytes: number } => s.bytes !== null);
   if (ok.length < 2) {
-    return { batch: defaultBatch, fit: null, predictedBytes: NaN, fallback: `only ${ok.length} probe batch size(s) ran, too few to fit; using default batch-size ${defaultBatch}` };
+    return {
+      batch: defaultBatch,
+      fit: null,
+      predictedBytes: NaN,
+      fallback: `only ${ok.length} probe batch size(s) ran, too few to fit; using default batch-size ${defaultBatch}`,
+    };
   }
-  const fit = fitLine(ok.map((s) => s.batch), ok.map((s) => s.bytes));
+  const fit = fitLine(
+    ok.map((s) => s.batch),
+    ok.map((s) => s.bytes),
+  );
   let batch = Math.trunc((input.availableBytes * fraction - fit.intercept) / fit.slope);
   let fallback: string | null = null;
   const firstFailed = input.samples.find((s) => s.bytes === null);
@@ -90,7 +99,8 @@ export function chooseBatchSize(input: BatchDecisionInput): BatchDecision {
 function outsideSafeRange(batch: number, fit: LineFit, budgetBytes: number): string | null {
   const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(2)}G`;
   if (!(fit.slope > 0)) return 'measured memory did not grow with the batch size';
-  if (batch < 1) return `fitted batch-size ${batch} is below 1: the budget ${gib(budgetBytes)} does not hold one image's step (${gib(fit.intercept + fit.slope)})`;
+  if (batch < 1)
+    return `fitted batch-size ${batch} is below 1: the budget ${gib(budgetBytes)} does not hold one image's step (${gib(fit.intercept + fit.slope)})`;
   if (batch > MAX_AUTOBATCH) return `fitted batch-size ${batch} is above ${MAX_AUTOBATCH}, outside the safe range`;
   return null;
 }
@@ -99,6 +109,9 @@ function outsideSafeRange(batch: number, fit: LineFit, budgetBytes: number): str
 export function probeFits(measured: readonly MemorySample[], batch: number, availableBytes: number): boolean {
   const ok = measured.filter((s): s is { batch: number; bytes: number } => s.bytes !== null);
   if (ok.length < 2) return true;
-  const fit = fitLine(ok.map((s) => s.batch), ok.map((s) => s.bytes));
+  const fit = fitLine(
+    ok.map((s) => s.batch),
+    ok.map((s) => s.bytes),
+  );
   return fit.intercept + fit.slope * batch <= availableBytes;
 }

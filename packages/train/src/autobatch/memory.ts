@@ -80,7 +80,13 @@ export interface WasmMemoryInput {
 
 export function wasmMemory(x: WasmMemoryInput): DeviceMemory {
   const ramShare = x.heapBytes + x.mem.availableBytes / Math.max(1, x.localWorldSize);
-  return { name: 'wasm heap', totalBytes: WASM_HEAP_LIMIT, availableBytes: Math.min(WASM_HEAP_LIMIT, ramShare), ownBytes: x.heapBytes, fixedBytes: 0 };
+  return {
+    name: 'wasm heap',
+    totalBytes: WASM_HEAP_LIMIT,
+    availableBytes: Math.min(WASM_HEAP_LIMIT, ramShare),
+    ownBytes: x.heapBytes,
+    fixedBytes: 0,
+  };
 }
 
 export interface GpuInfo {
@@ -133,7 +139,9 @@ export function gpuMemory(x: GpuMemoryInput): DeviceMemory {
 export function readGpuMemory(env: Record<string, string | undefined>, tensorBytes: number): DeviceMemory {
   const visible = (env.CUDA_VISIBLE_DEVICES ?? '').split(',')[0]?.trim() || '0';
   const smi = (args: string[]): string => execFileSync('nvidia-smi', args, { encoding: 'utf8', timeout: 10_000 });
-  const gpu = parseGpuLine(smi(['--query-gpu=index,name,memory.total,memory.used', '--format=csv,noheader,nounits', '-i', visible]).trim());
+  const gpu = parseGpuLine(
+    smi(['--query-gpu=index,name,memory.total,memory.used', '--format=csv,noheader,nounits', '-i', visible]).trim(),
+  );
   const apps = smi(['--query-compute-apps=pid,used_memory', '--format=csv,noheader,nounits', '-i', visible]);
   return gpuMemory({ gpu, ownBytes: parseProcessGpuBytes(apps, process.pid), tensorBytes });
 }

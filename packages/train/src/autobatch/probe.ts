@@ -33,7 +33,11 @@ export function createTrainStepProbe(opts: TrainStepProbeOptions): DisposablePro
   // Under tidy: createModel leaves the initial value of every variable as a tensor handle.
   let model: yolo.YoloModel | null = null;
   tf.tidy(() => {
-    model = yolo.createModel(opts.modelYaml, { nc: opts.nc, seed: 0, ...(opts.anchors ? { anchors: opts.anchors } : {}) });
+    model = yolo.createModel(opts.modelYaml, {
+      nc: opts.nc,
+      seed: 0,
+      ...(opts.anchors ? { anchors: opts.anchors } : {}),
+    });
   });
   return probeOn(model!, opts);
 }

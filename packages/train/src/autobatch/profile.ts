@@ -68,7 +68,9 @@ function tableRow(params: number, imgsz: number, row: ProbeRow): string {
 export async function autobatch(probe: AutoBatchProbe, opts: AutoBatchOptions): Promise<AutoBatchResult> {
   const { device } = opts;
   opts.print(`${PREFIX}Computing optimal batch size for --imgsz ${opts.imgsz}`);
-  opts.print(`${PREFIX}${device.name} ${gb(device.totalBytes)}G total, ${gb(device.ownBytes)}G used by this rank, ${gb(device.availableBytes - device.ownBytes)}G free`);
+  opts.print(
+    `${PREFIX}${device.name} ${gb(device.totalBytes)}G total, ${gb(device.ownBytes)}G used by this rank, ${gb(device.availableBytes - device.ownBytes)}G free`,
+  );
   opts.print(tableHeader());
   const rows: ProbeRow[] = [];
   for (const batch of opts.sizes ?? PROBE_BATCH_SIZES) {
@@ -89,7 +91,12 @@ export async function autobatch(probe: AutoBatchProbe, opts: AutoBatchOptions): 
     }
   }
   const samples: MemorySample[] = rows.map((r) => ({ batch: r.batch, bytes: r.bytes }));
-  const decision = chooseBatchSize({ samples, availableBytes: device.availableBytes, fraction: opts.fraction, defaultBatch: opts.defaultBatch });
+  const decision = chooseBatchSize({
+    samples,
+    availableBytes: device.availableBytes,
+    fraction: opts.fraction,
+    defaultBatch: opts.defaultBatch,
+  });
   if (decision.fallback) opts.warn(`${PREFIX}${decision.fallback}`);
   opts.print(usingLine(decision, device));
   return { ...decision, rows, device };
@@ -98,6 +105,8 @@ export async function autobatch(probe: AutoBatchProbe, opts: AutoBatchOptions): 
 /** `AutoBatch: Using batch-size 24 for CUDA:0 (…) 8.49G/14.58G (58%) ✅`, as YOLOv5 prints it. */
 export function usingLine(decision: Pick<BatchDecision, 'batch' | 'predictedBytes'>, device: DeviceMemory): string {
   const used = decision.predictedBytes + (device.totalBytes - device.availableBytes);
-  const shown = Number.isFinite(used) ? `${gb(used)}G/${gb(device.totalBytes)}G (${Math.round((used / device.totalBytes) * 100)}%)` : `?G/${gb(device.totalBytes)}G`;
+  const shown = Number.isFinite(used)
+    ? `${gb(used)}G/${gb(device.totalBytes)}G (${Math.round((used / device.totalBytes) * 100)}%)`
+    : `?G/${gb(device.totalBytes)}G`;
   return `${PREFIX}Using batch-size ${decision.batch} for ${device.name} ${shown} ✅`;
 }

@@ -45,7 +45,8 @@ export function autobatchFraction(env: Record<string, string | undefined>): numb
   const raw = env.YOLO_AUTOBATCH_FRACTION;
   if (raw === undefined || raw === '') return DEFAULT_FRACTION;
   const value = Number(raw);
-  if (!(value > 0 && value <= 1)) throw new Error(`YOLO_AUTOBATCH_FRACTION=${raw} must be a number in (0, 1], e.g. 0.6`);
+  if (!(value > 0 && value <= 1))
+    throw new Error(`YOLO_AUTOBATCH_FRACTION=${raw} must be a number in (0, 1], e.g. 0.6`);
   return value;
 }
 
@@ -54,7 +55,12 @@ function cappedDevice(device: DeviceMemory, env: Record<string, string | undefin
   if (raw === undefined || raw === '') return device;
   const cap = parseByteSize(raw, 'YOLO_AUTOBATCH_MEMORY');
   if (cap >= device.availableBytes) return device;
-  return { ...device, name: `${device.name} (YOLO_AUTOBATCH_MEMORY=${raw})`, availableBytes: cap, totalBytes: cap + (device.totalBytes - device.availableBytes) };
+  return {
+    ...device,
+    name: `${device.name} (YOLO_AUTOBATCH_MEMORY=${raw})`,
+    availableBytes: cap,
+    totalBytes: cap + (device.totalBytes - device.availableBytes),
+  };
 }
 
 /** This rank's measurement, then the agreed per-rank and total batch sizes (same on every rank). */
@@ -62,21 +68,50 @@ export async function resolveAutoBatch(x: ResolveAutoBatchInput): Promise<Agreed
   const env = x.env ?? process.env;
   const fraction = autobatchFraction(env);
   const device = cappedDevice(currentDeviceMemory(x.localWorldSize, env), env);
-  const probe = createTrainStepProbe({ modelYaml: x.modelYaml, nc: x.nc, lossHyp: x.lossHyp, imgsz: x.imgsz, recompute: x.recompute, ...(x.anchors ? { anchors: x.anchors } : {}) });
+  const probe = createTrainStepProbe({
+    modelYaml: x.modelYaml,
+    nc: x.nc,
+    lossHyp: x.lossHyp,
+    imgsz: x.imgsz,
+    recompute: x.recompute,
+    ...(x.anchors ? { anchors: x.anchors } : {}),
+  });
   let result;
   try {
-    result = await autobatch(probe, { imgsz: x.imgsz, device, params: probe.params, fraction, print: (l) => x.log.info(l), warn: (l) => x.log.warn(l) });
+    result = await autobatch(probe, {
+      imgsz: x.imgsz,
+      device,
+      params: probe.params,
+      fraction,
+      print: (l) => x.log.info(l),
+      warn: (l) => x.log.warn(l),
+    });
   } finally {
     probe.dispose();
   }
   const agreed = await agreeOnBatchSize(x.group, result.batch);
   x.log.record('autobatch', {
-    device: device.name, available_bytes: device.availableBytes, fraction, backward: x.recompute ? 'recompute' : 'tape',
-    samples: result.rows.map((r) => ({ batch: r.batch, bytes: r.bytes, forward_ms: r.forwardMs, backward_ms: r.backwardMs, error: r.error })),
-    fit: result.fit, measured: result.batch, per_rank: agreed.perRank, total: agreed.total, measured_by_rank: agreed.measured,
+    device: device.name,
+    available_bytes: device.availableBytes,
+    fraction,
+    backward: x.recompute ? 'recompute' : 'tape',
+    samples: result.rows.map((r) => ({
+      batch: r.batch,
+      bytes: r.bytes,
+      forward_ms: r.forwardMs,
+      backward_ms: r.backwardMs,
+      error: r.error,
+    })),
+    fit: result.fit,
+    measured: result.batch,
+    per_rank: agreed.perRank,
+    total: agreed.total,
+    measured_by_rank: agreed.measured,
   });
   if (agreed.measured.length > 1) {
-    x.log.info(`${PREFIX}${agreed.measured.length} ranks measured ${agreed.measured.join(', ')}; every rank uses the smallest, ${agreed.perRank}: --batch-size ${agreed.total}`);
+    x.log.info(
+      `${PREFIX}${agreed.measured.length} ranks measured ${agreed.measured.join(', ')}; every rank uses the smallest, ${agreed.perRank}: --batch-size ${agreed.total}`,
+    );
   }
   return agreed;
 }

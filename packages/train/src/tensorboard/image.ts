@@ -12,7 +12,12 @@ export async function summaryImageFromFile(file: string): Promise<SummaryImage> 
 }
 
 /** PNG of raw interleaved pixels (uint8 HWC, 1 to 4 channels). */
-export async function summaryImageFromPixels(pixels: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4): Promise<SummaryImage> {
+export async function summaryImageFromPixels(
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 2 | 3 | 4,
+): Promise<SummaryImage> {
   const data = await sharp(pixels, { raw: { width, height, channels } }).png().toBuffer();
   return { height, width, colorspace: channels, encoded_image_string: data };
 }

@@ -42,7 +42,10 @@ export interface TensorBoardOptions {
 export class TrainTensorBoard {
   private writer: SummaryWriter | null;
 
-  private constructor(writer: SummaryWriter, private readonly log: TensorBoardLog) {
+  private constructor(
+    writer: SummaryWriter,
+    private readonly log: TensorBoardLog,
+  ) {
     this.writer = writer;
   }
 
@@ -51,10 +54,14 @@ export class TrainTensorBoard {
     if (opts.evolve || opts.disabled) return null;
     try {
       const writer = new SummaryWriter(opts.saveDir);
-      opts.log.info(`TensorBoard: Start with 'tensorboard --logdir ${path.dirname(opts.saveDir)}', view at http://localhost:6006/`);
+      opts.log.info(
+        `TensorBoard: Start with 'tensorboard --logdir ${path.dirname(opts.saveDir)}', view at http://localhost:6006/`,
+      );
       return new TrainTensorBoard(writer, opts.log);
     } catch (error) {
-      opts.log.warn(`TensorBoard: not logging, cannot create an event file in ${opts.saveDir}: ${(error as Error).message}`);
+      opts.log.warn(
+        `TensorBoard: not logging, cannot create an event file in ${opts.saveDir}: ${(error as Error).message}`,
+      );
       return null;
     }
   }
@@ -65,7 +72,8 @@ export class TrainTensorBoard {
 
   /** One epoch's results.csv values (RESULT_KEYS order), flushed to disk. */
   epoch(values: readonly number[], epoch: number): void {
-    if (values.length !== RESULT_KEYS.length) throw new Error(`TensorBoard epoch needs ${RESULT_KEYS.length} values, got ${values.length}`);
+    if (values.length !== RESULT_KEYS.length)
+      throw new Error(`TensorBoard epoch needs ${RESULT_KEYS.length} values, got ${values.length}`);
     this.guard(() => {
       RESULT_KEYS.forEach((key, i) => this.writer!.addScalar(key, values[i]!, epoch));
       this.writer!.flush();

@@ -41,9 +41,7 @@ message Summary {
 `;
 
 /** One Summary.Value: a scalar or an image under a tag. */
-export type SummaryValue =
-  | { tag: string; simple_value: number }
-  | { tag: string; image: SummaryImage };
+export type SummaryValue = { tag: string; simple_value: number } | { tag: string; image: SummaryImage };
 
 export interface SummaryImage {
   height: number;

@@ -76,9 +76,13 @@ export class SummaryWriter {
     this.closed = true;
   }
 
-  private addSummary(value: { tag: string; simple_value: number } | { tag: string; image: SummaryImage }, step: number): void {
+  private addSummary(
+    value: { tag: string; simple_value: number } | { tag: string; image: SummaryImage },
+    step: number,
+  ): void {
     this.assertOpen();
-    if (!Number.isSafeInteger(step) || step < 0) throw new RangeError(`TensorBoard step must be a non-negative integer, got ${step}`);
+    if (!Number.isSafeInteger(step) || step < 0)
+      throw new RangeError(`TensorBoard step must be a non-negative integer, got ${step}`);
     this.add({ wall_time: this.wallTime(), step, summary: { value: [value] } });
   }
 

@@ -27,17 +27,32 @@ async function microShapes(): Promise<{ name: string; shape: number[] }[]> {
 }
 
 function tensors(list: { name: string; shape: number[] }[], value: (name: string, i: number) => number): NamedTensor[] {
-  return list.map(({ name, shape }) => ({ name, shape, data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => value(name, i)) }));
+  return list.map(({ name, shape }) => ({
+    name,
+    shape,
+    data: Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => value(name, i)),
+  }));
 }
 
 export async function sampleCheckpoint(epoch: number, optimizerValues = 1000): Promise<Checkpoint> {
   const entries = await microShapes();
-  const value = (name: string, i: number): number => (name.endsWith('num_batches_tracked') ? epoch : Math.sin(i + epoch));
+  const value = (name: string, i: number): number =>
+    name.endsWith('num_batches_tracked') ? epoch : Math.sin(i + epoch);
   const momentum = new Float32Array(optimizerValues).map((_, i) => Math.sin(i + epoch) * 0.1);
   return {
     meta: {
-      epoch, best_fitness: 0.5, updates: 10 * epoch, optimizer: { name: 'SGD', step: epoch }, opt: { epochs: 3, cfg: 'micro.yaml' }, hyp: { lr0: 0.01 },
-      model_yaml: MICRO_YAML as unknown as Record<string, unknown>, names: ['a', 'b', 'c'], nc: 3, best_epoch: 0, maps: [0, 0, 0], date: new Date(0).toISOString(),
+      epoch,
+      best_fitness: 0.5,
+      updates: 10 * epoch,
+      optimizer: { name: 'SGD', step: epoch },
+      opt: { epochs: 3, cfg: 'micro.yaml' },
+      hyp: { lr0: 0.01 },
+      model_yaml: MICRO_YAML as unknown as Record<string, unknown>,
+      names: ['a', 'b', 'c'],
+      nc: 3,
+      best_epoch: 0,
+      maps: [0, 0, 0],
+      date: new Date(0).toISOString(),
       extra: { last_opt_step: epoch },
     },
     model: tensors(entries, value),

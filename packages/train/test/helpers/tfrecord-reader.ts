@@ -42,7 +42,8 @@ export function readRecords(file: Uint8Array): RecordScan {
     const length = Number(view.getBigUint64(at, true));
     if (file.length - at < 12 + length + 4) break;
     const data = file.subarray(at + 12, at + 12 + length);
-    if (view.getUint32(at + 12 + length, true) !== masked(data)) throw new Error(`data CRC mismatch in the record at byte ${at}`);
+    if (view.getUint32(at + 12 + length, true) !== masked(data))
+      throw new Error(`data CRC mismatch in the record at byte ${at}`);
     records.push(data);
     at += 16 + length;
   }
@@ -146,7 +147,8 @@ export function decodeEvent(buf: Uint8Array): DecodedEvent {
     if (f.number === 1) event.wallTime = float64(f.bytes!);
     else if (f.number === 2) event.step = Number(BigInt.asIntN(64, f.varint!));
     else if (f.number === 3) event.fileVersion = text.decode(f.bytes);
-    else if (f.number === 5) for (const v of decodeFields(f.bytes!)) if (v.number === 1) event.values.push(decodeValue(v.bytes!));
+    else if (f.number === 5)
+      for (const v of decodeFields(f.bytes!)) if (v.number === 1) event.values.push(decodeValue(v.bytes!));
   }
   return event;
 }

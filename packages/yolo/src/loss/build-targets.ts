@@ -29,8 +29,15 @@ export type PredShape = readonly number[];
  * @param targets rows [image, class, x, y, w, h] (xywh normalised 0..1), [nt, 6] flat
  * @param anchors grid units, [nl, na, 2] flat (model.24.anchors)
  */
-export function buildTargets(shapes: PredShape[], targets: Float32Array, anchors: Float32Array, na: number, anchorT: number): LayerTargets[] {
-  if (targets.length % 6 !== 0) throw new Error(`targets must be rows of 6 values [image, class, x, y, w, h], got ${targets.length} values`);
+export function buildTargets(
+  shapes: PredShape[],
+  targets: Float32Array,
+  anchors: Float32Array,
+  na: number,
+  anchorT: number,
+): LayerTargets[] {
+  if (targets.length % 6 !== 0)
+    throw new Error(`targets must be rows of 6 values [image, class, x, y, w, h], got ${targets.length} values`);
   const nt = targets.length / 6;
   const g = 0.5;
   const off = [
@@ -55,14 +62,21 @@ export function buildTargets(shapes: PredShape[], targets: Float32Array, anchors
         const rw = f(gw / aw);
         const rh = f(gh / ah);
         const worst = Math.max(rw, f(1 / rw), rh, f(1 / rh));
-        if (worst < anchorT) kept.push({ a, j, gx: f(targets[j * 6 + 2]! * nx), gy: f(targets[j * 6 + 3]! * ny), gw, gh });
+        if (worst < anchorT)
+          kept.push({ a, j, gx: f(targets[j * 6 + 2]! * nx), gy: f(targets[j * 6 + 3]! * ny), gw, gh });
       }
     }
     const frac = (v: number): number => f(v - Math.floor(v));
     const masks = kept.map((t) => {
       const gxi = f(nx - t.gx);
       const gyi = f(ny - t.gy);
-      return [true, frac(t.gx) < g && t.gx > 1, frac(t.gy) < g && t.gy > 1, frac(gxi) < g && gxi > 1, frac(gyi) < g && gyi > 1];
+      return [
+        true,
+        frac(t.gx) < g && t.gx > 1,
+        frac(t.gy) < g && t.gy > 1,
+        frac(gxi) < g && gxi > 1,
+        frac(gyi) < g && gyi > 1,
+      ];
     });
     const rows: { t: (typeof kept)[number]; o: number }[] = [];
     for (let o = 0; o < 5; o++) kept.forEach((t, k) => masks[k]![o] && rows.push({ t, o }));

@@ -47,7 +47,10 @@ export interface LossOutput {
  * box *= 3/nl, cls *= nc/80 * 3/nl, obj *= (imgsz/640)^2 * 3/nl, label_smoothing set.
  * Returns a new object; other keys are copied.
  */
-export function scaleLossHyp<T extends LossHyp>(hyp: T, o: { nl: number; nc: number; imgsz: number; labelSmoothing?: number }): T {
+export function scaleLossHyp<T extends LossHyp>(
+  hyp: T,
+  o: { nl: number; nc: number; imgsz: number; labelSmoothing?: number },
+): T {
   const k = 3 / o.nl;
   return {
     ...hyp,
@@ -92,13 +95,22 @@ export class ComputeLoss {
 
   /** Refuse target rows that would index outside the batch or the class list (torch raises there too). */
   private checkTargets(targets: Float32Array, bs: number): void {
-    if (targets.length % 6 !== 0) throw new Error(`ComputeLoss: targets must be rows of 6 values [image, class, x, y, w, h], got ${targets.length} values`);
+    if (targets.length % 6 !== 0)
+      throw new Error(
+        `ComputeLoss: targets must be rows of 6 values [image, class, x, y, w, h], got ${targets.length} values`,
+      );
     for (let r = 0; r < targets.length / 6; r++) {
       const b = targets[r * 6]!;
       const c = targets[r * 6 + 1]!;
-      if (!(Number.isInteger(b) && b >= 0 && b < bs)) throw new Error(`ComputeLoss: target row ${r} has image index ${b}, the batch has ${bs} images`);
-      if (!(Number.isInteger(c) && c >= 0 && c < this.nc)) throw new Error(`ComputeLoss: target row ${r} has class ${c}, the model has nc=${this.nc} (check the dataset YAML's nc/names)`);
-      for (let k = 2; k < 6; k++) if (!Number.isFinite(targets[r * 6 + k]!)) throw new Error(`ComputeLoss: target row ${r} has a non-finite box value`);
+      if (!(Number.isInteger(b) && b >= 0 && b < bs))
+        throw new Error(`ComputeLoss: target row ${r} has image index ${b}, the batch has ${bs} images`);
+      if (!(Number.isInteger(c) && c >= 0 && c < this.nc))
+        throw new Error(
+          `ComputeLoss: target row ${r} has class ${c}, the model has nc=${this.nc} (check the dataset YAML's nc/names)`,
+        );
+      for (let k = 2; k < 6; k++)
+        if (!Number.isFinite(targets[r * 6 + k]!))
+          throw new Error(`ComputeLoss: target row ${r} has a non-finite box value`);
     }
   }
 
@@ -116,7 +128,8 @@ export class ComputeLoss {
    * @param targets rows [image, class, x, y, w, h] (normalised xywh), [nt, 6] flat
    */
   compute(p: tf.Tensor5D[], targets: Float32Array): LossOutput {
-    if (p.length !== this.nl) throw new Error(`ComputeLoss: expected ${this.nl} layers of predictions, got ${p.length}`);
+    if (p.length !== this.nl)
+      throw new Error(`ComputeLoss: expected ${this.nl} layers of predictions, got ${p.length}`);
     this.checkTargets(targets, p[0]!.shape[0]);
     const lt = this.buildTargets(
       p.map((t) => t.shape),
@@ -129,7 +142,8 @@ export class ComputeLoss {
       const bs = p[0]!.shape[0];
       p.forEach((pi, i) => {
         const [, na, ny, nx, no] = pi.shape;
-        if (no !== this.nc + 5) throw new Error(`ComputeLoss: layer ${i} has ${no} outputs per anchor, expected ${this.nc + 5}`);
+        if (no !== this.nc + 5)
+          throw new Error(`ComputeLoss: layer ${i} has ${no} outputs per anchor, expected ${this.nc + 5}`);
         const cells = bs * na * ny * nx;
         const flat = tf.reshape(pi, [cells, no]) as tf.Tensor2D;
         const t = lt[i]!;

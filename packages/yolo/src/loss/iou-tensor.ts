@@ -24,7 +24,10 @@ export function bboxIouXywh(box1: tf.Tensor2D, box2: tf.Tensor2D, kind: IouKind 
     const b2y1 = tf.sub(y2!, h2_);
     const b2y2 = tf.add(y2!, h2_);
     const clamp0 = (t: tf.Tensor): tf.Tensor => tf.clipByValue(t, 0, Number.MAX_VALUE);
-    const inter = tf.mul(clamp0(tf.sub(tf.minimum(b1x2, b2x2), tf.maximum(b1x1, b2x1))), clamp0(tf.sub(tf.minimum(b1y2, b2y2), tf.maximum(b1y1, b2y1))));
+    const inter = tf.mul(
+      clamp0(tf.sub(tf.minimum(b1x2, b2x2), tf.maximum(b1x1, b2x1))),
+      clamp0(tf.sub(tf.minimum(b1y2, b2y2), tf.maximum(b1y1, b2y1))),
+    );
     const union = tf.add(tf.sub(tf.add(tf.mul(w1!, h1!), tf.mul(w2!, h2!)), inter), eps);
     const iou = tf.div(inter, union);
     let out: tf.Tensor = iou;
@@ -37,7 +40,10 @@ export function bboxIouXywh(box1: tf.Tensor2D, box2: tf.Tensor2D, kind: IouKind 
       } else {
         const c2 = tf.add(tf.add(tf.square(cw), tf.square(ch)), eps);
         const rho2 = tf.div(
-          tf.add(tf.square(tf.sub(tf.sub(tf.add(b2x1, b2x2), b1x1), b1x2)), tf.square(tf.sub(tf.sub(tf.add(b2y1, b2y2), b1y1), b1y2))),
+          tf.add(
+            tf.square(tf.sub(tf.sub(tf.add(b2x1, b2x2), b1x1), b1x2)),
+            tf.square(tf.sub(tf.sub(tf.add(b2y1, b2y2), b1y1), b1y2)),
+          ),
           4,
         );
         if (kind === 'DIoU') out = tf.sub(iou, tf.div(rho2, c2));

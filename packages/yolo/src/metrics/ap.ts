@@ -13,7 +13,13 @@ export function linspace(start: number, stop: number, num: number): Float64Array
 }
 
 /** np.interp(x, xp, fp, left, right) for increasing xp (ties: the last equal xp wins, as NumPy). */
-export function interp(x: ArrayLike<number>, xp: ArrayLike<number>, fp: ArrayLike<number>, left?: number, right?: number): Float64Array {
+export function interp(
+  x: ArrayLike<number>,
+  xp: ArrayLike<number>,
+  fp: ArrayLike<number>,
+  left?: number,
+  right?: number,
+): Float64Array {
   const n = xp.length;
   const out = new Float64Array(x.length);
   const l = left ?? fp[0]!;
@@ -63,7 +69,10 @@ export function trapz(y: ArrayLike<number>, x: ArrayLike<number>): number {
 }
 
 /** compute_ap: 101-point interpolated area under the precision envelope (COCO). */
-export function computeAp(recall: ArrayLike<number>, precision: ArrayLike<number>): { ap: number; mpre: Float64Array; mrec: Float64Array } {
+export function computeAp(
+  recall: ArrayLike<number>,
+  precision: ArrayLike<number>,
+): { ap: number; mpre: Float64Array; mrec: Float64Array } {
   const n = recall.length;
   const mrec = new Float64Array(n + 2);
   const mpre = new Float64Array(n + 2);
@@ -121,7 +130,14 @@ export interface ApPerClassResult {
  * F1 at the confidence maximising the smoothed mean F1.
  * @param tp [n, nIou] row-major true-positive flags
  */
-export function apPerClass(tp: ArrayLike<number | boolean>, nIou: number, conf: ArrayLike<number>, predCls: ArrayLike<number>, targetCls: ArrayLike<number>, eps = 1e-16): ApPerClassResult {
+export function apPerClass(
+  tp: ArrayLike<number | boolean>,
+  nIou: number,
+  conf: ArrayLike<number>,
+  predCls: ArrayLike<number>,
+  targetCls: ArrayLike<number>,
+  eps = 1e-16,
+): ApPerClassResult {
   const n = conf.length;
   // np.argsort(-conf): stable on our side (ties are rare and unordered upstream)
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => conf[b]! - conf[a]! || a - b);
@@ -161,7 +177,9 @@ export function apPerClass(tp: ArrayLike<number | boolean>, nIou: number, conf: 
     pCurve[ci] = interp(negPx, negConf, precision[0]!, 1);
     for (let j = 0; j < nIou; j++) ap[ci * nIou + j] = computeAp(recall[j]!, precision[j]!).ap;
   });
-  const f1Curve = unique.map((_, ci) => pCurve[ci]!.map((p, k) => (2 * p * rCurve[ci]![k]!) / (p + rCurve[ci]![k]! + eps)));
+  const f1Curve = unique.map((_, ci) =>
+    pCurve[ci]!.map((p, k) => (2 * p * rCurve[ci]![k]!) / (p + rCurve[ci]![k]! + eps)),
+  );
   const meanF1 = new Float64Array(1000);
   for (let k = 0; k < 1000; k++) {
     let s = 0;
@@ -176,11 +194,28 @@ export function apPerClass(tp: ArrayLike<number | boolean>, nIou: number, conf: 
   const f1 = Float64Array.from(f1Curve, (c) => c[best]!);
   const tpOut = Float64Array.from(r, (v, ci) => roundHalfEven(v * counts.get(unique[ci]!)!));
   const fpOut = Float64Array.from(tpOut, (t, ci) => roundHalfEven(t / (p[ci]! + eps) - t));
-  return { tp: tpOut, fp: fpOut, p, r, f1, ap, nIou, uniqueClasses: Int32Array.from(unique), curves: { px, p: pCurve, r: rCurve, f1: f1Curve } };
+  return {
+    tp: tpOut,
+    fp: fpOut,
+    p,
+    r,
+    f1,
+    ap,
+    nIou,
+    uniqueClasses: Int32Array.from(unique),
+    curves: { px, p: pCurve, r: rCurve, f1: f1Curve },
+  };
 }
 
 /** The summary val.py prints: mp, mr, map50, map (mean over classes of ap[:,0] and ap.mean(1)). */
-export function apSummary(res: ApPerClassResult): { ap50: Float64Array; apMean: Float64Array; mp: number; mr: number; map50: number; map: number } {
+export function apSummary(res: ApPerClassResult): {
+  ap50: Float64Array;
+  apMean: Float64Array;
+  mp: number;
+  mr: number;
+  map50: number;
+  map: number;
+} {
   const nc = res.uniqueClasses.length;
   const ap50 = new Float64Array(nc);
   const apMean = new Float64Array(nc);

@@ -34,7 +34,11 @@ function byIouDesc(rows: Match[]): Match[] {
  * @param labels [M, 5] = cls, x1, y1, x2, y2
  * @returns correct [N, nIou] (0/1) row-major
  */
-export function processBatch(detections: ArrayLike<number>, labels: ArrayLike<number>, iouv: ArrayLike<number> = iouVector()): Uint8Array {
+export function processBatch(
+  detections: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  iouv: ArrayLike<number> = iouVector(),
+): Uint8Array {
   const N = Math.floor(detections.length / 6);
   const M = Math.floor(labels.length / 5);
   const K = iouv.length;
@@ -98,7 +102,9 @@ export class ConfusionMatrix {
     const iou = boxIou(lb, box);
     const N = dets.length;
     let matches: Match[] = [];
-    for (let l = 0; l < M; l++) for (let d = 0; d < N; d++) if (iou[l * N + d]! > this.iouThres) matches.push({ label: l, det: d, iou: iou[l * N + d]! });
+    for (let l = 0; l < M; l++)
+      for (let d = 0; d < N; d++)
+        if (iou[l * N + d]! > this.iouThres) matches.push({ label: l, det: d, iou: iou[l * N + d]! });
     if (matches.length > 1) {
       matches = byIouDesc(matches);
       matches = uniqueFirst(matches, 'det');

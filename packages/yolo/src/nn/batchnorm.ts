@@ -24,7 +24,11 @@ export class BatchNorm2d {
   readonly runningVar: tf.Variable<tf.Rank.R1>;
   numBatchesTracked = 0;
 
-  constructor(reg: StateRegistry, prefix: string, readonly channels: number) {
+  constructor(
+    reg: StateRegistry,
+    prefix: string,
+    readonly channels: number,
+  ) {
     this.weight = reg.vector(`${prefix}.weight`, 'bn.weight', new Float32Array(channels).fill(1), true);
     this.bias = reg.vector(`${prefix}.bias`, 'bn.bias', new Float32Array(channels), true);
     this.runningMean = reg.vector(`${prefix}.running_mean`, 'bn.running_mean', new Float32Array(channels), false);
@@ -84,7 +88,10 @@ export class BatchNorm2d {
           const sumDy = tf.sum(dy, axes);
           const sumDyXhat = tf.sum(tf.mul(dy, xhat), axes);
           const k = tf.mul(gs, rs);
-          const dx = tf.sub(tf.sub(tf.mul(dy, k), tf.mul(xhat, tf.mul(k, tf.div(sumDyXhat, count)))), tf.mul(k, tf.div(sumDy, count)));
+          const dx = tf.sub(
+            tf.sub(tf.mul(dy, k), tf.mul(xhat, tf.mul(k, tf.div(sumDyXhat, count)))),
+            tf.mul(k, tf.div(sumDy, count)),
+          );
           return [dx, sumDyXhat, sumDy];
         },
       };

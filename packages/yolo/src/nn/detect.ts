@@ -20,16 +20,28 @@ export class Detect {
   stride: number[] = [];
   private grids = new Map<string, tf.Tensor>();
 
-  constructor(reg: StateRegistry, readonly prefix: string, readonly nc: number, anchorsPixels: number[][], readonly ch: number[]) {
+  constructor(
+    reg: StateRegistry,
+    readonly prefix: string,
+    readonly nc: number,
+    anchorsPixels: number[][],
+    readonly ch: number[],
+  ) {
     this.nl = anchorsPixels.length;
     this.na = Math.floor(anchorsPixels[0]!.length / 2);
     this.no = nc + 5;
     this.anchors = Float32Array.from(anchorsPixels.flat());
     if (ch.length !== this.nl) throw new Error(`Detect: ${ch.length} inputs but ${this.nl} anchor rows`);
-    reg.host(`${prefix}.anchors`, 'anchors', [this.nl, this.na, 2], () => Float32Array.from(this.anchors), (d) => {
-      this.anchors = Float32Array.from(d);
-      this.clearCache();
-    });
+    reg.host(
+      `${prefix}.anchors`,
+      'anchors',
+      [this.nl, this.na, 2],
+      () => Float32Array.from(this.anchors),
+      (d) => {
+        this.anchors = Float32Array.from(d);
+        this.clearCache();
+      },
+    );
     ch.forEach((c, i) => {
       this.weights.push(reg.convWeight(`${prefix}.m.${i}.weight`, [this.no * this.na, c, 1, 1]));
       const bound = 1 / Math.sqrt(c);

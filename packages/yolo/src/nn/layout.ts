@@ -10,7 +10,11 @@
  * Copies a 4-D row-major array into the axis order `perm` (out axis k = src axis perm[k]),
  * as numpy's `transpose(perm)` followed by a contiguous copy.
  */
-export function transpose4(src: ArrayLike<number>, shape: readonly number[], perm: readonly [number, number, number, number]): Float32Array {
+export function transpose4(
+  src: ArrayLike<number>,
+  shape: readonly number[],
+  perm: readonly [number, number, number, number],
+): Float32Array {
   const [d0, d1, d2, d3] = shape as [number, number, number, number];
   const srcStride = [d1 * d2 * d3, d2 * d3, d3, 1];
   const outShape = perm.map((a) => shape[a]!) as [number, number, number, number];

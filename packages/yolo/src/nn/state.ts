@@ -70,7 +70,13 @@ export class StateRegistry {
   }
 
   /** Host-side entries (num_batches_tracked, anchors). */
-  host(name: string, role: EntryRole, shape: number[], read: () => Float32Array, write: (d: ArrayLike<number>) => void): void {
+  host(
+    name: string,
+    role: EntryRole,
+    shape: number[],
+    read: () => Float32Array,
+    write: (d: ArrayLike<number>) => void,
+  ): void {
     this.entries.push({ name, role, shape, variable: null, read, write });
   }
 }

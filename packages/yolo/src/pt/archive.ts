@@ -19,7 +19,9 @@ export interface PtArchive {
 }
 
 /** torch's legacy magic number 0x1950a86a20f9469cfc6c, pickled as a LONG1 after PROTO 2. */
-const LEGACY_MAGIC = Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]);
+const LEGACY_MAGIC = Uint8Array.from([
+  0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19,
+]);
 
 function startsWith(bytes: Uint8Array, prefix: ArrayLike<number>, at = 0): boolean {
   if (bytes.byteLength < at + prefix.length) return false;
@@ -30,17 +32,34 @@ function startsWith(bytes: Uint8Array, prefix: ArrayLike<number>, at = 0): boole
 /** Refuse what is not a zip checkpoint with a message saying what it is. */
 function checkFormat(bytes: Uint8Array, file: string): void {
   if (startsWith(bytes, [0x50, 0x4b, 0x03, 0x04])) return;
-  const legacy = 'written by PyTorch < 1.6 (legacy serialization); re-save it with a newer torch: torch.save(torch.load(f), f)';
+  const legacy =
+    'written by PyTorch < 1.6 (legacy serialization); re-save it with a newer torch: torch.save(torch.load(f), f)';
   if (startsWith(bytes, LEGACY_MAGIC)) throw new PtError('LEGACY_FORMAT', file, `${legacy}`);
-  if (startsWith(bytes, Array.from('ustar', (c) => c.charCodeAt(0)), 257)) throw new PtError('LEGACY_FORMAT', file, `is a tar archive, ${legacy}`);
+  if (
+    startsWith(
+      bytes,
+      Array.from('ustar', (c) => c.charCodeAt(0)),
+      257,
+    )
+  )
+    throw new PtError('LEGACY_FORMAT', file, `is a tar archive, ${legacy}`);
   if (bytes.byteLength === 0) throw new PtError('NOT_A_CHECKPOINT', file, 'is empty');
-  throw new PtError('NOT_A_CHECKPOINT', file, 'is not a PyTorch checkpoint (no zip signature): give a .pt written by torch.save, e.g. YOLOv5 weights');
+  throw new PtError(
+    'NOT_A_CHECKPOINT',
+    file,
+    'is not a PyTorch checkpoint (no zip signature): give a .pt written by torch.save, e.g. YOLOv5 weights',
+  );
 }
 
 /** The single `<name>/data.pkl` of the archive. */
 function findPickle(records: Map<string, Uint8Array>, file: string): string {
   const pickles = [...records.keys()].filter((name) => name.endsWith('/data.pkl') || name === 'data.pkl');
-  if (pickles.length !== 1) throw new PtError('NOT_A_CHECKPOINT', file, `is a zip archive but not a torch.save file (${pickles.length} data.pkl records)`);
+  if (pickles.length !== 1)
+    throw new PtError(
+      'NOT_A_CHECKPOINT',
+      file,
+      `is a zip archive but not a torch.save file (${pickles.length} data.pkl records)`,
+    );
   return pickles[0]!.slice(0, -'data.pkl'.length);
 }
 

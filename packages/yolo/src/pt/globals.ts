@@ -111,7 +111,13 @@ function ints(value: PyValue | undefined, what: string): number[] {
 function rebuildTensor(args: readonly PyValue[]): PyValue {
   const storage = args[0];
   if (!(storage instanceof TorchStorage)) throw new Error('_rebuild_tensor_v2: the first argument is not a storage');
-  return new TorchTensor(storage, Number(args[1]), ints(args[2], 'tensor size'), ints(args[3], 'tensor stride'), args[4] === true);
+  return new TorchTensor(
+    storage,
+    Number(args[1]),
+    ints(args[2], 'tensor size'),
+    ints(args[3], 'tensor stride'),
+    args[4] === true,
+  );
 }
 
 /** torch._utils._rebuild_parameter(data, requires_grad, backward_hooks): the tensor, marked as a Parameter. */
@@ -156,7 +162,8 @@ function numpyDtype(args: readonly PyValue[]): PyValue {
 function numpyScalar(args: readonly PyValue[]): PyValue {
   const dtype = args[0];
   const raw = args[1];
-  if (!(dtype instanceof NumpyDtype) || !(raw instanceof Uint8Array)) throw new Error('numpy scalar: unexpected arguments');
+  if (!(dtype instanceof NumpyDtype) || !(raw instanceof Uint8Array))
+    throw new Error('numpy scalar: unexpected arguments');
   return decodeNumpy(dtype, raw)[0] ?? null;
 }
 
@@ -198,7 +205,8 @@ export function setNumpyState(array: NumpyArray, state: PyValue): void {
 
 function buildTable(): Map<string, GlobalEntry> {
   const table = new Map<string, GlobalEntry>();
-  const fn = (name: string, call: (args: readonly PyValue[]) => PyValue): void => void table.set(name, { kind: 'function', call });
+  const fn = (name: string, call: (args: readonly PyValue[]) => PyValue): void =>
+    void table.set(name, { kind: 'function', call });
   for (const [name, dtype] of Object.entries(STORAGE_TYPES)) table.set(`torch.${name}`, { kind: 'storage', dtype });
   for (const name of MODULE_CLASSES) table.set(name, { kind: 'class' });
   table.set('argparse.Namespace', { kind: 'class' });
@@ -212,7 +220,8 @@ function buildTable(): Map<string, GlobalEntry> {
   fn('__builtin__.frozenset', pySet);
   fn('builtins.frozenset', pySet);
   fn('_codecs.encode', latin1Bytes);
-  for (const name of ['Path', 'PosixPath', 'WindowsPath', 'PurePosixPath', 'PureWindowsPath']) fn(`pathlib.${name}`, pathString);
+  for (const name of ['Path', 'PosixPath', 'WindowsPath', 'PurePosixPath', 'PureWindowsPath'])
+    fn(`pathlib.${name}`, pathString);
   for (const core of ['numpy.core.multiarray', 'numpy._core.multiarray']) {
     fn(`${core}._reconstruct`, numpyReconstruct);
     fn(`${core}.scalar`, numpyScalar);

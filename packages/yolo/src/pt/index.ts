@@ -4,7 +4,14 @@ export { PtError } from './errors.js';
 export type { PtErrorCode } from './errors.js';
 export { readPt, readPtFile } from './read-checkpoint.js';
 export type { PtCheckpoint, PtModel, PtStateDict, PtTensor } from './read-checkpoint.js';
-export { checkpointModel, checkpointYaml, modelFromCheckpoint, loadStrict, intersectDicts, toStateDict } from './to-model.js';
+export {
+  checkpointModel,
+  checkpointYaml,
+  modelFromCheckpoint,
+  loadStrict,
+  intersectDicts,
+  toStateDict,
+} from './to-model.js';
 export type { Transfer, WeightsSource } from './to-model.js';
 export { encodeYolov5Checkpoint, float32Tensors } from './write-checkpoint.js';
 export type { Yolov5CheckpointInput } from './write-checkpoint.js';
@@ -15,5 +22,16 @@ export { unpickle } from './unpickle.js';
 export { pickle } from './pickle.js';
 export { GLOBALS } from './globals.js';
 export { toHalfBits, fromHalfBits } from './half.js';
-export { PyFloat, PyGlobal, PyObject, PyOrderedDict, PyTuple, TensorOut, TorchStorage, TorchTensor, toPlain, sequenceItems } from './values.js';
+export {
+  PyFloat,
+  PyGlobal,
+  PyObject,
+  PyOrderedDict,
+  PyTuple,
+  TensorOut,
+  TorchStorage,
+  TorchTensor,
+  toPlain,
+  sequenceItems,
+} from './values.js';
 export type { PyValue, OutDtype, StorageDtype } from './values.js';

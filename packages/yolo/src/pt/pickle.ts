@@ -2,10 +2,24 @@
 // become `torch._utils._rebuild_tensor_v2` calls on persistent storages ('storage', type, key,
 // 'cpu', numel), `_rebuild_parameter` for parameters; their bytes are returned for the zip.
 import { toHalfBits } from './half.js';
-import { PyFloat, PyGlobal, PyObject, PyOrderedDict, PyTuple, TensorOut, type OutDtype, type PyValue } from './values.js';
+import {
+  PyFloat,
+  PyGlobal,
+  PyObject,
+  PyOrderedDict,
+  PyTuple,
+  TensorOut,
+  type OutDtype,
+  type PyValue,
+} from './values.js';
 import { contiguousStride } from './tensor-data.js';
 
-const STORAGE_CLASS: Record<OutDtype, string> = { float16: 'HalfStorage', float32: 'FloatStorage', int64: 'LongStorage', int32: 'IntStorage' };
+const STORAGE_CLASS: Record<OutDtype, string> = {
+  float16: 'HalfStorage',
+  float32: 'FloatStorage',
+  int64: 'LongStorage',
+  int32: 'IntStorage',
+};
 
 /** A pickle and the storages it refers to (`data/<key>` records of the archive). */
 export interface Pickled {
@@ -46,13 +60,15 @@ class Writer {
     if (value === null) return this.op(0x4e); // NONE
     if (value === true) return this.op(0x88); // NEWTRUE
     if (value === false) return this.op(0x89); // NEWFALSE
-    if (typeof value === 'number') return Number.isInteger(value) && !Object.is(value, -0) ? this.int(BigInt(value)) : this.float(value);
+    if (typeof value === 'number')
+      return Number.isInteger(value) && !Object.is(value, -0) ? this.int(BigInt(value)) : this.float(value);
     if (typeof value === 'bigint') return this.int(value);
     if (value instanceof PyFloat) return this.float(value.value);
     if (typeof value === 'string') return this.string(value);
     if (value instanceof PyTuple) return this.tuple(value.items);
     if (Array.isArray(value)) return this.list(value);
-    if (value instanceof PyOrderedDict) return this.call('collections', 'OrderedDict', [[...value.entries()].map(([k, v]) => new PyTuple([k, v]))]);
+    if (value instanceof PyOrderedDict)
+      return this.call('collections', 'OrderedDict', [[...value.entries()].map(([k, v]) => new PyTuple([k, v]))]);
     if (value instanceof Map) return this.dict(value);
     if (value instanceof Set) return this.call('__builtin__', 'set', [[...value]]);
     if (value instanceof TensorOut) return this.tensor(value);
@@ -74,7 +90,10 @@ class Writer {
     do {
       bytes.push(Number(rest & 0xffn));
       rest >>= 8n;
-    } while (!((rest === 0n && !(bytes[bytes.length - 1]! & 0x80)) || (rest === -1n && bytes[bytes.length - 1]! & 0x80)));
+    } while (!(
+      (rest === 0n && !(bytes[bytes.length - 1]! & 0x80)) ||
+      (rest === -1n && bytes[bytes.length - 1]! & 0x80)
+    ));
     this.bytes([0x8a, bytes.length, ...bytes]); // LONG1
   }
   private float(value: number): void {
@@ -137,7 +156,8 @@ class Writer {
   private tensor(tensor: TensorOut): void {
     const key = String(this.storages.length);
     const count = tensor.shape.reduce((a, b) => a * b, 1);
-    if (count !== tensor.data.length) throw new Error(`tensor of shape [${tensor.shape}] given ${tensor.data.length} values`);
+    if (count !== tensor.data.length)
+      throw new Error(`tensor of shape [${tensor.shape}] given ${tensor.data.length} values`);
     this.storages.push({ key, bytes: storageBytes(tensor) });
     if (tensor.parameter) this.global('torch._utils', '_rebuild_parameter');
     if (tensor.parameter) this.op(0x28);
@@ -164,10 +184,14 @@ class Writer {
 function storageBytes(tensor: TensorOut): Uint8Array {
   const n = tensor.data.length;
   switch (tensor.dtype) {
-    case 'float16': return new Uint8Array(Uint16Array.from({ length: n }, (_, k) => toHalfBits(tensor.data[k]!)).buffer);
-    case 'float32': return new Uint8Array(Float32Array.from(tensor.data).buffer);
-    case 'int32': return new Uint8Array(Int32Array.from(tensor.data).buffer);
-    case 'int64': return new Uint8Array(BigInt64Array.from({ length: n }, (_, k) => BigInt(Math.trunc(tensor.data[k]!))).buffer);
+    case 'float16':
+      return new Uint8Array(Uint16Array.from({ length: n }, (_, k) => toHalfBits(tensor.data[k]!)).buffer);
+    case 'float32':
+      return new Uint8Array(Float32Array.from(tensor.data).buffer);
+    case 'int32':
+      return new Uint8Array(Int32Array.from(tensor.data).buffer);
+    case 'int64':
+      return new Uint8Array(BigInt64Array.from({ length: n }, (_, k) => BigInt(Math.trunc(tensor.data[k]!))).buffer);
   }
 }
 

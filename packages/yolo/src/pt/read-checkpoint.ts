@@ -52,7 +52,11 @@ export function readPtFile(path: string): PtCheckpoint {
   try {
     bytes = readFileSync(path);
   } catch (err) {
-    throw new PtError('NOT_A_CHECKPOINT', path, `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    throw new PtError(
+      'NOT_A_CHECKPOINT',
+      path,
+      `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+    );
   }
   return readPt(bytes, path);
 }
@@ -60,11 +64,26 @@ export function readPtFile(path: string): PtCheckpoint {
 export function readPt(bytes: Uint8Array, file: string): PtCheckpoint {
   const archive = openPtArchive(bytes, file);
   const root = archive.root;
-  const empty = { ema: null, epoch: null, bestFitness: null, updates: null, opt: null, date: null, top: new Map<PyValue, PyValue>(), archive, file };
+  const empty = {
+    ema: null,
+    epoch: null,
+    bestFitness: null,
+    updates: null,
+    opt: null,
+    date: null,
+    top: new Map<PyValue, PyValue>(),
+    archive,
+    file,
+  };
   if (isStateDict(root)) return { ...empty, kind: 'state-dict', model: stateDictModel(root, archive), top: root };
-  if (root instanceof PyObject) return { ...empty, kind: 'model', model: readModel(root, archive, 'the pickled model') };
+  if (root instanceof PyObject)
+    return { ...empty, kind: 'model', model: readModel(root, archive, 'the pickled model') };
   if (!(root instanceof Map) || !root.has('model'))
-    throw new PtError('NOT_A_CHECKPOINT', file, `holds ${describeRoot(root)}, not a YOLOv5 checkpoint ({model, ema, ...}) or a state_dict`);
+    throw new PtError(
+      'NOT_A_CHECKPOINT',
+      file,
+      `holds ${describeRoot(root)}, not a YOLOv5 checkpoint ({model, ema, ...}) or a state_dict`,
+    );
   const number = (key: string): number | null => {
     const value = toPlain(root.get(key) ?? null);
     const first = Array.isArray(value) ? value[0] : value;
@@ -148,15 +167,25 @@ function walkModule(module: PyValue, prefix: string, archive: PtArchive, out: Pt
   const path = prefix ? `${label} module ${prefix.slice(0, -1)}` : label;
   if (!(module instanceof PyObject)) throw new PtError('BAD_MODEL', archive.file, `${path} is not a module`);
   if (!module.known)
-    throw new PtError('UNKNOWN_CLASS', archive.file, `${path} is a ${module.className}, which is not a torch.nn or YOLOv5 class this reader knows (nothing was executed; re-export the weights from a YOLOv5 model)`);
+    throw new PtError(
+      'UNKNOWN_CLASS',
+      archive.file,
+      `${path} is a ${module.className}, which is not a torch.nn or YOLOv5 class this reader knows (nothing was executed; re-export the weights from a YOLOv5 model)`,
+    );
   const attrs = module.attrs;
   const nonPersistent = attrs.get('_non_persistent_buffers_set');
   for (const key of ['_parameters', '_buffers']) {
     const entries = attrs.get(key);
-    if (!(entries instanceof Map)) throw new PtError('BAD_MODEL', archive.file, `${path} (${module.className}) has no ${key}: not a pickled torch.nn.Module`);
+    if (!(entries instanceof Map))
+      throw new PtError(
+        'BAD_MODEL',
+        archive.file,
+        `${path} (${module.className}) has no ${key}: not a pickled torch.nn.Module`,
+      );
     for (const [name, tensor] of entries) {
       if (tensor === null || (key === '_buffers' && nonPersistent instanceof Set && nonPersistent.has(name))) continue;
-      if (!(tensor instanceof TorchTensor)) throw new PtError('BAD_MODEL', archive.file, `${path}.${String(name)} is not a tensor`);
+      if (!(tensor instanceof TorchTensor))
+        throw new PtError('BAD_MODEL', archive.file, `${path}.${String(name)} is not a tensor`);
       out[`${prefix}${String(name)}`] = readTensor(tensor, archive, `${prefix}${String(name)}`);
     }
   }

@@ -19,15 +19,25 @@ export const ELEMENT_SIZE: Record<StorageDtype, number> = {
 /** Element k of a little-endian storage, as a number (int64 beyond 2^53 loses precision). */
 function elementReader(dtype: StorageDtype, view: DataView): (index: number) => number {
   switch (dtype) {
-    case 'float16': return (i) => fromHalfBits(view.getUint16(i * 2, true));
-    case 'bfloat16': return (i) => new Float32Array(new Uint32Array([view.getUint16(i * 2, true) << 16]).buffer)[0]!;
-    case 'float32': return (i) => view.getFloat32(i * 4, true);
-    case 'float64': return (i) => view.getFloat64(i * 8, true);
-    case 'int64': return (i) => Number(view.getBigInt64(i * 8, true));
-    case 'int32': return (i) => view.getInt32(i * 4, true);
-    case 'int16': return (i) => view.getInt16(i * 2, true);
-    case 'int8': return (i) => view.getInt8(i);
-    case 'uint8': case 'bool': return (i) => view.getUint8(i);
+    case 'float16':
+      return (i) => fromHalfBits(view.getUint16(i * 2, true));
+    case 'bfloat16':
+      return (i) => new Float32Array(new Uint32Array([view.getUint16(i * 2, true) << 16]).buffer)[0]!;
+    case 'float32':
+      return (i) => view.getFloat32(i * 4, true);
+    case 'float64':
+      return (i) => view.getFloat64(i * 8, true);
+    case 'int64':
+      return (i) => Number(view.getBigInt64(i * 8, true));
+    case 'int32':
+      return (i) => view.getInt32(i * 4, true);
+    case 'int16':
+      return (i) => view.getInt16(i * 2, true);
+    case 'int8':
+      return (i) => view.getInt8(i);
+    case 'uint8':
+    case 'bool':
+      return (i) => view.getUint8(i);
   }
 }
 
@@ -43,12 +53,15 @@ export function tensorValues(tensor: TorchTensor, storageBytes: Uint8Array, what
   const count = shape.reduce((a, b) => a * b, 1);
   const last = offset + shape.reduce((sum, dim, axis) => sum + (dim - 1) * stride[axis]!, 0);
   if (count > 0 && (offset < 0 || last >= available))
-    throw new Error(`${what}: the view [${shape}] at offset ${offset} needs storage element ${last}, storage ${storage.key} holds ${available}`);
+    throw new Error(
+      `${what}: the view [${shape}] at offset ${offset} needs storage element ${last}, storage ${storage.key} holds ${available}`,
+    );
   const out = new Float32Array(count);
   if (count === 0) return out;
   const view = new DataView(storageBytes.buffer, storageBytes.byteOffset, storageBytes.byteLength);
   const read = elementReader(storage.dtype, view);
-  if (isContiguous(shape, stride)) return contiguousValues(tensor, storageBytes, count) ?? fillContiguous(out, read, offset);
+  if (isContiguous(shape, stride))
+    return contiguousValues(tensor, storageBytes, count) ?? fillContiguous(out, read, offset);
   const index = new Array<number>(shape.length).fill(0);
   for (let k = 0; k < count; k++) {
     let at = offset;
@@ -70,8 +83,9 @@ function contiguousValues(tensor: TorchTensor, storageBytes: Uint8Array, count: 
   const start = tensor.offset * size;
   // Typed arrays need an aligned start: the zip keeps records 64-byte aligned, a copy otherwise.
   let bytes = storageBytes.subarray(start, start + count * size);
-  if ((bytes.byteOffset % size) !== 0) bytes = bytes.slice();
-  if (dtype === 'float32') return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  if (bytes.byteOffset % size !== 0) bytes = bytes.slice();
+  if (dtype === 'float32')
+    return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   return halfToFloat32(new Uint16Array(bytes.buffer, bytes.byteOffset, count));
 }
 

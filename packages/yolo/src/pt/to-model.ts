@@ -11,13 +11,23 @@ export type WeightsSource = 'ema-or-model' | 'model' | 'ema';
 
 export function checkpointModel(ckpt: PtCheckpoint, from: WeightsSource = 'ema-or-model'): PtModel {
   const model = from === 'model' ? ckpt.model : from === 'ema' ? ckpt.ema : (ckpt.ema ?? ckpt.model);
-  if (!model) throw new PtError('BAD_MODEL', ckpt.file, from === 'ema-or-model' ? 'holds neither model nor ema weights' : `has no ${from} weights`);
+  if (!model)
+    throw new PtError(
+      'BAD_MODEL',
+      ckpt.file,
+      from === 'ema-or-model' ? 'holds neither model nor ema weights' : `has no ${from} weights`,
+    );
   return model;
 }
 
 /** The model definition pickled in the checkpoint (DetectionModel.yaml). */
 export function checkpointYaml(model: PtModel, file: string): ModelYaml {
-  if (!model.yaml) throw new PtError('BAD_MODEL', file, `${model.className === 'state_dict' ? 'is a bare state_dict' : 'has no model yaml'}: give --cfg with the model's YAML to load it`);
+  if (!model.yaml)
+    throw new PtError(
+      'BAD_MODEL',
+      file,
+      `${model.className === 'state_dict' ? 'is a bare state_dict' : 'has no model yaml'}: give --cfg with the model's YAML to load it`,
+    );
   try {
     return readModelYaml(model.yaml as unknown as ModelYaml);
   } catch (err) {
@@ -33,7 +43,10 @@ export function toStateDict(stateDict: PtStateDict): StateDict {
 }
 
 /** Build our model from the checkpoint's yaml and load every weight (strict: all names and shapes). */
-export function modelFromCheckpoint(ckpt: PtCheckpoint, opts: CreateModelOptions & { from?: WeightsSource } = {}): YoloModel {
+export function modelFromCheckpoint(
+  ckpt: PtCheckpoint,
+  opts: CreateModelOptions & { from?: WeightsSource } = {},
+): YoloModel {
   const source = checkpointModel(ckpt, opts.from);
   const model = createModel(checkpointYaml(source, ckpt.file), opts);
   try {
@@ -51,7 +64,11 @@ export function loadStrict(model: YoloModel, stateDict: PtStateDict, file: strin
   const ours = Object.keys(model.stateDict());
   if (transfer.skipped.length || transfer.missing.length) {
     const first = transfer.skipped[0] ?? `${transfer.missing[0]} missing`;
-    throw new PtError('SHAPE_MISMATCH', file, `does not fit the model: ${transfer.skipped.length} entries differ in shape, ${transfer.missing.length} of ${ours.length} are missing (first: ${first})`);
+    throw new PtError(
+      'SHAPE_MISMATCH',
+      file,
+      `does not fit the model: ${transfer.skipped.length} entries differ in shape, ${transfer.missing.length} of ${ours.length} are missing (first: ${first})`,
+    );
   }
   model.loadStateDict(toStateDict(stateDict), { strict: false });
 }

@@ -3,7 +3,16 @@
 // table of globals.ts; REDUCE / NEWOBJ / BUILD apply the table's pure rebuild functions or
 // record the call on an inert PyObject. Protocol 0/1 text opcodes are refused with a message.
 import { GLOBALS, setNumpyState } from './globals.js';
-import { NumpyArray, NumpyDtype, PyGlobal, PyObject, PyTuple, StorageType, sequenceItems, type PyValue } from './values.js';
+import {
+  NumpyArray,
+  NumpyDtype,
+  PyGlobal,
+  PyObject,
+  PyTuple,
+  StorageType,
+  sequenceItems,
+  type PyValue,
+} from './values.js';
 
 export interface UnpickleOptions {
   /** torch's persistent_load: ('storage', type, key, location, numel) -> a storage. */
@@ -42,7 +51,8 @@ class Interpreter {
 
   // ---- reading the byte stream ----
   private need(n: number): void {
-    if (this.pos + n > this.bytes.byteLength) throw new UnpickleError(`pickle ends early at byte ${this.pos} (truncated)`);
+    if (this.pos + n > this.bytes.byteLength)
+      throw new UnpickleError(`pickle ends early at byte ${this.pos} (truncated)`);
   }
   private u8(): number {
     this.need(1);
@@ -113,92 +123,250 @@ class Interpreter {
 
   private step(opcode: number): void {
     if (this.pushConstant(opcode) || this.collection(opcode) || this.memoOp(opcode) || this.objectOp(opcode)) return;
-    throw new UnpickleError(`pickle opcode 0x${opcode.toString(16)} ('${String.fromCharCode(opcode)}') at byte ${this.pos - 1} is not supported (torch.save writes protocol 2)`);
+    throw new UnpickleError(
+      `pickle opcode 0x${opcode.toString(16)} ('${String.fromCharCode(opcode)}') at byte ${this.pos - 1} is not supported (torch.save writes protocol 2)`,
+    );
   }
 
   /** Opcodes that push one scalar. */
   private pushConstant(op: number): boolean {
     switch (op) {
-      case 0x80: /* PROTO */ this.u8(); return true;
-      case 0x95: /* FRAME */ this.u64(); return true;
-      case 0x4e: /* NONE */ this.push(null); return true;
-      case 0x88: /* NEWTRUE */ this.push(true); return true;
-      case 0x89: /* NEWFALSE */ this.push(false); return true;
-      case 0x4a: /* BININT */ this.need(4); this.push(this.view.getInt32(this.pos, true)); this.pos += 4; return true;
-      case 0x4b: /* BININT1 */ this.push(this.u8()); return true;
-      case 0x4d: /* BININT2 */ this.push(this.u16()); return true;
-      case 0x8a: /* LONG1 */ this.push(decodeLong(this.take(this.u8()))); return true;
-      case 0x8b: /* LONG4 */ this.push(decodeLong(this.take(this.u32()))); return true;
-      case 0x47: /* BINFLOAT */ this.need(8); this.push(this.view.getFloat64(this.pos, false)); this.pos += 8; return true;
-      case 0x58: /* BINUNICODE */ this.push(this.utf8(this.u32())); return true;
-      case 0x8c: /* SHORT_BINUNICODE */ this.push(this.utf8(this.u8())); return true;
-      case 0x8d: /* BINUNICODE8 */ this.push(this.utf8(this.u64())); return true;
-      case 0x55: /* SHORT_BINSTRING */ this.push(LATIN1.decode(this.take(this.u8()))); return true;
-      case 0x54: /* BINSTRING */ this.push(LATIN1.decode(this.take(this.u32()))); return true;
-      case 0x43: /* SHORT_BINBYTES */ this.push(this.take(this.u8())); return true;
-      case 0x42: /* BINBYTES */ this.push(this.take(this.u32())); return true;
-      case 0x8e: /* BINBYTES8 */ this.push(this.take(this.u64())); return true;
-      case 0x96: /* BYTEARRAY8 */ this.push(this.take(this.u64())); return true;
-      default: return false;
+      case 0x80:
+        /* PROTO */ this.u8();
+        return true;
+      case 0x95:
+        /* FRAME */ this.u64();
+        return true;
+      case 0x4e:
+        /* NONE */ this.push(null);
+        return true;
+      case 0x88:
+        /* NEWTRUE */ this.push(true);
+        return true;
+      case 0x89:
+        /* NEWFALSE */ this.push(false);
+        return true;
+      case 0x4a:
+        /* BININT */ this.need(4);
+        this.push(this.view.getInt32(this.pos, true));
+        this.pos += 4;
+        return true;
+      case 0x4b:
+        /* BININT1 */ this.push(this.u8());
+        return true;
+      case 0x4d:
+        /* BININT2 */ this.push(this.u16());
+        return true;
+      case 0x8a:
+        /* LONG1 */ this.push(decodeLong(this.take(this.u8())));
+        return true;
+      case 0x8b:
+        /* LONG4 */ this.push(decodeLong(this.take(this.u32())));
+        return true;
+      case 0x47:
+        /* BINFLOAT */ this.need(8);
+        this.push(this.view.getFloat64(this.pos, false));
+        this.pos += 8;
+        return true;
+      case 0x58:
+        /* BINUNICODE */ this.push(this.utf8(this.u32()));
+        return true;
+      case 0x8c:
+        /* SHORT_BINUNICODE */ this.push(this.utf8(this.u8()));
+        return true;
+      case 0x8d:
+        /* BINUNICODE8 */ this.push(this.utf8(this.u64()));
+        return true;
+      case 0x55:
+        /* SHORT_BINSTRING */ this.push(LATIN1.decode(this.take(this.u8())));
+        return true;
+      case 0x54:
+        /* BINSTRING */ this.push(LATIN1.decode(this.take(this.u32())));
+        return true;
+      case 0x43:
+        /* SHORT_BINBYTES */ this.push(this.take(this.u8()));
+        return true;
+      case 0x42:
+        /* BINBYTES */ this.push(this.take(this.u32()));
+        return true;
+      case 0x8e:
+        /* BINBYTES8 */ this.push(this.take(this.u64()));
+        return true;
+      case 0x96:
+        /* BYTEARRAY8 */ this.push(this.take(this.u64()));
+        return true;
+      default:
+        return false;
     }
   }
 
   /** Tuples, lists, dicts, sets, the mark stack, POP/DUP. */
   private collection(op: number): boolean {
     switch (op) {
-      case 0x28: /* MARK */ this.marks.push(this.stack.length); this.stack.push(MARK); return true;
-      case 0x30: /* POP */ this.stack.pop(); return true;
-      case 0x31: /* POP_MARK */ this.popMark(); return true;
-      case 0x32: /* DUP */ this.push(this.top()); return true;
-      case 0x29: /* EMPTY_TUPLE */ this.push(new PyTuple([])); return true;
-      case 0x85: /* TUPLE1 */ this.push(new PyTuple([this.pop()])); return true;
-      case 0x86: /* TUPLE2 */ { const b = this.pop(); const a = this.pop(); this.push(new PyTuple([a, b])); return true; }
-      case 0x87: /* TUPLE3 */ { const c = this.pop(); const b = this.pop(); const a = this.pop(); this.push(new PyTuple([a, b, c])); return true; }
-      case 0x74: /* TUPLE */ this.push(new PyTuple(this.popMark())); return true;
-      case 0x5d: /* EMPTY_LIST */ this.push([]); return true;
-      case 0x6c: /* LIST */ this.push(this.popMark()); return true;
-      case 0x61: /* APPEND */ { const item = this.pop(); this.list(this.top()).push(item); return true; }
-      case 0x65: /* APPENDS */ { const items = this.popMark(); this.list(this.top()).push(...items); return true; }
-      case 0x7d: /* EMPTY_DICT */ this.push(new Map()); return true;
-      case 0x64: /* DICT */ { const map = new Map<PyValue, PyValue>(); setPairs(map, this.popMark()); this.push(map); return true; }
-      case 0x73: /* SETITEM */ { const value = this.pop(); const key = this.pop(); this.dict(this.top()).set(key, value); return true; }
-      case 0x75: /* SETITEMS */ { const items = this.popMark(); setPairs(this.dict(this.top()), items); return true; }
-      case 0x8f: /* EMPTY_SET */ this.push(new Set()); return true;
-      case 0x90: /* ADDITEMS */ { const items = this.popMark(); const set = this.top(); if (!(set instanceof Set)) throw new UnpickleError('ADDITEMS on a non-set'); items.forEach((item) => set.add(item)); return true; }
-      case 0x91: /* FROZENSET */ this.push(new Set(this.popMark())); return true;
-      default: return false;
+      case 0x28:
+        /* MARK */ this.marks.push(this.stack.length);
+        this.stack.push(MARK);
+        return true;
+      case 0x30:
+        /* POP */ this.stack.pop();
+        return true;
+      case 0x31:
+        /* POP_MARK */ this.popMark();
+        return true;
+      case 0x32:
+        /* DUP */ this.push(this.top());
+        return true;
+      case 0x29:
+        /* EMPTY_TUPLE */ this.push(new PyTuple([]));
+        return true;
+      case 0x85:
+        /* TUPLE1 */ this.push(new PyTuple([this.pop()]));
+        return true;
+      case 0x86: /* TUPLE2 */ {
+        const b = this.pop();
+        const a = this.pop();
+        this.push(new PyTuple([a, b]));
+        return true;
+      }
+      case 0x87: /* TUPLE3 */ {
+        const c = this.pop();
+        const b = this.pop();
+        const a = this.pop();
+        this.push(new PyTuple([a, b, c]));
+        return true;
+      }
+      case 0x74:
+        /* TUPLE */ this.push(new PyTuple(this.popMark()));
+        return true;
+      case 0x5d:
+        /* EMPTY_LIST */ this.push([]);
+        return true;
+      case 0x6c:
+        /* LIST */ this.push(this.popMark());
+        return true;
+      case 0x61: /* APPEND */ {
+        const item = this.pop();
+        this.list(this.top()).push(item);
+        return true;
+      }
+      case 0x65: /* APPENDS */ {
+        const items = this.popMark();
+        this.list(this.top()).push(...items);
+        return true;
+      }
+      case 0x7d:
+        /* EMPTY_DICT */ this.push(new Map());
+        return true;
+      case 0x64: /* DICT */ {
+        const map = new Map<PyValue, PyValue>();
+        setPairs(map, this.popMark());
+        this.push(map);
+        return true;
+      }
+      case 0x73: /* SETITEM */ {
+        const value = this.pop();
+        const key = this.pop();
+        this.dict(this.top()).set(key, value);
+        return true;
+      }
+      case 0x75: /* SETITEMS */ {
+        const items = this.popMark();
+        setPairs(this.dict(this.top()), items);
+        return true;
+      }
+      case 0x8f:
+        /* EMPTY_SET */ this.push(new Set());
+        return true;
+      case 0x90: /* ADDITEMS */ {
+        const items = this.popMark();
+        const set = this.top();
+        if (!(set instanceof Set)) throw new UnpickleError('ADDITEMS on a non-set');
+        items.forEach((item) => set.add(item));
+        return true;
+      }
+      case 0x91:
+        /* FROZENSET */ this.push(new Set(this.popMark()));
+        return true;
+      default:
+        return false;
     }
   }
 
   private memoOp(op: number): boolean {
     switch (op) {
-      case 0x71: /* BINPUT */ this.memo.set(this.u8(), this.top()); return true;
-      case 0x72: /* LONG_BINPUT */ this.memo.set(this.u32(), this.top()); return true;
-      case 0x94: /* MEMOIZE */ this.memo.set(this.memo.size, this.top()); return true;
-      case 0x68: /* BINGET */ this.push(this.memoGet(this.u8())); return true;
-      case 0x6a: /* LONG_BINGET */ this.push(this.memoGet(this.u32())); return true;
-      case 0x70: /* PUT */ this.memo.set(Number(this.line()), this.top()); return true;
-      case 0x67: /* GET */ this.push(this.memoGet(Number(this.line()))); return true;
-      default: return false;
+      case 0x71:
+        /* BINPUT */ this.memo.set(this.u8(), this.top());
+        return true;
+      case 0x72:
+        /* LONG_BINPUT */ this.memo.set(this.u32(), this.top());
+        return true;
+      case 0x94:
+        /* MEMOIZE */ this.memo.set(this.memo.size, this.top());
+        return true;
+      case 0x68:
+        /* BINGET */ this.push(this.memoGet(this.u8()));
+        return true;
+      case 0x6a:
+        /* LONG_BINGET */ this.push(this.memoGet(this.u32()));
+        return true;
+      case 0x70:
+        /* PUT */ this.memo.set(Number(this.line()), this.top());
+        return true;
+      case 0x67:
+        /* GET */ this.push(this.memoGet(Number(this.line())));
+        return true;
+      default:
+        return false;
     }
   }
 
   /** GLOBAL, REDUCE, NEWOBJ, BUILD, persistent ids: the only places code could run; none does. */
   private objectOp(op: number): boolean {
     switch (op) {
-      case 0x63: /* GLOBAL */ { const module = this.line(); const name = this.line(); this.push(lookupGlobal(module, name)); return true; }
-      case 0x93: /* STACK_GLOBAL */ { const name = String(this.pop()); const module = String(this.pop()); this.push(lookupGlobal(module, name)); return true; }
-      case 0x52: /* REDUCE */ { const args = sequenceItems(this.pop()) ?? []; this.push(call(this.pop(), args)); return true; }
-      case 0x81: /* NEWOBJ */ { const args = sequenceItems(this.pop()) ?? []; this.push(call(this.pop(), args)); return true; }
-      case 0x92: /* NEWOBJ_EX */ { this.pop(); const args = sequenceItems(this.pop()) ?? []; this.push(call(this.pop(), args)); return true; }
-      case 0x62: /* BUILD */ { const state = this.pop(); build(this.top(), state); return true; }
-      case 0x51: /* BINPERSID */ this.push(this.persistent(this.pop())); return true;
-      default: return false;
+      case 0x63: /* GLOBAL */ {
+        const module = this.line();
+        const name = this.line();
+        this.push(lookupGlobal(module, name));
+        return true;
+      }
+      case 0x93: /* STACK_GLOBAL */ {
+        const name = String(this.pop());
+        const module = String(this.pop());
+        this.push(lookupGlobal(module, name));
+        return true;
+      }
+      case 0x52: /* REDUCE */ {
+        const args = sequenceItems(this.pop()) ?? [];
+        this.push(call(this.pop(), args));
+        return true;
+      }
+      case 0x81: /* NEWOBJ */ {
+        const args = sequenceItems(this.pop()) ?? [];
+        this.push(call(this.pop(), args));
+        return true;
+      }
+      case 0x92: /* NEWOBJ_EX */ {
+        this.pop();
+        const args = sequenceItems(this.pop()) ?? [];
+        this.push(call(this.pop(), args));
+        return true;
+      }
+      case 0x62: /* BUILD */ {
+        const state = this.pop();
+        build(this.top(), state);
+        return true;
+      }
+      case 0x51:
+        /* BINPERSID */ this.push(this.persistent(this.pop()));
+        return true;
+      default:
+        return false;
     }
   }
 
   private persistent(pid: PyValue): PyValue {
-    if (!this.options.persistentLoad) throw new UnpickleError('pickle refers to external storage (persistent id) but none was given');
+    if (!this.options.persistentLoad)
+      throw new UnpickleError('pickle refers to external storage (persistent id) but none was given');
     return this.options.persistentLoad(pid);
   }
   private list(value: PyValue): PyValue[] {
@@ -232,7 +400,8 @@ function lookupGlobal(module: string, name: string): PyValue {
 
 /** REDUCE / NEWOBJ: a table function's rebuild, or an inert instance of the named class. */
 function call(callable: PyValue, args: PyValue[]): PyValue {
-  if (!(callable instanceof PyGlobal)) throw new UnpickleError(`pickle calls something that is not a global (${describe(callable)})`);
+  if (!(callable instanceof PyGlobal))
+    throw new UnpickleError(`pickle calls something that is not a global (${describe(callable)})`);
   const entry = GLOBALS.get(callable.qualifiedName);
   if (entry?.kind === 'function') {
     try {

@@ -47,7 +47,8 @@ export class PyGlobal {
 }
 
 /** torch.HalfStorage & co. as named by the pickle: only the element type matters. */
-export type StorageDtype = 'float16' | 'bfloat16' | 'float32' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+export type StorageDtype =
+  'float16' | 'bfloat16' | 'float32' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 export class StorageType {
   constructor(readonly dtype: StorageDtype) {}
@@ -138,7 +139,8 @@ export function sequenceItems(value: PyValue | undefined): PyValue[] | null {
  * short description (they are not options).
  */
 export function toPlain(value: PyValue): unknown {
-  if (value === null || typeof value === 'boolean' || typeof value === 'number' || typeof value === 'string') return value;
+  if (value === null || typeof value === 'boolean' || typeof value === 'number' || typeof value === 'string')
+    return value;
   if (typeof value === 'bigint') return Number(value);
   if (value instanceof PyFloat) return value.value;
   if (Array.isArray(value)) return value.map(toPlain);

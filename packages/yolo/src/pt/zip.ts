@@ -53,7 +53,11 @@ function findEndRecord(view: DataView, file: string): number {
   for (let pos = view.byteLength - 22; pos >= minEnd; pos--) {
     if (view.getUint32(pos, true) === SIG_END) return pos;
   }
-  throw new PtError('TRUNCATED', file, 'zip archive without its end-of-central-directory record (the file is truncated: copy or download it again)');
+  throw new PtError(
+    'TRUNCATED',
+    file,
+    'zip archive without its end-of-central-directory record (the file is truncated: copy or download it again)',
+  );
 }
 
 function readCentralDirectory(view: DataView, file: string): CentralEntry[] {
@@ -62,16 +66,19 @@ function readCentralDirectory(view: DataView, file: string): CentralEntry[] {
   let dirOffset = view.getUint32(end + 16, true);
   if (count === 0xffff || dirOffset === UINT32_MAX) {
     const locator = end - 20;
-    if (locator < 0 || view.getUint32(locator, true) !== SIG_END64_LOCATOR) throw new PtError('CORRUPT', file, 'zip64 end record locator missing');
+    if (locator < 0 || view.getUint32(locator, true) !== SIG_END64_LOCATOR)
+      throw new PtError('CORRUPT', file, 'zip64 end record locator missing');
     const end64 = Number(view.getBigUint64(locator + 8, true));
-    if (end64 + 56 > view.byteLength || view.getUint32(end64, true) !== SIG_END64) throw new PtError('CORRUPT', file, 'zip64 end record missing');
+    if (end64 + 56 > view.byteLength || view.getUint32(end64, true) !== SIG_END64)
+      throw new PtError('CORRUPT', file, 'zip64 end record missing');
     count = Number(view.getBigUint64(end64 + 32, true));
     dirOffset = Number(view.getBigUint64(end64 + 48, true));
   }
   const entries: CentralEntry[] = [];
   let pos = dirOffset;
   for (let k = 0; k < count; k++) {
-    if (pos + 46 > view.byteLength || view.getUint32(pos, true) !== SIG_CENTRAL) throw new PtError('CORRUPT', file, `zip central directory entry ${k} is damaged`);
+    if (pos + 46 > view.byteLength || view.getUint32(pos, true) !== SIG_CENTRAL)
+      throw new PtError('CORRUPT', file, `zip central directory entry ${k} is damaged`);
     const nameLen = view.getUint16(pos + 28, true);
     const extraLen = view.getUint16(pos + 30, true);
     const commentLen = view.getUint16(pos + 32, true);
@@ -93,7 +100,7 @@ function readCentralDirectory(view: DataView, file: string): CentralEntry[] {
 
 /** Sizes and offsets that overflow 32 bits live in the zip64 extra field (id 1), in this order. */
 function applyZip64Extra(view: DataView, start: number, length: number, entry: CentralEntry): void {
-  for (let pos = start; pos + 4 <= start + length; ) {
+  for (let pos = start; pos + 4 <= start + length;) {
     const id = view.getUint16(pos, true);
     const size = view.getUint16(pos + 2, true);
     if (id === 1) {
@@ -113,17 +120,28 @@ function applyZip64Extra(view: DataView, start: number, length: number, entry: C
 
 function readRecord(buf: Uint8Array, view: DataView, entry: CentralEntry, file: string): Uint8Array {
   const at = entry.localOffset;
-  if (at + 30 > view.byteLength || view.getUint32(at, true) !== SIG_LOCAL) throw new PtError('CORRUPT', file, `zip record ${entry.name}: local header missing`);
+  if (at + 30 > view.byteLength || view.getUint32(at, true) !== SIG_LOCAL)
+    throw new PtError('CORRUPT', file, `zip record ${entry.name}: local header missing`);
   const dataStart = at + 30 + view.getUint16(at + 26, true) + view.getUint16(at + 28, true);
   const dataEnd = dataStart + entry.compressedSize;
-  if (dataEnd > buf.byteLength) throw new PtError('TRUNCATED', file, `zip record ${entry.name} runs past the end of the file (truncated)`);
+  if (dataEnd > buf.byteLength)
+    throw new PtError('TRUNCATED', file, `zip record ${entry.name} runs past the end of the file (truncated)`);
   const raw = buf.subarray(dataStart, dataEnd);
   let data: Uint8Array;
   if (entry.method === METHOD_STORED) data = raw;
   else if (entry.method === METHOD_DEFLATE) data = zlib.inflateRawSync(raw);
-  else throw new PtError('UNSUPPORTED', file, `zip record ${entry.name} uses compression method ${entry.method} (torch.save stores records uncompressed)`);
+  else
+    throw new PtError(
+      'UNSUPPORTED',
+      file,
+      `zip record ${entry.name} uses compression method ${entry.method} (torch.save stores records uncompressed)`,
+    );
   if (data.byteLength !== entry.size || zlib.crc32(data) !== entry.crc)
-    throw new PtError('CORRUPT', file, `zip record ${entry.name} fails its CRC-32 check (the file is corrupted: copy or download it again)`);
+    throw new PtError(
+      'CORRUPT',
+      file,
+      `zip record ${entry.name} fails its CRC-32 check (the file is corrupted: copy or download it again)`,
+    );
   return data;
 }
 
@@ -147,7 +165,8 @@ export function writeZip(records: readonly ZipRecord[]): Buffer {
     const name = Buffer.from(record.name, 'utf8');
     const extra = alignmentExtra(offset, name.length);
     const crc = zlib.crc32(record.data);
-    if (offset > UINT32_MAX || record.data.byteLength > UINT32_MAX) throw new Error(`zip record ${record.name}: archives over 4 GiB are not supported`);
+    if (offset > UINT32_MAX || record.data.byteLength > UINT32_MAX)
+      throw new Error(`zip record ${record.name}: archives over 4 GiB are not supported`);
     const local = Buffer.alloc(30);
     local.writeUInt32LE(SIG_LOCAL, 0);
     fillCommonHeader(local, 4, crc, record.data.byteLength, name.length, extra.length);
@@ -167,7 +186,14 @@ export function writeZip(records: readonly ZipRecord[]): Buffer {
 }
 
 /** version needed, flags (bit 11: UTF-8 names), method, time, date, crc, sizes, name/extra lengths. */
-function fillCommonHeader(header: Buffer, at: number, crc: number, size: number, nameLength: number, extraLength: number): void {
+function fillCommonHeader(
+  header: Buffer,
+  at: number,
+  crc: number,
+  size: number,
+  nameLength: number,
+  extraLength: number,
+): void {
   header.writeUInt16LE(20, at);
   header.writeUInt16LE(0x0800, at + 2);
   header.writeUInt16LE(METHOD_STORED, at + 4);

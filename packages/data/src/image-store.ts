@@ -10,19 +10,9 @@ import { writeFileAtomic } from './atomic.js';
 import type { YoloDataset } from './dataset.js';
 import { NodeCacheReader } from './node-cache.js';
 import { cacheReadPath, cacheWritePath } from './cache-dir.js';
+import type { LoadedImage } from './loaded-image.js';
 
-export interface LoadedImage {
-  /** Resized image (long side imgsz). */
-  image: RgbImage;
-  /** Original size. */
-  h0: number;
-  w0: number;
-  /**
-   * The pixels live in a reused buffer (node cache ring): valid until ~20 more loads on this
-   * thread. Copy before handing them to asynchronous work.
-   */
-  transient?: boolean;
-}
+export type { LoadedImage } from './loaded-image.js';
 
 /** A RAM-cached image in memory that worker threads share (SharedArrayBuffer). */
 export interface SharedImage {

@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import type { YoloDataset } from './dataset.js';
-import type { LoadedImage } from './image-store.js';
+import type { LoadedImage } from './loaded-image.js';
 
 const MAGIC = 'YLIMGC1\n';
 const PREFIX = 'yolo-launch-imgcache-';

@@ -4,14 +4,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import type { CommandResult, FactSources } from '@yolo-launch/backend';
+import { initBackend, type CommandResult, type FactSources } from '@yolo-launch/backend';
 import { benchConv, benchMatMul, benchTrainStep } from '../src/doctor/benchmarks.js';
-import { diagnose, judge, formatText, type DoctorMachine, type DoctorRequest } from '../src/doctor/index.js';
+import { diagnose, formatText, judge, parseDoctorArgs, type DoctorMachine, type DoctorRequest } from '../src/doctor/index.js';
 import type { ProbeOutcome, ProbeReport, ProbeSpec } from '../src/doctor/protocol.js';
-import { parseDoctorArgs } from '../src/doctor/index.js';
 import { UsageError } from '../src/errors.js';
-import { runLauncher, cleanEnv } from './helpers.js';
-import { initBackend } from '@yolo-launch/backend';
+import { cleanEnv, runLauncher } from './helpers.js';
 
 const FIXTURES = new URL('../../../packages/backend/test/fixtures/gpu/', import.meta.url);
 

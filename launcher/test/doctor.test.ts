@@ -6,7 +6,14 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { initBackend, type CommandResult, type FactSources } from '@yolo-launch/backend';
 import { benchConv, benchMatMul, benchTrainStep } from '../src/doctor/benchmarks.js';
-import { diagnose, formatText, judge, parseDoctorArgs, type DoctorMachine, type DoctorRequest } from '../src/doctor/index.js';
+import {
+  diagnose,
+  formatText,
+  judge,
+  parseDoctorArgs,
+  type DoctorMachine,
+  type DoctorRequest,
+} from '../src/doctor/index.js';
 import type { ProbeOutcome, ProbeReport, ProbeSpec } from '../src/doctor/protocol.js';
 import { UsageError } from '../src/errors.js';
 import { cleanEnv, runLauncher } from './helpers.js';

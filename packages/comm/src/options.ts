@@ -2,6 +2,7 @@
 // fully-resolved record that can be posted to the engine thread.
 import type { ProcessGroupOptions, TransportChoice } from './types.js';
 import { CommError } from './errors.js';
+import { readWorkerEnv, WorkerEnvError, type WorkerEnv } from '@yolo-launch/core';
 
 export interface ResolvedOptions {
   rank: number;
@@ -43,17 +44,20 @@ function intFrom(name: string, value: number | undefined, env: Env, envName: str
   return n;
 }
 
+/** The launcher's contract through core's reader; explicit options replace their variables. */
+function workerPlacement(o: ProcessGroupOptions, env: Env): WorkerEnv {
+  try {
+    const { rank, worldSize, masterAddr, masterPort, token } = o;
+    return readWorkerEnv(env, { rank, worldSize, masterAddr, masterPort, token });
+  } catch (err) {
+    if (err instanceof WorkerEnvError) throw new CommError('INVALID', err.message);
+    throw err;
+  }
+}
+
 export function resolveOptions(o: ProcessGroupOptions = {}, env: Env = process.env): ResolvedOptions {
   // A bare script with neither RANK nor WORLD_SIZE runs as a world of one (like torch's single-process use).
-  const standalone = o.rank === undefined && o.worldSize === undefined && !env.RANK && !env.WORLD_SIZE;
-  const worldSize = intFrom('worldSize', o.worldSize, env, 'WORLD_SIZE', standalone ? 1 : undefined);
-  const rank = intFrom('rank', o.rank, env, 'RANK', standalone ? 0 : undefined);
-  if (worldSize < 1) throw new CommError('INVALID', `WORLD_SIZE must be >= 1, got ${worldSize}`);
-  if (rank < 0 || rank >= worldSize)
-    throw new CommError('INVALID', `RANK ${rank} is outside 0..${worldSize - 1} (WORLD_SIZE=${worldSize})`);
-  const masterPort = intFrom('masterPort', o.masterPort, env, 'MASTER_PORT', standalone ? 0 : 29500);
-  if (masterPort < 0 || masterPort > 65535)
-    throw new CommError('INVALID', `MASTER_PORT ${masterPort} is not a TCP port`);
+  const { rank, worldSize, masterAddr, masterPort, token } = workerPlacement(o, env);
   if (masterPort === 0 && worldSize > 1)
     throw new CommError('INVALID', 'MASTER_PORT 0 only works for WORLD_SIZE=1: every rank must know the port');
   const transportRaw = o.transport ?? (env.YOLO_COMM_TRANSPORT as TransportChoice | undefined) ?? 'auto';
@@ -63,9 +67,9 @@ export function resolveOptions(o: ProcessGroupOptions = {}, env: Env = process.e
   const r: ResolvedOptions = {
     rank,
     worldSize,
-    masterAddr: o.masterAddr ?? env.MASTER_ADDR ?? '127.0.0.1',
+    masterAddr,
     masterPort,
-    token: o.token ?? env.YOLO_LAUNCH_TOKEN ?? '',
+    token,
     configDigest: o.configDigest ?? '',
     timeoutMs: timeoutRaw !== undefined && timeoutRaw > 0 ? timeoutRaw : undefined,
     rendezvousTimeoutMs: intFrom('rendezvousTimeoutMs', o.rendezvousTimeoutMs, env, 'YOLO_COMM_TIMEOUT_MS', 300_000),

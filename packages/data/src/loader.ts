@@ -19,6 +19,7 @@ import { rectOrder, rectBatchShape } from './rect.js';
 import { runBatchJob, BufferPool, type BatchJob, type LoadedBatch, type PipelineConfig } from './batch-job.js';
 import type { WorkerInit, ToWorker, FromWorker } from './loader-worker.js';
 import { setUpRamCache, type NodeCacheOptions } from './ram-cache.js';
+import { readWorkerEnv } from '@yolo-launch/core';
 
 export type { LoadedBatch } from './batch-job.js';
 
@@ -213,7 +214,7 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
   };
   const nWorkers = effectiveWorkers(Math.max(0, Math.floor(opts.workers ?? 0)), {
     batchSize: opts.batchSize,
-    localWorldSize: opts.localWorldSize ?? (Number(process.env.LOCAL_WORLD_SIZE) || 1),
+    localWorldSize: opts.localWorldSize ?? readWorkerEnv().localWorldSize,
     ...(opts.threadBudget !== undefined ? { threadBudget: opts.threadBudget } : {}),
   });
   const store = new ImageStore(dataset, opts.imgsz, opts.cache === 'disk');

@@ -23,16 +23,27 @@ export interface TinyTrain {
   flags: string[];
 }
 
+export interface TinyTrainFiles {
+  data: string;
+  hyp: string;
+  project: string;
+}
+
+/** TINY_YAML on `files`, batch 8, imgsz 64, no loader workers. */
+export function tinyTrainFlags(files: TinyTrainFiles, options: Omit<TinyTrainOptions, 'images'>): string[] {
+  return [
+    ...['--cfg', TINY_YAML, '--data', files.data, '--hyp', files.hyp],
+    ...['--epochs', String(options.epochs), '--batch-size', '8', '--imgsz', '64'],
+    ...['--backend', options.backend ?? 'wasm', '--workers', '0'],
+    ...(options.plots ? [] : ['--noplots']),
+    ...['--project', files.project],
+  ];
+}
+
+/** A fixed-size dataset of `images` and the no-augmentation hyp in `dir`, runs under `<dir>/runs`. */
 export function tinyTrain(dir: string, options: TinyTrainOptions): TinyTrain {
   const yaml = makeFixedSizeDataset(path.join(dir, 'data'), options.images);
   const hyp = writeNoAugHyp(dir);
   const project = path.join(dir, 'runs');
-  const flags = [
-    ...['--cfg', TINY_YAML, '--data', yaml, '--hyp', hyp],
-    ...['--epochs', String(options.epochs), '--batch-size', '8', '--imgsz', '64'],
-    ...['--backend', options.backend ?? 'wasm', '--workers', '0'],
-    ...(options.plots ? [] : ['--noplots']),
-    ...['--project', project],
-  ];
-  return { yaml, hyp, project, flags };
+  return { yaml, hyp, project, flags: tinyTrainFlags({ data: yaml, hyp, project }, options) };
 }

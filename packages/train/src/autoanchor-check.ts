@@ -4,9 +4,10 @@
 import * as yolo from '@yolo-launch/yolo';
 import type * as data from '@yolo-launch/data';
 import type { TrainLog } from './log.js';
+import type { PreparedRun } from './context.js';
 
 /** check_anchors on rank 0: recompute anchors with k-means + evolution when recall is poor. */
-export function autoAnchor(
+function autoAnchor(
   model: yolo.YoloModel,
   dataset: data.YoloDataset,
   thr: number,
@@ -28,4 +29,17 @@ export function autoAnchor(
   }
   log.info('AutoAnchor: Done ✅ (optional: update model *.yaml to use these anchors in the future)');
   return Array.from(r.anchors);
+}
+
+/** Anchors: AutoAnchor on rank 0, then every rank takes rank 0's anchors. */
+export async function autoAnchorOnRankZero(
+  run: PreparedRun,
+  model: yolo.YoloModel,
+  dataset: data.YoloDataset,
+  settings: { thr: number; imgsz: number; seed: number },
+): Promise<void> {
+  let anchors: number[] | null = null;
+  if (run.distEnv.rank <= 0) anchors = autoAnchor(model, dataset, settings.thr, settings.imgsz, settings.seed, run.log);
+  anchors = await run.processGroup.broadcastObject(anchors, 0);
+  if (anchors) model.setAnchorsPixels(anchors);
 }

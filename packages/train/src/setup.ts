@@ -19,8 +19,47 @@ import { loadSplits } from './dataset-splits.js';
 import { buildModel } from './model-build.js';
 import { createLoaders } from './train-loaders.js';
 import { checkLabelClasses, plotLabels } from './train-labels.js';
-import { autoAnchor } from './autoanchor-check.js';
+import { autoAnchorOnRankZero } from './autoanchor-check.js';
+import type { ModelState } from './model-state.js';
+import type { TrainOptions } from './options.js';
+import type { YoloModel } from '@yolo-launch/yolo';
 import { scaledLossGains } from './loss-gains.js';
+
+/** nbs accumulation: weight decay scaled by batch·accumulate/64, and the optimizer with it. */
+function createOptimizer(
+  run: PreparedRun,
+  options: TrainOptions,
+  state: ModelState,
+): { decayedHyp: Hyp; optimizer: YoloOptimizer } {
+  const accumulate0 = initialAccumulate(options.batch_size, NBS);
+  const decayedHyp: Hyp = { ...run.hyp, weight_decay: (run.hyp.weight_decay * options.batch_size * accumulate0) / NBS };
+  const optimizer = new YoloOptimizer(options.optimizer, state.params, {
+    lr: decayedHyp.lr0,
+    momentum: decayedHyp.momentum,
+    decay: decayedHyp.weight_decay,
+  });
+  if (run.distEnv.rank <= 0) run.log.info(optimizer.describe());
+  return { decayedHyp, optimizer };
+}
+
+/** DDP: identical replicas (rank 0's weights) and the gradient reducer. */
+async function wrapInDdp(
+  run: PreparedRun,
+  options: TrainOptions,
+  model: YoloModel,
+  state: ModelState,
+): Promise<DistributedDataParallel> {
+  const ddp = await DistributedDataParallel.create(
+    run.processGroup,
+    state.params.map((q) => q.variable),
+    {
+      buffers: model.buffers().map((b) => b.variable),
+      ...(options.grad_compression !== 'none' ? { gradCompression: options.grad_compression } : {}),
+    },
+  );
+  state.pullParams();
+  return ddp;
+}
 
 /** Everything before the first epoch, in train.py's order; the caller disposes ddp, the loaders and the model. */
 export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
@@ -51,26 +90,8 @@ export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
   // --batch-size -1: AutoBatch on every rank; from here on `options.batch_size` is the total.
   const { options, batchPerRank } = await settleBatchSize(run, { model, state, nc, imgsz, gridStride, saveDir });
 
-  // nbs accumulation: weight decay scaled by batch·accumulate/64.
-  const accumulate0 = initialAccumulate(options.batch_size, NBS);
-  const decayedHyp: Hyp = { ...run.hyp, weight_decay: (run.hyp.weight_decay * options.batch_size * accumulate0) / NBS };
-  const optimizer = new YoloOptimizer(options.optimizer, state.params, {
-    lr: decayedHyp.lr0,
-    momentum: decayedHyp.momentum,
-    decay: decayedHyp.weight_decay,
-  });
-  if (isMain) log.info(optimizer.describe());
-
-  // DDP: identical replicas (rank 0's weights) and the gradient reducer.
-  const ddp = await DistributedDataParallel.create(
-    processGroup,
-    state.params.map((q) => q.variable),
-    {
-      buffers: model.buffers().map((b) => b.variable),
-      ...(options.grad_compression !== 'none' ? { gradCompression: options.grad_compression } : {}),
-    },
-  );
-  state.pullParams();
+  const { decayedHyp, optimizer } = createOptimizer(run, options, state);
+  const ddp = await wrapInDdp(run, options, model, state);
 
   const { trainLoader, valLoader } = await createLoaders(run, splits, decayedHyp, { imgsz, gridStride, batchPerRank });
   if (isMain && !run.resumeCheckpoint && !options.noplots) await plotLabels(run, trainLoader, saveDir);
@@ -85,13 +106,8 @@ export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
   const batchesPerEpoch = sampler.numBatches(batchPerRank);
   checkLabelClasses(splits.train, nc, splits.dataYaml);
 
-  // Anchors: AutoAnchor on rank 0, then every rank takes rank 0's anchors.
-  if (!run.resumeCheckpoint && !options.noautoanchor) {
-    let anchors: number[] | null = null;
-    if (isMain) anchors = autoAnchor(model, splits.train, decayedHyp.anchor_t, imgsz, seed, log);
-    anchors = await processGroup.broadcastObject(anchors, 0);
-    if (anchors) model.setAnchorsPixels(anchors);
-  }
+  if (!run.resumeCheckpoint && !options.noautoanchor)
+    await autoAnchorOnRankZero(run, model, splits.train, { thr: decayedHyp.anchor_t, imgsz, seed });
   const hyp = scaledLossGains(decayedHyp, model.nl, nc, imgsz, options.label_smoothing);
   const classWeights = Float32Array.from(data.labelsToClassWeights(splits.train.labels, nc), (v) => v * nc);
   return {

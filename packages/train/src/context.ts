@@ -19,6 +19,7 @@ import type { ModelState } from './model-state.js';
 import type { YoloOptimizer } from './optimizer.js';
 import type { BatchSource } from './batches.js';
 import type { TrainTensorBoard } from './tensorboard/logger.js';
+import type { TrainEnv } from './train-env.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { ModelEMA } from './ema.js';
 import type { EarlyStopping } from './early-stopping.js';
@@ -86,6 +87,8 @@ export interface PreparedRun extends CheckedRun {
   log: TrainLog;
   backend: string;
   callbacks: TrainCallbacks;
+  /** The environment switches, read once at start (train-env.ts). */
+  env: TrainEnv;
 }
 
 /** What setup.ts built; read-only during the epochs. */
@@ -123,6 +126,8 @@ export interface TrainContext {
   readonly classWeights: Float32Array;
   readonly seed: number;
   readonly callbacks: TrainCallbacks;
+  /** The environment switches, read once at start (train-env.ts). */
+  readonly env: TrainEnv;
   /** Rank 0's TensorBoard writer (null on other ranks, with --evolve or --notensorboard). */
   readonly tensorboard: TrainTensorBoard | null;
 }

@@ -57,3 +57,4 @@ export { createBatchSource, type BatchSource, type Batch } from './batches.js';
 export { writePlots } from './plots.js';
 export { TrainLog } from './log.js';
 export { openProcessGroup } from './dist.js';
+export { readTrainEnv, readEnvSwitch, TRAIN_ENV, type TrainEnv } from './train-env.js';

@@ -139,6 +139,7 @@ export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
     classWeights,
     seed,
     callbacks: run.callbacks,
+    env: run.env,
     tensorboard,
   };
 }

@@ -11,7 +11,9 @@ import type { TrainContext, Timings, TrainingState } from './context.js';
 import { evalScheduleOf, isEvalEpoch, needsValidation, type EvalSchedule } from './eval-schedule.js';
 import { judgeEpoch, type EpochMetrics } from './epoch-verdict.js';
 import { appendResults } from './results.js';
-import { validate, validationInputs, type ValResult } from './val.js';
+import { validate } from './val.js';
+import { validationInputs } from './val-inputs.js';
+import type { ValResult } from './val-result.js';
 import { shareWeights, WHOLE_SET, type ValShard } from './val-shard.js';
 import { buildCheckpoint, writeCheckpoints } from './train-checkpoint.js';
 

@@ -202,7 +202,7 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
       { schedule, lossFn, recompute: backward.recompute },
       epoch,
       timings,
-      { closeMosaic, plotFirstBatches: closing !== null && epoch > 0 },
+      { closeMosaic, plotFirstBatches: closeMosaic && epoch > 0 && !mosaicClosed(options, epoch - 1) },
     );
     const trainMs = performance.now() - epochStartedAt;
     timings.epochs++;

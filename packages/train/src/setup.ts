@@ -24,6 +24,7 @@ import { writeHypYaml, writeOptYaml } from './run-files.js';
 import { settleBatchSize } from './batch-size.js';
 import { TrainTensorBoard } from './tensorboard/logger.js';
 import { checkImgSize } from '@yolo-launch/core';
+import { Distiller } from './distill/distiller.js';
 
 /** save_dir: rank 0 picks (and creates) it and writes opt.yaml and hyp.yaml; every rank uses the same. */
 async function openSaveDir(run: PreparedRun): Promise<string> {
@@ -281,6 +282,8 @@ export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
   const splits = await loadSplits(run);
   const { names, nc } = splits.train;
   const { model, state } = buildModel(run, nc);
+  const distill = run.teacherCheckpoint ? Distiller.create(run.teacherCheckpoint, model, run.options) : null;
+  if (distill && isMain) log.info(distill.describe());
 
   const gridStride = Math.max(Math.max(...model.stride), 32);
   const imgsz = checkImgSize(run.options.imgsz, gridStride, gridStride * 2);
@@ -302,7 +305,8 @@ export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
   // DDP: identical replicas (rank 0's weights) and the gradient reducer.
   const ddp = await DistributedDataParallel.create(
     processGroup,
-    state.params.map((q) => q.variable),
+    // --distill-feat's adapters train too: reduced with the model's gradients
+    [...(distill?.variables ?? []), ...state.params.map((q) => q.variable)],
     {
       buffers: model.buffers().map((b) => b.variable),
       ...(options.grad_compression !== 'none' ? { gradCompression: options.grad_compression } : {}),
@@ -362,5 +366,6 @@ export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
     seed,
     callbacks: run.callbacks,
     tensorboard,
+    distill,
   };
 }

@@ -82,13 +82,6 @@ test('--distill --distill-feat: world 2 with --sync-bn equals world 1 (max |dw| 
     const maxDiff = maxWeightDiff(w1, w2);
     t.diagnostic(`max |w1 - w2| = ${maxDiff}`);
     assert.ok(maxDiff <= 1e-5, `max |w1 - w2| = ${maxDiff}`);
-    // and distillation changed the training: against the same run without it
-    const plain = await runTrain(
-      [...common.slice(0, common.indexOf('--distill')), '--project', path.join(dir, 'runs'), '--name', 'plain'],
-      { cwd: dir, timeoutMs: 180_000 },
-    );
-    assert.equal(plain.code, 0, plain.stderr);
-    assert.ok(maxWeightDiff(w1, path.join(dir, 'runs', 'plain', 'weights', 'epoch0.pt')) > 1e-4);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

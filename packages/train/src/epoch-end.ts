@@ -8,7 +8,9 @@ import type * as yolo from '@yolo-launch/yolo';
 import type { TrainContext, Timings, TrainingState } from './context.js';
 import { fitness } from './early-stopping.js';
 import { appendResults } from './results.js';
-import { validate, validationInputs, type ValResult } from './val.js';
+import { validate } from './val.js';
+import { validationInputs } from './val-inputs.js';
+import type { ValResult } from './val-result.js';
 import { shareWeights, WHOLE_SET, type ValShard } from './val-shard.js';
 import { buildCheckpoint, writeCheckpoints } from './train-checkpoint.js';
 

@@ -34,22 +34,12 @@ const HYP: yolo.LossHyp = { box: 0.05, obj: 1.0, cls: 0.5, cls_pw: 1, obj_pw: 1,
 // two images 16x16, three boxes (normalised xywh) of classes 0..2
 const TARGETS = Float32Array.from([0, 0, 0.5, 0.5, 0.4, 0.5, 0, 2, 0.3, 0.7, 0.3, 0.2, 1, 1, 0.6, 0.4, 0.5, 0.6]);
 
-function teacherCheckpoint(model: yolo.YoloModel, yaml: yolo.ModelYaml): Checkpoint {
+/** A teacher file's content for `model`: the sample checkpoint's metadata (nc 3, names a, b, c) with its definition. */
+async function teacherCheckpoint(model: yolo.YoloModel, yaml: yolo.ModelYaml): Promise<Checkpoint> {
+  const { meta } = await sampleCheckpoint(-1);
+  const definition = yaml as unknown as Record<string, unknown>;
   return {
-    meta: {
-      epoch: -1,
-      best_fitness: 0,
-      updates: null,
-      optimizer: null,
-      opt: {},
-      hyp: {},
-      model_yaml: yaml as unknown as Record<string, unknown>,
-      names: ['a', 'b', 'c'],
-      nc: 3,
-      best_epoch: 0,
-      maps: [],
-      date: new Date(0).toISOString(),
-    },
+    meta: { ...meta, model_yaml: definition },
     model: new ModelState(model).checkpointTensors(),
     ema: null,
     optimizer: null,
@@ -64,7 +54,11 @@ async function setUp(feat: boolean) {
   await initBackend({ backend: 'cpu' });
   const student = yolo.createModel(tinyYaml(8, 16), { seed: 1 });
   const teacherSource = yolo.createModel(tinyYaml(12, 24), { seed: 2 });
-  const distiller = Distiller.create(teacherCheckpoint(teacherSource, tinyYaml(12, 24)), student, distillOptions(feat));
+  const distiller = Distiller.create(
+    await teacherCheckpoint(teacherSource, tinyYaml(12, 24)),
+    student,
+    distillOptions(feat),
+  );
   teacherSource.dispose();
   const detection = yolo.ComputeLoss.forModel(student, HYP);
   const images = tf.randomUniform([2, 16, 16, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
@@ -93,7 +87,7 @@ test('loss = detection + bs · w(epoch) · (box + obj + cls + feat terms); all t
 test("a teacher's terms against its own outputs are zero", async () => {
   await initBackend({ backend: 'cpu' });
   const model = yolo.createModel(tinyYaml(8, 16), { seed: 3 });
-  const distiller = Distiller.create(teacherCheckpoint(model, tinyYaml(8, 16)), model, distillOptions(true));
+  const distiller = Distiller.create(await teacherCheckpoint(model, tinyYaml(8, 16)), model, distillOptions(true));
   assert.equal(distiller.adapters!.variables.length, 0, 'same channels: no adapters');
   const loss = distiller.wrap(yolo.ComputeLoss.forModel(model, HYP));
   const images = tf.randomUniform([2, 16, 16, 3], 0, 1, 'float32', 8) as tf.Tensor4D;

@@ -23,6 +23,7 @@ import type { TrainEnv } from './train-env.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { ModelEMA } from './ema.js';
 import type { EarlyStopping } from './early-stopping.js';
+import type { Distiller } from './distill/distiller.js';
 import type { EpochMetrics } from './epoch-verdict.js';
 
 /** Final validation of best.pt: P, R, mAP50, mAP50-95 and the mean losses [box, obj, cls]. */
@@ -80,6 +81,8 @@ export interface CheckedRun {
   modelYaml: yolo.ModelYaml;
   resumeCheckpoint: Checkpoint | null;
   weightsCheckpoint: Checkpoint | null;
+  /** --distill: the teacher's file, read and checked (same classes as the dataset). */
+  teacherCheckpoint: Checkpoint | null;
 }
 
 /** A checked run with its backend, process group and log open. */
@@ -131,6 +134,8 @@ export interface TrainContext {
   readonly env: TrainEnv;
   /** Rank 0's TensorBoard writer (null on other ranks, with --evolve or --notensorboard). */
   readonly tensorboard: TrainTensorBoard | null;
+  /** --distill: the frozen teacher and the distillation loss (src/distill/); null otherwise. */
+  readonly distill: Distiller | null;
 }
 
 /** What changes from epoch to epoch (rank 0 owns the EMA, the stopper and the metrics). */
@@ -152,6 +157,8 @@ export interface TrainingState {
 export interface Timings {
   data: number;
   compute: number;
+  /** --distill: the teacher's forward (part of compute). */
+  teacher: number;
   allReduce: number;
   optimizer: number;
   validation: number;

@@ -65,7 +65,7 @@ function logStart(ctx: TrainContext, recompute: { recompute: boolean; reason: st
 async function trainEpoch(
   ctx: TrainContext,
   training: TrainingState,
-  run: { schedule: Schedule; lossFn: yolo.ComputeLoss; recompute: boolean },
+  run: { schedule: Schedule; lossFn: yolo.TrainLoss; recompute: boolean },
   epoch: number,
   timings: Timings,
   augment: { closeMosaic: boolean; plotFirstBatches: boolean },
@@ -137,6 +137,7 @@ function recordEpochEnd(ctx: TrainContext, epoch: number, trainMs: number, timin
       train: trainMs,
       data: timings.data - before.data,
       compute: timings.compute - before.compute,
+      teacher: timings.teacher - before.teacher,
       all_reduce: timings.allReduce - before.allReduce,
       optimizer: timings.optimizer - before.optimizer,
       validation: timings.validation - before.validation,
@@ -177,7 +178,17 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
   let lastEpoch = training.startEpoch - 1;
   let epochsRun = 0;
   const startedAt = Date.now();
-  const timings: Timings = { data: 0, compute: 0, allReduce: 0, optimizer: 0, validation: 0, epochs: 0, images: 0 };
+  const timings: Timings = {
+    data: 0,
+    compute: 0,
+    teacher: 0,
+    allReduce: 0,
+    optimizer: 0,
+    validation: 0,
+    epochs: 0,
+    images: 0,
+  };
+  const trainLoss = ctx.distill?.wrap(lossFn) ?? lossFn; // validation keeps the detection loss
   for (let epoch = training.startEpoch; epoch < epochs; epoch++) {
     const control = await epochControl(ctx, training, epoch, stop);
     if (control.stop) {
@@ -199,12 +210,17 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
     const { meanLoss, lr } = await trainEpoch(
       ctx,
       training,
-      { schedule, lossFn, recompute: backward.recompute },
+      { schedule, lossFn: trainLoss, recompute: backward.recompute },
       epoch,
       timings,
       { closeMosaic, plotFirstBatches: closeMosaic && epoch > 0 && !mosaicClosed(options, epoch - 1) },
     );
     const trainMs = performance.now() - epochStartedAt;
+    const stepMs = ['compute', 'allReduce', 'optimizer'].reduce(
+      (ms, k) => ms + timings[k as keyof Timings] - before[k as keyof Timings],
+      0,
+    );
+    ctx.distill?.logEpoch(log, epoch, stepMs, isMain);
     timings.epochs++;
     const val = await epochValidation(ctx, training, lossFn, epoch, timings);
     if (isMain) stop = endEpochOnMain(ctx, training, { epoch, meanLoss, lr }, val);

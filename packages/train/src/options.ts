@@ -77,6 +77,14 @@ export interface TrainOptions {
   val_rank0: boolean;
   /** yolo-launch: 16-bit gradients in the DDP all-reduce (PyTorch's fp16/bf16 compress hooks), or 'none'. */
   grad_compression: 'none' | 'fp16' | 'bf16';
+  /** YOLOv6: knowledge distillation from --teacher-model-path (src/distill/). */
+  distill: boolean;
+  /** YOLOv6: the teacher's .pt (same classes as the dataset). */
+  teacher_model_path: string;
+  /** YOLOv6: the class term's softmax temperature. */
+  temperature: number;
+  /** YOLOv6: add the channel-wise feature term on the neck outputs. */
+  distill_feat: boolean;
 }
 
 type Kind = 'int' | 'float' | 'str' | 'flag' | 'optional-str' | 'optional-int' | 'int-list';
@@ -97,6 +105,38 @@ export const AUTOBATCH = -1;
 
 /** The default dataset: the embedded synthetic set, generated on first use (see @yolo-launch/data). */
 export const DEFAULT_DATA = 'synthetic.yaml';
+
+/** YOLOv6's knowledge-distillation options (tools/train.py), checked by checkDistillOptions. */
+const DISTILL_OPTION_SPECS: readonly Spec[] = [
+  {
+    flags: ['--distill'],
+    dest: 'distill',
+    kind: 'flag',
+    default: false,
+    help: 'distill from --teacher-model-path (YOLOv6)',
+  },
+  {
+    flags: ['--distill-feat', '--distill_feat'],
+    dest: 'distill_feat',
+    kind: 'flag',
+    default: false,
+    help: 'with --distill: add the channel-wise feature term on the neck outputs (YOLOv6)',
+  },
+  {
+    flags: ['--teacher-model-path', '--teacher_model_path'],
+    dest: 'teacher_model_path',
+    kind: 'str',
+    default: '',
+    help: 'teacher .pt for --distill, trained on the same classes (YOLOv6)',
+  },
+  {
+    flags: ['--temperature'],
+    dest: 'temperature',
+    kind: 'float',
+    default: 20,
+    help: 'distillation temperature of the class term (YOLOv6)',
+  },
+];
 
 export const OPTION_SPECS: readonly Spec[] = [
   {
@@ -356,6 +396,7 @@ export const OPTION_SPECS: readonly Spec[] = [
     choices: ['none', 'fp16', 'bf16'],
     help: 'DDP gradients travel as fp16/bf16: half the bytes, summed in fp32 (yolo-launch; PyTorch fp16_compress_hook)',
   },
+  ...DISTILL_OPTION_SPECS,
 ];
 
 export function defaultOptions(): TrainOptions {
@@ -529,10 +570,22 @@ export function validateStatic(options: TrainOptions, worldSize: number): void {
     throw new UsageError('--evolve and --resume cannot be combined');
   if (options.evolve !== undefined && options.evolve < 1)
     throw new UsageError(`--evolve needs a number of generations >= 1 (got ${options.evolve})`);
+  checkDistillOptions(options);
   validateEpochSchedules(options);
   if (options.sync_bn && worldSize <= 1) {
     // YOLOv5 ignores --sync-bn without DDP; we do the same, so this is not an error.
   }
+}
+
+/** --distill's options go together (YOLOv6 ignores a teacher without --distill; we say so instead). */
+function checkDistillOptions(options: TrainOptions): void {
+  if (options.distill && !options.teacher_model_path)
+    throw new UsageError('--distill needs --teacher-model-path <teacher.pt> (a model trained on the same classes)');
+  if (!options.distill && (options.teacher_model_path || options.distill_feat))
+    throw new UsageError(
+      `${options.distill_feat ? '--distill-feat' : '--teacher-model-path'} is used only with --distill; add --distill to distil from the teacher`,
+    );
+  if (!(options.temperature > 0)) throw new UsageError(`--temperature must be > 0 (got ${options.temperature})`);
 }
 
 /** The late-epoch controls (YOLOv6's): impossible values and combinations that contradict each other. */

@@ -6,6 +6,7 @@
 
 import * as path from 'node:path';
 import * as data from '@yolo-launch/data';
+import type { tf } from '@yolo-launch/backend';
 import { DistributedDataParallel, DistributedSampler } from '@yolo-launch/ddp';
 import type { Hyp } from './config.js';
 import type { PreparedRun, TrainContext } from './context.js';
@@ -24,6 +25,7 @@ import type { ModelState } from './model-state.js';
 import type { TrainOptions } from './options.js';
 import type { YoloModel } from '@yolo-launch/yolo';
 import { scaledLossGains } from './loss-gains.js';
+import { Distiller } from './distill/distiller.js';
 
 /** nbs accumulation: weight decay scaled by batch·accumulate/64, and the optimizer with it. */
 function createOptimizer(
@@ -48,10 +50,11 @@ async function wrapInDdp(
   options: TrainOptions,
   model: YoloModel,
   state: ModelState,
+  extraVariables: readonly tf.Variable[],
 ): Promise<DistributedDataParallel> {
   const ddp = await DistributedDataParallel.create(
     run.processGroup,
-    state.params.map((q) => q.variable),
+    [...extraVariables, ...state.params.map((q) => q.variable)],
     {
       buffers: model.buffers().map((b) => b.variable),
       ...(options.grad_compression !== 'none' ? { gradCompression: options.grad_compression } : {}),
@@ -82,6 +85,8 @@ export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
   const splits = await loadSplits(run);
   const { names, nc } = splits.train;
   const { model, state } = buildModel(run, nc);
+  const distill = run.teacherCheckpoint ? Distiller.create(run.teacherCheckpoint, model, run.options) : null;
+  if (distill && isMain) log.info(distill.describe());
 
   const gridStride = Math.max(Math.max(...model.stride), 32);
   const imgsz = checkImgSize(run.options.imgsz, gridStride, gridStride * 2);
@@ -91,7 +96,8 @@ export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
   const { options, batchPerRank } = await settleBatchSize(run, { model, state, nc, imgsz, gridStride, saveDir });
 
   const { decayedHyp, optimizer } = createOptimizer(run, options, state);
-  const ddp = await wrapInDdp(run, options, model, state);
+  // --distill-feat's adapters train too: reduced with the model's gradients
+  const ddp = await wrapInDdp(run, options, model, state, distill?.variables ?? []);
 
   const { trainLoader, valLoader } = await createLoaders(run, splits, decayedHyp, { imgsz, gridStride, batchPerRank });
   if (isMain && !run.resumeCheckpoint && !options.noplots) await plotLabels(run, trainLoader, saveDir);
@@ -141,5 +147,6 @@ export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
     callbacks: run.callbacks,
     env: run.env,
     tensorboard,
+    distill,
   };
 }

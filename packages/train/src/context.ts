@@ -19,9 +19,11 @@ import type { ModelState } from './model-state.js';
 import type { YoloOptimizer } from './optimizer.js';
 import type { BatchSource } from './batches.js';
 import type { TrainTensorBoard } from './tensorboard/logger.js';
+import type { TrainEnv } from './train-env.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { ModelEMA } from './ema.js';
 import type { EarlyStopping } from './early-stopping.js';
+import type { EpochMetrics } from './epoch-verdict.js';
 
 /** Final validation of best.pt: P, R, mAP50, mAP50-95 and the mean losses [box, obj, cls]. */
 export interface FinalMetrics {
@@ -86,6 +88,8 @@ export interface PreparedRun extends CheckedRun {
   log: TrainLog;
   backend: string;
   callbacks: TrainCallbacks;
+  /** The environment switches, read once at start (train-env.ts). */
+  env: TrainEnv;
 }
 
 /** What setup.ts built; read-only during the epochs. */
@@ -123,6 +127,8 @@ export interface TrainContext {
   readonly classWeights: Float32Array;
   readonly seed: number;
   readonly callbacks: TrainCallbacks;
+  /** The environment switches, read once at start (train-env.ts). */
+  readonly env: TrainEnv;
   /** Rank 0's TensorBoard writer (null on other ranks, with --evolve or --notensorboard). */
   readonly tensorboard: TrainTensorBoard | null;
 }
@@ -136,6 +142,8 @@ export interface TrainingState {
   /** Per-class mAP50-95 of the last validation (image weights). */
   maps: number[];
   stopper: EarlyStopping;
+  /** The last validated epoch's metrics: what the results row of an unvalidated epoch carries (YOLOv5's `results`). */
+  lastMetrics: EpochMetrics;
   /** Rank 0 only. */
   ema: ModelEMA | null;
 }

@@ -21,7 +21,7 @@ export function chooseBackward(ctx: TrainContext): { recompute: boolean; reason:
     widthMultiple: modelYaml.width_multiple,
     depthMultiple: modelYaml.depth_multiple,
     params: ctx.state.params.reduce((n, p) => n + p.data.length, 0),
-    env: process.env.YOLO_TRAIN_RECOMPUTE,
+    env: ctx.env.recompute,
   });
 }
 
@@ -78,7 +78,7 @@ function lossAndGradients(
     // gradients last layer first: on an optimizer step DDP all-reduces each bucket as soon as
     // it is complete, while the backward of earlier layers goes on.
     // YOLO_TRAIN_OVERLAP=0 turns the overlap off (for measuring what it hides).
-    const hook = willStep && process.env.YOLO_TRAIN_OVERLAP !== '0' ? ddp.beginOverlappedReduction() : null;
+    const hook = willStep && ctx.env.overlap ? ddp.beginOverlappedReduction() : null;
     const onGradient: yolo.GradientHook | undefined = hook
       ? (variable, grad) => {
           if (scale === 1) return hook(variable.name, grad);

@@ -19,6 +19,12 @@ export interface ResolvedOptions {
   heartbeatTimeoutMs: number;
   segmentBytes: number;
   highWaterMark: number;
+  /** Smallest adaptive all-reduce segment (ring.ts segmentElements), bytes. */
+  minSegmentBytes: number;
+  /** Up to this size an all-reduce is a gather then a local sum in rank order (ring.ts). */
+  smallAllReduceMaxBytes: number;
+  /** SO_SNDBUF/SO_RCVBUF of the ring sockets; 0: the OS default. */
+  socketBufferBytes: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -28,6 +34,9 @@ type Env = Record<string, string | undefined>;
 // GC to free) while 7.5 MB gradients still pipeline over 2+ segments per chunk.
 export const DEFAULT_SEGMENT_BYTES = 2 * 1024 * 1024;
 export const DEFAULT_HWM = 32;
+// Below 512 KiB, segments cost clearly more CPU per byte (per-message costs, README).
+export const DEFAULT_MIN_SEGMENT_BYTES = 512 * 1024;
+export const DEFAULT_SMALL_ALLREDUCE_MAX_BYTES = 64 * 1024;
 
 function intFrom(name: string, value: number | undefined, env: Env, envName: string, fallback?: number): number {
   if (value !== undefined) {
@@ -85,9 +94,34 @@ export function resolveOptions(o: ProcessGroupOptions = {}, env: Env = process.e
     ),
     segmentBytes: intFrom('segmentBytes', o.segmentBytes, env, 'YOLO_COMM_SEGMENT_BYTES', DEFAULT_SEGMENT_BYTES),
     highWaterMark: intFrom('highWaterMark', o.highWaterMark, env, 'YOLO_COMM_HWM', DEFAULT_HWM),
+    minSegmentBytes: intFrom(
+      'minSegmentBytes',
+      o.minSegmentBytes,
+      env,
+      'YOLO_COMM_MIN_SEGMENT',
+      DEFAULT_MIN_SEGMENT_BYTES,
+    ),
+    smallAllReduceMaxBytes: intFrom(
+      'smallAllReduceMaxBytes',
+      o.smallAllReduceMaxBytes,
+      env,
+      'YOLO_COMM_SMALL_MAX',
+      DEFAULT_SMALL_ALLREDUCE_MAX_BYTES,
+    ),
+    socketBufferBytes: intFrom('socketBufferBytes', o.socketBufferBytes, env, 'YOLO_COMM_SOCKBUF', 0),
   };
   if (r.segmentBytes < 64 || r.segmentBytes % 4 !== 0)
     throw new CommError('INVALID', `segmentBytes must be a multiple of 4 and >= 64, got ${r.segmentBytes}`);
+  if (r.minSegmentBytes < 64 || r.minSegmentBytes % 4 !== 0)
+    throw new CommError(
+      'INVALID',
+      `minSegmentBytes (YOLO_COMM_MIN_SEGMENT) must be a multiple of 4 and >= 64, got ${r.minSegmentBytes}`,
+    );
+  for (const [name, value] of [
+    ['smallAllReduceMaxBytes (YOLO_COMM_SMALL_MAX)', r.smallAllReduceMaxBytes],
+    ['socketBufferBytes (YOLO_COMM_SOCKBUF)', r.socketBufferBytes],
+  ] as const)
+    if (value < 0) throw new CommError('INVALID', `${name} must be >= 0, got ${value}`);
   if (r.heartbeatTimeoutMs <= r.heartbeatIntervalMs * 2)
     throw new CommError(
       'INVALID',

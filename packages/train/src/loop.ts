@@ -157,6 +157,11 @@ function writeTimings(ctx: TrainContext, timings: Timings, epochsRun: number, st
   );
 }
 
+/** The run's time split (seconds per stage, epochs and images counted), all zero at the start. */
+function zeroTimings(): Timings {
+  return { data: 0, compute: 0, teacher: 0, allReduce: 0, optimizer: 0, validation: 0, epochs: 0, images: 0 };
+}
+
 export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
   const { options, distEnv, log, hyp } = ctx;
   const isMain = distEnv.rank <= 0;
@@ -178,16 +183,7 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
   let lastEpoch = training.startEpoch - 1;
   let epochsRun = 0;
   const startedAt = Date.now();
-  const timings: Timings = {
-    data: 0,
-    compute: 0,
-    teacher: 0,
-    allReduce: 0,
-    optimizer: 0,
-    validation: 0,
-    epochs: 0,
-    images: 0,
-  };
+  const timings = zeroTimings();
   const trainLoss = ctx.distill?.wrap(lossFn) ?? lossFn; // validation keeps the detection loss
   for (let epoch = training.startEpoch; epoch < epochs; epoch++) {
     const control = await epochControl(ctx, training, epoch, stop);

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import sharp from 'sharp';
 import type { Sharp, SharpOptions } from 'sharp';
+import { dataNative } from './native.js';
 
 // The loader runs its own worker threads; one libvips thread per operation keeps
 // `workers` meaning what it says (and is what YOLOv5's per-worker cv2 does).
@@ -48,7 +49,18 @@ async function toRgb(s: Sharp): Promise<RgbImage> {
 
 /** Decodes an image file (EXIF orientation applied) to RGB at full size. */
 export async function decodeImage(input: string | Uint8Array): Promise<RgbImage> {
-  return toRgb(sharp(await readInput(input), { failOn: 'truncated' }).autoOrient());
+  const bytes = await readInput(input);
+  return (await decodeJpegNative(bytes, 1)) ?? toRgb(sharp(bytes, { failOn: 'truncated' }).autoOrient());
+}
+
+/**
+ * The native libjpeg-turbo decode (native.ts) of a JPEG, pixel for pixel what libvips gives
+ * for `file.jpg[shrink=scale]`; null when the addon is absent, the bytes are not a JPEG, or
+ * sharp would treat the file differently (ICC profile, EXIF rotation, CMYK, damaged data).
+ */
+async function decodeJpegNative(bytes: string | Uint8Array, scale: 1 | 2 | 4 | 8): Promise<RgbImage | null> {
+  if (!dataNative || typeof bytes === 'string' || bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
+  return dataNative.decodeJpeg(bytes, scale);
 }
 
 /**
@@ -77,6 +89,9 @@ export async function decodeResized(
   if (typeof input === 'string' && size0 && /\.jpe?g$/i.test(input) && !input.includes('[')) {
     const f = Math.min(size0[0] / width, size0[1] / height);
     const shrink = f >= 8 ? 8 : f >= 4 ? 4 : f >= 2 ? 2 : 1;
+    // the same decode natively, then (only when the size still differs) libvips' resize of it
+    const decoded = dataNative ? await decodeJpegNative(await readInput(input), shrink) : null;
+    if (decoded) return resizeImage(decoded, width, height);
     if (shrink > 1) {
       try {
         return await run(`${input}[shrink=${shrink}]`);

@@ -7,11 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { sharedDir } from './helpers.js';
+import { loadImageHashes } from './native-hashes.js';
 import {
   Rng,
   dataNative,
@@ -22,9 +22,6 @@ import {
   applyHsvGainsJs,
   flipLr,
   flipLrJs,
-  decodeResized,
-  resizedSize,
-  probeImage,
   type Mat3,
   type RgbImage,
 } from '../src/index.js';
@@ -169,20 +166,6 @@ test(
     assert.ok(native > jpegs.length, `only ${native} decodes were native`);
   },
 );
-
-/** SHA-256 of load_image's pixels for each coco128 JPEG at each imgsz, in this process. */
-async function loadImageHashes(files: string[], sizes: number[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const file of files) {
-    const { width: w0, height: h0 } = await probeImage(file);
-    for (const imgsz of sizes) {
-      const [w, h] = resizedSize(w0, h0, imgsz);
-      const img = await decodeResized(file, w, h, [w0, h0]);
-      out.push(crypto.createHash('sha256').update(img.data).digest('hex'));
-    }
-  }
-  return out;
-}
 
 // the bench's sizes (coco128's photos are mostly 640 wide: 1/2-scale decodes at 320) and an odd one
 const SIZES = [640, 320, 416];

@@ -45,8 +45,10 @@ fs.mkdirSync(path.dirname(out), { recursive: true });
 const run = spawnSync(cc, args, { encoding: 'utf8' });
 if (run.error) skip(`no C compiler (${cc}: ${run.error.message}); install gcc and libjpeg-turbo's headers`);
 if (run.status !== 0) {
-  const first = (run.stderr || '').split('\n').find((l) => /error/.test(l)) ?? run.stderr.trim().split('\n')[0];
-  skip(`${cc} failed: ${first} (Debian/Ubuntu: apt install gcc libjpeg-dev)`);
+  fs.rmSync(`${out}.tmp`, { force: true });
+  const lines = (run.stderr || '').split('\n');
+  const why = [/fatal error|cannot find/, /error/].map((re) => lines.find((l) => re.test(l))).find(Boolean);
+  skip(`${cc} failed: ${(why ?? lines[0] ?? '').trim()} (Debian/Ubuntu: apt install gcc libjpeg-dev)`);
 }
 if (run.stderr.trim()) console.log(run.stderr.trim());
 fs.renameSync(`${out}.tmp`, out);

@@ -24,6 +24,15 @@ export default tseslint.config(
     },
   },
   {
+    // One function, one screen: functions stay under ~80 lines (HELPERS.md's style). Tests are
+    // exempt (a test case reads best as one block). Packages not listed still have offenders
+    // (comm 1, data 4, yolo 5, launcher 2, deploy 3 when this was written): add each once fixed.
+    files: ['packages/{train,core,backend,ddp,infer,export}/src/**/*.ts'],
+    rules: {
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
+    },
+  },
+  {
     languageOptions: {
       globals: {
         console: 'readonly',

@@ -6,7 +6,7 @@
 import { constants } from 'node:os';
 import type { Writable } from 'node:stream';
 import { assignDevices, workerEnv, type WorkerPlacement } from './contract.js';
-import { USAGE_EXIT_CODE } from './errors.js';
+import { failedJobExitCode } from './errors.js';
 import { freePort } from './ports.js';
 import type { TeeStreams } from './output.js';
 import { describeFailure, WorkerGroup, type GroupResult, type WorkerFailure } from './worker-group.js';
@@ -40,16 +40,6 @@ export interface AgentResult {
   restarts: number;
   failure?: WorkerFailure;
   stoppedBy?: NodeJS.Signals;
-}
-
-export const WORKER_FAILED_EXIT_CODE = 1;
-
-/**
- * The launcher's exit code for a failed job: a worker's usage error (exit 2, argparse's code:
- * a bad train option) stays 2 so scripts can tell bad input from a crash; anything else is 1.
- */
-export function failedJobExitCode(failure: WorkerFailure | undefined): number {
-  return failure?.code === USAGE_EXIT_CODE ? USAGE_EXIT_CODE : WORKER_FAILED_EXIT_CODE;
 }
 
 export class Agent {

@@ -25,6 +25,7 @@
  */
 import os from 'node:os';
 import { ALLOCATOR_ENV } from '@yolo-launch/comm';
+import { WORKER_VARIABLES, type WorkerVariableKey } from '@yolo-launch/core';
 import { UsageError } from './errors.js';
 import { OPTION_VARIABLES } from './option-names.js';
 
@@ -47,22 +48,15 @@ export interface JobIdentity {
   restartCount: number;
 }
 
-/** Names of the variables the launcher sets; the tests and the README list them from here. */
+/**
+ * Names of the variables the launcher sets; the tests and the README list them from here. The
+ * ones workers read come from core's WORKER_VARIABLES (the table readWorkerEnv reads), the rest
+ * are for the libraries underneath (CUDA, OpenMP, TensorFlow).
+ */
 export const CONTRACT_VARIABLES = [
-  'RANK',
-  'LOCAL_RANK',
-  'WORLD_SIZE',
-  'LOCAL_WORLD_SIZE',
-  'NODE_RANK',
-  'GROUP_RANK',
-  'MASTER_ADDR',
-  'MASTER_PORT',
-  'YOLO_LAUNCH_RUN_ID',
-  'RESTART_COUNT',
-  'YOLO_LAUNCH_TOKEN',
+  ...Object.values(WORKER_VARIABLES),
   'CUDA_VISIBLE_DEVICES',
   'TF_FORCE_GPU_ALLOW_GROWTH',
-  'YOLO_LAUNCH_THREADS',
   'OMP_NUM_THREADS',
   'TF_NUM_INTRAOP_THREADS',
 ] as const;
@@ -133,20 +127,25 @@ export function workerEnv(
     if (key === 'NODE_CHANNEL_FD' || key === 'NODE_CHANNEL_SERIALIZATION_MODE') continue;
     env[key] = value;
   }
-  env.RANK = String(placement.rank);
-  env.LOCAL_RANK = String(placement.localRank);
-  env.WORLD_SIZE = String(placement.worldSize);
-  env.LOCAL_WORLD_SIZE = String(placement.localWorldSize);
-  env.NODE_RANK = String(placement.nodeRank);
-  env.GROUP_RANK = String(placement.nodeRank);
-  env.MASTER_ADDR = job.masterAddr;
-  env.MASTER_PORT = String(job.masterPort);
-  env.YOLO_LAUNCH_RUN_ID = job.runId;
-  env.RESTART_COUNT = String(job.restartCount);
-  env.YOLO_LAUNCH_TOKEN = job.token;
+  // Typed against core's table: a variable that workers read and the launcher forgot to write
+  // does not compile.
+  const contract: Record<WorkerVariableKey, string> = {
+    rank: String(placement.rank),
+    localRank: String(placement.localRank),
+    worldSize: String(placement.worldSize),
+    localWorldSize: String(placement.localWorldSize),
+    nodeRank: String(placement.nodeRank),
+    groupRank: String(placement.nodeRank),
+    masterAddr: job.masterAddr,
+    masterPort: String(job.masterPort),
+    runId: job.runId,
+    restartCount: String(job.restartCount),
+    token: job.token,
+    threads: String(threads),
+  };
+  for (const [key, value] of Object.entries(contract)) env[WORKER_VARIABLES[key as WorkerVariableKey]] = value;
   if (device !== undefined) env.CUDA_VISIBLE_DEVICES = device;
   env.TF_FORCE_GPU_ALLOW_GROWTH ??= 'true';
-  env.YOLO_LAUNCH_THREADS = String(threads);
   env.OMP_NUM_THREADS ??= String(threads);
   env.TF_NUM_INTRAOP_THREADS ??= String(threads);
   // glibc malloc settings that keep zeromq's receive buffers from page-faulting in anew (comm's allocator-env.ts)

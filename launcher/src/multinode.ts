@@ -14,7 +14,7 @@ import type net from 'node:net';
 import { constants } from 'node:os';
 import type { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { UsageError } from './errors.js';
+import { failedJobExitCode, UsageError } from './errors.js';
 import type { SelectedHost } from './hostfile.js';
 import { LineSplitter } from './output.js';
 import { OPTION_VARIABLES } from './option-names.js';
@@ -65,6 +65,12 @@ export function forwardedEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   return out;
 }
 
+/** How the first failing node launcher of an attempt ended. */
+interface NodeFailure {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
 interface NodeProcess {
   index: number;
   host: string;
@@ -91,13 +97,15 @@ export class MultiNodeController {
   async run(): Promise<{ exitCode: number; restarts: number }> {
     const c = this.config;
     await this.preflight();
+    let failure: NodeFailure | null = null;
     for (let attempt = 0; attempt <= c.maxRestarts; attempt++) {
       if (this.stopped) break;
       if (attempt > 0) this.log(`restarting every node (restart ${attempt} of ${c.maxRestarts})`);
-      if (await this.runAttempt(attempt)) return { exitCode: 0, restarts: attempt };
+      failure = await this.runAttempt(attempt);
+      if (failure === null) return { exitCode: 0, restarts: attempt };
     }
     if (this.stopped) return { exitCode: 128 + (constants.signals[this.stopped] ?? 15), restarts: 0 };
-    return { exitCode: 1, restarts: c.maxRestarts };
+    return { exitCode: failedJobExitCode(failure), restarts: c.maxRestarts };
   }
 
   private remoteCommand(index: number, offset: number, worldSize: number, argv: readonly string[]): string {
@@ -203,8 +211,8 @@ export class MultiNodeController {
     });
   }
 
-  /** True when every node finished with 0. */
-  private async runAttempt(restartCount: number): Promise<boolean> {
+  /** Null when every node finished with 0, else the first node that did not. */
+  private async runAttempt(restartCount: number): Promise<NodeFailure | null> {
     const c = this.config;
     const worldSize = c.nprocs.reduce((a, b) => a + b, 0);
     const base = forwardedEnv(c.env);
@@ -250,18 +258,19 @@ export class MultiNodeController {
       return node;
     });
     if (this.stopped) this.stopNodes(false);
-    let ok = true;
+    let failure: NodeFailure | null = null;
     await Promise.all(
       this.nodes.map(async (node) => {
         const { code, signal } = await node.exit;
-        if ((code === 0 && !signal) || this.stopped || !ok) return;
-        ok = false;
+        if ((code === 0 && !signal) || this.stopped || failure) return;
+        failure = { code, signal };
         const how = signal ? `was killed by signal ${signal}` : `exited with code ${code}`;
         this.log(`node ${node.index} (${node.host}) ${how}; stopping every node`);
         this.stopNodes(false);
       }),
     );
-    return ok && !this.stopped;
+    if (this.stopped) return failure ?? { code: null, signal: this.stopped };
+    return failure;
   }
 
   /** Closes each node launcher's stdin (it stops its workers); ssh itself is killed later if needed. */

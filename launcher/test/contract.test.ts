@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import test from 'node:test';
 import { ALLOCATOR_ENV } from '@yolo-launch/comm';
+import { readWorkerEnv, WORKER_VARIABLES } from '@yolo-launch/core';
 import {
   assignDevices,
   threadBudget,
@@ -157,6 +158,28 @@ test('assignDevices and workerEnv units', () => {
   assert.equal(env.GROUP_RANK, '1');
   assert.equal(env.RESTART_COUNT, '2');
   assert.equal(env.CUDA_VISIBLE_DEVICES, '3');
+});
+
+test("what the launcher writes, core's readWorkerEnv reads back field for field", () => {
+  for (const [placement, job] of [
+    [
+      { rank: 5, localRank: 1, worldSize: 8, localWorldSize: 4, nodeRank: 1 },
+      { masterAddr: 'h0', masterPort: 1234, runId: 'r', token: 't', restartCount: 2 },
+    ],
+    [
+      { rank: 0, localRank: 0, worldSize: 1, localWorldSize: 1, nodeRank: 0 },
+      { masterAddr: '127.0.0.1', masterPort: 29500, runId: 'single', token: 'x'.repeat(64), restartCount: 0 },
+    ],
+  ] as const) {
+    const written = workerEnv({ RANK: '99', YOLO_LAUNCH_THREADS: 'stale' }, placement, job, undefined, 3);
+    assert.deepEqual(readWorkerEnv(written), { launched: true, ...placement, ...job, threads: 3 });
+  }
+  const workerRead = Object.values(WORKER_VARIABLES);
+  assert.deepEqual(
+    CONTRACT_VARIABLES.filter((name) => (workerRead as readonly string[]).includes(name)),
+    workerRead,
+    'every variable workers read is in the contract',
+  );
 });
 
 test('every CLI option has a YOLO_LAUNCH_<NAME> variable that the workers do not inherit', () => {

@@ -38,6 +38,20 @@ function hostfile(name: string, text: string): string {
 
 const twoNodes = hostfile('hosts-2-1', '# two fake nodes\nnodeA slots=2\nnodeB slots=1\n');
 
+/** Launcher flags of a job on `twoNodes` through the ssh shim, its master on a free port of its own. */
+async function twoNodeJob(...flags: string[]): Promise<{ args: string[]; port: number }> {
+  const port = await freePort();
+  const args = ['--hostfile', twoNodes, '--ssh', shim, '--master-addr', '127.0.0.1', '--master-port', String(port)];
+  return { args: [...args, ...flags], port };
+}
+
+/** A marker for the test's worker processes, which are all killed when the test ends. */
+function markWorkers(t: { after: (fn: () => void) => void }): string {
+  const marker = newMarker();
+  t.after(() => killAll(marker));
+  return marker;
+}
+
 /** Every process command line on the machine, to prove the secret is not in any of them. */
 function allCommandLines(): string {
   let text = '';
@@ -52,21 +66,9 @@ function allCommandLines(): string {
 }
 
 test('hostfile job over --ssh: ranks, host prefixes, shared token/run id/cwd, forwarded environment', async () => {
-  const port = await freePort();
+  const job = await twoNodeJob('--', node, worker('print-env'));
   const run = await runLauncher(
-    [
-      '--hostfile',
-      twoNodes,
-      '--ssh',
-      shim,
-      '--master-addr',
-      '127.0.0.1',
-      '--master-port',
-      String(port),
-      '--',
-      node,
-      worker('print-env'),
-    ],
+    job.args,
     cleanEnv({ YOLO_FORWARDED_PROBE: 'forwarded', YOLO_LAUNCH_TOKEN: 'multi-node-secret' }),
   );
   assert.equal(run.code, 0, run.stderr);
@@ -87,7 +89,7 @@ test('hostfile job over --ssh: ranks, host prefixes, shared token/run id/cwd, fo
     assert.equal(e.GROUP_RANK, nodeRank);
     assert.equal(e.WORLD_SIZE, '3');
     assert.equal(e.LOCAL_WORLD_SIZE, host === 'nodeA' ? '2' : '1');
-    assert.equal(e.MASTER_PORT, String(port));
+    assert.equal(e.MASTER_PORT, String(job.port));
     assert.equal(e.CUDA_VISIBLE_DEVICES, device, 'slot of the hostfile');
     assert.equal(e.YOLO_FORWARDED_PROBE, 'forwarded');
     assert.equal(e.cwd, envs.get(0)!.cwd);
@@ -98,26 +100,8 @@ test('hostfile job over --ssh: ranks, host prefixes, shared token/run id/cwd, fo
 });
 
 test('a real comm all-reduce across two nodes through the ssh shim', async () => {
-  const port = await freePort();
-  const run = await runLauncher(
-    [
-      '--hostfile',
-      twoNodes,
-      '--ssh',
-      shim,
-      '--master-addr',
-      '127.0.0.1',
-      '--master-port',
-      String(port),
-      '--term-timeout',
-      '3',
-      '--',
-      node,
-      worker('allreduce'),
-    ],
-    cleanEnv({ YOLO_COMM_TRANSPORT: 'tcp' }),
-    90_000,
-  );
+  const job = await twoNodeJob('--term-timeout', '3', '--', node, worker('allreduce'));
+  const run = await runLauncher(job.args, cleanEnv({ YOLO_COMM_TRANSPORT: 'tcp' }), 90_000);
   assert.equal(run.code, 0, run.stderr + run.stdout);
   for (const [rank, host] of [
     [0, 'nodeA'],
@@ -132,55 +116,35 @@ test('a real comm all-reduce across two nodes through the ssh shim', async () =>
   }
 });
 
-test('a worker failing on one node stops every node; the report names host, rank and code', async (t) => {
-  const marker = newMarker();
-  t.after(() => killAll(marker));
-  const port = await freePort();
-  const run = await runLauncher([
-    '--hostfile',
-    twoNodes,
-    '--ssh',
-    shim,
-    '--master-addr',
-    '127.0.0.1',
-    '--master-port',
-    String(port),
-    '--term-timeout',
-    '2',
-    '--',
-    node,
-    worker('behave'),
-    'fail-rank=2',
-    'fail-code=3',
-    'hang',
-    `marker=${marker}`,
-  ]);
-  assert.equal(run.code, 1, run.stderr);
-  assert.match(run.stderr, /^\[nodeB\] yolo-launch: rank 2 \(local rank 0, pid \d+\) exited with code 3$/m);
-  assert.match(run.stderr, /^\[nodeB\] {5}last words of rank 2$/m);
-  assert.match(run.stderr, /^yolo-launch: node 1 \(nodeB\) exited with code 1; stopping every node$/m);
-  await waitFor('every worker on every node gone', () => processesWith(marker).length === 0, 10_000);
-});
+// A worker's exit 2 is a usage error (a bad train option): its node launcher exits 2 and so
+// does the controller, as on a single node; any other failure ends the job with 1.
+for (const [workerCode, jobCode] of [
+  [3, 1],
+  [2, 2],
+] as const) {
+  test(`a worker exiting ${workerCode} on one node stops every node; the report names host, rank and code; the job exits ${jobCode}`, async (t) => {
+    const marker = markWorkers(t);
+    const job = await twoNodeJob('--term-timeout', '2', '--', node, worker('behave'), 'fail-rank=2');
+    const run = await runLauncher([...job.args, `fail-code=${workerCode}`, 'hang', `marker=${marker}`]);
+    assert.equal(run.code, jobCode, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(`^\\[nodeB\\] yolo-launch: rank 2 \\(local rank 0, pid \\d+\\) exited with code ${workerCode}$`, 'm'),
+    );
+    assert.match(run.stderr, /^\[nodeB\] {5}last words of rank 2$/m);
+    assert.match(
+      run.stderr,
+      new RegExp(`^yolo-launch: node 1 \\(nodeB\\) exited with code ${jobCode}; stopping every node$`, 'm'),
+    );
+    await waitFor('every worker on every node gone', () => processesWith(marker).length === 0, 10_000);
+  });
+}
 
 test('--max-restarts restarts every node with RESTART_COUNT incremented', async (t) => {
-  const marker = newMarker();
-  t.after(() => killAll(marker));
-  const port = await freePort();
+  const marker = markWorkers(t);
+  const job = await twoNodeJob('--max-restarts', '1', '--term-timeout', '2', '--no-preflight', '--');
   const run = await runLauncher([
-    '--hostfile',
-    twoNodes,
-    '--ssh',
-    shim,
-    '--master-addr',
-    '127.0.0.1',
-    '--master-port',
-    String(port),
-    '--max-restarts',
-    '1',
-    '--term-timeout',
-    '2',
-    '--no-preflight',
-    '--',
+    ...job.args,
     node,
     worker('behave'),
     'fail-rank=0',
@@ -195,35 +159,29 @@ test('--max-restarts restarts every node with RESTART_COUNT incremented', async 
   assert.equal(processesWith(marker).length, 0);
 });
 
+/** A two-node job of workers that hang until stopped, started and waited for until all three are ready. */
+async function startHangingJob(marker: string, env: NodeJS.ProcessEnv | undefined, ...flags: string[]) {
+  const job = await twoNodeJob(
+    '--term-timeout',
+    '2',
+    ...flags,
+    '--',
+    node,
+    worker('behave'),
+    'hang',
+    `marker=${marker}`,
+  );
+  const run = startLauncher(job.args, env);
+  await waitFor('three workers ready', () => (run.stdout().match(/ready rank=/g) ?? []).length === 3, 30_000);
+  return run;
+}
+
 test('the controller killed with SIGKILL: every node launcher and worker ends by itself; the token is in no process listing', async (t) => {
-  const marker = newMarker();
-  t.after(() => killAll(marker));
-  const port = await freePort();
+  const marker = markWorkers(t);
   const token = `tok-${randomBytes(8).toString('hex')}`;
   const runId = `run-${randomBytes(4).toString('hex')}`;
-  const run = startLauncher(
-    [
-      '--hostfile',
-      twoNodes,
-      '--ssh',
-      shim,
-      '--master-addr',
-      '127.0.0.1',
-      '--master-port',
-      String(port),
-      '--term-timeout',
-      '2',
-      '--monitor-interval',
-      '0.2',
-      '--',
-      node,
-      worker('behave'),
-      'hang',
-      `marker=${marker}`,
-    ],
-    cleanEnv({ YOLO_LAUNCH_TOKEN: token, YOLO_LAUNCH_RUN_ID: runId }),
-  );
-  await waitFor('three workers ready', () => (run.stdout().match(/ready rank=/g) ?? []).length === 3, 30_000);
+  const env = cleanEnv({ YOLO_LAUNCH_TOKEN: token, YOLO_LAUNCH_RUN_ID: runId });
+  const run = await startHangingJob(marker, env, '--monitor-interval', '0.2');
   const listing = allCommandLines();
   assert.ok(!listing.includes(token), 'the token is not on any command line');
   assert.ok(!listing.includes(runId), 'the run id travels over stdin too');
@@ -233,28 +191,8 @@ test('the controller killed with SIGKILL: every node launcher and worker ends by
 });
 
 test('SIGINT to the controller stops every node and worker', async (t) => {
-  const marker = newMarker();
-  t.after(() => killAll(marker));
-  const port = await freePort();
-  const run = startLauncher([
-    '--hostfile',
-    twoNodes,
-    '--ssh',
-    shim,
-    '--master-addr',
-    '127.0.0.1',
-    '--master-port',
-    String(port),
-    '--term-timeout',
-    '2',
-    '--no-preflight',
-    '--',
-    node,
-    worker('behave'),
-    'hang',
-    `marker=${marker}`,
-  ]);
-  await waitFor('three workers ready', () => (run.stdout().match(/ready rank=/g) ?? []).length === 3, 30_000);
+  const marker = markWorkers(t);
+  const run = await startHangingJob(marker, undefined, '--no-preflight');
   run.child.kill('SIGINT');
   const result = await run.done;
   assert.equal(result.code, 130, result.stderr);

@@ -195,34 +195,15 @@ test('--max-restarts exhausted: the launcher gives up with a failure', async (t)
 test("a worker's usage error (exit 2) is the launcher's exit 2; any other failure is 1", async (t) => {
   const marker = newMarker();
   t.after(() => killAll(marker));
-  const usage = await runLauncher([
-    '--standalone',
-    '--nproc',
-    '2',
-    '--term-timeout',
-    '2',
-    '--',
-    node,
-    worker('behave'),
-    'fail-rank=1',
-    'fail-code=2',
-    `marker=${marker}`,
-  ]);
+  const failing = (code: number) =>
+    runLauncher([
+      ...['--standalone', '--nproc', '2', '--term-timeout', '2', '--'],
+      ...[node, worker('behave'), 'fail-rank=1', `fail-code=${code}`, `marker=${marker}`],
+    ]);
+  const usage = await failing(2);
   assert.equal(usage.code, 2, usage.stderr);
   assert.match(usage.stderr, /rank 1 .* exited with code 2/);
-  const crash = await runLauncher([
-    '--standalone',
-    '--nproc',
-    '2',
-    '--term-timeout',
-    '2',
-    '--',
-    node,
-    worker('behave'),
-    'fail-rank=1',
-    'fail-code=3',
-    `marker=${marker}`,
-  ]);
+  const crash = await failing(3);
   assert.equal(crash.code, 1, crash.stderr);
 });
 

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadCheckpoint } from '@yolo-launch/train';
-import { TINY_YAML, runLaunch, runTrain, tmpDir } from '../helpers/run.js';
-import { makeFixedSizeDataset, writeNoAugHyp } from '../helpers/images.js';
+import { runLaunch, runTrain, tmpDir } from '../helpers/run.js';
+import { tinyTrain } from '../helpers/tiny-train.js';
 import { backendsUnderTest } from '../helpers/backends.js';
 
 for (const { backend, skip } of await backendsUnderTest()) {
@@ -17,41 +17,17 @@ for (const { backend, skip } of await backendsUnderTest()) {
     async (t) => {
       const dir = tmpDir(`equiv-${backend}`);
       try {
-        const yaml = makeFixedSizeDataset(path.join(dir, 'data'), 16);
-        const hyp = writeNoAugHyp(dir);
-        const common = [
-          '--cfg',
-          TINY_YAML,
-          '--data',
-          yaml,
-          '--hyp',
-          hyp,
-          '--epochs',
-          '1',
-          '--batch-size',
-          '8',
-          '--imgsz',
-          '64',
-          '--sync-bn',
-          '--noautoanchor',
-          '--save-period',
-          '1',
-          '--backend',
-          backend,
-          '--workers',
-          '0',
-          '--noplots',
-        ];
-        const one = await runTrain([...common, '--project', path.join(dir, 'runs'), '--name', 'w1'], {
+        const train = tinyTrain(dir, { images: 16, epochs: 1, backend });
+        const common = [...train.flags, '--sync-bn', '--noautoanchor', '--save-period', '1'];
+        const one = await runTrain([...common, '--name', 'w1'], {
           cwd: dir,
           timeoutMs: 180_000,
         });
         assert.equal(one.code, 0, one.stderr);
-        const two = await runLaunch(
-          ['--nproc', '2', '--standalone'],
-          [...common, '--project', path.join(dir, 'runs'), '--name', 'w2'],
-          { cwd: dir, timeoutMs: 180_000 },
-        );
+        const two = await runLaunch(['--nproc', '2', '--standalone'], [...common, '--name', 'w2'], {
+          cwd: dir,
+          timeoutMs: 180_000,
+        });
         assert.equal(two.code, 0, two.stdout.slice(-3000) + two.stderr.slice(-3000));
         const a = loadCheckpoint(path.join(dir, 'runs', 'w1', 'weights', 'epoch0.pt'));
         const b = loadCheckpoint(path.join(dir, 'runs', 'w2', 'weights', 'epoch0.pt'));

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { TINY_YAML, runTrain, tmpDir } from '../helpers/run.js';
+import { runTrain, tmpDir } from '../helpers/run.js';
+import { tinyTrainFlags } from '../helpers/tiny-train.js';
 import { makeFixedSizeDataset, writeNoAugHyp } from '../helpers/images.js';
 
 const haveTools = spawnSync('zip', ['-v']).status === 0 && spawnSync('unzip', ['-v']).status === 0;
@@ -40,31 +41,8 @@ test(
         yaml,
         `path: ${path.join(dir, 'datasets', 'fixed')}\ntrain: images/train\nval: images/train\nnames: [red, green, blue]\ndownload: http://127.0.0.1:${port}/fixed.zip\n`,
       );
-      const r = await runTrain(
-        [
-          '--cfg',
-          TINY_YAML,
-          '--data',
-          yaml,
-          '--hyp',
-          writeNoAugHyp(dir),
-          '--epochs',
-          '1',
-          '--batch-size',
-          '8',
-          '--imgsz',
-          '64',
-          '--noval',
-          '--noplots',
-          '--backend',
-          'wasm',
-          '--workers',
-          '0',
-          '--project',
-          path.join(dir, 'runs'),
-        ],
-        { cwd: dir, timeoutMs: 120_000 },
-      );
+      const files = { data: yaml, hyp: writeNoAugHyp(dir), project: path.join(dir, 'runs') };
+      const r = await runTrain([...tinyTrainFlags(files, { epochs: 1 }), '--noval'], { cwd: dir, timeoutMs: 120_000 });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /Dataset download success/);
       assert.equal(fs.readdirSync(path.join(dir, 'datasets', 'fixed', 'images', 'train')).length, 8);

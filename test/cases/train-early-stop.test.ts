@@ -5,39 +5,15 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadCheckpoint, saveCheckpoint, readResults } from '@yolo-launch/train';
-import { TINY_YAML, readLog, runLaunch, tmpDir } from '../helpers/run.js';
-import { makeFixedSizeDataset, writeNoAugHyp } from '../helpers/images.js';
+import { readLog, runLaunch, tmpDir } from '../helpers/run.js';
+import { tinyTrain } from '../helpers/tiny-train.js';
 
 test('patience 1 stops every rank in the same epoch; --image-weights gives all ranks the same indices', async () => {
   const dir = tmpDir('estop');
   try {
-    const yaml = makeFixedSizeDataset(path.join(dir, 'data'), 16);
-    const hyp = writeNoAugHyp(dir);
-    const saveDir = path.join(dir, 'runs', 'exp');
-    const args = [
-      '--cfg',
-      TINY_YAML,
-      '--data',
-      yaml,
-      '--hyp',
-      hyp,
-      '--epochs',
-      '6',
-      '--batch-size',
-      '8',
-      '--imgsz',
-      '64',
-      '--backend',
-      'wasm',
-      '--workers',
-      '0',
-      '--noplots',
-      '--patience',
-      '1',
-      '--image-weights',
-      '--project',
-      path.join(dir, 'runs'),
-    ];
+    const train = tinyTrain(dir, { images: 16, epochs: 6 });
+    const saveDir = path.join(train.project, 'exp');
+    const args = [...train.flags, '--patience', '1', '--image-weights'];
     // Epoch 0, then stop (test hook), as if the job had been interrupted.
     const first = await runLaunch(['--nproc', '2', '--standalone'], args, {
       cwd: dir,

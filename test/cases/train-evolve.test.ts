@@ -4,38 +4,21 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { TINY_YAML, runLaunch, tmpDir } from '../helpers/run.js';
+import { runLaunch, tmpDir } from '../helpers/run.js';
+import { tinyTrainFlags } from '../helpers/tiny-train.js';
 import { makeFixedSizeDataset, writeNoAugHyp } from '../helpers/images.js';
 
 test('yolo-launch --nproc 2 train --evolve 2: two generations recorded in evolve.csv and hyp_evolved.yaml', async () => {
   const dir = tmpDir('evolve');
   try {
-    const yaml = makeFixedSizeDataset(path.join(dir, 'data'), 16);
+    const files = {
+      data: makeFixedSizeDataset(path.join(dir, 'data'), 16),
+      hyp: writeNoAugHyp(dir),
+      project: path.join(dir, 'evolve'),
+    };
     const r = await runLaunch(
       ['--nproc', '2', '--standalone'],
-      [
-        '--cfg',
-        TINY_YAML,
-        '--data',
-        yaml,
-        '--hyp',
-        writeNoAugHyp(dir),
-        '--epochs',
-        '1',
-        '--batch-size',
-        '8',
-        '--imgsz',
-        '64',
-        '--backend',
-        'wasm',
-        '--workers',
-        '0',
-        '--noplots',
-        '--evolve',
-        '2',
-        '--project',
-        path.join(dir, 'evolve'),
-      ],
+      [...tinyTrainFlags(files, { epochs: 1 }), '--evolve', '2'],
       { cwd: dir, timeoutMs: 180_000 },
     );
     assert.equal(r.code, 0, r.stdout.slice(-3000) + r.stderr.slice(-3000));

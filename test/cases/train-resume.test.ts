@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadCheckpoint, readResults } from '@yolo-launch/train';
-import { TINY_YAML, processesMatching, readLog, runLaunch, runTrain, tmpDir } from '../helpers/run.js';
-import { makeFixedSizeDataset, writeNoAugHyp } from '../helpers/images.js';
+import { processesMatching, readLog, runLaunch, runTrain, tmpDir } from '../helpers/run.js';
+import { tinyTrain } from '../helpers/tiny-train.js';
 import { backendsUnderTest } from '../helpers/backends.js';
 
 function sameTensors(a: string, b: string): { differing: string[]; compared: number } {
@@ -31,29 +31,7 @@ for (const { backend, skip } of await backendsUnderTest()) {
     async () => {
       const dir = tmpDir(`resume-${backend}`);
       try {
-        const yaml = makeFixedSizeDataset(path.join(dir, 'data'), 16);
-        const hyp = writeNoAugHyp(dir);
-        const common = [
-          '--cfg',
-          TINY_YAML,
-          '--data',
-          yaml,
-          '--hyp',
-          hyp,
-          '--epochs',
-          '3',
-          '--batch-size',
-          '8',
-          '--imgsz',
-          '64',
-          '--backend',
-          backend,
-          '--workers',
-          '0',
-          '--noplots',
-          '--project',
-          path.join(dir, 'runs'),
-        ];
+        const common = tinyTrain(dir, { images: 16, epochs: 3, backend }).flags;
         const full = await runTrain([...common, '--name', 'full'], { cwd: dir, timeoutMs: 180_000 });
         assert.equal(full.code, 0, full.stderr);
         const cut = await runTrain([...common, '--name', 'cut'], {
@@ -89,8 +67,7 @@ for (const { backend, skip } of await backendsUnderTest()) {
 test('SIGKILL of rank 1 during epoch 2 with --max-restarts 1: the group restarts, resumes from last.pt and completes', async () => {
   const dir = tmpDir('kill');
   try {
-    const yaml = makeFixedSizeDataset(path.join(dir, 'data'), 16);
-    const hyp = writeNoAugHyp(dir);
+    const train = tinyTrain(dir, { images: 16, epochs: 4 });
     const saveDir = path.join(dir, 'runs', 'exp');
     let killed = false;
     const watcher = setInterval(() => {
@@ -105,31 +82,10 @@ test('SIGKILL of rank 1 during epoch 2 with --max-restarts 1: the group restarts
     }, 50);
     let r;
     try {
-      r = await runLaunch(
-        ['--nproc', '2', '--standalone', '--max-restarts', '1'],
-        [
-          '--cfg',
-          TINY_YAML,
-          '--data',
-          yaml,
-          '--hyp',
-          hyp,
-          '--epochs',
-          '4',
-          '--batch-size',
-          '8',
-          '--imgsz',
-          '64',
-          '--backend',
-          'wasm',
-          '--workers',
-          '0',
-          '--noplots',
-          '--project',
-          path.join(dir, 'runs'),
-        ],
-        { cwd: dir, timeoutMs: 240_000 },
-      );
+      r = await runLaunch(['--nproc', '2', '--standalone', '--max-restarts', '1'], train.flags, {
+        cwd: dir,
+        timeoutMs: 240_000,
+      });
     } finally {
       clearInterval(watcher);
     }

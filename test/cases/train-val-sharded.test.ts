@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadCheckpoint } from '@yolo-launch/train';
-import { TINY_YAML, readLog, runLaunch, tmpDir, type LogRecord } from '../helpers/run.js';
-import { makeFixedSizeDataset, writeNoAugHyp } from '../helpers/images.js';
+import { readLog, runLaunch, tmpDir, type LogRecord } from '../helpers/run.js';
+import { tinyTrain } from '../helpers/tiny-train.js';
 
 function finalRecord(log: LogRecord[]): unknown {
   return (log.find((x) => x.rank === 0 && x.msg === 'final') as { final?: unknown } | undefined)?.final;
@@ -17,30 +17,8 @@ test('2 ranks: sharded epoch and final validation equal rank-0-only validation b
   const dir = tmpDir('valshard');
   try {
     // 24 images, validation batch 8 (twice the per-rank batch of 4): 3 batches, two on rank 0
-    const yaml = makeFixedSizeDataset(path.join(dir, 'data'), 24);
-    const hyp = writeNoAugHyp(dir);
-    const common = [
-      '--cfg',
-      TINY_YAML,
-      '--data',
-      yaml,
-      '--hyp',
-      hyp,
-      '--epochs',
-      '4',
-      '--patience',
-      '2',
-      '--batch-size',
-      '8',
-      '--imgsz',
-      '64',
-      '--backend',
-      'wasm',
-      '--workers',
-      '0',
-      '--project',
-      path.join(dir, 'runs'),
-    ];
+    const train = tinyTrain(dir, { images: 24, epochs: 4, plots: true });
+    const common = [...train.flags, '--patience', '2'];
     const runs: Record<string, string> = {};
     for (const [name, extra] of [
       ['sharded', []],

@@ -4,10 +4,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { registerWasmKernels } from './kernels/register.js';
 
 import { setEagerBackprop } from './engine/eager_backprop.js';
+import { backendSwitches } from './switches.js';
 
 registerWasmKernels();
 // Free gradients and saved activations during backprop (see engine/eager_backprop.ts).
-setEagerBackprop(process.env.YOLO_EAGER_BACKPROP !== '0');
+setEagerBackprop(backendSwitches().eagerBackprop);
 
 export { tf };
 export type Tf = typeof tf;
@@ -37,6 +38,7 @@ export {
 } from './cuda_check.js';
 export * from './gpu/index.js';
 export { tensorflowLoadEnv } from './tensorflow_env.js';
+export { backendSwitches, type BackendSwitches } from './switches.js';
 export { probeTensorflowBackend, type TensorflowProbe } from './probe.js';
 export {
   registerWasmKernels,

@@ -11,16 +11,25 @@
 //   conv backprop-input/transpose numbers with it (see the backend README, "oneDNN"). TF's
 //   Eigen kernels have neither problem, so TF_ENABLE_ONEDNN_OPTS=0 unless the user set it.
 // What the user set explicitly always wins.
+import { readWorkerEnv, WorkerEnvError } from '@yolo-launch/core';
 
 export type Env = Record<string, string | undefined>;
+
+/** The launcher's thread budget (core's readWorkerEnv); a malformed one leaves TensorFlow's own default. */
+function threadBudget(env: Env): number | undefined {
+  try {
+    return readWorkerEnv(env).threads;
+  } catch (err) {
+    if (err instanceof WorkerEnvError && err.variable === 'YOLO_LAUNCH_THREADS') return undefined;
+    throw err;
+  }
+}
 
 /** The variables to add to the process environment before tfjs-node loads. */
 export function tensorflowLoadEnv(env: Env): Record<string, string> {
   const add: Record<string, string> = {};
-  const budget = env.YOLO_LAUNCH_THREADS?.trim();
-  if (env.TF_NUM_INTRAOP_THREADS === undefined && budget !== undefined && /^[1-9]\d*$/.test(budget)) {
-    add.TF_NUM_INTRAOP_THREADS = budget;
-  }
+  const budget = threadBudget(env);
+  if (env.TF_NUM_INTRAOP_THREADS === undefined && budget !== undefined) add.TF_NUM_INTRAOP_THREADS = String(budget);
   if (env.TF_NUM_INTEROP_THREADS === undefined) add.TF_NUM_INTEROP_THREADS = '1';
   if (env.TF_ENABLE_ONEDNN_OPTS === undefined) add.TF_ENABLE_ONEDNN_OPTS = '0';
   return add;

@@ -18,7 +18,10 @@ out = {}
 for b in sizes:
     t = torch.full((b // 4,), 1.0 / world, dtype=torch.float32)
     times = []
+    cpu0 = time.process_time()
     for i in range(3 + iters_for(b)):
+        if i == 3:
+            cpu0 = time.process_time()  # CPU of every thread of this process, as in bench-rank.ts
         dist.barrier()
         t0 = time.perf_counter()
         dist.all_reduce(t)
@@ -26,6 +29,7 @@ for b in sizes:
         if i >= 3:
             times.append(dt)
     out['allreduce:%d' % b] = times
+    out['cpu:%d' % b] = [(time.process_time() - cpu0) * 1e3 / iters_for(b)]
 bt = []
 for i in range(203):
     t0 = time.perf_counter()

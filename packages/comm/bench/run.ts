@@ -152,7 +152,7 @@ interface OursPlan {
   iters?: number;
   /** All-reduce wire compression ('fp16' / 'bf16'), see ring.ts. */
   compression?: string;
-  /** Another build's bench-rank.js (--baseline): measured as it ran then (no ALLOCATOR_ENV). */
+  /** Another build's bench-rank.js (--baseline), run with the same environment (ALLOCATOR_ENV included). */
   rankScript?: string;
 }
 
@@ -170,13 +170,14 @@ async function ours(
     iters: plan.iters,
     compression: plan.compression,
   };
-  // The environment the launcher gives every worker (ALLOCATOR_ENV), then the variant's own.
+  // The environment the launcher gives every worker (ALLOCATOR_ENV), then the variant's own;
+  // a --baseline build gets the same, so before and after differ only in the code.
   const script = plan.rankScript ?? path.join(here, 'bench-rank.js');
   const out = await runRanks(
     process.execPath,
     [script],
     world,
-    { ...(plan.rankScript ? {} : ALLOCATOR_ENV), BENCH_PLAN: JSON.stringify(rankPlan), ...plan.env },
+    { ...ALLOCATOR_ENV, BENCH_PLAN: JSON.stringify(rankPlan), ...plan.env },
     20 * 60_000,
     where,
   );
@@ -341,8 +342,8 @@ function linkTable(rows: Row[]): string[] {
 /** Markdown rows: each world and size, the baseline, this build and gloo of the same run. */
 function beforeAfterTable(rows: Row[]): string[] {
   const out = [
-    '| op | world | before | after | gloo | after / gloo | after p90 / median |',
-    '|---|---|---|---|---|---|---|',
+    '| op | world | before | after | gloo | after / gloo | after p90 / median | CPU ms/call before → after (gloo) |',
+    '|---|---|---|---|---|---|---|---|',
   ];
   const pick = (config: string, impl: Row['impl'], w: number, op: string, b: number): Row | undefined =>
     rows.find((r) => r.config === config && r.impl === impl && r.world === w && r.op === op && r.bytes === b);
@@ -356,8 +357,10 @@ function beforeAfterTable(rows: Row[]): string[] {
       const fig = (x: Row | undefined): string =>
         x ? (latency ? `${x.medianMs.toFixed(3)} ms` : x.busbwGBs.toFixed(3)) : '-';
       const ratio = g ? (latency ? g.medianMs / r.medianMs : r.busbwGBs / g.busbwGBs).toFixed(2) : '-';
+      const cpu = (x: Row | undefined): string => x?.cpuMsPerCall?.toFixed(2) ?? '-';
+      const cpuCell = r.op === 'barrier' ? '' : `${cpu(before)} → ${cpu(r)} (${cpu(g)})`;
       out.push(
-        `| ${r.op === 'barrier' ? 'barrier' : fmtBytes(r.bytes)} | ${world} | ${fig(before)} | ${fig(r)} | ${fig(g)} | ${ratio}x | ${(r.p90Ms / r.medianMs).toFixed(2)} |`,
+        `| ${r.op === 'barrier' ? 'barrier' : fmtBytes(r.bytes)} | ${world} | ${fig(before)} | ${fig(r)} | ${fig(g)} | ${ratio}x | ${(r.p90Ms / r.medianMs).toFixed(2)} | ${cpuCell} |`,
       );
     }
   }

@@ -45,8 +45,6 @@ import {
 } from './wire.js';
 
 const MAX_MESSAGE = 256 * 1024 * 1024;
-/** Kernel socket buffer size of the ring sockets (SO_SNDBUF/SO_RCVBUF); 0 keeps the OS default. */
-const SOCKBUF = Number(process.env.YOLO_COMM_SOCKBUF ?? 0);
 
 /** A shared buffer of the caller, as the engine knows it (see Region). */
 interface KnownBuffer {
@@ -108,6 +106,8 @@ export class Engine {
   private started = false;
   private ipcFile: string | null = null;
   private closedNow = false;
+  /** Completion words of the caller by slot id (see SyncSlot). */
+  private readonly syncSlots = new Map<number, SharedArrayBuffer>();
   /** The caller's shared buffers by region id (dropped on 'forget'). */
   private readonly buffers = new Map<number, KnownBuffer>();
   /** Resolves once destroy() has closed everything. */
@@ -161,7 +161,7 @@ export class Engine {
         receiveHighWaterMark: o.highWaterMark,
         maxMessageSize: MAX_MESSAGE,
         linger: 0,
-        ...(SOCKBUF ? { receiveBufferSize: SOCKBUF } : {}),
+        ...(o.socketBufferBytes ? { receiveBufferSize: o.socketBufferBytes } : {}),
       });
       await this.pull.bind(`tcp://${choice.address}:*`);
       tcp = this.pull.lastEndpoint!;
@@ -253,10 +253,10 @@ export class Engine {
       this.push = new Push({
         sendHighWaterMark: o.highWaterMark,
         linger: 0,
-        ...(SOCKBUF ? { sendBufferSize: SOCKBUF } : {}),
+        ...(o.socketBufferBytes ? { sendBufferSize: o.socketBufferBytes } : {}),
       });
       this.push.connect(transport === 'ipc' ? next.ipc! : next.tcp);
-      this.ring = new Ring(o.rank, o.worldSize, session, o.segmentBytes, this.pull!, this.push);
+      this.ring = new Ring(o.rank, o.worldSize, session, o, this.pull!, this.push);
       await this.ring.handshake();
     }
     this.sendControl({ t: 'ready' });
@@ -339,6 +339,7 @@ export class Engine {
   // ---------------- commands ----------------
 
   submit(cmd: Command): void {
+    if (cmd.sync?.sab) this.syncSlots.set(cmd.sync.id, cmd.sync.sab);
     if (cmd.op === 'forget') {
       this.buffers.delete(cmd.buffer);
       return;
@@ -398,11 +399,12 @@ export class Engine {
   }
 
   private reply(cmd: Command, result: CommandResult, error?: SerializedError): void {
-    if (cmd.sync) {
-      const ctrl = new Int32Array(cmd.sync, 0, 4);
+    const slot = cmd.sync && this.syncSlots.get(cmd.sync.id);
+    if (slot) {
+      const ctrl = new Int32Array(slot, 0, 4);
       if (error) {
         const bytes = Buffer.from(JSON.stringify(error));
-        const room = new Uint8Array(cmd.sync, SYNC_MSG_OFFSET);
+        const room = new Uint8Array(slot, SYNC_MSG_OFFSET);
         const n = Math.min(bytes.length, room.length);
         room.set(bytes.subarray(0, n));
         Atomics.store(ctrl, SYNC_LEN, n);

@@ -2,6 +2,7 @@
 // fully-resolved record that can be posted to the engine thread.
 import type { ProcessGroupOptions, TransportChoice } from './types.js';
 import { CommError } from './errors.js';
+import { readWorkerEnv, WorkerEnvError, type WorkerEnv } from '@yolo-launch/core';
 
 export interface ResolvedOptions {
   rank: number;
@@ -18,6 +19,12 @@ export interface ResolvedOptions {
   heartbeatTimeoutMs: number;
   segmentBytes: number;
   highWaterMark: number;
+  /** Smallest adaptive all-reduce segment (ring.ts segmentElements), bytes. */
+  minSegmentBytes: number;
+  /** Up to this size an all-reduce is a gather then a local sum in rank order (ring.ts). */
+  smallAllReduceMaxBytes: number;
+  /** SO_SNDBUF/SO_RCVBUF of the ring sockets; 0: the OS default. */
+  socketBufferBytes: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -27,6 +34,9 @@ type Env = Record<string, string | undefined>;
 // GC to free) while 7.5 MB gradients still pipeline over 2+ segments per chunk.
 export const DEFAULT_SEGMENT_BYTES = 2 * 1024 * 1024;
 export const DEFAULT_HWM = 32;
+// Below 512 KiB, segments cost clearly more CPU per byte (per-message costs, README).
+export const DEFAULT_MIN_SEGMENT_BYTES = 512 * 1024;
+export const DEFAULT_SMALL_ALLREDUCE_MAX_BYTES = 64 * 1024;
 
 function intFrom(name: string, value: number | undefined, env: Env, envName: string, fallback?: number): number {
   if (value !== undefined) {
@@ -43,17 +53,20 @@ function intFrom(name: string, value: number | undefined, env: Env, envName: str
   return n;
 }
 
+/** The launcher's contract through core's reader; explicit options replace their variables. */
+function workerPlacement(o: ProcessGroupOptions, env: Env): WorkerEnv {
+  try {
+    const { rank, worldSize, masterAddr, masterPort, token } = o;
+    return readWorkerEnv(env, { rank, worldSize, masterAddr, masterPort, token });
+  } catch (err) {
+    if (err instanceof WorkerEnvError) throw new CommError('INVALID', err.message);
+    throw err;
+  }
+}
+
 export function resolveOptions(o: ProcessGroupOptions = {}, env: Env = process.env): ResolvedOptions {
   // A bare script with neither RANK nor WORLD_SIZE runs as a world of one (like torch's single-process use).
-  const standalone = o.rank === undefined && o.worldSize === undefined && !env.RANK && !env.WORLD_SIZE;
-  const worldSize = intFrom('worldSize', o.worldSize, env, 'WORLD_SIZE', standalone ? 1 : undefined);
-  const rank = intFrom('rank', o.rank, env, 'RANK', standalone ? 0 : undefined);
-  if (worldSize < 1) throw new CommError('INVALID', `WORLD_SIZE must be >= 1, got ${worldSize}`);
-  if (rank < 0 || rank >= worldSize)
-    throw new CommError('INVALID', `RANK ${rank} is outside 0..${worldSize - 1} (WORLD_SIZE=${worldSize})`);
-  const masterPort = intFrom('masterPort', o.masterPort, env, 'MASTER_PORT', standalone ? 0 : 29500);
-  if (masterPort < 0 || masterPort > 65535)
-    throw new CommError('INVALID', `MASTER_PORT ${masterPort} is not a TCP port`);
+  const { rank, worldSize, masterAddr, masterPort, token } = workerPlacement(o, env);
   if (masterPort === 0 && worldSize > 1)
     throw new CommError('INVALID', 'MASTER_PORT 0 only works for WORLD_SIZE=1: every rank must know the port');
   const transportRaw = o.transport ?? (env.YOLO_COMM_TRANSPORT as TransportChoice | undefined) ?? 'auto';
@@ -63,9 +76,9 @@ export function resolveOptions(o: ProcessGroupOptions = {}, env: Env = process.e
   const r: ResolvedOptions = {
     rank,
     worldSize,
-    masterAddr: o.masterAddr ?? env.MASTER_ADDR ?? '127.0.0.1',
+    masterAddr,
     masterPort,
-    token: o.token ?? env.YOLO_LAUNCH_TOKEN ?? '',
+    token,
     configDigest: o.configDigest ?? '',
     timeoutMs: timeoutRaw !== undefined && timeoutRaw > 0 ? timeoutRaw : undefined,
     rendezvousTimeoutMs: intFrom('rendezvousTimeoutMs', o.rendezvousTimeoutMs, env, 'YOLO_COMM_TIMEOUT_MS', 300_000),
@@ -81,9 +94,34 @@ export function resolveOptions(o: ProcessGroupOptions = {}, env: Env = process.e
     ),
     segmentBytes: intFrom('segmentBytes', o.segmentBytes, env, 'YOLO_COMM_SEGMENT_BYTES', DEFAULT_SEGMENT_BYTES),
     highWaterMark: intFrom('highWaterMark', o.highWaterMark, env, 'YOLO_COMM_HWM', DEFAULT_HWM),
+    minSegmentBytes: intFrom(
+      'minSegmentBytes',
+      o.minSegmentBytes,
+      env,
+      'YOLO_COMM_MIN_SEGMENT',
+      DEFAULT_MIN_SEGMENT_BYTES,
+    ),
+    smallAllReduceMaxBytes: intFrom(
+      'smallAllReduceMaxBytes',
+      o.smallAllReduceMaxBytes,
+      env,
+      'YOLO_COMM_SMALL_MAX',
+      DEFAULT_SMALL_ALLREDUCE_MAX_BYTES,
+    ),
+    socketBufferBytes: intFrom('socketBufferBytes', o.socketBufferBytes, env, 'YOLO_COMM_SOCKBUF', 0),
   };
   if (r.segmentBytes < 64 || r.segmentBytes % 4 !== 0)
     throw new CommError('INVALID', `segmentBytes must be a multiple of 4 and >= 64, got ${r.segmentBytes}`);
+  if (r.minSegmentBytes < 64 || r.minSegmentBytes % 4 !== 0)
+    throw new CommError(
+      'INVALID',
+      `minSegmentBytes (YOLO_COMM_MIN_SEGMENT) must be a multiple of 4 and >= 64, got ${r.minSegmentBytes}`,
+    );
+  for (const [name, value] of [
+    ['smallAllReduceMaxBytes (YOLO_COMM_SMALL_MAX)', r.smallAllReduceMaxBytes],
+    ['socketBufferBytes (YOLO_COMM_SOCKBUF)', r.socketBufferBytes],
+  ] as const)
+    if (value < 0) throw new CommError('INVALID', `${name} must be >= 0, got ${value}`);
   if (r.heartbeatTimeoutMs <= r.heartbeatIntervalMs * 2)
     throw new CommError(
       'INVALID',

@@ -21,6 +21,7 @@ import {
 } from './protocol.js';
 import { WIRE_COMPRESSIONS, type WireCompression } from './half.js';
 import { StagingPool, isShared, regionOf } from './staging.js';
+import { SyncSlots, type Slot } from './sync-slots.js';
 import type { AllReduceOptions, BroadcastBuffer, ProcessGroup, ProcessGroupOptions, Store } from './types.js';
 
 // Atomics.waitAsync is in Node 20 but not in the project's ES2023 lib.
@@ -63,9 +64,10 @@ export class ZmqProcessGroup implements ProcessGroup {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly pool = new StagingPool();
-  private readonly syncSab = new SharedArrayBuffer(SYNC_BYTES);
+  private readonly syncSlots = new SyncSlots();
+  /** The one slot of allReduceSync (one blocking call at a time per thread). */
+  private readonly blockingSlot = this.syncSlots.acquire();
   private failure: CommError | null = null;
-  private readonly slots: SharedArrayBuffer[] = [];
   private fastPending = 0;
   private workerGone = false;
   private readonly sentIds = new Set<number>();
@@ -134,7 +136,7 @@ export class ZmqProcessGroup implements ProcessGroup {
     if (this.workerGone) return;
     const slot = new SharedArrayBuffer(SYNC_BYTES);
     const ctrl = new Int32Array(slot, 0, 4);
-    this.worker.postMessage({ op: 'close-now', id: this.nextId++, sync: slot } satisfies Command);
+    this.worker.postMessage({ op: 'close-now', id: this.nextId++, sync: { id: 0, sab: slot } } satisfies Command);
     Atomics.wait(ctrl, SYNC_STATE, 0, 3000);
   };
 
@@ -186,13 +188,14 @@ export class ZmqProcessGroup implements ProcessGroup {
   /** Runs `body` synchronously: posts it and sleeps on the sync word until the engine is done. */
   private callSync(body: CommandBody): void {
     if (this.destroyed) throw new CommError('DESTROYED', 'the process group was destroyed');
-    const ctrl = new Int32Array(this.syncSab, 0, 4);
+    const slot = this.blockingSlot;
+    const ctrl = slot.ctrl;
     Atomics.store(ctrl, SYNC_STATE, 0);
-    this.worker.postMessage({ ...body, id: this.nextId++, sync: this.syncSab } satisfies Command);
+    this.worker.postMessage({ ...body, id: this.nextId++, sync: this.syncSlots.wire(slot) } satisfies Command);
     // (A crashed engine thread cannot be noticed while this thread sleeps: its 'exit' event
     // needs the event loop. The engine answers every command it received, failures included.)
     while (Atomics.load(ctrl, SYNC_STATE) === 0) Atomics.wait(ctrl, SYNC_STATE, 0, 1000);
-    this.checkSlot(this.syncSab);
+    this.checkSlot(slot);
   }
 
   /**
@@ -202,12 +205,12 @@ export class ZmqProcessGroup implements ProcessGroup {
    */
   private async callFast(body: CommandBody): Promise<void> {
     if (this.destroyed) throw new CommError('DESTROYED', 'the process group was destroyed');
-    const slot = this.slots.pop() ?? new SharedArrayBuffer(SYNC_BYTES);
-    const ctrl = new Int32Array(slot, 0, 4);
+    const slot = this.syncSlots.acquire();
+    const ctrl = slot.ctrl;
     Atomics.store(ctrl, SYNC_STATE, 0);
     this.fastPending++;
     if (this.fastPending === 1 && this.pending.size === 0) this.worker.ref(); // waitAsync alone keeps no one alive
-    this.worker.postMessage({ ...body, id: this.nextId++, sync: slot } satisfies Command);
+    this.worker.postMessage({ ...body, id: this.nextId++, sync: this.syncSlots.wire(slot) } satisfies Command);
     try {
       while (Atomics.load(ctrl, SYNC_STATE) === 0) {
         if (this.workerGone) throw this.failure!; // the engine thread is gone
@@ -218,15 +221,15 @@ export class ZmqProcessGroup implements ProcessGroup {
     } finally {
       this.fastPending--;
       if (this.fastPending === 0 && this.pending.size === 0 && !this.destroyed) this.worker.unref();
-      if (this.slots.length < 8) this.slots.push(slot);
+      this.syncSlots.release(slot);
     }
   }
 
-  private checkSlot(slot: SharedArrayBuffer): void {
-    const ctrl = new Int32Array(slot, 0, 4);
+  private checkSlot(slot: Slot): void {
+    const ctrl = slot.ctrl;
     if (Atomics.load(ctrl, SYNC_STATUS) !== 0) {
       const len = Atomics.load(ctrl, SYNC_LEN);
-      const json = Buffer.from(new Uint8Array(slot, SYNC_MSG_OFFSET, len)).toString('utf8');
+      const json = Buffer.from(new Uint8Array(slot.sab, SYNC_MSG_OFFSET, len)).toString('utf8');
       throw deserializeError(JSON.parse(json) as SerializedError);
     }
   }

@@ -32,10 +32,20 @@ export type CommandBody =
   | { op: 'destroy' }
   | { op: 'close-now' }; // the caller's process is exiting without destroy(): close everything at once
 
+/**
+ * A completion word (SYNC_* layout below) the engine flips instead of posting a reply. Like a
+ * Region, its SharedArrayBuffer crosses to the engine only the first time: deserialising a
+ * SharedArrayBuffer on every call cost the engine more than the rest of a small collective.
+ */
+export interface SyncSlot {
+  id: number;
+  sab?: SharedArrayBuffer;
+}
+
 export type Command = CommandBody & {
   id: number;
-  /** Set for the blocking form: the engine reports completion here instead of posting. */
-  sync?: SharedArrayBuffer;
+  /** Set for the blocking form and the async collectives: the engine reports completion here. */
+  sync?: SyncSlot;
 };
 
 export type CommandResult = Uint8Array | Uint8Array[] | { value?: Uint8Array; num?: number } | undefined;

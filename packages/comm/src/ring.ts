@@ -10,7 +10,6 @@
 // rank still has to receive (see allReduceBody). The one all-reduce send without such a
 // consequence, the owner's final sum, goes out from a scratch buffer that is provably read
 // by the next rank before it is reused (see OwnerScratch).
-import type { Pull, Push } from 'zeromq';
 import { CommError } from './errors.js';
 import { copyBytes } from './copy.js';
 import { addDecoded16, decode16, encode16, type WireCompression } from './half.js';
@@ -65,11 +64,28 @@ function u16(buf: Buffer): Uint16Array {
 
 const view = (a: Float32Array, from: number, to: number): Buffer =>
   Buffer.from(a.buffer, a.byteOffset + from * 4, (to - from) * 4);
-const MIN_SEGMENT_BYTES = Number(process.env.YOLO_COMM_MIN_SEGMENT ?? 512 * 1024);
 /** The longest stretch the ring processes ready messages without yielding to the event loop. */
 const YIELD_EVERY_MS = 20;
-/** Up to this size all-reduce is a gather then a local sum in rank order (fewer hops). */
-export const SMALL_ALLREDUCE_BYTES = Number(process.env.YOLO_COMM_SMALL_MAX ?? 64 * 1024);
+
+/** Segment sizes of the ring (ResolvedOptions: segmentBytes, minSegmentBytes, smallAllReduceMaxBytes). */
+export interface RingSizes {
+  /** Largest segment, bytes. */
+  segmentBytes: number;
+  /** Smallest adaptive all-reduce segment, bytes. */
+  minSegmentBytes: number;
+  /** Up to this size all-reduce is a gather then a local sum in rank order (fewer hops). */
+  smallAllReduceMaxBytes: number;
+}
+
+/** What the ring needs of its input socket (zeromq's Pull; an in-memory fake in tests). */
+export interface RingInput {
+  receive(): Promise<Buffer[]>;
+}
+
+/** What the ring needs of its output socket (zeromq's Push): resolves once the frames are queued. */
+export interface RingOutput {
+  send(frames: Buffer[]): Promise<void>;
+}
 
 export interface RingStats {
   messagesSent: number;
@@ -94,6 +110,8 @@ export class Ring {
   private closed = false;
   readonly stats: RingStats = { messagesSent: 0, messagesReceived: 0, dropped: 0 };
   private readonly segBytes: number;
+  private readonly minSegBytes: number;
+  private readonly smallMaxBytes: number;
   private readonly ownerScratch = new OwnerScratch();
   /** When the engine's event loop last had a turn (see next()). */
   private sliceStartedAt = performance.now();
@@ -102,11 +120,13 @@ export class Ring {
     readonly rank: number,
     readonly size: number,
     private readonly session: number,
-    segmentBytes: number,
-    private readonly pull: Pull,
-    private readonly push: Push,
+    sizes: RingSizes,
+    private readonly pull: RingInput,
+    private readonly push: RingOutput,
   ) {
-    this.segBytes = segmentBytes;
+    this.segBytes = sizes.segmentBytes;
+    this.minSegBytes = sizes.minSegmentBytes;
+    this.smallMaxBytes = sizes.smallAllReduceMaxBytes;
     void this.receiveLoop();
   }
 
@@ -324,7 +344,7 @@ export class Ring {
     const r = this.rank;
     const L = data.length;
     if (n === 1 || L === 0) return;
-    if (L * 4 <= SMALL_ALLREDUCE_BYTES) return this.smallAllReduce(seq, data, mean);
+    if (L * 4 <= this.smallMaxBytes) return this.smallAllReduce(seq, data, mean);
     const segE = this.segmentElements(L);
     const red = reducer && reducer.prepare(segE * 4) ? reducer : jsReducer;
     const lo = (c: number): number => chunkStart(c, L, n);
@@ -464,7 +484,7 @@ export class Ring {
    */
   private segmentElements(L: number): number {
     const n = this.size;
-    const segBytes = Math.min(this.segBytes, Math.max(MIN_SEGMENT_BYTES, 2 ** Math.ceil(Math.log2((L * 4) / n / 8))));
+    const segBytes = Math.min(this.segBytes, Math.max(this.minSegBytes, 2 ** Math.ceil(Math.log2((L * 4) / n / 8))));
     return segBytes >> 2;
   }
 

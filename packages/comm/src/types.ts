@@ -45,6 +45,12 @@ export interface ProcessGroupOptions {
   segmentBytes?: number;
   /** ZeroMQ send/receive high-water mark of the ring sockets, in messages. Else YOLO_COMM_HWM, default 32. */
   highWaterMark?: number;
+  /** Smallest adaptive all-reduce segment in bytes. Else YOLO_COMM_MIN_SEGMENT, default 512 KiB. */
+  minSegmentBytes?: number;
+  /** All-reduces up to this many bytes gather and sum locally. Else YOLO_COMM_SMALL_MAX, default 64 KiB. */
+  smallAllReduceMaxBytes?: number;
+  /** SO_SNDBUF/SO_RCVBUF of the ring sockets in bytes; 0 keeps the OS default. Else YOLO_COMM_SOCKBUF. */
+  socketBufferBytes?: number;
   /** Where the one start-up line and warnings go; `false` silences them. Default: stderr. */
   log?: ((line: string) => void) | false;
 }

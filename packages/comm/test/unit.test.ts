@@ -37,6 +37,15 @@ test('options come from the environment, explicit options win, bad values are na
   assert.throws(() => resolveOptions({}, { WORLD_SIZE: '2' }), /RANK is not set/);
   assert.throws(() => resolveOptions({}, { ...env, YOLO_COMM_TRANSPORT: 'udp' }), /auto, tcp or ipc/);
   assert.equal(resolveOptions({}, { ...env, YOLO_COMM_OP_TIMEOUT_MS: '5000' }).timeoutMs, 5000);
+  // The tuning knobs: defaults, environment, option over environment, refusals.
+  assert.deepEqual([o.minSegmentBytes, o.smallAllReduceMaxBytes, o.socketBufferBytes], [512 * 1024, 64 * 1024, 0]);
+  const tuned = { ...env, YOLO_COMM_MIN_SEGMENT: '65536', YOLO_COMM_SMALL_MAX: '0', YOLO_COMM_SOCKBUF: '4194304' };
+  const t = resolveOptions({}, tuned);
+  assert.deepEqual([t.minSegmentBytes, t.smallAllReduceMaxBytes, t.socketBufferBytes], [65536, 0, 4194304]);
+  assert.equal(resolveOptions({ minSegmentBytes: 4096 }, tuned).minSegmentBytes, 4096);
+  assert.throws(() => resolveOptions({}, { ...env, YOLO_COMM_MIN_SEGMENT: '1000001' }), /YOLO_COMM_MIN_SEGMENT/);
+  assert.throws(() => resolveOptions({}, { ...env, YOLO_COMM_SMALL_MAX: '64k' }), /YOLO_COMM_SMALL_MAX="64k"/);
+  assert.throws(() => resolveOptions({}, { ...env, YOLO_COMM_SOCKBUF: '-1' }), /YOLO_COMM_SOCKBUF/);
 });
 
 test('store: set/get/add/wait with get and wait blocking until the key exists', () => {

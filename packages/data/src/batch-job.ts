@@ -7,7 +7,7 @@ import { Rng } from './rng.js';
 import { getSample, sampleRng, type Sample } from './sample.js';
 import { collate, collateQuad, type Batch } from './collate.js';
 import type { ImageStore } from './image-store.js';
-import type { AugmentHyp } from './hyp.js';
+import { closedMosaicHyp, type AugmentHyp } from './hyp.js';
 
 const SAMPLES_IN_FLIGHT = 2;
 
@@ -20,6 +20,8 @@ export interface BatchJob {
   items: Array<[index: number, occurrence: number]>;
   /** Letterbox target (h, w) for rect batches; null for square imgsz. */
   shape: [number, number] | null;
+  /** Mosaic and mixup off for this batch (the epoch's EpochAugment); the other augmentations stay. */
+  closeMosaic: boolean;
 }
 
 export interface PipelineConfig {
@@ -72,6 +74,7 @@ export async function runBatchJob(
   // every sample of a non-quad batch has the same final size: build them in place in the
   // batch buffer (no per-sample allocation, no copy in collate)
   const [h, w] = job.shape ?? [store.imgsz, store.imgsz];
+  const hyp = job.closeMosaic ? closedMosaicHyp(cfg.hyp) : cfg.hyp;
   const per = h * w * 3;
   // every pixel of every slot is written (fill + blit or warp), so a recycled buffer is fine
   const batchBuf = cfg.quad ? null : (buffers?.take(per * job.items.length) ?? new Uint8Array(per * job.items.length));
@@ -85,7 +88,7 @@ export async function runBatchJob(
       samples[k] = await getSample(
         store,
         index,
-        { augment: cfg.augment, hyp: cfg.hyp, mosaic: cfg.mosaic, ...(job.shape ? { shape: job.shape } : {}) },
+        { augment: cfg.augment, hyp, mosaic: cfg.mosaic, ...(job.shape ? { shape: job.shape } : {}) },
         rng,
         slot,
       );

@@ -6,14 +6,15 @@
  * the machine finds the same file.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { dataPaths } from './paths.js';
 
 export type CacheKind = 'labels' | 'images';
 
+/** $YOLO_LAUNCH_CACHE_DIR or ~/.cache/yolo-launch (paths.ts). */
 export function cacheRoot(): string {
-  return process.env.YOLO_LAUNCH_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'yolo-launch');
+  return dataPaths().cacheRoot;
 }
 
 const writable = new Map<string, boolean>();

@@ -48,3 +48,13 @@ export function augmentHypFrom(hyp: Partial<Record<string, unknown>> | undefined
   }
   return out;
 }
+
+/**
+ * The augmentation of the last epochs with mosaic closed (YOLOv6 --stop-aug-last-n-epoch,
+ * ultralytics close_mosaic): mosaic and mixup probabilities set to 0, everything else kept, so
+ * every sample takes LoadImagesAndLabels' single-image path (letterbox, random_perspective,
+ * HSV, flips), exactly as a run whose hyp has mosaic 0 and mixup 0.
+ */
+export function closedMosaicHyp(hyp: Readonly<AugmentHyp>): AugmentHyp {
+  return { ...hyp, mosaic: 0, mixup: 0 };
+}

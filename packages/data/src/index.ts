@@ -12,6 +12,7 @@ export * from './hyp.js';
 export * from './boxes.js';
 export * from './letterbox.js';
 export * from './synthetic.js';
+export { dataPaths, type DataPaths } from './paths.js';
 export * from './warp.js';
 export * from './perspective.js';
 export * from './hsv.js';

@@ -19,6 +19,7 @@ import { rectOrder, rectBatchShape } from './rect.js';
 import { runBatchJob, BufferPool, type BatchJob, type LoadedBatch, type PipelineConfig } from './batch-job.js';
 import type { WorkerInit, ToWorker, FromWorker } from './loader-worker.js';
 import { setUpRamCache, type NodeCacheOptions } from './ram-cache.js';
+import { readWorkerEnv } from '@yolo-launch/core';
 
 export type { LoadedBatch } from './batch-job.js';
 
@@ -60,6 +61,12 @@ export interface DataLoaderOptions {
   log?: (line: string) => void;
 }
 
+/** Per-epoch changes to the augmentation, the same on every rank for the same epoch. */
+export interface EpochAugment {
+  /** Mosaic and mixup off this epoch (YOLOv6 --stop-aug-last-n-epoch, ultralytics close_mosaic). */
+  closeMosaic?: boolean;
+}
+
 export interface DataLoader {
   /** The dataset in loader order (sorted by aspect ratio with rect). Indices refer to it. */
   readonly dataset: YoloDataset;
@@ -69,8 +76,8 @@ export interface DataLoader {
   readonly batchSize: number;
   /** --cache ram: bytes cached, and the node cache file (null: this rank's own copy); null without --cache ram or when it did not fit. */
   readonly ramCache: { bytes: number; nodeFile: string | null; builtHere: boolean } | null;
-  /** Batches of this rank's sample order for one epoch, in order. */
-  epoch(indices: readonly number[], epoch: number): AsyncGenerator<LoadedBatch>;
+  /** Batches of this rank's sample order for one epoch, in order (`augment`: this epoch's changes). */
+  epoch(indices: readonly number[], epoch: number, augment?: EpochAugment): AsyncGenerator<LoadedBatch>;
   /**
    * Hands a batch's image buffer back for reuse by a later batch (optional; saves the page
    * faults of a fresh buffer). The batch's `images` must not be read afterwards.
@@ -213,7 +220,7 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
   };
   const nWorkers = effectiveWorkers(Math.max(0, Math.floor(opts.workers ?? 0)), {
     batchSize: opts.batchSize,
-    localWorldSize: opts.localWorldSize ?? (Number(process.env.LOCAL_WORLD_SIZE) || 1),
+    localWorldSize: opts.localWorldSize ?? readWorkerEnv().localWorldSize,
     ...(opts.threadBudget !== undefined ? { threadBudget: opts.threadBudget } : {}),
   });
   const store = new ImageStore(dataset, opts.imgsz, opts.cache === 'disk');
@@ -240,7 +247,13 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
   const localBuffers = new BufferPool(); // workers: 0
   let nextId = 0;
 
-  async function* epoch(indices: readonly number[], epochNo: number): AsyncGenerator<LoadedBatch> {
+  async function* epoch(
+    indices: readonly number[],
+    epochNo: number,
+    augment: EpochAugment = {},
+  ): AsyncGenerator<LoadedBatch> {
+    // carried by every job, so a worker never builds a batch with another epoch's setting
+    const closeMosaic = augment.closeMosaic ?? false;
     const seen = new Map<number, number>();
     const jobs: BatchJob[] = [];
     for (let b = 0; b * opts.batchSize < indices.length; b++) {
@@ -259,7 +272,7 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
             pad,
           )
         : null;
-      jobs.push({ id: nextId++, epoch: epochNo, batchNo: b, items, shape });
+      jobs.push({ id: nextId++, epoch: epochNo, batchNo: b, items, shape, closeMosaic });
     }
     const run = (job: BatchJob): Promise<LoadedBatch> =>
       pool ? pool.run(job) : runBatchJob(store, config, job, localBuffers);

@@ -17,6 +17,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import type { YoloDataset } from './dataset.js';
 import type { LoadedImage } from './loaded-image.js';
+import { readWorkerEnv } from '@yolo-launch/core';
 
 const MAGIC = 'YLIMGC1\n';
 const PREFIX = 'yolo-launch-imgcache-';
@@ -40,7 +41,7 @@ export function nodeCachePath(
   dataset: YoloDataset,
   imgsz: number,
   dir: string,
-  runId = process.env.YOLO_LAUNCH_RUN_ID ?? 'local',
+  runId = readWorkerEnv().runId ?? 'local',
 ): string {
   const h = crypto
     .createHash('sha256')

@@ -15,6 +15,7 @@ import {
   sweepStaleNodeCaches,
   waitForNodeCache,
 } from './node-cache.js';
+import { readWorkerEnv } from '@yolo-launch/core';
 
 export interface NodeCacheOptions {
   /** Default $LOCAL_RANK (0). */
@@ -48,8 +49,9 @@ export async function setUpRamCache(
 ): Promise<RamCache | null> {
   const log = opts.log ?? (() => {});
   const ds = store.dataset;
-  const localWorldSize = opts.localWorldSize ?? (Number(process.env.LOCAL_WORLD_SIZE) || 1);
-  const localRank = opts.localRank ?? (Number(process.env.LOCAL_RANK) || 0);
+  const worker = readWorkerEnv();
+  const localWorldSize = opts.localWorldSize ?? worker.localWorldSize;
+  const localRank = opts.localRank ?? worker.localRank;
   const dir = opts.dir === undefined ? defaultNodeCacheDir() : opts.dir;
   const perNode = localWorldSize > 1 && dir !== null;
   const sizes = ds.shapes.map(([w0, h0]) => resizedSize(w0, h0, store.imgsz));

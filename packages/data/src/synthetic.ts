@@ -8,10 +8,10 @@
  * minutes on a CPU at imgsz 64-160.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { Rng } from './rng.js';
+import { dataPaths } from './paths.js';
 import { encodeJpeg, newImage, type RgbImage } from './image.js';
 
 export const SYNTHETIC_CLASSES = ['rectangle', 'ellipse', 'triangle'] as const;
@@ -227,7 +227,7 @@ function resolveOptions(opts: SyntheticOptions): Required<SyntheticOptions> {
 
 /** Where the default dataset lives: $YOLO_LAUNCH_DATASETS or ~/.cache/yolo-launch/datasets. */
 export function defaultDatasetsDir(): string {
-  return process.env.YOLO_LAUNCH_DATASETS ?? path.join(os.homedir(), '.cache', 'yolo-launch', 'datasets');
+  return dataPaths().datasetsDir;
 }
 
 export const SYNTHETIC_YAML = 'synthetic.yaml';

@@ -235,3 +235,52 @@ test('a process that never calls close() still exits (idle workers are unref-ed)
     if (child.exitCode === null) child.kill('SIGKILL');
   }
 });
+
+test('closeMosaic: the epoch is built as with hyp mosaic 0 and mixup 0 (other augmentations kept), on 0 and 2 workers', async () => {
+  const hyp = { mosaic: 1.0, mixup: 0.5, degrees: 5, fliplr: 0.5, hsv_v: 0.4 };
+  const build = async (workers: number, hypOverride: Record<string, number>, closeMosaic?: boolean) => {
+    const loader = await createDataLoader({
+      dataset,
+      batchSize: 4,
+      imgsz: 96,
+      augment: true,
+      hyp: { ...hyp, ...hypOverride },
+      workers,
+      seed: 3,
+      rank: 0,
+      threadBudget: 8,
+    });
+    try {
+      return await collect(loader.epoch(order.slice(0, 8), 7, closeMosaic === undefined ? undefined : { closeMosaic }));
+    } finally {
+      await loader.close();
+    }
+  };
+  const reference = await build(0, { mosaic: 0, mixup: 0 });
+  const mosaic = await build(0, {}, false);
+  for (const workers of [0, 2]) {
+    const closed = await build(workers, {}, true);
+    for (let k = 0; k < reference.length; k++) {
+      assert.deepEqual(closed[k]!.images, reference[k]!.images, `batch ${k}, ${workers} workers: images`);
+      assert.deepEqual(closed[k]!.targets, reference[k]!.targets, `batch ${k}, ${workers} workers: targets`);
+    }
+  }
+  // single images keep their shape info (mosaics have none) and the augmentation still acts
+  assert.ok(reference.every((b) => b.shapes.every((s) => s !== null)));
+  assert.ok(
+    mosaic.every((b) => b.shapes.every((s) => s === null)),
+    'mosaic 1.0 makes every sample a mosaic',
+  );
+  const plain = await build(0, {
+    mosaic: 0,
+    mixup: 0,
+    degrees: 0,
+    fliplr: 0,
+    hsv_v: 0,
+    hsv_s: 0,
+    hsv_h: 0,
+    scale: 0,
+    translate: 0,
+  });
+  assert.notDeepEqual(reference[0]!.images, plain[0]!.images, 'perspective, HSV and flips are kept');
+});

@@ -11,7 +11,7 @@ export {
 } from './buckets.js';
 export { DistributedSampler, permute, type DistributedSamplerOptions } from './sampler.js';
 export { splitmix32 } from '@yolo-launch/core';
-export { rankZeroFirst, localRankFromEnv, type RankZeroFirstOptions } from './rank-zero-first.js';
+export { rankZeroFirst, type RankZeroFirstOptions } from './rank-zero-first.js';
 export { syncBatchNormMoments, combineMoments, type Moments } from './sync-batch-norm.js';
 export { localMoments, type MomentsFn } from '@yolo-launch/backend';
 export { syncBuffers, type BufferSyncPolicy } from './buffers.js';

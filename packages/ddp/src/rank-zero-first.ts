@@ -9,18 +9,19 @@
  * rethrown there; the other ranks then run fn themselves and most likely report the same error.
  */
 import type { ProcessGroup } from '@yolo-launch/comm';
+import { readWorkerEnv } from '@yolo-launch/core';
 
-export interface RankZeroFirstOptions {
-  /** Defaults to the LOCAL_RANK environment variable, else pg.rank (single node). */
-  localRank?: number;
+function localRankOf(pg: ProcessGroup): number {
+  const worker = readWorkerEnv();
+  return worker.launched ? worker.localRank : pg.rank;
 }
 
-export function localRankFromEnv(fallback: number): number {
-  const v = process.env.LOCAL_RANK;
-  if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`LOCAL_RANK must be a non-negative integer, got '${v}'`);
-  return n;
+export interface RankZeroFirstOptions {
+  /**
+   * Defaults to LOCAL_RANK (core's readWorkerEnv) in a launched worker; a group opened with
+   * explicit ranks outside a launcher is taken to be one node (pg.rank).
+   */
+  localRank?: number;
 }
 
 export async function rankZeroFirst<T>(
@@ -29,7 +30,7 @@ export async function rankZeroFirst<T>(
   options: RankZeroFirstOptions = {},
 ): Promise<T> {
   if (pg === null || pg.worldSize <= 1) return await fn();
-  const localRank = options.localRank ?? localRankFromEnv(pg.rank);
+  const localRank = options.localRank ?? localRankOf(pg);
   if (localRank !== 0) {
     await pg.barrier();
     return await fn();

@@ -8,41 +8,23 @@ import { before, test } from 'node:test';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import ort from 'onnxruntime-node';
 import { initBackend, tf } from '@yolo-launch/backend';
-import { createModel, type ModelYaml } from '@yolo-launch/yolo';
+import { createModel } from '@yolo-launch/yolo';
+import { focusSppYaml } from '@yolo-launch/yolo/test-helpers';
 import { buildExportGraph, toOnnx, toTfjsGraph, weightBytes, type TfjsGraphModel } from '../src/index.js';
 import { maxAbsDiff, toWebModelConvention } from './helpers.js';
 
-const V50_STYLE: ModelYaml = {
+// Bottleneck x6 at top level becomes nn.Sequential; the top-down head alone (no PAN) keeps it small.
+const V50_STYLE = focusSppYaml({
   nc: 4,
   depth_multiple: 0.33,
   width_multiple: 0.125,
-  anchors: [
-    [10, 13, 16, 30, 33, 23],
-    [30, 61, 62, 45, 59, 119],
-    [116, 90, 156, 198, 373, 326],
+  stages: [
+    [128, 6, 'Bottleneck'],
+    [256, 3, 'C3'],
   ],
-  backbone: [
-    [-1, 1, 'Focus', [64, 3]],
-    [-1, 1, 'Conv', [128, 3, 2]],
-    [-1, 6, 'Bottleneck', [128]],
-    [-1, 1, 'Conv', [256, 3, 2]],
-    [-1, 3, 'C3', [256]],
-    [-1, 1, 'Conv', [512, 3, 2]],
-    [-1, 1, 'SPP', [512, [5, 9, 13]]],
-    [-1, 3, 'C3', [512, 'False']],
-  ],
-  head: [
-    [-1, 1, 'Conv', [256, 1, 1]],
-    [-1, 1, 'nn.Upsample', ['None', 2, 'nearest']],
-    [[-1, 4], 1, 'Concat', [1]],
-    [-1, 3, 'C3', [256, 'False']],
-    [-1, 1, 'Conv', [128, 1, 1]],
-    [-1, 1, 'nn.Upsample', ['None', 2, 'nearest']],
-    [[-1, 2], 1, 'Concat', [1]],
-    [-1, 1, 'C3', [128, 'False']],
-    [[15, 11, 7], 1, 'Detect', ['nc', 'anchors']],
-  ],
-};
+  top: 512,
+  pan: false,
+});
 
 /** The TF.js artifacts in memory, for tf.loadGraphModel without files. */
 function memoryHandler(model: TfjsGraphModel): tf.io.IOHandler {

@@ -4,7 +4,7 @@ import yargs from 'yargs';
 import { existsSync } from 'node:fs';
 import { UsageError } from '@yolo-launch/export';
 import type { BackendOption } from './ranks.js';
-import { strict } from './cli-common.js';
+import { backendAndRefusedFlags, refuseFlags, strict } from './cli-common.js';
 import { listSource } from './sources.js';
 
 export interface DetectOptions {
@@ -36,62 +36,57 @@ const REFUSED: Record<string, string> = {
   half: '--half (FP16) needs a CUDA device in YOLOv5; detection here runs in FP32',
   dnn: '--dnn is for OpenCV DNN ONNX inference; not supported: detect with the checkpoint itself',
   visualize: '--visualize (feature maps) is not supported',
-  view: '--view-img needs a display; look at the saved images in runs/detect/exp instead',
+  'view-img': '--view-img needs a display; look at the saved images in runs/detect/exp instead',
   update: '--update strips optimizers from .pt files; nothing to update here',
 };
 
 function parser(argv: readonly string[]) {
   return strict(
-    yargs([...argv])
-      .scriptName('yolo-launch detect')
-      .usage('$0 --weights runs/train/exp/weights/best.pt --source images/ [--imgsz 640] [--conf-thres 0.25]')
-      .option('weights', { type: 'string', describe: 'model checkpoint (best.pt / last.pt from train)' })
-      .option('source', { type: 'string', describe: 'an image, a folder of images, or a glob' })
-      .option('data', { type: 'string', describe: 'accepted for compatibility (class names come from the weights)' })
-      .option('imgsz', {
-        type: 'number',
-        array: true,
-        alias: ['img', 'img-size'],
-        default: [640],
-        describe: 'inference size',
-      })
-      .option('conf-thres', { type: 'number', default: 0.25, describe: 'confidence threshold' })
-      .option('iou-thres', { type: 'number', default: 0.45, describe: 'NMS IoU threshold' })
-      .option('max-det', { type: 'number', default: 1000, describe: 'maximum detections per image' })
-      .option('device', {
-        type: 'string',
-        default: '',
-        describe: 'accepted for compatibility (the launcher assigns devices)',
-      })
-      .option('save-txt', { type: 'boolean', default: false, describe: 'save results to *.txt' })
-      .option('save-conf', { type: 'boolean', default: false, describe: 'save confidences in --save-txt labels' })
-      .option('save-crop', { type: 'boolean', default: false, describe: 'save cropped prediction boxes' })
-      .option('nosave', { type: 'boolean', default: false, describe: 'do not save images' })
-      .option('classes', { type: 'number', array: true, describe: 'filter by class: --classes 0, or --classes 0 2 3' })
-      .option('agnostic-nms', { type: 'boolean', default: false, describe: 'class-agnostic NMS' })
-      .option('project', { type: 'string', default: 'runs/detect', describe: 'save results to project/name' })
-      .option('name', { type: 'string', default: 'exp', describe: 'save results to project/name' })
-      .option('exist-ok', { type: 'boolean', default: false, describe: 'existing project/name ok, do not increment' })
-      .option('line-thickness', { type: 'number', default: 3, describe: 'bounding box thickness (pixels)' })
-      .option('hide-labels', { type: 'boolean', default: false, describe: 'hide labels' })
-      .option('hide-conf', { type: 'boolean', default: false, describe: 'hide confidences' })
-      .option('vid-stride', {
-        type: 'number',
-        default: 1,
-        describe: 'accepted for compatibility (videos are not supported)',
-      })
-      .option('backend', {
-        type: 'string',
-        default: 'auto',
-        choices: ['auto', 'tensorflow', 'wasm', 'cpu'],
-        describe: 'tfjs backend (yolo-launch)',
-      })
-      .option('augment', { type: 'boolean', hidden: true })
-      .option('half', { type: 'boolean', hidden: true })
-      .option('dnn', { type: 'boolean', hidden: true })
-      .option('visualize', { type: 'boolean', hidden: true })
-      .option('view-img', { type: 'boolean', hidden: true })
-      .option('update', { type: 'boolean', hidden: true }),
+    backendAndRefusedFlags(
+      yargs([...argv])
+        .scriptName('yolo-launch detect')
+        .usage('$0 --weights runs/train/exp/weights/best.pt --source images/ [--imgsz 640] [--conf-thres 0.25]')
+        .option('weights', { type: 'string', describe: 'model checkpoint (best.pt / last.pt from train)' })
+        .option('source', { type: 'string', describe: 'an image, a folder of images, or a glob' })
+        .option('data', { type: 'string', describe: 'accepted for compatibility (class names come from the weights)' })
+        .option('imgsz', {
+          type: 'number',
+          array: true,
+          alias: ['img', 'img-size'],
+          default: [640],
+          describe: 'inference size',
+        })
+        .option('conf-thres', { type: 'number', default: 0.25, describe: 'confidence threshold' })
+        .option('iou-thres', { type: 'number', default: 0.45, describe: 'NMS IoU threshold' })
+        .option('max-det', { type: 'number', default: 1000, describe: 'maximum detections per image' })
+        .option('device', {
+          type: 'string',
+          default: '',
+          describe: 'accepted for compatibility (the launcher assigns devices)',
+        })
+        .option('save-txt', { type: 'boolean', default: false, describe: 'save results to *.txt' })
+        .option('save-conf', { type: 'boolean', default: false, describe: 'save confidences in --save-txt labels' })
+        .option('save-crop', { type: 'boolean', default: false, describe: 'save cropped prediction boxes' })
+        .option('nosave', { type: 'boolean', default: false, describe: 'do not save images' })
+        .option('classes', {
+          type: 'number',
+          array: true,
+          describe: 'filter by class: --classes 0, or --classes 0 2 3',
+        })
+        .option('agnostic-nms', { type: 'boolean', default: false, describe: 'class-agnostic NMS' })
+        .option('project', { type: 'string', default: 'runs/detect', describe: 'save results to project/name' })
+        .option('name', { type: 'string', default: 'exp', describe: 'save results to project/name' })
+        .option('exist-ok', { type: 'boolean', default: false, describe: 'existing project/name ok, do not increment' })
+        .option('line-thickness', { type: 'number', default: 3, describe: 'bounding box thickness (pixels)' })
+        .option('hide-labels', { type: 'boolean', default: false, describe: 'hide labels' })
+        .option('hide-conf', { type: 'boolean', default: false, describe: 'hide confidences' })
+        .option('vid-stride', {
+          type: 'number',
+          default: 1,
+          describe: 'accepted for compatibility (videos are not supported)',
+        }),
+      REFUSED,
+    ),
   );
 }
 
@@ -103,8 +98,7 @@ function check(ok: boolean, message: string): void {
 export async function parseDetectArgs(argv: readonly string[]): Promise<DetectOptions | null> {
   const args = await parser(argv).parseAsync();
   if (args.help) return null;
-  for (const [flag, why] of Object.entries(REFUSED))
-    if (args[flag === 'view' ? 'view-img' : flag]) throw new UsageError(why);
+  refuseFlags(args, REFUSED);
   check(Boolean(args.weights), '--weights is required, e.g. --weights runs/train/exp/weights/best.pt');
   check(Boolean(args.source), '--source is required: an image, a folder of images, or a glob');
   check(

@@ -9,7 +9,7 @@ import { tf } from '@yolo-launch/backend';
 import * as data from '@yolo-launch/data';
 import * as yolo from '@yolo-launch/yolo';
 import { loadWeights, type LoadedWeights } from '@yolo-launch/export';
-import { incrementPath, TrainLog, writeFileAtomic } from '@yolo-launch/train';
+import { incrementPath, readEnvSwitch, TrainLog, writeFileAtomic } from '@yolo-launch/train';
 import type { DetectOptions } from './detect-options.js';
 import { gatherAll, makeSaveDir, openRanks } from './ranks.js';
 import { labelLines, txtPath } from './labels-txt.js';
@@ -123,7 +123,8 @@ async function saveImage(
 
 export async function runDetect(opts: DetectOptions): Promise<ImageResult[]> {
   const ranks = await openRanks(opts.backend);
-  const log = new TrainLog(ranks.env.rank);
+  // YOLO_LOG_JSON as the trainer reads it (its switch table, @yolo-launch/train's train-env.ts)
+  const log = new TrainLog(ranks.env.rank, { jsonConsole: readEnvSwitch('logJson', process.env) });
   try {
     const weights = loadWeights(opts.weights);
     try {

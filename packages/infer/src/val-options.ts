@@ -4,7 +4,7 @@ import yargs from 'yargs';
 import { existsSync } from 'node:fs';
 import { UsageError } from '@yolo-launch/export';
 import type { BackendOption } from './ranks.js';
-import { strict } from './cli-common.js';
+import { backendAndRefusedFlags, refuseFlags, strict } from './cli-common.js';
 
 export const VAL_TASKS = ['train', 'val', 'test', 'speed'] as const;
 export type ValTask = (typeof VAL_TASKS)[number];
@@ -41,55 +41,53 @@ const REFUSED: Record<string, string> = {
 
 function parser(argv: readonly string[]) {
   return strict(
-    yargs([...argv])
-      .scriptName('yolo-launch val')
-      .usage('$0 --weights runs/train/exp/weights/best.pt --data coco128.yaml [--imgsz 640] [--batch-size 32]')
-      .option('data', {
-        type: 'string',
-        default: 'synthetic.yaml',
-        describe: 'dataset.yaml path (default: the embedded synthetic dataset)',
-      })
-      .option('weights', { type: 'string', describe: 'model checkpoint (best.pt / last.pt from train)' })
-      .option('batch-size', { type: 'number', default: 32, describe: 'batch size (total over all ranks)' })
-      .option('imgsz', {
-        type: 'number',
-        alias: ['img', 'img-size'],
-        default: 640,
-        describe: 'inference size (pixels)',
-      })
-      .option('conf-thres', { type: 'number', default: 0.001, describe: 'confidence threshold' })
-      .option('iou-thres', { type: 'number', default: 0.6, describe: 'NMS IoU threshold' })
-      .option('max-det', { type: 'number', default: 300, describe: 'maximum detections per image' })
-      .option('task', { type: 'string', default: 'val', choices: [...VAL_TASKS], describe: 'train, val, test, speed' })
-      .option('device', {
-        type: 'string',
-        default: '',
-        describe: 'accepted for compatibility (the launcher assigns devices)',
-      })
-      .option('workers', { type: 'number', default: 8, describe: 'max dataloader workers (per rank)' })
-      .option('single-cls', { type: 'boolean', default: false, describe: 'treat as single-class dataset' })
-      .option('verbose', { type: 'boolean', default: false, describe: 'report mAP by class' })
-      .option('save-txt', { type: 'boolean', default: false, describe: 'save results to *.txt' })
-      .option('save-conf', { type: 'boolean', default: false, describe: 'save confidences in --save-txt labels' })
-      .option('save-json', { type: 'boolean', default: false, describe: 'save a COCO-JSON results file' })
-      .option('project', { type: 'string', default: 'runs/val', describe: 'save to project/name' })
-      .option('name', { type: 'string', default: 'exp', describe: 'save to project/name' })
-      .option('exist-ok', { type: 'boolean', default: false, describe: 'existing project/name ok, do not increment' })
-      .option('noplots', {
-        type: 'boolean',
-        default: false,
-        describe: 'no PR/F1 curves, confusion matrix or val batches (yolo-launch)',
-      })
-      .option('backend', {
-        type: 'string',
-        default: 'auto',
-        choices: ['auto', 'tensorflow', 'wasm', 'cpu'],
-        describe: 'tfjs backend (yolo-launch)',
-      })
-      .option('augment', { type: 'boolean', hidden: true })
-      .option('half', { type: 'boolean', hidden: true })
-      .option('dnn', { type: 'boolean', hidden: true })
-      .option('save-hybrid', { type: 'boolean', hidden: true }),
+    backendAndRefusedFlags(
+      yargs([...argv])
+        .scriptName('yolo-launch val')
+        .usage('$0 --weights runs/train/exp/weights/best.pt --data coco128.yaml [--imgsz 640] [--batch-size 32]')
+        .option('data', {
+          type: 'string',
+          default: 'synthetic.yaml',
+          describe: 'dataset.yaml path (default: the embedded synthetic dataset)',
+        })
+        .option('weights', { type: 'string', describe: 'model checkpoint (best.pt / last.pt from train)' })
+        .option('batch-size', { type: 'number', default: 32, describe: 'batch size (total over all ranks)' })
+        .option('imgsz', {
+          type: 'number',
+          alias: ['img', 'img-size'],
+          default: 640,
+          describe: 'inference size (pixels)',
+        })
+        .option('conf-thres', { type: 'number', default: 0.001, describe: 'confidence threshold' })
+        .option('iou-thres', { type: 'number', default: 0.6, describe: 'NMS IoU threshold' })
+        .option('max-det', { type: 'number', default: 300, describe: 'maximum detections per image' })
+        .option('task', {
+          type: 'string',
+          default: 'val',
+          choices: [...VAL_TASKS],
+          describe: 'train, val, test, speed',
+        })
+        .option('device', {
+          type: 'string',
+          default: '',
+          describe: 'accepted for compatibility (the launcher assigns devices)',
+        })
+        .option('workers', { type: 'number', default: 8, describe: 'max dataloader workers (per rank)' })
+        .option('single-cls', { type: 'boolean', default: false, describe: 'treat as single-class dataset' })
+        .option('verbose', { type: 'boolean', default: false, describe: 'report mAP by class' })
+        .option('save-txt', { type: 'boolean', default: false, describe: 'save results to *.txt' })
+        .option('save-conf', { type: 'boolean', default: false, describe: 'save confidences in --save-txt labels' })
+        .option('save-json', { type: 'boolean', default: false, describe: 'save a COCO-JSON results file' })
+        .option('project', { type: 'string', default: 'runs/val', describe: 'save to project/name' })
+        .option('name', { type: 'string', default: 'exp', describe: 'save to project/name' })
+        .option('exist-ok', { type: 'boolean', default: false, describe: 'existing project/name ok, do not increment' })
+        .option('noplots', {
+          type: 'boolean',
+          default: false,
+          describe: 'no PR/F1 curves, confusion matrix or val batches (yolo-launch)',
+        }),
+      REFUSED,
+    ),
   );
 }
 
@@ -107,7 +105,7 @@ function fraction(value: number, flag: string): number {
 export async function parseValArgs(argv: readonly string[]): Promise<ValOptions | null> {
   const args = await parser(argv).parseAsync();
   if (args.help) return null;
-  for (const [flag, why] of Object.entries(REFUSED)) if (args[flag]) throw new UsageError(why);
+  refuseFlags(args, REFUSED);
   if (!args.weights) throw new UsageError('--weights is required, e.g. --weights runs/train/exp/weights/best.pt');
   if (!existsSync(args.weights))
     throw new UsageError(

@@ -10,6 +10,7 @@ import * as yolo from '@yolo-launch/yolo';
 import { loadWeights, UsageError, type LoadedWeights } from '@yolo-launch/export';
 import {
   createBatchSource,
+  readEnvSwitch,
   TrainLog,
   validate,
   writeFileAtomic,
@@ -82,7 +83,8 @@ function speedLine(r: ValResult, batchSize: number, imgsz: number): string {
 
 export async function runVal(opts: ValOptions): Promise<ValResult | null> {
   const ranks = await openRanks(opts.backend);
-  const log = new TrainLog(ranks.env.rank);
+  // YOLO_LOG_JSON as the trainer reads it (its switch table, @yolo-launch/train's train-env.ts)
+  const log = new TrainLog(ranks.env.rank, { jsonConsole: readEnvSwitch('logJson', process.env) });
   try {
     const weights = loadWeights(opts.weights);
     const gs = Math.max(32, Math.max(...weights.model.stride));

@@ -12,6 +12,7 @@ import { initBackend, tf } from '@yolo-launch/backend';
 import { createTrainStepProbe } from '../src/autobatch/probe.js';
 import { autobatch } from '../src/autobatch/profile.js';
 import { currentDeviceMemory } from '../src/autobatch/device.js';
+import { readEnvSwitch } from '../src/train-env.js';
 import { loadHyp } from '../src/config.js';
 import { HYP_DIR } from '../src/paths.js';
 import * as path from 'node:path';
@@ -28,7 +29,7 @@ for (let i = 0; i < specs.length; i += 3) {
   const [cfg, imgsz, recompute] = [specs[i]!, Number(specs[i + 1]), specs[i + 2] === '1'];
   const modelYaml = yolo.readModelYaml(yolo.modelYamlPath(cfg) ?? cfg);
   const probe = createTrainStepProbe({ modelYaml, nc: 80, lossHyp: hyp, imgsz, recompute });
-  const device = currentDeviceMemory(1);
+  const device = currentDeviceMemory(1, readEnvSwitch('visibleGpu', process.env));
   const result = await autobatch(probe, {
     imgsz,
     device,

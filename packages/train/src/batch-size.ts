@@ -44,7 +44,7 @@ export async function settleBatchSize(run: PreparedRun, x: BatchSizeInputs): Pro
     widthMultiple: run.modelYaml.width_multiple,
     depthMultiple: run.modelYaml.depth_multiple,
     params: x.state.params.reduce((n, p) => n + p.data.length, 0),
-    env: process.env.YOLO_TRAIN_RECOMPUTE,
+    env: run.env.recompute,
   });
   const agreed = await resolveAutoBatch({
     modelYaml: run.modelYaml,
@@ -56,6 +56,9 @@ export async function settleBatchSize(run: PreparedRun, x: BatchSizeInputs): Pro
     group: run.processGroup,
     localWorldSize: distEnv.localWorldSize,
     log: run.log,
+    fraction: run.env.autobatchFraction,
+    memoryCap: run.env.autobatchMemory,
+    visibleGpu: run.env.visibleGpu,
   });
   const settled: TrainOptions = { ...options, batch_size: agreed.total };
   if (distEnv.rank <= 0) writeOptYaml(x.saveDir, settled, run.hyp);

@@ -29,8 +29,13 @@ export interface Batch {
 }
 
 export interface BatchSource {
-  /** This rank's batches of an epoch from its sample indices (in order). */
-  epoch(indices: readonly number[], epoch: number, batchSize: number): AsyncIterable<Batch>;
+  /** This rank's batches of an epoch from its sample indices (in order); `augment`: the epoch's changes (mosaic closed). */
+  epoch(
+    indices: readonly number[],
+    epoch: number,
+    batchSize: number,
+    augment?: data.EpochAugment,
+  ): AsyncIterable<Batch>;
   /** Loader worker threads in use (0: batches are built in the calling thread). */
   readonly workers: number;
   /** Optional: the batch's pixels are no longer needed (already copied into a tensor); the loader reuses its buffer. */
@@ -69,10 +74,15 @@ class PipelineSource implements BatchSource {
     return this.loader.workers;
   }
 
-  async *epoch(indices: readonly number[], epoch: number, batchSize: number): AsyncIterable<Batch> {
+  async *epoch(
+    indices: readonly number[],
+    epoch: number,
+    batchSize: number,
+    augment?: data.EpochAugment,
+  ): AsyncIterable<Batch> {
     if (batchSize !== this.loader.batchSize)
       throw new Error(`batch size ${batchSize} differs from the loader's ${this.loader.batchSize}`);
-    for await (const b of this.loader.epoch(indices, epoch)) {
+    for await (const b of this.loader.epoch(indices, epoch, augment)) {
       const [n, height, width] = b.shape;
       const batch: Batch = {
         images: b.images,

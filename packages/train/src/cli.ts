@@ -9,12 +9,11 @@ import { runTrainCli } from './run.js';
 
 /**
  * A test hook for the exact-resume tests, which run this command line and cannot pass a
- * callback: YOLO_TRAIN_EXIT_AFTER_EPOCH=n exits (75) after epoch n as if killed, once every
- * rank has finished the epoch. Never set by users.
+ * callback: YOLO_TRAIN_EXIT_AFTER_EPOCH=n (train-env.ts) exits (75) after epoch n as if
+ * killed, once every rank has finished the epoch. Never set by users.
  */
-function exitAfterEpochFromEnv(env: NodeJS.ProcessEnv): TrainCallbacks {
-  if (env.YOLO_TRAIN_EXIT_AFTER_EPOCH === undefined) return {};
-  const exitEpoch = Number(env.YOLO_TRAIN_EXIT_AFTER_EPOCH);
+function exitAfterEpoch(exitEpoch: number | null): TrainCallbacks {
+  if (exitEpoch === null) return {};
   return {
     onTrainEpochEnd: async ({ epoch, processGroup, log }) => {
       if (epoch !== exitEpoch) return;
@@ -25,4 +24,4 @@ function exitAfterEpochFromEnv(env: NodeJS.ProcessEnv): TrainCallbacks {
   };
 }
 
-process.exitCode = await runTrainCli(process.argv.slice(2), exitAfterEpochFromEnv(process.env));
+process.exitCode = await runTrainCli(process.argv.slice(2), (env) => exitAfterEpoch(env.exitAfterEpoch));

@@ -19,9 +19,12 @@ import type { ModelState } from './model-state.js';
 import type { YoloOptimizer } from './optimizer.js';
 import type { BatchSource } from './batches.js';
 import type { TrainTensorBoard } from './tensorboard/logger.js';
+import type { TrainEnv } from './train-env.js';
 import type { Checkpoint } from './checkpoint.js';
 import type { ModelEMA } from './ema.js';
 import type { EarlyStopping } from './early-stopping.js';
+import type { Distiller } from './distill/distiller.js';
+import type { EpochMetrics } from './epoch-verdict.js';
 
 /** Final validation of best.pt: P, R, mAP50, mAP50-95 and the mean losses [box, obj, cls]. */
 export interface FinalMetrics {
@@ -78,6 +81,8 @@ export interface CheckedRun {
   modelYaml: yolo.ModelYaml;
   resumeCheckpoint: Checkpoint | null;
   weightsCheckpoint: Checkpoint | null;
+  /** --distill: the teacher's file, read and checked (same classes as the dataset). */
+  teacherCheckpoint: Checkpoint | null;
 }
 
 /** A checked run with its backend, process group and log open. */
@@ -86,6 +91,8 @@ export interface PreparedRun extends CheckedRun {
   log: TrainLog;
   backend: string;
   callbacks: TrainCallbacks;
+  /** The environment switches, read once at start (train-env.ts). */
+  env: TrainEnv;
 }
 
 /** What setup.ts built; read-only during the epochs. */
@@ -123,8 +130,12 @@ export interface TrainContext {
   readonly classWeights: Float32Array;
   readonly seed: number;
   readonly callbacks: TrainCallbacks;
+  /** The environment switches, read once at start (train-env.ts). */
+  readonly env: TrainEnv;
   /** Rank 0's TensorBoard writer (null on other ranks, with --evolve or --notensorboard). */
   readonly tensorboard: TrainTensorBoard | null;
+  /** --distill: the frozen teacher and the distillation loss (src/distill/); null otherwise. */
+  readonly distill: Distiller | null;
 }
 
 /** What changes from epoch to epoch (rank 0 owns the EMA, the stopper and the metrics). */
@@ -136,6 +147,8 @@ export interface TrainingState {
   /** Per-class mAP50-95 of the last validation (image weights). */
   maps: number[];
   stopper: EarlyStopping;
+  /** The last validated epoch's metrics: what the results row of an unvalidated epoch carries (YOLOv5's `results`). */
+  lastMetrics: EpochMetrics;
   /** Rank 0 only. */
   ema: ModelEMA | null;
 }
@@ -144,6 +157,8 @@ export interface TrainingState {
 export interface Timings {
   data: number;
   compute: number;
+  /** --distill: the teacher's forward (part of compute). */
+  teacher: number;
   allReduce: number;
   optimizer: number;
   validation: number;

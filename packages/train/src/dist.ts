@@ -2,6 +2,7 @@
 // group. Without RANK the trainer runs alone with YOLOv5's RANK -1 semantics and a local,
 // single-member group, so the training loop has one code path.
 
+import { readWorkerEnv } from '@yolo-launch/core';
 import type { AllReduceOptions, BroadcastBuffer, ProcessGroup, ProcessGroupOptions } from '@yolo-launch/comm';
 
 export interface DistEnv {
@@ -16,26 +17,17 @@ export interface DistEnv {
   threads: number | undefined;
 }
 
-function intEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const v = Number.parseInt(raw, 10);
-  if (!Number.isInteger(v)) throw new Error(`${name}=${raw} is not an integer`);
-  return v;
-}
-
+/**
+ * The launcher's contract through core's reader, in train.py's terms: a process nobody
+ * launched is RANK -1 (and LOCAL_RANK -1), as YOLOv5's `int(os.getenv('RANK', -1))`.
+ */
 export function distEnv(env: NodeJS.ProcessEnv = process.env): DistEnv {
-  const rank = intEnv(env, 'RANK', -1);
-  const worldSize = rank === -1 ? 1 : intEnv(env, 'WORLD_SIZE', 1);
-  return {
-    rank,
-    localRank: rank === -1 ? -1 : intEnv(env, 'LOCAL_RANK', rank),
-    worldSize,
-    localWorldSize: rank === -1 ? 1 : intEnv(env, 'LOCAL_WORLD_SIZE', worldSize),
-    restartCount: intEnv(env, 'RESTART_COUNT', 0),
-    runId: env.YOLO_LAUNCH_RUN_ID || undefined,
-    threads: env.YOLO_LAUNCH_THREADS ? intEnv(env, 'YOLO_LAUNCH_THREADS', 1) : undefined,
-  };
+  const worker = readWorkerEnv(env);
+  const { restartCount, runId, threads } = worker;
+  if (!worker.launched)
+    return { rank: -1, localRank: -1, worldSize: 1, localWorldSize: 1, restartCount, runId, threads };
+  const { rank, localRank, worldSize, localWorldSize } = worker;
+  return { rank, localRank, worldSize, localWorldSize, restartCount, runId, threads };
 }
 
 /** A group of one: every collective is the identity. */

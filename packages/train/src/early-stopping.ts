@@ -27,4 +27,8 @@ export class EarlyStopping {
     this.possibleStop = delta >= this.patience - 1;
     return delta >= this.patience;
   }
+  /** Whether a validation at `epoch` without improvement would stop training. */
+  patienceRunsOut(epoch: number): boolean {
+    return epoch - this.bestEpoch >= this.patience;
+  }
 }

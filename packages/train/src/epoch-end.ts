@@ -1,14 +1,19 @@
-// After an epoch's iterations: validation of the EMA weights (every epoch unless --noval,
-// always the last) on every rank's share of the batches, or on rank 0 alone with --val-rank0;
-// then on rank 0: fitness, early stopping, the results.csv row (and the same values to
-// TensorBoard), and the checkpoints (unless --nosave, always the last).
+// After an epoch's iterations: validation of the EMA weights on the epochs the evaluation
+// schedule names (every epoch by default; eval-schedule.ts) on every rank's share of the
+// batches, or on rank 0 alone with --val-rank0; then on rank 0: the epoch's verdict (fitness,
+// early stopping and best.pt count validated epochs only; epoch-verdict.ts), the results.csv
+// row (and the same values to TensorBoard), and the checkpoints (unless --nosave, always the
+// last).
 
 import * as path from 'node:path';
 import type * as yolo from '@yolo-launch/yolo';
 import type { TrainContext, Timings, TrainingState } from './context.js';
-import { fitness } from './early-stopping.js';
+import { evalScheduleOf, isEvalEpoch, needsValidation, type EvalSchedule } from './eval-schedule.js';
+import { judgeEpoch, type EpochMetrics } from './epoch-verdict.js';
 import { appendResults } from './results.js';
-import { validate, validationInputs, type ValResult } from './val.js';
+import { validate } from './val.js';
+import { validationInputs } from './val-inputs.js';
+import type { ValResult } from './val-result.js';
 import { shareWeights, WHOLE_SET, type ValShard } from './val-shard.js';
 import { buildCheckpoint, writeCheckpoints } from './train-checkpoint.js';
 
@@ -41,6 +46,21 @@ export async function validateWith<T>(
   }
 }
 
+/** Whether `epoch` is validated, the same answer on every rank of `shard`. */
+async function validationWanted(
+  schedule: EvalSchedule,
+  shard: ValShard,
+  training: TrainingState,
+  epoch: number,
+): Promise<boolean> {
+  // The schedule is known on every rank; only an epoch outside it depends on rank 0's stopper
+  // (--patience running out), which rank 0 then decides for everyone.
+  if (isEvalEpoch(schedule, epoch)) return true;
+  if (schedule.finalOnly) return false;
+  const wanted = needsValidation(schedule, epoch, training.stopper);
+  return shard.world === 1 ? wanted : (await shard.processGroup!.broadcastObject(wanted, 0))!;
+}
+
 /** The epoch's validation on the ranks that validate (all of them must call this); the result on rank 0. */
 export async function epochValidation(
   ctx: TrainContext,
@@ -51,10 +71,7 @@ export async function epochValidation(
 ): Promise<ValResult | null> {
   const shard = valShard(ctx);
   if (!shard) return null;
-  const { options } = ctx;
-  // the stopper lives on rank 0: its possibleStop decides a --noval run's extra validation
-  let wanted = !options.noval || epoch + 1 === options.epochs || training.stopper.possibleStop;
-  if (shard.world > 1 && options.noval) wanted = await shard.processGroup!.broadcastObject(wanted, 0);
+  const wanted = await validationWanted(evalScheduleOf(ctx.options), shard, training, epoch);
   const inputs = validationInputs(ctx, shard);
   if (!wanted || !inputs) return null;
   const startedAt = performance.now();
@@ -75,6 +92,11 @@ export interface EpochSummary {
   lr: number[];
 }
 
+/** The metric columns of a validation. */
+function metricsOf(val: ValResult): EpochMetrics {
+  return { p: val.mp, r: val.mr, map50: val.map50, map: val.map, valLoss: val.loss };
+}
+
 /** Rank 0's end of an epoch after `val` (null: not validated); returns true when early stopping says stop. */
 export function endEpochOnMain(
   ctx: TrainContext,
@@ -84,25 +106,27 @@ export function endEpochOnMain(
 ): boolean {
   const { options, log } = ctx;
   const { epoch, meanLoss, lr } = summary;
-  const { stopper } = training;
-  const finalEpoch = epoch + 1 === options.epochs || stopper.possibleStop;
-  let results = { p: 0, r: 0, map50: 0, map: 0, valLoss: [0, 0, 0] as number[] };
-  if (val) {
-    results = { p: val.mp, r: val.mr, map50: val.map50, map: val.map, valLoss: val.loss };
-    training.maps = val.maps;
-  }
-  const fi = fitness(results);
-  const stop = stopper.step(epoch, fi);
-  if (stop)
+  if (val) training.maps = val.maps;
+  // --nosave saves the final epoch's checkpoint, and (YOLOv5's final_epoch) one after which early stopping may fire
+  const finalEpoch = epoch + 1 === options.epochs || training.stopper.possibleStop;
+  const verdict = judgeEpoch(training, epoch, val ? metricsOf(val) : null);
+  if (verdict.stop)
     log.info(
-      `Stopping training early as no improvement observed in last ${options.patience} epochs. Best results observed at epoch ${stopper.bestEpoch}, best model saved as best.pt.`,
+      `Stopping training early as no improvement observed in last ${options.patience} epochs. Best results observed at epoch ${training.stopper.bestEpoch}, best model saved as best.pt.`,
     );
-  if (fi > training.bestFitness) training.bestFitness = fi;
-  const row = [...meanLoss, results.p, results.r, results.map50, results.map, ...results.valLoss, ...lr];
+  const { metrics } = verdict;
+  const row = [...meanLoss, metrics.p, metrics.r, metrics.map50, metrics.map, ...metrics.valLoss, ...lr];
   appendResults(path.join(ctx.saveDir, 'results.csv'), epoch, row);
   ctx.tensorboard?.epoch(row, epoch);
-  log.record('epoch', { epoch, fitness: fi, best_fitness: training.bestFitness, ...results, lr });
-  if (!options.nosave || finalEpoch)
-    writeCheckpoints(ctx, buildCheckpoint(ctx, training, epoch), epoch, training.bestFitness === fi);
-  return stop;
+  log.record('epoch', {
+    epoch,
+    validated: verdict.validated,
+    fitness: verdict.fitness,
+    best_fitness: training.bestFitness,
+    ...metrics,
+    lr,
+  });
+  if (!options.nosave || finalEpoch || verdict.stop)
+    writeCheckpoints(ctx, buildCheckpoint(ctx, training, epoch), epoch, verdict.isBest);
+  return verdict.stop;
 }

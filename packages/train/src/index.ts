@@ -48,20 +48,13 @@ export { distEnv, LocalProcessGroup, type DistEnv } from './dist.js';
 /** Re-exported for tests and scripts that make small synthetic datasets. */
 export { ensureSyntheticDataset, loadDatasetYaml } from '@yolo-launch/data';
 /** Validation for `yolo-launch val` and the trainer alike (see val.ts, val-shard.ts). */
-export {
-  validate,
-  validateAll,
-  valHeader,
-  valRow,
-  type ValResult,
-  type ValidationInputs,
-  type ValidateOptions,
-  type ImageDetections,
-  type ClassRow,
-  type ValSpeed,
-} from './val.js';
+export { validate, validateAll } from './val.js';
+export { valHeader, valRow } from './val-table.js';
+export type { ValResult, ClassRow, ValSpeed } from './val-result.js';
+export type { ValidationInputs, ValidateOptions, ImageDetections } from './val-inputs.js';
 export { ownedBatches, ownedIndices, gatherParts, WHOLE_SET, type ValShard } from './val-shard.js';
 export { createBatchSource, type BatchSource, type Batch } from './batches.js';
 export { writePlots } from './plots.js';
 export { TrainLog } from './log.js';
 export { openProcessGroup } from './dist.js';
+export { readTrainEnv, readEnvSwitch, TRAIN_ENV, type TrainEnv } from './train-env.js';

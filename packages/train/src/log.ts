@@ -14,13 +14,16 @@ import { pino, destination, type Logger } from 'pino';
 export class TrainLog {
   private file: Logger | null = null;
   private readonly jsonConsole: boolean;
+  private readonly quiet: boolean;
   private readonly early: { level: 'info' | 'warn' | 'error'; msg: string; obj?: Record<string, unknown> }[] = [];
 
+  /** `jsonConsole`: YOLO_LOG_JSON (train-env.ts), read by the caller. */
   constructor(
     readonly rank: number,
-    private readonly quiet = false,
+    { quiet = false, jsonConsole = false }: { quiet?: boolean; jsonConsole?: boolean } = {},
   ) {
-    this.jsonConsole = process.env.YOLO_LOG_JSON === '1';
+    this.quiet = quiet;
+    this.jsonConsole = jsonConsole;
   }
 
   /** True where YOLOv5 prints: RANK -1 or 0. */

@@ -18,6 +18,8 @@ import { EpochProgress } from './progress.js';
 import { chooseBackward, trainStep } from './step.js';
 import { endEpochOnMain, epochValidation } from './epoch-end.js';
 import { trainingPlotFiles } from './tensorboard/logger.js';
+import { mosaicClosed, mosaicClosingLine } from './aug-schedule.js';
+import { describeEvalSchedule, evalScheduleOf } from './eval-schedule.js';
 
 /** What rank 0 tells every rank at the start of each epoch. */
 interface Control {
@@ -54,6 +56,7 @@ function logStart(ctx: TrainContext, recompute: { recompute: boolean; reason: st
   log.info(`Image sizes ${imgsz} train, ${imgsz} val`);
   log.info(`Using ${ctx.trainLoader.workers} dataloader workers`);
   log.info(`Backward: ${recompute.recompute ? 'recomputing each layer' : 'one tape'} (${recompute.reason})`);
+  log.info(describeEvalSchedule(evalScheduleOf(ctx.options)));
   log.info(`Logging results to ${ctx.saveDir}`);
   log.info(`Starting training for ${ctx.options.epochs} epochs...`);
 }
@@ -62,9 +65,10 @@ function logStart(ctx: TrainContext, recompute: { recompute: boolean; reason: st
 async function trainEpoch(
   ctx: TrainContext,
   training: TrainingState,
-  run: { schedule: Schedule; lossFn: yolo.ComputeLoss; recompute: boolean },
+  run: { schedule: Schedule; lossFn: yolo.TrainLoss; recompute: boolean },
   epoch: number,
   timings: Timings,
+  augment: { closeMosaic: boolean; plotFirstBatches: boolean },
 ): Promise<{ meanLoss: number[]; lr: number[] }> {
   const { options, optimizer, batchesPerEpoch, log } = ctx;
   const { schedule } = run;
@@ -74,7 +78,8 @@ async function trainEpoch(
   const plots: Promise<unknown>[] = [];
   let i = 0;
   let dataFrom = performance.now();
-  for await (const batch of ctx.trainLoader.epoch(ctx.sampler.indices(), epoch, ctx.batchPerRank)) {
+  const epochAugment = { closeMosaic: augment.closeMosaic };
+  for await (const batch of ctx.trainLoader.epoch(ctx.sampler.indices(), epoch, ctx.batchPerRank, epochAugment)) {
     const startedAt = performance.now();
     timings.data += startedAt - dataFrom;
     const ni = i + batchesPerEpoch * epoch;
@@ -90,7 +95,9 @@ async function trainEpoch(
       { batch, epoch, i, ni, willStep, startedAt },
       timings,
     );
-    if (isMain && ni < 3 && !options.noplots) plots.push(plotTrainBatch(ctx, batch, ni));
+    // train_batch0..2, and (as ultralytics) the first three batches once mosaic is closed
+    const plotted = ni < 3 || (augment.plotFirstBatches && i < 3);
+    if (isMain && plotted && !options.noplots) plots.push(plotTrainBatch(ctx, batch, ni));
     else ctx.trainLoader.recycle?.(batch); // the step copied the pixels into a tensor
     progress.update(i, items, batch);
     timings.images += batch.n * world;
@@ -130,6 +137,7 @@ function recordEpochEnd(ctx: TrainContext, epoch: number, trainMs: number, timin
       train: trainMs,
       data: timings.data - before.data,
       compute: timings.compute - before.compute,
+      teacher: timings.teacher - before.teacher,
       all_reduce: timings.allReduce - before.allReduce,
       optimizer: timings.optimizer - before.optimizer,
       validation: timings.validation - before.validation,
@@ -170,17 +178,31 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
   let lastEpoch = training.startEpoch - 1;
   let epochsRun = 0;
   const startedAt = Date.now();
-  const timings: Timings = { data: 0, compute: 0, allReduce: 0, optimizer: 0, validation: 0, epochs: 0, images: 0 };
+  const timings: Timings = {
+    data: 0,
+    compute: 0,
+    teacher: 0,
+    allReduce: 0,
+    optimizer: 0,
+    validation: 0,
+    epochs: 0,
+    images: 0,
+  };
+  const trainLoss = ctx.distill?.wrap(lossFn) ?? lossFn; // validation keeps the detection loss
   for (let epoch = training.startEpoch; epoch < epochs; epoch++) {
     const control = await epochControl(ctx, training, epoch, stop);
     if (control.stop) {
       log.record('early stop', { epoch_stopped_before: epoch });
       break;
     }
+    const closeMosaic = mosaicClosed(options, epoch);
+    const closing = mosaicClosingLine(options, epoch, training.startEpoch);
+    if (closing) log.info(closing);
     log.record('epoch start', {
       epoch,
       restart_count: distEnv.restartCount,
       world_size: Math.max(1, distEnv.worldSize),
+      mosaic_closed: closeMosaic,
     });
     ctx.sampler.setEpoch(epoch);
     const before = { ...timings };
@@ -188,11 +210,17 @@ export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {
     const { meanLoss, lr } = await trainEpoch(
       ctx,
       training,
-      { schedule, lossFn, recompute: backward.recompute },
+      { schedule, lossFn: trainLoss, recompute: backward.recompute },
       epoch,
       timings,
+      { closeMosaic, plotFirstBatches: closeMosaic && epoch > 0 && !mosaicClosed(options, epoch - 1) },
     );
     const trainMs = performance.now() - epochStartedAt;
+    const stepMs = ['compute', 'allReduce', 'optimizer'].reduce(
+      (ms, k) => ms + timings[k as keyof Timings] - before[k as keyof Timings],
+      0,
+    );
+    ctx.distill?.logEpoch(log, epoch, stepMs, isMain);
     timings.epochs++;
     const val = await epochValidation(ctx, training, lossFn, epoch, timings);
     if (isMain) stop = endEpochOnMain(ctx, training, { epoch, meanLoss, lr }, val);

@@ -53,6 +53,16 @@ export interface TrainOptions {
   patience: number;
   freeze: number[];
   save_period: number;
+  /** YOLOv6: keep weights/epoch{n}.pt for the last N epochs (< 1: off). */
+  save_ckpt_on_last_n_epoch: number;
+  /** YOLOv6 --stop-aug-last-n-epoch, ultralytics --close-mosaic: mosaic and mixup off for the last N epochs (0: never). */
+  stop_aug_last_n_epoch: number;
+  /** YOLOv6: validate every K epochs (1: every epoch, YOLOv5's behaviour). */
+  eval_interval: number;
+  /** YOLOv6: in the last R epochs validate every min(3, K) epochs. */
+  heavy_eval_range: number;
+  /** YOLOv6: validate the final epoch only (what --noval does). */
+  eval_final_only: boolean;
   seed: number;
   local_rank: number;
   entity: string | undefined;
@@ -67,6 +77,14 @@ export interface TrainOptions {
   val_rank0: boolean;
   /** yolo-launch: 16-bit gradients in the DDP all-reduce (PyTorch's fp16/bf16 compress hooks), or 'none'. */
   grad_compression: 'none' | 'fp16' | 'bf16';
+  /** YOLOv6: knowledge distillation from --teacher-model-path (src/distill/). */
+  distill: boolean;
+  /** YOLOv6: the teacher's .pt (same classes as the dataset). */
+  teacher_model_path: string;
+  /** YOLOv6: the class term's softmax temperature. */
+  temperature: number;
+  /** YOLOv6: add the channel-wise feature term on the neck outputs. */
+  distill_feat: boolean;
 }
 
 type Kind = 'int' | 'float' | 'str' | 'flag' | 'optional-str' | 'optional-int' | 'int-list';
@@ -87,6 +105,38 @@ export const AUTOBATCH = -1;
 
 /** The default dataset: the embedded synthetic set, generated on first use (see @yolo-launch/data). */
 export const DEFAULT_DATA = 'synthetic.yaml';
+
+/** YOLOv6's knowledge-distillation options (tools/train.py), checked by checkDistillOptions. */
+const DISTILL_OPTION_SPECS: readonly Spec[] = [
+  {
+    flags: ['--distill'],
+    dest: 'distill',
+    kind: 'flag',
+    default: false,
+    help: 'distill from --teacher-model-path (YOLOv6)',
+  },
+  {
+    flags: ['--distill-feat', '--distill_feat'],
+    dest: 'distill_feat',
+    kind: 'flag',
+    default: false,
+    help: 'with --distill: add the channel-wise feature term on the neck outputs (YOLOv6)',
+  },
+  {
+    flags: ['--teacher-model-path', '--teacher_model_path'],
+    dest: 'teacher_model_path',
+    kind: 'str',
+    default: '',
+    help: 'teacher .pt for --distill, trained on the same classes (YOLOv6)',
+  },
+  {
+    flags: ['--temperature'],
+    dest: 'temperature',
+    kind: 'float',
+    default: 20,
+    help: 'distillation temperature of the class term (YOLOv6)',
+  },
+];
 
 export const OPTION_SPECS: readonly Spec[] = [
   {
@@ -255,6 +305,41 @@ export const OPTION_SPECS: readonly Spec[] = [
     default: -1,
     help: 'Save checkpoint every x epochs (disabled if < 1)',
   },
+  {
+    flags: ['--save-ckpt-on-last-n-epoch'],
+    dest: 'save_ckpt_on_last_n_epoch',
+    kind: 'int',
+    default: -1,
+    help: 'keep weights/epoch{n}.pt for the last n epochs (YOLOv6; < 1 keeps none)',
+  },
+  {
+    flags: ['--stop-aug-last-n-epoch', '--close-mosaic'],
+    dest: 'stop_aug_last_n_epoch',
+    kind: 'int',
+    default: 0,
+    help: 'mosaic and mixup off for the last n epochs (YOLOv6 --stop-aug-last-n-epoch, ultralytics close_mosaic; 0 = never)',
+  },
+  {
+    flags: ['--eval-interval'],
+    dest: 'eval_interval',
+    kind: 'int',
+    default: 1,
+    help: 'validate every k epochs (YOLOv6; 1 = every epoch, as YOLOv5)',
+  },
+  {
+    flags: ['--heavy-eval-range'],
+    dest: 'heavy_eval_range',
+    kind: 'int',
+    default: 50,
+    help: 'in the last r epochs validate every min(3, --eval-interval) epochs (YOLOv6)',
+  },
+  {
+    flags: ['--eval-final-only'],
+    dest: 'eval_final_only',
+    kind: 'flag',
+    default: false,
+    help: 'validate the final epoch only, as --noval (YOLOv6)',
+  },
   { flags: ['--seed'], dest: 'seed', kind: 'int', default: 0, help: 'Global training seed' },
   {
     flags: ['--local_rank', '--local-rank'],
@@ -311,6 +396,7 @@ export const OPTION_SPECS: readonly Spec[] = [
     choices: ['none', 'fp16', 'bf16'],
     help: 'DDP gradients travel as fp16/bf16: half the bytes, summed in fp32 (yolo-launch; PyTorch fp16_compress_hook)',
   },
+  ...DISTILL_OPTION_SPECS,
 ];
 
 export function defaultOptions(): TrainOptions {
@@ -484,7 +570,45 @@ export function validateStatic(options: TrainOptions, worldSize: number): void {
     throw new UsageError('--evolve and --resume cannot be combined');
   if (options.evolve !== undefined && options.evolve < 1)
     throw new UsageError(`--evolve needs a number of generations >= 1 (got ${options.evolve})`);
+  checkDistillOptions(options);
+  validateEpochSchedules(options);
   if (options.sync_bn && worldSize <= 1) {
     // YOLOv5 ignores --sync-bn without DDP; we do the same, so this is not an error.
   }
+}
+
+/** --distill's options go together (YOLOv6 ignores a teacher without --distill; we say so instead). */
+function checkDistillOptions(options: TrainOptions): void {
+  if (options.distill && !options.teacher_model_path)
+    throw new UsageError('--distill needs --teacher-model-path <teacher.pt> (a model trained on the same classes)');
+  if (!options.distill && (options.teacher_model_path || options.distill_feat))
+    throw new UsageError(
+      `${options.distill_feat ? '--distill-feat' : '--teacher-model-path'} is used only with --distill; add --distill to distil from the teacher`,
+    );
+  if (!(options.temperature > 0)) throw new UsageError(`--temperature must be > 0 (got ${options.temperature})`);
+}
+
+/** The late-epoch controls (YOLOv6's): impossible values and combinations that contradict each other. */
+function validateEpochSchedules(options: TrainOptions): void {
+  if (options.stop_aug_last_n_epoch < 0)
+    throw new UsageError(
+      `--stop-aug-last-n-epoch/--close-mosaic must be >= 0 (got ${options.stop_aug_last_n_epoch}); 0 keeps mosaic to the end (YOLOv6's negative "never" is 0 here)`,
+    );
+  if (options.eval_interval < 1)
+    throw new UsageError(`--eval-interval must be >= 1 (got ${options.eval_interval}); 1 validates every epoch`);
+  if (options.heavy_eval_range < 0)
+    throw new UsageError(`--heavy-eval-range must be >= 0 (got ${options.heavy_eval_range})`);
+  const scheduled = options.eval_interval !== 1 || options.heavy_eval_range !== 50;
+  if (scheduled && options.noval)
+    throw new UsageError(
+      '--noval validates only the final epoch (as --eval-final-only); drop --noval to validate every --eval-interval epochs',
+    );
+  if (scheduled && options.evolve !== undefined)
+    throw new UsageError(
+      '--evolve validates each generation at its final epoch only (as YOLOv5); drop --eval-interval/--heavy-eval-range',
+    );
+  if (options.save_ckpt_on_last_n_epoch > 0 && (options.nosave || options.evolve !== undefined))
+    throw new UsageError(
+      `--save-ckpt-on-last-n-epoch keeps checkpoints that ${options.nosave ? '--nosave' : '--evolve'} does not write; drop one of them`,
+    );
 }

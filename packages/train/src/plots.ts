@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import type { ValResult } from './val.js';
+import type { ValResult } from './val-result.js';
 import { RESULT_KEYS, readResults } from './results.js';
 
 /** Where the plots go and the class names they show. */

@@ -12,6 +12,7 @@ import { loadCheckpoint, type Checkpoint } from './checkpoint.js';
 import type { CheckedRun } from './context.js';
 import { planResume } from './resume.js';
 import { missingPaths } from './download.js';
+import { loadTeacherCheckpoint } from './distill/teacher.js';
 
 /** The checkpoint to resume from; refused when unreadable, finished, or without optimizer state. */
 function loadResumeCheckpoint(file: string): Checkpoint {
@@ -94,6 +95,7 @@ export function prepare(parsedOptions: TrainOptions, given: Set<keyof TrainOptio
     : inputs.hyp;
   const { nc, names } = datasetClasses(inputs, options.single_cls);
   const weightsCheckpoint = loadWeightsCheckpoint(inputs.weights);
+  const teacherCheckpoint = options.distill ? loadTeacherCheckpoint(options.teacher_model_path, { nc, names }) : null;
   const modelYaml = modelDefinition(inputs.cfg, resumeCheckpoint, weightsCheckpoint);
   try {
     yolo.planModel(modelYaml, { nc, ...(hyp.anchors ? { anchors: Math.round(hyp.anchors) } : {}) });
@@ -102,5 +104,17 @@ export function prepare(parsedOptions: TrainOptions, given: Set<keyof TrainOptio
   }
   if (options.image_weights && options.rect)
     throw new UsageError('--image-weights and --rect cannot be combined (rect batches are ordered by aspect ratio)');
-  return { options, distEnv, plan, inputs, hyp, nc, names, modelYaml, resumeCheckpoint, weightsCheckpoint };
+  return {
+    options,
+    distEnv,
+    plan,
+    inputs,
+    hyp,
+    nc,
+    names,
+    modelYaml,
+    resumeCheckpoint,
+    weightsCheckpoint,
+    teacherCheckpoint,
+  };
 }

@@ -17,13 +17,24 @@ import { prepare } from './prepare.js';
 import { registerTileGradient } from './tile-grad.js';
 import { runOnce } from './single-run.js';
 import { runEvolve } from './evolve-run.js';
+import { processTrainEnv, type TrainEnv } from './train-env.js';
 
 export type { TrainCallbacks, TrainResult } from './context.js';
 
-/** CLI wrapper: exit code 0 / 1 / 2 and one clear line for bad input. */
-export async function runTrainCli(argv: readonly string[], callbacks: TrainCallbacks = {}): Promise<number> {
+/**
+ * CLI wrapper: the environment switches read once (a bad one is bad input), then the run;
+ * exit code 0 / 1 / 2 and one clear line for bad input. `callbacks` may depend on the switches
+ * (the bin's test hook does).
+ */
+export async function runTrainCli(
+  argv: readonly string[],
+  callbacks: TrainCallbacks | ((env: TrainEnv) => TrainCallbacks) = {},
+): Promise<number> {
+  let debug = false;
   try {
-    await train(argv, callbacks);
+    const env = processTrainEnv();
+    debug = env.debug;
+    await train(argv, typeof callbacks === 'function' ? callbacks(env) : callbacks, env);
     return 0;
   } catch (err) {
     if (err instanceof UsageError) {
@@ -31,14 +42,17 @@ export async function runTrainCli(argv: readonly string[], callbacks: TrainCallb
       return 2;
     }
     const e = err as Error;
-    process.stderr.write(
-      `train: ${e.name ?? 'Error'}: ${e.message}\n${process.env.YOLO_DEBUG ? (e.stack ?? '') + '\n' : ''}`,
-    );
+    process.stderr.write(`train: ${e.name ?? 'Error'}: ${e.message}\n${debug ? (e.stack ?? '') + '\n' : ''}`);
     return 1;
   }
 }
 
-export async function train(argv: readonly string[], callbacks: TrainCallbacks = {}): Promise<TrainResult | null> {
+/** One training run (or --evolve) from train.py's arguments; `env`: the switches (train-env.ts). */
+export async function train(
+  argv: readonly string[],
+  callbacks: TrainCallbacks = {},
+  env: TrainEnv = processTrainEnv(),
+): Promise<TrainResult | null> {
   const parsed = parseTrainArgs(argv);
   if (parsed.help) {
     process.stdout.write(helpText() + '\n');
@@ -46,16 +60,16 @@ export async function train(argv: readonly string[], callbacks: TrainCallbacks =
   }
   const distEnvironment = readDistEnv();
   // attempt_download: a YOLOv5 release name (yolov5s.pt, ...) not on disk is fetched first.
-  if (needsDownload(parsed.options.weights)) await downloadReleaseWeights(parsed.options.weights, distEnvironment);
+  if (needsDownload(parsed.options.weights)) await downloadReleaseWeights(parsed.options.weights, distEnvironment, env);
   const checked = prepare(parsed.options, parsed.given, distEnvironment);
   const { options, distEnv } = checked;
-  const log = new TrainLog(distEnv.rank);
+  const log = new TrainLog(distEnv.rank, { jsonConsole: env.logJson });
   await initBackend({ backend: options.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu', device: options.device });
   registerTileGradient();
   const backend = tf.getBackend();
   const processGroup = await openProcessGroup(distEnv);
   try {
-    const run = { ...checked, processGroup, log, backend, callbacks };
+    const run = { ...checked, processGroup, log, backend, callbacks, env };
     return options.evolve !== undefined ? await runEvolve(run, options.evolve) : await runOnce(run);
   } finally {
     log.flush();

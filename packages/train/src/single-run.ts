@@ -20,5 +20,6 @@ export async function runOnce(run: PreparedRun): Promise<TrainResult> {
     await ctx.trainLoader.close();
     await ctx.valLoader?.close();
     ctx.model.dispose();
+    ctx.distill?.dispose();
   }
 }

@@ -1,7 +1,8 @@
 // One training iteration: the batch as float images (multi-scale resize), forward and
 // backward (one tape, or layer recompute when the tape does not fit), then either an
 // accumulation micro-step (gradients reduced under ddp.noSync) or the optimizer step:
-// mean all-reduce, clip to norm 10, optimizer, and the EMA on rank 0.
+// mean all-reduce, clip to norm 10, optimizer, and the EMA on rank 0. With --distill the frozen
+// teacher runs first on the same images (src/distill/).
 
 import { tf } from '@yolo-launch/backend';
 import * as yolo from '@yolo-launch/yolo';
@@ -21,7 +22,7 @@ export function chooseBackward(ctx: TrainContext): { recompute: boolean; reason:
     widthMultiple: modelYaml.width_multiple,
     depthMultiple: modelYaml.depth_multiple,
     params: ctx.state.params.reduce((n, p) => n + p.data.length, 0),
-    env: process.env.YOLO_TRAIN_RECOMPUTE,
+    env: ctx.env.recompute,
   });
 }
 
@@ -64,7 +65,7 @@ export function lossMultiplier(ddpLossScale: number, quad: boolean): number {
 /** Forward and backward: the loss items on the host and the gradients (scaled by lossMultiplier). */
 function lossAndGradients(
   ctx: TrainContext,
-  lossFn: yolo.ComputeLoss,
+  lossFn: yolo.TrainLoss,
   recompute: boolean,
   images: tf.Tensor4D,
   targets: Float32Array,
@@ -78,7 +79,7 @@ function lossAndGradients(
     // gradients last layer first: on an optimizer step DDP all-reduces each bucket as soon as
     // it is complete, while the backward of earlier layers goes on.
     // YOLO_TRAIN_OVERLAP=0 turns the overlap off (for measuring what it hides).
-    const hook = willStep && process.env.YOLO_TRAIN_OVERLAP !== '0' ? ddp.beginOverlappedReduction() : null;
+    const hook = willStep && ctx.env.overlap ? ddp.beginOverlappedReduction() : null;
     const onGradient: yolo.GradientHook | undefined = hook
       ? (variable, grad) => {
           if (scale === 1) return hook(variable.name, grad);
@@ -99,17 +100,14 @@ function lossAndGradients(
     return { items: Float32Array.from(r.items), grads };
   }
   let items: Float32Array | undefined;
-  const vg = tf.variableGrads(
-    () => {
-      const preds = model.forwardTrain(images);
-      const out = lossFn.compute(preds, targets);
-      tf.keep(out.items);
-      items = out.items.dataSync() as Float32Array;
-      out.items.dispose();
-      return tf.mul(out.loss, scale) as tf.Scalar;
-    },
-    ctx.state.params.map((p) => p.variable),
-  );
+  const vg = tf.variableGrads(() => {
+    const { raw, features } = model.forwardWithFeatures(images, { training: true });
+    const out = lossFn.compute(raw, targets, features);
+    tf.keep(out.items);
+    items = out.items.dataSync() as Float32Array;
+    out.items.dispose();
+    return tf.mul(out.loss, scale) as tf.Scalar;
+  }, [...ctx.state.params.map((p) => p.variable), ...(lossFn.extraVariables ?? [])]);
   vg.value.dispose();
   return { items: items!, grads: vg.grads };
 }
@@ -131,9 +129,11 @@ async function optimizerStep(
     const g = reduced[p.variable.name];
     return g ? Float32Array.from(g.dataSync() as Float32Array) : new Float32Array(p.data.length);
   });
+  const adapterGrads = ctx.distill?.adapters?.hostGradients(reduced);
   tf.dispose(Object.values(reduced));
   clipGradNorm(host, 10.0);
   optimizer.step(host);
+  if (adapterGrads) ctx.distill!.adapters!.step(adapterGrads, optimizer);
   state.pushParams();
   if (training.ema) training.ema.update(state.floatStateView());
   timings.optimizer += performance.now() - reducedAt;
@@ -156,14 +156,17 @@ export interface Iteration {
 export async function trainStep(
   ctx: TrainContext,
   training: TrainingState,
-  lossFn: yolo.ComputeLoss,
+  lossFn: yolo.TrainLoss,
   recompute: boolean,
   it: Iteration,
   timings: Timings,
 ): Promise<Float32Array> {
   const { ddp } = ctx;
   const images = batchImages(ctx, it.batch, it.epoch, it.i);
+  // --distill: the frozen teacher on the same (augmented, resized) images, before any tape
+  if (ctx.distill) timings.teacher += ctx.distill.runTeacher(images, it.epoch);
   const { items, grads } = lossAndGradients(ctx, lossFn, recompute, images, it.batch.targets, it.willStep);
+  ctx.distill?.endStep();
   images.dispose();
   const computedAt = performance.now();
   if (!it.willStep) {

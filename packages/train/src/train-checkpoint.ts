@@ -4,6 +4,7 @@
 
 import * as path from 'node:path';
 import type { TrainContext, TrainingState } from './context.js';
+import type { TrainOptions } from './options.js';
 import { ModelState } from './model-state.js';
 import { saveCheckpoint, type Checkpoint, type NamedTensor } from './checkpoint.js';
 
@@ -53,7 +54,12 @@ export function buildCheckpoint(ctx: TrainContext, training: TrainingState, epoc
       best_epoch: training.stopper.bestEpoch,
       maps: training.maps,
       date: new Date().toISOString(),
-      extra: { last_opt_step: training.lastOptStep, stride: model.stride, imgsz: ctx.imgsz },
+      extra: {
+        last_opt_step: training.lastOptStep,
+        stride: model.stride,
+        imgsz: ctx.imgsz,
+        last_metrics: training.lastMetrics,
+      },
     },
     model: state.checkpointTensors(),
     ema: state.checkpointTensors(new Map(ema.entries.map((e) => [e.name, e.data]))),
@@ -61,10 +67,20 @@ export function buildCheckpoint(ctx: TrainContext, training: TrainingState, epoc
   };
 }
 
-/** last.pt always; best.pt when this epoch is the best; epoch<N>.pt every --save-period epochs. */
+/** Whether epoch<N>.pt is kept: every --save-period epochs (YOLOv5), and the last --save-ckpt-on-last-n-epoch epochs (YOLOv6). */
+export function keepsEpochCheckpoint(
+  options: Pick<TrainOptions, 'epochs' | 'save_period' | 'save_ckpt_on_last_n_epoch'>,
+  epoch: number,
+): boolean {
+  const periodic = options.save_period > 0 && epoch % options.save_period === 0;
+  const lastN = options.save_ckpt_on_last_n_epoch > 0 && epoch >= options.epochs - options.save_ckpt_on_last_n_epoch;
+  return periodic || lastN;
+}
+
+/** last.pt always; best.pt when this epoch is the best; epoch<N>.pt when keepsEpochCheckpoint says so. */
 export function writeCheckpoints(ctx: TrainContext, checkpoint: Checkpoint, epoch: number, isBest: boolean): void {
   saveCheckpoint(path.join(ctx.weightsDir, 'last.pt'), checkpoint);
   if (isBest) saveCheckpoint(path.join(ctx.weightsDir, 'best.pt'), checkpoint);
-  if (ctx.options.save_period > 0 && epoch % ctx.options.save_period === 0)
+  if (keepsEpochCheckpoint(ctx.options, epoch))
     saveCheckpoint(path.join(ctx.weightsDir, `epoch${epoch}.pt`), checkpoint);
 }

@@ -6,13 +6,13 @@ import * as path from 'node:path';
 import * as yolo from '@yolo-launch/yolo';
 import { writeFileAtomic } from './checkpoint.js';
 import type { DistEnv } from './dist.js';
+import type { WeightsDownload } from './train-env.js';
 import { UsageError } from './options.js';
 
 /** The detection weights of YOLOv5's v7.0 release. */
 export const RELEASE_WEIGHTS = /^yolov5[nsmlx]6?\.pt$/;
-/** Where they are; YOLO_LAUNCH_WEIGHTS_URL overrides it (a mirror, or a test server). */
-export function releaseUrl(name: string): string {
-  const base = process.env.YOLO_LAUNCH_WEIGHTS_URL ?? 'https://github.com/ultralytics/yolov5/releases/download/v7.0/';
+/** Where they are: under `base`, the v7.0 release or YOLO_LAUNCH_WEIGHTS_URL (a mirror, or a test server). */
+export function releaseUrl(name: string, base: string): string {
   return `${base.replace(/\/?$/, '/')}${name}`;
 }
 
@@ -25,8 +25,12 @@ export function needsDownload(weights: string): boolean {
  * Download a missing release asset to `weights` (atomically, after checking it reads as a
  * checkpoint). Throws an Error that names the URL, the reason and the path to put the file at.
  */
-export async function attemptDownload(weights: string, log: (line: string) => void): Promise<void> {
-  const url = releaseUrl(path.basename(weights));
+export async function attemptDownload(
+  weights: string,
+  source: WeightsDownload,
+  log: (line: string) => void,
+): Promise<void> {
+  const url = releaseUrl(path.basename(weights), source.weightsUrl);
   const target = path.resolve(weights);
   const offline = (reason: string): Error =>
     new UsageError(
@@ -36,7 +40,7 @@ export async function attemptDownload(weights: string, log: (line: string) => vo
   let bytes: Buffer;
   try {
     const res = await fetch(url, {
-      signal: AbortSignal.timeout(Number(process.env.YOLO_LAUNCH_DOWNLOAD_TIMEOUT_MS ?? 600_000)),
+      signal: AbortSignal.timeout(source.downloadTimeoutMs),
     });
     if (!res.ok) throw offline(`HTTP ${res.status}`);
     bytes = Buffer.from(await res.arrayBuffer());
@@ -57,10 +61,14 @@ export async function attemptDownload(weights: string, log: (line: string) => vo
  * One download per node (local rank 0, as YOLOv5's torch_distributed_zero_first); the other
  * ranks of the node wait for the file to appear (the write is atomic, so it is complete).
  */
-export async function downloadReleaseWeights(weights: string, distEnv: DistEnv): Promise<void> {
+export async function downloadReleaseWeights(
+  weights: string,
+  distEnv: DistEnv,
+  source: WeightsDownload,
+): Promise<void> {
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
-  if (distEnv.localRank <= 0) return attemptDownload(weights, log);
-  const deadline = Date.now() + Number(process.env.YOLO_LAUNCH_DOWNLOAD_TIMEOUT_MS ?? 600_000);
+  if (distEnv.localRank <= 0) return attemptDownload(weights, source, log);
+  const deadline = Date.now() + source.downloadTimeoutMs;
   while (!fs.existsSync(weights)) {
     if (Date.now() > deadline)
       throw new UsageError(

@@ -18,7 +18,7 @@ import {
   type DeviceMemory,
 } from '../src/autobatch/memory.js';
 import { createTrainStepProbe } from '../src/autobatch/probe.js';
-import { parseByteSize, autobatchFraction } from '../src/autobatch/resolve.js';
+import { parseByteSize, readEnvSwitch } from '../src/train-env.js';
 import { loadHyp } from '../src/config.js';
 import { HYP_DIR } from '../src/paths.js';
 import * as yolo from '@yolo-launch/yolo';
@@ -250,7 +250,10 @@ test('YOLO_AUTOBATCH_MEMORY and YOLO_AUTOBATCH_FRACTION are read strictly', () =
     () => parseByteSize('lots', 'YOLO_AUTOBATCH_MEMORY'),
     /YOLO_AUTOBATCH_MEMORY="lots" is not a size; use e.g. 2G/,
   );
-  assert.equal(autobatchFraction({}), 0.6);
-  assert.equal(autobatchFraction({ YOLO_AUTOBATCH_FRACTION: '0.8' }), 0.8);
-  assert.throws(() => autobatchFraction({ YOLO_AUTOBATCH_FRACTION: '60' }), /must be a number in \(0, 1\]/);
+  assert.equal(readEnvSwitch('autobatchFraction', {}), 0.6);
+  assert.equal(readEnvSwitch('autobatchFraction', { YOLO_AUTOBATCH_FRACTION: '0.8' }), 0.8);
+  assert.throws(
+    () => readEnvSwitch('autobatchFraction', { YOLO_AUTOBATCH_FRACTION: '60' }),
+    /must be a number in \(0, 1\]/,
+  );
 });

@@ -95,13 +95,9 @@ test('our .pt with a module of an unknown class is refused with the file name', 
 async function withServer(handler: http.RequestListener, run: (base: string) => Promise<void>): Promise<void> {
   const server = http.createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const previous = process.env.YOLO_LAUNCH_WEIGHTS_URL;
-  process.env.YOLO_LAUNCH_WEIGHTS_URL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v7.0/`;
   try {
-    await run(process.env.YOLO_LAUNCH_WEIGHTS_URL);
+    await run(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v7.0/`);
   } finally {
-    if (previous === undefined) delete process.env.YOLO_LAUNCH_WEIGHTS_URL;
-    else process.env.YOLO_LAUNCH_WEIGHTS_URL = previous;
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
@@ -122,16 +118,17 @@ test('attempt_download: a missing release name is fetched, checked and written a
         else if (req.url === '/v7.0/yolov5s.pt') res.end('<html>not found</html>');
         else res.writeHead(404).end();
       },
-      async () => {
+      async (base) => {
+        const source = { weightsUrl: base, downloadTimeoutMs: 60_000 };
         const lines: string[] = [];
         const target = path.join(dir, 'yolov5n.pt');
-        await attemptDownload(target, (line) => lines.push(line));
+        await attemptDownload(target, source, (line) => lines.push(line));
         assert.deepEqual(fs.readFileSync(target), served);
         assert.match(lines[0]!, /^Downloading http:\/\/127\.0\.0\.1:\d+\/v7\.0\/yolov5n\.pt to /);
         assert.deepEqual(fs.readdirSync(dir), ['yolov5n.pt'], 'no temporary left behind');
         const refused = (name: string, reason: RegExp) =>
           assert.rejects(
-            attemptDownload(path.join(dir, name), () => {}),
+            attemptDownload(path.join(dir, name), source, () => {}),
             (err: unknown) =>
               err instanceof UsageError &&
               reason.test(err.message) &&

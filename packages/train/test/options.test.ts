@@ -109,3 +109,30 @@ test('--grad-compression: none by default, fp16 / bf16 accepted, anything else r
   assert.equal(parseTrainArgs(['--grad-compression', 'fp16']).options.grad_compression, 'fp16');
   assert.throws(() => parseTrainArgs(['--grad-compression', 'fp8']), /grad-compression|grad_compression|fp8/);
 });
+
+test("--distill: YOLOv6's flag names (and snake_case), defaults, and the combinations refused", () => {
+  const o = parseTrainArgs([
+    '--distill',
+    '--teacher_model_path',
+    't.pt',
+    '--distill_feat',
+    '--temperature',
+    '10',
+  ]).options;
+  assert.equal(o.distill, true);
+  assert.equal(o.teacher_model_path, 't.pt');
+  assert.equal(o.distill_feat, true);
+  assert.equal(o.temperature, 10);
+  const d = defaultOptions();
+  assert.deepEqual([d.distill, d.teacher_model_path, d.temperature, d.distill_feat], [false, '', 20, false]);
+  validateStatic(o, 1);
+  const refused = (argv: string[], pattern: RegExp) =>
+    assert.throws(
+      () => validateStatic(parseTrainArgs(argv).options, 1),
+      (e: Error) => e instanceof UsageError && pattern.test(e.message),
+    );
+  refused(['--distill'], /--distill needs --teacher-model-path/);
+  refused(['--teacher-model-path', 't.pt'], /used only with --distill/);
+  refused(['--distill-feat'], /used only with --distill/);
+  refused(['--distill', '--teacher-model-path', 't.pt', '--temperature', '0'], /--temperature must be > 0/);
+});

@@ -34,7 +34,7 @@ export { bboxIouXywh } from './loss/iou-tensor.js';
 export type { IouKind } from './loss/iou-tensor.js';
 export { bceWithLogits, focalLoss } from './loss/bce.js';
 export { lossAndGradients } from './train-step.js';
-export type { NamedGradient, LossAndGradients, LossAndGradientsOptions } from './train-step.js';
+export type { NamedGradient, LossAndGradients, LossAndGradientsOptions, TrainLoss } from './train-step.js';
 
 // Post-processing and metrics (host arrays)
 export { xywh2xyxy, xyxy2xywh, xywhn2xyxy, xyxy2xywhn, clipBoxes, scaleBoxes, boxIou, bboxIou } from './boxes.js';

@@ -211,8 +211,25 @@ export class YoloModel {
    * @param x images NHWC [bs, H, W, ch], float 0..1, H and W multiples of the max stride.
    */
   forwardTrain(x: tf.Tensor4D, opts: { updateStats?: boolean } = {}): tf.Tensor5D[] {
-    const ctx: ForwardContext = { training: true, updateStats: opts.updateStats ?? true, moments: this.moments };
-    return this.detect.forwardRaw(this.runBody(x, ctx));
+    return this.forwardWithFeatures(x, { training: true, updateStats: opts.updateStats ?? true }).raw;
+  }
+
+  /**
+   * The raw Detect outputs and Detect's inputs (the neck's feature maps P3, P4, P5, NHWC), what
+   * feature distillation compares. Training mode as forwardTrain; `training: false` uses the BN
+   * running statistics and frees other activations as forwardEval does.
+   */
+  forwardWithFeatures(
+    x: tf.Tensor4D,
+    opts: { training: boolean; updateStats?: boolean },
+  ): { raw: tf.Tensor5D[]; features: tf.Tensor4D[] } {
+    const ctx: ForwardContext = {
+      training: opts.training,
+      updateStats: opts.training && (opts.updateStats ?? true),
+      moments: this.moments,
+    };
+    const features = this.runBody(x, ctx);
+    return { raw: this.detect.forwardRaw(features), features };
   }
 
   /**
@@ -246,8 +263,9 @@ export class YoloModel {
    */
   forwardBackward(
     x: tf.Tensor4D,
-    lossFn: (p: tf.Tensor5D[]) => tf.Scalar,
+    lossFn: (p: tf.Tensor5D[], features: tf.Tensor4D[]) => tf.Scalar,
     onGradient?: GradientHook,
+    extraVariables: readonly tf.Variable[] = [],
   ): { loss: tf.Scalar; grads: Map<string, tf.Tensor> } {
     const fwd: ForwardContext = { training: true, updateStats: true, moments: this.moments };
     const re: ForwardContext = { training: true, updateStats: false, moments: this.moments };
@@ -283,14 +301,18 @@ export class YoloModel {
     const detSrc = this.froms[L]!.map((f) => srcOf(L, f));
     const detIn = detSrc.map((j) => outs[j]!);
     const detVars = layerVars[L]!;
-    const head = tf.valueAndGrads((...args: tf.Tensor[]) =>
-      lossFn(this.detect.forwardRaw(args.slice(0, detIn.length) as tf.Tensor4D[])),
-    );
-    const { value: loss, grads: hg } = head([...detIn, ...detVars.map((v) => v.variable)]);
+    // the loss also sees Detect's inputs (feature distillation), and may own variables of its
+    // own (distillation adapters): their gradients come from this same head backward
+    const head = tf.valueAndGrads((...args: tf.Tensor[]) => {
+      const features = args.slice(0, detIn.length) as tf.Tensor4D[];
+      return lossFn(this.detect.forwardRaw(features), features);
+    });
+    const { value: loss, grads: hg } = head([...detIn, ...detVars.map((v) => v.variable), ...extraVariables]);
     detVars.forEach((v, k) => {
       grads.set(v.name, hg[detIn.length + k]!);
       onGradient?.(v.variable, hg[detIn.length + k]!);
     });
+    extraVariables.forEach((v, k) => grads.set(v.name, hg[detIn.length + detVars.length + k]!));
     detSrc.forEach((j, k) => (j >= lowest ? addGrad(j, hg[k]!) : hg[k]!.dispose()));
     // layers, last to first
     for (let i = L - 1; i >= 0; i--) {

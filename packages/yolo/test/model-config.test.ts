@@ -23,6 +23,7 @@ import {
 } from '../src/index.js';
 import { assertClose, testBackend } from './helpers.js';
 import { tinyYaml } from './tiny.js';
+import { focusSppYaml } from './model-yamls.js';
 
 before(async () => {
   await initBackend({ backend: testBackend });
@@ -88,45 +89,18 @@ test('shipped yolov5l/x and a v5.0 Focus+SPP YAML have upstream parameter counts
     assert.equal(m.numParameters(), count, name);
     m.dispose();
   }
-  const v50: ModelYaml = {
+  const v50 = focusSppYaml({
     nc: 80,
     depth_multiple: 0.33,
     width_multiple: 0.5,
-    anchors: [
-      [10, 13, 16, 30, 33, 23],
-      [30, 61, 62, 45, 59, 119],
-      [116, 90, 156, 198, 373, 326],
+    stages: [
+      [128, 3, 'C3'],
+      [256, 9, 'C3'],
+      [512, 9, 'C3'],
     ],
-    backbone: [
-      [-1, 1, 'Focus', [64, 3]],
-      [-1, 1, 'Conv', [128, 3, 2]],
-      [-1, 3, 'C3', [128]],
-      [-1, 1, 'Conv', [256, 3, 2]],
-      [-1, 9, 'C3', [256]],
-      [-1, 1, 'Conv', [512, 3, 2]],
-      [-1, 9, 'C3', [512]],
-      [-1, 1, 'Conv', [1024, 3, 2]],
-      [-1, 1, 'SPP', [1024, [5, 9, 13]]],
-      [-1, 3, 'C3', [1024, 'False']],
-    ],
-    head: [
-      [-1, 1, 'Conv', [512, 1, 1]],
-      [-1, 1, 'nn.Upsample', ['None', 2, 'nearest']],
-      [[-1, 6], 1, 'Concat', [1]],
-      [-1, 3, 'C3', [512, 'False']],
-      [-1, 1, 'Conv', [256, 1, 1]],
-      [-1, 1, 'nn.Upsample', ['None', 2, 'nearest']],
-      [[-1, 4], 1, 'Concat', [1]],
-      [-1, 3, 'C3', [256, 'False']],
-      [-1, 1, 'Conv', [256, 3, 2]],
-      [[-1, 14], 1, 'Concat', [1]],
-      [-1, 3, 'C3', [512, 'False']],
-      [-1, 1, 'Conv', [512, 3, 2]],
-      [[-1, 10], 1, 'Concat', [1]],
-      [-1, 3, 'C3', [1024, 'False']],
-      [[17, 20, 23], 1, 'Detect', ['nc', 'anchors']],
-    ],
-  };
+    top: 1024,
+    pan: true,
+  });
   const m = createModel(v50);
   assert.equal(m.numParameters(), 7276605, 'v5.0 yolov5s');
   const pred = tf.tidy(() => m.forwardEval(tf.zeros([1, 64, 64, 3]) as tf.Tensor4D).pred.shape);

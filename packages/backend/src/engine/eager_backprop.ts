@@ -9,7 +9,7 @@
 // higher-order gradients, each node's saved tensors too. The maths and the order of
 // operations are unchanged (same tape, same gradient functions, same accumulation order);
 // only the lifetimes are shorter. Installed on the engine instance when @yolo-launch/backend
-// is imported (index.ts calls setEagerBackprop); opt out with YOLO_EAGER_BACKPROP=0.
+// is imported (index.ts calls setEagerBackprop with switches.ts); opt out with YOLO_EAGER_BACKPROP=0.
 import * as tf from '@tensorflow/tfjs-core';
 
 interface TapeNode {

@@ -1,6 +1,7 @@
 // train.py's --device, as YOLOv5's select_device reads it: '' (whatever is there), 'cpu', or
 // CUDA device indices ('0', '0,1,2,3', 'cuda:0'). 'cpu' hides the GPUs from TensorFlow the same
 // way YOLOv5 hides them from torch: CUDA_VISIBLE_DEVICES=-1, set before the GPU package loads.
+import { isLaunchedWorker } from '@yolo-launch/core';
 
 export type DeviceRequest =
   | { kind: 'any' }
@@ -43,12 +44,7 @@ export function applyDeviceRequest(request: DeviceRequest, env: Record<string, s
     env.CUDA_VISIBLE_DEVICES = '-1';
     return '--device cpu: CUDA_VISIBLE_DEVICES=-1 (TensorFlow sees no GPU)';
   }
-  if (
-    request.kind === 'gpu' &&
-    request.indices &&
-    env.WORLD_SIZE === undefined &&
-    env.CUDA_VISIBLE_DEVICES === undefined
-  ) {
+  if (request.kind === 'gpu' && request.indices && !isLaunchedWorker(env) && env.CUDA_VISIBLE_DEVICES === undefined) {
     env.CUDA_VISIBLE_DEVICES = request.indices.join(',');
     return `--device ${request.indices.join(',')}: CUDA_VISIBLE_DEVICES=${env.CUDA_VISIBLE_DEVICES}`;
   }

@@ -11,6 +11,7 @@ import { jitCacheNotice, jitCacheState } from './jit_cache.js';
 import { queryGpus, versionAtLeast, type GpuQuery } from './nvidia_smi.js';
 import { explainProbeError, probeOps, type NodeBackendFlags } from './probe.js';
 import { machineSources, type FactSources } from './sources.js';
+import { readWorkerEnv } from '@yolo-launch/core';
 
 /** The oldest driver that runs CUDA 11.2. */
 export const MIN_DRIVER_VERSION = '460.32.03';
@@ -48,7 +49,7 @@ export class GpuUnavailableError extends Error {
 
 /** The rank that speaks for the node (the launcher's LOCAL_RANK 0, or a single process). */
 function speaksForNode(env: Record<string, string | undefined>): boolean {
-  return env.LOCAL_RANK === undefined || env.LOCAL_RANK === '0';
+  return readWorkerEnv(env).localRank === 0;
 }
 
 export function prepareGpuGuard(options: GpuGuardOptions): GpuGuard {

@@ -9,14 +9,14 @@ function wasmHeapBytes(): number {
   return backend.wasm?.HEAPU8?.byteLength ?? tf.memory().numBytes;
 }
 
-/** This rank's device memory now; `localWorldSize` ranks share this node's RAM. */
-export function currentDeviceMemory(
-  localWorldSize: number,
-  env: Record<string, string | undefined> = process.env,
-): DeviceMemory {
+/**
+ * This rank's device memory now; `localWorldSize` ranks share this node's RAM; on a GPU,
+ * `visibleGpu` (the first of CUDA_VISIBLE_DEVICES, train-env.ts) is the one measured.
+ */
+export function currentDeviceMemory(localWorldSize: number, visibleGpu: string): DeviceMemory {
   const tensorBytes = tf.memory().numBytes;
   const choice = backendChoice();
-  if (choice?.gpu) return readGpuMemory(env, tensorBytes);
+  if (choice?.gpu) return readGpuMemory(visibleGpu, tensorBytes);
   if (tf.getBackend() === 'wasm') return wasmMemory({ heapBytes: wasmHeapBytes(), mem: readMemInfo(), localWorldSize });
   return cpuMemory({ rssBytes: process.memoryUsage.rss(), tensorBytes, mem: readMemInfo(), localWorldSize });
 }

@@ -135,9 +135,8 @@ export function gpuMemory(x: GpuMemoryInput): DeviceMemory {
   };
 }
 
-/** The GPU tfjs-node-gpu uses: the first of CUDA_VISIBLE_DEVICES (the launcher sets one per rank). */
-export function readGpuMemory(env: Record<string, string | undefined>, tensorBytes: number): DeviceMemory {
-  const visible = (env.CUDA_VISIBLE_DEVICES ?? '').split(',')[0]?.trim() || '0';
+/** The GPU tfjs-node-gpu uses: `visible`, the first of CUDA_VISIBLE_DEVICES (the launcher sets one per rank). */
+export function readGpuMemory(visible: string, tensorBytes: number): DeviceMemory {
   const smi = (args: string[]): string => execFileSync('nvidia-smi', args, { encoding: 'utf8', timeout: 10_000 });
   const gpu = parseGpuLine(
     smi(['--query-gpu=index,name,memory.total,memory.used', '--format=csv,noheader,nounits', '-i', visible]).trim(),

@@ -49,7 +49,10 @@ export function bboxIouXywh(box1: tf.Tensor2D, box2: tf.Tensor2D, kind: IouKind 
         if (kind === 'DIoU') out = tf.sub(iou, tf.div(rho2, c2));
         else {
           const v = tf.mul(4 / Math.PI ** 2, tf.square(tf.sub(tf.atan(tf.div(w2!, h2!)), tf.atan(tf.div(w1!, h1!)))));
-          const alpha = detach(tf.div(v, tf.add(tf.sub(v, iou), 1 + eps)));
+          // v - iou + 1 + eps >= eps whenever iou <= 1, so the floor changes nothing then; it
+          // keeps alpha finite (0/eps = 0) when rounding makes the IoU of coinciding boxes
+          // exceed 1 (distillation compares a box with a near-identical one)
+          const alpha = detach(tf.div(v, tf.maximum(tf.add(tf.sub(v, iou), 1 + eps), eps)));
           out = tf.sub(iou, tf.add(tf.div(rho2, c2), tf.mul(v, alpha)));
         }
       }

@@ -1,0 +1,63 @@
+// Rank 0's verdict on an epoch: the metrics its results.csv row carries, and, for a validated
+// epoch only, its fitness, whether it is the best so far (best.pt) and whether early stopping
+// fires. An epoch that was not validated leaves the stopper and the best fitness alone: a
+// metric YOLOv5 never measured cannot improve or fail to improve anything.
+//
+// The row of an unvalidated epoch carries the last validation's metrics (zeros before the
+// first), which is what YOLOv5's train.py writes: its `results` tuple starts as zeros and is
+// only replaced by a validation, and every epoch logs `list(mloss) + list(results) + lr`.
+
+import { fitness } from './early-stopping.js';
+import type { EarlyStopping } from './early-stopping.js';
+
+/** P, R, mAP50, mAP50-95 and the validation losses [box, obj, cls]: a results row's metric columns. */
+export interface EpochMetrics {
+  p: number;
+  r: number;
+  map50: number;
+  map: number;
+  valLoss: number[];
+}
+
+/** YOLOv5's `results` before any validation. */
+export const NO_METRICS: Readonly<EpochMetrics> = Object.freeze({ p: 0, r: 0, map50: 0, map: 0, valLoss: [0, 0, 0] });
+
+/** What the verdict reads and updates (TrainingState's fields). */
+export interface VerdictState {
+  bestFitness: number;
+  stopper: EarlyStopping;
+  /** The metrics of the last validated epoch (NO_METRICS before the first). */
+  lastMetrics: EpochMetrics;
+}
+
+export interface EpochVerdict {
+  validated: boolean;
+  /** The row's metric columns: this epoch's validation, else the last one. */
+  metrics: EpochMetrics;
+  /** Fitness of this epoch's validation; null when not validated. */
+  fitness: number | null;
+  /** Validated and at least as fit as every earlier validated epoch (YOLOv5's `best_fitness == fi`). */
+  isBest: boolean;
+  /** Early stopping fired at this (validated) epoch. */
+  stop: boolean;
+}
+
+/** Judge `epoch` from its validation (null: not validated); updates `state`. */
+export function judgeEpoch(state: VerdictState, epoch: number, val: EpochMetrics | null): EpochVerdict {
+  if (!val) return { validated: false, metrics: state.lastMetrics, fitness: null, isBest: false, stop: false };
+  const fi = fitness(val);
+  const stop = state.stopper.step(epoch, fi);
+  const isBest = fi >= state.bestFitness;
+  if (isBest) state.bestFitness = fi;
+  state.lastMetrics = { ...val, valLoss: [...val.valLoss] };
+  return { validated: true, metrics: state.lastMetrics, fitness: fi, isBest, stop };
+}
+
+/** The metrics stored in a checkpoint (`extra.last_metrics`), or NO_METRICS when absent or malformed. */
+export function metricsFromCheckpoint(value: unknown): EpochMetrics {
+  const m = value as Partial<EpochMetrics> | undefined;
+  const numbers = [m?.p, m?.r, m?.map50, m?.map, ...(m?.valLoss ?? [])];
+  if (!m || !Array.isArray(m.valLoss) || m.valLoss.length !== 3 || !numbers.every((x) => typeof x === 'number'))
+    return NO_METRICS;
+  return { p: m.p!, r: m.r!, map50: m.map50!, map: m.map!, valLoss: [...m.valLoss] };
+}

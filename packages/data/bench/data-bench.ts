@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadSplit, createDataLoader, type YoloDataset } from '../src/index.js';
+import { loadSplit, createDataLoader, dataPathDescription, type YoloDataset } from '../src/index.js';
 import { Yolov5Reference, referenceUnavailable, type ReferenceRun, type ReferenceProfile } from './yolov5-reference.js';
 import { profileOurs, type StageProfile } from './profile.js';
 
@@ -126,8 +126,9 @@ function summarize(c: Config, ours: Timing[], yolov5: Timing[]): Row {
 
 function printTable(rows: Row[], anchor: string): void {
   const f = (x: number | null | undefined, d = 1): string => (x === null || x === undefined ? '–' : x.toFixed(d));
+  console.log(`\nOur pixel path: ${dataPathDescription()}`);
   console.log(
-    `\nSame run, ${workers} worker(s) each, ${epochs} epoch(s) per measurement, medians of ${repeats}${recycle ? '' : ', batch buffers NOT recycled'}; anchor: ${anchor}`,
+    `Same run, ${workers} worker(s) each, ${epochs} epoch(s) per measurement, medians of ${repeats}${recycle ? '' : ', batch buffers NOT recycled'}; anchor: ${anchor}`,
   );
   console.log(
     '| pipeline | imgsz | cache | ours img/s | YOLOv5 img/s | speed ratio | ours CPU-ms/img | YOLOv5 CPU-ms/img | CPU ratio |',
@@ -219,6 +220,7 @@ async function main(): Promise<void> {
     workers,
     recycle,
     anchor,
+    pixelPath: dataPathDescription(),
     machine,
     date: new Date().toISOString(),
     results: rows,

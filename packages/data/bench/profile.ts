@@ -2,7 +2,8 @@
  * Where our pipeline's CPU time goes per image, in one thread (workers 0), for the README's
  * split next to YOLOv5's cProfile split:
  *
- * - decode + resize (libvips on libuv's pool, invisible to a JS profiler): the process CPU of
+ * - decode + resize (libjpeg-turbo through the addon, or libvips; on libuv's pool, invisible to
+ *   a JS profiler): the process CPU of
  *   a cold pass minus that of the same pass with every image already in the RAM cache;
  * - the rest: the cached pass under V8's sampling profiler, self time by function, grouped
  *   into stages (GC is V8's "(garbage collector)" node);
@@ -123,7 +124,7 @@ export async function profileOurs(dataset: YoloDataset, c: ReferenceRun, images:
   const stages = stageTimes(profile);
   const profiled = [...stages.values()].reduce((s, x) => s + x, 0);
   const msPerImage: Record<string, number> = {
-    'decode + resize (libvips)': Math.max(0, cold.cpuMs - cached.cpuMs) / n,
+    'decode + resize': Math.max(0, cold.cpuMs - cached.cpuMs) / n,
   };
   // scale the sampled split to the measured CPU of the cached pass
   for (const [stage, ms] of [...stages].sort((a, b) => b[1] - a[1]))

@@ -5,6 +5,7 @@
  */
 import type { Rng } from './rng.js';
 import type { RgbImage } from './image.js';
+import { dataNative } from './native.js';
 
 const SHIFT = 12;
 const HALF = 1 << (SHIFT - 1);
@@ -20,8 +21,18 @@ export function augmentHsv(img: RgbImage, hgain: number, sgain: number, vgain: n
   applyHsvGains(img, r0, r1, r2);
 }
 
-/** Multiplies hue, saturation and value by r0, r1, r2 (in place), through OpenCV's 8-bit HSV. */
+/**
+ * Multiplies hue, saturation and value by r0, r1, r2 (in place), through OpenCV's 8-bit HSV;
+ * per pixel in the native addon when it is loaded (native/hsv.c, the same arithmetic).
+ */
 export function applyHsvGains(img: RgbImage, r0: number, r1: number, r2: number): void {
+  const [lutH, lutS, lutV] = hsvLuts(r0, r1, r2);
+  if (dataNative) dataNative.hsvApply(img.data, lutH, lutS, lutV);
+  else applyHsvLutsJs(img, lutH, lutS, lutV);
+}
+
+/** augment_hsv's lookup tables for the gains r0, r1, r2. */
+function hsvLuts(r0: number, r1: number, r2: number): [Uint8Array, Uint8Array, Uint8Array] {
   const lutH = new Uint8Array(256);
   const lutS = new Uint8Array(256);
   const lutV = new Uint8Array(256);
@@ -30,6 +41,16 @@ export function applyHsvGains(img: RgbImage, r0: number, r1: number, r2: number)
     lutS[x] = Math.trunc(Math.min(255, Math.max(0, x * r1)));
     lutV[x] = Math.trunc(Math.min(255, Math.max(0, x * r2)));
   }
+  return [lutH, lutS, lutV];
+}
+
+/** applyHsvGains in JS: the reference of native/hsv.c and the path without the addon. */
+export function applyHsvGainsJs(img: RgbImage, r0: number, r1: number, r2: number): void {
+  const [lutH, lutS, lutV] = hsvLuts(r0, r1, r2);
+  applyHsvLutsJs(img, lutH, lutS, lutV);
+}
+
+function applyHsvLutsJs(img: RgbImage, lutH: Uint8Array, lutS: Uint8Array, lutV: Uint8Array): void {
   const d = img.data;
   for (let o = 0; o < d.length; o += 3) {
     const r = d[o]!;
@@ -100,8 +121,13 @@ export function applyHsvGains(img: RgbImage, r0: number, r1: number, r2: number)
   }
 }
 
-/** Horizontal flip in place. */
+/** Horizontal flip in place (in the native addon when it is loaded). */
 export function flipLr(img: RgbImage): void {
+  if (dataNative) dataNative.flipLr(img.data, img.width, img.height);
+  else flipLrJs(img);
+}
+
+export function flipLrJs(img: RgbImage): void {
   const { data, width, height } = img;
   for (let y = 0; y < height; y++) {
     let a = y * width * 3;

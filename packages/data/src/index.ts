@@ -27,3 +27,4 @@ export * from './collate.js';
 export * from './batch-job.js';
 export * from './loader.js';
 export * from './plots.js';
+export { dataNative, dataPathDescription, NATIVE_ADDON_PATH, type DataNative } from './native.js';

@@ -6,6 +6,7 @@
  * one resampling pass.
  */
 import { newImage, PAD_VALUE, type RgbImage } from './image.js';
+import { dataNative } from './native.js';
 
 /** Row-major 3x3 matrix. */
 export type Mat3 = [number, number, number, number, number, number, number, number, number];
@@ -61,9 +62,27 @@ function blendRgb(src: Uint8Array, dst: Uint8Array, p00: number, p01: number, fx
 
 /**
  * dst(x, y) = src(M^-1 (x, y)); pixel centres at integer coordinates like OpenCV, bilinear
- * weights in 1/32 px fixed point (as cv2's INTER_LINEAR), border pixels = `border`.
+ * weights in 1/32 px fixed point (as cv2's INTER_LINEAR), border pixels = `border`. Runs in
+ * the native addon when it is loaded (native/warp.c, the same arithmetic: identical bytes).
  */
 export function warpImage(
+  src: RgbImage,
+  M: Mat3,
+  outW: number,
+  outH: number,
+  border = PAD_VALUE,
+  into?: Uint8Array,
+): RgbImage {
+  if (!dataNative) return warpImageJs(src, M, outW, outH, border, into);
+  const n = outW * outH * 3;
+  const data = into && into.length === n ? into : new Uint8Array(n);
+  const inv = Float64Array.from(matInv(M));
+  dataNative.warpImage(src.data, src.width, src.height, inv, data, outW, outH, border);
+  return { data, width: outW, height: outH };
+}
+
+/** warpImage in JS: the reference of native/warp.c and the path without the addon. */
+export function warpImageJs(
   src: RgbImage,
   M: Mat3,
   outW: number,

@@ -24,7 +24,6 @@ import type { Checkpoint } from './checkpoint.js';
 import type { ModelEMA } from './ema.js';
 import type { EarlyStopping } from './early-stopping.js';
 import type { Distiller } from './distill/distiller.js';
-import type { EpochMetrics } from './epoch-verdict.js';
 
 /** Final validation of best.pt: P, R, mAP50, mAP50-95 and the mean losses [box, obj, cls]. */
 export interface FinalMetrics {
@@ -147,8 +146,6 @@ export interface TrainingState {
   /** Per-class mAP50-95 of the last validation (image weights). */
   maps: number[];
   stopper: EarlyStopping;
-  /** The last validated epoch's metrics: what the results row of an unvalidated epoch carries (YOLOv5's `results`). */
-  lastMetrics: EpochMetrics;
   /** Rank 0 only. */
   ema: ModelEMA | null;
 }

@@ -3,9 +3,9 @@
 // fires. An epoch that was not validated leaves the stopper and the best fitness alone: a
 // metric YOLOv5 never measured cannot improve or fail to improve anything.
 //
-// The row of an unvalidated epoch carries the last validation's metrics (zeros before the
-// first), which is what YOLOv5's train.py writes: its `results` tuple starts as zeros and is
-// only replaced by a validation, and every epoch logs `list(mloss) + list(results) + lr`.
+// The row of an unvalidated epoch has zeros in its metric columns, as the rows YOLOv5 v7.0's
+// `--noval` writes before the final epoch (checked by running it): an unmeasured metric is
+// written as none measured, never as an older epoch's value.
 
 import { fitness } from './early-stopping.js';
 import type { EarlyStopping } from './early-stopping.js';
@@ -26,13 +26,11 @@ export const NO_METRICS: Readonly<EpochMetrics> = Object.freeze({ p: 0, r: 0, ma
 export interface VerdictState {
   bestFitness: number;
   stopper: EarlyStopping;
-  /** The metrics of the last validated epoch (NO_METRICS before the first). */
-  lastMetrics: EpochMetrics;
 }
 
 export interface EpochVerdict {
   validated: boolean;
-  /** The row's metric columns: this epoch's validation, else the last one. */
+  /** The row's metric columns: this epoch's validation, else NO_METRICS (zeros). */
   metrics: EpochMetrics;
   /** Fitness of this epoch's validation; null when not validated. */
   fitness: number | null;
@@ -44,20 +42,10 @@ export interface EpochVerdict {
 
 /** Judge `epoch` from its validation (null: not validated); updates `state`. */
 export function judgeEpoch(state: VerdictState, epoch: number, val: EpochMetrics | null): EpochVerdict {
-  if (!val) return { validated: false, metrics: state.lastMetrics, fitness: null, isBest: false, stop: false };
+  if (!val) return { validated: false, metrics: NO_METRICS, fitness: null, isBest: false, stop: false };
   const fi = fitness(val);
   const stop = state.stopper.step(epoch, fi);
   const isBest = fi >= state.bestFitness;
   if (isBest) state.bestFitness = fi;
-  state.lastMetrics = { ...val, valLoss: [...val.valLoss] };
-  return { validated: true, metrics: state.lastMetrics, fitness: fi, isBest, stop };
-}
-
-/** The metrics stored in a checkpoint (`extra.last_metrics`), or NO_METRICS when absent or malformed. */
-export function metricsFromCheckpoint(value: unknown): EpochMetrics {
-  const m = value as Partial<EpochMetrics> | undefined;
-  const numbers = [m?.p, m?.r, m?.map50, m?.map, ...(m?.valLoss ?? [])];
-  if (!m || !Array.isArray(m.valLoss) || m.valLoss.length !== 3 || !numbers.every((x) => typeof x === 'number'))
-    return NO_METRICS;
-  return { p: m.p!, r: m.r!, map50: m.map50!, map: m.map!, valLoss: [...m.valLoss] };
+  return { validated: true, metrics: val, fitness: fi, isBest, stop };
 }

@@ -11,7 +11,6 @@ import type { DistEnv } from './dist.js';
 import type { ResumePlan, TrainContext, TrainingState } from './context.js';
 import { ModelEMA } from './ema.js';
 import { EarlyStopping } from './early-stopping.js';
-import { NO_METRICS, metricsFromCheckpoint } from './epoch-verdict.js';
 import { truncateResults } from './results.js';
 import { loadOptimizerTensors } from './train-checkpoint.js';
 
@@ -101,7 +100,6 @@ export function startingState(ctx: TrainContext): TrainingState {
     lastOptStep: -1,
     maps: new Array<number>(ctx.nc).fill(0),
     stopper: new EarlyStopping(options.patience),
-    lastMetrics: NO_METRICS,
     ema: isMain
       ? new ModelEMA([...state.floatState()].map(([name, v]) => ({ name, shape: [v.length], data: v })))
       : null,
@@ -117,8 +115,6 @@ export function startingState(ctx: TrainContext): TrainingState {
   training.stopper.bestFitness = checkpoint.meta.best_fitness;
   training.stopper.bestEpoch = checkpoint.meta.best_epoch;
   if (checkpoint.meta.maps.length === ctx.nc) training.maps = [...checkpoint.meta.maps];
-  // the rows of unvalidated epochs go on carrying the last validation, as in the uninterrupted run
-  training.lastMetrics = metricsFromCheckpoint(checkpoint.meta.extra?.last_metrics);
   training.lastOptStep = Number(checkpoint.meta.extra?.last_opt_step ?? -1);
   loadOptimizerTensors(ctx, checkpoint);
   if (training.ema && checkpoint.ema) {

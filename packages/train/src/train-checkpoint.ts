@@ -58,7 +58,6 @@ export function buildCheckpoint(ctx: TrainContext, training: TrainingState, epoc
         last_opt_step: training.lastOptStep,
         stride: model.stride,
         imgsz: ctx.imgsz,
-        last_metrics: training.lastMetrics,
       },
     },
     model: state.checkpointTensors(),

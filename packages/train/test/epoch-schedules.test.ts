@@ -7,7 +7,7 @@ import { evalEpochs, evalScheduleOf, needsValidation, describeEvalSchedule } fro
 import { mosaicClosed, mosaicClosingLine } from '../src/aug-schedule.js';
 import { keepsEpochCheckpoint } from '../src/train-checkpoint.js';
 import { EarlyStopping } from '../src/early-stopping.js';
-import { NO_METRICS, judgeEpoch, metricsFromCheckpoint, type EpochMetrics } from '../src/epoch-verdict.js';
+import { NO_METRICS, judgeEpoch, type EpochMetrics } from '../src/epoch-verdict.js';
 
 const range = (n: number): number[] => [...Array(n).keys()];
 
@@ -45,9 +45,9 @@ test('an epoch where --patience runs out is validated, except in final-only runs
   assert.equal(needsValidation(s, 19, new EarlyStopping(0)), true, 'scheduled');
 });
 
-test('early stopping and best.pt count validated epochs only; unvalidated rows carry the last metrics', () => {
+test('early stopping and best.pt count validated epochs only; unvalidated rows have zero metrics as YOLOv5 --noval writes', () => {
   const s = schedule(12, ['--eval-interval', '2', '--heavy-eval-range', '0', '--patience', '3']);
-  const state = { bestFitness: 0, stopper: new EarlyStopping(3), lastMetrics: NO_METRICS as EpochMetrics };
+  const state = { bestFitness: 0, stopper: new EarlyStopping(3) };
   const metrics = (map: number): EpochMetrics => ({ p: 0.5, r: 0.4, map50: map, map, valLoss: [0.1, 0.2, map] });
   const fitnessAt: Record<number, number> = { 1: 0.3, 3: 0.5, 5: 0.4, 7: 0.45, 9: 0.2 };
   const validated: number[] = [];
@@ -70,12 +70,11 @@ test('early stopping and best.pt count validated epochs only; unvalidated rows c
   assert.deepEqual(best, [1, 3]);
   assert.equal(state.stopper.bestEpoch, 3);
   assert.deepEqual(rows[0], NO_METRICS, 'zeros before the first validation');
-  assert.deepEqual(rows[2], rows[1], "epoch 2 carries epoch 1's metrics");
-  assert.deepEqual(rows[4], metrics(0.5), "epoch 4 carries epoch 3's");
-  assert.deepEqual(metricsFromCheckpoint(JSON.parse(JSON.stringify(rows[4]))), rows[4], 'kept for --resume');
-  assert.deepEqual(metricsFromCheckpoint(undefined), NO_METRICS);
+  assert.deepEqual(rows[1], metrics(0.3), "epoch 1's own validation");
+  assert.deepEqual(rows[2], NO_METRICS, 'epoch 2 not validated: zeros, not epoch 1 again');
+  assert.deepEqual(rows[4], NO_METRICS, 'epoch 4 not validated: zeros');
   // every epoch validated: exactly YOLOv5's EarlyStopping sequence
-  const every = { bestFitness: 0, stopper: new EarlyStopping(2), lastMetrics: NO_METRICS as EpochMetrics };
+  const every = { bestFitness: 0, stopper: new EarlyStopping(2) };
   const stops = [0.3, 0.3, 0.2, 0.1].map((m, epoch) => judgeEpoch(every, epoch, metrics(m)).stop);
   assert.deepEqual(stops, [false, false, false, true]);
 });

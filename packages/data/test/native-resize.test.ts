@@ -12,27 +12,19 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { sharedDir } from './helpers.js';
-import { Rng, dataNative, dataPathDescription, resizeSharp, resizedSize, type RgbImage } from '../src/index.js';
+import { sharedDir, sharedJpegs } from './helpers.js';
+import {
+  Rng,
+  SHARP_DECODE_OPTIONS,
+  dataNative,
+  dataPathDescription,
+  resizeSharp,
+  resizedSize,
+  type RgbImage,
+} from '../src/index.js';
 
 const skip = dataNative ? false : dataPathDescription();
 const all = process.env.YOLO_LAUNCH_RESIZE_TEST_ALL === '1';
-
-function imageFiles(): string[] {
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.(jpe?g|png)$/i.test(e.name)) out.push(p);
-    }
-  };
-  for (const set of ['coco128', 'shapes']) {
-    const dir = path.join(sharedDir, 'datasets', set, 'images');
-    if (fs.existsSync(dir)) walk(dir);
-  }
-  return out.sort();
-}
 
 /** Every image, or an even sample of about `n` (the committed test stays fast). */
 function sample<T>(items: T[], n: number): T[] {
@@ -73,7 +65,7 @@ async function assertSameAsSharp(img: RgbImage, width: number, height: number, w
 
 async function decodeAt(file: string, shrink: number): Promise<RgbImage> {
   const input = shrink > 1 ? `${file}[shrink=${shrink}]` : fs.readFileSync(file);
-  const { data, info } = await sharp(input)
+  const { data, info } = await sharp(input, SHARP_DECODE_OPTIONS)
     .autoOrient()
     .removeAlpha()
     .toColourspace('srgb')
@@ -86,14 +78,13 @@ async function decodeAt(file: string, shrink: number): Promise<RgbImage> {
   };
 }
 
-/** decodeResized's DCT scale for a JPEG (image.ts), 1 for anything else. */
-function loaderShrink(file: string, w0: number, h0: number, w: number, h: number): number {
-  if (!/\.jpe?g$/i.test(file)) return 1;
+/** decodeResized's DCT scale for a JPEG (image.ts). */
+function loaderShrink(w0: number, h0: number, w: number, h: number): number {
   const f = Math.min(w0 / w, h0 / h);
   return f >= 8 ? 8 : f >= 4 ? 4 : f >= 2 ? 2 : 1;
 }
 
-const files = imageFiles();
+const files = sharedJpegs(['coco128', 'shapes']);
 const noImages = files.length ? false : `no coco128/shapes images under ${sharedDir}/datasets`;
 
 test(
@@ -105,7 +96,7 @@ test(
       const full = await decodeAt(file, 1);
       for (const imgsz of [640, 320]) {
         const [w, h] = resizedSize(full.width, full.height, imgsz);
-        const shrink = loaderShrink(file, full.width, full.height, w, h);
+        const shrink = loaderShrink(full.width, full.height, w, h);
         const decoded = shrink > 1 ? await decodeAt(file, shrink) : full;
         for (const src of shrink > 1 ? [full, decoded] : [full]) {
           if (src.width === w && src.height === h) continue;

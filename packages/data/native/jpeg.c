@@ -1,10 +1,11 @@
 /*
  * JPEG decode with libjpeg-turbo, giving the pixels sharp (libvips' jpegload) gives: the same
  * library defaults libvips keeps (ISLOW integer IDCT, fancy upsampling), the same DCT-domain
- * scaling (scale_num 1 / scale_denom = libvips' `shrink`), RGB out. Anything libvips would
- * treat differently is refused (the caller then decodes with sharp): an ICC profile (sharp
- * converts to sRGB), an EXIF orientation other than 1 (sharp rotates), CMYK/YCCK, any
- * libjpeg warning (truncated or corrupt data: sharp decides what that means).
+ * scaling (scale_num 1 / scale_denom = libvips' `shrink`), RGB out. An embedded ICC profile is
+ * ignored, as OpenCV's imread (hence YOLOv5) ignores it and as the sharp path is told to
+ * (`ignoreIcc`). Anything libvips would treat differently is refused (the caller then decodes
+ * with sharp): an EXIF orientation other than 1 (sharp rotates), CMYK/YCCK, any libjpeg
+ * warning (truncated or corrupt data: sharp decides what that means).
  *
  * decodeJpeg(bytes: Uint8Array, scaleDenom: 1|2|4|8) -> Promise<{data, width, height} | null>
  * The header is read on the calling thread (to size the output), the decode runs on libuv's
@@ -75,12 +76,13 @@ static int exif_orientation(const uint8_t *data, unsigned len) {
   return 1;
 }
 
-/* 1 when libvips would decode these markers to the same pixels as plain libjpeg. */
+/*
+ * 1 when libvips would decode these markers to the same pixels as plain libjpeg. Only APP1 (EXIF)
+ * is saved: APP2's ICC profile is ignored on both paths (YOLOv5 parity, see the README).
+ */
 static int markers_plain(j_decompress_ptr cinfo) {
-  for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next) {
-    if (m->marker == JPEG_APP0 + 2 && m->data_length > 14 && memcmp(m->data, "ICC_PROFILE", 11) == 0) return 0;
+  for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next)
     if (m->marker == JPEG_APP0 + 1 && exif_orientation(m->data, m->data_length) != 1) return 0;
-  }
   return 1;
 }
 
@@ -146,7 +148,6 @@ static int read_header(DecodeJob *job, const uint8_t *bytes, size_t len, int den
   if (setjmp(job->err.jump)) return 0;
   jpeg_mem_src(cinfo, bytes, (unsigned long)len);
   jpeg_save_markers(cinfo, JPEG_APP0 + 1, 0xffff);
-  jpeg_save_markers(cinfo, JPEG_APP0 + 2, 0xffff);
   jpeg_read_header(cinfo, TRUE);
   if (job->err.warnings) return 0;
   if (cinfo->out_color_space != JCS_RGB && cinfo->out_color_space != JCS_GRAYSCALE) return 0;

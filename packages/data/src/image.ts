@@ -48,22 +48,29 @@ async function toRgb(s: Sharp): Promise<RgbImage> {
 }
 
 /**
- * sharp's decode settings. sequentialRead: libvips reads the file top to bottom instead of
- * into a random-access buffer first; same pixels (checked on coco128 at 640, 320 and 416), one
- * copy less: ~10% less CPU per photo with an ICC profile, the photos sharp still decodes.
+ * sharp's decode settings, for every decode of a dataset or detect image.
+ * - ignoreIcc: an embedded ICC profile (JPEG APP2, PNG iCCP, ...) is ignored, the stored values
+ *   are the pixels. That is what OpenCV's imread, hence YOLOv5's loader, does: a model trained
+ *   with YOLOv5 sees those pixels. The native JPEG decode ignores profiles too (same bytes).
+ * - sequentialRead: libvips reads the file top to bottom instead of into a random-access buffer
+ *   first; same pixels (checked on coco128 at 640, 320 and 416), one copy less.
  */
-const DECODE_OPTIONS: SharpOptions = { failOn: 'truncated', sequentialRead: true };
+export const SHARP_DECODE_OPTIONS: Readonly<SharpOptions> = {
+  failOn: 'truncated',
+  sequentialRead: true,
+  ignoreIcc: true,
+};
 
 /** Decodes an image file (EXIF orientation applied) to RGB at full size. */
 export async function decodeImage(input: string | Uint8Array): Promise<RgbImage> {
   const bytes = await readInput(input);
-  return (await decodeJpegNative(bytes, 1)) ?? toRgb(sharp(bytes, DECODE_OPTIONS).autoOrient());
+  return (await decodeJpegNative(bytes, 1)) ?? toRgb(sharp(bytes, SHARP_DECODE_OPTIONS).autoOrient());
 }
 
 /**
  * The native libjpeg-turbo decode (native.ts) of a JPEG, pixel for pixel what libvips gives
- * for `file.jpg[shrink=scale]`; null when the addon is absent, the bytes are not a JPEG, or
- * sharp would treat the file differently (ICC profile, EXIF rotation, CMYK, damaged data).
+ * for `file.jpg[shrink=scale]` with SHARP_DECODE_OPTIONS; null when the addon is absent, the bytes are
+ * not a JPEG, or sharp would treat the file differently (EXIF rotation, CMYK, damaged data).
  */
 async function decodeJpegNative(bytes: string | Uint8Array, scale: 1 | 2 | 4 | 8): Promise<RgbImage | null> {
   if (!dataNative || typeof bytes === 'string' || bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
@@ -80,8 +87,8 @@ async function readInput(input: string | Uint8Array): Promise<string | Uint8Arra
 }
 
 /**
- * Decodes and resizes in one libvips pipeline (JPEG shrink-on-load makes this much faster
- * than decode-then-resize for big reductions). Size is the target (width, height).
+ * load_image's decode + resize to (width, height); `size0`, the file's (width, height), lets a
+ * JPEG decode at a DCT scale (much faster than a full decode for big reductions).
  */
 export async function decodeResized(
   input: string | Uint8Array,
@@ -89,27 +96,33 @@ export async function decodeResized(
   height: number,
   size0?: [number, number],
 ): Promise<RgbImage> {
-  const run = (src: string | Uint8Array): Promise<RgbImage> =>
-    toRgb(sharp(src, DECODE_OPTIONS).autoOrient().resize(width, height, { fit: 'fill', kernel: 'linear' }));
-  let bytes: string | Uint8Array = input;
-  // JPEG DCT-domain downscaling (libjpeg scale 1/2, 1/4, 1/8) through libvips' filename
-  // options: the decoder skips most of the work when the target is at least 2x smaller
+  const bytes = await readInput(input);
+  // a JPEG: decoded (natively or by sharp) at 1/2, 1/4 or 1/8 when the target is that much
+  // smaller (libjpeg's DCT-domain downscaling: most of the work is skipped), then resized.
+  // Always these two steps, on both paths: libvips' one-pipeline decode + resize can differ from
+  // them by a level in a few rows (e.g. 640x491 to 416x320), and both paths must give one result.
   if (typeof input === 'string' && size0 && /\.jpe?g$/i.test(input) && !input.includes('[')) {
     const f = Math.min(size0[0] / width, size0[1] / height);
     const shrink = f >= 8 ? 8 : f >= 4 ? 4 : f >= 2 ? 2 : 1;
-    // the same decode natively, then (only when the size still differs) libvips' resize of it
-    if (dataNative) bytes = await readInput(input);
-    const decoded = await decodeJpegNative(bytes, shrink);
+    const decoded = (await decodeJpegNative(bytes, shrink)) ?? (await decodeJpegSharp(input, bytes, shrink));
     if (decoded) return resizeImage(decoded, width, height);
-    if (shrink > 1) {
-      try {
-        return await run(`${input}[shrink=${shrink}]`);
-      } catch {
-        // not really a JPEG (e.g. a PNG named .jpg): decode normally below
-      }
-    }
   }
-  return run(await readInput(bytes));
+  return toRgb(
+    sharp(bytes, SHARP_DECODE_OPTIONS).autoOrient().resize(width, height, { fit: 'fill', kernel: 'linear' }),
+  );
+}
+
+/** sharp's decode of a JPEG file at 1/shrink (libvips' `file.jpg[shrink=N]`); null when it is no JPEG (a PNG named .jpg). */
+async function decodeJpegSharp(
+  file: string,
+  bytes: string | Uint8Array,
+  shrink: 1 | 2 | 4 | 8,
+): Promise<RgbImage | null> {
+  try {
+    return await toRgb(sharp(shrink > 1 ? `${file}[shrink=${shrink}]` : bytes, SHARP_DECODE_OPTIONS).autoOrient());
+  } catch {
+    return null; // decoded normally by the caller (which reports a damaged file)
+  }
 }
 
 /** Bilinear resize of raw RGB (cv2.INTER_LINEAR's role). */

@@ -17,8 +17,8 @@ export interface NativeDecoded {
 export interface DataNative {
   /**
    * JPEG at 1/scaleDenom size (libjpeg DCT scaling, cropped to floor(size / scaleDenom) as
-   * libvips does); null when sharp would give other pixels (ICC profile, EXIF rotation, CMYK,
-   * any libjpeg warning): the caller then decodes with sharp.
+   * libvips does), any ICC profile ignored; null when sharp would give other pixels (EXIF
+   * rotation, CMYK, any libjpeg warning): the caller then decodes with sharp.
    */
   decodeJpeg(bytes: Uint8Array, scaleDenom: 1 | 2 | 4 | 8): Promise<NativeDecoded | null>;
   /** Fills dst with `border`, then dst(x, y) = src(inverse · (x, y)) as warp.ts does. */

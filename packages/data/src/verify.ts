@@ -8,6 +8,7 @@ import type { Metadata } from 'sharp';
 import { parseLabelText } from './labels.js';
 import { IMG_FORMATS } from './image-files.js';
 import { writeFileAtomic } from './atomic.js';
+import { SHARP_DECODE_OPTIONS } from './image.js';
 
 export type VerifyStatus = 'ok' | 'missing' | 'empty' | 'corrupt';
 
@@ -82,10 +83,11 @@ export async function verifyImageLabel(
         fs.closeSync(fd);
       }
       if (tail[0] !== 0xff || tail[1] !== 0xd9) {
-        // corrupt JPEG: decode (fails when truncated) and re-save in place, orientation applied
+        // corrupt JPEG: decode (fails when truncated) and re-save in place, orientation applied;
+        // an ICC profile is ignored and dropped, as PIL's exif_transpose + save does in YOLOv5
         let fixed: Buffer;
         try {
-          fixed = await sharp(imFile, { failOn: 'truncated' })
+          fixed = await sharp(imFile, SHARP_DECODE_OPTIONS)
             .autoOrient()
             .jpeg({ quality: 100, chromaSubsampling: '4:4:4' })
             .toBuffer();

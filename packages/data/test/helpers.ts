@@ -43,3 +43,20 @@ export function tmpDir(tag: string): string {
 export function close(got: number, want: number, abs: number, rel = 0): boolean {
   return Math.abs(got - want) <= abs + rel * Math.abs(want);
 }
+
+/** Every JPEG under ../shared/datasets/<set>/images for the given sets (those present), sorted. */
+export function sharedJpegs(sets: string[]): string[] {
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.jpe?g$/i.test(e.name)) out.push(p);
+    }
+  };
+  for (const set of sets) {
+    const dir = path.join(sharedDir, 'datasets', set, 'images');
+    if (fs.existsSync(dir)) walk(dir);
+  }
+  return out.sort();
+}

@@ -478,9 +478,9 @@ export class YoloModel {
 function makeBlock(reg: StateRegistry, prefix: string, spec: ModuleSpec): Block {
   switch (spec.type) {
     case 'Conv':
-      return new ConvBlock(reg, prefix, spec.c1, spec.c2, spec.k, spec.s, spec.p, spec.act);
+      return new ConvBlock(reg, prefix, spec);
     case 'Focus':
-      return new Focus(reg, prefix, spec.c1, spec.c2, spec.k, spec.s, spec.p, spec.act);
+      return new Focus(reg, prefix, spec);
     case 'Bottleneck':
       return new Bottleneck(reg, prefix, spec.c1, spec.c2, spec.shortcut, spec.e);
     case 'C3':

@@ -25,9 +25,13 @@ export default tseslint.config(
   },
   {
     // One function, one screen: functions stay under ~80 lines (HELPERS.md's style). Tests are
-    // exempt (a test case reads best as one block). Packages not listed still have offenders
-    // (comm 1, data 4, yolo 5, launcher 2, deploy 3 when this was written): add each once fixed.
-    files: ['packages/{train,core,backend,ddp,infer,export}/src/**/*.ts'],
+    // exempt (a test case reads best as one block). packages/data is not listed yet: it still
+    // has offenders (4 when this was written); add it once they are split.
+    files: [
+      'packages/{train,core,backend,ddp,infer,export,yolo,comm}/src/**/*.ts',
+      'launcher/src/**/*.ts',
+      'deploy/src/**/*.ts',
+    ],
     rules: {
       'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
     },

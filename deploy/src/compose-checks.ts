@@ -100,39 +100,37 @@ function isInterpolated(value: string | undefined): boolean {
   return value !== undefined && interpolations(value).length > 0;
 }
 
-export function checkTrainingService(
-  name: string,
-  service: ComposeMap,
-  doc: ComposeMap,
-  rules: ServiceRules,
-): Problem[] {
-  const problems: Problem[] = [];
-  const fail = (rule: string, message: string): void => {
-    problems.push({ file: rules.file, rule, message: `services.${name}: ${message}` });
-  };
+/** Records one problem of the service under check: `rule`, and what to change. */
+type Fail = (rule: string, message: string) => void;
 
+/** build: our Dockerfile from the repository root, one of its stages. */
+function checkBuild(service: ComposeMap, rules: ServiceRules, fail: Fail): void {
   const build = service['build'];
-  if (isMap(build)) {
-    if (build['dockerfile'] !== 'deploy/Dockerfile')
-      fail('build', 'build.dockerfile must be deploy/Dockerfile (context: the repository root)');
-    if (typeof build['target'] !== 'string' || !rules.stages.includes(build['target'])) {
-      fail('build', `build.target must be one of the Dockerfile's stages (${rules.stages.join(', ')})`);
-    }
+  if (!isMap(build)) return;
+  if (build['dockerfile'] !== 'deploy/Dockerfile')
+    fail('build', 'build.dockerfile must be deploy/Dockerfile (context: the repository root)');
+  if (typeof build['target'] !== 'string' || !rules.stages.includes(build['target'])) {
+    fail('build', `build.target must be one of the Dockerfile's stages (${rules.stages.join(', ')})`);
   }
+}
 
+/** Every GPU reserved, and shared memory enough for data loading. */
+function checkResources(service: ComposeMap, fail: Fail): void {
   if (!hasGpuReservation(service)) {
     fail(
       'gpu',
       'reserve the GPUs: deploy.resources.reservations.devices: [{driver: nvidia, count: all, capabilities: [gpu]}]',
     );
   }
-
   const shm = service['shm_size'];
   const shmOk =
     service['ipc'] === 'host' ||
     ((typeof shm === 'string' || typeof shm === 'number') && parseBytes(shm) >= MIN_SHM_BYTES);
   if (!shmOk) fail('shm', 'set ipc: host or shm_size of at least 1gb (the 64 MB default breaks data loading)');
+}
 
+/** An init, a stop signal the launcher forwards, and a grace that outlasts its --term-timeout. */
+function checkStopSequence(service: ComposeMap, fail: Fail): void {
   if (service['init'] !== true)
     fail('init', 'set init: true so that PID 1 reaps processes and forwards the stop signal');
   const signal = service['stop_signal'];
@@ -150,7 +148,94 @@ export function checkTrainingService(
       `stop_grace_period (${String(grace ?? '10s default')}) must exceed --term-timeout (${termTimeout}s) by ${STOP_MARGIN_SECONDS}s, or Docker SIGKILLs workers mid-checkpoint`,
     );
   }
+}
 
+/** The command: a list that runs `yolo-launch --nproc ... train`, with no token on it. */
+function checkCommand(command: string[] | null, fail: Fail): void {
+  if (!command) {
+    fail('command', 'command must be a list (no shell parsing of arguments)');
+    return;
+  }
+  const args = command[0] === 'yolo-launch' ? command.slice(1) : command;
+  const trainAt = args.indexOf('train');
+  if (trainAt < 0) fail('command', 'command must run the train subcommand: yolo-launch [launcher options] train ...');
+  const nproc =
+    flagValue(args.slice(0, trainAt < 0 ? args.length : trainAt), '--nproc') ?? flagValue(args, '--nproc-per-node');
+  if (nproc === undefined || !(nproc === 'gpu' || nproc === 'auto' || /^\d+$/.test(nproc))) {
+    fail('command', 'pass --nproc gpu (one worker per GPU) before train');
+  }
+  if (args.some((a) => /^--(token|secret)/i.test(a)))
+    fail('secret', 'no token on the command line: it shows in process listings');
+}
+
+/** Secret-named variables are interpolated or *_FILE paths, never literals. */
+function checkSecretVariables(service: ComposeMap, fail: Fail): void {
+  for (const [k, v] of environmentOf(service)) {
+    if (SECRET_NAME.test(k) && v !== null && !isInterpolated(v)) {
+      fail(
+        'secret',
+        `environment ${k} holds a literal secret: use a Compose secret (YOLO_LAUNCH_TOKEN_FILE) or an env file`,
+      );
+    }
+  }
+}
+
+/** Strings anywhere in the file that look like key material (reported by their place, not the service). */
+function keyMaterial(doc: ComposeMap, file: string): Problem[] {
+  const problems: Problem[] = [];
+  for (const [where, s] of strings(doc)) {
+    if (SECRET_LITERAL.test(s))
+      problems.push({ file, rule: 'secret', message: `${where} looks like key material written into the file` });
+  }
+  return problems;
+}
+
+/** One container per node: host networking, the job's shape from deploy/.env, the token from a Compose secret. */
+function checkMultinode(service: ComposeMap, doc: ComposeMap, fail: Fail): void {
+  if (service['network_mode'] !== 'host')
+    fail('network', 'network_mode: host, so that workers on other nodes reach this one');
+  const command = commandOf(service);
+  for (const flag of ['--nnodes', '--node-rank', '--master-addr', '--master-port', '--run-id']) {
+    if (!isInterpolated(command ? flagValue(command, flag) : undefined)) {
+      fail('multinode', `${flag} must come from deploy/.env (\${...}), identical on every node except --node-rank`);
+    }
+  }
+  const env = environmentOf(service);
+  if (!isInterpolated(env.get('YOLO_SOCKET_IFNAME') ?? undefined))
+    fail('multinode', 'YOLO_SOCKET_IFNAME must come from deploy/.env');
+  const tokenFile = env.get('YOLO_LAUNCH_TOKEN_FILE');
+  const own = Array.isArray(service['secrets'])
+    ? service['secrets'].map((s) => (isMap(s) ? String(s['source']) : String(s)))
+    : [];
+  const top = isMap(doc['secrets']) ? doc['secrets'] : {};
+  const secretName = tokenFile?.startsWith('/run/secrets/') ? tokenFile.slice('/run/secrets/'.length) : undefined;
+  if (!secretName || !own.includes(secretName)) {
+    fail(
+      'secret',
+      'the token must come from a Compose secret: secrets: [name] and YOLO_LAUNCH_TOKEN_FILE=/run/secrets/<name>',
+    );
+  } else {
+    const def = top[secretName];
+    if (!isMap(def) || (typeof def['file'] !== 'string' && def['external'] !== true)) {
+      fail('secret', `top-level secrets.${secretName} must name a file (or be external)`);
+    }
+  }
+}
+
+/** Every problem of one training service, in the order the file is read: build, resources, stop, mounts, command, secrets. */
+export function checkTrainingService(
+  name: string,
+  service: ComposeMap,
+  doc: ComposeMap,
+  rules: ServiceRules,
+): Problem[] {
+  const problems: Problem[] = [];
+  const fail: Fail = (rule, message) => {
+    problems.push({ file: rules.file, rule, message: `services.${name}: ${message}` });
+  };
+  checkBuild(service, rules, fail);
+  checkResources(service, fail);
+  checkStopSequence(service, fail);
   const targets = mountTargets(service);
   for (const v of rules.imageVolumes) {
     if (!targets.includes(v))
@@ -165,68 +250,10 @@ export function checkTrainingService(
       persistentMounts: mountTargets(service, false),
     }),
   );
-
-  if (!command) fail('command', 'command must be a list (no shell parsing of arguments)');
-  else {
-    const args = command[0] === 'yolo-launch' ? command.slice(1) : command;
-    const trainAt = args.indexOf('train');
-    if (trainAt < 0) fail('command', 'command must run the train subcommand: yolo-launch [launcher options] train ...');
-    const nproc =
-      flagValue(args.slice(0, trainAt < 0 ? args.length : trainAt), '--nproc') ?? flagValue(args, '--nproc-per-node');
-    if (nproc === undefined || !(nproc === 'gpu' || nproc === 'auto' || /^\d+$/.test(nproc))) {
-      fail('command', 'pass --nproc gpu (one worker per GPU) before train');
-    }
-    if (args.some((a) => /^--(token|secret)/i.test(a)))
-      fail('secret', 'no token on the command line: it shows in process listings');
-  }
-
-  // No secret in the file: secret-named variables are interpolated or *_FILE paths, never literals.
-  for (const [k, v] of environmentOf(service)) {
-    if (SECRET_NAME.test(k) && v !== null && !isInterpolated(v)) {
-      fail(
-        'secret',
-        `environment ${k} holds a literal secret: use a Compose secret (YOLO_LAUNCH_TOKEN_FILE) or an env file`,
-      );
-    }
-  }
-  for (const [where, s] of strings(doc)) {
-    if (SECRET_LITERAL.test(s))
-      problems.push({
-        file: rules.file,
-        rule: 'secret',
-        message: `${where} looks like key material written into the file`,
-      });
-  }
-
-  if (rules.multinode) {
-    if (service['network_mode'] !== 'host')
-      fail('network', 'network_mode: host, so that workers on other nodes reach this one');
-    for (const flag of ['--nnodes', '--node-rank', '--master-addr', '--master-port', '--run-id']) {
-      if (!isInterpolated(command ? flagValue(command, flag) : undefined)) {
-        fail('multinode', `${flag} must come from deploy/.env (\${...}), identical on every node except --node-rank`);
-      }
-    }
-    const env = environmentOf(service);
-    if (!isInterpolated(env.get('YOLO_SOCKET_IFNAME') ?? undefined))
-      fail('multinode', 'YOLO_SOCKET_IFNAME must come from deploy/.env');
-    const tokenFile = env.get('YOLO_LAUNCH_TOKEN_FILE');
-    const own = Array.isArray(service['secrets'])
-      ? service['secrets'].map((s) => (isMap(s) ? String(s['source']) : String(s)))
-      : [];
-    const top = isMap(doc['secrets']) ? doc['secrets'] : {};
-    const secretName = tokenFile?.startsWith('/run/secrets/') ? tokenFile.slice('/run/secrets/'.length) : undefined;
-    if (!secretName || !own.includes(secretName)) {
-      fail(
-        'secret',
-        'the token must come from a Compose secret: secrets: [name] and YOLO_LAUNCH_TOKEN_FILE=/run/secrets/<name>',
-      );
-    } else {
-      const def = top[secretName];
-      if (!isMap(def) || (typeof def['file'] !== 'string' && def['external'] !== true)) {
-        fail('secret', `top-level secrets.${secretName} must name a file (or be external)`);
-      }
-    }
-  }
+  checkCommand(commandOf(service), fail);
+  checkSecretVariables(service, fail);
+  problems.push(...keyMaterial(doc, rules.file));
+  if (rules.multinode) checkMultinode(service, doc, fail);
   return problems;
 }
 

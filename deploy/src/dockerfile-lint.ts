@@ -99,89 +99,93 @@ function lintRun(i: Instruction, vars: Map<string, string | null>, file: string)
   return problems;
 }
 
-function lintStage(file: ParsedDockerfile, stage: Stage, isTarget: boolean, name: string): Problem[] {
+/** FROM: a pinned base (a tag that is not "latest", or a digest), unless it is an earlier stage or scratch. */
+function lintBase(stage: Stage, name: string): Problem[] {
+  if (stage.baseStage || stage.base === 'scratch') return [];
+  const problem = (rule: string, message: string): Problem[] => [{ file: name, line: stage.line, rule, message }];
+  if (/\$\{?[A-Za-z_]/.test(stage.base))
+    return problem('DL3006', `FROM ${stage.baseRaw}: the build arg has no default`);
+  const lastPart = stage.base.split('/').at(-1) ?? '';
+  const tag = lastPart.includes('@') ? 'digest' : lastPart.split(':')[1];
+  if (!tag) return problem('DL3006', `FROM ${stage.base}: pin a tag`);
+  if (tag === 'latest') return problem('DL3007', `FROM ${stage.base}: "latest" is not a version`);
+  return [];
+}
+
+/** One instruction of a stage: RUN's commands, ADD only for URLs, COPY --from a known stage, no baked secrets. */
+function lintInstruction(
+  i: Instruction,
+  vars: Map<string, string | null>,
+  stageNames: ReadonlySet<string>,
+  name: string,
+): Problem[] {
   const problems: Problem[] = [];
-  const vars = stageVariables(file, stage);
-  const stageNames = new Set(file.stages.map((s) => s.name).filter((n): n is string => n !== null));
+  const at = (rule: string, message: string): void => {
+    problems.push({ file: name, line: i.line, rule, message });
+  };
+  switch (i.keyword) {
+    case 'RUN':
+      problems.push(...lintRun(i, vars, name));
+      break;
+    case 'ADD':
+      if (!/^\s*(https?:\/\/|git@)/.test(i.args.replace(/--\S+\s+/g, '')))
+        at('DL3020', 'use COPY, not ADD, for files from the context');
+      break;
+    case 'COPY': {
+      const from = i.flags['from'];
+      if (from !== undefined && from !== null && !stageNames.has(from) && !/[:@]/.test(from)) {
+        at('DL3022', `COPY --from=${from}: no earlier stage has that name`);
+      }
+      break;
+    }
+    case 'ARG':
+    case 'ENV':
+      for (const [k, v] of assignments(i.args)) {
+        if (SECRET_NAME.test(k) && v)
+          at('YL-SECRET', `${i.keyword} ${k} bakes a secret into the image layers: pass it at run time`);
+      }
+      break;
+    default:
+      break;
+  }
+  return problems;
+}
 
-  if (!stage.baseStage && stage.base !== 'scratch') {
-    if (/\$\{?[A-Za-z_]/.test(stage.base)) {
+/** A shipped image: a non-root USER, and ENTRYPOINT / CMD in exec form so that they receive signals. */
+function lintTarget(file: ParsedDockerfile, stage: Stage, name: string): Problem[] {
+  const problems: Problem[] = [];
+  const user = effective(file, stage, 'USER');
+  const who = user?.args.trim().split(':')[0];
+  if (!user || who === 'root' || who === '0') {
+    problems.push({
+      file: name,
+      line: user?.line ?? stage.line,
+      rule: 'DL3002',
+      message: `stage ${stage.name ?? '(unnamed)'}: the image must not run as root: end with USER <non-root>`,
+    });
+  }
+  for (const kw of ['ENTRYPOINT', 'CMD']) {
+    const i = effective(file, stage, kw);
+    if (i && !execForm(i)) {
       problems.push({
         file: name,
-        line: stage.line,
-        rule: 'DL3006',
-        message: `FROM ${stage.baseRaw}: the build arg has no default`,
+        line: i.line,
+        rule: 'DL3025',
+        message: `${kw} in shell form does not receive signals: use the JSON form`,
       });
-    } else {
-      const lastPart = stage.base.split('/').at(-1) ?? '';
-      const tag = lastPart.includes('@') ? 'digest' : lastPart.split(':')[1];
-      if (!tag)
-        problems.push({ file: name, line: stage.line, rule: 'DL3006', message: `FROM ${stage.base}: pin a tag` });
-      else if (tag === 'latest')
-        problems.push({
-          file: name,
-          line: stage.line,
-          rule: 'DL3007',
-          message: `FROM ${stage.base}: "latest" is not a version`,
-        });
-    }
-  }
-
-  for (const i of stage.instructions) {
-    const at = (rule: string, message: string): void => {
-      problems.push({ file: name, line: i.line, rule, message });
-    };
-    switch (i.keyword) {
-      case 'RUN':
-        problems.push(...lintRun(i, vars, name));
-        break;
-      case 'ADD':
-        if (!/^\s*(https?:\/\/|git@)/.test(i.args.replace(/--\S+\s+/g, '')))
-          at('DL3020', 'use COPY, not ADD, for files from the context');
-        break;
-      case 'COPY': {
-        const from = i.flags['from'];
-        if (from !== undefined && from !== null && !stageNames.has(from) && !/[:@]/.test(from)) {
-          at('DL3022', `COPY --from=${from}: no earlier stage has that name`);
-        }
-        break;
-      }
-      case 'ARG':
-      case 'ENV':
-        for (const [k, v] of assignments(i.args)) {
-          if (SECRET_NAME.test(k) && v)
-            at('YL-SECRET', `${i.keyword} ${k} bakes a secret into the image layers: pass it at run time`);
-        }
-        break;
-      default:
-        break;
-    }
-  }
-
-  if (isTarget) {
-    const user = effective(file, stage, 'USER');
-    const who = user?.args.trim().split(':')[0];
-    if (!user || who === 'root' || who === '0') {
-      problems.push({
-        file: name,
-        line: user?.line ?? stage.line,
-        rule: 'DL3002',
-        message: `stage ${stage.name ?? '(unnamed)'}: the image must not run as root: end with USER <non-root>`,
-      });
-    }
-    for (const kw of ['ENTRYPOINT', 'CMD']) {
-      const i = effective(file, stage, kw);
-      if (i && !execForm(i)) {
-        problems.push({
-          file: name,
-          line: i.line,
-          rule: 'DL3025',
-          message: `${kw} in shell form does not receive signals: use the JSON form`,
-        });
-      }
     }
   }
   return problems;
+}
+
+function lintStage(file: ParsedDockerfile, stage: Stage, isTarget: boolean, name: string): Problem[] {
+  const vars = stageVariables(file, stage);
+  const stageNames = new Set(file.stages.map((s) => s.name).filter((n): n is string => n !== null));
+  return [
+    ...lintBase(stage, name),
+    ...stage.instructions.flatMap((i) => lintInstruction(i, vars, stageNames, name)),
+    ...(isTarget ? lintTarget(file, stage, name) : []),
+  ];
 }
 
 /** Every problem found in a Dockerfile's text; an empty list means it passes. */

@@ -123,12 +123,11 @@ export interface ParsedCommandLine {
   doctor?: DoctorOptions;
 }
 
-/** Parses the launcher's argv (without node and script). Throws UsageError on bad input. */
-export async function parseCommandLine(
-  argv: readonly string[],
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<ParsedCommandLine | null> {
-  rejectUnknownFlags(argv, OPTIONS);
+/** What yargs hands back: the options by camel-case name, then the rest of the command line. */
+type ParsedArgs = Record<string, unknown> & { _: (string | number)[]; '--'?: (string | number)[] };
+
+/** yargs for the launcher's own flags: it stops at the first non-option, which starts what to run. */
+function launcherParser(argv: readonly string[]) {
   let parser = yargs([...argv])
     .scriptName('yolo-launch')
     .usage(
@@ -149,14 +148,11 @@ export async function parseCommandLine(
     for (const n of [name, ...(spec.alias ?? [])]) if (n.includes('-')) aliases.push(snake(n));
     parser = parser.option(name, { type: spec.type, describe: spec.describe, alias: aliases, hidden: spec.hidden });
   }
-  parser = parser.showHelpOnFail(false);
-  const parsed = (await parser.parseAsync()) as Record<string, unknown> & {
-    _: (string | number)[];
-    '--'?: (string | number)[];
-  };
-  // Only a --help among the launcher's own options is ours (yargs printed it); `train --help` is the trainer's.
-  if (parsed.help) return null;
+  return parser.showHelpOnFail(false);
+}
 
+/** The launch options from the flags, each falling back to its YOLO_LAUNCH_<NAME> variable. */
+function launchOptionsOf(parsed: ParsedArgs, env: NodeJS.ProcessEnv): LaunchOptions {
   const value = (name: OptionName): unknown => {
     const v = parsed[camel(name)];
     if (v !== undefined) return v;
@@ -168,13 +164,7 @@ export async function parseCommandLine(
     if (spec.type === 'number' && typeof v === 'number' && Number.isNaN(v))
       throw new UsageError(`--${name} needs a number`);
   }
-
-  // yargs stops at the first non-option (halt-at-non-option) and hands back the rest, but
-  // coerces numbers in it; the rest is a suffix of argv, so take the raw strings from there.
-  const restLength = (parsed['--'] ?? []).length + parsed._.length;
-  const rest = argv.slice(argv.length - restLength);
-  const explicitDashes = argv[argv.length - restLength - 1] === '--';
-  const options: LaunchOptions = {
+  return {
     nproc: value('nproc') as string | undefined,
     nnodes: value('nnodes') as number | undefined,
     nodeRank: value('node-rank') as number | undefined,
@@ -200,7 +190,20 @@ export async function parseCommandLine(
     env,
     handleSignals: true,
   };
+}
 
+/**
+ * What to run, from the rest of the command line: a subcommand (doctor, export, train, val,
+ * detect, the hidden __probe), `-- <command>`, or a script.js. Sets command / trainArgs on
+ * `options` for the per-rank ones.
+ */
+function commandOf(
+  rest: readonly string[],
+  explicitDashes: boolean,
+  options: LaunchOptions,
+  env: NodeJS.ProcessEnv,
+  stdinConfig: boolean,
+): ParsedCommandLine {
   const first = explicitDashes ? undefined : rest[0];
   if (first === 'doctor') return { options, stdinConfig: false, doctor: parseDoctorArgs(rest.slice(1), env) };
   if (first === '__probe') {
@@ -226,7 +229,25 @@ export async function parseCommandLine(
   } else {
     throw new UsageError('nothing to run: use `train [train options]` or `-- <command> [args...]` (see --help)');
   }
-  return { options, stdinConfig: Boolean(parsed.stdinConfig) };
+  return { options, stdinConfig };
+}
+
+/** Parses the launcher's argv (without node and script). Throws UsageError on bad input. */
+export async function parseCommandLine(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ParsedCommandLine | null> {
+  rejectUnknownFlags(argv, OPTIONS);
+  const parsed = (await launcherParser(argv).parseAsync()) as ParsedArgs;
+  // Only a --help among the launcher's own options is ours (yargs printed it); `train --help` is the trainer's.
+  if (parsed.help) return null;
+  const options = launchOptionsOf(parsed, env);
+  // yargs stops at the first non-option (halt-at-non-option) and hands back the rest, but
+  // coerces numbers in it; the rest is a suffix of argv, so take the raw strings from there.
+  const restLength = (parsed['--'] ?? []).length + parsed._.length;
+  const rest = argv.slice(argv.length - restLength);
+  const explicitDashes = argv[argv.length - restLength - 1] === '--';
+  return commandOf(rest, explicitDashes, options, env, Boolean(parsed.stdinConfig));
 }
 
 /** Node launchers of a multi-node job read their secret and environment from stdin. */

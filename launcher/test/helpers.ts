@@ -108,6 +108,13 @@ export function killAll(marker: string): void {
   }
 }
 
+/** A marker for the test's worker processes, which are all killed when the test ends (on every path). */
+export function markWorkers(t: { after: (fn: () => void) => void }): string {
+  const marker = newMarker();
+  t.after(() => killAll(marker));
+  return marker;
+}
+
 /** The JSON objects that print-env workers wrote, keyed by rank. */
 export function envLines(stdout: string): Map<number, Record<string, string | number | undefined>> {
   const out = new Map<number, Record<string, string | number | undefined>>();

@@ -12,8 +12,7 @@ import { freePort } from '../src/index.js';
 import {
   cleanEnv,
   envLines,
-  killAll,
-  newMarker,
+  markWorkers,
   processesWith,
   runLauncher,
   startLauncher,
@@ -43,13 +42,6 @@ async function twoNodeJob(...flags: string[]): Promise<{ args: string[]; port: n
   const port = await freePort();
   const args = ['--hostfile', twoNodes, '--ssh', shim, '--master-addr', '127.0.0.1', '--master-port', String(port)];
   return { args: [...args, ...flags], port };
-}
-
-/** A marker for the test's worker processes, which are all killed when the test ends. */
-function markWorkers(t: { after: (fn: () => void) => void }): string {
-  const marker = newMarker();
-  t.after(() => killAll(marker));
-  return marker;
 }
 
 /** Every process command line on the machine, to prove the secret is not in any of them. */

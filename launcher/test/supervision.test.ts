@@ -10,8 +10,7 @@ import { launch } from '../src/index.js';
 import {
   cleanEnv,
   envLines,
-  killAll,
-  newMarker,
+  markWorkers,
   processesWith,
   runLauncher,
   startLauncher,
@@ -22,8 +21,7 @@ import {
 const node = process.execPath;
 
 test('a worker exiting with 3: the others are stopped, the launcher names the rank and the code', async (t) => {
-  const marker = newMarker();
-  t.after(() => killAll(marker));
+  const marker = markWorkers(t);
   const run = startLauncher([
     '--standalone',
     '--nproc',
@@ -55,8 +53,7 @@ test('a worker exiting with 3: the others are stopped, the launcher names the ra
 });
 
 test('workers that ignore SIGTERM are killed after --term-timeout', async (t) => {
-  const marker = newMarker();
-  t.after(() => killAll(marker));
+  const marker = markWorkers(t);
   const run = startLauncher([
     '--standalone',
     '--nproc',
@@ -81,8 +78,7 @@ test('workers that ignore SIGTERM are killed after --term-timeout', async (t) =>
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   test(`${signal} to the launcher is forwarded and stops every worker`, async (t) => {
-    const marker = newMarker();
-    t.after(() => killAll(marker));
+    const marker = markWorkers(t);
     const run = startLauncher([
       '--standalone',
       '--nproc',
@@ -106,8 +102,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 test('SIGKILL to the launcher: the workers end by themselves', async (t) => {
-  const marker = newMarker();
-  t.after(() => killAll(marker));
+  const marker = markWorkers(t);
   const run = startLauncher([
     '--standalone',
     '--nproc',
@@ -130,12 +125,9 @@ test('SIGKILL to the launcher: the workers end by themselves', async (t) => {
 });
 
 test('--max-restarts 1: a group failing once is restarted with RESTART_COUNT=1 and succeeds', async (t) => {
-  const marker = newMarker();
+  const marker = markWorkers(t);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'yl-restart-logs-'));
-  t.after(() => {
-    killAll(marker);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const result = await runLauncher([
     '--standalone',
     '--nproc',
@@ -170,8 +162,7 @@ test('--max-restarts 1: a group failing once is restarted with RESTART_COUNT=1 a
 });
 
 test('--max-restarts exhausted: the launcher gives up with a failure', async (t) => {
-  const marker = newMarker();
-  t.after(() => killAll(marker));
+  const marker = markWorkers(t);
   const result = await runLauncher([
     '--standalone',
     '--nproc',
@@ -193,8 +184,7 @@ test('--max-restarts exhausted: the launcher gives up with a failure', async (t)
 });
 
 test("a worker's usage error (exit 2) is the launcher's exit 2; any other failure is 1", async (t) => {
-  const marker = newMarker();
-  t.after(() => killAll(marker));
+  const marker = markWorkers(t);
   const failing = (code: number) =>
     runLauncher([
       ...['--standalone', '--nproc', '2', '--term-timeout', '2', '--'],

@@ -80,6 +80,12 @@ class Deferred<T> {
   });
 }
 
+/** Where this rank's ring input listens: a tcp endpoint ('' in a world of one) and maybe an ipc one. */
+interface RingInput {
+  tcp: string;
+  ipc: string | null;
+}
+
 interface PeersAnswer {
   session: number;
   peers: PeerInfo[];
@@ -147,75 +153,92 @@ export class Engine {
     }
   }
 
+  /**
+   * Start-up in order: bind the ring input, rank 0 serves the rendezvous, register with it,
+   * wait for everyone's addresses, connect the ring; then wait for rank 0's go.
+   */
   private async rendezvous(): Promise<StartInfo> {
     const o = this.o;
     const single = o.worldSize === 1;
     const choice = single
       ? { address: '127.0.0.1', ifname: 'lo', why: 'world of one' }
       : await chooseAdvertiseAddress(o.masterAddr, o.masterPort, o.socketIfname);
-
-    let tcp = '';
-    let ipc: string | null = null;
-    if (!single) {
-      this.pull = new Pull({
-        receiveHighWaterMark: o.highWaterMark,
-        maxMessageSize: MAX_MESSAGE,
-        linger: 0,
-        ...(o.socketBufferBytes ? { receiveBufferSize: o.socketBufferBytes } : {}),
-      });
-      await this.pull.bind(`tcp://${choice.address}:*`);
-      tcp = this.pull.lastEndpoint!;
-      if (o.transport !== 'tcp') {
-        removeStaleSockets();
-        const file = path.join(os.tmpdir(), `yolo-comm-${process.pid}-${crypto.randomBytes(4).toString('hex')}.sock`);
-        try {
-          await this.pull.bind(`ipc://${file}`);
-          ipc = `ipc://${file}`;
-          this.ipcFile = file;
-        } catch (e) {
-          if (o.transport === 'ipc')
-            throw new CommError('INVALID', `cannot bind ipc://${file}: ${(e as Error).message}`);
-        }
-      }
-    }
-
-    let masterEndpoint = `tcp://${o.masterAddr}:${o.masterPort}`;
-    if (o.rank === 0) {
-      const masterIp = single ? '127.0.0.1' : await resolveIPv4(o.masterAddr);
-      const bindHost = isLocalAddress(masterIp) ? masterIp : '*';
-      this.livenessServer = new LivenessServer(o.worldSize, o.heartbeatIntervalMs, o.heartbeatTimeoutMs, (e) =>
-        this.onLiveness(e),
-      );
-      const livePort = await this.livenessServer.listen(bindHost);
-      this.router = new Router({ maxMessageSize: 16 * 1024 * 1024, linger: 0 });
-      try {
-        await this.router.bind(`tcp://${bindHost}:${single ? '*' : o.masterPort}`);
-      } catch (e) {
-        throw new CommError(
-          'RENDEZVOUS',
-          `rank 0 cannot listen on ${bindHost}:${o.masterPort} (MASTER_ADDR:MASTER_PORT): ${(e as Error).message}; pick a free MASTER_PORT`,
-        );
-      }
-      masterEndpoint = this.router.lastEndpoint!.replace('tcp://0.0.0.0:', 'tcp://127.0.0.1:');
-      const liveHost = bindHost === '*' ? masterIp : bindHost;
-      this.server = new RendezvousServer(
-        this.router,
-        {
-          token: o.token,
-          worldSize: o.worldSize,
-          digest: o.configDigest,
-          liveness: { host: liveHost, port: livePort, key: this.livenessServer.key },
-        },
-        (l) => this.log(l),
-      );
-    }
-
+    const input = single ? { tcp: '', ipc: null } : await this.bindRingInput(choice.address);
+    const masterEndpoint = o.rank === 0 ? await this.serveRendezvous(single) : `tcp://${o.masterAddr}:${o.masterPort}`;
     this.log(
       single
         ? 'world of one: no ring sockets'
-        : `interface ${choice.ifname} ${choice.address} (${choice.why}); ring input ${tcp}${ipc ? ` and ${ipc}` : ''}; rendezvous at ${o.masterAddr}:${o.masterPort}`,
+        : `interface ${choice.ifname} ${choice.address} (${choice.why}); ring input ${input.tcp}${input.ipc ? ` and ${input.ipc}` : ''}; rendezvous at ${o.masterAddr}:${o.masterPort}`,
     );
+    this.register(masterEndpoint, input);
+    const answer = await this.peersD.promise;
+    const transport = single ? 'none' : await this.connectRing(answer);
+    this.sendControl({ t: 'ready' });
+    await this.goD.promise;
+    this.started = true;
+    return { rank: o.rank, worldSize: o.worldSize, address: choice.address, ifname: choice.ifname, transport };
+  }
 
+  /** The ring input (pull): a tcp port the OS picks on `address`, plus an ipc:// path unless --transport tcp. */
+  private async bindRingInput(address: string): Promise<RingInput> {
+    const o = this.o;
+    this.pull = new Pull({
+      receiveHighWaterMark: o.highWaterMark,
+      maxMessageSize: MAX_MESSAGE,
+      linger: 0,
+      ...(o.socketBufferBytes ? { receiveBufferSize: o.socketBufferBytes } : {}),
+    });
+    await this.pull.bind(`tcp://${address}:*`);
+    const tcp = this.pull.lastEndpoint!;
+    if (o.transport === 'tcp') return { tcp, ipc: null };
+    removeStaleSockets();
+    const file = path.join(os.tmpdir(), `yolo-comm-${process.pid}-${crypto.randomBytes(4).toString('hex')}.sock`);
+    try {
+      await this.pull.bind(`ipc://${file}`);
+      this.ipcFile = file;
+      return { tcp, ipc: `ipc://${file}` };
+    } catch (e) {
+      // 'auto' falls back to tcp alone; only an explicit ipc request fails.
+      if (o.transport === 'ipc') throw new CommError('INVALID', `cannot bind ipc://${file}: ${(e as Error).message}`);
+      return { tcp, ipc: null };
+    }
+  }
+
+  /** Rank 0: the liveness server and the rendezvous ROUTER; returns where this rank reaches it. */
+  private async serveRendezvous(single: boolean): Promise<string> {
+    const o = this.o;
+    const masterIp = single ? '127.0.0.1' : await resolveIPv4(o.masterAddr);
+    const bindHost = isLocalAddress(masterIp) ? masterIp : '*';
+    this.livenessServer = new LivenessServer(o.worldSize, o.heartbeatIntervalMs, o.heartbeatTimeoutMs, (e) =>
+      this.onLiveness(e),
+    );
+    const livePort = await this.livenessServer.listen(bindHost);
+    this.router = new Router({ maxMessageSize: 16 * 1024 * 1024, linger: 0 });
+    try {
+      await this.router.bind(`tcp://${bindHost}:${single ? '*' : o.masterPort}`);
+    } catch (e) {
+      throw new CommError(
+        'RENDEZVOUS',
+        `rank 0 cannot listen on ${bindHost}:${o.masterPort} (MASTER_ADDR:MASTER_PORT): ${(e as Error).message}; pick a free MASTER_PORT`,
+      );
+    }
+    const liveHost = bindHost === '*' ? masterIp : bindHost;
+    this.server = new RendezvousServer(
+      this.router,
+      {
+        token: o.token,
+        worldSize: o.worldSize,
+        digest: o.configDigest,
+        liveness: { host: liveHost, port: livePort, key: this.livenessServer.key },
+      },
+      (l) => this.log(l),
+    );
+    return this.router.lastEndpoint!.replace('tcp://0.0.0.0:', 'tcp://127.0.0.1:');
+  }
+
+  /** Connects the control socket to rank 0 and registers this rank (its ring input) there. */
+  private register(masterEndpoint: string, input: RingInput): void {
+    const o = this.o;
     this.dealer = new Dealer({ linger: 0, maxMessageSize: 16 * 1024 * 1024 });
     this.dealer.connect(masterEndpoint);
     void this.controlLoop();
@@ -231,38 +254,35 @@ export class Engine {
         host: os.hostname(),
         hostId: hostIdentity(),
         pid: process.pid,
-        tcp,
-        ipc,
+        tcp: input.tcp,
+        ipc: input.ipc,
       },
     });
+  }
 
-    const { session, peers, liveness } = await this.peersD.promise;
-    let transport: StartInfo['transport'] = 'none';
-    if (!single) {
-      if (o.rank !== 0) {
-        this.livenessClient = new LivenessClient(o.rank, o.heartbeatIntervalMs, o.heartbeatTimeoutMs, (e) =>
-          this.onLiveness(e),
-        );
-        // Rank 0 advertises the address it bound; reach it the way we reach MASTER_ADDR.
-        const host = liveness.host === '0.0.0.0' ? o.masterAddr : liveness.host;
-        await this.livenessClient.connect(host, liveness.port, liveness.key);
-      }
-      const next = peers[(o.rank + 1) % o.worldSize]!;
-      const sameHost = next.hostId === hostIdentity() && next.ipc !== null;
-      transport = o.transport === 'tcp' || !sameHost ? 'tcp' : 'ipc';
-      this.push = new Push({
-        sendHighWaterMark: o.highWaterMark,
-        linger: 0,
-        ...(o.socketBufferBytes ? { sendBufferSize: o.socketBufferBytes } : {}),
-      });
-      this.push.connect(transport === 'ipc' ? next.ipc! : next.tcp);
-      this.ring = new Ring(o.rank, o.worldSize, session, o, this.pull!, this.push);
-      await this.ring.handshake();
+  /** Every rank but 0 links to rank 0's liveness server; then the ring output to rank+1, and the handshake. */
+  private async connectRing({ session, peers, liveness }: PeersAnswer): Promise<'tcp' | 'ipc'> {
+    const o = this.o;
+    if (o.rank !== 0) {
+      this.livenessClient = new LivenessClient(o.rank, o.heartbeatIntervalMs, o.heartbeatTimeoutMs, (e) =>
+        this.onLiveness(e),
+      );
+      // Rank 0 advertises the address it bound; reach it the way we reach MASTER_ADDR.
+      const host = liveness.host === '0.0.0.0' ? o.masterAddr : liveness.host;
+      await this.livenessClient.connect(host, liveness.port, liveness.key);
     }
-    this.sendControl({ t: 'ready' });
-    await this.goD.promise;
-    this.started = true;
-    return { rank: o.rank, worldSize: o.worldSize, address: choice.address, ifname: choice.ifname, transport };
+    const next = peers[(o.rank + 1) % o.worldSize]!;
+    const sameHost = next.hostId === hostIdentity() && next.ipc !== null;
+    const transport = o.transport === 'tcp' || !sameHost ? 'tcp' : 'ipc';
+    this.push = new Push({
+      sendHighWaterMark: o.highWaterMark,
+      linger: 0,
+      ...(o.socketBufferBytes ? { sendBufferSize: o.socketBufferBytes } : {}),
+    });
+    this.push.connect(transport === 'ipc' ? next.ipc! : next.tcp);
+    this.ring = new Ring(o.rank, o.worldSize, session, o, this.pull!, this.push);
+    await this.ring.handshake();
+    return transport;
   }
 
   private sendControl(m: ClientMessage): void {

@@ -19,6 +19,12 @@
  * | restartCount   | RESTART_COUNT      | 0                                                            |
  * | token          | YOLO_LAUNCH_TOKEN  | '' (no secret)                                               |
  * | threads        | YOLO_LAUNCH_THREADS| undefined (no budget given)                                  |
+ *
+ * Not here: the variables the launcher sets for the libraries underneath (CUDA_VISIBLE_DEVICES,
+ * OMP_NUM_THREADS, TF_NUM_INTRAOP_THREADS, ...). CUDA_VISIBLE_DEVICES in particular is also set
+ * by `--device` in a single process and left unset or as the user gave it for a CPU run, so it
+ * is no part of this contract; its readers (backend's GPU checks, train's AutoBatch switch in
+ * train-env.ts) read it where they use it.
  */
 
 /** The variable behind each field; the launcher writes every one of them. */

@@ -70,16 +70,12 @@ export async function runExport(opts: ExportOptions, log: (line: string) => void
   for (const format of opts.include) {
     const t0 = performance.now();
     const target = outputPath(file, format);
-    log(`\n${format === 'onnx' ? 'ONNX' : 'TensorFlow.js'}: starting export with yolo-launch ${PRODUCER_VERSION}...`);
-    const bytes =
-      format === 'onnx'
-        ? writeOnnx(graph, target, opts, imgsz, gs, names)
-        : writeTfjs(graph, target, opts, imgsz, gs, names);
+    const { label, write } = WRITERS[format];
+    log(`\n${label}: starting export with yolo-launch ${PRODUCER_VERSION}...`);
+    const bytes = write({ graph, target, opts, height: imgsz[0], width: imgsz[1], stride: gs, names });
     const seconds = (performance.now() - t0) / 1000;
     files.push({ format, path: target, bytes, seconds });
-    log(
-      `${format === 'onnx' ? 'ONNX' : 'TensorFlow.js'}: export success ✅ ${seconds.toFixed(1)}s, saved as ${target} (${megabytes(bytes)} MB)`,
-    );
+    log(`${label}: export success ✅ ${seconds.toFixed(1)}s, saved as ${target} (${megabytes(bytes)} MB)`);
   }
   model.dispose();
   const seconds = (performance.now() - started) / 1000;
@@ -88,14 +84,19 @@ export async function runExport(opts: ExportOptions, log: (line: string) => void
   return { files, imgsz, outputShape, seconds };
 }
 
-function writeOnnx(
-  graph: ExportGraph,
-  target: string,
-  opts: ExportOptions,
-  [height, width]: [number, number],
-  stride: number,
-  names: string[],
-): number {
+/** What writing one format needs: the graph, where to, the options, and the metadata export.py records. */
+interface WriteJob {
+  graph: ExportGraph;
+  target: string;
+  opts: ExportOptions;
+  height: number;
+  width: number;
+  stride: number;
+  names: string[];
+}
+
+/** Writes `target` atomically; returns the bytes written. */
+function writeOnnx({ graph, target, opts, height, width, stride, names }: WriteJob): number {
   const bytes = toOnnx(graph, {
     height,
     width,
@@ -109,14 +110,8 @@ function writeOnnx(
   return bytes.byteLength;
 }
 
-function writeTfjs(
-  graph: ExportGraph,
-  target: string,
-  opts: ExportOptions,
-  [height, width]: [number, number],
-  stride: number,
-  names: string[],
-): number {
+/** Writes the `target` folder atomically; returns the bytes of its files. */
+function writeTfjs({ graph, target, opts, height, width, stride, names }: WriteJob): number {
   const model = toTfjsGraph(graph, {
     height,
     width,
@@ -128,6 +123,12 @@ function writeTfjs(
   writeDirAtomic(target, files);
   return [...files.values()].reduce((n, d) => n + (typeof d === 'string' ? Buffer.byteLength(d) : d.byteLength), 0);
 }
+
+/** Each format's name in export.py's log lines, and its writer. */
+const WRITERS: Record<ExportFormat, { label: string; write: (job: WriteJob) => number }> = {
+  onnx: { label: 'ONNX', write: writeOnnx },
+  tfjs: { label: 'TensorFlow.js', write: writeTfjs },
+};
 
 function usageHint(f: ExportedFile): string {
   if (f.format === 'onnx')

@@ -6,6 +6,13 @@
 //
 // Not here: the worker contract the launcher sets (RANK, WORLD_SIZE, LOCAL_RANK, ..., read by
 // dist.ts) and YOLO_LAUNCH_DATASETS (read by @yolo-launch/data).
+//
+// CUDA_VISIBLE_DEVICES is here, not in core's WORKER_VARIABLES, on purpose: it is CUDA's own
+// variable, not part of the placement that table describes. The launcher writes every
+// WORKER_VARIABLES entry for every worker (launcher/src/contract.ts types that), but leaves
+// CUDA_VISIBLE_DEVICES as the user set it for a CPU run ('' or -1); a single process gets it
+// from `--device 0,1` or `--device cpu` (backend's device_request.ts), with no launcher at all;
+// and the launcher itself reads it as input (the list it splits among the ranks).
 
 import { UsageError } from './options.js';
 import { DEFAULT_FRACTION } from './autobatch/fit.js';

@@ -162,203 +162,325 @@ function validateAnchors(anchors: unknown, where: string): number[][] | number {
   return rows as number[][];
 }
 
+/** The values of the whole model that every row reads. */
+interface ModelContext {
+  nc: number;
+  anchors: number[][];
+  /** Detect's outputs per cell: an output channel count equal to it is not scaled (as in parse_model). */
+  no: number;
+  /** depth_multiple, width_multiple, channel_multiple */
+  gd: number;
+  gw: number;
+  chMul: number;
+  /** Input channels. */
+  ch0: number;
+  rowCount: number;
+  backboneRows: number;
+}
+
+/** Readers of a row's args: each fails naming the row, the argument and the module. */
+interface ArgReaders {
+  num(k: number, def: number | null, name: string): number | null;
+  int(k: number, def: number, name: string): number;
+  bool(k: number, def: boolean, name: string): boolean;
+  /** Fails unless the row has one input. */
+  needsSingle(): void;
+  /** Argument 0 as output channels, scaled by width_multiple to a multiple of channel_multiple. */
+  outCh(): number;
+}
+
+/** One row being resolved: its place, its checked parts and evaluated args. */
+interface RowParts extends ArgReaders {
+  i: number;
+  where: string;
+  from: number | number[];
+  moduleName: string;
+  type: ModuleSpec['type'];
+  froms: number[];
+  /** `froms` as absolute layer indices (-1 on layer 0: the input). */
+  resolvedFrom: number[];
+  args: YamlArg[];
+  /** Channels of the first input. */
+  c1: number;
+  /** Repeats after depth_multiple. */
+  n: number;
+  inCh(f: number): number;
+  fail(msg: string): never;
+}
+
+/** What a module row resolves to; `repeats` only where it differs from the row's n (C3). */
+interface Resolved {
+  spec: ModuleSpec;
+  c2: number;
+  printed: YamlArg[];
+  repeats?: number;
+}
+
+/** eval() of YAML strings: nc, anchors, None/True/False; others (e.g. 'nearest') stay strings. */
+function evalArgs(argsRaw: YamlArg[], model: ModelContext): YamlArg[] {
+  return argsRaw.map((a) => {
+    if (a === 'nc') return model.nc;
+    if (a === 'anchors') return model.anchors as YamlArg;
+    if (a === 'None') return null;
+    if (a === 'True') return true;
+    if (a === 'False') return false;
+    return a;
+  });
+}
+
+function argReaders(
+  args: YamlArg[],
+  moduleName: string,
+  inputs: number,
+  fail: (msg: string) => never,
+  model: ModelContext,
+): ArgReaders {
+  const num = (k: number, def: number | null, name: string): number | null => {
+    const v = args[k];
+    if (v === undefined || v === null) return def;
+    if (typeof v !== 'number' || !Number.isFinite(v)) fail(`argument ${k} (${name}) of ${moduleName} must be a number`);
+    return v as number;
+  };
+  return {
+    num,
+    int: (k, def, name) => {
+      const v = num(k, def, name)!;
+      if (!Number.isInteger(v) || v < 0)
+        fail(`argument ${k} (${name}) of ${moduleName} must be a non-negative integer`);
+      return v;
+    },
+    bool: (k, def, name) => {
+      const v = args[k];
+      if (v === undefined) return def;
+      if (typeof v !== 'boolean') fail(`argument ${k} (${name}) of ${moduleName} must be True/False`);
+      return v as boolean;
+    },
+    needsSingle: () => {
+      if (inputs !== 1) fail(`${moduleName} takes a single input`);
+    },
+    outCh: () => {
+      const c = args[0];
+      if (typeof c !== 'number' || !Number.isInteger(c) || c < 1)
+        fail(`argument 0 (output channels) of ${moduleName} must be a positive integer`);
+      return (c as number) !== model.no ? makeDivisible((c as number) * model.gw, model.chMul) : (c as number);
+    },
+  };
+}
+
+/** Checks row i's [from, number, module, args] and reads it; `ch` holds the earlier layers' output channels. */
+function readRow(row: YamlRow, i: number, model: ModelContext, ch: readonly number[]): RowParts {
+  const part = i < model.backboneRows ? `backbone row ${i}` : `head row ${i - model.backboneRows}`;
+  const where = `layer ${i} (${part})`;
+  const fail = (msg: string): never => {
+    throw new ModelConfigError(`${where}: ${msg}; row was ${JSON.stringify(row)}`);
+  };
+  if (!Array.isArray(row) || row.length !== 4) fail('expected [from, number, module, args]');
+  const [from, nRaw, moduleName, argsRaw] = row;
+  const froms = Array.isArray(from) ? from : [from];
+  if (froms.length === 0 || froms.some((f) => !Number.isInteger(f)))
+    fail(`'from' must be an integer or a list of integers`);
+  const resolvedFrom = froms.map((f) => (f < 0 ? i + f : f));
+  if (resolvedFrom.some((f) => f < (i === 0 ? -1 : 0) || f >= i))
+    fail(`'from' ${JSON.stringify(from)} must point to earlier layers (or -1 for the input on layer 0)`);
+  if (i === 0 && froms.some((f) => f !== -1)) fail(`the first layer must take the input (from -1)`);
+  if (!Number.isInteger(nRaw) || nRaw < 1) fail(`'number' must be a positive integer`);
+  if (typeof moduleName !== 'string' || !(moduleName in MODULE_NAMES))
+    fail(`unknown module ${JSON.stringify(moduleName)}; supported: ${Object.keys(MODULE_NAMES).join(', ')}`);
+  if (!Array.isArray(argsRaw)) fail(`'args' must be a list`);
+  const args = evalArgs(argsRaw, model);
+  const inCh = (f: number): number => (f === -1 && i === 0 ? model.ch0 : ch[f]!);
+  return {
+    i,
+    where,
+    from,
+    moduleName,
+    type: MODULE_NAMES[moduleName]!,
+    froms,
+    resolvedFrom,
+    args,
+    c1: inCh(resolvedFrom[0]!),
+    n: nRaw > 1 ? Math.max(roundHalfEven(nRaw * model.gd), 1) : nRaw,
+    inCh,
+    fail,
+    ...argReaders(args, moduleName, froms.length, fail, model),
+  };
+}
+
+function resolveConv(r: RowParts): Resolved {
+  const type = r.type as 'Conv' | 'Focus';
+  r.needsSingle();
+  const c2 = r.outCh();
+  const k = r.int(1, 1, 'kernel');
+  const s = r.int(2, 1, 'stride');
+  const p = r.num(3, null, 'padding');
+  const g = r.int(4, 1, 'groups');
+  if (g !== 1) r.fail(`grouped convolutions (g=${g}) are not supported`);
+  if (type === 'Conv' && r.args[5] !== undefined && r.args[5] !== 1) r.fail(`dilated convolutions are not supported`);
+  const actArg = type === 'Conv' ? r.args[6] : r.args[5];
+  if (actArg !== undefined && typeof actArg !== 'boolean') r.fail(`only act=True/False is supported`);
+  const act = actArg === undefined ? true : (actArg as boolean);
+  if (k < 1) r.fail(`kernel must be >= 1`);
+  return {
+    spec: { type, c1: r.c1, c2, k, s: Math.max(s, 1), p, act },
+    c2,
+    printed: [r.c1, c2, ...r.args.slice(1)],
+  };
+}
+
+function resolveBottleneck(r: RowParts): Resolved {
+  r.needsSingle();
+  const c2 = r.outCh();
+  const spec: ModuleSpec = {
+    type: 'Bottleneck',
+    c1: r.c1,
+    c2,
+    shortcut: r.bool(1, true, 'shortcut'),
+    e: r.num(3, 0.5, 'e')!,
+  };
+  if (r.args[2] !== undefined && r.args[2] !== 1) r.fail('grouped convolutions are not supported');
+  return { spec, c2, printed: [r.c1, c2, ...r.args.slice(1)] };
+}
+
+/** C3 takes the depth itself (its Bottlenecks): printed in its args, and the layer is not repeated. */
+function resolveC3(r: RowParts): Resolved {
+  r.needsSingle();
+  const c2 = r.outCh();
+  if (r.args[2] !== undefined && r.args[2] !== 1) r.fail('grouped convolutions are not supported');
+  const spec: ModuleSpec = {
+    type: 'C3',
+    c1: r.c1,
+    c2,
+    n: r.n,
+    shortcut: r.bool(1, true, 'shortcut'),
+    e: r.num(3, 0.5, 'e')!,
+  };
+  return { spec, c2, printed: [r.c1, c2, r.n, ...r.args.slice(1)], repeats: 1 };
+}
+
+function resolveSPPF(r: RowParts): Resolved {
+  r.needsSingle();
+  const c2 = r.outCh();
+  return { spec: { type: 'SPPF', c1: r.c1, c2, k: r.int(1, 5, 'k') }, c2, printed: [r.c1, c2, ...r.args.slice(1)] };
+}
+
+function resolveSPP(r: RowParts): Resolved {
+  r.needsSingle();
+  const c2 = r.outCh();
+  const ks = r.args[1] ?? [5, 9, 13];
+  if (!Array.isArray(ks) || ks.some((k) => typeof k !== 'number' || !Number.isInteger(k) || k % 2 === 0))
+    r.fail('SPP kernels must be a list of odd integers');
+  return { spec: { type: 'SPP', c1: r.c1, c2, k: ks as number[] }, c2, printed: [r.c1, c2, ...r.args.slice(1)] };
+}
+
+function resolveConcat(r: RowParts): Resolved {
+  const dim = r.args[0] ?? 1;
+  if (dim !== 1) r.fail(`Concat is only supported along dim 1 (channels), got ${JSON.stringify(dim)}`);
+  const c2 = r.resolvedFrom.reduce((acc, f) => acc + r.inCh(f), 0);
+  return { spec: { type: 'Concat', dim: 1 }, c2, printed: r.args };
+}
+
+function resolveUpsample(r: RowParts): Resolved {
+  r.needsSingle();
+  const [size, scale, mode] = r.args;
+  if (size !== null && size !== undefined)
+    r.fail('nn.Upsample with a fixed size is not supported; use [None, scale, "nearest"]');
+  if (typeof scale !== 'number' || !Number.isInteger(scale) || scale < 1)
+    r.fail('nn.Upsample scale_factor must be a positive integer');
+  if (mode !== undefined && mode !== 'nearest')
+    r.fail(`nn.Upsample mode ${JSON.stringify(mode)} is not supported (only 'nearest')`);
+  return { spec: { type: 'Upsample', scale: scale as number }, c2: r.c1, printed: r.args };
+}
+
+/** Detect: the last row; anchors as rows (or a count: placeholders AutoAnchor replaces), one row per input. */
+function resolveDetect(r: RowParts, model: ModelContext): Resolved {
+  if (r.i !== model.rowCount - 1) r.fail('Detect must be the last layer');
+  const dnc = r.args[0];
+  if (typeof dnc !== 'number' || !Number.isInteger(dnc) || dnc < 1) r.fail('Detect argument 0 must be nc');
+  let dAnchors = r.args[1];
+  if (typeof dAnchors === 'number')
+    dAnchors = Array.from({ length: r.froms.length }, () =>
+      Array.from({ length: (dAnchors as number) * 2 }, (_, k) => k),
+    );
+  const av = validateAnchors(dAnchors, `${r.where}: Detect anchors`);
+  if (typeof av === 'number' || av.length !== r.froms.length)
+    r.fail(`Detect has ${r.froms.length} inputs but ${Array.isArray(av) ? av.length : 0} anchor rows`);
+  const chs = r.resolvedFrom.map(r.inCh);
+  return {
+    spec: { type: 'Detect', nc: dnc as number, anchors: av as number[][], ch: chs },
+    c2: r.c1,
+    printed: [dnc as number, av as YamlArg, chs],
+  };
+}
+
+const RESOLVERS: Record<ModuleSpec['type'], (r: RowParts, model: ModelContext) => Resolved> = {
+  Conv: resolveConv,
+  Focus: resolveConv,
+  Bottleneck: resolveBottleneck,
+  C3: resolveC3,
+  SPPF: resolveSPPF,
+  SPP: resolveSPP,
+  Concat: resolveConcat,
+  Upsample: resolveUpsample,
+  Detect: resolveDetect,
+};
+
+/** One row as a LayerPlan; a repeated module must keep its channel count. */
+function planLayer(r: RowParts, model: ModelContext): LayerPlan {
+  const { spec, c2, printed, repeats = r.n } = RESOLVERS[r.type](r, model);
+  if (repeats > 1 && r.type !== 'C3') {
+    const c1Spec = (spec as { c1?: number }).c1;
+    if (c1Spec !== undefined && c1Spec !== c2)
+      r.fail(`${r.moduleName} repeated ${repeats} times needs equal in/out channels (${c1Spec} != ${c2})`);
+  }
+  return { i: r.i, from: r.from, n: r.n, repeats, module: PRINTED_MODULE[r.type], args: pyRepr(printed), spec, c2 };
+}
+
+/** The model's anchors as rows: a count becomes placeholders 0,1,2,... per layer, like YOLOv5 (AutoAnchor replaces them). */
+function anchorRows(anchorsIn: number[][] | number, rows: readonly YamlRow[]): number[][] {
+  if (typeof anchorsIn !== 'number') return anchorsIn;
+  const detectInputs = rows.find((r) => Array.isArray(r) && r[2] === 'Detect')?.[0];
+  const nlGuess = Array.isArray(detectInputs) ? detectInputs.length : 3;
+  return Array.from({ length: nlGuess }, () => Array.from({ length: anchorsIn * 2 }, (_, k) => k));
+}
+
+/** The model-wide values, checked: nc, anchors, activation, exactly one Detect row. */
+function modelContext(d: ModelYaml, overrides: ModelOverrides, rows: readonly YamlRow[]): ModelContext {
+  const nc = overrides.nc ?? d.nc;
+  if (!Number.isInteger(nc) || nc < 1) throw new ModelConfigError(`nc must be a positive integer, got ${nc}`);
+  const anchorsIn = validateAnchors(overrides.anchors ?? d.anchors, 'anchors');
+  const ch0 = overrides.ch ?? d.ch ?? 3;
+  if (d.activation !== undefined && !/^nn\.SiLU\(\)$/.test(d.activation))
+    throw new ModelConfigError(`activation '${d.activation}' is not supported (only nn.SiLU(), the YOLOv5 default)`);
+  const nDetect = rows.filter((r) => Array.isArray(r) && r[2] === 'Detect').length;
+  const anchors = anchorRows(anchorsIn, rows);
+  const na = anchors[0]!.length / 2;
+  if (nDetect !== 1) throw new ModelConfigError(`the model needs exactly one Detect row (the last), found ${nDetect}`);
+  return {
+    nc,
+    anchors,
+    no: na * (nc + 5),
+    gd: d.depth_multiple,
+    gw: d.width_multiple,
+    chMul: d.channel_multiple ?? 8,
+    ch0,
+    rowCount: rows.length,
+    backboneRows: d.backbone.length,
+  };
+}
+
 /** parse_model: resolve every row into a LayerPlan. Errors name the row (0-based layer index, as YOLOv5 numbers layers). */
 export function planModel(
   d: ModelYaml,
   overrides: ModelOverrides = {},
 ): { plan: LayerPlan[]; nc: number; anchors: number[][]; ch: number } {
-  const nc = overrides.nc ?? d.nc;
-  if (!Number.isInteger(nc) || nc < 1) throw new ModelConfigError(`nc must be a positive integer, got ${nc}`);
-  const anchorsIn = validateAnchors(overrides.anchors ?? d.anchors, 'anchors');
-  const ch0 = overrides.ch ?? d.ch ?? 3;
-  const gd = d.depth_multiple;
-  const gw = d.width_multiple;
-  const chMul = d.channel_multiple ?? 8;
-  if (d.activation !== undefined && !/^nn\.SiLU\(\)$/.test(d.activation))
-    throw new ModelConfigError(`activation '${d.activation}' is not supported (only nn.SiLU(), the YOLOv5 default)`);
-
   const rows = [...d.backbone, ...d.head];
-  const nDetect = rows.filter((r) => Array.isArray(r) && r[2] === 'Detect').length;
-  const detectInputs = rows.find((r) => Array.isArray(r) && r[2] === 'Detect')?.[0];
-  const nlGuess = Array.isArray(detectInputs) ? detectInputs.length : 3;
-  let anchors: number[][];
-  if (typeof anchorsIn === 'number') {
-    // anchors given as a count: placeholders 0,1,2,... like YOLOv5; AutoAnchor replaces them.
-    const na = anchorsIn;
-    anchors = Array.from({ length: nlGuess }, () => Array.from({ length: na * 2 }, (_, k) => k));
-  } else anchors = anchorsIn;
-  const na = anchors[0]!.length / 2;
-  const no = na * (nc + 5);
-  if (nDetect !== 1) throw new ModelConfigError(`the model needs exactly one Detect row (the last), found ${nDetect}`);
-
+  const model = modelContext(d, overrides, rows);
+  // Output channels of each layer so far, read by the rows after it.
   const ch: number[] = [];
-  const plan: LayerPlan[] = [];
-  rows.forEach((row, i) => {
-    const part = i < d.backbone.length ? `backbone row ${i}` : `head row ${i - d.backbone.length}`;
-    const where = `layer ${i} (${part})`;
-    const fail = (msg: string): never => {
-      throw new ModelConfigError(`${where}: ${msg}; row was ${JSON.stringify(row)}`);
-    };
-    if (!Array.isArray(row) || row.length !== 4) fail('expected [from, number, module, args]');
-    const [from, nRaw, moduleName, argsRaw] = row;
-    const froms = Array.isArray(from) ? from : [from];
-    if (froms.length === 0 || froms.some((f) => !Number.isInteger(f)))
-      fail(`'from' must be an integer or a list of integers`);
-    const resolvedFrom = froms.map((f) => (f < 0 ? i + f : f));
-    if (resolvedFrom.some((f) => f < (i === 0 ? -1 : 0) || f >= i))
-      fail(`'from' ${JSON.stringify(from)} must point to earlier layers (or -1 for the input on layer 0)`);
-    if (i === 0 && froms.some((f) => f !== -1)) fail(`the first layer must take the input (from -1)`);
-    if (!Number.isInteger(nRaw) || nRaw < 1) fail(`'number' must be a positive integer`);
-    if (typeof moduleName !== 'string' || !(moduleName in MODULE_NAMES))
-      fail(`unknown module ${JSON.stringify(moduleName)}; supported: ${Object.keys(MODULE_NAMES).join(', ')}`);
-    if (!Array.isArray(argsRaw)) fail(`'args' must be a list`);
-    const type = MODULE_NAMES[moduleName as string]!;
-    // eval() of YAML strings: nc, anchors, None/True/False; others (e.g. 'nearest') stay strings
-    const args: YamlArg[] = (argsRaw as YamlArg[]).map((a) => {
-      if (a === 'nc') return nc;
-      if (a === 'anchors') return anchors as YamlArg;
-      if (a === 'None') return null;
-      if (a === 'True') return true;
-      if (a === 'False') return false;
-      return a;
-    });
-    const inCh = (f: number): number => (f === -1 && i === 0 ? ch0 : ch[f]!);
-    const c1 = inCh(resolvedFrom[0]!);
-    let n = nRaw > 1 ? Math.max(roundHalfEven(nRaw * gd), 1) : nRaw;
-    const nPrinted = n;
-    const num = (k: number, def: number | null, name: string): number | null => {
-      const v = args[k];
-      if (v === undefined || v === null) return def;
-      if (typeof v !== 'number' || !Number.isFinite(v))
-        fail(`argument ${k} (${name}) of ${moduleName} must be a number`);
-      return v as number;
-    };
-    const int = (k: number, def: number, name: string): number => {
-      const v = num(k, def, name)!;
-      if (!Number.isInteger(v) || v < 0)
-        fail(`argument ${k} (${name}) of ${moduleName} must be a non-negative integer`);
-      return v;
-    };
-    const bool = (k: number, def: boolean, name: string): boolean => {
-      const v = args[k];
-      if (v === undefined) return def;
-      if (typeof v !== 'boolean') fail(`argument ${k} (${name}) of ${moduleName} must be True/False`);
-      return v as boolean;
-    };
-    const needsSingle = (): void => {
-      if (froms.length !== 1) fail(`${moduleName} takes a single input`);
-    };
-    const outCh = (): number => {
-      const c = args[0];
-      if (typeof c !== 'number' || !Number.isInteger(c) || c < 1)
-        fail(`argument 0 (output channels) of ${moduleName} must be a positive integer`);
-      return (c as number) !== no ? makeDivisible((c as number) * gw, chMul) : (c as number);
-    };
-    let spec: ModuleSpec;
-    let c2: number;
-    let printed: YamlArg[];
-    switch (type) {
-      case 'Conv':
-      case 'Focus': {
-        needsSingle();
-        c2 = outCh();
-        const k = int(1, 1, 'kernel');
-        const s = int(2, 1, 'stride');
-        const p = num(3, null, 'padding');
-        const g = int(4, 1, 'groups');
-        if (g !== 1) fail(`grouped convolutions (g=${g}) are not supported`);
-        if (type === 'Conv' && args[5] !== undefined && args[5] !== 1) fail(`dilated convolutions are not supported`);
-        const actArg = type === 'Conv' ? args[6] : args[5];
-        if (actArg !== undefined && typeof actArg !== 'boolean') fail(`only act=True/False is supported`);
-        const act = actArg === undefined ? true : (actArg as boolean);
-        if (k < 1) fail(`kernel must be >= 1`);
-        spec = { type, c1: type === 'Focus' ? c1 : c1, c2, k, s: Math.max(s, 1), p, act };
-        printed = [c1, c2, ...args.slice(1)];
-        break;
-      }
-      case 'Bottleneck': {
-        needsSingle();
-        c2 = outCh();
-        spec = { type, c1, c2, shortcut: bool(1, true, 'shortcut'), e: num(3, 0.5, 'e')! };
-        if (args[2] !== undefined && args[2] !== 1) fail('grouped convolutions are not supported');
-        printed = [c1, c2, ...args.slice(1)];
-        break;
-      }
-      case 'C3': {
-        needsSingle();
-        c2 = outCh();
-        if (args[2] !== undefined && args[2] !== 1) fail('grouped convolutions are not supported');
-        spec = { type, c1, c2, n, shortcut: bool(1, true, 'shortcut'), e: num(3, 0.5, 'e')! };
-        printed = [c1, c2, n, ...args.slice(1)];
-        n = 1;
-        break;
-      }
-      case 'SPPF': {
-        needsSingle();
-        c2 = outCh();
-        spec = { type, c1, c2, k: int(1, 5, 'k') };
-        printed = [c1, c2, ...args.slice(1)];
-        break;
-      }
-      case 'SPP': {
-        needsSingle();
-        c2 = outCh();
-        const ks = args[1] ?? [5, 9, 13];
-        if (!Array.isArray(ks) || ks.some((k) => typeof k !== 'number' || !Number.isInteger(k) || k % 2 === 0))
-          fail('SPP kernels must be a list of odd integers');
-        spec = { type, c1, c2, k: ks as number[] };
-        printed = [c1, c2, ...args.slice(1)];
-        break;
-      }
-      case 'Concat': {
-        const dim = args[0] ?? 1;
-        if (dim !== 1) fail(`Concat is only supported along dim 1 (channels), got ${JSON.stringify(dim)}`);
-        c2 = resolvedFrom.reduce((acc, f) => acc + inCh(f), 0);
-        spec = { type, dim: 1 };
-        printed = args;
-        break;
-      }
-      case 'Upsample': {
-        needsSingle();
-        const [size, scale, mode] = args;
-        if (size !== null && size !== undefined)
-          fail('nn.Upsample with a fixed size is not supported; use [None, scale, "nearest"]');
-        if (typeof scale !== 'number' || !Number.isInteger(scale) || scale < 1)
-          fail('nn.Upsample scale_factor must be a positive integer');
-        if (mode !== undefined && mode !== 'nearest')
-          fail(`nn.Upsample mode ${JSON.stringify(mode)} is not supported (only 'nearest')`);
-        c2 = c1;
-        spec = { type, scale: scale as number };
-        printed = args;
-        break;
-      }
-      case 'Detect': {
-        if (i !== rows.length - 1) fail('Detect must be the last layer');
-        const dnc = args[0];
-        if (typeof dnc !== 'number' || !Number.isInteger(dnc) || dnc < 1) fail('Detect argument 0 must be nc');
-        let dAnchors = args[1];
-        if (typeof dAnchors === 'number')
-          dAnchors = Array.from({ length: froms.length }, () =>
-            Array.from({ length: (dAnchors as number) * 2 }, (_, k) => k),
-          );
-        const av = validateAnchors(dAnchors, `${where}: Detect anchors`);
-        if (typeof av === 'number' || av.length !== froms.length)
-          fail(`Detect has ${froms.length} inputs but ${Array.isArray(av) ? av.length : 0} anchor rows`);
-        const chs = resolvedFrom.map(inCh);
-        spec = { type, nc: dnc as number, anchors: av as number[][], ch: chs };
-        c2 = c1;
-        printed = [dnc as number, av as YamlArg, chs];
-        break;
-      }
-    }
-    if (n > 1 && type !== 'C3') {
-      const c1Spec = (spec as { c1?: number }).c1;
-      if (c1Spec !== undefined && c1Spec !== c2)
-        fail(`${moduleName} repeated ${n} times needs equal in/out channels (${c1Spec} != ${c2})`);
-    }
-    plan.push({ i, from, n: nPrinted, repeats: n, module: PRINTED_MODULE[type], args: pyRepr(printed), spec, c2 });
-    if (i === 0) ch.length = 0;
-    ch.push(c2);
+  const plan = rows.map((row, i) => {
+    const layer = planLayer(readRow(row, i, model, ch), model);
+    ch.push(layer.c2);
+    return layer;
   });
-  return { plan, nc, anchors, ch: ch0 };
+  return { plan, nc: model.nc, anchors: model.anchors, ch: model.ch0 };
 }

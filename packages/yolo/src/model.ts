@@ -71,6 +71,12 @@ export interface LayerInfo {
 /** Sees a parameter's gradient as soon as the backward produced it (see forwardBackward). */
 export type GradientHook = (variable: tf.Variable, grad: tf.Tensor) => void;
 
+/** The first layer with trainable parameters (layers.length when none): nothing below it needs a backward. */
+function firstTrainedLayer(layerVars: readonly NamedParameter[][]): number {
+  const first = layerVars.findIndex((vars) => vars.length > 0);
+  return first < 0 ? layerVars.length : first;
+}
+
 export class YoloModel {
   readonly yaml: ModelYaml;
   readonly nc: number;
@@ -272,12 +278,7 @@ export class YoloModel {
     const L = this.blocks.length;
     const layerVars = this.layerTrainables();
     // first layer whose parameters train: nothing below it needs a backward pass
-    let lowest = L + 1;
-    for (let i = 0; i <= L; i++)
-      if (layerVars[i]!.length) {
-        lowest = i;
-        break;
-      }
+    const lowest = firstTrainedLayer(layerVars);
     const srcOf = (i: number, f: number): number => (f === -1 ? i - 1 : f); // -1 on layer 0 = the image
     const outs: (tf.Tensor4D | null)[] = new Array(L).fill(null);
     const inputsOf = (i: number): tf.Tensor4D[] =>
@@ -323,15 +324,8 @@ export class YoloModel {
         const tensorIdx = src.map((j, k) => (j >= 0 ? k : -1)).filter((k) => k >= 0);
         const ins = inputsOf(i);
         const vars = layerVars[i]!;
-        const wrt = [...tensorIdx.map((k) => ins[k]!), ...vars.map((v) => v.variable)];
-        if (wrt.length) {
-          const g = tf.grads((...args: tf.Tensor[]) => {
-            const call = ins.map((t, k) => {
-              const pos = tensorIdx.indexOf(k);
-              return pos >= 0 ? (args[pos] as tf.Tensor4D) : t;
-            });
-            return this.blocks[i]!.forward(call, re);
-          })(wrt, dy);
+        if (tensorIdx.length + vars.length) {
+          const g = this.recomputedGrads(i, ins, tensorIdx, vars, dy, re);
           tensorIdx.forEach((k, n) => (src[k]! >= lowest ? addGrad(src[k]!, g[n]!) : g[n]!.dispose()));
           vars.forEach((v, n) => {
             grads.set(v.name, g[tensorIdx.length + n]!);
@@ -346,6 +340,29 @@ export class YoloModel {
     outs.forEach((t) => t?.dispose());
     dOut.forEach((t) => t?.dispose());
     return { loss, grads };
+  }
+
+  /**
+   * Layer i's backward by recomputation: its forward re-run under tf.grads with `dy` as the
+   * output gradient. Returns the gradients of the inputs at `tensorIdx` (the ones that are
+   * layer outputs, not the image), then of `vars`, in that order.
+   */
+  private recomputedGrads(
+    i: number,
+    ins: tf.Tensor4D[],
+    tensorIdx: number[],
+    vars: readonly NamedParameter[],
+    dy: tf.Tensor,
+    re: ForwardContext,
+  ): tf.Tensor[] {
+    const wrt = [...tensorIdx.map((k) => ins[k]!), ...vars.map((v) => v.variable)];
+    return tf.grads((...args: tf.Tensor[]) => {
+      const call = ins.map((t, k) => {
+        const pos = tensorIdx.indexOf(k);
+        return pos >= 0 ? (args[pos] as tf.Tensor4D) : t;
+      });
+      return this.blocks[i]!.forward(call, re);
+    })(wrt, dy);
   }
 
   /** Trainable parameters per layer (index L = Detect), state_dict order inside a layer. */
@@ -478,9 +495,9 @@ export class YoloModel {
 function makeBlock(reg: StateRegistry, prefix: string, spec: ModuleSpec): Block {
   switch (spec.type) {
     case 'Conv':
-      return new ConvBlock(reg, prefix, spec.c1, spec.c2, spec.k, spec.s, spec.p, spec.act);
+      return new ConvBlock(reg, prefix, spec);
     case 'Focus':
-      return new Focus(reg, prefix, spec.c1, spec.c2, spec.k, spec.s, spec.p, spec.act);
+      return new Focus(reg, prefix, spec);
     case 'Bottleneck':
       return new Bottleneck(reg, prefix, spec.c1, spec.c2, spec.shortcut, spec.e);
     case 'C3':

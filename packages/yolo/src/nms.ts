@@ -34,6 +34,99 @@ export interface Detections {
 }
 
 /**
+ * The candidate boxes of one image (xyxy), with their confidence and class, in buffers that grow
+ * by doubling and are reused across images.
+ */
+class Candidates {
+  n = 0;
+  private cap = 1024;
+  box = new Float32Array(this.cap * 4);
+  conf = new Float32Array(this.cap);
+  cls = new Int32Array(this.cap);
+
+  /** Adds prediction row `row`'s box (xywh -> xyxy in float32) with `conf` and `cls`. */
+  push(pred: ArrayLike<number>, row: number, conf: number, cls: number): void {
+    if (this.n === this.cap) this.grow();
+    const n = this.n;
+    const x = pred[row]!;
+    const y = pred[row + 1]!;
+    const w2 = f(pred[row + 2]! / 2);
+    const h2 = f(pred[row + 3]! / 2);
+    this.box[n * 4] = f(x - w2);
+    this.box[n * 4 + 1] = f(y - h2);
+    this.box[n * 4 + 2] = f(x + w2);
+    this.box[n * 4 + 3] = f(y + h2);
+    this.conf[n] = conf;
+    this.cls[n] = cls;
+    this.n++;
+  }
+
+  private grow(): void {
+    this.cap *= 2;
+    const box = new Float32Array(this.cap * 4);
+    box.set(this.box);
+    this.box = box;
+    const conf = new Float32Array(this.cap);
+    conf.set(this.conf);
+    this.conf = conf;
+    const cls = new Int32Array(this.cap);
+    cls.set(this.cls);
+    this.cls = cls;
+  }
+}
+
+/** Which rows and classes become candidates. */
+interface CandidateRule {
+  confThres: number;
+  multiLabel: boolean;
+  classes: Set<number> | null;
+}
+
+/**
+ * Collects image b's candidates into `into` (emptied first): rows with obj over conf_thres,
+ * with their best class, or with every class whose cls*obj is over it (multi-label).
+ */
+function collectCandidates(
+  pred: ArrayLike<number>,
+  b: number,
+  [, N, no]: readonly [number, number, number],
+  rule: CandidateRule,
+  into: Candidates,
+): void {
+  const { confThres, multiLabel, classes } = rule;
+  const nc = no - 5;
+  into.n = 0;
+  for (let i = 0; i < N; i++) {
+    const row = (b * N + i) * no;
+    const obj = pred[row + 4]!;
+    if (!(obj > confThres)) continue;
+    if (multiLabel) {
+      // cls * obj > thr needs cls > thr when obj <= 1 (probabilities): skip the rest cheaply
+      const pre = obj <= 1 ? confThres : -Infinity;
+      for (let c = 0; c < nc; c++) {
+        const p = pred[row + 5 + c]!;
+        if (!(p > pre)) continue;
+        const conf = f(p * obj);
+        if (conf > confThres && (!classes || classes.has(c))) into.push(pred, row, conf, c);
+      }
+    } else {
+      // argmax of cls * obj (obj > 0) is the argmax of cls; float32 rounding keeps the order
+      let bp = -Infinity;
+      let bc = 0;
+      for (let c = 0; c < nc; c++) {
+        const p = pred[row + 5 + c]!;
+        if (p > bp) {
+          bp = p;
+          bc = c;
+        }
+      }
+      const best = f(bp * obj);
+      if (best > confThres && (!classes || classes.has(bc))) into.push(pred, row, best, bc);
+    }
+  }
+}
+
+/**
  * @param pred decoded predictions, [bs, N, no] row-major
  */
 export function nonMaxSuppression(
@@ -50,74 +143,18 @@ export function nonMaxSuppression(
     throw new Error(`Invalid Confidence threshold ${confThres}, valid values are between 0.0 and 1.0`);
   if (!(iouThres >= 0 && iouThres <= 1))
     throw new Error(`Invalid IoU ${iouThres}, valid values are between 0.0 and 1.0`);
-  const [bs, N, no] = shape;
-  const nc = no - 5;
-  const multiLabel = (opts.multiLabel ?? false) && nc > 1;
-  const classes = opts.classes ? new Set(opts.classes) : null;
+  const [bs, , no] = shape;
+  const rule: CandidateRule = {
+    confThres,
+    multiLabel: (opts.multiLabel ?? false) && no - 5 > 1,
+    classes: opts.classes ? new Set(opts.classes) : null,
+  };
+  const candidates = new Candidates();
   const out: Detections[] = [];
-  // candidate buffers reused across images
-  let cap = 1024;
-  let cBox = new Float32Array(cap * 4);
-  let cConf = new Float32Array(cap);
-  let cCls = new Int32Array(cap);
   for (let b = 0; b < bs; b++) {
-    let n = 0;
-    const push = (row: number, conf: number, cls: number): void => {
-      if (n === cap) {
-        cap *= 2;
-        const nb = new Float32Array(cap * 4);
-        nb.set(cBox);
-        cBox = nb;
-        const nc2 = new Float32Array(cap);
-        nc2.set(cConf);
-        cConf = nc2;
-        const ncl = new Int32Array(cap);
-        ncl.set(cCls);
-        cCls = ncl;
-      }
-      const x = pred[row]!;
-      const y = pred[row + 1]!;
-      const w2 = f(pred[row + 2]! / 2);
-      const h2 = f(pred[row + 3]! / 2);
-      cBox[n * 4] = f(x - w2);
-      cBox[n * 4 + 1] = f(y - h2);
-      cBox[n * 4 + 2] = f(x + w2);
-      cBox[n * 4 + 3] = f(y + h2);
-      cConf[n] = conf;
-      cCls[n] = cls;
-      n++;
-    };
-    for (let i = 0; i < N; i++) {
-      const row = (b * N + i) * no;
-      const obj = pred[row + 4]!;
-      if (!(obj > confThres)) continue;
-      if (multiLabel) {
-        // cls * obj > thr needs cls > thr when obj <= 1 (probabilities): skip the rest cheaply
-        const pre = obj <= 1 ? confThres : -Infinity;
-        for (let c = 0; c < nc; c++) {
-          const p = pred[row + 5 + c]!;
-          if (!(p > pre)) continue;
-          const conf = f(p * obj);
-          if (conf > confThres && (!classes || classes.has(c))) push(row, conf, c);
-        }
-      } else {
-        // argmax of cls * obj (obj > 0) is the argmax of cls; float32 rounding keeps the order
-        let bp = -Infinity;
-        let bc = 0;
-        for (let c = 0; c < nc; c++) {
-          const p = pred[row + 5 + c]!;
-          if (p > bp) {
-            bp = p;
-            bc = c;
-          }
-        }
-        const best = f(bp * obj);
-        if (best > confThres && (!classes || classes.has(bc))) push(row, best, bc);
-      }
-    }
-    out.push(
-      nmsCandidates(cBox, cConf, cCls, n, { iouThres, agnostic: opts.agnostic ?? false, maxDet, maxNms, maxWh }),
-    );
+    collectCandidates(pred, b, shape, rule, candidates);
+    const { box, conf, cls, n } = candidates;
+    out.push(nmsCandidates(box, conf, cls, n, { iouThres, agnostic: opts.agnostic ?? false, maxDet, maxNms, maxWh }));
   }
   return out;
 }

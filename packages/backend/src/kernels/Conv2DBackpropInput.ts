@@ -117,6 +117,33 @@ export function fillPolyphaseFilter(
   }
 }
 
+/** The sizes of dx = input (n, h, w), dy = output (oh, ow), the strides and the padding before, as the comments name them. */
+interface Geometry {
+  n: number;
+  h: number;
+  w: number;
+  oh: number;
+  ow: number;
+  sh: number;
+  sw: number;
+  padTop: number;
+  padLeft: number;
+}
+
+function geometryOf(info: backend_util.Conv2DInfo): Geometry {
+  return {
+    n: info.batchSize,
+    h: info.inHeight,
+    w: info.inWidth,
+    oh: info.outHeight,
+    ow: info.outWidth,
+    sh: info.strideHeight,
+    sw: info.strideWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+  };
+}
+
 /** The taps of one phase along one dim: dy offsets [first, first+count) relative to the block. */
 interface PhaseTaps {
   first: number;
@@ -135,24 +162,9 @@ function phaseTaps(phase: number, kernel: number, stride: number, padBefore: num
  * 3x3 stride-2 layer's phases are 1x1, 1x2, 2x1 and 2x2, 9 taps in all, where the combined
  * filter would hold 16), then one JS pass that interleaves the phases into dx.
  */
-function stridedInputGrad(
-  backend: WasmBackend,
-  dy: TensorInfo,
-  filter: TensorInfo,
-  info: ReturnType<typeof backend_util.computeConv2DInfo>,
-): TensorInfo {
+function stridedInputGrad(backend: WasmBackend, dy: TensorInfo, filter: TensorInfo, geometry: Geometry): TensorInfo {
   const [kh, kw, c, k] = filter.shape as [number, number, number, number];
-  const {
-    batchSize: n,
-    inHeight: h,
-    inWidth: w,
-    outHeight: oh,
-    outWidth: ow,
-    strideHeight: sh,
-    strideWidth: sw,
-  } = info;
-  const pt = info.padInfo.top,
-    pl = info.padInfo.left;
+  const { n, h, w, oh, ow, sh, sw, padTop: pt, padLeft: pl } = geometry;
   const u = Math.ceil(h / sh),
     v = Math.ceil(w / sw);
   const phases: (TensorInfo | null)[] = [];
@@ -231,24 +243,17 @@ export function conv2DBackpropInputWasm(args: {
     false,
     'channelsLast',
   );
-  const {
-    batchSize: n,
-    inHeight: h,
-    inWidth: w,
-    outHeight: oh,
-    outWidth: ow,
-    strideHeight: sh,
-    strideWidth: sw,
-  } = info;
-  const planH = planPhases(h, oh, kh, sh, info.padInfo.top);
-  const planW = planPhases(w, ow, kw, sw, info.padInfo.left);
+  const geometry = geometryOf(info);
+  const { n, h, w, oh, ow, sh, sw, padTop, padLeft } = geometry;
+  const planH = planPhases(h, oh, kh, sh, padTop);
+  const planW = planPhases(w, ow, kw, sw, padLeft);
   const phases = sh * sw;
   // The combined filter wastes zero taps unless the stride divides the kernel (the 6x6 s2
   // stem wastes none). The per-phase path pays a JS interleave per dx element, which only
   // pays off with enough channels per pixel (measured: 1.3-1.8x faster from 32 channels up,
   // a wash or worse at 16 and below).
   const combinedTaps = planH.taps * planW.taps * phases;
-  if (phases > 1 && combinedTaps > kh * kw && c >= 32) return stridedInputGrad(backend, dy, filter, info);
+  if (phases > 1 && combinedTaps > kh * kw && c >= 32) return stridedInputGrad(backend, dy, filter, geometry);
 
   const combined = backend.makeOutput([planH.taps, planW.taps, k, phases * c], 'float32');
   // Views are taken after makeOutput: allocation may grow (and detach) the wasm heap.
@@ -260,8 +265,8 @@ export function conv2DBackpropInputWasm(args: {
     k,
     planH,
     planW,
-    info.padInfo.top,
-    info.padInfo.left,
+    padTop,
+    padLeft,
     heapF32(backend, combined),
   );
 

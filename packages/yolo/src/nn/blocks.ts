@@ -13,18 +13,19 @@ function one(inputs: tf.Tensor4D[]): tf.Tensor4D {
   return inputs[0]!;
 }
 
+/** The arguments of a Conv or Focus row as the model plan resolves them (padding null: k // 2). */
+export interface ConvArgs {
+  c1: number;
+  c2: number;
+  k: number;
+  s: number;
+  p: number | null;
+  act: boolean;
+}
+
 export class ConvBlock implements Block {
   readonly conv: Conv;
-  constructor(
-    reg: StateRegistry,
-    prefix: string,
-    c1: number,
-    c2: number,
-    k: number,
-    s: number,
-    p: number | null,
-    act: boolean,
-  ) {
+  constructor(reg: StateRegistry, prefix: string, { c1, c2, k, s, p, act }: ConvArgs) {
     // models.common.Conv registers its own conv/bn directly under the layer prefix
     this.conv = new Conv(reg, prefix, c1, c2, k, s, p, act);
   }
@@ -81,13 +82,9 @@ function maxPool(x: tf.Tensor4D, k: number): tf.Tensor4D {
 export class SPPF implements Block {
   readonly cv1: Conv;
   readonly cv2: Conv;
-  constructor(
-    reg: StateRegistry,
-    prefix: string,
-    c1: number,
-    c2: number,
-    readonly k = 5,
-  ) {
+  readonly k: number;
+  constructor(reg: StateRegistry, prefix: string, c1: number, c2: number, k = 5) {
+    this.k = k;
     const c_ = Math.trunc(c1 / 2);
     this.cv1 = new Conv(reg, `${prefix}.cv1`, c1, c_, 1, 1);
     this.cv2 = new Conv(reg, `${prefix}.cv2`, c_ * 4, c2, 1, 1);
@@ -104,13 +101,9 @@ export class SPPF implements Block {
 export class SPP implements Block {
   readonly cv1: Conv;
   readonly cv2: Conv;
-  constructor(
-    reg: StateRegistry,
-    prefix: string,
-    c1: number,
-    c2: number,
-    readonly ks: number[] = [5, 9, 13],
-  ) {
+  readonly ks: number[];
+  constructor(reg: StateRegistry, prefix: string, c1: number, c2: number, ks: number[] = [5, 9, 13]) {
+    this.ks = ks;
     const c_ = Math.trunc(c1 / 2);
     this.cv1 = new Conv(reg, `${prefix}.cv1`, c1, c_, 1, 1);
     this.cv2 = new Conv(reg, `${prefix}.cv2`, c_ * (ks.length + 1), c2, 1, 1);
@@ -137,16 +130,7 @@ export function spaceToDepth(x: tf.Tensor4D): tf.Tensor4D {
 /** models.common.Focus: space-to-depth, then Conv (c1*4 -> c2). */
 export class Focus implements Block {
   readonly conv: Conv;
-  constructor(
-    reg: StateRegistry,
-    prefix: string,
-    c1: number,
-    c2: number,
-    k: number,
-    s: number,
-    p: number | null,
-    act: boolean,
-  ) {
+  constructor(reg: StateRegistry, prefix: string, { c1, c2, k, s, p, act }: ConvArgs) {
     this.conv = new Conv(reg, `${prefix}.conv`, c1 * 4, c2, k, s, p, act);
   }
   forward(inputs: tf.Tensor4D[], ctx: ForwardContext): tf.Tensor4D {

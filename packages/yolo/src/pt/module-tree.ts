@@ -195,73 +195,90 @@ class TreeBuilder {
         );
       case 'Bottleneck':
         return this.bottleneck(prefix, spec.c1, spec.c2, spec.shortcut, spec.e);
-      case 'C3': {
-        const hidden = Math.trunc(spec.c2 * spec.e);
-        const inner = Array.from({ length: spec.n }, (_, k) =>
-          this.bottleneck(`${prefix}.m.${k}`, hidden, hidden, spec.shortcut, 1.0),
-        );
-        return this.module(
-          'models.common.C3',
-          [],
-          [],
-          [
-            ['cv1', this.conv(`${prefix}.cv1`, spec.c1, hidden, 1, 1, null)],
-            ['cv2', this.conv(`${prefix}.cv2`, spec.c1, hidden, 1, 1, null)],
-            ['cv3', this.conv(`${prefix}.cv3`, 2 * hidden, spec.c2, 1, 1, null)],
-            ['m', this.container('Sequential', inner)],
-          ],
-        );
-      }
-      case 'SPPF': {
-        const hidden = Math.trunc(spec.c1 / 2);
-        return this.module(
-          'models.common.SPPF',
-          [],
-          [],
-          [
-            ['cv1', this.conv(`${prefix}.cv1`, spec.c1, hidden, 1, 1, null)],
-            ['cv2', this.conv(`${prefix}.cv2`, hidden * 4, spec.c2, 1, 1, null)],
-            ['m', this.maxPool(spec.k)],
-          ],
-        );
-      }
-      case 'SPP': {
-        const hidden = Math.trunc(spec.c1 / 2);
-        return this.module(
-          'models.common.SPP',
-          [],
-          [],
-          [
-            ['cv1', this.conv(`${prefix}.cv1`, spec.c1, hidden, 1, 1, null)],
-            ['cv2', this.conv(`${prefix}.cv2`, hidden * (spec.k.length + 1), spec.c2, 1, 1, null)],
-            [
-              'm',
-              this.container(
-                'ModuleList',
-                spec.k.map((k) => this.maxPool(k)),
-              ),
-            ],
-          ],
-        );
-      }
+      case 'C3':
+        return this.c3(prefix, spec);
+      case 'SPPF':
+        return this.sppf(prefix, spec);
+      case 'SPP':
+        return this.spp(prefix, spec);
       case 'Concat':
         return this.module('models.common.Concat', [], [], [], [['d', spec.dim]]);
       case 'Upsample':
-        return this.module(
-          'torch.nn.modules.upsampling.Upsample',
-          [],
-          [],
-          [],
-          [
-            ['name', 'Upsample'],
-            ['size', null],
-            ['scale_factor', new PyFloat(spec.scale)],
-            ['mode', 'nearest'],
-            ['align_corners', null],
-            ['recompute_scale_factor', null],
-          ],
-        );
+        return this.upsample(spec.scale);
     }
+  }
+
+  /** models.common.C3: cv1, cv2, cv3 and its n Bottlenecks (e=1.0) in an nn.Sequential `m`. */
+  c3(prefix: string, spec: Extract<ModuleSpec, { type: 'C3' }>): PyObject {
+    const hidden = Math.trunc(spec.c2 * spec.e);
+    const inner = Array.from({ length: spec.n }, (_, k) =>
+      this.bottleneck(`${prefix}.m.${k}`, hidden, hidden, spec.shortcut, 1.0),
+    );
+    return this.module(
+      'models.common.C3',
+      [],
+      [],
+      [
+        ['cv1', this.conv(`${prefix}.cv1`, spec.c1, hidden, 1, 1, null)],
+        ['cv2', this.conv(`${prefix}.cv2`, spec.c1, hidden, 1, 1, null)],
+        ['cv3', this.conv(`${prefix}.cv3`, 2 * hidden, spec.c2, 1, 1, null)],
+        ['m', this.container('Sequential', inner)],
+      ],
+    );
+  }
+
+  /** models.common.SPPF: cv1, cv2 and the one MaxPool2d `m` it applies three times. */
+  sppf(prefix: string, spec: Extract<ModuleSpec, { type: 'SPPF' }>): PyObject {
+    const hidden = Math.trunc(spec.c1 / 2);
+    return this.module(
+      'models.common.SPPF',
+      [],
+      [],
+      [
+        ['cv1', this.conv(`${prefix}.cv1`, spec.c1, hidden, 1, 1, null)],
+        ['cv2', this.conv(`${prefix}.cv2`, hidden * 4, spec.c2, 1, 1, null)],
+        ['m', this.maxPool(spec.k)],
+      ],
+    );
+  }
+
+  /** models.common.SPP: cv1, cv2 and one MaxPool2d per kernel in an nn.ModuleList `m`. */
+  spp(prefix: string, spec: Extract<ModuleSpec, { type: 'SPP' }>): PyObject {
+    const hidden = Math.trunc(spec.c1 / 2);
+    return this.module(
+      'models.common.SPP',
+      [],
+      [],
+      [
+        ['cv1', this.conv(`${prefix}.cv1`, spec.c1, hidden, 1, 1, null)],
+        ['cv2', this.conv(`${prefix}.cv2`, hidden * (spec.k.length + 1), spec.c2, 1, 1, null)],
+        [
+          'm',
+          this.container(
+            'ModuleList',
+            spec.k.map((k) => this.maxPool(k)),
+          ),
+        ],
+      ],
+    );
+  }
+
+  /** nn.Upsample(None, scale, 'nearest') as YOLOv5's YAML builds it. */
+  upsample(scale: number): PyObject {
+    return this.module(
+      'torch.nn.modules.upsampling.Upsample',
+      [],
+      [],
+      [],
+      [
+        ['name', 'Upsample'],
+        ['size', null],
+        ['scale_factor', new PyFloat(scale)],
+        ['mode', 'nearest'],
+        ['align_corners', null],
+        ['recompute_scale_factor', null],
+      ],
+    );
   }
 
   detect(prefix: string, spec: Extract<ModuleSpec, { type: 'Detect' }>): PyObject {

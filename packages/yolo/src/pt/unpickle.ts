@@ -122,7 +122,14 @@ class Interpreter {
   }
 
   private step(opcode: number): void {
-    if (this.pushConstant(opcode) || this.collection(opcode) || this.memoOp(opcode) || this.objectOp(opcode)) return;
+    const handled =
+      this.pushConstant(opcode) ||
+      this.stackOp(opcode) ||
+      this.sequenceOp(opcode) ||
+      this.mappingOp(opcode) ||
+      this.memoOp(opcode) ||
+      this.objectOp(opcode);
+    if (handled) return;
     throw new UnpickleError(
       `pickle opcode 0x${opcode.toString(16)} ('${String.fromCharCode(opcode)}') at byte ${this.pos - 1} is not supported (torch.save writes protocol 2)`,
     );
@@ -200,8 +207,8 @@ class Interpreter {
     }
   }
 
-  /** Tuples, lists, dicts, sets, the mark stack, POP/DUP. */
-  private collection(op: number): boolean {
+  /** The mark stack, POP and DUP. */
+  private stackOp(op: number): boolean {
     switch (op) {
       case 0x28:
         /* MARK */ this.marks.push(this.stack.length);
@@ -216,6 +223,14 @@ class Interpreter {
       case 0x32:
         /* DUP */ this.push(this.top());
         return true;
+      default:
+        return false;
+    }
+  }
+
+  /** Tuples and lists. */
+  private sequenceOp(op: number): boolean {
+    switch (op) {
       case 0x29:
         /* EMPTY_TUPLE */ this.push(new PyTuple([]));
         return true;
@@ -254,6 +269,14 @@ class Interpreter {
         this.list(this.top()).push(...items);
         return true;
       }
+      default:
+        return false;
+    }
+  }
+
+  /** Dicts and sets. */
+  private mappingOp(op: number): boolean {
+    switch (op) {
       case 0x7d:
         /* EMPTY_DICT */ this.push(new Map());
         return true;

@@ -1,6 +1,6 @@
 // Bad input to `train` (alone and under yolo-launch): one clear error line, exit code 2,
 // and nothing written (no run folder).
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -103,31 +103,34 @@ const cases: { name: string; args: (dir: string) => string[]; env?: NodeJS.Proce
   },
 ];
 
-for (const c of cases) {
-  test(`train refuses ${c.name}: exit 2, one line, nothing written`, async () => {
-    const dir = tmpDir('badin');
-    try {
-      const r = await runTrain([...c.args(dir), '--project', path.join(dir, 'runs'), '--backend', 'cpu'], {
-        cwd: dir,
-        env: c.env ?? {},
-        timeoutMs: 60_000,
-      });
-      assert.equal(r.code, 2, `exit code (stderr: ${r.stderr})`);
-      assert.match(r.stderr, c.message);
-      assert.equal(
-        r.stderr
-          .trim()
-          .split('\n')
-          .filter((l) => l.startsWith('train: error:')).length,
-        1,
-        r.stderr,
-      );
-      assertNothingWritten(dir);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
-}
+// Each case is one short single-threaded process: two at a time use both cores of a 2-core CI machine.
+describe('bad input', { concurrency: 2 }, () => {
+  for (const c of cases) {
+    test(`train refuses ${c.name}: exit 2, one line, nothing written`, async () => {
+      const dir = tmpDir('badin');
+      try {
+        const r = await runTrain([...c.args(dir), '--project', path.join(dir, 'runs'), '--backend', 'cpu'], {
+          cwd: dir,
+          env: c.env ?? {},
+          timeoutMs: 60_000,
+        });
+        assert.equal(r.code, 2, `exit code (stderr: ${r.stderr})`);
+        assert.match(r.stderr, c.message);
+        assert.equal(
+          r.stderr
+            .trim()
+            .split('\n')
+            .filter((l) => l.startsWith('train: error:')).length,
+          1,
+          r.stderr,
+        );
+        assertNothingWritten(dir);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
 
 test('yolo-launch --nproc 2 train with an indivisible batch fails cleanly and writes nothing', async () => {
   const dir = tmpDir('badin-launch');

@@ -6,17 +6,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  LAUNCHER_CLI,
-  REPO_ROOT,
-  TINY_YAML,
-  readLog,
-  runNode,
-  runTrain,
-  tmpDir,
-  writeFastHyp,
-} from '../helpers/run.js';
+import { LAUNCHER_CLI, REPO_ROOT, readLog, runNode, runTrain, tmpDir, writeFastHyp } from '../helpers/run.js';
 import { makeFixedSizeDataset } from '../helpers/images.js';
+import { tinyTrainFlags } from '../helpers/tiny-train.js';
 
 const COCO128 = path.join(REPO_ROOT, '..', 'shared', 'datasets', 'coco128.yaml');
 let dir = '';
@@ -37,6 +29,14 @@ interface Metrics {
   speed?: unknown;
 }
 
+/** `val` of best.pt at the training size, batch 16 (the trainer's final validation batch), --verbose --save-json. */
+function valArgs(data: string[], name: string, extra: string[]): string[] {
+  return [
+    ...['--weights', best, ...data, '--imgsz', '64', '--batch-size', '16', '--backend', 'wasm', '--workers', '0'],
+    ...['--verbose', '--save-json', ...extra, '--name', name],
+  ];
+}
+
 function metrics(saveDir: string): Metrics {
   const m = JSON.parse(fs.readFileSync(path.join(saveDir, 'metrics.json'), 'utf8')) as Metrics;
   delete m.speed;
@@ -47,33 +47,13 @@ before(async () => {
   dir = tmpDir('valdetect');
   yaml = makeFixedSizeDataset(path.join(dir, 'data'), 24);
   // the quality test's fast recipe (Adam), long enough for true positives (non-trivial numbers)
+  const files = { data: yaml, hyp: writeFastHyp(dir), project: path.join(dir, 'runs', 'train') };
   const r = await runTrain(
-    [
-      '--cfg',
-      TINY_YAML,
-      '--data',
-      yaml,
-      '--hyp',
-      writeFastHyp(dir),
-      '--optimizer',
-      'Adam',
-      '--noval',
-      '--epochs',
-      '12',
-      '--batch-size',
-      '8',
-      '--imgsz',
-      '64',
-      '--backend',
-      'wasm',
-      '--workers',
-      '0',
-      '--project',
-      path.join(dir, 'runs', 'train'),
-      '--name',
-      'exp',
-    ],
-    { cwd: dir, timeoutMs: 240_000 },
+    [...tinyTrainFlags(files, { epochs: 12 }), '--optimizer', 'Adam', '--noval', '--name', 'exp'],
+    {
+      cwd: dir,
+      timeoutMs: 240_000,
+    },
   );
   assert.equal(r.code, 0, r.stdout.slice(-2000) + r.stderr.slice(-2000));
   trainDir = path.join(dir, 'runs', 'train', 'exp');
@@ -83,27 +63,7 @@ before(async () => {
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 test('val on 2 ranks: the outputs, and the same numbers as the final validation in training', async () => {
-  const args = [
-    '--weights',
-    best,
-    '--data',
-    yaml,
-    '--imgsz',
-    '64',
-    '--batch-size',
-    '16',
-    '--backend',
-    'wasm',
-    '--workers',
-    '0',
-    '--verbose',
-    '--save-txt',
-    '--save-conf',
-    '--save-json',
-    '--name',
-    'fixed',
-  ];
-  const r = await launch(2, 'val', args);
+  const r = await launch(2, 'val', valArgs(['--data', yaml], 'fixed', ['--save-txt', '--save-conf']));
   assert.equal(r.code, 0, r.stdout.slice(-2000) + r.stderr.slice(-2000));
   assert.match(
     r.stdout,
@@ -158,24 +118,7 @@ test(`val on 1, 2 and 3 ranks: the same table and raw numbers (${SHARD_DATA ? 'c
   const results: Metrics[] = [];
   const predictions: string[] = [];
   for (const n of [1, 2, 3]) {
-    const r = await launch(n, 'val', [
-      '--weights',
-      best,
-      ...data,
-      '--imgsz',
-      '64',
-      '--batch-size',
-      '16',
-      '--backend',
-      'wasm',
-      '--workers',
-      '0',
-      '--verbose',
-      '--save-json',
-      '--noplots',
-      '--name',
-      `w${n}`,
-    ]);
+    const r = await launch(n, 'val', valArgs(data, `w${n}`, ['--noplots']));
     assert.equal(r.code, 0, r.stdout.slice(-2000) + r.stderr.slice(-2000));
     tables.push(
       r.stdout

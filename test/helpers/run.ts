@@ -77,6 +77,12 @@ export interface RunResult {
   stderr: string;
 }
 
+/**
+ * TEST_TIMEOUT_SCALE (default 1) multiplies every run's kill timeout: on a machine shared with
+ * other work the same runs take longer; the timeouts are guards against hangs, not assertions.
+ */
+const TIMEOUT_SCALE = Math.max(1, Number(process.env.TEST_TIMEOUT_SCALE) || 1);
+
 const children = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -114,14 +120,15 @@ export function runNode(
       opts.onStdout?.(c);
     });
     child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const timeoutMs = (opts.timeoutMs ?? 240_000) * TIMEOUT_SCALE;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(
         new Error(
-          `timed out after ${opts.timeoutMs} ms: node ${args.join(' ')}\n--- stdout\n${stdout.slice(-3000)}\n--- stderr\n${stderr.slice(-3000)}`,
+          `timed out after ${timeoutMs} ms: node ${args.join(' ')}\n--- stdout\n${stdout.slice(-3000)}\n--- stderr\n${stderr.slice(-3000)}`,
         ),
       );
-    }, opts.timeoutMs ?? 240_000);
+    }, timeoutMs);
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);

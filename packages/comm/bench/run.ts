@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ALLOCATOR_ENV, getFreePort } from '../src/index.js';
 import { LINK_IFNAME, LINK_PROFILES, ShapedLink, shapedLinkUnavailable } from './shaped-link.js';
+import { issueTargets, targetLines } from './targets.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pkgRoot = path.resolve(here, '../..');
@@ -377,7 +378,7 @@ async function main(): Promise<void> {
   const python = want('gloo') ? torchPython() : null;
   let glooNote = python
     ? 'gloo measured in this run, right after ours at each world size'
-    : 'python3 with torch not installed (Debian python3-torch): gloo not run; the targets below use the reference figures from the issue';
+    : 'python3 with torch not installed (Debian python3-torch): gloo not run, so every target below reads n/a';
   const glooRows: Row[] = [];
   for (const world of [2, 4]) {
     if (want('main')) {
@@ -446,73 +447,8 @@ async function main(): Promise<void> {
   }
   rows.push(...glooRows);
 
-  // Targets of the issue, beside what we measured.
-  const find = (
-    impl: Row['impl'],
-    world: number,
-    op: string,
-    bytes: number,
-    config = impl === 'gloo' ? 'gloo' : 'main',
-  ): Row | undefined =>
-    rows.find((r) => r.impl === impl && r.config === config && r.world === world && r.op === op && r.bytes === bytes);
-  const ref = {
-    bus64w2: find('gloo', 2, 'allreduce', 64 * MB)?.busbwGBs ?? 2.72,
-    t75w2: find('gloo', 2, 'allreduce', 7_500_000)?.medianMs ?? 5.0,
-    bus16w2: find('gloo', 2, 'allreduce', 16 * MB)?.busbwGBs ?? 2.28,
-    bus64w4: find('gloo', 4, 'allreduce', 64 * MB)?.busbwGBs ?? 1.8,
-  };
-  const m = (w: number, op: string, b: number): Row | undefined => find('yolo-comm', w, op, b);
-  const targets = [
-    {
-      figure: 'all-reduce busbw 64 MB, world 2 (GB/s)',
-      ours: m(2, 'allreduce', 64 * MB)?.busbwGBs,
-      gloo: ref.bus64w2,
-      target: `>= ${ref.bus64w2.toFixed(2)}`,
-      met: (m(2, 'allreduce', 64 * MB)?.busbwGBs ?? 0) >= ref.bus64w2,
-    },
-    {
-      figure: 'all-reduce 7.5 MB, world 2 (ms)',
-      ours: m(2, 'allreduce', 7_500_000)?.medianMs,
-      gloo: ref.t75w2,
-      target: `<= ${ref.t75w2.toFixed(2)}`,
-      met: (m(2, 'allreduce', 7_500_000)?.medianMs ?? Infinity) <= ref.t75w2,
-    },
-    {
-      figure: 'all-reduce busbw 16 MB, world 2 (GB/s)',
-      ours: m(2, 'allreduce', 16 * MB)?.busbwGBs,
-      gloo: ref.bus16w2,
-      target: `>= ${ref.bus16w2.toFixed(2)}`,
-      met: (m(2, 'allreduce', 16 * MB)?.busbwGBs ?? 0) >= ref.bus16w2,
-    },
-    {
-      figure: 'all-reduce busbw 64 MB, world 4 (GB/s)',
-      ours: m(4, 'allreduce', 64 * MB)?.busbwGBs,
-      gloo: ref.bus64w4,
-      target: `>= ${ref.bus64w4.toFixed(2)}`,
-      met: (m(4, 'allreduce', 64 * MB)?.busbwGBs ?? 0) >= ref.bus64w4,
-    },
-    {
-      figure: 'all-reduce 4 KB, world 2, median (ms)',
-      ours: m(2, 'allreduce', 4 * KB)?.medianMs,
-      gloo: find('gloo', 2, 'allreduce', 4 * KB)?.medianMs ?? 0.18,
-      target: '<= 0.15',
-      met: (m(2, 'allreduce', 4 * KB)?.medianMs ?? Infinity) <= 0.15,
-    },
-    {
-      figure: 'all-reduce 4 KB, world 2, p90 (ms)',
-      ours: m(2, 'allreduce', 4 * KB)?.p90Ms,
-      gloo: find('gloo', 2, 'allreduce', 4 * KB)?.p90Ms,
-      target: '<= 0.5',
-      met: (m(2, 'allreduce', 4 * KB)?.p90Ms ?? Infinity) <= 0.5,
-    },
-    {
-      figure: 'barrier, world 2, median (ms)',
-      ours: m(2, 'barrier', 0)?.medianMs,
-      gloo: find('gloo', 2, 'barrier', 0)?.medianMs ?? 0.041,
-      target: '<= 0.1',
-      met: (m(2, 'barrier', 0)?.medianMs ?? Infinity) <= 0.1,
-    },
-  ];
+  // Issue 16's targets, beside what we measured (targets.ts).
+  const targets = issueTargets(rows);
 
   const print = (s: string): void => void process.stdout.write(s + '\n');
   print(table(rows));
@@ -539,11 +475,8 @@ async function main(): Promise<void> {
   print(
     `load average at the start of this run: ${loadAtStart.map((x) => x.toFixed(1)).join(' ')} (on ${os.cpus().length} CPUs)`,
   );
-  print(`targets (${glooNote}):`);
-  for (const t of targets)
-    print(
-      `  ${t.met ? 'MET ' : 'MISS'} ${t.figure}: ours ${t.ours?.toFixed(3) ?? 'n/a'}, gloo ${t.gloo?.toFixed(3) ?? 'n/a'}${t.ours && t.gloo ? ` (ratio ${(t.ours / t.gloo).toFixed(2)})` : ''}, target ${t.target}`,
-    );
+  print(`targets of issue 16 (${glooNote}):`);
+  for (const line of targetLines(targets)) print(line);
 
   const result = {
     package: '@yolo-launch/comm',

@@ -25,6 +25,7 @@ NAPI_MODULE_INIT() {
       {"warpImage", NULL, warp_image, NULL, NULL, NULL, napi_enumerable, NULL},
       {"hsvApply", NULL, hsv_apply, NULL, NULL, NULL, napi_enumerable, NULL},
       {"flipLr", NULL, flip_lr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"resizeRgb", NULL, resize_rgb, NULL, NULL, NULL, napi_enumerable, NULL},
       {"jpegLibrary", NULL, NULL, NULL, NULL, jpeg_library(env), napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const out = path.join(here, 'build', 'yolo_data_native.node');
-const sources = ['addon.c', 'jpeg.c', 'warp.c', 'hsv.c'].map((f) => path.join(here, f));
+const sources = ['addon.c', 'jpeg.c', 'warp.c', 'hsv.c', 'resize.c'].map((f) => path.join(here, f));
 
 function skip(why) {
   console.log(`@yolo-launch/data native addon SKIPPED: ${why} (the JS/sharp path is used)`);

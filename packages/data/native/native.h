@@ -26,5 +26,6 @@ napi_value jpeg_library(napi_env env);
 napi_value warp_image(napi_env env, napi_callback_info info);
 napi_value hsv_apply(napi_env env, napi_callback_info info);
 napi_value flip_lr(napi_env env, napi_callback_info info);
+napi_value resize_rgb(napi_env env, napi_callback_info info);
 
 #endif

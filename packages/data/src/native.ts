@@ -1,6 +1,6 @@
 /**
  * The optional native addon (native/*.c, built by `npm run build`): libjpeg-turbo decode with
- * sharp's exact pixels, and the warp, HSV and flip kernels in C with the JS arithmetic. When it
+ * sharp's exact pixels, libvips' linear resize, and the warp, HSV and flip kernels in C with the JS arithmetic. When it
  * is missing (no compiler or libjpeg headers at build time), cannot load, or is turned off with
  * YOLO_LAUNCH_DATA_NATIVE=0, every caller runs the JS/sharp code, which gives the same bytes.
  */
@@ -34,6 +34,12 @@ export interface DataNative {
   ): void;
   hsvApply(data: Uint8Array, lutH: Uint8Array, lutS: Uint8Array, lutV: Uint8Array): void;
   flipLr(data: Uint8Array, width: number, height: number): void;
+  /**
+   * dst (dstW x dstH RGB) = libvips' bytes for `sharp(raw).resize(dstW, dstH, { fit: 'fill',
+   * kernel: 'linear' })` of src (native/resize.c); false, dst untouched, for the size pairs it
+   * does not match (then the caller runs sharp).
+   */
+  resizeRgb(src: Uint8Array, srcW: number, srcH: number, dst: Uint8Array, dstW: number, dstH: number): boolean;
   /** e.g. "libjpeg-turbo 2.1.5". */
   readonly jpegLibrary: string;
 }
@@ -60,6 +66,6 @@ export const dataNative: DataNative | null = loaded.addon;
 /** Which pixel path runs, in words (bench, doctor). */
 export function dataPathDescription(): string {
   return dataNative
-    ? `native addon (${dataNative.jpegLibrary} decode, C warp/HSV/flip)`
+    ? `native addon (${dataNative.jpegLibrary} decode, C resize/warp/HSV/flip)`
     : `JS/sharp (native addon unavailable: ${loaded.why})`;
 }

@@ -75,8 +75,10 @@ async function timeOurs(dataset: YoloDataset, c: Config): Promise<Timing> {
   });
   try {
     const order = [...Array(dataset.imFiles.length).keys()];
-    // warm-up: worker start, sharp init, first decodes
-    for await (const _ of loader.epoch(order.slice(0, Math.min(order.length, WARMUP_IMAGES)), 99)) void _;
+    // warm-up: worker start, sharp init, first decodes; its batch buffers are recycled like
+    // those of the epochs before it in a training run
+    for await (const b of loader.epoch(order.slice(0, Math.min(order.length, WARMUP_IMAGES)), 99))
+      if (recycle) loader.recycle(b);
     const c0 = process.cpuUsage(); // main + worker threads + libuv pool: the whole process
     const t0 = process.hrtime.bigint();
     let images = 0;

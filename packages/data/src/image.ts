@@ -173,6 +173,12 @@ export function blit(
 ): void {
   if (w <= 0 || h <= 0) return;
   const rowBytes = w * 3;
+  if (w === src.width && w === dst.width) {
+    // whole rows on both sides (a letterbox padded only above and below): one copy
+    const so = sy * rowBytes;
+    dst.data.set(src.data.subarray(so, so + h * rowBytes), dy * rowBytes);
+    return;
+  }
   for (let r = 0; r < h; r++) {
     const so = ((sy + r) * src.width + sx) * 3;
     const dof = ((dy + r) * dst.width + dx) * 3;

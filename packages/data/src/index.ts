@@ -8,6 +8,7 @@ export * from './label-cache.js';
 export * from './weights.js';
 export * from './dataset.js';
 export * from './image.js';
+export * from './canvas.js';
 export * from './hyp.js';
 export * from './boxes.js';
 export * from './letterbox.js';

@@ -4,7 +4,8 @@
  * float modulo); pixels come from sharp's bilinear resize plus a 114 border.
  */
 import { roundHalfEven, pyMod } from '@yolo-launch/core';
-import { newImage, resizeImage, blit, PAD_VALUE, type RgbImage } from './image.js';
+import { resizeImage, PAD_VALUE, type RgbImage } from './image.js';
+import { composeCanvas } from './canvas.js';
 
 export interface LetterboxOptions {
   /** Pad only to a multiple of stride (minimum rectangle). */
@@ -96,7 +97,7 @@ export async function letterbox(
       : img;
   if (g.top === 0 && g.bottom === 0 && g.left === 0 && g.right === 0 && !(into && into.length === resized.data.length))
     return { ...g, image: resized };
-  const out = newImage(g.outShape[1], g.outShape[0], opts.color ?? PAD_VALUE, into);
-  blit(out, g.left, g.top, resized, 0, 0, resized.width, resized.height);
+  const placed = { src: resized, sx: 0, sy: 0, dx: g.left, dy: g.top, w: resized.width, h: resized.height };
+  const out = composeCanvas(g.outShape[1], g.outShape[0], opts.color ?? PAD_VALUE, [placed], into);
   return { ...g, image: out };
 }

@@ -179,7 +179,8 @@ class WorkerPool {
   /** Gives a finished batch's image buffer to the worker that will build batch batchNo + n. */
   recycle(batch: LoadedBatch): void {
     const buffer = batch.images.buffer;
-    if (buffer instanceof SharedArrayBuffer || batch.images.byteLength !== buffer.byteLength) return;
+    // a batch built by BufferPool is a view of the start of its buffer, which it owns
+    if (buffer instanceof SharedArrayBuffer || batch.images.byteOffset !== 0) return;
     this.workers[batch.batchNo % this.workers.length]!.postMessage({ type: 'recycle', buffer } satisfies ToWorker, [
       buffer,
     ]);
@@ -309,7 +310,7 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
     epoch,
     recycle(batch: LoadedBatch): void {
       if (pool) pool.recycle(batch);
-      else if (batch.images.byteLength === batch.images.buffer.byteLength && batch.images.buffer instanceof ArrayBuffer)
+      else if (batch.images.byteOffset === 0 && batch.images.buffer instanceof ArrayBuffer)
         localBuffers.give(batch.images.buffer);
     },
     async cacheRam(indices: Iterable<number>): Promise<number> {

@@ -1,6 +1,7 @@
 /** load_mosaic: four images around a random centre on a 2s x 2s canvas, then random_perspective. */
 import type { Rng } from './rng.js';
-import { newImage, blit, PAD_VALUE, type RgbImage } from './image.js';
+import { PAD_VALUE, type RgbImage } from './image.js';
+import { composeCanvas, type Placement } from './canvas.js';
 import { xywhn2xyxy, concatRows, clipXyxyInPlace } from './boxes.js';
 import { randomPerspective } from './perspective.js';
 import type { AugmentHyp } from './hyp.js';
@@ -28,8 +29,7 @@ export async function loadMosaic(
   const xc = Math.trunc(rng.uniform(-border[1], 2 * s + border[1]));
   const indices = rng.shuffle([index, rng.randint(0, n - 1), rng.randint(0, n - 1), rng.randint(0, n - 1)]);
   const loaded = await Promise.all(indices.map((i) => store.load(i)));
-  if (!scratch || scratch.length !== 4 * s * s * 3) scratch = new Uint8Array(4 * s * s * 3);
-  const img4 = newImage(2 * s, 2 * s, PAD_VALUE, scratch);
+  const placements: Placement[] = [];
   const parts: Float32Array[] = [];
   loaded.forEach(({ image }, i) => {
     const w = image.width;
@@ -48,10 +48,12 @@ export async function loadMosaic(
       [x1a, y1a, x2a, y2a] = [xc, yc, Math.min(xc + w, s * 2), Math.min(s * 2, yc + h)];
       [x1b, y1b] = [0, 0];
     }
-    blit(img4, x1a, y1a, image, x1b, y1b, x2a - x1a, y2a - y1a);
+    placements.push({ src: image, sx: x1b, sy: y1b, dx: x1a, dy: y1a, w: x2a - x1a, h: y2a - y1a });
     const labels = store.dataset.labels[indices[i]!]!;
     if (labels.length) parts.push(xywhn2xyxy(labels, w, h, x1a - x1b, y1a - y1b));
   });
+  if (!scratch || scratch.length !== 4 * s * s * 3) scratch = new Uint8Array(4 * s * s * 3);
+  const img4 = composeCanvas(2 * s, 2 * s, PAD_VALUE, placements, scratch);
   const labels4 = concatRows(parts);
   clipXyxyInPlace(labels4, 0, 2 * s);
   const out = randomPerspective(img4, labels4, hyp, rng, border, into);

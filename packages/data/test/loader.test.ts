@@ -15,6 +15,7 @@ import {
   effectiveWorkers,
   type LoadedBatch,
   type YoloDataset,
+  BufferPool,
 } from '../src/index.js';
 
 let root = '';
@@ -283,4 +284,24 @@ test('closeMosaic: the epoch is built as with hyp mosaic 0 and mixup 0 (other au
     translate: 0,
   });
   assert.notDeepEqual(reference[0]!.images, plain[0]!.images, 'perspective, HSV and flips are kept');
+});
+
+test('BufferPool: a recycled buffer serves any batch that fits (the smallest that does), as a view of its start', () => {
+  const pool = new BufferPool(2);
+  const small = new ArrayBuffer(100);
+  const large = new ArrayBuffer(300);
+  pool.give(large);
+  pool.give(small);
+  const a = pool.take(80);
+  assert.equal(a.buffer, small, 'the smallest buffer that fits');
+  assert.deepEqual([a.byteOffset, a.length], [0, 80]);
+  const b = pool.take(200);
+  assert.equal(b.buffer, large);
+  assert.notEqual(pool.take(50).buffer, small, 'taken buffers leave the pool');
+  pool.give(new ArrayBuffer(10));
+  pool.give(new ArrayBuffer(20));
+  pool.give(new ArrayBuffer(30));
+  assert.equal(pool.take(25).buffer.byteLength, 30);
+  assert.equal(pool.take(15).buffer.byteLength, 20, 'the largest two were kept');
+  assert.equal(pool.take(5).buffer.byteLength, 5, 'nothing left: a new array');
 });

@@ -14,7 +14,13 @@ import {
   type WireCompression,
 } from '@yolo-launch/comm';
 import { tf } from '@yolo-launch/backend';
-import { DEFAULT_BUCKET_CAP_MB, DEFAULT_FIRST_BUCKET_CAP_MB, planBuckets, type Bucket } from './buckets.js';
+import {
+  DEFAULT_BUCKET_CAP_MB,
+  DEFAULT_FIRST_BUCKET_CAP_MB,
+  DEFAULT_LAST_BUCKET_CAP_MB,
+  planBuckets,
+  type Bucket,
+} from './buckets.js';
 import { GRADIENT_REDUCE_OP, ddpLossScale } from './convention.js';
 import { broadcastVariables, verifyReplicas } from './replicas.js';
 import { syncBuffers, type BufferSyncPolicy } from './buffers.js';
@@ -28,6 +34,12 @@ export interface DistributedDataParallelOptions {
   bucketCapMb?: number;
   /** Size of the first bucket (the last layers) in MiB; default 1, as torch DDP. */
   firstBucketCapMb?: number;
+  /**
+   * Size of the last bucket (the first layers, whose gradients come last) in MiB; default 1/16
+   * (64 KiB, comm's latency-bound small all-reduce): with beginOverlappedReduction only this
+   * bucket's all-reduce is left after the backward. 0: no such bucket (torch's plan).
+   */
+  lastBucketCapMb?: number;
   /** Debug: after every optimizer step, check that all ranks hold bit-identical params. */
   checkReplicasEveryStep?: boolean;
   /** Rank whose parameters every rank starts from; default 0. */
@@ -111,6 +123,9 @@ export class DistributedDataParallel {
     this.buckets = planBuckets(params, {
       capBytes: (options.bucketCapMb ?? DEFAULT_BUCKET_CAP_MB) * mib,
       firstCapBytes: (options.firstBucketCapMb ?? DEFAULT_FIRST_BUCKET_CAP_MB) * mib,
+      ...(options.lastBucketCapMb === 0
+        ? {}
+        : { lastCapBytes: (options.lastBucketCapMb ?? DEFAULT_LAST_BUCKET_CAP_MB) * mib }),
     });
     const backend = tf.getBackend();
     this.transfer = options.transfer ?? (backend === 'cpu' || backend === 'wasm' ? 'host' : 'device');
@@ -141,7 +156,7 @@ export class DistributedDataParallel {
       if (odd >= 0) {
         throw new Error(
           `rank ${odd} planned different gradient buckets than rank 0 (${plans[odd]} vs ${plans[0]} elements): ` +
-            'pass the same bucketCapMb / firstBucketCapMb / gradCompression on every rank',
+            'pass the same bucketCapMb / firstBucketCapMb / lastBucketCapMb / gradCompression on every rank',
         );
       }
     }

@@ -4,6 +4,7 @@ export {
   planBuckets,
   DEFAULT_BUCKET_CAP_MB,
   DEFAULT_FIRST_BUCKET_CAP_MB,
+  DEFAULT_LAST_BUCKET_CAP_MB,
   type Bucket,
   type BucketEntry,
   type BucketOptions,

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { planBuckets } from '../src/index.js';
+import {
+  planBuckets,
+  DEFAULT_BUCKET_CAP_MB,
+  DEFAULT_FIRST_BUCKET_CAP_MB,
+  DEFAULT_LAST_BUCKET_CAP_MB,
+} from '../src/index.js';
+import { yolov5Shapes } from './bench/yolov5-shapes.js';
 
 const MiB = 1024 * 1024;
 
@@ -71,4 +77,48 @@ test('YOLOv5s-sized gradient (29 MB) makes a 1 MiB first bucket and ~25 MiB buck
     buckets.map((b) => (b.size * 4) / MiB),
     [1, 25, 3],
   );
+});
+
+test('the last bucket holds the first parameters that fit lastCapBytes (capped by firstCapBytes)', () => {
+  const params = [
+    { name: 'p0', shape: [100] },
+    { name: 'p1', shape: [100] },
+    { name: 'p2', shape: [1000] },
+    { name: 'p3', shape: [1000] },
+  ];
+  const names = (caps: { lastCapBytes?: number; firstCapBytes?: number }) =>
+    planBuckets(params, { capBytes: 1e6, firstCapBytes: caps.firstCapBytes ?? 1e6, ...caps }).map((b) =>
+      b.entries.map((e) => e.name),
+    );
+  // p0 + p1 (200 floats: 800 bytes) fit 1000 bytes, p2 does not
+  assert.deepEqual(names({ lastCapBytes: 1000 }), [
+    ['p3', 'p2'],
+    ['p1', 'p0'],
+  ]);
+  assert.deepEqual(names({}), [['p3', 'p2', 'p1', 'p0']]);
+  // the first parameter alone is over the cap: no separate last bucket
+  assert.deepEqual(names({ lastCapBytes: 100 }), [['p3', 'p2', 'p1', 'p0']]);
+  // never larger than the first bucket's cap
+  assert.deepEqual(names({ lastCapBytes: 1e6, firstCapBytes: 500 }), [['p3'], ['p2', 'p1'], ['p0']]);
+  // everything fits: one bucket
+  assert.deepEqual(names({ lastCapBytes: 1e6 }), [['p3', 'p2', 'p1', 'p0']]);
+  assert.throws(() => planBuckets(params, { capBytes: 10, firstCapBytes: 10, lastCapBytes: -1 }), /positive/);
+});
+
+test("YOLOv5n's default plan: 1 MiB for the last layers, the rest, and the first layers within 64 KiB", () => {
+  const buckets = planBuckets(yolov5Shapes('n'), {
+    capBytes: DEFAULT_BUCKET_CAP_MB * MiB,
+    firstCapBytes: DEFAULT_FIRST_BUCKET_CAP_MB * MiB,
+    lastCapBytes: DEFAULT_LAST_BUCKET_CAP_MB * MiB,
+  });
+  assert.equal(buckets.length, 3);
+  assert.ok(buckets[0]!.size * 4 <= MiB);
+  const last = buckets[2]!;
+  assert.ok(last.size * 4 <= 64 * 1024, `last bucket ${last.size * 4} B`);
+  // the first layers, and all of them up to where the bucket ends
+  assert.deepEqual(
+    last.entries.map((e) => e.index).sort((a, b) => a - b),
+    last.entries.map((_, i) => i),
+  );
+  assert.ok(last.entries.some((e) => e.name === 'model.0.conv.weight'));
 });

@@ -287,3 +287,74 @@ test('no tensor leaks across reduce, noSync accumulation, step and the replica c
   await round();
   assert.equal(tf.memory().numTensors, before);
 });
+
+/** `pg` with every allReduce's element count recorded when it is issued. */
+function countingAllReduces(pg: ProcessGroup): { pg: ProcessGroup; issued: number[] } {
+  const issued: number[] = [];
+  const wrapped = new Proxy(pg, {
+    get(target, key) {
+      if (key === 'allReduce')
+        return (buf: Float32Array, options?: Parameters<ProcessGroup['allReduce']>[1]) => {
+          issued.push(buf.length);
+          return target.allReduce(buf, options);
+        };
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { pg: wrapped, issued };
+}
+
+test('overlapped reduction: each bucket is issued as soon as it is complete, in plan order; only the last (first layers) waits for the end', async () => {
+  const { groups } = createFakeWorld(2);
+  const counted = groups.map(countingAllReduces);
+  const B = 1 / 2 ** 20; // one byte in MiB
+  const id = uid++;
+  const outs = await onAllRanks(
+    counted.map((c) => c.pg),
+    async (pg) => {
+      const { issued } = counted[pg.rank]!;
+      const vs = [8, 64, 64, 8].map((n, i) => tf.variable(tf.zeros([n]), true, `ov${id}-${pg.rank}/p${i}`));
+      // buckets [p3], [p2], [p1], [p0]: the last one holds the first parameter (32 B <= 64 B)
+      const ddp = await DistributedDataParallel.create(pg, vs, {
+        bucketCapMb: 256 * B,
+        firstBucketCapMb: 256 * B,
+        lastBucketCapMb: 64 * B,
+      });
+      const plan = ddp.buckets.map((b) => b.entries.map((e) => e.index));
+      const grads = vs.map((v, i) => tf.fill(v.shape, (pg.rank + 1) * (i + 1)));
+      const counts: number[][] = [];
+      const values: number[][][] = [];
+      // as a backward hands them over (last layer first), then p1 before p2 (p1's bucket must wait)
+      for (const order of [
+        [3, 2, 1],
+        [3, 1, 2],
+      ]) {
+        const hook = ddp.beginOverlappedReduction()!;
+        const start = issued.length;
+        const seen: number[] = [];
+        for (const i of order) {
+          hook(vs[i]!.name, grads[i]!);
+          seen.push(issued.length - start);
+        }
+        const reduced = (await ddp.reduceGradients({ [vs[0]!.name]: grads[0]! }))!; // p0 at the end
+        seen.push(issued.length - start);
+        counts.push(seen);
+        values.push(vs.map((v) => [...new Set(reduced[v.name]!.dataSync())]));
+        tf.dispose(Object.values(reduced));
+      }
+      tf.dispose([...grads, ...vs]);
+      return { plan, counts, values, issued: [...issued] };
+    },
+  );
+  for (const o of outs) {
+    assert.deepEqual(o.plan, [[3], [2], [1], [0]]);
+    assert.deepEqual(o.counts, [
+      [1, 2, 3, 4],
+      [1, 1, 3, 4],
+    ]);
+    assert.deepEqual(o.issued, [8, 64, 64, 8, 8, 64, 64, 8]);
+    // mean over ranks of (rank + 1)(i + 1): 1.5 (i + 1)
+    for (const v of o.values) assert.deepEqual(v, [[1.5], [3], [4.5], [6]]);
+  }
+});

@@ -157,6 +157,14 @@ export interface Timings {
   /** --distill: the teacher's forward (part of compute). */
   teacher: number;
   allReduce: number;
+  /**
+   * Part of allReduce: on optimizer steps, the wait for all-reduces still in flight after the
+   * backward (ddp's lastTimings.allReduceWait: what the overlap did not hide, incl. waiting
+   * for the slower rank).
+   */
+  allReduceWait: number;
+  /** Optimizer steps taken (all-reduces of the gradients). */
+  optimizerSteps: number;
   optimizer: number;
   validation: number;
   epochs: number;

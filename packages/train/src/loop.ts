@@ -132,13 +132,16 @@ function recordEpochEnd(ctx: TrainContext, epoch: number, trainMs: number, timin
     tensors: memory.numTensors,
     tensor_bytes: memory.numBytes,
     // Where the epoch's time went, in ms (this rank): the training iterations split into
-    // waiting for data, forward+backward, gradient all-reduce (incl. accumulation), optimizer+EMA.
+    // waiting for data, forward+backward, gradient all-reduce (incl. accumulation; of which the
+    // wait after the backward on optimizer steps), optimizer+EMA.
     timing: {
       train: trainMs,
       data: timings.data - before.data,
       compute: timings.compute - before.compute,
       teacher: timings.teacher - before.teacher,
       all_reduce: timings.allReduce - before.allReduce,
+      all_reduce_wait: timings.allReduceWait - before.allReduceWait,
+      optimizer_steps: timings.optimizerSteps - before.optimizerSteps,
       optimizer: timings.optimizer - before.optimizer,
       validation: timings.validation - before.validation,
       images: timings.images - before.images,
@@ -159,7 +162,18 @@ function writeTimings(ctx: TrainContext, timings: Timings, epochsRun: number, st
 
 /** The run's time split (seconds per stage, epochs and images counted), all zero at the start. */
 function zeroTimings(): Timings {
-  return { data: 0, compute: 0, teacher: 0, allReduce: 0, optimizer: 0, validation: 0, epochs: 0, images: 0 };
+  return {
+    data: 0,
+    compute: 0,
+    teacher: 0,
+    allReduce: 0,
+    allReduceWait: 0,
+    optimizerSteps: 0,
+    optimizer: 0,
+    validation: 0,
+    epochs: 0,
+    images: 0,
+  };
 }
 
 export async function trainLoop(ctx: TrainContext): Promise<TrainResult> {

@@ -125,6 +125,8 @@ async function optimizerStep(
   tf.dispose(Object.values(grads));
   const reducedAt = performance.now();
   timings.allReduce += reducedAt - startedAt;
+  timings.allReduceWait += ddp.lastTimings?.allReduceWait ?? 0;
+  timings.optimizerSteps++;
   const host = state.params.map((p) => {
     const g = reduced[p.variable.name];
     return g ? Float32Array.from(g.dataSync() as Float32Array) : new Float32Array(p.data.length);

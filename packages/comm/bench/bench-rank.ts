@@ -2,6 +2,7 @@
 // with a barrier, each rank times its own all-reduce, and rank 0 reports the maximum over
 // ranks per iteration (the time the slowest rank saw), as the gloo reference figures do.
 import { initProcessGroup, sharedFloat32Array, type WireCompression } from '../src/index.js';
+import { describeDelta, sampleProc, type ProcSample } from './proc-sample.js';
 
 interface Plan {
   sizes: number[]; // bytes
@@ -22,6 +23,9 @@ function itersFor(bytes: number): number {
   return 10;
 }
 
+/** BENCH_THREADS=1: per size, where this rank's CPU went (threads, page faults, switches). */
+const threadReport = Boolean(process.env.BENCH_THREADS);
+
 async function main(): Promise<void> {
   const pg = await initProcessGroup({ log: false });
   const out: Record<string, number[]> = {};
@@ -32,8 +36,12 @@ async function main(): Promise<void> {
     const iters = plan.iters ?? itersFor(bytes);
     const times: number[] = [];
     let cpu0 = process.cpuUsage();
+    let proc0: ProcSample | undefined;
     for (let i = 0; i < 3 + iters; i++) {
-      if (i === 3) cpu0 = process.cpuUsage();
+      if (i === 3) {
+        cpu0 = process.cpuUsage();
+        if (threadReport) proc0 = sampleProc();
+      }
       await pg.barrier();
       const t0 = process.hrtime.bigint();
       await pg.allReduce(buf, { compression: plan.compression });
@@ -44,6 +52,7 @@ async function main(): Promise<void> {
     const cpu = process.cpuUsage(cpu0);
     // CPU time of this whole process (all threads) per all-reduce: robust on a busy machine.
     out[`cpu:${bytes}`] = [(cpu.user + cpu.system) / 1e3 / iters];
+    if (proc0) process.stderr.write(`rank ${pg.rank} ${bytes} B: ${describeDelta(proc0, sampleProc(), iters)}\n`);
   }
   // barrier latency
   const bt: number[] = [];
@@ -65,15 +74,6 @@ async function main(): Promise<void> {
     if (i >= 3) st.push(dt);
   }
   out['allreduceSync:4096'] = st;
-  if (process.env.BENCH_THREADS) {
-    // Per-thread CPU (user, system ticks) of this process: where the time goes.
-    const fs = await import('node:fs');
-    const rows = fs.readdirSync('/proc/self/task').map((t) => {
-      const stat = fs.readFileSync(`/proc/self/task/${t}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return `${fs.readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim()}:${t} user ${stat[11]} sys ${stat[12]}`;
-    });
-    process.stderr.write(`rank ${pg.rank} threads: ${rows.join(' | ')}\n`);
-  }
   const all = await pg.allGatherObject(out);
   if (pg.rank === 0) {
     const maxed: Record<string, number[]> = {};

@@ -3,7 +3,8 @@
 // ipc, segment size), the raw ZeroMQ PUSH/PULL ceiling, and gloo side by side when a python3
 // with torch is installed. Prints a table and writes <repo>/bench-results/comm.json.
 //
-// Options: --quick (fewer configurations), --only=<name,...>.
+// Options: --quick (fewer configurations), --only=<name,...>, --sizes=<16MB,256MB,...> and
+// --worlds=<2,4> (the main and gloo rows: one size or world for a targeted measurement).
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,10 +19,7 @@ const pkgRoot = path.resolve(here, '../..');
 const repoRoot = path.resolve(pkgRoot, '../..');
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
-const only = args
-  .find((a) => a.startsWith('--only='))
-  ?.slice(7)
-  .split(',');
+const only = listOption('only');
 /** --baseline=<another build's dist/bench/bench-rank.js>: a 'before' row set in the same run. */
 const baseline = args.find((a) => a.startsWith('--baseline='))?.slice(11);
 
@@ -29,6 +27,30 @@ const KB = 1024;
 const MB = 1024 * 1024;
 const SIZES = [4 * KB, 64 * KB, 1 * MB, 7_500_000, 16 * MB, 64 * MB, 256 * MB];
 const fmtBytes = (b: number): string => (b === 7_500_000 ? '7.5 MB' : b >= MB ? `${b / MB} MB` : `${b / KB} KB`);
+
+/** The values of a `--name=a,b` option, or undefined when it is absent. */
+function listOption(name: string): string[] | undefined {
+  return args
+    .find((a) => a.startsWith(`--${name}=`))
+    ?.slice(name.length + 3)
+    .split(',');
+}
+
+/** --sizes=16MB,256MB: sizes of the table, as the table writes them (without the space). */
+function sizesOption(): number[] | undefined {
+  const labels = listOption('sizes');
+  if (!labels) return undefined;
+  return labels.map((label) => {
+    const bytes = SIZES.find((b) => fmtBytes(b).replace(' ', '') === label);
+    if (bytes === undefined)
+      throw new Error(
+        `--sizes: unknown size ${label}; use ${SIZES.map((b) => fmtBytes(b).replace(' ', '')).join(',')}`,
+      );
+    return bytes;
+  });
+}
+
+const worlds = (listOption('worlds') ?? ['2', '4']).map(Number);
 
 interface Row {
   config: string;
@@ -373,14 +395,14 @@ async function main(): Promise<void> {
   const loadAtStart = os.loadavg();
   const rows: Row[] = [];
   const log = (s: string): void => void process.stderr.write(s + '\n');
-  const sizes = quick ? [4 * KB, 1 * MB, 7_500_000, 16 * MB, 64 * MB] : SIZES;
+  const sizes = sizesOption() ?? (quick ? [4 * KB, 1 * MB, 7_500_000, 16 * MB, 64 * MB] : SIZES);
   // gloo runs right after ours at each world size, so both see the same machine.
   const python = want('gloo') ? torchPython() : null;
   let glooNote = python
     ? 'gloo measured in this run, right after ours at each world size'
     : 'python3 with torch not installed (Debian python3-torch): gloo not run, so every target below reads n/a';
   const glooRows: Row[] = [];
-  for (const world of [2, 4]) {
+  for (const world of worlds) {
     if (want('main')) {
       log(`main: world ${world}`);
       rows.push(...(await ours('main', world, sizes)));

@@ -20,12 +20,16 @@ import { copyBytes } from './copy.js';
 export class OwnerScratch {
   private buf: Buffer = Buffer.alloc(0);
 
-  /** Copies data[from, to) to byte `at` of the scratch and returns that region as a Buffer. */
-  copy(data: Float32Array, from: number, to: number, at: number): Buffer {
+  /**
+   * Copies data[from, to) to byte `at` of the scratch and returns that region as a Buffer.
+   * `chunkBytes`: the whole chunk the owner sends, so that the scratch is allocated (and its
+   * pages faulted in) once per size, not doubled segment by segment.
+   */
+  copy(data: Float32Array, from: number, to: number, at: number, chunkBytes: number): Buffer {
     const bytes = (to - from) * 4;
     if (this.buf.length < at + bytes) {
       // The old buffer may still be queued in zeromq; it stays alive until it is sent.
-      this.buf = Buffer.allocUnsafeSlow(Math.max(at + bytes, 2 * this.buf.length));
+      this.buf = Buffer.allocUnsafeSlow(Math.max(at + bytes, chunkBytes));
     }
     const region = this.buf.subarray(at, at + bytes);
     copyBytes(data.subarray(from, to), region, 0);

@@ -387,7 +387,7 @@ export class Ring {
           // it leaves from the owner scratch, so the caller may reuse `data` once we return.
           this.send(
             hdr(Kind.AllGatherPhase, 0, k, (b - a) * 4, (o - a) * 4),
-            this.ownerScratch.copy(data, o, e, (o - a) * 4),
+            this.ownerScratch.copy(data, o, e, (o - a) * 4, (b - a) * 4),
           );
         } else {
           // A partial sum: its chunk's final value comes back to us in the all-gather phase.

@@ -21,7 +21,7 @@
  * | YOLO_LAUNCH_THREADS       | CPU thread budget: max(1, floor(cores / LOCAL_WORLD_SIZE))     |
  * | OMP_NUM_THREADS           | the same budget unless the user set it                         |
  * | TF_NUM_INTRAOP_THREADS    | the same budget unless the user set it (tfjs-node reads it)    |
- * | MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_ | glibc malloc settings for comm's receive buffers (comm's ALLOCATOR_ENV) unless set |
+ * | MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, MALLOC_ARENA_MAX | glibc malloc settings for comm's receive buffers (comm's ALLOCATOR_ENV) unless set |
  */
 import os from 'node:os';
 import { ALLOCATOR_ENV } from '@yolo-launch/comm';

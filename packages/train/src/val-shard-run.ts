@@ -56,7 +56,10 @@ export async function runShard(
       opts.onImage?.({ path: batch.paths[si]!, det: record.det, shape: batch.shapes[si]!.orig });
     }
     part.batches.push({ batch: k, images, loss: items });
+    // the forward copied the pixels into a tensor: the loader may reuse the buffer, except
+    // for the plotted batches, whose pixels the plot reads later
     if (plotThis) plots.push(...plotValBatch(inputs, batch, k, predRows));
+    else inputs.loader.recycle?.(batch);
   }
   await Promise.all(plots);
   return part;

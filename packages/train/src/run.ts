@@ -17,7 +17,7 @@ import { prepare } from './prepare.js';
 import { registerTileGradient } from './tile-grad.js';
 import { runOnce } from './single-run.js';
 import { runEvolve } from './evolve-run.js';
-import { processTrainEnv, type TrainEnv } from './train-env.js';
+import { afterDeviceRequest, processTrainEnv, type TrainEnv } from './train-env.js';
 
 export type { TrainCallbacks, TrainResult } from './context.js';
 
@@ -65,11 +65,12 @@ export async function train(
   const { options, distEnv } = checked;
   const log = new TrainLog(distEnv.rank, { jsonConsole: env.logJson });
   await initBackend({ backend: options.backend as 'auto' | 'tensorflow' | 'wasm' | 'cpu', device: options.device });
+  const runEnv = options.device ? afterDeviceRequest(env) : env;
   registerTileGradient();
   const backend = tf.getBackend();
   const processGroup = await openProcessGroup(distEnv);
   try {
-    const run = { ...checked, processGroup, log, backend, callbacks, env };
+    const run = { ...checked, processGroup, log, backend, callbacks, env: runEnv };
     return options.evolve !== undefined ? await runEvolve(run, options.evolve) : await runOnce(run);
   } finally {
     log.flush();

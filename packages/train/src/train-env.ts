@@ -197,6 +197,16 @@ export function processTrainEnv(): TrainEnv {
   return readTrainEnv(process.env);
 }
 
+/**
+ * The switches once `--device` has been applied: in a single process, backend's device request
+ * sets CUDA_VISIBLE_DEVICES (`--device 1` → `1`) after the switches were first read, and
+ * AutoBatch must measure the GPU TensorFlow will use, not GPU 0. `processEnv`: where the
+ * request wrote (process.env in a run; tests pass their own).
+ */
+export function afterDeviceRequest(env: TrainEnv, processEnv: NodeJS.ProcessEnv = process.env): TrainEnv {
+  return { ...env, visibleGpu: readEnvSwitch('visibleGpu', processEnv) };
+}
+
 /** The switch table as packages/train/README.md shows it (the test compares the two). */
 export function trainEnvMarkdown(): string {
   const shown = (s: EnvSwitch<unknown>): string => (s.shown.startsWith('(') ? s.shown : `\`${s.shown}\``);

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readTrainEnv, TRAIN_ENV, trainEnvMarkdown, type TrainEnv } from '../src/train-env.js';
+import { applyDeviceRequest, parseDeviceRequest } from '@yolo-launch/backend';
+import { afterDeviceRequest, readTrainEnv, TRAIN_ENV, trainEnvMarkdown, type TrainEnv } from '../src/train-env.js';
 import { UsageError } from '../src/options.js';
 
 /** packages/train (this file runs as dist/test/train-env.test.js). */
@@ -93,4 +94,17 @@ test('the train bin refuses a bad switch before any work: exit 2, the variable n
   } finally {
     fs.rmSync(project, { recursive: true, force: true });
   }
+});
+
+test("AutoBatch's GPU follows --device in a single process, and the user's own CUDA_VISIBLE_DEVICES wins", () => {
+  // a single process (no launcher): --device 1 makes TensorFlow see GPU 1, so AutoBatch must measure GPU 1
+  const single: Record<string, string | undefined> = {};
+  const before = readTrainEnv(single);
+  applyDeviceRequest(parseDeviceRequest('1'), single);
+  assert.equal(before.visibleGpu, '0');
+  assert.equal(afterDeviceRequest(before, single).visibleGpu, '1');
+  // the user's list is left as given (as YOLOv5's select_device leaves it), and so is the GPU measured
+  const userSet: Record<string, string | undefined> = { CUDA_VISIBLE_DEVICES: '2,3' };
+  applyDeviceRequest(parseDeviceRequest('1'), userSet);
+  assert.equal(afterDeviceRequest(readTrainEnv(userSet), userSet).visibleGpu, '2');
 });

@@ -60,3 +60,8 @@ export function sharedJpegs(sets: string[]): string[] {
   }
   return out.sort();
 }
+
+/** A test's skip reason when `sharedJpegs(sets)` found nothing, else false. */
+export function noSharedJpegs(files: readonly string[], sets: readonly string[]): string | false {
+  return files.length ? false : `no ${sets.join('/')} images under ${sharedDir}/datasets`;
+}

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { sharedDir, sharedJpegs } from './helpers.js';
+import { noSharedJpegs, sharedJpegs } from './helpers.js';
 import {
   Rng,
   SHARP_DECODE_OPTIONS,
@@ -85,7 +85,7 @@ function loaderShrink(w0: number, h0: number, w: number, h: number): number {
 }
 
 const files = sharedJpegs(['coco128', 'shapes']);
-const noImages = files.length ? false : `no coco128/shapes images under ${sharedDir}/datasets`;
+const noImages = noSharedJpegs(files, ['coco128', 'shapes']);
 
 test(
   "native resize = sharp's on coco128 and shapes at load_image's sizes (640, 320), full and DCT-scaled decodes",

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import sharp from 'sharp';
-import { sharedDir, sharedJpegs } from './helpers.js';
+import { noSharedJpegs, sharedJpegs } from './helpers.js';
 import { loadImageHashes, hashesWithoutAddon } from './native-hashes.js';
 import {
   Rng,
@@ -122,7 +122,7 @@ test('native HSV = JS HSV on every 24-bit colour, and flipLr = JS', { skip }, ()
 });
 
 const jpegs = sharedJpegs(['coco128', 'shapes']);
-const noJpegs = jpegs.length ? false : `no coco128/shapes images under ${sharedDir}/datasets`;
+const noJpegs = noSharedJpegs(jpegs, ['coco128', 'shapes']);
 
 test(
   'native JPEG decode = sharp, every coco128 and shapes JPEG at 1/1 and 1/2 (shapes also 1/4, 1/8)',

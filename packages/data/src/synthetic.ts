@@ -123,6 +123,91 @@ function overlap(a: number[], b: number[]): number {
   return small > 0 ? (iw * ih) / small : 0;
 }
 
+type Box = [number, number, number, number];
+type Point = [number, number];
+
+/** An object's box with its width and height as drawn (x2 - x1 can differ from bw in the last bit). */
+interface Placement {
+  box: Box;
+  bw: number;
+  bh: number;
+}
+
+/** A candidate object box: size 15-50% of the short side, aspect ratio e^±0.6, inside the image. */
+function randomBox(rng: Rng, w: number, h: number): Placement {
+  const size = rng.uniform(0.15, 0.5) * Math.min(w, h);
+  const ar = Math.exp(rng.uniform(-0.6, 0.6)); // width / height
+  const bw = Math.min(w - 2, size * Math.sqrt(ar));
+  const bh = Math.min(h - 2, size / Math.sqrt(ar));
+  const x1 = rng.uniform(1, w - 1 - bw);
+  const y1 = rng.uniform(1, h - 1 - bh);
+  return { box: [x1, y1, x1 + bw, y1 + bh], bw, bh };
+}
+
+/** The class's base colour jittered by ±25 per channel. */
+function jitteredColor(rng: Rng, cls: number): [number, number, number] {
+  const base = CLASS_COLORS[cls]!;
+  return [
+    clamp255(base[0] + rng.uniform(-25, 25)),
+    clamp255(base[1] + rng.uniform(-25, 25)),
+    clamp255(base[2] + rng.uniform(-25, 25)),
+  ];
+}
+
+/** The ellipse inscribed in the box. */
+function ellipseInside({ box, bw, bh }: Placement): Inside {
+  const cx = (box[0] + box[2]) / 2;
+  const cy = (box[1] + box[3]) / 2;
+  const rx = bw / 2;
+  const ry = bh / 2;
+  return (x, y) => ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1;
+}
+
+/** Apex on one edge, base on the opposite edge: the box is the triangle's extent. */
+function triangleCorners({ box, bw, bh }: Placement, t: number, orient: number): [Point, Point, Point] {
+  if (orient === 0)
+    return [
+      [box[0] + t * bw, box[1]],
+      [box[0], box[3]],
+      [box[2], box[3]],
+    ];
+  if (orient === 1)
+    return [
+      [box[0] + t * bw, box[3]],
+      [box[0], box[1]],
+      [box[2], box[1]],
+    ];
+  if (orient === 2)
+    return [
+      [box[0], box[1] + t * bh],
+      [box[2], box[1]],
+      [box[2], box[3]],
+    ];
+  return [
+    [box[2], box[1] + t * bh],
+    [box[0], box[1]],
+    [box[0], box[3]],
+  ];
+}
+
+function triangleInside(placed: Placement, rng: Rng): Inside {
+  const t = rng.uniform(0.15, 0.85);
+  const orient = rng.randint(0, 3);
+  const [a, b, c] = triangleCorners(placed, t, orient);
+  const edge = (u: Point, v: Point, x: number, y: number): number =>
+    (v[0] - u[0]) * (y - u[1]) - (v[1] - u[1]) * (x - u[0]);
+  const sign = Math.sign(edge(a, b, c[0], c[1]));
+  return (x, y) => sign * edge(a, b, x, y) >= 0 && sign * edge(b, c, x, y) >= 0 && sign * edge(c, a, x, y) >= 0;
+}
+
+/** The class's shape filling the box: rectangle, ellipse or triangle (which draws from rng). */
+function shapeInside(cls: number, placed: Placement, rng: Rng): Inside {
+  const box = placed.box;
+  if (cls === 0) return (x, y) => x >= box[0] && x < box[2] && y >= box[1] && y < box[3];
+  if (cls === 1) return ellipseInside(placed);
+  return triangleInside(placed, rng);
+}
+
 /** Renders synthetic image number `index` of a split; pure function of (seed, split, index, options). */
 export function renderSyntheticImage(
   seed: number,
@@ -140,68 +225,12 @@ export function renderSyntheticImage(
   const n = rng.randint(1, opts.maxObjects);
   for (let k = 0, tries = 0; k < n && tries < 50; tries++) {
     const cls = rng.randint(0, SYNTHETIC_CLASSES.length - 1);
-    const size = rng.uniform(0.15, 0.5) * Math.min(w, h);
-    const ar = Math.exp(rng.uniform(-0.6, 0.6)); // width / height
-    const bw = Math.min(w - 2, size * Math.sqrt(ar));
-    const bh = Math.min(h - 2, size / Math.sqrt(ar));
-    const x1 = rng.uniform(1, w - 1 - bw);
-    const y1 = rng.uniform(1, h - 1 - bh);
-    const box: [number, number, number, number] = [x1, y1, x1 + bw, y1 + bh];
+    const placed = randomBox(rng, w, h);
+    const box = placed.box;
     if (objects.some((o) => overlap(o.box, box) > 0.25)) continue;
-    const base = CLASS_COLORS[cls]!;
-    const color: [number, number, number] = [
-      clamp255(base[0] + rng.uniform(-25, 25)),
-      clamp255(base[1] + rng.uniform(-25, 25)),
-      clamp255(base[2] + rng.uniform(-25, 25)),
-    ];
-    let inside: Inside;
-    let drawnBox = box;
-    if (cls === 0) {
-      inside = (x, y) => x >= box[0] && x < box[2] && y >= box[1] && y < box[3];
-    } else if (cls === 1) {
-      const cx = (box[0] + box[2]) / 2;
-      const cy = (box[1] + box[3]) / 2;
-      const rx = bw / 2;
-      const ry = bh / 2;
-      inside = (x, y) => ((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2 <= 1;
-    } else {
-      // apex on one edge, base on the opposite edge: the box is the triangle's extent
-      const t = rng.uniform(0.15, 0.85);
-      const orient = rng.randint(0, 3);
-      let p: Array<[number, number]>;
-      if (orient === 0)
-        p = [
-          [box[0] + t * bw, box[1]],
-          [box[0], box[3]],
-          [box[2], box[3]],
-        ];
-      else if (orient === 1)
-        p = [
-          [box[0] + t * bw, box[3]],
-          [box[0], box[1]],
-          [box[2], box[1]],
-        ];
-      else if (orient === 2)
-        p = [
-          [box[0], box[1] + t * bh],
-          [box[2], box[1]],
-          [box[2], box[3]],
-        ];
-      else
-        p = [
-          [box[2], box[1] + t * bh],
-          [box[0], box[1]],
-          [box[0], box[3]],
-        ];
-      const [a, b, c] = p as [[number, number], [number, number], [number, number]];
-      const edge = (u: [number, number], v: [number, number], x: number, y: number): number =>
-        (v[0] - u[0]) * (y - u[1]) - (v[1] - u[1]) * (x - u[0]);
-      const sign = Math.sign(edge(a, b, c[0], c[1]));
-      inside = (x, y) => sign * edge(a, b, x, y) >= 0 && sign * edge(b, c, x, y) >= 0 && sign * edge(c, a, x, y) >= 0;
-      drawnBox = box;
-    }
-    fillShape(image, drawnBox, inside, color);
-    objects.push({ cls, box: drawnBox, color });
+    const color = jitteredColor(rng, cls);
+    fillShape(image, box, shapeInside(cls, placed, rng), color);
+    objects.push({ cls, box, color });
     k++;
   }
   return { image, objects };

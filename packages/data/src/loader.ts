@@ -202,23 +202,114 @@ class WorkerPool {
   }
 }
 
-export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoader> {
+function validateOptions(opts: DataLoaderOptions): void {
   if (!(opts.batchSize >= 1)) throw new Error(`batchSize must be >= 1, got ${opts.batchSize}`);
   if (opts.quad && opts.batchSize % 4 !== 0)
     throw new Error(`--quad needs a batch size that is a multiple of 4, got ${opts.batchSize}`);
-  const rect = opts.rect ?? false;
-  const dataset = rect ? reorder(opts.dataset, rectOrder(opts.dataset.shapes)) : opts.dataset;
-  const hyp = augmentHypFrom(opts.hyp as Record<string, unknown> | undefined);
-  const stride = opts.stride ?? 32;
-  const pad = opts.pad ?? (opts.augment ? 0.0 : 0.5);
-  const config: PipelineConfig = {
+}
+
+function pipelineConfig(opts: DataLoaderOptions, rect: boolean): PipelineConfig {
+  return {
     augment: opts.augment,
-    hyp,
+    hyp: augmentHypFrom(opts.hyp as Record<string, unknown> | undefined),
     mosaic: opts.augment && !rect,
     quad: opts.quad ?? false,
     seed: opts.seed ?? 0,
     rank: opts.rank ?? 0,
   };
+}
+
+/** How one epoch's batches are cut and shaped. */
+interface BatchPlan {
+  dataset: YoloDataset;
+  batchSize: number;
+  imgsz: number;
+  /** --rect: per-batch shapes with this stride and padding. */
+  rect: boolean;
+  stride: number;
+  pad: number;
+}
+
+/**
+ * The jobs of one epoch: consecutive slices of `indices`, each sample with its occurrence
+ * number in this epoch (its randomness depends on it); job ids continue from `ids.next`.
+ */
+function epochJobs(
+  plan: BatchPlan,
+  indices: readonly number[],
+  epochNo: number,
+  closeMosaic: boolean,
+  ids: { next: number },
+): BatchJob[] {
+  const { dataset, batchSize } = plan;
+  const seen = new Map<number, number>();
+  const jobs: BatchJob[] = [];
+  for (let b = 0; b * batchSize < indices.length; b++) {
+    const items: Array<[number, number]> = indices.slice(b * batchSize, (b + 1) * batchSize).map((i) => {
+      if (!Number.isInteger(i) || i < 0 || i >= dataset.imFiles.length)
+        throw new Error(`sample index ${i} out of range 0..${dataset.imFiles.length - 1}`);
+      const occ = seen.get(i) ?? 0;
+      seen.set(i, occ + 1);
+      return [i, occ];
+    });
+    const shape = plan.rect
+      ? rectBatchShape(
+          items.map(([i]) => dataset.shapes[i]!),
+          plan.imgsz,
+          plan.stride,
+          plan.pad,
+        )
+      : null;
+    jobs.push({ id: ids.next++, epoch: epochNo, batchNo: b, items, shape, closeMosaic });
+  }
+  return jobs;
+}
+
+/**
+ * Runs the jobs with up to `prefetch` in flight and yields their batches in order. A consumer
+ * that stops early leaves batches in flight: the pool is told to drop them.
+ */
+async function* inOrder(
+  jobs: BatchJob[],
+  run: (job: BatchJob) => Promise<LoadedBatch>,
+  prefetch: number,
+  pool: WorkerPool | null,
+): AsyncGenerator<LoadedBatch> {
+  const inflight: Array<Promise<LoadedBatch>> = [];
+  let dispatched = 0;
+  const fill = (): void => {
+    while (dispatched < jobs.length && inflight.length < prefetch) {
+      const p = run(jobs[dispatched++]!);
+      p.catch(() => {}); // observed when awaited; avoid unhandled rejections of abandoned batches
+      inflight.push(p);
+    }
+  };
+  try {
+    fill();
+    while (inflight.length) {
+      const batch = await inflight.shift()!;
+      fill();
+      yield batch;
+    }
+  } finally {
+    // consumer stopped early: results of batches still in flight are dropped
+    if (pool) for (let k = dispatched - inflight.length; k < dispatched; k++) pool.forget(jobs[k]!.id);
+  }
+}
+
+export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoader> {
+  validateOptions(opts);
+  const rect = opts.rect ?? false;
+  const dataset = rect ? reorder(opts.dataset, rectOrder(opts.dataset.shapes)) : opts.dataset;
+  const plan: BatchPlan = {
+    dataset,
+    batchSize: opts.batchSize,
+    imgsz: opts.imgsz,
+    rect,
+    stride: opts.stride ?? 32,
+    pad: opts.pad ?? (opts.augment ? 0.0 : 0.5),
+  };
+  const config = pipelineConfig(opts, rect);
   const nWorkers = effectiveWorkers(Math.max(0, Math.floor(opts.workers ?? 0)), {
     batchSize: opts.batchSize,
     localWorldSize: opts.localWorldSize ?? readWorkerEnv().localWorldSize,
@@ -246,58 +337,9 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
       : null;
   const prefetch = Math.max(1, opts.prefetch ?? Math.max(2, 2 * nWorkers));
   const localBuffers = new BufferPool(); // workers: 0
-  let nextId = 0;
-
-  async function* epoch(
-    indices: readonly number[],
-    epochNo: number,
-    augment: EpochAugment = {},
-  ): AsyncGenerator<LoadedBatch> {
-    // carried by every job, so a worker never builds a batch with another epoch's setting
-    const closeMosaic = augment.closeMosaic ?? false;
-    const seen = new Map<number, number>();
-    const jobs: BatchJob[] = [];
-    for (let b = 0; b * opts.batchSize < indices.length; b++) {
-      const items: Array<[number, number]> = indices.slice(b * opts.batchSize, (b + 1) * opts.batchSize).map((i) => {
-        if (!Number.isInteger(i) || i < 0 || i >= dataset.imFiles.length)
-          throw new Error(`sample index ${i} out of range 0..${dataset.imFiles.length - 1}`);
-        const occ = seen.get(i) ?? 0;
-        seen.set(i, occ + 1);
-        return [i, occ];
-      });
-      const shape = rect
-        ? rectBatchShape(
-            items.map(([i]) => dataset.shapes[i]!),
-            opts.imgsz,
-            stride,
-            pad,
-          )
-        : null;
-      jobs.push({ id: nextId++, epoch: epochNo, batchNo: b, items, shape, closeMosaic });
-    }
-    const run = (job: BatchJob): Promise<LoadedBatch> =>
-      pool ? pool.run(job) : runBatchJob(store, config, job, localBuffers);
-    const inflight: Array<Promise<LoadedBatch>> = [];
-    let dispatched = 0;
-    const fill = (): void => {
-      while (dispatched < jobs.length && inflight.length < prefetch) {
-        const p = run(jobs[dispatched++]!);
-        p.catch(() => {}); // observed when awaited; avoid unhandled rejections of abandoned batches
-        inflight.push(p);
-      }
-    };
-    try {
-      fill();
-      while (inflight.length) {
-        const batch = await inflight.shift()!;
-        fill();
-        yield batch;
-      }
-    } finally {
-      // consumer stopped early: results of batches still in flight are dropped
-      if (pool) for (let k = dispatched - inflight.length; k < dispatched; k++) pool.forget(jobs[k]!.id);
-    }
-  }
+  const ids = { next: 0 };
+  const run = (job: BatchJob): Promise<LoadedBatch> =>
+    pool ? pool.run(job) : runBatchJob(store, config, job, localBuffers);
 
   return {
     dataset,
@@ -307,7 +349,12 @@ export async function createDataLoader(opts: DataLoaderOptions): Promise<DataLoa
     ramCache: ramCache
       ? { bytes: ramCache.bytes, nodeFile: ramCache.node?.file ?? null, builtHere: ramCache.node?.built ?? true }
       : null,
-    epoch,
+    // a generator: the jobs are made (and a bad index throws) at the first next(), not at the call
+    async *epoch(indices: readonly number[], epochNo: number, augment: EpochAugment = {}): AsyncGenerator<LoadedBatch> {
+      // carried by every job, so a worker never builds a batch with another epoch's setting
+      const closeMosaic = augment.closeMosaic ?? false;
+      yield* inOrder(epochJobs(plan, indices, epochNo, closeMosaic, ids), run, prefetch, pool);
+    },
     recycle(batch: LoadedBatch): void {
       if (pool) pool.recycle(batch);
       else if (batch.images.byteOffset === 0 && batch.images.buffer instanceof ArrayBuffer)

@@ -24,12 +24,36 @@ export interface SharedImage {
 }
 
 /**
- * Disk cache file for an image: same folder and stem, suffix .rgb.npy (RGB, full size, EXIF
- * applied; YOLOv5's <stem>.npy holds BGR, hence another name).
+ * Version of the --cache disk pixels, part of the file name: raise it whenever decoding gives
+ * other bytes, so that files of an older version are never read (and a new one is written).
+ * 1: the unversioned <stem>.rgb.npy, decoded with embedded ICC profiles applied; 2: profiles
+ * ignored, as cv2.imread does (session 5), which changes the pixels of photos with a profile.
+ * The version cannot go into the .npy header: np.load refuses keys other than descr,
+ * fortran_order and shape.
+ */
+export const DISK_CACHE_VERSION = 2;
+
+function stem(imFile: string): string {
+  const dot = imFile.lastIndexOf('.');
+  return dot > imFile.lastIndexOf('/') ? imFile.slice(0, dot) : imFile;
+}
+
+/** The cache file name suffix of a version: version 1 had none. */
+function versionSuffix(version: number): string {
+  return version === 1 ? '.rgb.npy' : `.rgb.v${version}.npy`;
+}
+
+/**
+ * Disk cache file for an image: same folder and stem, suffix .rgb.v<DISK_CACHE_VERSION>.npy
+ * (RGB, full size, EXIF applied; YOLOv5's <stem>.npy holds BGR, hence another name).
  */
 export function diskCachePath(imFile: string): string {
-  const dot = imFile.lastIndexOf('.');
-  return (dot > imFile.lastIndexOf('/') ? imFile.slice(0, dot) : imFile) + '.rgb.npy';
+  return stem(imFile) + versionSuffix(DISK_CACHE_VERSION);
+}
+
+/** Where files of older versions of an image's disk cache would be (beside it; never read). */
+export function staleDiskCachePaths(imFile: string): string[] {
+  return Array.from({ length: DISK_CACHE_VERSION - 1 }, (_, k) => stem(imFile) + versionSuffix(k + 1));
 }
 
 /** Where an image's disk cache is (beside it, or in the cache folder: cache-dir.ts), or null. */
@@ -139,22 +163,30 @@ export class ImageStore {
   }
 }
 
+/** Whether an older version's cache file of the image is there (beside it or in the cache folder). */
+function hasStaleDiskCache(imFile: string): boolean {
+  return staleDiskCachePaths(imFile).some((f) => cacheReadPath('images', f) !== null);
+}
+
 /**
- * --cache disk: writes each image's decoded pixels to <stem>.rgb.npy beside it, skipping
+ * --cache disk: writes each image's decoded pixels to diskCachePath(image) beside it, skipping
  * files already there. Call it on local rank 0 inside rankZeroFirst (once per node); the
- * writes are atomic, so a reader never sees half a file.
+ * writes are atomic, so a reader never sees half a file. Files of an older DISK_CACHE_VERSION
+ * are left alone (an older yolo-launch may still read them) and counted in `stale`.
  */
 export async function cacheImagesToDisk(
   dataset: YoloDataset,
   opts: { concurrency?: number; log?: (s: string) => void } = {},
-): Promise<{ written: number; existing: number; bytes: number }> {
+): Promise<{ written: number; existing: number; stale: number; bytes: number }> {
   let written = 0;
   let existing = 0;
+  let stale = 0;
   let bytes = 0;
   let next = 0;
   const run = async (): Promise<void> => {
     while (next < dataset.imFiles.length) {
       const file = dataset.imFiles[next++]!;
+      if (hasStaleDiskCache(file)) stale++;
       const found = diskCacheReadPath(file);
       if (found) {
         existing++;
@@ -178,6 +210,11 @@ export async function cacheImagesToDisk(
     }
   };
   await Promise.all(Array.from({ length: opts.concurrency ?? 4 }, run));
-  opts.log?.(`Caching images to disk: ${written} written, ${existing} already cached, ${(bytes / 1e9).toFixed(2)} GB`);
-  return { written, existing, bytes };
+  opts.log?.(
+    `Caching images to disk: ${written} written, ${existing} already cached, ${(bytes / 1e9).toFixed(2)} GB` +
+      (stale
+        ? ` (${stale} images also have a cache file of an older version, not used: delete their *.rgb.npy files, which hold other pixels)`
+        : ''),
+  );
+  return { written, existing, stale, bytes };
 }

@@ -64,8 +64,14 @@ test('yolov5n with --distill-feat adapters to yolov5s: buckets in the order the 
   // the old order (adapters registered first) breaks both: what this test guards against
   const old = defaultPlan([...adapters.variables, ...modelVars]);
   const oldLast = old[old.length - 1]!;
-  assert.ok(oldLast.entries.some((e) => adapterNames.has(e.name)), 'old plan: an adapter in the last bucket');
-  assert.ok(!layer0.every((n) => oldLast.entries.some((e) => e.name === n)), 'old plan: layer 0 not in the last bucket');
+  assert.ok(
+    oldLast.entries.some((e) => adapterNames.has(e.name)),
+    'old plan: an adapter in the last bucket',
+  );
+  assert.ok(
+    !layer0.every((n) => oldLast.entries.some((e) => e.name === n)),
+    'old plan: layer 0 not in the last bucket',
+  );
   adapters.dispose();
   model.dispose();
 });

@@ -8,7 +8,9 @@
 // backward ms, the wait after the backward (ddp's lastTimings.allReduceWait), step ms and the
 // process's CPU ms. At the end: CPU ms per thread name (/proc/self/task) and whether tfjs-wasm
 // runs threads. Rank 0 writes every rank's records to BENCH_OVERLAP_OUT. BENCH_LAST_BUCKET_MB
-// sets ddp's lastBucketCapMb (0: no small last bucket, torch's plan).
+// sets ddp's lastBucketCapMb (0: no small last bucket, torch's plan). BENCH_DISTILL_FEAT=new|old:
+// the --distill-feat loss and adapters, registered in the trainer's order or the old one
+// (bench/overlap-distill.ts).
 
 import * as fs from 'node:fs';
 import { initBackend, tf } from '@yolo-launch/backend';
@@ -16,6 +18,7 @@ import { initProcessGroup, type ProcessGroup } from '@yolo-launch/comm';
 import { DistributedDataParallel } from '@yolo-launch/ddp';
 import { ComputeLoss, createModel, lossAndGradients, modelYamlPath, Rng } from '@yolo-launch/yolo';
 import { LocalProcessGroup } from '../src/dist.js';
+import { distillBench, distillOrder } from './overlap-distill.js';
 
 export type OverlapMode = 'overlap' | 'plain' | 'single';
 
@@ -100,14 +103,17 @@ async function main(): Promise<void> {
   await initBackend({ backend: 'wasm' });
   const pg: ProcessGroup = world > 1 ? await initProcessGroup() : new LocalProcessGroup();
   const model = createModel(modelYamlPath(cfg) ?? cfg, { seed: 0 });
-  const loss = ComputeLoss.forModel(model, HYP);
+  const detection = ComputeLoss.forModel(model, HYP);
+  const images = tf.randomUniform([batch, imgsz, imgsz, 3], 0, 1, 'float32', 7 + pg.rank) as tf.Tensor4D;
+  const order = distillOrder(process.env.BENCH_DISTILL_FEAT);
+  const distill = order ? distillBench(model, detection, images, order) : null;
+  const loss = distill?.loss ?? detection;
   const lastBucket = process.env.BENCH_LAST_BUCKET_MB; // 0: torch's plan, to compare
   const ddp = await DistributedDataParallel.create(
     pg,
-    model.trainableParameters().map((p) => p.variable),
+    distill?.variables ?? model.trainableParameters().map((p) => p.variable),
     lastBucket ? { lastBucketCapMb: Number(lastBucket) } : {},
   );
-  const images = tf.randomUniform([batch, imgsz, imgsz, 3], 0, 1, 'float32', 7 + pg.rank) as tf.Tensor4D;
   const targets = syntheticTargets(batch);
   const modes: OverlapMode[] = world > 1 ? ['overlap', 'plain'] : ['single'];
   const warmup = modes.length; // the first step of each mode allocates and compiles: not recorded
@@ -122,7 +128,9 @@ async function main(): Promise<void> {
     const hook = mode === 'overlap' ? ddp.beginOverlappedReduction() : null;
     const r = lossAndGradients(model, loss, images, targets, {
       recompute: true,
-      onGradient: hook ? (variable, grad) => hook(variable.name, grad) : undefined,
+      onGradient: hook
+        ? (variable, grad) => (distill && !distill.handOver(variable) ? undefined : hook(variable.name, grad))
+        : undefined,
     });
     const t1 = performance.now();
     const grads: tf.NamedTensorMap = Object.fromEntries(r.grads.map((g) => [g.variable.name, g.grad]));
@@ -154,6 +162,7 @@ async function main(): Promise<void> {
   const reports = await pg.allGatherObject(report);
   if (pg.rank === 0) fs.writeFileSync(process.env.BENCH_OVERLAP_OUT!, JSON.stringify(reports));
   images.dispose();
+  distill?.dispose();
   await pg.destroy();
 }
 

@@ -15,8 +15,9 @@
 //   on the machine (its helper threads get the idle second core) and against 1 rank pinned to
 //   one core (taskset -c 0; BENCH_PIN=0 skips it), where each rank has one core on both sides;
 // - CPU ms per step (process: main thread, comm's engine, ZeroMQ, V8) and CPU per thread.
-// BENCH_ONE_RANK=0 skips the 1-rank runs (overlap figures only). Writes
-// bench-results/train-overlap.json.
+// BENCH_ONE_RANK=0 skips the 1-rank runs (overlap figures only). BENCH_DISTILL_FEAT=new|old
+// trains with the --distill-feat loss and adapters (bench/overlap-distill.ts). Writes
+// bench-results/train-overlap.json (train-overlap-distill-<order>.json with BENCH_DISTILL_FEAT).
 
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -174,6 +175,7 @@ function measure(): Measured {
 
 const setup = {
   cfg: process.env.BENCH_CFG ?? 'yolov5n',
+  distillFeat: process.env.BENCH_DISTILL_FEAT || null,
   imgsz: Number(process.env.BENCH_IMGSZ ?? 160),
   batchPerRank: Number(process.env.BENCH_BATCH ?? 8),
 };
@@ -225,7 +227,7 @@ function tableLines(m: Measured, fig: Figures): string[] {
   const eff = (e: { overlap: number; plain: number }) =>
     `${e.overlap.toFixed(3)} with overlap, ${e.plain.toFixed(3)} without`;
   return [
-    `overlap bench: ${setup.cfg} imgsz ${setup.imgsz}, ${setup.batchPerRank} images per rank, recomputing backward, wasm ` +
+    `overlap bench: ${setup.cfg}${setup.distillFeat ? ` --distill-feat (${setup.distillFeat} order)` : ''} imgsz ${setup.imgsz}, ${setup.batchPerRank} images per rank, recomputing backward, wasm ` +
       `(threads in wasm: ${first.wasmThreads ? 'yes' : 'no'}), buckets ${first.buckets.map((b) => (b / 1024).toFixed(0) + ' KiB').join(' / ')}, ` +
       `${rounds} rounds, ${os.availableParallelism()} cores, load average ${m.loadBefore.toFixed(1)} -> ${os.loadavg()[0]!.toFixed(1)}, ${m.seconds.toFixed(0)} s`,
     '| run | steps | step ms (slower rank) | backward ms | visible wait ms (last rank) | rank 0 wait ms | CPU ms / step / rank | of which main thread | efficiency vs 1 rank |',
@@ -255,7 +257,8 @@ function main(): void {
   const m = measure();
   const fig = figures(m);
   process.stdout.write(tableLines(m, fig).join('\n') + '\n');
-  const file = path.join(REPO, 'bench-results', 'train-overlap.json');
+  const name = setup.distillFeat ? `train-overlap-distill-${setup.distillFeat}.json` : 'train-overlap.json';
+  const file = path.join(REPO, 'bench-results', name);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const json = {
     ...setup,

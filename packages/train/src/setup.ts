@@ -26,6 +26,7 @@ import type { TrainOptions } from './options.js';
 import type { YoloModel } from '@yolo-launch/yolo';
 import { scaledLossGains } from './loss-gains.js';
 import { Distiller } from './distill/distiller.js';
+import { ddpParameters } from './ddp-params.js';
 
 /** nbs accumulation: weight decay scaled by batch·accumulate/64, and the optimizer with it. */
 function createOptimizer(
@@ -54,7 +55,10 @@ async function wrapInDdp(
 ): Promise<DistributedDataParallel> {
   const ddp = await DistributedDataParallel.create(
     run.processGroup,
-    [...extraVariables, ...state.params.map((q) => q.variable)],
+    ddpParameters(
+      state.params.map((q) => q.variable),
+      extraVariables,
+    ),
     {
       buffers: model.buffers().map((b) => b.variable),
       ...(options.grad_compression !== 'none' ? { gradCompression: options.grad_compression } : {}),
@@ -96,7 +100,7 @@ export async function setupTraining(run: PreparedRun): Promise<TrainContext> {
   const { options, batchPerRank } = await settleBatchSize(run, { model, state, nc, imgsz, gridStride, saveDir });
 
   const { decayedHyp, optimizer } = createOptimizer(run, options, state);
-  // --distill-feat's adapters train too: reduced with the model's gradients
+  // --distill-feat's adapters train too: reduced with the model's gradients, in the order they are ready (ddp-params.ts)
   const ddp = await wrapInDdp(run, options, model, state, distill?.variables ?? []);
 
   const { trainLoader, valLoader } = await createLoaders(run, splits, decayedHyp, { imgsz, gridStride, batchPerRank });

@@ -1,7 +1,8 @@
 // The student's loss under --distill on tiny models (two Detect levels, teacher wider than the
 // student, so --distill-feat needs adapters): how the terms add up, zero terms against itself,
 // the same gradients on the layer-recompute and the one-tape backward (adapters included),
-// a frozen teacher, and the teacher file's checks.
+// the adapters' gradients handed to DDP's hook with Detect's, a frozen teacher, and the
+// teacher file's checks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -137,6 +138,26 @@ test('recompute and one-tape backward give the same gradients, adapters included
   }
   const teacherAfter = new ModelState(distiller.teacher).checkpointTensors();
   teacherBefore.forEach((t, k) => assert.deepEqual(teacherAfter[k]!.data, t.data, `teacher ${t.name} unchanged`));
+  [student, distiller, images].forEach((x) => x.dispose());
+});
+
+test("the recomputing backward hands the adapters' gradients to the hook with Detect's, before any layer's", async () => {
+  const { student, distiller, loss, images } = await setUp(true);
+  distiller.runTeacher(images, 0);
+  const order: string[] = [];
+  const r = yolo.lossAndGradients(student, loss, images, TARGETS, {
+    recompute: true,
+    onGradient: (variable) => order.push(variable.name),
+  });
+  distiller.endStep();
+  tf.dispose(r.grads.map((g) => g.grad));
+  const layerOf = new Map(student.trainableParameters().map((p) => [p.variable.name, Number(p.name.split('.')[1])]));
+  const adapterNames = distiller.adapters!.variables.map((v) => v.name);
+  assert.deepEqual(new Set(order), new Set(r.grads.map((g) => g.variable.name)), 'every gradient handed over once');
+  assert.equal(order.length, r.grads.length);
+  const firstLayerGrad = order.findIndex((n) => layerOf.has(n) && layerOf.get(n) !== 2); // 2: Detect
+  for (const name of adapterNames)
+    assert.ok(order.indexOf(name) < firstLayerGrad, `${name} handed over before the layers' (${order.join(', ')})`);
   [student, distiller, images].forEach((x) => x.dispose());
 });
 

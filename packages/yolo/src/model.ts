@@ -264,7 +264,8 @@ export class YoloModel {
    * statistics (an injected MomentsFn is called again there).
    * `onGradient` sees each parameter's gradient the moment it exists, last layer first (for
    * DDP to start all-reducing while earlier layers are still differentiated); it must not
-   * dispose it.
+   * dispose it. `extraVariables` (the loss's own, e.g. distillation adapters) get theirs from
+   * the loss's backward, right after Detect's and before any layer's.
    * @returns the loss and gradients (keyed by YOLOv5 name) of every trainable parameter
    */
   forwardBackward(
@@ -313,7 +314,12 @@ export class YoloModel {
       grads.set(v.name, hg[detIn.length + k]!);
       onGradient?.(v.variable, hg[detIn.length + k]!);
     });
-    extraVariables.forEach((v, k) => grads.set(v.name, hg[detIn.length + detVars.length + k]!));
+    // the loss's own variables are done here too, before any layer's backward: handed over now
+    // (after Detect's), so that DDP can reduce them with Detect's instead of after the backward
+    extraVariables.forEach((v, k) => {
+      grads.set(v.name, hg[detIn.length + detVars.length + k]!);
+      onGradient?.(v, hg[detIn.length + detVars.length + k]!);
+    });
     detSrc.forEach((j, k) => (j >= lowest ? addGrad(j, hg[k]!) : hg[k]!.dispose()));
     // layers, last to first
     for (let i = L - 1; i >= 0; i--) {

@@ -29,7 +29,7 @@ export interface LossAndGradientsOptions {
    * false uses one tf.variableGrads over the whole step (fastest when it fits in memory).
    */
   recompute?: boolean;
-  /** With recompute: each gradient as soon as it exists, last layer first (model.forwardBackward). */
+  /** With recompute: each gradient as soon as it exists, last layer first, the loss's extraVariables right after Detect's (model.forwardBackward). */
   onGradient?: GradientHook;
 }
 

@@ -55,7 +55,12 @@ async function main(): Promise<void> {
     configDigest: process.env.TEST_DIGEST ?? 'same',
     log: process.env.TEST_QUIET ? false : undefined,
   });
-  const out: Record<string, unknown> = { rank: pg.rank, worldSize: pg.worldSize, transport: pg.info.transport };
+  const out: Record<string, unknown> = {
+    rank: pg.rank,
+    worldSize: pg.worldSize,
+    transport: pg.info.transport,
+    plane: pg.info.nativePlane === null ? 'ts' : 'native',
+  };
   try {
     switch (scenario) {
       case 'basic': {

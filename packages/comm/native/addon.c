@@ -80,14 +80,14 @@ static int get_option(napi_env env, napi_value obj, const char *name, int64_t *o
 /* ---- create, bind, connect ---- */
 
 static int read_options(napi_env env, napi_value obj, plane_options *o, char *lib, size_t lib_len) {
-  int64_t v[12];
-  static const char *const names[] = {"rank",          "worldSize",       "session",
-                                      "segmentBytes",  "minSegmentBytes", "smallAllReduceMaxBytes",
-                                      "highWaterMark", "socketBufferBytes", "maxMessageBytes",
-                                      "timeoutMs"};
-  for (int i = 0; i < 10; i++)
+  int64_t v[9];
+  static const char *const names[] = {"rank",          "worldSize",         "segmentBytes",
+                                      "minSegmentBytes", "smallAllReduceMaxBytes", "highWaterMark",
+                                      "socketBufferBytes", "maxMessageBytes", "timeoutMs"};
+  for (int i = 0; i < 9; i++)
     if (!get_option(env, obj, names[i], &v[i])) return 0;
-  *o = (plane_options){(int)v[0], (int)v[1], (uint32_t)v[2], v[3], v[4], v[5], (int)v[6], (int)v[7], v[8], v[9]};
+  /* the session comes with start() */
+  *o = (plane_options){(int)v[0], (int)v[1], 0, v[2], v[3], v[4], (int)v[5], (int)v[6], v[7], v[8]};
   napi_value path;
   size_t len;
   if (napi_get_named_property(env, obj, "zmqLibrary", &path) != napi_ok ||
@@ -284,16 +284,22 @@ static napi_status make_tsfn(napi_env env, napi_value fn, plane *p, napi_threads
   return s;
 }
 
+/* start(id, session, onFrame, onFailure): the session number is known only after the
+ * rendezvous, which needs the PULL socket's address first (create + bind). */
 static napi_value start(napi_env env, napi_callback_info info) {
-  ARGS(3);
+  ARGS(4);
   plane *p = open_plane(env, argv[0]);
   if (!p) return NULL;
   if (p->thread_started) return throw_error(env, E_INVALID, -1, "start() was already called");
+  int64_t session;
+  if (!get_int64(env, argv[1], &session) || session < 0 || session > UINT32_MAX)
+    return throw_error(env, E_INVALID, -1, "start(id, session, onFrame, onFailure): session must be a uint32");
+  p->o.session = (uint32_t)session;
   napi_value promise;
-  if (make_tsfn(env, argv[1], p, call_on_frame, 0, &p->on_frame) != napi_ok ||
-      make_tsfn(env, argv[2], p, call_on_failure, 0, &p->on_failure) != napi_ok ||
+  if (make_tsfn(env, argv[2], p, call_on_frame, 0, &p->on_frame) != napi_ok ||
+      make_tsfn(env, argv[3], p, call_on_failure, 0, &p->on_failure) != napi_ok ||
       make_tsfn(env, NULL, p, call_on_start, 1, &p->on_start) != napi_ok)
-    return throw_error(env, E_INVALID, -1, "start(id, onFrame, onFailure): two functions expected");
+    return throw_error(env, E_INVALID, -1, "start(id, session, onFrame, onFailure): two functions expected");
   napi_create_promise(env, &p->start_deferred, &promise);
   if (pthread_create(&p->thread, NULL, plane_thread, p) != 0)
     return throw_error(env, E_INVALID, -1, "cannot start the plane thread");
@@ -330,8 +336,10 @@ void op_complete_locked(plane *p, op *o, const plane_error *e) {
     pthread_cond_broadcast(&o->cond);
     return;
   }
-  napi_call_threadsafe_function(o->tsfn, o, napi_tsfn_nonblocking);
-  napi_release_threadsafe_function(o->tsfn, napi_tsfn_release);
+  /* call_on_op may run (and free o) before the call returns: keep the handle. */
+  napi_threadsafe_function tsfn = o->tsfn;
+  napi_call_threadsafe_function(tsfn, o, napi_tsfn_nonblocking);
+  napi_release_threadsafe_function(tsfn, napi_tsfn_release);
 }
 
 /* Queues `o` as Ring.begin would start it; 0 with `e` set when it is refused at once. */
@@ -390,8 +398,9 @@ static napi_value run_async(napi_env env, plane *p, op *o, napi_value data) {
   make_tsfn(env, NULL, (plane *)p, call_on_op, 1, &o->tsfn);
   if (!enqueue(p, o, &e)) {
     o->error = e;
-    napi_call_threadsafe_function(o->tsfn, o, napi_tsfn_nonblocking);
-    napi_release_threadsafe_function(o->tsfn, napi_tsfn_release);
+    napi_threadsafe_function tsfn = o->tsfn; /* o may be freed once the call is queued */
+    napi_call_threadsafe_function(tsfn, o, napi_tsfn_nonblocking);
+    napi_release_threadsafe_function(tsfn, napi_tsfn_release);
   }
   return promise;
 }
@@ -496,8 +505,8 @@ static napi_value send_(napi_env env, napi_callback_info info) {
 }
 
 static err_code parse_code(const char *s) {
-  static const char *const names[] = {"", "MISMATCH", "PEER_DEAD", "TIMEOUT", "DESTROYED", "INVALID"};
-  for (int c = E_MISMATCH; c <= E_INVALID; c++)
+  static const char *const names[] = {"", "MISMATCH", "PEER_DEAD", "TIMEOUT", "DESTROYED", "INVALID", "RENDEZVOUS"};
+  for (int c = E_MISMATCH; c <= E_RENDEZVOUS; c++)
     if (!strcmp(s, names[c])) return c;
   return E_NONE;
 }

@@ -28,7 +28,7 @@ int64_t now_ms(void) {
 }
 
 const char *err_code_name(err_code code) {
-  static const char *const names[] = {"", "MISMATCH", "PEER_DEAD", "TIMEOUT", "DESTROYED", "INVALID"};
+  static const char *const names[] = {"", "MISMATCH", "PEER_DEAD", "TIMEOUT", "DESTROYED", "INVALID", "RENDEZVOUS"};
   return names[code];
 }
 

@@ -14,7 +14,7 @@
 enum { KIND_HELLO = 0, KIND_RS = 1, KIND_AG = 2, KIND_GATHER = 4, KIND_SMALL = 6 };
 
 /* Closed set of error codes (NativeErrorCode in src/native.ts). */
-typedef enum { E_NONE = 0, E_MISMATCH, E_PEER_DEAD, E_TIMEOUT, E_DESTROYED, E_INVALID } err_code;
+typedef enum { E_NONE = 0, E_MISMATCH, E_PEER_DEAD, E_TIMEOUT, E_DESTROYED, E_INVALID, E_RENDEZVOUS } err_code;
 
 typedef struct plane_error {
   err_code code;

@@ -9,14 +9,11 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-// zeromq.js loads libzmq (inside its addon.node); the plane binds to that very copy.
-import 'zeromq';
+import type { CommErrorCode } from './errors.js';
 
 export interface NativePlaneOptions {
   rank: number;
   worldSize: number;
-  /** Header word 0, as the Ring's session. */
-  session: number;
   segmentBytes: number;
   minSegmentBytes: number;
   smallAllReduceMaxBytes: number;
@@ -32,7 +29,8 @@ export interface NativePlaneOptions {
   zmqLibrary: string;
 }
 
-export type NativeErrorCode = 'MISMATCH' | 'PEER_DEAD' | 'TIMEOUT' | 'DESTROYED' | 'INVALID';
+/** CommErrorCode: the addon passes the engine's codes through fail(). */
+export type NativeErrorCode = CommErrorCode;
 
 /** Rejections and throws of the addon: Errors with these two extra properties. */
 export interface NativeError extends Error {
@@ -61,6 +59,8 @@ export interface CommNative {
    */
   start(
     id: number,
+    /** Header word 0, as the Ring's session (known after the rendezvous). */
+    session: number,
     onFrame: (header: Buffer, payload: Buffer) => void,
     onFailure: (error: NativeError) => void,
   ): Promise<void>;
@@ -126,7 +126,12 @@ export function zeromqLibraryPath(): string {
   }
   const root = path.resolve(path.dirname(require.resolve('zeromq')), '..');
   const dir = path.join(root, 'build', process.platform, process.arch, 'node');
-  const glibc = fs.existsSync(dir) ? fs.readdirSync(dir).filter((d) => d.startsWith('glibc-')).sort() : [];
+  const glibc = fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((d) => d.startsWith('glibc-'))
+        .sort()
+    : [];
   const abi = path.join(dir, process.versions.modules, 'addon.node');
   return fs.existsSync(abi) || glibc.length === 0 ? abi : path.join(dir, glibc[glibc.length - 1]!, 'addon.node');
 }

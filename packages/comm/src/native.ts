@@ -126,7 +126,12 @@ export function zeromqLibraryPath(): string {
   }
   const root = path.resolve(path.dirname(require.resolve('zeromq')), '..');
   const dir = path.join(root, 'build', process.platform, process.arch, 'node');
-  const glibc = fs.existsSync(dir) ? fs.readdirSync(dir).filter((d) => d.startsWith('glibc-')).sort() : [];
+  const glibc = fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((d) => d.startsWith('glibc-'))
+        .sort()
+    : [];
   const abi = path.join(dir, process.versions.modules, 'addon.node');
   return fs.existsSync(abi) || glibc.length === 0 ? abi : path.join(dir, glibc[glibc.length - 1]!, 'addon.node');
 }

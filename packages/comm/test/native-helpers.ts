@@ -3,10 +3,20 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { commNative, zeromqLibraryPath, type CommNative, type NativeError, type NativePlaneOptions } from '../src/native.js';
+import {
+  commNative,
+  zeromqLibraryPath,
+  type CommNative,
+  type NativeError,
+  type NativePlaneOptions,
+} from '../src/native.js';
 import { Ring, type RingInput, type RingOutput, type RingSizes } from '../src/ring.js';
 
-export const SIZES: RingSizes = { segmentBytes: 256 * 1024, minSegmentBytes: 64 * 1024, smallAllReduceMaxBytes: 64 * 1024 };
+export const SIZES: RingSizes = {
+  segmentBytes: 256 * 1024,
+  minSegmentBytes: 64 * 1024,
+  smallAllReduceMaxBytes: 64 * 1024,
+};
 export const SESSION = 0x5eed;
 
 /** The addon; only called by tests that are skipped when it is not built. */
@@ -15,7 +25,11 @@ export function addon(): CommNative {
   return commNative;
 }
 
-export function planeOptions(rank: number, worldSize: number, extra: Partial<NativePlaneOptions> = {}): NativePlaneOptions {
+export function planeOptions(
+  rank: number,
+  worldSize: number,
+  extra: Partial<NativePlaneOptions> = {},
+): NativePlaneOptions {
   return {
     rank,
     worldSize,

@@ -42,27 +42,32 @@ for (const [world, transport] of [
   [4, 'ipc'],
 ] as const) {
   const lengths = [0, 1, 3, world - 1, 16383, 16384, 300_001, 4 * MI];
-  test(`world ${world} over ${transport}: all-reduce sum and mean give the TS Ring's bits (lengths ${lengths.join(', ')})`, { skip }, async () => {
-    const N = addon();
-    const w = await nativeWorld(world, transport);
-    let seq = 0;
-    try {
-      for (const L of lengths)
-        for (const mean of [false, true]) {
-          const inputs = Array.from({ length: world }, (_, r) => randomData(L, 1 + r + L * 7 + (mean ? 99 : 0)));
-          const want = await reference(inputs, mean);
-          const got = inputs.map((d) => d.slice());
-          seq++;
-          await Promise.all(w.ids.map((id, r) => N.allReduce(id, seq, got[r]!, mean)));
-          for (let r = 0; r < world; r++) assert.ok(sameBits(got[r]!, want[r]!), `rank ${r}, L=${L}, mean=${mean}: bits differ`);
-        }
-      assert.equal(N.collectives(w.ids[0]!), seq);
-      assert.deepEqual(w.failures.flat(), []);
-      assert.equal(N.stats(w.ids[0]!).dropped, 0);
-    } finally {
-      await w.close();
-    }
-  });
+  test(
+    `world ${world} over ${transport}: all-reduce sum and mean give the TS Ring's bits (lengths ${lengths.join(', ')})`,
+    { skip },
+    async () => {
+      const N = addon();
+      const w = await nativeWorld(world, transport);
+      let seq = 0;
+      try {
+        for (const L of lengths)
+          for (const mean of [false, true]) {
+            const inputs = Array.from({ length: world }, (_, r) => randomData(L, 1 + r + L * 7 + (mean ? 99 : 0)));
+            const want = await reference(inputs, mean);
+            const got = inputs.map((d) => d.slice());
+            seq++;
+            await Promise.all(w.ids.map((id, r) => N.allReduce(id, seq, got[r]!, mean)));
+            for (let r = 0; r < world; r++)
+              assert.ok(sameBits(got[r]!, want[r]!), `rank ${r}, L=${L}, mean=${mean}: bits differ`);
+          }
+        assert.equal(N.collectives(w.ids[0]!), seq);
+        assert.deepEqual(w.failures.flat(), []);
+        assert.equal(N.stats(w.ids[0]!).dropped, 0);
+      } finally {
+        await w.close();
+      }
+    },
+  );
 }
 
 /** A TS Ring on zeromq.js sockets as rank 1, the native plane as rank 0. */
@@ -75,7 +80,14 @@ async function mixedWorld(): Promise<{ id: number; ring: Ring; close: () => Prom
   push.connect(N.bind(id, bindAddress('ipc')));
   N.connect(id, pull.lastEndpoint!);
   const ring = new Ring(1, 2, SESSION, SIZES, pull, push);
-  await Promise.all([N.start(id, () => undefined, () => undefined), ring.handshake()]);
+  await Promise.all([
+    N.start(
+      id,
+      () => undefined,
+      () => undefined,
+    ),
+    ring.handshake(),
+  ]);
   const close = async (): Promise<void> => {
     ring.close();
     await N.close(id, 0);
@@ -85,26 +97,30 @@ async function mixedWorld(): Promise<{ id: number; ring: Ring; close: () => Prom
   return { id, ring, close };
 }
 
-test('a native rank and a TS rank over real sockets: same bits as the TS Ring, and a barrier across them', { skip }, async () => {
-  const N = addon();
-  const { id, ring, close } = await mixedWorld();
-  try {
-    let seq = 0;
-    for (const L of [1, 16384, 300_001, MI])
-      for (const mean of [false, true]) {
-        const inputs = [randomData(L, L + 1), randomData(L, L + 2)];
-        const want = await reference(inputs, mean);
-        const got = inputs.map((d) => d.slice());
-        seq++;
-        await Promise.all([N.allReduce(id, seq, got[0]!, mean), ring.allReduce(got[1]!, mean)]);
-        assert.ok(sameBits(got[0]!, want[0]!) && sameBits(got[1]!, want[1]!), `L=${L} mean=${mean}: bits differ`);
-      }
-    await Promise.all([N.barrier(id, ++seq), ring.allGather(new Uint8Array(0), () => new Uint8Array(0))]);
-    assert.equal(ring.collectives, seq);
-  } finally {
-    await close();
-  }
-});
+test(
+  'a native rank and a TS rank over real sockets: same bits as the TS Ring, and a barrier across them',
+  { skip },
+  async () => {
+    const N = addon();
+    const { id, ring, close } = await mixedWorld();
+    try {
+      let seq = 0;
+      for (const L of [1, 16384, 300_001, MI])
+        for (const mean of [false, true]) {
+          const inputs = [randomData(L, L + 1), randomData(L, L + 2)];
+          const want = await reference(inputs, mean);
+          const got = inputs.map((d) => d.slice());
+          seq++;
+          await Promise.all([N.allReduce(id, seq, got[0]!, mean), ring.allReduce(got[1]!, mean)]);
+          assert.ok(sameBits(got[0]!, want[0]!) && sameBits(got[1]!, want[1]!), `L=${L} mean=${mean}: bits differ`);
+        }
+      await Promise.all([N.barrier(id, ++seq), ring.allGather(new Uint8Array(0), () => new Uint8Array(0))]);
+      assert.equal(ring.collectives, seq);
+    } finally {
+      await close();
+    }
+  },
+);
 
 test('allReduceSync, a non-shared Float32Array and a subarray at an offset', { skip }, async () => {
   const N = addon();
@@ -133,72 +149,97 @@ const frameOf = (seq: number, index: number, text: string): [Uint8Array, Uint8Ar
   return [h, Buffer.from(text)];
 };
 
-test('beginJs/endJs: frames of that seq reach onFrame in order; a later seq is held until its beginJs', { skip }, async () => {
-  const N = addon();
-  const w = await nativeWorld(2, 'ipc');
-  const [a, b] = w.ids as [number, number];
-  const got = (): string[] => w.frames[0]!.map(([h, p]) => `${h.readUInt32LE(4)}:${h.readUInt32LE(16)}:${p.toString()}`);
-  try {
-    for (const [seq, index, text] of [[2, 0, 'later'], [1, 0, 'first'], [1, 1, 'second']] as const)
-      N.send(b, ...frameOf(seq, index, text));
-    await until(() => N.stats(a).messagesReceived >= 4); // the Hello and our three
-    await sleep(20);
-    assert.deepEqual(got(), [], 'nothing is delivered before beginJs');
-    N.beginJs(a, 1);
-    await until(() => got().length === 2);
-    assert.deepEqual(got(), ['1:0:first', '1:1:second']);
-    N.endJs(a, 1);
-    N.beginJs(a, 2);
-    await until(() => got().length === 3);
-    assert.equal(got()[2], '2:0:later');
-    N.endJs(a, 2);
-    const d = [new Float32Array([1, 2]), new Float32Array([3, 4])];
-    await Promise.all([N.allReduce(a, 3, d[0]!, false), N.allReduce(b, 3, d[1]!, false)]);
-    assert.deepEqual([...d[0]!], [4, 6], 'a native op after JS ops');
-    assert.equal(N.collectives(a), 3);
-  } finally {
-    await w.close();
-  }
-});
-
-test('MISMATCH: allReduce against barrier, and buffers of different lengths, with the TS Ring texts', { skip }, async () => {
-  const N = addon();
-  const w = await nativeWorld(2, 'ipc');
-  try {
-    const [e0, e1] = await Promise.all([
-      rejection(N.allReduce(w.ids[0]!, 1, new Float32Array(4), false)),
-      rejection(N.barrier(w.ids[1]!, 1)),
-    ]);
-    const order = 'every rank must call the same collectives in the same order';
-    assert.equal(e0.message, `collective mismatch: rank 1 sent allGather/barrier #1 (step 0, segment 0) while rank 0 is in allReduce #1 (step 0, segment 0); ${order}`);
-    assert.equal(e1.message, `collective mismatch: rank 0 sent allReduce (small) #1 (step 0, segment 0) while rank 1 is in barrier #1 (step 0, segment 0); ${order}`);
-    assert.deepEqual([e0.code, e0.peerRank, e1.code, e1.peerRank], ['MISMATCH', 1, 'MISMATCH', 0]);
-    await until(() => w.failures.every((f) => f.length === 1));
-    assert.equal(w.failures[0]![0]!.message, e0.message, 'onFailure gets the same error');
-    const later = await rejection(N.barrier(w.ids[0]!, 2));
-    assert.equal(later.message, e0.message, 'a failed plane rejects later ops at once');
-  } finally {
-    await w.close();
-  }
-  for (const lengths of [[4, 5], [300_001, 300_005]]) {
-    const rings = tsRings(2);
-    // Rank 0 receives rank 1's longer chunk; rank 1 (same chunk 0 on both) then waits forever.
-    const runs = rings.map((ring, r) => rejection(ring.allReduce(new Float32Array(lengths[r]!), false)));
-    runs[1]!.catch(() => undefined);
-    const want = await runs[0]!;
-    const v = await nativeWorld(2, 'tcp');
+test(
+  'beginJs/endJs: frames of that seq reach onFrame in order; a later seq is held until its beginJs',
+  { skip },
+  async () => {
+    const N = addon();
+    const w = await nativeWorld(2, 'ipc');
+    const [a, b] = w.ids as [number, number];
+    const got = (): string[] =>
+      w.frames[0]!.map(([h, p]) => `${h.readUInt32LE(4)}:${h.readUInt32LE(16)}:${p.toString()}`);
     try {
-      const got = v.ids.map((id, r) => rejection(N.allReduce(id, 1, new Float32Array(lengths[r]!), false)));
-      got[1]!.catch(() => undefined);
-      const e = await got[0]!;
-      assert.equal(e.message, want.message);
-      assert.match(e.message, /^allReduce: received \d+ bytes where rank 0 expected \d+; every rank must pass buffers of the same length$/);
-      assert.deepEqual([e.code, e.peerRank], ['MISMATCH', -1]);
+      for (const [seq, index, text] of [
+        [2, 0, 'later'],
+        [1, 0, 'first'],
+        [1, 1, 'second'],
+      ] as const)
+        N.send(b, ...frameOf(seq, index, text));
+      await until(() => N.stats(a).messagesReceived >= 4); // the Hello and our three
+      await sleep(20);
+      assert.deepEqual(got(), [], 'nothing is delivered before beginJs');
+      N.beginJs(a, 1);
+      await until(() => got().length === 2);
+      assert.deepEqual(got(), ['1:0:first', '1:1:second']);
+      N.endJs(a, 1);
+      N.beginJs(a, 2);
+      await until(() => got().length === 3);
+      assert.equal(got()[2], '2:0:later');
+      N.endJs(a, 2);
+      const d = [new Float32Array([1, 2]), new Float32Array([3, 4])];
+      await Promise.all([N.allReduce(a, 3, d[0]!, false), N.allReduce(b, 3, d[1]!, false)]);
+      assert.deepEqual([...d[0]!], [4, 6], 'a native op after JS ops');
+      assert.equal(N.collectives(a), 3);
     } finally {
-      await v.close();
+      await w.close();
     }
-  }
-});
+  },
+);
+
+test(
+  'MISMATCH: allReduce against barrier, and buffers of different lengths, with the TS Ring texts',
+  { skip },
+  async () => {
+    const N = addon();
+    const w = await nativeWorld(2, 'ipc');
+    try {
+      const [e0, e1] = await Promise.all([
+        rejection(N.allReduce(w.ids[0]!, 1, new Float32Array(4), false)),
+        rejection(N.barrier(w.ids[1]!, 1)),
+      ]);
+      const order = 'every rank must call the same collectives in the same order';
+      assert.equal(
+        e0.message,
+        `collective mismatch: rank 1 sent allGather/barrier #1 (step 0, segment 0) while rank 0 is in allReduce #1 (step 0, segment 0); ${order}`,
+      );
+      assert.equal(
+        e1.message,
+        `collective mismatch: rank 0 sent allReduce (small) #1 (step 0, segment 0) while rank 1 is in barrier #1 (step 0, segment 0); ${order}`,
+      );
+      assert.deepEqual([e0.code, e0.peerRank, e1.code, e1.peerRank], ['MISMATCH', 1, 'MISMATCH', 0]);
+      await until(() => w.failures.every((f) => f.length === 1));
+      assert.equal(w.failures[0]![0]!.message, e0.message, 'onFailure gets the same error');
+      const later = await rejection(N.barrier(w.ids[0]!, 2));
+      assert.equal(later.message, e0.message, 'a failed plane rejects later ops at once');
+    } finally {
+      await w.close();
+    }
+    for (const lengths of [
+      [4, 5],
+      [300_001, 300_005],
+    ]) {
+      const rings = tsRings(2);
+      // Rank 0 receives rank 1's longer chunk; rank 1 (same chunk 0 on both) then waits forever.
+      const runs = rings.map((ring, r) => rejection(ring.allReduce(new Float32Array(lengths[r]!), false)));
+      runs[1]!.catch(() => undefined);
+      const want = await runs[0]!;
+      const v = await nativeWorld(2, 'tcp');
+      try {
+        const got = v.ids.map((id, r) => rejection(N.allReduce(id, 1, new Float32Array(lengths[r]!), false)));
+        got[1]!.catch(() => undefined);
+        const e = await got[0]!;
+        assert.equal(e.message, want.message);
+        assert.match(
+          e.message,
+          /^allReduce: received \d+ bytes where rank 0 expected \d+; every rank must pass buffers of the same length$/,
+        );
+        assert.deepEqual([e.code, e.peerRank], ['MISMATCH', -1]);
+      } finally {
+        await v.close();
+      }
+    }
+  },
+);
 
 test('fail() rejects the running and the queued ops, and later ones at once, without onFailure', { skip }, async () => {
   const N = addon();
@@ -224,7 +265,10 @@ test('timeoutMs fails the plane with the TIMEOUT text and calls onFailure once',
     const started = Date.now();
     const e = await rejection(N.barrier(w.ids[0]!, 1));
     assert.ok(Date.now() - started >= 250, 'not before the deadline');
-    assert.deepEqual([e.code, e.message], ['TIMEOUT', 'barrier did not complete within timeoutMs=300; the process group is unusable now']);
+    assert.deepEqual(
+      [e.code, e.message],
+      ['TIMEOUT', 'barrier did not complete within timeoutMs=300; the process group is unusable now'],
+    );
     await until(() => w.failures[0]!.length === 1);
     assert.equal(w.failures[0]![0]!.code, 'TIMEOUT');
   } finally {
@@ -243,14 +287,20 @@ test('peerLeft: a later op rejects without failing the plane; a running one fail
     assert.equal(d[0]![0], 3, 'collective #1 still completes');
     const e = await rejection(N.allReduce(a, 2, d[0]!, false));
     assert.deepEqual([e.code, e.peerRank], ['PEER_DEAD', 1]);
-    assert.equal(e.message, "rank 1 left the process group (destroy()) after 1 collectives; this rank's collective #2 (allReduce) needs it");
+    assert.equal(
+      e.message,
+      "rank 1 left the process group (destroy()) after 1 collectives; this rank's collective #2 (allReduce) needs it",
+    );
     N.beginJs(a, 2); // the plane is not failed
     N.endJs(a, 2);
     const running = rejection(N.allReduce(b, 2, d[1]!, false));
     await sleep(20);
     N.peerLeft(b, 0, 1);
     const r = await running;
-    assert.equal(r.message, "rank 0 left the process group (destroy()) after 1 collectives; this rank's collective #2 (allReduce) needs it");
+    assert.equal(
+      r.message,
+      "rank 0 left the process group (destroy()) after 1 collectives; this rank's collective #2 (allReduce) needs it",
+    );
     assert.equal((await rejection(N.barrier(b, 3))).message, r.message, 'the plane failed');
   } finally {
     await w.close();

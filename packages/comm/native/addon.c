@@ -336,7 +336,7 @@ void op_complete_locked(plane *p, op *o, const plane_error *e) {
     pthread_cond_broadcast(&o->cond);
     return;
   }
-  /* call_on_op may run (and free o) before the call returns: keep the handle. */
+  /* `o` may be freed on its JS thread as soon as the call is queued: read the handle first. */
   napi_threadsafe_function tsfn = o->tsfn;
   napi_call_threadsafe_function(tsfn, o, napi_tsfn_nonblocking);
   napi_release_threadsafe_function(tsfn, napi_tsfn_release);
@@ -397,8 +397,8 @@ static napi_value run_async(napi_env env, plane *p, op *o, napi_value data) {
   if (data) napi_create_reference(env, data, 1, &o->data_ref); /* the memory stays alive */
   make_tsfn(env, NULL, (plane *)p, call_on_op, 1, &o->tsfn);
   if (!enqueue(p, o, &e)) {
+    napi_threadsafe_function tsfn = o->tsfn;
     o->error = e;
-    napi_threadsafe_function tsfn = o->tsfn; /* o may be freed once the call is queued */
     napi_call_threadsafe_function(tsfn, o, napi_tsfn_nonblocking);
     napi_release_threadsafe_function(tsfn, napi_tsfn_release);
   }

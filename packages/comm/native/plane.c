@@ -268,6 +268,7 @@ static void start_next(plane *p) {
     if (!o) return;
     if (left) continue;
     p->running = o;
+    p->started_seq = o->seq;
     o->deadline_ms = p->o.timeout_ms > 0 && o->kind != OP_JS ? now_ms() + p->o.timeout_ms : 0;
     if (o->kind != OP_JS && coll_begin(p, o) == 1) {
       finish_running(p, NULL);
@@ -280,8 +281,11 @@ static void start_next(plane *p) {
 /* Applies what JS asked for since the last turn; 1 when the plane is closing. */
 static int take_commands(plane *p) {
   pthread_mutex_lock(&p->mu);
-  frame *f;
-  while ((f = fifo_pop(&p->js_sends))) fifo_push(&p->out, f);
+  /* A TS collective's messages leave only once the thread has reached it: the engine may run
+   * it while an earlier native collective is still going, and a TS peer (ring.ts) takes
+   * messages strictly in order. (The engine runs TS collectives one at a time, so the queue's
+   * seqs never decrease.) */
+  while (p->js_sends.head && p->js_sends.head->h.seq <= p->started_seq) fifo_push(&p->out, fifo_pop(&p->js_sends));
   plane_error failure = p->failure;
   int closing = p->closing;
   int js_done = p->running && p->running->kind == OP_JS && p->running->seq <= p->js_ended;

@@ -103,6 +103,7 @@ typedef struct plane {
 
   /* thread-only */
   op *running;
+  uint32_t started_seq; /* seq of the last op started (its TS messages may leave) */
   frame_fifo out, held;
   int hello_pending;
   napi_threadsafe_function on_frame, on_failure, on_start;

@@ -44,3 +44,15 @@ test('a TS rank and a native rank calling different collectives both get MISMATC
     assert.match(String(r1.error), /rank 0 sent broadcast #1 .* while rank 1 is in allReduce #1/);
   }
 });
+
+test('collectives of both planes in flight at once keep their order on the wire (world 2 and 3, one TS rank)', async () => {
+  for (const worldSize of [2, 3]) {
+    const outs = await runJob({ worldSize, scenario: 'overlapped', perRankEnv: (i) => (i === 1 ? TS_PLANE : {}) });
+    assert.equal(describeFailures(outs), '');
+    const sum = (worldSize * (worldSize + 1)) / 2;
+    // (bf16 on the wire: sums of small integers are exact)
+    const ranks = Array.from({ length: worldSize }, (_, r) => r);
+    const expected = [sum, sum, sum / worldSize, 7, 8, sum, sum, ...ranks];
+    for (const o of outs) assert.deepEqual(o.result!.values, expected, `rank ${o.rank}`);
+  }
+});

@@ -78,7 +78,8 @@ async function main(): Promise<void> {
   if (pg.rank === 0) {
     const maxed: Record<string, number[]> = {};
     for (const key of Object.keys(out)) maxed[key] = out[key]!.map((_, i) => Math.max(...all.map((o) => o[key]![i]!)));
-    process.stdout.write(`BENCH ${JSON.stringify({ transport: pg.info.transport, times: maxed })}\n`);
+    const transport = `${pg.info.transport}${pg.info.nativePlane === null ? '' : '+native'}`;
+    process.stdout.write(`BENCH ${JSON.stringify({ transport, times: maxed })}\n`);
   }
   await pg.destroy();
 }

@@ -5,6 +5,8 @@
 //
 // Options: --quick (fewer configurations), --only=<name,...>, --sizes=<16MB,256MB,...> and
 // --worlds=<2,4> (the main and gloo rows: one size or world for a targeted measurement).
+// `--only=...,ts` adds the TS ring (YOLO_COMM_NATIVE=0) beside the main rows, which use the
+// native data plane when its addon is built.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -406,6 +408,10 @@ async function main(): Promise<void> {
     if (want('main')) {
       log(`main: world ${world}`);
       rows.push(...(await ours('main', world, sizes)));
+    }
+    if (only?.includes('ts')) {
+      log(`the TS ring (YOLO_COMM_NATIVE=0): world ${world}`);
+      rows.push(...(await ours('ts-plane', world, sizes, { env: { YOLO_COMM_NATIVE: '0' } })));
     }
     if (baseline) {
       log(`baseline ${baseline}: world ${world}`);

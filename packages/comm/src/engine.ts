@@ -7,6 +7,7 @@
 //   server    ZeroMQ ROUTER at MASTER_ADDR:MASTER_PORT, rank 0 only (RendezvousServer)
 //   pull      ring input, bound on an OS-chosen tcp port (and an ipc:// path)
 //   push      ring output, connected to rank+1 over ipc:// when it shares our host, else tcp
+// When the native addon is built, pull and push live in its C thread instead (native-ring.ts).
 //   liveness  node:net link to rank 0 with heartbeats (liveness.ts)
 // No ZeroMQ socket monitors are used: their callbacks can fire while a worker thread is torn
 // down and abort the process; the liveness link covers what they would tell us.
@@ -30,6 +31,7 @@ import {
   type Region,
   type StartInfo,
 } from './protocol.js';
+import { NativeRing } from './native-ring.js';
 import { RendezvousServer } from './rendezvous-server.js';
 import { Ring, type Reducer } from './ring.js';
 import { SimdReducer, type WasmMemory } from './simd.js';
@@ -100,6 +102,8 @@ export class Engine {
   private livenessClient: LivenessClient | null = null;
   private pull: Pull | null = null;
   private push: Push | null = null;
+  /** The ring's sockets in the native addon (null: zeromq.js's pull and push above). */
+  private native: NativeRing | null = null;
   private ring: Ring | null = null;
   private failure: CommError | null = null;
   private destroyed = false;
@@ -176,25 +180,29 @@ export class Engine {
     this.sendControl({ t: 'ready' });
     await this.goD.promise;
     this.started = true;
-    return { rank: o.rank, worldSize: o.worldSize, address: choice.address, ifname: choice.ifname, transport };
+    const nativePlane = this.native?.id ?? null;
+    return {
+      rank: o.rank,
+      worldSize: o.worldSize,
+      address: choice.address,
+      ifname: choice.ifname,
+      transport,
+      nativePlane,
+    };
   }
 
   /** The ring input (pull): a tcp port the OS picks on `address`, plus an ipc:// path unless --transport tcp. */
   private async bindRingInput(address: string): Promise<RingInput> {
     const o = this.o;
-    this.pull = new Pull({
-      receiveHighWaterMark: o.highWaterMark,
-      maxMessageSize: MAX_MESSAGE,
-      linger: 0,
-      ...(o.socketBufferBytes ? { receiveBufferSize: o.socketBufferBytes } : {}),
-    });
-    await this.pull.bind(`tcp://${address}:*`);
-    const tcp = this.pull.lastEndpoint!;
+    this.native = NativeRing.create(o, MAX_MESSAGE);
+    const native = this.native;
+    const bind = native ? (endpoint: string) => Promise.resolve(native.bind(endpoint)) : this.zeromqPull();
+    const tcp = await bind(`tcp://${address}:*`);
     if (o.transport === 'tcp') return { tcp, ipc: null };
     removeStaleSockets();
     const file = path.join(os.tmpdir(), `yolo-comm-${process.pid}-${crypto.randomBytes(4).toString('hex')}.sock`);
     try {
-      await this.pull.bind(`ipc://${file}`);
+      await bind(`ipc://${file}`);
       this.ipcFile = file;
       return { tcp, ipc: `ipc://${file}` };
     } catch (e) {
@@ -202,6 +210,22 @@ export class Engine {
       if (o.transport === 'ipc') throw new CommError('INVALID', `cannot bind ipc://${file}: ${(e as Error).message}`);
       return { tcp, ipc: null };
     }
+  }
+
+  /** The ring input as a zeromq.js Pull; returns its bind function (resolves to the endpoint bound). */
+  private zeromqPull(): (endpoint: string) => Promise<string> {
+    const o = this.o;
+    const pull = new Pull({
+      receiveHighWaterMark: o.highWaterMark,
+      maxMessageSize: MAX_MESSAGE,
+      linger: 0,
+      ...(o.socketBufferBytes ? { receiveBufferSize: o.socketBufferBytes } : {}),
+    });
+    this.pull = pull;
+    return async (endpoint) => {
+      await pull.bind(endpoint);
+      return pull.lastEndpoint!;
+    };
   }
 
   /** Rank 0: the liveness server and the rendezvous ROUTER; returns where this rank reaches it. */
@@ -274,12 +298,20 @@ export class Engine {
     const next = peers[(o.rank + 1) % o.worldSize]!;
     const sameHost = next.hostId === hostIdentity() && next.ipc !== null;
     const transport = o.transport === 'tcp' || !sameHost ? 'tcp' : 'ipc';
+    const endpoint = transport === 'ipc' ? next.ipc! : next.tcp;
+    if (this.native) {
+      // The C thread exchanges the hellos itself (Ring.handshake's messages).
+      this.native.connect(endpoint);
+      this.ring = new Ring(o.rank, o.worldSize, session, o, this.native, this.native);
+      await this.native.start(session, (e) => this.fail(e));
+      return transport;
+    }
     this.push = new Push({
       sendHighWaterMark: o.highWaterMark,
       linger: 0,
       ...(o.socketBufferBytes ? { sendBufferSize: o.socketBufferBytes } : {}),
     });
-    this.push.connect(transport === 'ipc' ? next.ipc! : next.tcp);
+    this.push.connect(endpoint);
     this.ring = new Ring(o.rank, o.worldSize, session, o, this.pull!, this.push);
     await this.ring.handshake();
     return transport;
@@ -329,8 +361,10 @@ export class Engine {
   private onLiveness(e: LivenessEvent): void {
     if (this.destroyed) return;
     if (e.t === 'dead') this.fail(new CommError('PEER_DEAD', `rank ${e.rank} is dead: ${e.reason}`, e.rank));
-    else if (this.ring) this.ring.peerLeft(e.rank, e.seq);
-    else this.fail(new CommError('PEER_DEAD', `rank ${e.rank} left the process group during start-up`, e.rank));
+    else if (this.ring) {
+      this.ring.peerLeft(e.rank, e.seq);
+      this.native?.peerLeft(e.rank, e.seq);
+    } else this.fail(new CommError('PEER_DEAD', `rank ${e.rank} left the process group during start-up`, e.rank));
   }
 
   internalError(e: unknown): void {
@@ -346,6 +380,7 @@ export class Engine {
     if (this.failure || this.destroyed) return;
     this.failure = err;
     this.ring?.fail(err);
+    this.native?.fail(err);
     this.peersD.reject(err);
     this.goD.reject(err);
     if (!this.started || err.peerRank === 0) {
@@ -394,6 +429,9 @@ export class Engine {
     } catch (e) {
       this.reply(cmd, undefined, serializeError(e));
       return;
+    } finally {
+      // The native plane waits for the end of each TS collective before it runs the next one.
+      if ('seq' in cmd) this.native?.endJs(cmd.seq);
     }
     this.reply(cmd, result);
   }
@@ -447,16 +485,16 @@ export class Engine {
       case 'allReduce':
         if (!ring) return Promise.resolve(undefined); // world of one: sum and mean are the identity
         return ring
-          .allReduce(this.f32(cmd.region), cmd.mean, this.reducerFor(cmd.region), cmd.compression)
+          .allReduce(cmd.seq, this.f32(cmd.region), cmd.mean, this.reducerFor(cmd.region), cmd.compression)
           .then(() => undefined);
       case 'broadcast': {
         const view = this.u8(cmd.region);
         if (!ring) return Promise.resolve(undefined);
-        return ring.broadcast(cmd.root, view, () => view).then(() => undefined);
+        return ring.broadcast(cmd.seq, cmd.root, view, () => view).then(() => undefined);
       }
       case 'broadcastBytes':
         if (!ring) return Promise.resolve(cmd.bytes ?? new Uint8Array(0));
-        return ring.broadcast(cmd.root, cmd.bytes, (total) => new Uint8Array(total));
+        return ring.broadcast(cmd.seq, cmd.root, cmd.bytes, (total) => new Uint8Array(total));
       case 'allGather': {
         const input = this.u8(cmd.input);
         const out = this.u8(cmd.output);
@@ -466,7 +504,7 @@ export class Engine {
         // A rank with another length is drained into scratch (the ring stays in step) and reported.
         let odd: { origin: number; total: number } | undefined;
         return ring
-          .allGather(input, (origin, total) => {
+          .allGather(cmd.seq, input, (origin, total) => {
             if (total === B) return out.subarray(origin * B, (origin + 1) * B);
             odd ??= { origin, total };
             return new Uint8Array(total);
@@ -483,13 +521,13 @@ export class Engine {
       }
       case 'allGatherBytes':
         if (!ring) return Promise.resolve([cmd.bytes]);
-        return ring.allGather(cmd.bytes, (_o, total) => new Uint8Array(total));
+        return ring.allGather(cmd.seq, cmd.bytes, (_o, total) => new Uint8Array(total));
       case 'forget': // handled in submit()
       case 'close-now':
         return Promise.resolve(undefined);
       case 'barrier':
         if (!ring) return Promise.resolve(undefined);
-        return ring.allGather(new Uint8Array(0), (_o, total) => new Uint8Array(total)).then(() => undefined);
+        return ring.allGather(cmd.seq, new Uint8Array(0), (_o, total) => new Uint8Array(total)).then(() => undefined);
     }
   }
 
@@ -528,6 +566,11 @@ export class Engine {
 
   // ---------------- shutdown ----------------
 
+  /** The number of the last collective this rank started, on either plane. */
+  private collectives(): number {
+    return Math.max(this.ring?.collectives ?? 0, this.native?.collectives ?? 0);
+  }
+
   /**
    * The caller's process is exiting without destroy() (or before it finished). Close every
    * socket synchronously: a ZeroMQ socket still open when the thread is torn down makes its
@@ -538,7 +581,7 @@ export class Engine {
     this.closedNow = true;
     const healthy = this.failure === null && this.started && !this.destroyed;
     this.destroyed = true;
-    const seq = this.ring?.collectives ?? 0;
+    const seq = this.collectives();
     if (healthy) {
       void this.livenessServer?.leave(seq);
       void this.livenessClient?.leave(seq);
@@ -547,6 +590,7 @@ export class Engine {
     this.server?.close();
     for (const w of this.storeWaiters.values()) w.reject(new CommError('DESTROYED', 'the process is exiting'));
     this.storeWaiters.clear();
+    this.native?.closeSync(healthy ? 1000 : 0);
     for (const s of [this.push, this.pull, this.dealer, this.router]) {
       if (!s || s.closed) continue;
       // A short linger lets the last ring segments out; the thread's teardown waits for it.
@@ -566,7 +610,7 @@ export class Engine {
     // push socket a linger so zeromq transmits them after close.
     if (this.ring && healthy) await this.ring.drain(5000);
     this.destroyed = true;
-    const seq = this.ring?.collectives ?? 0;
+    const seq = this.collectives();
     if (healthy) {
       if (this.livenessServer) await this.livenessServer.leave(seq);
       if (this.livenessClient) await this.livenessClient.leave(seq);
@@ -581,6 +625,7 @@ export class Engine {
       this.push.linger = healthy ? 10_000 : 0;
       this.push.close();
     }
+    await this.native?.close(healthy ? 10_000 : 0);
     for (const s of [this.pull, this.dealer, this.router]) if (s && !s.closed) s.close();
     if (this.ipcFile) fs.rmSync(this.ipcFile, { force: true });
     this.closedNow = true;

@@ -2,6 +2,10 @@
 // thread (engine.ts). Collectives learn of completion through a word in shared memory:
 // allReduceSync sleeps on it with Atomics.wait, the async forms await Atomics.waitAsync;
 // commands with a result (objects, store) get a posted reply.
+//
+// With the native data plane (native-ring.ts), float32 all-reduce and barrier skip the engine:
+// this thread hands them to the addon's C thread directly. Every collective gets its number
+// here, in call order, so that both planes agree on it.
 import { Worker } from 'node:worker_threads';
 import { Packr } from 'msgpackr';
 import { CommError, deserializeError, type SerializedError } from './errors.js';
@@ -20,6 +24,8 @@ import {
   type StartInfo,
 } from './protocol.js';
 import { WIRE_COMPRESSIONS, type WireCompression } from './half.js';
+import { commNative, type CommNative } from './native.js';
+import { commErrorOf } from './native-ring.js';
 import { StagingPool, isShared, regionOf } from './staging.js';
 import { SyncSlots, type Slot } from './sync-slots.js';
 import type { AllReduceOptions, BroadcastBuffer, ProcessGroup, ProcessGroupOptions, Store } from './types.js';
@@ -77,6 +83,10 @@ export class ZmqProcessGroup implements ProcessGroup {
       this.worker.postMessage({ op: 'forget', buffer: id, id: 0 } satisfies Command);
   });
   private destroyed: Promise<void> | null = null;
+  /** The number of the last collective called (see protocol.ts CommandBody). */
+  private seq = 0;
+  /** The native data plane, when the engine runs one: the addon and the plane's id. */
+  private readonly native: { addon: CommNative; id: number } | null;
 
   /** @internal use initProcessGroup() */
   constructor(
@@ -87,6 +97,7 @@ export class ZmqProcessGroup implements ProcessGroup {
     this.info = info;
     this.rank = info.rank;
     this.worldSize = info.worldSize;
+    this.native = info.nativePlane !== null && commNative ? { addon: commNative, id: info.nativePlane } : null;
     worker.on('message', (e: EngineEvent) => this.onEvent(e));
     worker.on('error', (e) =>
       this.onWorkerGone(
@@ -225,6 +236,24 @@ export class ZmqProcessGroup implements ProcessGroup {
     }
   }
 
+  /** The number of the next collective, which the engine's TS ring runs. */
+  private tsCollective(): number {
+    const seq = ++this.seq;
+    this.native?.addon.beginJs(this.native.id, seq);
+    return seq;
+  }
+
+  /** Runs a native collective (async), with the group's error type. */
+  private async nativeCall(run: (addon: CommNative, id: number, seq: number) => Promise<void>): Promise<void> {
+    if (this.destroyed) throw new CommError('DESTROYED', 'the process group was destroyed');
+    const { addon, id } = this.native!;
+    try {
+      await run(addon, id, ++this.seq);
+    } catch (e) {
+      throw nativeError(e);
+    }
+  }
+
   private checkSlot(slot: Slot): void {
     const ctrl = slot.ctrl;
     if (Atomics.load(ctrl, SYNC_STATUS) !== 0) {
@@ -262,14 +291,20 @@ export class ZmqProcessGroup implements ProcessGroup {
 
   async allReduce(buf: Float32Array, options: AllReduceOptions = {}): Promise<Float32Array> {
     if (!(buf instanceof Float32Array)) throw new CommError('INVALID', 'allReduce takes a Float32Array');
+    const wire = compressionOf(options);
+    if (this.native && !wire.compression) {
+      await this.nativeCall((addon, id, seq) => addon.allReduce(id, seq, buf, options.op === 'mean'));
+      return buf;
+    }
     const region = this.stage(buf, true);
     let ok = false;
     try {
       await this.callFast({
         op: 'allReduce',
+        seq: this.tsCollective(),
         region: this.wire(region),
         mean: options.op === 'mean',
-        ...compressionOf(options),
+        ...wire,
       });
       ok = true;
     } finally {
@@ -280,14 +315,25 @@ export class ZmqProcessGroup implements ProcessGroup {
 
   allReduceSync(buf: Float32Array, options: AllReduceOptions = {}): Float32Array {
     if (!(buf instanceof Float32Array)) throw new CommError('INVALID', 'allReduceSync takes a Float32Array');
+    const wire = compressionOf(options);
+    if (this.native && !wire.compression) {
+      if (this.destroyed) throw new CommError('DESTROYED', 'the process group was destroyed');
+      try {
+        this.native.addon.allReduceSync(this.native.id, ++this.seq, buf, options.op === 'mean');
+      } catch (e) {
+        throw nativeError(e);
+      }
+      return buf;
+    }
     const region = this.stage(buf, true);
     let ok = false;
     try {
       this.callSync({
         op: 'allReduce',
+        seq: this.tsCollective(),
         region: this.wire(region),
         mean: options.op === 'mean',
-        ...compressionOf(options),
+        ...wire,
       });
       ok = true;
     } finally {
@@ -302,7 +348,7 @@ export class ZmqProcessGroup implements ProcessGroup {
     const region = this.stage(buf, isRoot);
     let ok = false;
     try {
-      await this.callFast({ op: 'broadcast', region: this.wire(region), root });
+      await this.callFast({ op: 'broadcast', seq: this.tsCollective(), region: this.wire(region), root });
       ok = true;
     } finally {
       this.unstage(buf, region, ok && !isRoot);
@@ -317,7 +363,12 @@ export class ZmqProcessGroup implements ProcessGroup {
     const output = this.pool.acquire(out.byteLength);
     let ok = false;
     try {
-      await this.callFast({ op: 'allGather', input: this.wire(input), output: this.wire(output) });
+      await this.callFast({
+        op: 'allGather',
+        seq: this.tsCollective(),
+        input: this.wire(input),
+        output: this.wire(output),
+      });
       ok = true;
     } finally {
       this.unstage(buf, input, false);
@@ -328,19 +379,20 @@ export class ZmqProcessGroup implements ProcessGroup {
   }
 
   async barrier(): Promise<void> {
-    await this.callFast({ op: 'barrier' });
+    if (this.native) return this.nativeCall((addon, id, seq) => addon.barrier(id, seq));
+    await this.callFast({ op: 'barrier', seq: this.tsCollective() });
   }
 
   async broadcastObject<T>(value: T, root: number): Promise<T> {
     checkRoot(root, this.worldSize);
     const bytes = root === this.rank ? new Uint8Array(objects.pack(value)) : null;
-    const got = (await this.call({ op: 'broadcastBytes', root, bytes })) as Uint8Array;
+    const got = (await this.call({ op: 'broadcastBytes', seq: this.tsCollective(), root, bytes })) as Uint8Array;
     return root === this.rank ? value : (objects.unpack(got) as T);
   }
 
   async allGatherObject<T>(value: T): Promise<T[]> {
     const bytes = new Uint8Array(objects.pack(value));
-    const got = (await this.call({ op: 'allGatherBytes', bytes })) as Uint8Array[];
+    const got = (await this.call({ op: 'allGatherBytes', seq: this.tsCollective(), bytes })) as Uint8Array[];
     return got.map((b, r) => (r === this.rank ? value : (objects.unpack(b) as T)));
   }
 
@@ -362,6 +414,14 @@ export class ZmqProcessGroup implements ProcessGroup {
     })();
     return this.destroyed;
   }
+}
+
+/** An error of the native addon as a CommError (anything else is a bug: passed on as it is). */
+function nativeError(e: unknown): unknown {
+  const code = (e as { code?: unknown } | null)?.code;
+  return e instanceof Error && typeof code === 'string' && !(e instanceof CommError)
+    ? commErrorOf(e as Parameters<typeof commErrorOf>[0])
+    : e;
 }
 
 function defaultLog(line: string): void {

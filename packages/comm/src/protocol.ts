@@ -20,13 +20,17 @@ export interface Region {
   memoryDataBytes?: number;
 }
 
+/**
+ * `seq`: the collective's number, 1, 2, ... in the caller's call order, across both data
+ * planes (see native.ts); it travels in every message header.
+ */
 export type CommandBody =
-  | { op: 'allReduce'; region: Region; mean: boolean; compression?: WireCompression }
-  | { op: 'broadcast'; region: Region; root: number }
-  | { op: 'broadcastBytes'; root: number; bytes: Uint8Array | null }
-  | { op: 'allGather'; input: Region; output: Region }
-  | { op: 'allGatherBytes'; bytes: Uint8Array }
-  | { op: 'barrier' }
+  | { op: 'allReduce'; seq: number; region: Region; mean: boolean; compression?: WireCompression }
+  | { op: 'broadcast'; seq: number; region: Region; root: number }
+  | { op: 'broadcastBytes'; seq: number; root: number; bytes: Uint8Array | null }
+  | { op: 'allGather'; seq: number; input: Region; output: Region }
+  | { op: 'allGatherBytes'; seq: number; bytes: Uint8Array }
+  | { op: 'barrier'; seq: number }
   | { op: 'store'; req: StoreRequest }
   | { op: 'forget'; buffer: number } // the caller's buffer with this region id was garbage-collected
   | { op: 'destroy' }
@@ -57,6 +61,11 @@ export interface StartInfo {
   ifname: string;
   /** How this rank sends to the next one: 'tcp', 'ipc', or 'none' (world of one). */
   transport: 'tcp' | 'ipc' | 'none';
+  /**
+   * The native data plane's id when the ring runs in the native addon (the caller's thread
+   * then runs float32 all-reduce and barrier on it directly); null: the TS ring does everything.
+   */
+  nativePlane: number | null;
 }
 
 export type EngineEvent =

@@ -243,7 +243,7 @@ export class Ring {
     }
   }
 
-  /** Number of collectives this rank has started (all finished once the queue is idle). */
+  /** The number of the last collective this ring started (see begin). */
   get collectives(): number {
     return this.seq;
   }
@@ -265,13 +265,18 @@ export class Ring {
     if (this.active && this.seq > after) this.fail(this.leftError(rank, after, this.seq));
   }
 
-  private begin(name: string): number {
+  /**
+   * Collective #seq starts. The caller numbers every collective of the group (1, 2, ...) in
+   * the order it calls them, whichever plane runs it (native.ts): the number in each message
+   * header is how ranks detect that they called different collectives.
+   */
+  private begin(name: string, seq: number): number {
     if (this.failure) throw this.failure;
-    for (const [rank, after] of this.leftAfter)
-      if (this.seq + 1 > after) throw this.leftError(rank, after, this.seq + 1);
+    for (const [rank, after] of this.leftAfter) if (seq > after) throw this.leftError(rank, after, seq);
     this.current = name;
     this.active = true;
-    return ++this.seq;
+    this.seq = seq;
+    return seq;
   }
 
   private async tracked<T>(p: Promise<T>): Promise<T> {
@@ -321,11 +326,16 @@ export class Ring {
 
   // ---- collectives ----
 
-  /** In-place ring all-reduce: reduce-scatter then all-gather. */
-  allReduce(data: Float32Array, mean: boolean, reducer?: Reducer, compression?: WireCompression): Promise<void> {
-    let seq: number;
+  /** In-place ring all-reduce #seq: reduce-scatter then all-gather. */
+  allReduce(
+    seq: number,
+    data: Float32Array,
+    mean: boolean,
+    reducer?: Reducer,
+    compression?: WireCompression,
+  ): Promise<void> {
     try {
-      seq = this.begin('allReduce');
+      this.begin('allReduce', seq);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -512,10 +522,14 @@ export class Ring {
    * Pipelined ring broadcast of bytes from `root`. Non-roots get the size from the first
    * segment and ask `dest` for the buffer to fill.
    */
-  broadcast(root: number, src: Uint8Array | null, dest: (total: number) => Uint8Array): Promise<Uint8Array> {
-    let seq: number;
+  broadcast(
+    seq: number,
+    root: number,
+    src: Uint8Array | null,
+    dest: (total: number) => Uint8Array,
+  ): Promise<Uint8Array> {
     try {
-      seq = this.begin('broadcast');
+      this.begin('broadcast', seq);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -541,10 +555,9 @@ export class Ring {
   }
 
   /** Ring all-gather of per-rank byte blobs (any sizes); an all-gather of empty blobs is a barrier. */
-  allGather(mine: Uint8Array, dest: (origin: number, total: number) => Uint8Array): Promise<Uint8Array[]> {
-    let seq: number;
+  allGather(seq: number, mine: Uint8Array, dest: (origin: number, total: number) => Uint8Array): Promise<Uint8Array[]> {
     try {
-      seq = this.begin('allGather');
+      this.begin('allGather', seq);
     } catch (e) {
       return Promise.reject(e);
     }

@@ -60,7 +60,7 @@ for (const world of [2, 3]) {
     });
     const done = rings.map(() => false);
     const runs = rings.map((ring, r) =>
-      ring.allReduce(data[r]!, false).then(() => {
+      ring.allReduce(1, data[r]!, false).then(() => {
         done[r] = true;
         if (r === 0) data[0]!.fill(NaN); // the caller reuses its buffer at once
       }),

@@ -55,7 +55,12 @@ async function main(): Promise<void> {
     configDigest: process.env.TEST_DIGEST ?? 'same',
     log: process.env.TEST_QUIET ? false : undefined,
   });
-  const out: Record<string, unknown> = { rank: pg.rank, worldSize: pg.worldSize, transport: pg.info.transport };
+  const out: Record<string, unknown> = {
+    rank: pg.rank,
+    worldSize: pg.worldSize,
+    transport: pg.info.transport,
+    plane: pg.info.nativePlane === null ? 'ts' : 'native',
+  };
   try {
     switch (scenario) {
       case 'basic': {
@@ -286,6 +291,24 @@ async function main(): Promise<void> {
             throw new Error('deliberate uncaught error');
           });
         return;
+      }
+      case 'overlapped': {
+        // Collectives of both planes in flight at once, not awaited one by one: the native
+        // plane must still put them on the wire in call order (a TS peer takes them in order).
+        const big = new Float32Array(1_000_003).fill(pg.rank + 1);
+        const small = new Float32Array(1000).fill(pg.rank + 1);
+        const half = new Float32Array(300_001).fill(pg.rank + 1);
+        const root = Float32Array.from([pg.rank === 0 ? 7 : 0, 8]);
+        const [, , , ranks] = await Promise.all([
+          pg.allReduce(big),
+          pg.broadcast(root, 0),
+          pg.allReduce(small, { op: 'mean' }),
+          pg.allGatherObject(pg.rank),
+          pg.allReduce(half, { compression: 'bf16' }),
+          pg.barrier(),
+        ]);
+        out.values = [big[0], big[1_000_002], small[0], root[0], root[1], half[0], half[300_000], ...ranks];
+        break;
       }
       case 'mismatch': {
         // Rank 0 broadcasts while the others all-reduce: a bug in the caller, named, not a hang.

@@ -7,3 +7,4 @@ export { resolveOptions, type ResolvedOptions } from './options.js';
 export { PROTOCOL_VERSION } from './wire.js';
 export { ALLOCATOR_ENV } from './allocator-env.js';
 export { WIRE_COMPRESSIONS } from './half.js';
+export { commNative, commNativeWhy } from './native.js';

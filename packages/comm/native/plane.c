@@ -379,6 +379,14 @@ void plane_finish_unstarted(plane *p) {
   shut_down(p);
 }
 
+/* A queued op could start now (nothing runs, the hello is done, the plane is usable). */
+static int can_start(plane *p) {
+  pthread_mutex_lock(&p->mu);
+  int ready = p->failure.code == E_NONE && !p->running && !p->hello_pending && p->queue_head != NULL;
+  pthread_mutex_unlock(&p->mu);
+  return ready;
+}
+
 void *plane_thread(void *arg) {
   plane *p = arg;
   header hello = {p->o.session, 0, KIND_HELLO, 0, 0, (uint32_t)p->o.rank, 0, 0};
@@ -391,6 +399,7 @@ void *plane_thread(void *arg) {
     check_deadline(p);
     if (flush_out(p) < 0) fail_send(p);
     if (take_commands(p)) break;
+    if (can_start(p)) continue; /* take_commands just ended a TS collective: no event will come */
     wait_events(p);
   }
   shut_down(p);
